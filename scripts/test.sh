@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test suite of cyoa. Installs what the tests need when it is
+# missing (redis-server, chromium, chromium-driver from Debian's packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]} (Debian packages)"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "test.sh: formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "test.sh: tests"
+cargo test --all-targets --locked
+cargo test --doc --locked

@@ -1,0 +1,233 @@
+//! The in-memory vote store: one mutex around plain maps.
+//!
+//! Every operation takes the lock once, so a vote's move (decrement the old
+//! choice, increment the new one, record the voter) is one atomic step, as
+//! the Redis script is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+
+/// Votes and runs held in this process.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Run n is at index n - 1.
+    runs: Vec<RunData>,
+}
+
+struct RunData {
+    state: RunState,
+    closed: Vec<Closed>,
+    decisions: HashMap<String, Ballots>,
+}
+
+#[derive(Default)]
+struct Ballots {
+    tally: Tally,
+    voters: HashMap<Voter, (String, VoteKind)>,
+}
+
+impl Ballots {
+    fn remove(&mut self, voter: &Voter) -> Option<String> {
+        let (choice, _) = self.voters.remove(voter)?;
+        if let Some(n) = self.tally.0.get_mut(&choice) {
+            *n = n.saturating_sub(1);
+        }
+        Some(choice)
+    }
+}
+
+impl Inner {
+    fn current_mut(&mut self, run: RunId) -> Result<&mut RunData> {
+        let len = self.runs.len() as RunId;
+        match self.runs.last_mut() {
+            Some(r) if len == run => Ok(r),
+            _ => Err(StoreError::NotCurrent(run)),
+        }
+    }
+
+    fn get(&self, run: RunId) -> Option<&RunData> {
+        run.checked_sub(1).and_then(|i| self.runs.get(i as usize))
+    }
+
+    fn push_run(&mut self, start: &str) -> RunState {
+        let state = RunState {
+            run: self.runs.len() as RunId + 1,
+            slide: start.to_string(),
+            path: vec![start.to_string()],
+            open: None,
+        };
+        self.runs.push(RunData {
+            state: state.clone(),
+            closed: Vec::new(),
+            decisions: HashMap::new(),
+        });
+        state
+    }
+}
+
+impl RunData {
+    fn close(&mut self, decision: &str) -> Tally {
+        let tally = self
+            .decisions
+            .get(decision)
+            .map(|b| b.tally.clone())
+            .unwrap_or_default();
+        if self.state.open.as_deref() == Some(decision) {
+            self.state.open = None;
+            self.closed.retain(|c| c.decision != decision);
+            self.closed.push(Closed {
+                decision: decision.to_string(),
+                tally: tally.clone(),
+            });
+        }
+        tally
+    }
+
+    fn open_ballots(&mut self, decision: &str) -> Result<&mut Ballots> {
+        if self.state.open.as_deref() != Some(decision) {
+            return Err(StoreError::NotOpen(decision.to_string()));
+        }
+        Ok(self.decisions.entry(decision.to_string()).or_default())
+    }
+
+    fn record(&self) -> RunRecord {
+        RunRecord {
+            state: self.state.clone(),
+            closed: self.closed.clone(),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated
+        // in a way that matters more than stopping the talk would.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) async fn current(&self, start: &str) -> Result<RunState> {
+        let mut inner = self.lock();
+        match inner.runs.last() {
+            Some(r) => Ok(r.state.clone()),
+            None => Ok(inner.push_run(start)),
+        }
+    }
+
+    pub(super) async fn new_run(&self, start: &str) -> Result<RunState> {
+        let mut inner = self.lock();
+        if let Some(r) = inner.runs.last_mut() {
+            if let Some(open) = r.state.open.clone() {
+                r.close(&open);
+            }
+        }
+        Ok(inner.push_run(start))
+    }
+
+    pub(super) async fn show(&self, run: RunId, slide: &str, path: &[String]) -> Result<RunState> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        r.state.slide = slide.to_string();
+        r.state.path = path.to_vec();
+        Ok(r.state.clone())
+    }
+
+    pub(super) async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        match r.state.open.as_deref() {
+            Some(d) if d != decision => return Err(StoreError::OtherOpen(d.to_string())),
+            _ => r.state.open = Some(decision.to_string()),
+        }
+        Ok(r.state.clone())
+    }
+
+    pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        Ok(r.close(decision))
+    }
+
+    pub(super) async fn vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        kind: VoteKind,
+    ) -> Result<VoteOutcome> {
+        let mut inner = self.lock();
+        let b = inner.current_mut(run)?.open_ballots(decision)?;
+        if let Some((old, old_kind)) = b.voters.get_mut(voter) {
+            if old == choice {
+                if *old_kind == VoteKind::Presence && kind == VoteKind::Sticky {
+                    *old_kind = kind;
+                }
+                return Ok(VoteOutcome::Unchanged);
+            }
+        }
+        let previous = b.remove(voter);
+        *b.tally.0.entry(choice.to_string()).or_insert(0) += 1;
+        b.voters.insert(voter.clone(), (choice.to_string(), kind));
+        Ok(VoteOutcome::Counted { previous })
+    }
+
+    pub(super) async fn withdraw(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        presence_only: bool,
+    ) -> Result<Option<String>> {
+        let mut inner = self.lock();
+        let Ok(b) = inner.current_mut(run).and_then(|r| r.open_ballots(decision)) else {
+            return Ok(None);
+        };
+        match b.voters.get(voter) {
+            Some((_, VoteKind::Sticky)) if presence_only => Ok(None),
+            Some(_) => Ok(b.remove(voter)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
+        let inner = self.lock();
+        Ok(inner
+            .get(run)
+            .and_then(|r| r.decisions.get(decision))
+            .map(|b| b.tally.clone())
+            .unwrap_or_default())
+    }
+
+    pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
+        let inner = self.lock();
+        Ok(inner
+            .get(run)
+            .and_then(|r| r.decisions.get(decision))
+            .and_then(|b| b.voters.get(voter))
+            .map(|(c, _)| c.clone()))
+    }
+
+    pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
+        Ok(self.lock().runs.iter().map(RunData::record).collect())
+    }
+
+    pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
+        Ok(self.lock().get(run).map(RunData::record))
+    }
+
+    pub(super) async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}

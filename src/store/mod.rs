@@ -1,0 +1,216 @@
+//! The vote store: runs, the presenter's place in the story, and votes.
+//!
+//! Two backends with the same behaviour: [`MemoryStore`] (the default, no
+//! other process) and [`RedisStore`] (production, several instances). The
+//! one behaviour suite in `tests/store.rs` runs against both.
+
+mod memory;
+mod redis;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
+
+/// A run is one performance of a story, numbered from 1.
+pub type RunId = u64;
+
+/// Who votes: a browser (random id from its signed cookie) or a phone
+/// (keyed hash of its number). The string is opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Voter(String);
+
+impl Voter {
+    /// A browser voter from the random id in its cookie.
+    pub fn web(id: &str) -> Self {
+        Voter(format!("w:{id}"))
+    }
+    /// A phone voter from the keyed hash of its number (never the number).
+    pub fn phone(hash: &str) -> Self {
+        Voter(format!("p:{hash}"))
+    }
+    /// The key the store files this voter under.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How long a vote lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoteKind {
+    /// Withdrawn when the voter's pages are gone (see `withdraw`).
+    Presence,
+    /// Stays until the voter changes it.
+    Sticky,
+}
+
+/// Where a run stands: the presenter's slide, the path taken, the open vote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunState {
+    /// This run's number.
+    pub run: RunId,
+    /// The slide on screen.
+    pub slide: String,
+    /// Slides shown so far in this run, oldest first; the last is `slide`.
+    pub path: Vec<String>,
+    /// The decision whose vote is open, if any (at most one).
+    pub open: Option<String>,
+}
+
+/// Votes per choice id; a choice with no votes may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally(pub BTreeMap<String, u64>);
+
+impl Tally {
+    /// Votes for one choice.
+    pub fn get(&self, choice: &str) -> u64 {
+        self.0.get(choice).copied().unwrap_or(0)
+    }
+    /// Votes in all.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
+/// A decision whose vote was closed, with its frozen tally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Closed {
+    /// The decision (slide) id.
+    pub decision: String,
+    /// The tally when it closed.
+    pub tally: Tally,
+}
+
+/// One run's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// Where the run stands (or stood when a newer run began).
+    pub state: RunState,
+    /// Closed decisions, in the order they were closed (a reopened and
+    /// closed again decision appears once, with its last tally).
+    pub closed: Vec<Closed>,
+}
+
+/// What a vote did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteOutcome {
+    /// Counted; `previous` is the choice it moved away from, if any.
+    Counted { previous: Option<String> },
+    /// The voter already had this choice: nothing changed.
+    Unchanged,
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The decision's vote is not open (never opened, closed, or another is).
+    #[error("the vote on {0:?} is not open")]
+    NotOpen(String),
+    /// Opening a vote while another is open.
+    #[error("the vote on {0:?} is still open; close it first")]
+    OtherOpen(String),
+    /// The run does not exist or is not the current one.
+    #[error("run {0} is not the current run")]
+    NotCurrent(RunId),
+    /// The backend failed (Redis down, bad reply).
+    #[error("store unavailable: {0}")]
+    Backend(String),
+}
+
+/// The store's result.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The vote store in use.
+#[derive(Clone)]
+pub enum VoteStore {
+    /// In this process; gone when it stops.
+    Memory(MemoryStore),
+    /// In Redis, shared by every instance with the same prefix.
+    Redis(RedisStore),
+}
+
+macro_rules! delegate {
+    ($self:ident . $m:ident ( $($a:expr),* )) => {
+        match $self {
+            VoteStore::Memory(s) => s.$m($($a),*).await,
+            VoteStore::Redis(s) => s.$m($($a),*).await,
+        }
+    };
+}
+
+impl VoteStore {
+    /// The current run, creating run 1 at `start` if there is none yet.
+    pub async fn current(&self, start: &str) -> Result<RunState> {
+        delegate!(self.current(start))
+    }
+    /// Begins a new run at `start`; it becomes the current run. Any open
+    /// vote of the old run is closed first.
+    pub async fn new_run(&self, start: &str) -> Result<RunState> {
+        delegate!(self.new_run(start))
+    }
+    /// Moves the presenter of the current run `run` to `slide`, with the
+    /// path taken to get there. Refused if `run` is not current.
+    pub async fn show(&self, run: RunId, slide: &str, path: &[String]) -> Result<RunState> {
+        delegate!(self.show(run, slide, path))
+    }
+    /// Opens the vote on `decision`. Refused if another vote is open;
+    /// opening the open one again changes nothing. A closed decision may be
+    /// reopened: its votes stand and count on.
+    pub async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
+        delegate!(self.open(run, decision))
+    }
+    /// Closes the vote on `decision`, freezing and recording its tally.
+    /// Closing a decision that is not open returns its recorded tally
+    /// (empty if never opened).
+    pub async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {
+        delegate!(self.close(run, decision))
+    }
+    /// Casts or moves `voter`'s vote on the open `decision` to `choice`, in
+    /// one atomic step. The caller has checked that `choice` exists.
+    pub async fn vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        kind: VoteKind,
+    ) -> Result<VoteOutcome> {
+        delegate!(self.vote(run, decision, voter, choice, kind))
+    }
+    /// Withdraws `voter`'s vote on the open `decision`; with
+    /// `presence_only`, only a vote cast as [`VoteKind::Presence`]. Returns
+    /// the choice withdrawn. A closed decision's tally is frozen: nothing
+    /// is withdrawn from it.
+    pub async fn withdraw(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        presence_only: bool,
+    ) -> Result<Option<String>> {
+        delegate!(self.withdraw(run, decision, voter, presence_only))
+    }
+    /// The live (or frozen) tally of `decision` in `run`.
+    pub async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
+        delegate!(self.tally(run, decision))
+    }
+    /// `voter`'s current choice on `decision`.
+    pub async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
+        delegate!(self.choice_of(run, decision, voter))
+    }
+    /// Every run, oldest first.
+    pub async fn runs(&self) -> Result<Vec<RunRecord>> {
+        delegate!(self.runs())
+    }
+    /// One run's history.
+    pub async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
+        delegate!(self.run(run))
+    }
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        delegate!(self.ping())
+    }
+}

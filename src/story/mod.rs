@@ -1,0 +1,186 @@
+//! The story: a talk as slides, decisions and choices.
+//!
+//! A story is loaded once from a TOML file (see `docs/story-format.md`),
+//! checked, and immutable after that: everything else in cyoa reads it.
+
+mod load;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+pub use load::{Diagnostic, Loaded, Severity};
+
+/// The bundled talk, served when no `--story` is given.
+pub const BUNDLED_NAME: &str = "stories/wsgi-deployment-adventure.toml";
+/// The bundled talk's text, compiled in so the binary serves it from anywhere.
+pub const BUNDLED_TEXT: &str = include_str!("../../stories/wsgi-deployment-adventure.toml");
+
+/// A whole talk: its slides, where it starts and how it votes.
+#[derive(Debug, Clone)]
+pub struct Story {
+    /// Shown on the presenter view and the audience page.
+    pub title: String,
+    /// Id of the first slide of every run.
+    pub start: String,
+    /// Story-wide settings (vote mode, grace, SMS texts, theme).
+    pub settings: Settings,
+    /// Every slide, in file order.
+    pub slides: Vec<Slide>,
+    index: HashMap<String, usize>,
+}
+
+/// Story-wide settings, all optional in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// How web votes count: while the voter stays on the page, or for good.
+    pub web_votes: WebVotes,
+    /// How long a presence vote outlives its voter's last open page.
+    pub presence_grace: Duration,
+    /// Texts of the SMS replies.
+    pub sms: SmsTexts,
+    /// Look of the pages.
+    pub theme: Theme,
+}
+
+/// How a web vote counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebVotes {
+    /// Counts while at least one of the voter's audience pages is open
+    /// (the talk's rule), withdrawn a grace period after the last one closes.
+    #[default]
+    Presence,
+    /// Counts until the voter changes it, page open or not.
+    Sticky,
+}
+
+/// Texts of the SMS replies; `None` means cyoa's own text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SmsTexts {
+    /// Whether to reply at all (replies cost money).
+    pub replies: bool,
+    /// Reply to a counted vote. `{label}` and `{choice}` are replaced.
+    pub confirm: Option<String>,
+    /// Reply to text that matches no choice. `{options}` is replaced.
+    pub help: Option<String>,
+    /// Reply when no vote is open.
+    pub closed: Option<String>,
+}
+
+/// Look of the pages.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Theme {
+    /// `light` or `dark`; `None` follows the viewer's system setting.
+    pub mode: Option<String>,
+    /// Accent colour as CSS (`#c03` or a name).
+    pub accent: Option<String>,
+}
+
+/// One slide of the talk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slide {
+    /// Unique id, also used in URLs: `[a-z0-9-]{1,64}`.
+    pub id: String,
+    /// Heading shown on the slide.
+    pub title: String,
+    /// The Markdown body rendered to HTML.
+    pub body_html: String,
+    /// Speaker notes (plain text), never shown to the audience.
+    pub notes: String,
+    /// Optional image path or URL shown with the slide.
+    pub image: Option<String>,
+    /// Where the talk goes after this slide.
+    pub then: Then,
+}
+
+/// What follows a slide.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Then {
+    /// Goes on to the slide with this id.
+    Next(String),
+    /// The audience votes; each choice goes to its own slide.
+    Decision(Decision),
+    /// The talk ends here.
+    Ending,
+}
+
+/// A question put to the audience. Its id is the id of its slide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Id of the slide that holds it; also the decision's URL segment.
+    pub id: String,
+    /// The question.
+    pub prompt: String,
+    /// 2 to 9 choices, in the order shown and numbered over SMS.
+    pub choices: Vec<Choice>,
+}
+
+/// One answer of a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// Unique within its decision: `[a-z0-9-]{1,64}`.
+    pub id: String,
+    /// What the audience sees on the button.
+    pub label: String,
+    /// Extra words that vote for this choice over SMS.
+    pub keywords: Vec<String>,
+    /// Slide the talk goes to when this choice wins.
+    pub goto: String,
+}
+
+impl Decision {
+    /// The choice with this id.
+    pub fn choice(&self, id: &str) -> Option<&Choice> {
+        self.choices.iter().find(|c| c.id == id)
+    }
+}
+
+impl Story {
+    /// Builds the index; used by the loader once slides are checked.
+    fn new(title: String, start: String, settings: Settings, slides: Vec<Slide>) -> Self {
+        let index = slides.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        Story {
+            title,
+            start,
+            settings,
+            slides,
+            index,
+        }
+    }
+
+    /// Reads and checks a story file.
+    pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+        load::load_file(path)
+    }
+
+    /// Checks a story given as text; `name` is used in messages.
+    pub fn parse(name: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+        load::parse(name, text)
+    }
+
+    /// The bundled talk.
+    pub fn bundled() -> Result<Loaded, Vec<Diagnostic>> {
+        Self::parse(BUNDLED_NAME, BUNDLED_TEXT)
+    }
+
+    /// The slide with this id.
+    pub fn slide(&self, id: &str) -> Option<&Slide> {
+        self.index.get(id).map(|&i| &self.slides[i])
+    }
+
+    /// The decision held by the slide with this id.
+    pub fn decision(&self, id: &str) -> Option<&Decision> {
+        match &self.slide(id)?.then {
+            Then::Decision(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Every decision, in file order.
+    pub fn decisions(&self) -> impl Iterator<Item = &Decision> {
+        self.slides.iter().filter_map(|s| match &s.then {
+            Then::Decision(d) => Some(d),
+            _ => None,
+        })
+    }
+}
