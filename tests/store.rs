@@ -451,28 +451,27 @@ async fn choice_of_follows_the_voter(store: VoteStore) {
     assert_eq!(store.choice_of(run + 1, "build", &voter(1)).await.unwrap(), None);
 }
 
-/// 50 tasks cast 200 votes each for 500 voters, moving them at random among
-/// three choices and sometimes withdrawing them; the tally must then equal a
-/// recount of every voter's choice.
-async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
+const BURST_VOTERS: usize = 500;
+
+/// 50 tasks cast 200 votes each for 500 voters at once, moving them at
+/// random among three choices and sometimes withdrawing them.
+async fn vote_in_a_burst(store: &VoteStore, run: u64, decision: &'static str) {
     const TASKS: u64 = 50;
     const VOTES: usize = 200;
-    const VOTERS: usize = 500;
     const CHOICES: [&str; 3] = ["pets", "doc", "mattress"];
-    let run = open_vote(&store, "build").await;
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(task);
                 for _ in 0..VOTES {
-                    let who = voter(rng.random_range(0..VOTERS));
+                    let who = voter(rng.random_range(0..BURST_VOTERS));
                     if rng.random_ratio(1, 10) {
-                        store.withdraw(run, "build", &who, false).await.unwrap();
+                        store.withdraw(run, decision, &who, false).await.unwrap();
                     } else {
                         let choice = CHOICES[rng.random_range(0..CHOICES.len())];
                         let kind = if rng.random_bool(0.5) { Sticky } else { Presence };
-                        store.vote(run, "build", &who, choice, kind).await.unwrap();
+                        store.vote(run, decision, &who, choice, kind).await.unwrap();
                     }
                 }
             })
@@ -481,10 +480,17 @@ async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
     for task in tasks {
         task.await.unwrap();
     }
+}
+
+/// After a burst of concurrent votes the tally equals a recount of every
+/// voter's choice.
+async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    vote_in_a_burst(&store, run, "build").await;
 
     let mut recount = BTreeMap::new();
     let mut voted = HashSet::new();
-    for n in 0..VOTERS {
+    for n in 0..BURST_VOTERS {
         if let Some(choice) = store.choice_of(run, "build", &voter(n)).await.unwrap() {
             *recount.entry(choice).or_insert(0) += 1;
             voted.insert(n);
@@ -494,7 +500,7 @@ async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
     assert_eq!(t.total(), voted.len() as u64);
     assert_eq!(counts(&t), recount);
     assert!(
-        voted.len() > VOTERS / 2,
+        voted.len() > BURST_VOTERS / 2,
         "most voters should hold a vote, got {}",
         voted.len()
     );
@@ -614,6 +620,60 @@ async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
     assert_eq!(a.tally(1, "deploy").await.unwrap(), Tally::default());
     assert_eq!(b.choice_of(1, "build", &voter(1)).await.unwrap(), None);
     assert!(b.runs().await.unwrap()[0].closed.is_empty());
+}
+
+/// In Redis itself, after a burst, the counters equal the voter records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_counters_equal_the_voter_records_after_a_burst() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    vote_in_a_burst(&store, run, "build").await;
+
+    let mut con = shared().connection();
+    let records: BTreeMap<String, String> = ::redis::cmd("HGETALL")
+        .arg(format!("{prefix}run:{run}:voters:build"))
+        .query(&mut con)
+        .unwrap();
+    let counters: BTreeMap<String, u64> = ::redis::cmd("HGETALL")
+        .arg(format!("{prefix}run:{run}:tally:build"))
+        .query(&mut con)
+        .unwrap();
+    let mut recount = BTreeMap::new();
+    for record in records.values() {
+        let (kind, choice) = record.split_once('|').unwrap();
+        assert!(kind == "S" || kind == "P", "{record}");
+        *recount.entry(choice.to_string()).or_insert(0) += 1;
+    }
+    let counters: BTreeMap<String, u64> = counters.into_iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(counters, recount);
+}
+
+/// Data the store cannot read is reported as a backend error, not a panic.
+#[tokio::test]
+async fn unreadable_redis_data_is_a_backend_error() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    let mut con = shared().connection();
+    let _: () = ::redis::cmd("HSET")
+        .arg(format!("{prefix}run:{run}:state"))
+        .arg("path")
+        .arg("not json")
+        .query(&mut con)
+        .unwrap();
+    let _: () = ::redis::cmd("SET")
+        .arg(format!("{prefix}run:{run}:tally:build"))
+        .arg("not a hash")
+        .query(&mut con)
+        .unwrap();
+    assert!(matches!(store.current("welcome").await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.runs().await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.tally(run, "build").await, Err(StoreError::Backend(_))));
+    match store.vote(run, "build", &voter(1), "pets", Sticky).await {
+        Err(StoreError::Backend(cause)) => assert!(cause.contains("WRONGTYPE"), "{cause}"),
+        other => panic!("expected a backend error, got {other:?}"),
+    }
 }
 
 /// A tally tampered with below a voter's record is never pushed below zero.
