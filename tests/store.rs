@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use cyoa::store::{Closed, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -53,6 +54,9 @@ both_backends!(
     counts_never_go_below_zero,
     choice_of_follows_the_voter,
     concurrent_votes_are_counted_exactly,
+    voters_without_a_running_lease_lose_their_presence_votes,
+    a_lease_is_only_lengthened_and_outlives_the_decision,
+    nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
 );
 
 fn memory_store() -> VoteStore {
@@ -451,6 +455,73 @@ async fn choice_of_follows_the_voter(store: VoteStore) {
     assert_eq!(store.choice_of(run + 1, "build", &voter(1)).await.unwrap(), None);
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn voters_without_a_running_lease_lose_their_presence_votes(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.keep_present(&[voter(1), voter(3)], MINUTE).await.unwrap();
+    store.keep_present(&[voter(4)], Duration::ZERO).await.unwrap();
+    store.keep_present(&[], MINUTE).await.unwrap();
+    for (n, kind) in [(1, Presence), (2, Presence), (3, Sticky), (4, Presence), (5, Sticky)] {
+        store.vote(run, "build", &voter(n), "pets", kind).await.unwrap();
+    }
+    // 2 never had a lease, 4's ran out; 3 and 5 vote sticky.
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 2);
+    assert_eq!(store.tally(run, "build").await.unwrap().get("pets"), 3);
+    for (n, kept) in [(1, true), (2, false), (3, true), (4, false), (5, true)] {
+        let choice = store.choice_of(run, "build", &voter(n)).await.unwrap();
+        assert_eq!(choice.is_some(), kept, "voter {n}");
+    }
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        0,
+        "nothing more to withdraw"
+    );
+    // Back with a lease, the voter votes again.
+    store.keep_present(&[voter(2)], MINUTE).await.unwrap();
+    store.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "build").await.unwrap().total(), 4);
+}
+
+async fn a_lease_is_only_lengthened_and_outlives_the_decision(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.keep_present(&[voter(1)], MINUTE).await.unwrap();
+    store.keep_present(&[voter(1)], Duration::ZERO).await.unwrap();
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+
+    store.close(run, "build").await.unwrap();
+    store.open(run, "deploy").await.unwrap();
+    store.vote(run, "deploy", &voter(1), "heroku", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "deploy").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
+}
+
+async fn nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    let frozen = store.close(run, "build").await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "build").await.unwrap(), frozen);
+
+    store.open(run, "deploy").await.unwrap();
+    store.vote(run, "deploy", &voter(1), "heroku", Presence).await.unwrap();
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        0,
+        "not the open decision"
+    );
+    let next = store.new_run("welcome").await.unwrap().run;
+    assert_eq!(store.withdraw_absent(run, "deploy").await.unwrap(), 0, "an old run");
+    assert_eq!(
+        store.withdraw_absent(next, "deploy").await.unwrap(),
+        0,
+        "not open in the new run"
+    );
+    assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
+}
+
 const BURST_VOTERS: usize = 500;
 
 /// 50 tasks cast 200 votes each for 500 voters at once, moving them at
@@ -559,7 +630,7 @@ async fn the_redis_store_survives_a_redis_restart_and_reports_an_outage() {
             answered = true;
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(answered, "the store did not reconnect after Redis restarted");
     let state = store.current("welcome").await.unwrap();
@@ -588,7 +659,8 @@ async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
     let a = redis_store_at(&server, "talk-a:").await;
     let b = redis_store_at(&server, "talk-b:").await;
     let run = open_vote(&a, "build").await;
-    a.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    a.keep_present(&[voter(1)], MINUTE).await.unwrap();
+    a.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
     a.close(run, "build").await.unwrap();
     a.new_run("welcome").await.unwrap();
     open_vote(&b, "deploy").await;
@@ -601,6 +673,7 @@ async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
         keys,
         [
             "talk-a:current",
+            "talk-a:presence",
             "talk-a:run:1:closed",
             "talk-a:run:1:frozen:build",
             "talk-a:run:1:state",
@@ -674,6 +747,35 @@ async fn unreadable_redis_data_is_a_backend_error() {
         Err(StoreError::Backend(cause)) => assert!(cause.contains("WRONGTYPE"), "{cause}"),
         other => panic!("expected a backend error, got {other:?}"),
     }
+}
+
+/// Instances sharing a Redis share the leases: a voter present on one
+/// instance keeps the vote when another sweeps, and a voter whose instance
+/// died loses it once the lease runs out, whoever sweeps.
+#[tokio::test]
+async fn instances_sharing_a_redis_share_the_leases() {
+    let prefix = fresh_prefix();
+    let one = redis_store_at(shared(), &prefix).await;
+    let two = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&one, "build").await;
+    // Many voters at once: keep_present sends them in slices.
+    let crowd: Vec<Voter> = (0..2500).map(voter).collect();
+    one.keep_present(&crowd, MINUTE).await.unwrap();
+    for v in &crowd[..20] {
+        one.vote(run, "build", v, "pets", Presence).await.unwrap();
+    }
+    let lost = Voter::web("on-a-killed-instance");
+    one.keep_present(std::slice::from_ref(&lost), Duration::ZERO)
+        .await
+        .unwrap();
+    one.vote(run, "build", &lost, "doc", Presence).await.unwrap();
+    drop(one);
+
+    assert_eq!(two.withdraw_absent(run, "build").await.unwrap(), 1);
+    assert_eq!(
+        two.tally(run, "build").await.unwrap(),
+        tally(&[("doc", 0), ("pets", 20)])
+    );
 }
 
 /// A tally tampered with below a voter's record is never pushed below zero.

@@ -11,6 +11,7 @@
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
+//! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
 //!
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
@@ -40,6 +41,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 const RECONNECT_RETRIES: usize = 2;
 const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
+/// Voters per `keep_present` script call.
+const PRESENT_PER_CALL: usize = 1000;
+
 /// A script with the shared helpers of `lua/common.lua` in front.
 macro_rules! script {
     ($file:literal) => {
@@ -59,6 +63,8 @@ struct Scripts {
     close: Script,
     vote: Script,
     withdraw: Script,
+    keep_present: Script,
+    withdraw_absent: Script,
     history: Script,
 }
 
@@ -70,6 +76,8 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     close: script!("close.lua"),
     vote: script!("vote.lua"),
     withdraw: script!("withdraw.lua"),
+    keep_present: script!("keep_present.lua"),
+    withdraw_absent: script!("withdraw_absent.lua"),
     history: script!("history.lua"),
 });
 
@@ -200,6 +208,25 @@ impl RedisStore {
         let only = if presence_only { "1" } else { "0" };
         let reply = self
             .eval(&SCRIPTS.withdraw, &[&run.to_string(), decision, voter.as_str(), only])
+            .await?;
+        parse(reply)
+    }
+
+    pub(super) async fn keep_present(&self, voters: &[Voter], lease: Duration) -> Result<()> {
+        let ms = lease.as_millis().to_string();
+        // In slices, so that no script call gets an argument list too long
+        // for Lua.
+        for some in voters.chunks(PRESENT_PER_CALL) {
+            let mut args = vec![ms.as_str()];
+            args.extend(some.iter().map(Voter::as_str));
+            self.eval(&SCRIPTS.keep_present, &args).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
+        let reply = self
+            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision])
             .await?;
         parse(reply)
     }

@@ -18,6 +18,25 @@ local function state_reply(run)
   return {'ok', tonumber(run), s[1], s[2], s[3]}
 end
 
+-- Whether `decision` is the open vote of the current run `run`.
+local function is_open(run, decision)
+  return is_current(run) and redis.call('HGET', run_key(run, 'state'), 'open') == decision
+end
+
+-- Takes one vote for `choice` off a tally; never below zero, whatever the
+-- data says.
+local function uncount(tally, choice)
+  if tonumber(redis.call('HGET', tally, choice) or '0') > 0 then
+    redis.call('HINCRBY', tally, choice, -1)
+  end
+end
+
+-- Redis's clock in milliseconds: one clock for every cyoa instance.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- Closes the open vote on `decision`: no vote counts any more, and its
 -- tally is frozen into the run's history (a decision closed again is moved
 -- to the end of the history with its new tally).

@@ -1,7 +1,8 @@
 -- vote(prefix, run, decision, voter, choice, kind): casts or moves the
 -- voter's vote on the open decision. kind is 'P' (presence) or 'S' (sticky);
--- the voter's record is '<kind>|<choice>'. The counters change only here and
--- in withdraw.lua, always together with the voter records, so they stay equal.
+-- the voter's record is '<kind>|<choice>'. The counters change only here, in
+-- withdraw.lua and withdraw_absent.lua, always together with the voter
+-- records, so they stay equal.
 local run, decision, voter, choice, kind = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if not is_current(run) then
   return {'not_current'}
@@ -22,10 +23,7 @@ if old then
     end
     return {'unchanged'}
   end
-  -- Never below zero, whatever the data says.
-  if tonumber(redis.call('HGET', tally, old_choice) or '0') > 0 then
-    redis.call('HINCRBY', tally, old_choice, -1)
-  end
+  uncount(tally, old_choice)
   previous = old_choice
 end
 redis.call('HINCRBY', tally, choice, 1)
