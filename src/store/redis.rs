@@ -1,7 +1,9 @@
 //! The Redis vote store: runs, the presenter's place and votes in Redis,
 //! shared by every cyoa instance that uses the same key prefix.
 //!
-//! Every key starts with the prefix (default `cyoa:`) and carries the run:
+//! Every key starts with the prefix (default `cyoa:`); all but the run
+//! counter and the voters' presence leases carry the run (`{d}` is a
+//! decision id):
 //!
 //! | key                               | type   | holds                                      |
 //! |-----------------------------------|--------|--------------------------------------------|
@@ -17,8 +19,9 @@
 //! round trip), so it is atomic: a vote checks the run and the open
 //! decision, moves the counters and records the voter in one step, and the
 //! counters always equal the voter records. The scripts build their keys
-//! from the prefix, so this store needs a single Redis, not a Cluster.
-//! Reads of one tally or one voter are single commands.
+//! from the prefix, so this store needs a single Redis (6.2 or later, for
+//! `ZADD GT`), not a Cluster. Reads of one tally or one voter are single
+//! commands.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};

@@ -214,7 +214,7 @@ impl Process {
                 process.end();
                 return Err(read_log(&log));
             }
-            if answers_ping(&url) {
+            if answers_ping(&url, process.server.id()) {
                 return Ok(process);
             }
             if Instant::now() > deadline {
@@ -244,15 +244,21 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
 }
 
-/// Whether a server at `url` answers PING with PONG (not LOADING).
-fn answers_ping(url: &str) -> bool {
+/// Whether the server at `url` is the one with process id `pid` (not
+/// another that took the port first) and answers PING with PONG (not
+/// LOADING).
+fn answers_ping(url: &str, pid: u32) -> bool {
     let Ok(client) = ::redis::Client::open(url) else {
         return false;
     };
     let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(500)) else {
         return false;
     };
-    matches!(::redis::cmd("PING").query::<String>(&mut con), Ok(ref pong) if pong == "PONG")
+    let ours = match ::redis::cmd("INFO").arg("server").query::<String>(&mut con) {
+        Ok(info) => info.lines().any(|l| l.trim_end() == format!("process_id:{pid}")),
+        Err(_) => false,
+    };
+    ours && matches!(::redis::cmd("PING").query::<String>(&mut con), Ok(ref pong) if pong == "PONG")
 }
 
 fn read_log(path: &Path) -> String {
