@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
 
@@ -19,6 +20,8 @@ pub struct MemoryStore {
 struct Inner {
     /// Run n is at index n - 1.
     runs: Vec<RunData>,
+    /// Until when each voter with a page open counts as present.
+    leases: HashMap<Voter, Instant>,
 }
 
 struct RunData {
@@ -199,6 +202,40 @@ impl MemoryStore {
             Some(_) => Ok(b.remove(voter)),
             None => Ok(None),
         }
+    }
+
+    pub(super) async fn keep_present(&self, voters: &[Voter], lease: Duration) -> Result<()> {
+        let until = Instant::now() + lease;
+        let mut inner = self.lock();
+        for voter in voters {
+            let at = inner.leases.entry(voter.clone()).or_insert(until);
+            *at = (*at).max(until);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.leases.retain(|_, until| *until > now);
+        let Inner { runs, leases } = &mut *inner;
+        let Some(b) = runs
+            .last_mut()
+            .filter(|r| r.state.run == run)
+            .and_then(|r| r.open_ballots(decision).ok())
+        else {
+            return Ok(0);
+        };
+        let absent: Vec<Voter> = b
+            .voters
+            .iter()
+            .filter(|(voter, (_, kind))| *kind == VoteKind::Presence && !leases.contains_key(*voter))
+            .map(|(voter, _)| voter.clone())
+            .collect();
+        for voter in &absent {
+            b.remove(voter);
+        }
+        Ok(absent.len() as u64)
     }
 
     pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {

@@ -8,6 +8,7 @@ mod memory;
 mod redis;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -41,7 +42,8 @@ impl Voter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VoteKind {
-    /// Withdrawn when the voter's pages are gone (see `withdraw`).
+    /// Withdrawn when the voter's pages are gone (see `withdraw` and
+    /// `withdraw_absent`).
     Presence,
     /// Stays until the voter changes it.
     Sticky,
@@ -192,6 +194,24 @@ impl VoteStore {
         presence_only: bool,
     ) -> Result<Option<String>> {
         delegate!(self.withdraw(run, decision, voter, presence_only))
+    }
+    /// These voters have an audience page open (on this instance): their
+    /// presence votes stand for at least `lease` from now. Call it when a
+    /// voter's page connects and again, for every connected voter, well
+    /// within `lease` (the presence grace period). A lease is only ever
+    /// lengthened. Leases belong to the voter, not to a run or decision, and
+    /// every instance sharing the store shares them (two tabs on two
+    /// instances: one voter, one vote).
+    pub async fn keep_present(&self, voters: &[Voter], lease: Duration) -> Result<()> {
+        delegate!(self.keep_present(voters, lease))
+    }
+    /// Withdraws the presence votes on the open `decision` of every voter
+    /// whose lease ran out (or who never had one) and returns how many were
+    /// withdrawn. Sticky votes stay; a closed decision is frozen. Any
+    /// instance may call it, often (say every second): a voter whose
+    /// instance was killed loses the vote once the lease runs out.
+    pub async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
+        delegate!(self.withdraw_absent(run, decision))
     }
     /// The live (or frozen) tally of `decision` in `run`.
     pub async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {

@@ -1,71 +1,356 @@
-//! The Redis vote store. NOTE: not written yet; every call fails.
+//! The Redis vote store: runs, the presenter's place and votes in Redis,
+//! shared by every cyoa instance that uses the same key prefix.
+//!
+//! Every key starts with the prefix (default `cyoa:`); all but the run
+//! counter and the voters' presence leases carry the run (`{d}` is a
+//! decision id):
+//!
+//! | key                               | type   | holds                                      |
+//! |-----------------------------------|--------|--------------------------------------------|
+//! | `{prefix}current`                 | string | the current run's number (the newest one)  |
+//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`       |
+//! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
+//! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
+//! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
+//! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
+//! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
+//!
+//! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
+//! round trip), so it is atomic: a vote checks the run and the open
+//! decision, moves the counters and records the voter in one step, and the
+//! counters always equal the voter records. The scripts build their keys
+//! from the prefix, so this store needs a single Redis (6.2 or later, for
+//! `ZADD GT`), not a Cluster. Reads of one tally or one voter are single
+//! commands.
 
-use super::{Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, Script, Value};
+
+use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+
+/// How long a command may take before the store reports Redis unavailable.
+/// Generous: a vote that timed out may still have counted.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one attempt to connect may take.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+/// Attempts to reconnect after the first fails, and the longest pause
+/// between them. Requests wait for these attempts, so they are few: while
+/// Redis is down a vote fails within seconds instead of hanging, and the
+/// next request tries again.
+const RECONNECT_RETRIES: usize = 2;
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
+
+/// Voters per `keep_present` script call.
+const PRESENT_PER_CALL: usize = 1000;
+
+/// A script with the shared helpers of `lua/common.lua` in front.
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("lua/common.lua"),
+            include_str!(concat!("lua/", $file))
+        ))
+    };
+}
+
+/// The store's Lua scripts, hashed once.
+struct Scripts {
+    current: Script,
+    new_run: Script,
+    show: Script,
+    open: Script,
+    close: Script,
+    vote: Script,
+    withdraw: Script,
+    keep_present: Script,
+    withdraw_absent: Script,
+    history: Script,
+}
+
+static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    current: script!("current.lua"),
+    new_run: script!("new_run.lua"),
+    show: script!("show.lua"),
+    open: script!("open.lua"),
+    close: script!("close.lua"),
+    vote: script!("vote.lua"),
+    withdraw: script!("withdraw.lua"),
+    keep_present: script!("keep_present.lua"),
+    withdraw_absent: script!("withdraw_absent.lua"),
+    history: script!("history.lua"),
+});
 
 /// Votes and runs in Redis, under a key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
-    _prefix: String,
-}
-
-fn todo<T>() -> Result<T> {
-    Err(StoreError::Backend("the Redis store is not written yet".into()))
+    con: ConnectionManager,
+    prefix: Arc<str>,
 }
 
 impl RedisStore {
-    /// Connects to `url`; keys start with `prefix`.
-    pub async fn connect(_url: &str, prefix: &str) -> Result<Self> {
+    /// Connects to `url`; keys start with `prefix`. Fails if Redis does not
+    /// answer; once connected, the store reconnects on its own.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| backend("bad Redis URL", e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(RECONNECT_MAX_DELAY);
+        let mut con = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| backend("cannot connect to Redis", e))?;
+        // Loaded now so that even the first vote is a single EVALSHA. After
+        // a Redis restart the scripts are loaded again on first use.
+        let s = &*SCRIPTS;
+        for script in [
+            &s.current,
+            &s.new_run,
+            &s.show,
+            &s.open,
+            &s.close,
+            &s.vote,
+            &s.withdraw,
+            &s.history,
+        ] {
+            script
+                .load_async(&mut con)
+                .await
+                .map_err(|e| backend("cannot load the store's scripts into Redis", e))?;
+        }
         Ok(RedisStore {
-            _prefix: prefix.to_string(),
+            con,
+            prefix: prefix.into(),
         })
     }
-    pub(super) async fn current(&self, _start: &str) -> Result<RunState> {
-        todo()
+
+    fn key(&self, run: RunId, part: &str) -> String {
+        format!("{}run:{run}:{part}", self.prefix)
     }
-    pub(super) async fn new_run(&self, _start: &str) -> Result<RunState> {
-        todo()
+
+    /// Runs `script` with the prefix as ARGV[1] followed by `args`.
+    async fn eval(&self, script: &Script, args: &[&str]) -> Result<Value> {
+        let mut invocation = script.arg(&*self.prefix);
+        for a in args {
+            invocation.arg(*a);
+        }
+        let mut con = self.con.clone();
+        invocation.invoke_async(&mut con).await.map_err(|e| backend("Redis", e))
     }
-    pub(super) async fn show(&self, _run: RunId, _slide: &str, _path: &[String]) -> Result<RunState> {
-        todo()
+
+    pub(super) async fn current(&self, start: &str) -> Result<RunState> {
+        let path = path_json(&[start.to_string()])?;
+        let reply = self.eval(&SCRIPTS.current, &[start, &path]).await?;
+        state_reply(reply, 0, "")
     }
-    pub(super) async fn open(&self, _run: RunId, _decision: &str) -> Result<RunState> {
-        todo()
+
+    pub(super) async fn new_run(&self, start: &str) -> Result<RunState> {
+        let path = path_json(&[start.to_string()])?;
+        let reply = self.eval(&SCRIPTS.new_run, &[start, &path]).await?;
+        state_reply(reply, 0, "")
     }
-    pub(super) async fn close(&self, _run: RunId, _decision: &str) -> Result<Tally> {
-        todo()
+
+    pub(super) async fn show(&self, run: RunId, slide: &str, path: &[String]) -> Result<RunState> {
+        let path = path_json(path)?;
+        let reply = self.eval(&SCRIPTS.show, &[&run.to_string(), slide, &path]).await?;
+        state_reply(reply, run, "")
     }
+
+    pub(super) async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
+        let reply = self.eval(&SCRIPTS.open, &[&run.to_string(), decision]).await?;
+        state_reply(reply, run, decision)
+    }
+
+    pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {
+        let reply = self.eval(&SCRIPTS.close, &[&run.to_string(), decision]).await?;
+        let mut items = array(reply)?.into_iter();
+        match status(items.next())?.as_str() {
+            "ok" => tally(items.next().unwrap_or(Value::Nil)),
+            "not_current" => Err(StoreError::NotCurrent(run)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub(super) async fn vote(
         &self,
-        _run: RunId,
-        _decision: &str,
-        _voter: &Voter,
-        _choice: &str,
-        _kind: VoteKind,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        kind: VoteKind,
     ) -> Result<VoteOutcome> {
-        todo()
+        let kind = match kind {
+            VoteKind::Presence => "P",
+            VoteKind::Sticky => "S",
+        };
+        let args = [&run.to_string(), decision, voter.as_str(), choice, kind];
+        let reply = self.eval(&SCRIPTS.vote, &args).await?;
+        let mut items = array(reply)?.into_iter();
+        match status(items.next())?.as_str() {
+            "counted" => Ok(VoteOutcome::Counted {
+                previous: parse(items.next().unwrap_or(Value::Nil))?,
+            }),
+            "unchanged" => Ok(VoteOutcome::Unchanged),
+            "not_open" => Err(StoreError::NotOpen(decision.to_string())),
+            "not_current" => Err(StoreError::NotCurrent(run)),
+            other => Err(unexpected(other)),
+        }
     }
+
     pub(super) async fn withdraw(
         &self,
-        _run: RunId,
-        _decision: &str,
-        _voter: &Voter,
-        _presence_only: bool,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        presence_only: bool,
     ) -> Result<Option<String>> {
-        todo()
+        let only = if presence_only { "1" } else { "0" };
+        let reply = self
+            .eval(&SCRIPTS.withdraw, &[&run.to_string(), decision, voter.as_str(), only])
+            .await?;
+        parse(reply)
     }
-    pub(super) async fn tally(&self, _run: RunId, _decision: &str) -> Result<Tally> {
-        todo()
+
+    pub(super) async fn keep_present(&self, voters: &[Voter], lease: Duration) -> Result<()> {
+        let ms = lease.as_millis().to_string();
+        // In slices, so that no script call gets an argument list too long
+        // for Lua.
+        for some in voters.chunks(PRESENT_PER_CALL) {
+            let mut args = vec![ms.as_str()];
+            args.extend(some.iter().map(Voter::as_str));
+            self.eval(&SCRIPTS.keep_present, &args).await?;
+        }
+        Ok(())
     }
-    pub(super) async fn choice_of(&self, _run: RunId, _decision: &str, _voter: &Voter) -> Result<Option<String>> {
-        todo()
+
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
+        let reply = self
+            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision])
+            .await?;
+        parse(reply)
     }
+
+    pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
+        let mut con = self.con.clone();
+        let reply: Value = redis::cmd("HGETALL")
+            .arg(self.key(run, &format!("tally:{decision}")))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| backend("Redis", e))?;
+        tally(reply)
+    }
+
+    pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
+        let mut con = self.con.clone();
+        let record: Option<String> = redis::cmd("HGET")
+            .arg(self.key(run, &format!("voters:{decision}")))
+            .arg(voter.as_str())
+            .query_async(&mut con)
+            .await
+            .map_err(|e| backend("Redis", e))?;
+        // The record is "<kind>|<choice>".
+        Ok(record.and_then(|r| r.split_once('|').map(|(_, choice)| choice.to_string())))
+    }
+
     pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
-        todo()
+        self.history(1, 0).await
     }
-    pub(super) async fn run(&self, _run: RunId) -> Result<Option<RunRecord>> {
-        todo()
+
+    pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
+        if run == 0 {
+            return Ok(None);
+        }
+        Ok(self.history(run, run).await?.into_iter().next())
     }
+
+    /// Runs `first..=last` (`last` 0: up to the current one).
+    async fn history(&self, first: RunId, last: RunId) -> Result<Vec<RunRecord>> {
+        let reply = self
+            .eval(&SCRIPTS.history, &[&first.to_string(), &last.to_string()])
+            .await?;
+        array(reply)?.into_iter().map(run_record).collect()
+    }
+
     pub(super) async fn ping(&self) -> Result<()> {
-        todo()
+        let mut con = self.con.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut con)
+            .await
+            .map_err(|e| backend("Redis", e))?;
+        Ok(())
     }
+}
+
+fn backend(what: &str, e: redis::RedisError) -> StoreError {
+    StoreError::Backend(format!("{what}: {e}"))
+}
+
+fn unexpected(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("unexpected reply from Redis: {what}"))
+}
+
+fn parse<T: FromRedisValue>(v: Value) -> Result<T> {
+    redis::from_redis_value(v).map_err(unexpected)
+}
+
+fn array(v: Value) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(items) => Ok(items),
+        other => Err(unexpected(format!("{other:?}"))),
+    }
+}
+
+/// The status word a script's reply starts with.
+fn status(v: Option<Value>) -> Result<String> {
+    parse(v.unwrap_or(Value::Nil))
+}
+
+fn tally(v: Value) -> Result<Tally> {
+    Ok(Tally(parse::<BTreeMap<String, u64>>(v)?))
+}
+
+fn path_json(path: &[String]) -> Result<String> {
+    serde_json::to_string(path).map_err(|e| StoreError::Backend(format!("cannot encode the path: {e}")))
+}
+
+/// A state reply: `{'ok', run, slide, path, open}` or a refusal.
+fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
+    let mut items = array(reply)?.into_iter();
+    match status(items.next())?.as_str() {
+        "ok" => run_state(&mut items),
+        "not_current" => Err(StoreError::NotCurrent(run)),
+        "other_open" => Err(StoreError::OtherOpen(parse(items.next().unwrap_or(Value::Nil))?)),
+        "not_open" => Err(StoreError::NotOpen(decision.to_string())),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Reads `run, slide, path, open` from `items`.
+fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
+    let mut next = || items.next().unwrap_or(Value::Nil);
+    let run: RunId = parse(next())?;
+    let slide: String = parse(next())?;
+    let path: String = parse(next())?;
+    let path: Vec<String> = serde_json::from_str(&path).map_err(|e| unexpected(format!("path {path:?}: {e}")))?;
+    let open: Option<String> = parse(next())?;
+    Ok(RunState { run, slide, path, open })
+}
+
+/// A history entry: `{run, slide, path, open, {decision, tally, ...}}`.
+fn run_record(v: Value) -> Result<RunRecord> {
+    let mut items = array(v)?.into_iter();
+    let state = run_state(&mut items)?;
+    let mut closed = Vec::new();
+    let mut entries = array(items.next().unwrap_or(Value::Nil))?.into_iter();
+    while let Some(decision) = entries.next() {
+        closed.push(Closed {
+            decision: parse(decision)?,
+            tally: tally(entries.next().unwrap_or(Value::Nil))?,
+        });
+    }
+    Ok(RunRecord { state, closed })
 }

@@ -1,0 +1,63 @@
+-- Shared by every cyoa vote store script (prepended to each one).
+-- ARGV[1] is always the key prefix; every key is built from it here.
+local prefix = ARGV[1]
+
+-- The key of one part of a run: state, closed, tally:<decision>, ...
+local function run_key(run, part)
+  return prefix .. 'run:' .. run .. ':' .. part
+end
+
+-- Whether `run` (a decimal string) is the current run.
+local function is_current(run)
+  return redis.call('GET', prefix .. 'current') == run
+end
+
+-- The reply of the scripts that return a run's state.
+local function state_reply(run)
+  local s = redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open')
+  return {'ok', tonumber(run), s[1], s[2], s[3]}
+end
+
+-- Whether `decision` is the open vote of the current run `run`.
+local function is_open(run, decision)
+  return is_current(run) and redis.call('HGET', run_key(run, 'state'), 'open') == decision
+end
+
+-- Takes one vote for `choice` off a tally; never below zero, whatever the
+-- data says.
+local function uncount(tally, choice)
+  if tonumber(redis.call('HGET', tally, choice) or '0') > 0 then
+    redis.call('HINCRBY', tally, choice, -1)
+  end
+end
+
+-- Redis's clock in milliseconds: one clock for every cyoa instance.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Closes the open vote on `decision`: no vote counts any more, and its
+-- tally is frozen into the run's history (a decision closed again is moved
+-- to the end of the history with its new tally).
+local function close_vote(run, decision)
+  redis.call('HDEL', run_key(run, 'state'), 'open')
+  local closed = run_key(run, 'closed')
+  redis.call('LREM', closed, 0, decision)
+  redis.call('RPUSH', closed, decision)
+  local frozen = run_key(run, 'frozen:' .. decision)
+  redis.call('DEL', frozen)
+  local tally = redis.call('HGETALL', run_key(run, 'tally:' .. decision))
+  if #tally > 0 then
+    redis.call('HSET', frozen, unpack(tally))
+  end
+end
+
+-- Begins the next run at slide `start` (`path` is its JSON path) and makes
+-- it the current one; returns its number as a string.
+local function begin_run(start, path)
+  local run = tostring(redis.call('INCR', prefix .. 'current'))
+  redis.call('HSET', run_key(run, 'state'), 'slide', start, 'path', path)
+  return run
+end
+

@@ -1,0 +1,16 @@
+-- withdraw(prefix, run, decision, voter, presence_only): withdraws the
+-- voter's vote on the open decision (with presence_only '1', only a presence
+-- vote); returns the choice withdrawn, or nil. A closed decision is frozen.
+local run, decision, voter, presence_only = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if not is_open(run, decision) then
+  return false
+end
+local voters = run_key(run, 'voters:' .. decision)
+local old = redis.call('HGET', voters, voter)
+if not old or (presence_only == '1' and string.sub(old, 1, 1) == 'S') then
+  return false
+end
+local choice = string.sub(old, 3)
+uncount(run_key(run, 'tally:' .. decision), choice)
+redis.call('HDEL', voters, voter)
+return choice

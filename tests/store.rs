@@ -1,0 +1,891 @@
+//! The vote store's behaviour, written once and run against both backends:
+//! every case in `both_backends!` becomes `in_memory::<case>` and
+//! `in_redis::<case>` (a real redis-server, a fresh key prefix per test).
+//! The Redis-only checks (restarts, key layout, round trips) follow.
+
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use cyoa::store::{Closed, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use support::redis::{RedisServer, fresh_prefix, shared};
+
+use VoteKind::{Presence, Sticky};
+
+/// Runs each case against the memory store and against Redis.
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod in_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::memory_store()).await
+                }
+            )*
+        }
+        mod in_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::redis_store().await).await
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    the_first_current_begins_run_1_at_the_start,
+    a_new_run_is_numbered_next_and_closes_the_open_vote,
+    show_moves_the_presenter_along_the_path,
+    only_one_decision_is_open_at_a_time,
+    a_reopened_decision_keeps_its_votes_and_counts_on,
+    a_vote_counts_and_a_second_vote_moves_it,
+    an_identical_vote_changes_nothing,
+    a_vote_on_a_decision_that_is_not_open_is_refused,
+    a_vote_on_an_old_run_is_refused,
+    withdraw_removes_the_vote_and_presence_only_spares_sticky_votes,
+    a_sticky_vote_on_the_same_choice_outlasts_presence,
+    nothing_is_withdrawn_from_a_closed_decision,
+    closing_records_the_frozen_tally_in_the_history,
+    closing_a_decision_that_is_not_open_changes_nothing,
+    counts_never_go_below_zero,
+    choice_of_follows_the_voter,
+    concurrent_votes_are_counted_exactly,
+    voters_without_a_running_lease_lose_their_presence_votes,
+    a_lease_is_only_lengthened_and_outlives_the_decision,
+    nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
+);
+
+fn memory_store() -> VoteStore {
+    VoteStore::Memory(cyoa::store::MemoryStore::new())
+}
+
+async fn redis_store() -> VoteStore {
+    redis_store_at(shared(), &fresh_prefix()).await
+}
+
+async fn redis_store_at(server: &RedisServer, prefix: &str) -> VoteStore {
+    match RedisStore::connect(&server.url(), prefix).await {
+        Ok(store) => VoteStore::Redis(store),
+        Err(e) => panic!("cannot connect to the test redis-server: {e}"),
+    }
+}
+
+fn voter(n: usize) -> Voter {
+    Voter::web(&format!("voter-{n}"))
+}
+
+fn path(slides: &[&str]) -> Vec<String> {
+    slides.iter().map(|s| s.to_string()).collect()
+}
+
+fn tally(counts: &[(&str, u64)]) -> Tally {
+    Tally(counts.iter().map(|(c, n)| (c.to_string(), *n)).collect())
+}
+
+/// The votes in `t` per choice, leaving out choices at zero (a backend may
+/// keep or drop them).
+fn counts(t: &Tally) -> BTreeMap<String, u64> {
+    t.0.iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| (c.clone(), *n))
+        .collect()
+}
+
+/// Starts run 1 and opens the vote on `decision`.
+async fn open_vote(store: &VoteStore, decision: &str) -> u64 {
+    let run = store.current("welcome").await.unwrap().run;
+    store.open(run, decision).await.unwrap();
+    run
+}
+
+async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
+    let state = store.current("welcome").await.unwrap();
+    assert_eq!(
+        state,
+        RunState {
+            run: 1,
+            slide: "welcome".into(),
+            path: path(&["welcome"]),
+            open: None
+        }
+    );
+    // Asking again finds run 1; the start slide only matters the first time.
+    assert_eq!(store.current("elsewhere").await.unwrap(), state);
+    assert_eq!(store.runs().await.unwrap().len(), 1);
+}
+
+async fn a_new_run_is_numbered_next_and_closes_the_open_vote(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+
+    let second = store.new_run("welcome").await.unwrap();
+    assert_eq!(second.run, 2);
+    assert_eq!(second.path, path(&["welcome"]));
+    assert_eq!(second.open, None);
+    assert_eq!(store.current("welcome").await.unwrap(), second);
+    assert_eq!(store.new_run("welcome").await.unwrap().run, 3);
+
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.state.run).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(runs[0].state.open, None, "the old run's vote was closed");
+    assert_eq!(
+        runs[0].closed,
+        [Closed {
+            decision: "build".into(),
+            tally: tally(&[("pets", 1)])
+        }]
+    );
+    assert!(runs[1].closed.is_empty());
+    // Votes go to the new run only.
+    assert!(matches!(
+        store.vote(1, "build", &voter(2), "pets", Sticky).await,
+        Err(StoreError::NotCurrent(1))
+    ));
+}
+
+async fn show_moves_the_presenter_along_the_path(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let went = path(&["welcome", "build", "pets"]);
+    let state = store.show(run, "pets", &went).await.unwrap();
+    assert_eq!(state.slide, "pets");
+    assert_eq!(state.path, went);
+    assert_eq!(store.current("welcome").await.unwrap(), state);
+    assert_eq!(store.run(run).await.unwrap().unwrap().state, state);
+
+    assert!(matches!(
+        store.show(run + 1, "pets", &went).await,
+        Err(StoreError::NotCurrent(2))
+    ));
+    store.new_run("welcome").await.unwrap();
+    assert!(matches!(
+        store.show(run, "build", &went).await,
+        Err(StoreError::NotCurrent(1))
+    ));
+    assert_eq!(
+        store.run(run).await.unwrap().unwrap().state,
+        state,
+        "old runs stay as they were"
+    );
+}
+
+async fn only_one_decision_is_open_at_a_time(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(
+        store.open(run, "build").await.unwrap().open.as_deref(),
+        Some("build"),
+        "opening the open one again changes nothing"
+    );
+    match store.open(run, "deploy").await {
+        Err(StoreError::OtherOpen(d)) => assert_eq!(d, "build"),
+        other => panic!("expected OtherOpen, got {other:?}"),
+    }
+    assert_eq!(store.current("welcome").await.unwrap().open.as_deref(), Some("build"));
+
+    store.close(run, "build").await.unwrap();
+    assert_eq!(store.current("welcome").await.unwrap().open, None);
+    assert_eq!(store.open(run, "deploy").await.unwrap().open.as_deref(), Some("deploy"));
+    assert!(matches!(store.open(run + 1, "x").await, Err(StoreError::NotCurrent(_))));
+}
+
+async fn a_reopened_decision_keeps_its_votes_and_counts_on(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    store.close(run, "build").await.unwrap();
+    store.open(run, "build").await.unwrap();
+    assert_eq!(store.tally(run, "build").await.unwrap().get("pets"), 1);
+    assert_eq!(
+        store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap(),
+        VoteOutcome::Counted {
+            previous: Some("pets".into())
+        }
+    );
+    store.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    assert_eq!(
+        counts(&store.close(run, "build").await.unwrap()),
+        counts(&tally(&[("doc", 2)]))
+    );
+}
+
+async fn a_vote_counts_and_a_second_vote_moves_it(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(
+        store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap(),
+        VoteOutcome::Counted { previous: None }
+    );
+    store.vote(run, "build", &voter(2), "pets", Presence).await.unwrap();
+    store.vote(run, "build", &voter(3), "doc", Sticky).await.unwrap();
+    assert_eq!(
+        store.tally(run, "build").await.unwrap(),
+        tally(&[("doc", 1), ("pets", 2)])
+    );
+
+    assert_eq!(
+        store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap(),
+        VoteOutcome::Counted {
+            previous: Some("pets".into())
+        }
+    );
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!((t.get("pets"), t.get("doc"), t.total()), (1, 2, 3));
+}
+
+async fn an_identical_vote_changes_nothing(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    for kind in [Sticky, Presence] {
+        assert_eq!(
+            store.vote(run, "build", &voter(1), "pets", kind).await.unwrap(),
+            VoteOutcome::Unchanged
+        );
+    }
+    assert_eq!(store.tally(run, "build").await.unwrap(), tally(&[("pets", 1)]));
+    assert!(
+        store.withdraw(run, "build", &voter(1), true).await.unwrap().is_none(),
+        "a sticky vote repeated as presence stays sticky"
+    );
+}
+
+async fn a_vote_on_a_decision_that_is_not_open_is_refused(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let refused = |r: Result<VoteOutcome, StoreError>, decision: &str| match r {
+        Err(StoreError::NotOpen(d)) => assert_eq!(d, decision),
+        other => panic!("expected NotOpen({decision}), got {other:?}"),
+    };
+    refused(store.vote(run, "build", &voter(1), "pets", Sticky).await, "build");
+
+    store.open(run, "build").await.unwrap();
+    refused(store.vote(run, "deploy", &voter(1), "heroku", Sticky).await, "deploy");
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    store.close(run, "build").await.unwrap();
+    refused(store.vote(run, "build", &voter(2), "pets", Sticky).await, "build");
+    refused(store.vote(run, "build", &voter(1), "doc", Sticky).await, "build");
+
+    assert_eq!(store.tally(run, "build").await.unwrap(), tally(&[("pets", 1)]));
+    assert_eq!(store.tally(run, "deploy").await.unwrap(), Tally::default());
+    assert_eq!(store.choice_of(run, "build", &voter(2)).await.unwrap(), None);
+    assert_eq!(store.choice_of(run, "deploy", &voter(1)).await.unwrap(), None);
+    assert_eq!(
+        store.choice_of(run, "build", &voter(1)).await.unwrap().as_deref(),
+        Some("pets")
+    );
+}
+
+async fn a_vote_on_an_old_run_is_refused(store: VoteStore) {
+    let old = open_vote(&store, "build").await;
+    let new = store.new_run("welcome").await.unwrap().run;
+    store.open(new, "build").await.unwrap();
+    assert!(matches!(
+        store.vote(old, "build", &voter(1), "pets", Sticky).await,
+        Err(StoreError::NotCurrent(r)) if r == old
+    ));
+    assert!(matches!(
+        store.vote(new + 1, "build", &voter(1), "pets", Sticky).await,
+        Err(StoreError::NotCurrent(_))
+    ));
+    assert_eq!(store.tally(old, "build").await.unwrap().total(), 0);
+    assert_eq!(store.tally(new, "build").await.unwrap().total(), 0);
+}
+
+async fn withdraw_removes_the_vote_and_presence_only_spares_sticky_votes(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
+    store.vote(run, "build", &voter(3), "doc", Sticky).await.unwrap();
+
+    let voters: Vec<Voter> = (0..5).map(voter).collect();
+    let withdraw = |n: usize, presence_only| store.withdraw(run, "build", &voters[n], presence_only);
+    assert_eq!(withdraw(1, true).await.unwrap().as_deref(), Some("pets"));
+    assert_eq!(withdraw(1, true).await.unwrap(), None, "already withdrawn");
+    assert_eq!(withdraw(2, true).await.unwrap(), None, "sticky votes stay");
+    assert_eq!(withdraw(4, false).await.unwrap(), None, "never voted");
+    assert_eq!(store.tally(run, "build").await.unwrap().get("pets"), 1);
+
+    assert_eq!(withdraw(2, false).await.unwrap().as_deref(), Some("pets"));
+    assert_eq!(store.choice_of(run, "build", &voter(2)).await.unwrap(), None);
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!((t.get("pets"), t.get("doc")), (0, 1));
+
+    // A withdrawn voter may vote again.
+    assert_eq!(
+        store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap(),
+        VoteOutcome::Counted { previous: None }
+    );
+    assert_eq!(store.tally(run, "build").await.unwrap().get("doc"), 2);
+    // Withdrawing from a decision that is not open, or an old run, does nothing.
+    assert_eq!(store.withdraw(run, "deploy", &voter(1), false).await.unwrap(), None);
+    assert_eq!(store.withdraw(run + 1, "build", &voter(1), false).await.unwrap(), None);
+    assert_eq!(store.tally(run, "build").await.unwrap().get("doc"), 2);
+}
+
+async fn a_sticky_vote_on_the_same_choice_outlasts_presence(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    assert_eq!(
+        store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap(),
+        VoteOutcome::Unchanged
+    );
+    assert_eq!(store.withdraw(run, "build", &voter(1), true).await.unwrap(), None);
+    assert_eq!(store.tally(run, "build").await.unwrap().get("pets"), 1);
+    // Moving the vote takes the kind of the new vote.
+    store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap();
+    assert_eq!(
+        store.withdraw(run, "build", &voter(1), true).await.unwrap().as_deref(),
+        Some("doc")
+    );
+}
+
+async fn nothing_is_withdrawn_from_a_closed_decision(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    store.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    let frozen = store.close(run, "build").await.unwrap();
+    for presence_only in [true, false] {
+        assert_eq!(
+            store.withdraw(run, "build", &voter(1), presence_only).await.unwrap(),
+            None
+        );
+    }
+    assert_eq!(store.tally(run, "build").await.unwrap(), frozen);
+    assert_eq!(
+        store.choice_of(run, "build", &voter(1)).await.unwrap().as_deref(),
+        Some("pets")
+    );
+    assert_eq!(store.run(run).await.unwrap().unwrap().closed[0].tally, frozen);
+}
+
+async fn closing_records_the_frozen_tally_in_the_history(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
+    store.vote(run, "build", &voter(3), "doc", Sticky).await.unwrap();
+    let frozen = store.close(run, "build").await.unwrap();
+    assert_eq!(frozen, tally(&[("doc", 1), ("pets", 2)]));
+
+    store.open(run, "deploy").await.unwrap();
+    store.vote(run, "deploy", &voter(1), "heroku", Sticky).await.unwrap();
+    store.close(run, "deploy").await.unwrap();
+    let record = store.run(run).await.unwrap().unwrap();
+    assert_eq!(record.state.open, None);
+    assert_eq!(
+        record.closed,
+        [
+            Closed {
+                decision: "build".into(),
+                tally: frozen.clone()
+            },
+            Closed {
+                decision: "deploy".into(),
+                tally: tally(&[("heroku", 1)])
+            },
+        ]
+    );
+    assert_eq!(store.runs().await.unwrap(), [record]);
+
+    // Reopened and closed again: recorded once, last, with its last tally.
+    store.open(run, "build").await.unwrap();
+    store.vote(run, "build", &voter(4), "doc", Sticky).await.unwrap();
+    let again = store.close(run, "build").await.unwrap();
+    let closed = store.run(run).await.unwrap().unwrap().closed;
+    assert_eq!(
+        closed.iter().map(|c| c.decision.as_str()).collect::<Vec<_>>(),
+        ["deploy", "build"]
+    );
+    assert_eq!(closed[1].tally, again);
+    assert_eq!(counts(&again), counts(&tally(&[("doc", 2), ("pets", 2)])));
+
+    assert_eq!(store.run(0).await.unwrap(), None);
+    assert_eq!(store.run(run + 1).await.unwrap(), None);
+}
+
+async fn closing_a_decision_that_is_not_open_changes_nothing(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    assert_eq!(
+        store.close(run, "deploy").await.unwrap(),
+        Tally::default(),
+        "never opened"
+    );
+    assert_eq!(store.current("welcome").await.unwrap().open.as_deref(), Some("build"));
+    let frozen = store.close(run, "build").await.unwrap();
+    assert_eq!(store.close(run, "build").await.unwrap(), frozen, "closing again");
+    assert_eq!(store.run(run).await.unwrap().unwrap().closed.len(), 1);
+    assert!(matches!(
+        store.close(run + 1, "build").await,
+        Err(StoreError::NotCurrent(_))
+    ));
+}
+
+async fn counts_never_go_below_zero(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap();
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    for _ in 0..3 {
+        store.withdraw(run, "build", &voter(1), false).await.unwrap();
+    }
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!((t.get("pets"), t.get("doc"), t.total()), (0, 0, 0));
+    store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap();
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("doc", 1)]))
+    );
+}
+
+async fn choice_of_follows_the_voter(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    let one = voter(1);
+    let choice = || store.choice_of(run, "build", &one);
+    assert_eq!(choice().await.unwrap(), None);
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    assert_eq!(choice().await.unwrap().as_deref(), Some("pets"));
+    store.vote(run, "build", &voter(1), "doc", Presence).await.unwrap();
+    assert_eq!(choice().await.unwrap().as_deref(), Some("doc"));
+    // A phone and a browser with the same id are different voters.
+    assert_eq!(
+        store.choice_of(run, "build", &Voter::phone("voter-1")).await.unwrap(),
+        None
+    );
+    store.withdraw(run, "build", &voter(1), false).await.unwrap();
+    assert_eq!(choice().await.unwrap(), None);
+    assert_eq!(store.choice_of(run + 1, "build", &voter(1)).await.unwrap(), None);
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn voters_without_a_running_lease_lose_their_presence_votes(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.keep_present(&[voter(1), voter(3)], MINUTE).await.unwrap();
+    store.keep_present(&[voter(4)], Duration::ZERO).await.unwrap();
+    store.keep_present(&[], MINUTE).await.unwrap();
+    for (n, kind) in [(1, Presence), (2, Presence), (3, Sticky), (4, Presence), (5, Sticky)] {
+        store.vote(run, "build", &voter(n), "pets", kind).await.unwrap();
+    }
+    // 2 never had a lease, 4's ran out; 3 and 5 vote sticky.
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 2);
+    assert_eq!(store.tally(run, "build").await.unwrap().get("pets"), 3);
+    for (n, kept) in [(1, true), (2, false), (3, true), (4, false), (5, true)] {
+        let choice = store.choice_of(run, "build", &voter(n)).await.unwrap();
+        assert_eq!(choice.is_some(), kept, "voter {n}");
+    }
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        0,
+        "nothing more to withdraw"
+    );
+    // Back with a lease, the voter votes again.
+    store.keep_present(&[voter(2)], MINUTE).await.unwrap();
+    store.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "build").await.unwrap().total(), 4);
+}
+
+async fn a_lease_is_only_lengthened_and_outlives_the_decision(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.keep_present(&[voter(1)], MINUTE).await.unwrap();
+    store.keep_present(&[voter(1)], Duration::ZERO).await.unwrap();
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+
+    store.close(run, "build").await.unwrap();
+    store.open(run, "deploy").await.unwrap();
+    store.vote(run, "deploy", &voter(1), "heroku", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "deploy").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
+}
+
+async fn nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    let frozen = store.close(run, "build").await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "build").await.unwrap(), frozen);
+
+    store.open(run, "deploy").await.unwrap();
+    store.vote(run, "deploy", &voter(1), "heroku", Presence).await.unwrap();
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        0,
+        "not the open decision"
+    );
+    let next = store.new_run("welcome").await.unwrap().run;
+    assert_eq!(store.withdraw_absent(run, "deploy").await.unwrap(), 0, "an old run");
+    assert_eq!(
+        store.withdraw_absent(next, "deploy").await.unwrap(),
+        0,
+        "not open in the new run"
+    );
+    assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
+}
+
+const BURST_VOTERS: usize = 500;
+
+/// 50 tasks cast 200 votes each for 500 voters at once, moving them at
+/// random among three choices and sometimes withdrawing them.
+async fn vote_in_a_burst(store: &VoteStore, run: u64, decision: &'static str) {
+    const TASKS: u64 = 50;
+    const VOTES: usize = 200;
+    const CHOICES: [&str; 3] = ["pets", "doc", "mattress"];
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(task);
+                for _ in 0..VOTES {
+                    let who = voter(rng.random_range(0..BURST_VOTERS));
+                    if rng.random_ratio(1, 10) {
+                        store.withdraw(run, decision, &who, false).await.unwrap();
+                    } else {
+                        let choice = CHOICES[rng.random_range(0..CHOICES.len())];
+                        let kind = if rng.random_bool(0.5) { Sticky } else { Presence };
+                        store.vote(run, decision, &who, choice, kind).await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// After a burst of concurrent votes the tally equals a recount of every
+/// voter's choice.
+async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    vote_in_a_burst(&store, run, "build").await;
+
+    let mut recount = BTreeMap::new();
+    let mut voted = HashSet::new();
+    for n in 0..BURST_VOTERS {
+        if let Some(choice) = store.choice_of(run, "build", &voter(n)).await.unwrap() {
+            *recount.entry(choice).or_insert(0) += 1;
+            voted.insert(n);
+        }
+    }
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!(t.total(), voted.len() as u64);
+    assert_eq!(counts(&t), recount);
+    assert!(
+        voted.len() > BURST_VOTERS / 2,
+        "most voters should hold a vote, got {}",
+        voted.len()
+    );
+}
+
+// ---- Redis only ----
+
+#[tokio::test]
+async fn a_new_redis_store_finds_the_runs_tallies_and_slide_again() {
+    let prefix = fresh_prefix();
+    let first = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&first, "build").await;
+    first.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    first.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    let state = first.show(run, "build", &path(&["welcome", "build"])).await.unwrap();
+    let runs = first.runs().await.unwrap();
+    drop(first);
+
+    let second = redis_store_at(shared(), &prefix).await;
+    assert_eq!(second.current("welcome").await.unwrap(), state);
+    assert_eq!(second.runs().await.unwrap(), runs);
+    assert_eq!(
+        second.tally(run, "build").await.unwrap(),
+        tally(&[("doc", 1), ("pets", 1)])
+    );
+    assert_eq!(
+        second.choice_of(run, "build", &voter(2)).await.unwrap().as_deref(),
+        Some("doc")
+    );
+    // The vote is still open and counts on.
+    second.vote(run, "build", &voter(3), "pets", Sticky).await.unwrap();
+    assert_eq!(second.tally(run, "build").await.unwrap().get("pets"), 2);
+}
+
+#[tokio::test]
+async fn the_redis_store_survives_a_redis_restart_and_reports_an_outage() {
+    let mut server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    store.show(run, "build", &path(&["welcome", "build"])).await.unwrap();
+
+    server.stop();
+    assert!(matches!(store.ping().await, Err(StoreError::Backend(_))));
+    assert!(matches!(
+        store.vote(run, "build", &voter(2), "pets", Sticky).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(store.tally(run, "build").await, Err(StoreError::Backend(_))));
+    server.start_again();
+
+    // The same store reconnects on its own (the scripts are loaded again).
+    let mut answered = false;
+    for _ in 0..200 {
+        if store.ping().await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(answered, "the store did not reconnect after Redis restarted");
+    let state = store.current("welcome").await.unwrap();
+    assert_eq!((state.slide.as_str(), state.open.as_deref()), ("build", Some("build")));
+    store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
+    assert_eq!(store.tally(run, "build").await.unwrap(), tally(&[("pets", 2)]));
+}
+
+#[tokio::test]
+async fn connecting_to_a_redis_that_is_not_there_fails_with_the_cause() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.kill();
+    match RedisStore::connect(&url, "cyoa:").await {
+        Err(StoreError::Backend(cause)) => assert!(cause.contains("connect"), "{cause}"),
+        Err(other) => panic!("expected a backend error, got {other:?}"),
+        Ok(_) => panic!("connected to a stopped redis-server"),
+    }
+}
+
+/// Every key of the store carries its prefix, the run, and the layout
+/// documented in `src/store/redis.rs`; two prefixes never meet.
+#[tokio::test]
+async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
+    let server = RedisServer::start();
+    let a = redis_store_at(&server, "talk-a:").await;
+    let b = redis_store_at(&server, "talk-b:").await;
+    let run = open_vote(&a, "build").await;
+    a.keep_present(&[voter(1)], MINUTE).await.unwrap();
+    a.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    a.close(run, "build").await.unwrap();
+    a.new_run("welcome").await.unwrap();
+    open_vote(&b, "deploy").await;
+    b.vote(1, "deploy", &voter(1), "heroku", Sticky).await.unwrap();
+
+    let mut con = server.connection();
+    let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "talk-a:current",
+            "talk-a:presence",
+            "talk-a:run:1:closed",
+            "talk-a:run:1:frozen:build",
+            "talk-a:run:1:state",
+            "talk-a:run:1:tally:build",
+            "talk-a:run:1:voters:build",
+            "talk-a:run:2:state",
+            "talk-b:current",
+            "talk-b:run:1:state",
+            "talk-b:run:1:tally:deploy",
+            "talk-b:run:1:voters:deploy",
+        ]
+    );
+
+    assert_eq!(a.current("welcome").await.unwrap().run, 2);
+    assert_eq!(b.current("welcome").await.unwrap().run, 1);
+    assert_eq!(b.tally(1, "build").await.unwrap(), Tally::default());
+    assert_eq!(a.tally(1, "deploy").await.unwrap(), Tally::default());
+    assert_eq!(b.choice_of(1, "build", &voter(1)).await.unwrap(), None);
+    assert!(b.runs().await.unwrap()[0].closed.is_empty());
+}
+
+/// In Redis itself, after a burst, the counters equal the voter records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_counters_equal_the_voter_records_after_a_burst() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    vote_in_a_burst(&store, run, "build").await;
+
+    let mut con = shared().connection();
+    let records: BTreeMap<String, String> = ::redis::cmd("HGETALL")
+        .arg(format!("{prefix}run:{run}:voters:build"))
+        .query(&mut con)
+        .unwrap();
+    let counters: BTreeMap<String, u64> = ::redis::cmd("HGETALL")
+        .arg(format!("{prefix}run:{run}:tally:build"))
+        .query(&mut con)
+        .unwrap();
+    let mut recount = BTreeMap::new();
+    for record in records.values() {
+        let (kind, choice) = record.split_once('|').unwrap();
+        assert!(kind == "S" || kind == "P", "{record}");
+        *recount.entry(choice.to_string()).or_insert(0) += 1;
+    }
+    let counters: BTreeMap<String, u64> = counters.into_iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(counters, recount);
+}
+
+/// Data the store cannot read is reported as a backend error, not a panic.
+#[tokio::test]
+async fn unreadable_redis_data_is_a_backend_error() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    let mut con = shared().connection();
+    let _: () = ::redis::cmd("HSET")
+        .arg(format!("{prefix}run:{run}:state"))
+        .arg("path")
+        .arg("not json")
+        .query(&mut con)
+        .unwrap();
+    let _: () = ::redis::cmd("SET")
+        .arg(format!("{prefix}run:{run}:tally:build"))
+        .arg("not a hash")
+        .query(&mut con)
+        .unwrap();
+    assert!(matches!(store.current("welcome").await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.runs().await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.tally(run, "build").await, Err(StoreError::Backend(_))));
+    match store.vote(run, "build", &voter(1), "pets", Sticky).await {
+        Err(StoreError::Backend(cause)) => assert!(cause.contains("WRONGTYPE"), "{cause}"),
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}
+
+/// Instances sharing a Redis share the leases: a voter present on one
+/// instance keeps the vote when another sweeps, and a voter whose instance
+/// died loses it once the lease runs out, whoever sweeps.
+#[tokio::test]
+async fn instances_sharing_a_redis_share_the_leases() {
+    let prefix = fresh_prefix();
+    let one = redis_store_at(shared(), &prefix).await;
+    let two = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&one, "build").await;
+    // Many voters at once: keep_present sends them in slices.
+    let crowd: Vec<Voter> = (0..2500).map(voter).collect();
+    one.keep_present(&crowd, MINUTE).await.unwrap();
+    for v in &crowd[..20] {
+        one.vote(run, "build", v, "pets", Presence).await.unwrap();
+    }
+    let lost = Voter::web("on-a-killed-instance");
+    one.keep_present(std::slice::from_ref(&lost), Duration::ZERO)
+        .await
+        .unwrap();
+    one.vote(run, "build", &lost, "doc", Presence).await.unwrap();
+    drop(one);
+
+    assert_eq!(two.withdraw_absent(run, "build").await.unwrap(), 1);
+    assert_eq!(
+        two.tally(run, "build").await.unwrap(),
+        tally(&[("doc", 0), ("pets", 20)])
+    );
+}
+
+/// A tally tampered with below a voter's record is never pushed below zero.
+#[tokio::test]
+async fn the_redis_counters_never_go_below_zero_even_on_bad_data() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
+    let _: () = ::redis::cmd("HSET")
+        .arg(format!("{prefix}run:{run}:tally:build"))
+        .arg("pets")
+        .arg(0)
+        .query(&mut shared().connection())
+        .unwrap();
+    store.vote(run, "build", &voter(1), "doc", Sticky).await.unwrap();
+    store.withdraw(run, "build", &voter(2), false).await.unwrap();
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!((t.get("pets"), t.get("doc")), (0, 1));
+}
+
+/// A vote is one round trip: MONITOR sees 100 votes arrive as 100
+/// commands, all EVALSHA (the commands the script runs show as `[0 lua]`).
+#[tokio::test]
+async fn a_vote_is_one_evalsha() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    let mut monitor = Monitor::start(&server);
+    for n in 0..100 {
+        let choice = if n % 3 == 0 { "pets" } else { "doc" };
+        // Voter n % 50 votes twice: the second vote moves or repeats it.
+        store.vote(run, "build", &voter(n % 50), choice, Sticky).await.unwrap();
+    }
+    let sent = monitor.commands_until_marker(&server);
+    assert_eq!(sent.len(), 100, "{sent:#?}");
+    assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
+}
+
+/// A MONITOR connection: every command the server runs, as it runs it.
+struct Monitor(std::io::BufReader<std::net::TcpStream>);
+
+impl Monitor {
+    fn start(server: &RedisServer) -> Monitor {
+        use std::io::{BufRead, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        let mut ok = String::new();
+        reader.read_line(&mut ok).unwrap();
+        assert_eq!(ok.trim_end(), "+OK");
+        Monitor(reader)
+    }
+
+    /// The names of the commands clients sent (not those scripts ran), up
+    /// to a marker this sends from another connection.
+    fn commands_until_marker(&mut self, server: &RedisServer) -> Vec<String> {
+        use std::io::BufRead;
+        const MARKER: &str = "cyoa-monitor-marker";
+        let _: String = ::redis::cmd("ECHO")
+            .arg(MARKER)
+            .query(&mut server.connection())
+            .unwrap();
+        let mut commands = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                self.0.read_line(&mut line).unwrap() > 0,
+                "MONITOR ended before the marker"
+            );
+            if line.contains(MARKER) {
+                return commands;
+            }
+            // +<time> [<db> <client address, or lua>] "<COMMAND>" "<arg>"...
+            let Some((client, rest)) = line.split_once("] ") else {
+                continue;
+            };
+            if client.ends_with(" lua") {
+                continue;
+            }
+            if let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
+                commands.push(name.to_string());
+            }
+        }
+    }
+}
+
+// ---- the harness itself ----
+
+#[test]
+fn the_test_redis_server_answers() {
+    let mut con = shared().connection();
+    let pong: String = ::redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    assert_ne!(fresh_prefix(), fresh_prefix());
+}
+
+#[test]
+fn a_restarted_test_redis_server_keeps_its_data_on_the_same_port() {
+    let mut server = RedisServer::start();
+    let port = server.port();
+    let _: () = ::redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut server.connection())
+        .unwrap();
+    server.restart();
+    assert_eq!(server.port(), port);
+    let v: String = ::redis::cmd("GET").arg("k").query(&mut server.connection()).unwrap();
+    assert_eq!(v, "v");
+}

@@ -1,0 +1,8 @@
+//! Helpers shared by the integration tests; a test file reuses them with
+//! `mod support;`.
+//!
+//! Each test binary compiles this module on its own and uses only part of
+//! it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod redis;
