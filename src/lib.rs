@@ -2,8 +2,10 @@
 //!
 //! The flow follows the modules: [`story`] (the talk as a file) ->
 //! [`store`] (runs and votes, in memory or Redis) -> `web` (pages, API,
-//! live pushes) -> [`cli`] (the `cyoa` command).
+//! live pushes; [`sms`] takes Twilio webhooks) -> [`cli`] (the `cyoa`
+//! command).
 
 pub mod cli;
+pub mod sms;
 pub mod store;
 pub mod story;

@@ -57,6 +57,10 @@ both_backends!(
     voters_without_a_running_lease_lose_their_presence_votes,
     a_lease_is_only_lengthened_and_outlives_the_decision,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
+    a_delivery_is_first_only_once,
+    a_delivery_mark_runs_out,
+    a_forgotten_delivery_is_first_again,
+    concurrent_deliveries_of_one_message_have_one_first,
 );
 
 fn memory_store() -> VoteStore {
@@ -522,6 +526,51 @@ async fn nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run(store:
     assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
 }
 
+async fn a_delivery_is_first_only_once(store: VoteStore) {
+    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
+    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "redelivered");
+    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "and again");
+    assert!(store.first_delivery("SM2", MINUTE).await.unwrap(), "another message");
+    assert!(store.first_delivery("sm1", MINUTE).await.unwrap(), "ids are case-sensitive");
+}
+
+async fn a_delivery_mark_runs_out(store: VoteStore) {
+    let ttl = Duration::from_millis(50);
+    assert!(store.first_delivery("SM1", ttl).await.unwrap());
+    assert!(store.first_delivery("SM-long", MINUTE).await.unwrap());
+    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "still remembered");
+    // The mark runs out on the store's own clock; ask until it has.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !store.first_delivery("SM1", ttl).await.unwrap() {
+        assert!(tokio::time::Instant::now() < deadline, "the mark never ran out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!store.first_delivery("SM-long", MINUTE).await.unwrap(), "a longer mark stays");
+    assert!(store.first_delivery("", Duration::ZERO).await.unwrap(), "a zero TTL is accepted");
+}
+
+async fn a_forgotten_delivery_is_first_again(store: VoteStore) {
+    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
+    store.forget_delivery("SM1").await.unwrap();
+    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
+    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap());
+    store.forget_delivery("never-seen").await.unwrap();
+}
+
+async fn concurrent_deliveries_of_one_message_have_one_first(store: VoteStore) {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.first_delivery("SM-race", MINUTE).await.unwrap() })
+        })
+        .collect();
+    let mut firsts = 0;
+    for task in tasks {
+        firsts += usize::from(task.await.unwrap());
+    }
+    assert_eq!(firsts, 1);
+}
+
 const BURST_VOTERS: usize = 500;
 
 /// 50 tasks cast 200 votes each for 500 voters at once, moving them at
@@ -649,6 +698,27 @@ async fn connecting_to_a_redis_that_is_not_there_fails_with_the_cause() {
         Err(other) => panic!("expected a backend error, got {other:?}"),
         Ok(_) => panic!("connected to a stopped redis-server"),
     }
+}
+
+/// An SMS delivery mark is one key under the prefix, with a TTL, seen by
+/// every instance.
+#[tokio::test]
+async fn a_delivery_mark_is_one_key_under_the_prefix_that_expires() {
+    let server = RedisServer::start();
+    let a = redis_store_at(&server, "talk-a:").await;
+    let b = redis_store_at(&server, "talk-b:").await;
+    assert!(a.first_delivery("SM1", MINUTE).await.unwrap());
+    assert!(b.first_delivery("SM1", MINUTE).await.unwrap(), "another prefix, another talk");
+
+    let mut con = server.connection();
+    let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["talk-a:sms:SM1", "talk-b:sms:SM1"]);
+    let ttl: i64 = ::redis::cmd("PTTL").arg("talk-a:sms:SM1").query(&mut con).unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "PTTL {ttl}");
+
+    let again = redis_store_at(&server, "talk-a:").await;
+    assert!(!again.first_delivery("SM1", MINUTE).await.unwrap(), "another instance sees the mark");
 }
 
 /// Every key of the store carries its prefix, the run, and the layout

@@ -4,7 +4,7 @@
 //! choice, increment the new one, record the voter) is one atomic step, as
 //! the Redis script is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,11 @@ struct Inner {
     runs: Vec<RunData>,
     /// Until when each voter with a page open counts as present.
     leases: HashMap<Voter, Instant>,
+    /// Webhook deliveries seen, until when each mark lasts.
+    deliveries: HashMap<String, Instant>,
+    /// The same marks in the order they were made, so that expired ones are
+    /// dropped a few at a time instead of scanning the whole map per call.
+    delivery_order: VecDeque<(Instant, String)>,
 }
 
 struct RunData {
@@ -218,7 +223,7 @@ impl MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.leases.retain(|_, until| *until > now);
-        let Inner { runs, leases } = &mut *inner;
+        let Inner { runs, leases, .. } = &mut *inner;
         let Some(b) = runs
             .last_mut()
             .filter(|r| r.state.run == run)
@@ -262,6 +267,41 @@ impl MemoryStore {
 
     pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         Ok(self.lock().get(run).map(RunData::record))
+    }
+
+    pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let Inner {
+            deliveries,
+            delivery_order,
+            ..
+        } = &mut *inner;
+        // Marks are queued in the order made; with one TTL that is also the
+        // order they expire in. A longer-lived mark ahead only delays the
+        // pruning of those behind it: lookups check the time themselves.
+        while let Some((until, _)) = delivery_order.front() {
+            if *until > now {
+                break;
+            }
+            if let Some((until, old)) = delivery_order.pop_front() {
+                if deliveries.get(&old) == Some(&until) {
+                    deliveries.remove(&old);
+                }
+            }
+        }
+        if deliveries.get(sid).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        let until = now + ttl;
+        deliveries.insert(sid.to_string(), until);
+        delivery_order.push_back((until, sid.to_string()));
+        Ok(true)
+    }
+
+    pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
+        self.lock().deliveries.remove(sid);
+        Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {

@@ -229,6 +229,19 @@ impl VoteStore {
     pub async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         delegate!(self.run(run))
     }
+    /// Marks the delivery of the webhook with this id (an SMS's
+    /// `MessageSid`) as seen for `ttl`. True the first time, false while the
+    /// mark lasts, for every instance sharing the store: a redelivered
+    /// webhook is then answered without counting again.
+    pub async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
+        delegate!(self.first_delivery(sid, ttl))
+    }
+    /// Removes the mark of [`Self::first_delivery`], for a delivery that
+    /// could not be handled after all (its vote failed): Twilio's retry then
+    /// counts it.
+    pub async fn forget_delivery(&self, sid: &str) -> Result<()> {
+        delegate!(self.forget_delivery(sid))
+    }
     /// Whether the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         delegate!(self.ping())

@@ -14,6 +14,7 @@
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
 //! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
+//! | `{prefix}sms:{sid}`               | string | `1` while a webhook delivery is remembered |
 //!
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
@@ -273,6 +274,32 @@ impl RedisStore {
             .eval(&SCRIPTS.history, &[&first.to_string(), &last.to_string()])
             .await?;
         array(reply)?.into_iter().map(run_record).collect()
+    }
+
+    pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
+        let mut con = self.con.clone();
+        // PX 0 is an error in Redis; a zero TTL means "remember briefly".
+        let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}sms:{sid}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| backend("Redis", e))?;
+        Ok(set.is_some())
+    }
+
+    pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
+        let mut con = self.con.clone();
+        let _: i64 = redis::cmd("DEL")
+            .arg(format!("{}sms:{sid}", self.prefix))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| backend("Redis", e))?;
+        Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {

@@ -1,0 +1,433 @@
+//! Votes by text message: Twilio's Messaging webhook (`POST /sms`).
+//!
+//! [`handle`] takes one webhook, as the web layer received it, and returns
+//! what to answer. In order: SMS voting must be on (an auth token, or the
+//! insecure switch for local experiments); the body must be a form of at
+//! most 16 KiB; Twilio's signature must be right ([`signature`]); `From`,
+//! `Body` and `MessageSid` must be there. Then the text is read against
+//! the open decision ([`parse`]) and counted as the phone's sticky vote,
+//! and a TwiML reply says what happened ([`reply`]).
+//!
+//! A phone is filed only under a keyed hash of its number ([`phone_hash`]);
+//! the number is never stored or logged. A webhook Twilio delivers twice
+//! (same `MessageSid`) counts once. When the store fails, the answer is a
+//! 503 with nothing counted, never a "thanks": Twilio then tries the
+//! number's fallback URL, and the voter can text again.
+
+pub mod parse;
+pub mod reply;
+pub mod signature;
+
+use std::fmt;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::store::{RunId, StoreError, VoteKind, VoteOutcome, VoteStore, Voter};
+use crate::story::{Decision, Story};
+use parse::Reading;
+
+/// The largest webhook body taken; Twilio's are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The longest text taken, in characters (Twilio's own limit).
+pub const MAX_TEXT_CHARS: usize = 1600;
+/// How long a delivered `MessageSid` is remembered: far longer than
+/// Twilio takes to retry or try the fallback URL.
+pub const DELIVERY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+/// A secret string (the Twilio auth token) that never shows in `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// How cyoa takes SMS votes.
+#[derive(Clone)]
+pub struct SmsConfig {
+    /// Twilio's auth token (`--twilio-auth-token`, `TWILIO_AUTH_TOKEN`);
+    /// without it, and without `insecure_skip_signature`, SMS voting is off.
+    pub auth_token: Option<Secret>,
+    /// Takes webhooks without checking their signature
+    /// (`--insecure-skip-twilio-signature`): local experiments only.
+    pub insecure_skip_signature: bool,
+    /// The URL the world reaches cyoa at (`--public-url`), e.g.
+    /// `https://talk.example.com`; Twilio signs this URL, not the one the
+    /// request reached cyoa with behind a proxy.
+    pub public_url: String,
+    /// The number to text, shown on the pages (`--sms-number`,
+    /// `TWILIO_NUMBER`).
+    pub number: Option<String>,
+    /// Key of the phone hash. Every instance sharing a store must use the
+    /// same key, or one phone would count once per instance.
+    pub phone_key: [u8; 32],
+}
+
+impl SmsConfig {
+    /// Whether `/sms` takes votes at all.
+    pub fn enabled(&self) -> bool {
+        self.auth_token.is_some() || self.insecure_skip_signature
+    }
+}
+
+impl fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "(set)"))
+            .field("insecure_skip_signature", &self.insecure_skip_signature)
+            .field("public_url", &self.public_url)
+            .field("number", &self.number)
+            .field("phone_key", &"(set)")
+            .finish()
+    }
+}
+
+/// Derives the phone-hash key from a longer-lived secret (say the one that
+/// signs cookies), so that no extra flag is needed and every instance
+/// given the same secret hashes phones alike.
+pub fn derive_phone_key(secret: &[u8]) -> [u8; 32] {
+    keyed_sha256(secret, b"cyoa sms phone key").into()
+}
+
+/// The hash a phone number is filed under: hex HMAC-SHA256 of the number,
+/// spaces and punctuation removed, under `key`.
+pub fn phone_hash(key: &[u8; 32], number: &str) -> String {
+    hex::encode(keyed_sha256(key, normalise_phone(number).as_bytes()))
+}
+
+fn keyed_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC takes keys of any length: this cannot fail.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(data);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => [0; 32],
+    }
+}
+
+/// A phone number as Twilio may write it in several ways (`+1 415-867-5309`,
+/// `+14158675309`), in one form; a channel prefix (`whatsapp:`) stays.
+fn normalise_phone(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// What to answer a webhook, for the web layer to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsOutcome {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// TwiML for Twilio, or a short plain-text reason for a refusal.
+    pub body: String,
+    /// The run and decision whose tally changed, if the text moved a vote:
+    /// push the new tally.
+    pub counted: Option<(RunId, String)>,
+}
+
+impl SmsOutcome {
+    fn refuse(status: StatusCode, reason: impl Into<String>) -> Self {
+        SmsOutcome {
+            status,
+            content_type: PLAIN,
+            body: reason.into(),
+            counted: None,
+        }
+    }
+
+    fn twiml(body: String) -> Self {
+        SmsOutcome {
+            status: StatusCode::OK,
+            content_type: reply::CONTENT_TYPE,
+            body,
+            counted: None,
+        }
+    }
+
+    fn unavailable(e: &StoreError) -> Self {
+        // The cause goes to the log; the phone number never does.
+        tracing::warn!(error = %e, "SMS vote not taken: the vote store failed");
+        Self::refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The vote store is unavailable; nothing was counted. Twilio may retry.",
+        )
+    }
+}
+
+/// The fields of the webhook cyoa reads.
+struct Message<'a> {
+    from: &'a str,
+    text: &'a str,
+    sid: &'a str,
+}
+
+/// Handles one Twilio Messaging webhook: `path_and_query` is the request's
+/// path and query as received (`/sms`, `/sms?x=1`), `headers` and `body`
+/// its own. Never panics, whatever it is sent.
+pub async fn handle(
+    config: &SmsConfig,
+    story: &Story,
+    store: &VoteStore,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> SmsOutcome {
+    if !config.enabled() {
+        return SmsOutcome::refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SMS voting is off: cyoa was started without a Twilio auth token. \
+             Start it with --twilio-auth-token (or TWILIO_AUTH_TOKEN) and point \
+             the Twilio number's Messaging webhook at this URL.",
+        );
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return SmsOutcome::refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The webhook body is over {MAX_BODY_BYTES} bytes; nothing was counted."),
+        );
+    }
+    if !is_form(headers) {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            "Expected a form (Content-Type: application/x-www-form-urlencoded), as Twilio sends; nothing was counted.",
+        );
+    }
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+
+    if !config.insecure_skip_signature {
+        let token = config.auth_token.as_ref().map(Secret::expose).unwrap_or_default();
+        let given = headers
+            .get(signature::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let url = public_url(&config.public_url, path_and_query);
+        if given.is_empty() || !signature::is_valid(token.as_bytes(), given, &url, &params) {
+            return SmsOutcome::refuse(
+                StatusCode::FORBIDDEN,
+                "The X-Twilio-Signature is missing or wrong for this URL and body; nothing was counted.",
+            );
+        }
+    }
+
+    let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let (Some(from), Some(text), Some(sid)) = (field("From"), field("Body"), field("MessageSid")) else {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            "The webhook needs the fields From, Body and MessageSid; nothing was counted.",
+        );
+    };
+    if normalise_phone(from).is_empty() || sid.is_empty() {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            "From and MessageSid must not be empty; nothing was counted.",
+        );
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            format!("The text is over {MAX_TEXT_CHARS} characters; nothing was counted."),
+        );
+    }
+    take_vote(config, story, store, Message { from, text, sid }).await
+}
+
+/// Reads a checked message and counts it.
+async fn take_vote(config: &SmsConfig, story: &Story, store: &VoteStore, message: Message<'_>) -> SmsOutcome {
+    let texts = &story.settings.sms;
+    // Twilio answers its own keywords; a reply from us would be a second one.
+    if parse::is_reserved(message.text) {
+        return SmsOutcome::twiml(reply::empty());
+    }
+    let state = match store.current(&story.start).await {
+        Ok(state) => state,
+        Err(e) => return SmsOutcome::unavailable(&e),
+    };
+    let Some(decision) = state.open.as_deref().and_then(|d| story.decision(d)) else {
+        return SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts)));
+    };
+    let (index, choice) = match parse::read(decision, message.text) {
+        Reading::Choice(index, choice) => (index, choice),
+        Reading::Unknown | Reading::Reserved => {
+            return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
+        }
+    };
+    let voter = Voter::phone(&phone_hash(&config.phone_key, message.from));
+    let run = state.run;
+
+    match store.first_delivery(message.sid, DELIVERY_TTL).await {
+        Err(e) => return SmsOutcome::unavailable(&e),
+        Ok(true) => {}
+        Ok(false) => return redelivered(story, store, run, decision, &voter, index).await,
+    }
+    let outcome = count(story, store, run, decision, &voter, index).await;
+    if outcome.status == StatusCode::SERVICE_UNAVAILABLE {
+        // Not counted: let Twilio's retry count it. If the store cannot
+        // forget either, the retry finds no vote and counts it then (see
+        // `redelivered`).
+        if let Err(e) = store.forget_delivery(message.sid).await {
+            tracing::warn!(error = %e, "could not forget an SMS delivery that was not counted");
+        }
+    }
+    outcome
+}
+
+/// Casts the phone's sticky vote for the `index`-th choice of `decision`.
+async fn count(
+    story: &Story,
+    store: &VoteStore,
+    run: RunId,
+    decision: &Decision,
+    voter: &Voter,
+    index: usize,
+) -> SmsOutcome {
+    let texts = &story.settings.sms;
+    let Some(choice) = decision.choices.get(index) else {
+        return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
+    };
+    match store.vote(run, &decision.id, voter, &choice.id, VoteKind::Sticky).await {
+        Ok(outcome) => {
+            let mut answer = SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, index, choice)));
+            if matches!(outcome, VoteOutcome::Counted { .. }) {
+                answer.counted = Some((run, decision.id.clone()));
+            }
+            answer
+        }
+        // Closed (or a new run began) since the text was read.
+        Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => {
+            SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts)))
+        }
+        Err(e @ StoreError::Backend(_)) => SmsOutcome::unavailable(&e),
+    }
+}
+
+/// A webhook whose `MessageSid` was seen before: answer it as the first
+/// delivery was answered, without counting it again.
+async fn redelivered(
+    story: &Story,
+    store: &VoteStore,
+    run: RunId,
+    decision: &Decision,
+    voter: &Voter,
+    index: usize,
+) -> SmsOutcome {
+    let texts = &story.settings.sms;
+    match store.choice_of(run, &decision.id, voter).await {
+        Err(e) => SmsOutcome::unavailable(&e),
+        // The first delivery was marked but its vote never counted (the
+        // store failed in between): count it now.
+        Ok(None) => count(story, store, run, decision, voter, index).await,
+        // Counted, and perhaps moved since by a newer text: confirm the vote
+        // as it stands, never undo the newer one.
+        Ok(Some(current)) => match decision.choices.iter().enumerate().find(|(_, c)| c.id == current) {
+            Some((i, c)) => SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, i, c))),
+            None => SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision))),
+        },
+    }
+}
+
+/// Whether the request says it carries a URL-encoded form.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// The URL Twilio signed: the public URL (without a trailing slash) and
+/// the request's path and query.
+pub fn public_url(public: &str, path_and_query: &str) -> String {
+    let base = public.trim_end_matches('/');
+    if path_and_query.starts_with('/') {
+        format!("{base}{path_and_query}")
+    } else {
+        format!("{base}/{path_and_query}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phone_is_filed_under_a_keyed_hash_of_its_number() {
+        let key = [7; 32];
+        let hash = phone_hash(&key, "+14158675309");
+        assert_eq!(hash.len(), 64);
+        assert!(!hash.contains("4158675309"));
+        assert_eq!(hash, phone_hash(&key, " +1 (415) 867-5309 "), "one phone, one voter");
+        assert_ne!(hash, phone_hash(&[8; 32], "+14158675309"), "another key, another hash");
+        assert_ne!(hash, phone_hash(&key, "+14158675308"));
+        assert_ne!(hash, phone_hash(&key, "whatsapp:+14158675309"), "another channel");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let config = SmsConfig {
+            auth_token: Some(Secret::new("tok-3141592653")),
+            insecure_skip_signature: false,
+            public_url: "https://talk.example.com".to_string(),
+            number: Some("+15005550006".to_string()),
+            phone_key: [0xab; 32],
+        };
+        let shown = format!("{config:?} {:?}", config.auth_token);
+        assert!(!shown.contains("3141592653"), "{shown}");
+        assert!(!shown.to_lowercase().contains("abab"), "{shown}");
+        assert!(!shown.contains("171"), "{shown}");
+        assert!(shown.contains("talk.example.com"), "{shown}");
+    }
+
+    #[test]
+    fn the_phone_key_derives_from_a_secret() {
+        assert_eq!(derive_phone_key(b"s"), derive_phone_key(b"s"));
+        assert_ne!(derive_phone_key(b"s"), derive_phone_key(b"t"));
+    }
+
+    #[test]
+    fn the_signed_url_joins_the_public_url_and_the_path() {
+        assert_eq!(public_url("https://h.example", "/sms?a=1"), "https://h.example/sms?a=1");
+        assert_eq!(public_url("https://h.example/", "/sms"), "https://h.example/sms");
+        assert_eq!(public_url("https://h.example/talk", "/sms"), "https://h.example/talk/sms");
+        assert_eq!(public_url("https://h.example", "sms"), "https://h.example/sms");
+    }
+
+    #[test]
+    fn only_a_form_content_type_is_a_form() {
+        for (value, form) in [
+            ("application/x-www-form-urlencoded", true),
+            ("application/x-www-form-urlencoded; charset=UTF-8", true),
+            ("Application/X-WWW-Form-Urlencoded", true),
+            ("application/json", false),
+            ("multipart/form-data; boundary=x", false),
+            ("", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            assert_eq!(is_form(&headers), form, "{value}");
+        }
+        assert!(!is_form(&HeaderMap::new()));
+    }
+}
