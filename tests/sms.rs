@@ -335,10 +335,7 @@ async fn a_redelivered_message_counts_once(store: VoteStore) {
         pushes += usize::from(outcome.counted.is_some());
     }
     assert!(pushes >= 1);
-    assert_eq!(
-        counts(&talk.tally().await),
-        tally(&[("dachshund", 1), ("tinder", 1)])
-    );
+    assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 1), ("tinder", 1)]));
 }
 
 async fn a_redelivered_old_message_does_not_undo_a_newer_vote(store: VoteStore) {
@@ -365,7 +362,10 @@ async fn a_delivery_marked_but_never_counted_counts_when_redelivered(store: Vote
 async fn sms_and_web_votes_add_up(store: VoteStore) {
     let talk = Talk::voting(store).await;
     let web = |n: usize| Voter::web(&format!("browser-{n}"));
-    talk.store.keep_present(&[web(1)], std::time::Duration::from_secs(60)).await.unwrap();
+    talk.store
+        .keep_present(&[web(1)], std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     talk.store
         .vote(talk.run, DECISION, &web(1), "tinder", VoteKind::Presence)
         .await
@@ -377,10 +377,7 @@ async fn sms_and_web_votes_add_up(store: VoteStore) {
     talk.text(PHONE, "1", "SM1").await;
     talk.text("+15550002222", "2", "SM2").await;
     talk.text("+15550003333", "pets", "SM3").await;
-    assert_eq!(
-        counts(&talk.tally().await),
-        tally(&[("dachshund", 2), ("tinder", 3)])
-    );
+    assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 2), ("tinder", 3)]));
     // SMS votes are sticky: withdrawing absent voters spares them.
     talk.store.withdraw_absent(talk.run, DECISION).await.unwrap();
     assert_eq!(talk.tally().await.total(), 5);
@@ -488,7 +485,11 @@ closed = "Wait for the next question.""#,
     for (body, sid) in [("1", "SM4"), ("what", "SM5"), ("STOP", "SM6")] {
         assert_eq!(message(&talk.text(PHONE, body, sid).await), None, "{body:?}");
     }
-    assert_eq!(talk.choice_of_phone(PHONE).await.as_deref(), Some("tinder"), "counted in silence");
+    assert_eq!(
+        talk.choice_of_phone(PHONE).await.as_deref(),
+        Some("tinder"),
+        "counted in silence"
+    );
     talk.store.close(talk.run, DECISION).await.unwrap();
     assert_eq!(message(&talk.text(PHONE, "2", "SM7").await), None);
 }
@@ -514,7 +515,10 @@ async fn forged_missing_or_misaddressed_signatures_are_refused(store: VoteStore)
     forbidden(&talk.post("/sms", &garbage, &params).await, "garbage signature");
     let mut not_utf8 = form_headers();
     not_utf8.insert(sms::signature::HEADER, HeaderValue::from_bytes(b"\xff\xfe").unwrap());
-    forbidden(&talk.post("/sms", &not_utf8, &params).await, "a signature that is not text");
+    forbidden(
+        &talk.post("/sms", &not_utf8, &params).await,
+        "a signature that is not text",
+    );
 
     // Signed for another URL, path or query.
     for other in [
@@ -557,19 +561,31 @@ async fn the_signature_is_checked_against_the_public_url_behind_a_proxy(store: V
     // public URL. Only the public URL is accepted.
     let params = fields(PHONE, "1", "SMproxy1");
     let internal = signed_headers(TOKEN, "http://127.0.0.1:3000/sms", &params);
-    assert_eq!(talk.post("/sms", &internal, &params).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        talk.post("/sms", &internal, &params).await.status,
+        StatusCode::FORBIDDEN
+    );
     let public = signed_headers(TOKEN, "https://talk.example.com/sms", &params);
-    assert_eq!(message(&talk.post("/sms", &public, &params).await), Some(confirms(TINDER)));
+    assert_eq!(
+        message(&talk.post("/sms", &public, &params).await),
+        Some(confirms(TINDER))
+    );
 
     // Twilio may have signed the URL with the default port, or the public
     // URL may be configured with it.
     let params = fields(PHONE, "2", "SMproxy2");
     let with_port = signed_headers(TOKEN, "https://talk.example.com:443/sms", &params);
-    assert_eq!(message(&talk.post("/sms", &with_port, &params).await), Some(confirms(DACHSHUND)));
+    assert_eq!(
+        message(&talk.post("/sms", &with_port, &params).await),
+        Some(confirms(DACHSHUND))
+    );
     talk.config.public_url = "https://talk.example.com:443/".to_string();
     let params = fields(PHONE, "1", "SMproxy3");
     let without_port = signed_headers(TOKEN, "https://talk.example.com/sms", &params);
-    assert_eq!(message(&talk.post("/sms", &without_port, &params).await), Some(confirms(TINDER)));
+    assert_eq!(
+        message(&talk.post("/sms", &without_port, &params).await),
+        Some(confirms(TINDER))
+    );
 
     // The query string is part of what is signed.
     talk.config.public_url = PUBLIC_URL.to_string();
@@ -590,7 +606,10 @@ async fn the_signature_is_checked_against_the_public_url_behind_a_proxy(store: V
     talk.config.public_url = "https://talk.example.com/vote".to_string();
     let params = fields(PHONE, "1", "SMproxy6");
     let under = signed_headers(TOKEN, "https://talk.example.com/vote/sms", &params);
-    assert_eq!(message(&talk.post("/sms", &under, &params).await), Some(confirms(TINDER)));
+    assert_eq!(
+        message(&talk.post("/sms", &under, &params).await),
+        Some(confirms(TINDER))
+    );
 }
 
 async fn malformed_webhooks_are_refused_with_the_reason(store: VoteStore) {
@@ -608,10 +627,20 @@ async fn malformed_webhooks_are_refused_with_the_reason(store: VoteStore) {
     let params = fields(PHONE, "1", "SMbad1");
     let mut json = signed_headers(TOKEN, &url, &params);
     json.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    refused(&talk.post("/sms", &json, &params).await, StatusCode::BAD_REQUEST, "form", "JSON");
+    refused(
+        &talk.post("/sms", &json, &params).await,
+        StatusCode::BAD_REQUEST,
+        "form",
+        "JSON",
+    );
     let mut none = signed_headers(TOKEN, &url, &params);
     none.remove(header::CONTENT_TYPE);
-    refused(&talk.post("/sms", &none, &params).await, StatusCode::BAD_REQUEST, "form", "no type");
+    refused(
+        &talk.post("/sms", &none, &params).await,
+        StatusCode::BAD_REQUEST,
+        "form",
+        "no type",
+    );
 
     // A missing field, each in turn (correctly signed without it).
     for missing in ["From", "Body", "MessageSid"] {
@@ -642,7 +671,10 @@ async fn malformed_webhooks_are_refused_with_the_reason(store: VoteStore) {
     let longest = "é".repeat(sms::MAX_TEXT_CHARS);
     let params = fields(PHONE, &longest, "SMlong1");
     let headers = signed_headers(TOKEN, &url, &params);
-    assert_eq!(message(&talk.post("/sms", &headers, &params).await).as_deref(), Some(HELP));
+    assert_eq!(
+        message(&talk.post("/sms", &headers, &params).await).as_deref(),
+        Some(HELP)
+    );
     let too_long = "1".repeat(sms::MAX_TEXT_CHARS + 1);
     let params = fields(PHONE, &too_long, "SMlong2");
     let headers = signed_headers(TOKEN, &url, &params);
@@ -691,7 +723,10 @@ async fn the_insecure_switch_takes_unsigned_webhooks(store: VoteStore) {
     assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 1)]));
     // The other checks still hold.
     let params: Vec<_> = params.into_iter().filter(|(k, _)| k != "From").collect();
-    assert_eq!(talk.post("/sms", &form_headers(), &params).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        talk.post("/sms", &form_headers(), &params).await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 /// When the store fails after the message was marked, the answer is a 503,
@@ -711,7 +746,10 @@ async fn a_store_failure_answers_503_counts_nothing_and_the_retry_counts() {
     let outcome = talk.text(PHONE, "2", "SMretry").await;
     assert_eq!(outcome.status, StatusCode::SERVICE_UNAVAILABLE, "{outcome:?}");
     assert!(!outcome.body.contains("Your vote"), "{}", outcome.body);
-    assert!(!outcome.content_type.contains("xml"), "no TwiML, so no reply to the voter");
+    assert!(
+        !outcome.content_type.contains("xml"),
+        "no TwiML, so no reply to the voter"
+    );
     assert!(outcome.body.contains("nothing was counted"), "{}", outcome.body);
     assert_eq!(outcome.counted, None);
 
@@ -723,10 +761,7 @@ async fn a_store_failure_answers_503_counts_nothing_and_the_retry_counts() {
     let retry = talk.text(PHONE, "2", "SMretry").await;
     assert_eq!(message(&retry), Some(confirms(DACHSHUND)));
     assert!(retry.counted.is_some());
-    assert_eq!(
-        counts(&talk.tally().await),
-        tally(&[("dachshund", 1), ("tinder", 1)])
-    );
+    assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 1), ("tinder", 1)]));
 }
 
 /// With Redis down, every text that would vote gets a 503; once it is back

@@ -531,7 +531,10 @@ async fn a_delivery_is_first_only_once(store: VoteStore) {
     assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "redelivered");
     assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "and again");
     assert!(store.first_delivery("SM2", MINUTE).await.unwrap(), "another message");
-    assert!(store.first_delivery("sm1", MINUTE).await.unwrap(), "ids are case-sensitive");
+    assert!(
+        store.first_delivery("sm1", MINUTE).await.unwrap(),
+        "ids are case-sensitive"
+    );
 }
 
 async fn a_delivery_mark_runs_out(store: VoteStore) {
@@ -545,8 +548,14 @@ async fn a_delivery_mark_runs_out(store: VoteStore) {
         assert!(tokio::time::Instant::now() < deadline, "the mark never ran out");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(!store.first_delivery("SM-long", MINUTE).await.unwrap(), "a longer mark stays");
-    assert!(store.first_delivery("", Duration::ZERO).await.unwrap(), "a zero TTL is accepted");
+    assert!(
+        !store.first_delivery("SM-long", MINUTE).await.unwrap(),
+        "a longer mark stays"
+    );
+    assert!(
+        store.first_delivery("", Duration::ZERO).await.unwrap(),
+        "a zero TTL is accepted"
+    );
 }
 
 async fn a_forgotten_delivery_is_first_again(store: VoteStore) {
@@ -708,7 +717,10 @@ async fn a_delivery_mark_is_one_key_under_the_prefix_that_expires() {
     let a = redis_store_at(&server, "talk-a:").await;
     let b = redis_store_at(&server, "talk-b:").await;
     assert!(a.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(b.first_delivery("SM1", MINUTE).await.unwrap(), "another prefix, another talk");
+    assert!(
+        b.first_delivery("SM1", MINUTE).await.unwrap(),
+        "another prefix, another talk"
+    );
 
     let mut con = server.connection();
     let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
@@ -718,7 +730,10 @@ async fn a_delivery_mark_is_one_key_under_the_prefix_that_expires() {
     assert!(ttl > 0 && ttl <= 60_000, "PTTL {ttl}");
 
     let again = redis_store_at(&server, "talk-a:").await;
-    assert!(!again.first_delivery("SM1", MINUTE).await.unwrap(), "another instance sees the mark");
+    assert!(
+        !again.first_delivery("SM1", MINUTE).await.unwrap(),
+        "another instance sees the mark"
+    );
 }
 
 /// Every key of the store carries its prefix, the run, and the layout

@@ -104,7 +104,7 @@ impl fmt::Debug for SmsConfig {
 /// signs cookies), so that no extra flag is needed and every instance
 /// given the same secret hashes phones alike.
 pub fn derive_phone_key(secret: &[u8]) -> [u8; 32] {
-    keyed_sha256(secret, b"cyoa sms phone key").into()
+    keyed_sha256(secret, b"cyoa sms phone key")
 }
 
 /// The hash a phone number is filed under: hex HMAC-SHA256 of the number,
@@ -268,8 +268,8 @@ async fn take_vote(config: &SmsConfig, story: &Story, store: &VoteStore, message
     let Some(decision) = state.open.as_deref().and_then(|d| story.decision(d)) else {
         return SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts)));
     };
-    let (index, choice) = match parse::read(decision, message.text) {
-        Reading::Choice(index, choice) => (index, choice),
+    let index = match parse::read(decision, message.text) {
+        Reading::Choice(index, _) => index,
         Reading::Unknown | Reading::Reserved => {
             return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
         }
@@ -410,7 +410,10 @@ mod tests {
     fn the_signed_url_joins_the_public_url_and_the_path() {
         assert_eq!(public_url("https://h.example", "/sms?a=1"), "https://h.example/sms?a=1");
         assert_eq!(public_url("https://h.example/", "/sms"), "https://h.example/sms");
-        assert_eq!(public_url("https://h.example/talk", "/sms"), "https://h.example/talk/sms");
+        assert_eq!(
+            public_url("https://h.example/talk", "/sms"),
+            "https://h.example/talk/sms"
+        );
         assert_eq!(public_url("https://h.example", "sms"), "https://h.example/sms");
     }
 

@@ -189,7 +189,19 @@ mod tests {
     #[test]
     fn text_naming_no_choice_is_unknown() {
         let d = pets_or_dachshund();
-        for text in ["", "   ", "4", "0", "d", "12", "1 2", "tinder pets", "ab", "🐶", "dachshunds"] {
+        for text in [
+            "",
+            "   ",
+            "4",
+            "0",
+            "d",
+            "12",
+            "1 2",
+            "tinder pets",
+            "ab",
+            "🐶",
+            "dachshunds",
+        ] {
             assert_eq!(read(&d, text), Reading::Unknown, "{text:?}");
         }
     }

@@ -72,9 +72,7 @@ pub fn other_port_form(url: &str) -> Option<String> {
     // The port follows the last ':' unless that ':' is inside an IPv6
     // literal (`[::1]`).
     match host_port.rfind(':').filter(|&i| !host_port[i..].contains(']')) {
-        Some(i) if &host_port[i + 1..] == default => {
-            Some(format!("{scheme}://{userinfo}{}{tail}", &host_port[..i]))
-        }
+        Some(i) if &host_port[i + 1..] == default => Some(format!("{scheme}://{userinfo}{}{tail}", &host_port[..i])),
         Some(_) => None,
         None => Some(format!("{scheme}://{authority}:{default}{tail}")),
     }
@@ -126,7 +124,12 @@ mod tests {
             "https://mycompany.com/myapp.php?foo=1&bar=3",
             &p
         ));
-        assert!(!is_valid(b"12345", EXAMPLE_SIGNATURE, "http://mycompany.com/myapp.php?foo=1&bar=2", &p));
+        assert!(!is_valid(
+            b"12345",
+            EXAMPLE_SIGNATURE,
+            "http://mycompany.com/myapp.php?foo=1&bar=2",
+            &p
+        ));
         let mut tampered = p.clone();
         tampered[2].1 = "1235".to_string();
         assert!(!is_valid(b"12345", EXAMPLE_SIGNATURE, EXAMPLE_URL, &tampered));
@@ -141,7 +144,13 @@ mod tests {
     #[test]
     fn a_malformed_signature_is_refused() {
         let p = twilio_example();
-        for bad in ["", "not base64!", "RSOYDt4T1cUTdK1PDd93/VVr8B8", "RSOYDt4T1cUTdK1PDd93/VVr8B8=AA==", "AAAA"] {
+        for bad in [
+            "",
+            "not base64!",
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8",
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8=AA==",
+            "AAAA",
+        ] {
             assert!(!is_valid(b"12345", bad, EXAMPLE_URL, &p), "{bad:?}");
         }
     }
@@ -161,8 +170,18 @@ mod tests {
         assert!(is_valid(b"t", &compute(b"t", http_80, &p), http, &p));
         assert!(is_valid(b"t", &compute(b"t", http, &p), http_80, &p));
         // Another port is never dropped or swapped.
-        assert!(!is_valid(b"t", &compute(b"t", "https://h:8443/sms", &p), "https://h/sms", &p));
-        assert!(!is_valid(b"t", &compute(b"t", "https://h:80/sms", &p), "https://h/sms", &p));
+        assert!(!is_valid(
+            b"t",
+            &compute(b"t", "https://h:8443/sms", &p),
+            "https://h/sms",
+            &p
+        ));
+        assert!(!is_valid(
+            b"t",
+            &compute(b"t", "https://h:80/sms", &p),
+            "https://h/sms",
+            &p
+        ));
     }
 
     #[test]
@@ -172,7 +191,10 @@ mod tests {
             ("https://example.com:443/sms?a=1", Some("https://example.com/sms?a=1")),
             ("HTTPS://example.com", Some("HTTPS://example.com:443")),
             ("http://example.com?x", Some("http://example.com:80?x")),
-            ("http://user:pw@example.com:80/sms", Some("http://user:pw@example.com/sms")),
+            (
+                "http://user:pw@example.com:80/sms",
+                Some("http://user:pw@example.com/sms"),
+            ),
             ("https://[::1]/sms", Some("https://[::1]:443/sms")),
             ("https://[::1]:443/sms", Some("https://[::1]/sms")),
             ("https://example.com:8443/sms", None),
