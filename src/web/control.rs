@@ -119,10 +119,12 @@ async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
             match (view.status, &view.winner, &view.tie) {
                 (Status::Pending, ..) => Err(no_winner("The vote has not been opened: open it (O) first.")),
                 (Status::Open, ..) => Err(no_winner("The vote is still open: close it (C) first.")),
-                (Status::Closed, Some(winner), _) => {
-                    let to = decision.choice(winner).map(|c| c.goto.clone()).unwrap_or_default();
-                    show(app, state, &to, with(&state.path, &to)).await
-                }
+                (Status::Closed, Some(winner), _) => match decision.choice(winner) {
+                    Some(choice) => show(app, state, &choice.goto, with(&state.path, &choice.goto)).await,
+                    None => Err(no_winner(
+                        "The winner is not a choice of this story: follow one by its number.",
+                    )),
+                },
                 (Status::Closed, None, Some(_)) => Err(no_winner("It is a tie: follow a choice by its number.")),
                 (Status::Closed, None, None) => Err(no_winner("Nobody voted: follow a choice by its number.")),
             }

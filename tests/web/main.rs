@@ -5,6 +5,7 @@
 
 mod api;
 mod bad_input;
+mod cli;
 mod coalescing;
 mod flow;
 mod health;
