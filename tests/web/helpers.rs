@@ -78,6 +78,9 @@ pub struct Options {
     pub grace: Duration,
     /// `--public-url`.
     pub public_url: Option<String>,
+    /// The vote store; `None`: a fresh memory store. (The suite runs
+    /// against Redis by passing a `RedisStore` with its own prefix here.)
+    pub store: Option<VoteStore>,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
             story: STORY.to_string(),
             grace: Duration::from_secs(1),
             public_url: None,
+            store: None,
         }
     }
 }
@@ -103,7 +107,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     };
     let config = Config {
         story,
-        store: VoteStore::Memory(MemoryStore::new()),
+        store: options.store.unwrap_or_else(|| VoteStore::Memory(MemoryStore::new())),
         bind: "127.0.0.1:0".into(),
         public_url: options.public_url,
         presenter_token: TOKEN.into(),
