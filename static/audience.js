@@ -1,0 +1,1 @@
+/* Placeholder: the front-end of cyoa is written separately. */
