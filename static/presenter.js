@@ -1,0 +1,343 @@
+// cyoa presenter view: live tallies, keyboard control, slide changes.
+//
+// The server's /presenter page is the source of every slide's markup: when
+// the run, the slide or the vote status changes, this script fetches the
+// page again and swaps the <main> content. Tallies are updated in place from
+// the `tally` messages of /ws?role=presenter.
+"use strict";
+
+(function () {
+  const main = document.getElementById("presenter");
+  if (!main) return;
+
+  const API = "/api/presenter/";
+  let state = null; // last state from the server
+  let socket = null;
+  let attempt = 0;
+  let reconnectTimer = null;
+  let fetching = false; // a page fetch is running
+  let refetch = false; // another change arrived while fetching
+  let flashTimer = null;
+
+  const flashBox = ensure("flash", "p", { class: "flash", role: "alert" });
+  const connection = ensure("connection", "p", { class: "connection", role: "status" }, "Reconnecting…");
+  flashBox.hidden = true;
+  connection.hidden = true;
+
+  paintFromDom();
+  connect();
+  document.addEventListener("keydown", onKey);
+  main.addEventListener("click", onClick);
+
+  // ---- live updates -------------------------------------------------------
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    let ws;
+    try {
+      ws = new WebSocket(scheme + "//" + location.host + "/ws?role=presenter");
+    } catch (_) {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("open", function () {
+      attempt = 0;
+      connection.hidden = true;
+    });
+    ws.addEventListener("message", function (event) {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      if (message.type === "state" && message.state) onState(message.state);
+      else if (message.type === "tally") onTally(message);
+      else if (message.type === "error") flash(message.message || "The server refused that.");
+    });
+    ws.addEventListener("close", function () {
+      if (socket !== ws) return;
+      socket = null;
+      connection.hidden = false;
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer) return;
+    const base = Math.min(8000, 500 * Math.pow(2, attempt));
+    attempt += 1;
+    reconnectTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+  }
+
+  function onState(next) {
+    state = next;
+    const status = next.decision ? next.decision.status : "";
+    const same =
+      String(next.run) === main.dataset.run &&
+      next.slide &&
+      next.slide.id === main.dataset.slide &&
+      (main.dataset.status === undefined || main.dataset.status === status);
+    if (same) {
+      paint(next.decision);
+    } else {
+      reloadSlide();
+    }
+  }
+
+  function onTally(tally) {
+    if (!state || !state.decision || state.decision.id !== tally.decision) {
+      paintTally(tally);
+      return;
+    }
+    const d = state.decision;
+    const votes = new Map((tally.choices || []).map((c) => [c.id, c.votes]));
+    d.choices.forEach(function (c) {
+      if (votes.has(c.id)) c.votes = votes.get(c.id);
+    });
+    d.total = tally.total;
+    if (tally.winner !== undefined) d.winner = tally.winner;
+    if (tally.tie !== undefined) d.tie = tally.tie;
+    paint(d);
+  }
+
+  // Fetches the presenter page again and swaps in its <main>.
+  async function reloadSlide() {
+    if (fetching) {
+      refetch = true;
+      return;
+    }
+    fetching = true;
+    try {
+      do {
+        refetch = false;
+        const response = await fetch("/presenter", { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (!response.ok) {
+          flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
+          break;
+        }
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = doc.getElementById("presenter");
+        if (!fresh) break;
+        swapMain(fresh);
+        if (doc.title) document.title = doc.title;
+      } while (refetch);
+    } catch (_) {
+      flash("Could not load the slide; retrying when the connection is back.");
+    } finally {
+      fetching = false;
+    }
+    if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
+  }
+
+  function swapMain(fresh) {
+    const keep = new Set([flashBox, connection]);
+    Array.from(main.childNodes).forEach(function (node) {
+      if (!keep.has(node)) node.remove();
+    });
+    Array.from(main.attributes).forEach(function (attr) {
+      if (attr.name !== "id") main.removeAttribute(attr.name);
+    });
+    Array.from(fresh.attributes).forEach((attr) => main.setAttribute(attr.name, attr.value));
+    Array.from(fresh.childNodes).forEach(function (node) {
+      if (node.id === "flash" || node.id === "connection") return;
+      main.insertBefore(document.importNode(node, true), flashBox);
+    });
+    paintFromDom();
+  }
+
+  // ---- painting -----------------------------------------------------------
+
+  function paint(decision) {
+    if (!decision) return;
+    paintTally({
+      decision: decision.id,
+      choices: decision.choices,
+      total: decision.total,
+      winner: decision.winner,
+      tie: decision.tie,
+    });
+    main.querySelectorAll("[data-status]").forEach(function (node) {
+      node.textContent = statusText(decision.status);
+    });
+  }
+
+  function paintTally(tally) {
+    const total = tally.total || 0;
+    (tally.choices || []).forEach(function (choice) {
+      const votes = choice.votes || 0;
+      main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
+        node.textContent = String(votes);
+      });
+      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach(function (node) {
+        setBar(node, votes, total);
+        const row = node.closest("li, tr, [data-choice-row]");
+        if (row) {
+          row.classList.toggle("is-winner", tally.winner === choice.id);
+          row.classList.toggle("is-tied", Array.isArray(tally.tie) && tally.tie.includes(choice.id));
+        }
+      });
+    });
+    main.querySelectorAll("[data-total]").forEach(function (node) {
+      node.textContent = String(total);
+    });
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.textContent = winnerText(tally);
+    });
+  }
+
+  // Bars of a freshly rendered page take their widths from its counts.
+  function paintFromDom() {
+    let total = 0;
+    const counts = new Map();
+    main.querySelectorAll("[data-tally]").forEach(function (node) {
+      const n = parseInt(node.textContent, 10) || 0;
+      counts.set(node.dataset.tally, n);
+      total += n;
+    });
+    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+  }
+
+  function setBar(node, votes, total) {
+    if (node.tagName === "METER") {
+      node.max = Math.max(total, 1);
+      node.value = votes;
+    } else {
+      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
+    }
+  }
+
+  function statusText(status) {
+    if (status === "open") return "Voting is open";
+    if (status === "closed") return "Voting is closed";
+    return "Press O to open the vote";
+  }
+
+  function winnerText(tally) {
+    const closed = state && state.decision && state.decision.id === tally.decision && state.decision.status === "closed";
+    if (tally.winner) return (closed ? "Winner: " : "Leading: ") + label(tally.winner);
+    if (Array.isArray(tally.tie) && tally.tie.length) return "Tie: " + tally.tie.map(label).join(" / ");
+    return closed ? "No votes" : "No votes yet";
+  }
+
+  function label(id) {
+    const d = state && state.decision;
+    const found = d && d.choices.find((c) => c.id === id);
+    return found ? found.label : id;
+  }
+
+  // ---- control ------------------------------------------------------------
+
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    const key = event.key;
+    let handled = true;
+    if (key === "ArrowRight" || key === " " || key === "PageDown") command("next");
+    else if (key === "ArrowLeft" || key === "PageUp") command("back");
+    else if (key === "o" || key === "O") command("open");
+    else if (key === "c" || key === "C") command("close");
+    else if (/^[1-9]$/.test(key)) followNumber(Number(key));
+    else if (key === "Enter") followWinner();
+    else if (key === "f" || key === "F") toggleFullscreen();
+    else if (key === "r" || key === "R") newRun();
+    else handled = false;
+    if (handled) event.preventDefault();
+  }
+
+  // Buttons in the page may carry data-action="next|back|open|close|new-run|fullscreen"
+  // or data-follow="CHOICE_ID", for a mouse or a phone used as a remote.
+  function onClick(event) {
+    const button = event.target.closest("[data-action], [data-follow]");
+    if (!button || !main.contains(button)) return;
+    event.preventDefault();
+    if (button.dataset.follow) return void command("follow", { choice: button.dataset.follow });
+    const action = button.dataset.action;
+    if (action === "fullscreen") toggleFullscreen();
+    else if (action === "new-run") newRun();
+    else command(action);
+  }
+
+  function followNumber(n) {
+    const d = state && state.decision;
+    if (!d) return flash("There is no decision on this slide.");
+    const choice = d.choices.find((c) => c.number === n) || d.choices[n - 1];
+    if (!choice) return flash("There is no choice " + n + ".");
+    command("follow", { choice: choice.id });
+  }
+
+  function followWinner() {
+    const d = state && state.decision;
+    if (!d) return command("next");
+    if (d.winner) return command("follow", { choice: d.winner });
+    if (Array.isArray(d.tie) && d.tie.length) return flash("It is a tie: press the number of the choice to follow.");
+    flash("No winner yet: press the number of the choice to follow.");
+  }
+
+  function newRun() {
+    if (window.confirm("Start a new run? The votes of this run stay in its history.")) command("new-run");
+  }
+
+  function toggleFullscreen() {
+    if (document.fullscreenElement) {
+      document.exitFullscreen().catch(function () {});
+    } else if (document.documentElement.requestFullscreen) {
+      document.documentElement.requestFullscreen().catch(() => flash("Full screen is not available here."));
+    }
+  }
+
+  async function command(name, body) {
+    let response;
+    try {
+      response = await fetch(API + name, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      return flash("The server cannot be reached.");
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
+    }
+    if (payload && payload.slide) onState(payload);
+  }
+
+  function flash(text) {
+    flashBox.textContent = text;
+    flashBox.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () {
+      flashBox.hidden = true;
+    }, 4000);
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  function ensure(id, tag, attrs, text) {
+    let node = document.getElementById(id);
+    if (!node) {
+      node = document.createElement(tag);
+      node.id = id;
+      Object.entries(attrs).forEach(([name, value]) => node.setAttribute(name, value));
+      if (text) node.textContent = text;
+      main.append(node);
+    }
+    return node;
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
+  }
+})();
