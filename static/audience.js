@@ -1,9 +1,10 @@
 // cyoa audience page: votes over the WebSocket and follows the talk on its own.
 //
-// The server renders the page first; this script keeps it current from the
-// `state`, `tally`, `voted` and `error` messages of `/ws`. Without this
-// script the page still works: the form posts a sticky vote and the server
-// redirects back. Server strings only ever reach the page as textContent.
+// The server renders the page first (templates/audience.html); this script
+// keeps it current from the `state`, `tally`, `voted` and `error` messages of
+// /ws, rebuilding the same markup with DOM calls. Server strings only ever
+// reach the page as textContent. Without this script the page still works:
+// the form posts a sticky vote and the server redirects back.
 "use strict";
 
 (function () {
@@ -11,37 +12,37 @@
   if (!main) return;
 
   // A page under /vote/{decision} is pinned to that one decision.
-  const pinnedMatch = location.pathname.match(/^\/vote\/([^/]+)\/?$/);
-  const pinned = pinnedMatch ? decodeURIComponent(pinnedMatch[1]) : null;
+  const pinned = main.dataset.pinned || pinnedFromPath();
 
   const announce = ensureAnnounce();
   const connection = ensureConnectionStatus();
 
-  // What the page shows now; null fields mean "unknown, render on the first state".
+  // What the page shows now. The slide is unknown until the first state
+  // (the server does not print it), which then renders the page once quietly.
   const shown = {
     slide: main.dataset.slide || null,
     decision: main.dataset.decision || null,
-    status: main.dataset.status || null,
+    status: main.dataset.voteStatus || voteStatusInPage(),
   };
   let state = null; // last state from the server
   let confirmed = null; // the voter's choice as the server last confirmed it
+  let pending = null; // a choice sent and not answered yet
   let socket = null;
   let attempt = 0;
   let reconnectTimer = null;
-  let pending = null; // choice sent, not yet confirmed
 
-  const initiallyPressed = main.querySelector('[data-choice][aria-pressed="true"]');
-  if (initiallyPressed) confirmed = initiallyPressed.dataset.choice;
-  paintBars(main);
+  const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
+  if (pressed) confirmed = pressed.dataset.choice;
+  paintBarsFromPage();
 
   // Votes go over the socket when it is open; otherwise the form posts.
   main.addEventListener("submit", function (event) {
     const button = event.submitter;
     if (!button || !button.dataset.choice) return;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return; // plain form post
-    event.preventDefault();
+    if (!socket || socket.readyState !== WebSocket.OPEN) return; // the plain form post
     const decision = formDecision(event.target) || shown.decision;
     if (!decision) return;
+    event.preventDefault();
     pending = button.dataset.choice;
     markChoice(pending);
     socket.send(JSON.stringify({ type: "vote", decision: decision, choice: pending }));
@@ -52,6 +53,8 @@
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) reconnectNow();
   });
+
+  // ---- the socket -----------------------------------------------------------
 
   function connect() {
     clearTimeout(reconnectTimer);
@@ -81,6 +84,10 @@
     ws.addEventListener("close", function () {
       if (socket !== ws) return;
       socket = null;
+      if (pending) {
+        pending = null;
+        markChoice(confirmed);
+      }
       setConnected(false);
       scheduleReconnect();
     });
@@ -119,8 +126,8 @@
           confirmed = message.choice || null;
           pending = null;
           markChoice(confirmed);
-          const label = choiceLabel(confirmed);
-          say(label ? "Your vote: " + label + "." : "Your vote was withdrawn.");
+          updateHint();
+          say(confirmed ? "Your vote: " + choiceLabel(confirmed) + "." : "Your vote was withdrawn.");
         }
         break;
       case "error":
@@ -131,202 +138,198 @@
     }
   }
 
+  // ---- following the talk ---------------------------------------------------
+
   function onState(next) {
-    state = next;
     const decision = next.decision;
     if (pinned && (!decision || decision.id !== pinned)) {
-      // A pinned page keeps its decision and offers the live page.
+      // A pinned page keeps its decision and offers the live page instead.
+      state = state || next;
       showMovedOn();
       return;
     }
+    state = next;
     const slideId = next.slide ? next.slide.id : null;
     const decisionId = decision ? decision.id : null;
     const status = decision ? decision.status : null;
-    confirmed = next.you || null;
-    // A vote on its way stays shown until the server answers it.
     if (decisionId !== shown.decision) pending = null;
-    if (slideId !== shown.slide || decisionId !== shown.decision || status !== shown.status) {
-      // Without a slide id the page came from a template we cannot compare
-      // with: render quietly once, announce only real changes afterwards.
-      const known = shown.slide !== null;
-      render(next);
-      if (known) say(describe(next));
-    } else {
+    confirmed = next.you || null;
+    const same = slideId === shown.slide && decisionId === shown.decision && status === shown.status;
+    if (same) {
       markChoice(pending || confirmed);
+      updateHint();
       updateCounts(decision);
+      return;
     }
+    const known = shown.slide !== null;
+    render(next);
+    if (known) say(describe(next));
   }
 
   function onTally(tally) {
-    if (!state || !state.decision || tally.decision !== state.decision.id) return;
-    const decision = state.decision;
+    const decision = state && state.decision;
+    if (!decision || tally.decision !== decision.id) return;
     const votes = new Map((tally.choices || []).map((c) => [c.id, c.votes]));
     decision.choices.forEach(function (c) {
       if (votes.has(c.id)) c.votes = votes.get(c.id);
     });
-    decision.total = tally.total;
-    decision.winner = tally.winner === undefined ? decision.winner : tally.winner;
-    decision.tie = tally.tie === undefined ? decision.tie : tally.tie;
+    if (typeof tally.total === "number") decision.total = tally.total;
+    if (tally.winner !== undefined) decision.winner = tally.winner;
+    if (tally.tie !== undefined) decision.tie = tally.tie;
     if (tally.decision === shown.decision) updateCounts(decision);
   }
 
-  // Rebuilds the page's content from a state, keeping the live regions.
+  // Rebuilds the page's content from a state, keeping the story title and
+  // the live regions (so screen readers keep listening to them).
   function render(next) {
-    const focusedChoice = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.choice
-      : undefined;
-    const keep = new Set([announce, connection]);
+    const active = document.activeElement;
+    const focusedChoice = active && active.dataset ? active.dataset.choice : undefined;
+    const keep = new Set([announce, connection, main.querySelector(".story-title")]);
     Array.from(main.children).forEach(function (child) {
       if (!keep.has(child)) child.remove();
     });
-    const nodes = build(next);
     const anchor = announce.parentNode === main ? announce : null;
-    nodes.forEach((node) => main.insertBefore(node, anchor));
+    build(next).forEach((node) => main.insertBefore(node, anchor));
 
     const decision = next.decision;
     shown.slide = next.slide ? next.slide.id : null;
     shown.decision = decision ? decision.id : null;
     shown.status = decision ? decision.status : null;
+    main.dataset.run = String(next.run);
     main.dataset.slide = shown.slide || "";
     main.dataset.decision = shown.decision || "";
-    main.dataset.status = shown.status || "";
-    if (next.slide && next.slide.title) document.title = next.slide.title + " · cyoa";
+    main.dataset.voteStatus = shown.status || "";
     markChoice(pending || confirmed);
+    updateHint();
     updateCounts(decision);
     if (focusedChoice) {
       const again = main.querySelector('button[data-choice="' + cssEscape(focusedChoice) + '"]');
-      if (again && !again.disabled) again.focus();
+      if (again) again.focus();
     }
   }
 
+  // The markup of templates/audience.html and templates/decision.html.
   function build(next) {
-    const nodes = [];
+    const nodes = [el("h1", { class: "slide-title" }, next.slide ? next.slide.title : "")];
     const decision = next.decision;
-    const header = el("header", { class: "slide" });
-    header.append(el("h1", { id: "slide-title" }, next.slide ? next.slide.title : ""));
-    nodes.push(header);
-
     if (!decision) {
-      nodes.push(el("p", { class: "waiting" }, "Watch the screen: when there is a vote, it appears here."));
+      nodes.push(el("p", { class: "waiting" }, "Follow the talk: the next vote shows up here by itself."));
       return nodes;
     }
-
-    const section = el("section", { class: "decision", "aria-labelledby": "prompt" });
+    const section = el("section", { class: "vote", "aria-labelledby": "prompt", "data-vote-status": decision.status });
     section.append(el("h2", { id: "prompt", class: "prompt" }, decision.prompt));
-
-    if (decision.status === "closed") {
-      section.append(buildResult(decision));
-    } else {
-      const form = el("form", {
-        class: "choices",
-        method: "post",
-        action: "/vote/" + encodeURIComponent(decision.id),
-        "aria-labelledby": "prompt",
-      });
+    if (decision.status === "open") {
+      const form = el("form", { method: "post", action: "/vote/" + encodeURIComponent(decision.id), class: "ballot" });
       decision.choices.forEach(function (choice) {
         const button = el("button", {
           type: "submit",
           name: "choice",
           value: choice.id,
-          class: "choice",
+          "data-choice": choice.id,
           "aria-pressed": "false",
         });
-        button.dataset.choice = choice.id;
-        button.disabled = decision.status !== "open";
         button.append(
-          el("span", { class: "choice-key", "aria-hidden": "true" }, String(choice.letter || choice.number || "")),
+          el("span", { class: "choice-number", "aria-hidden": "true" }, String(choice.letter || choice.number)),
+          document.createTextNode(" "),
           el("span", { class: "choice-label" }, choice.label),
         );
         form.append(button);
       });
-      section.append(form);
-      const hint = el("p", { class: "hint" });
-      if (decision.status === "open") {
-        hint.append(
-          document.createTextNode("Tap a choice; tap another to change your mind. "),
-          el("span", { "data-total": "" }, ""),
-        );
-      } else {
-        hint.textContent = "Voting opens soon.";
-      }
-      section.append(hint);
+      section.append(form, el("p", { class: "hint" }));
+    } else if (decision.status === "closed") {
+      section.append(...buildResult(decision));
+    } else {
+      section.append(el("p", { class: "waiting", "data-status": "" }, "The vote has not opened yet."));
     }
     nodes.push(section);
     return nodes;
   }
 
   function buildResult(decision) {
-    const wrap = el("div", { class: "result" });
-    const list = el("ol", { class: "result-list" });
+    const list = el("ol", { class: "choices" });
     decision.choices.forEach(function (choice) {
-      const item = el("li", { class: "result-item" });
-      item.dataset.choice = choice.id;
-      const line = el("div", { class: "result-line" });
-      line.append(el("span", { class: "choice-label" }, choice.label), el("span", { class: "result-votes" }));
-      line.lastChild.dataset.tally = choice.id;
-      const bar = el("div", { class: "bar", "aria-hidden": "true" });
-      const fill = el("span", { class: "bar-fill" });
-      fill.dataset.bar = choice.id;
-      bar.append(fill);
-      item.append(line, bar);
+      const item = el("li", { class: "choice", "data-choice-row": choice.id });
+      const meter = el("meter", { "data-bar": choice.id, min: "0" });
+      item.append(
+        el("span", { class: "choice-number" }, String(choice.number)),
+        document.createTextNode(" "),
+        el("span", { class: "choice-label" }, choice.label),
+        document.createTextNode(" "),
+        meter,
+        document.createTextNode(" "),
+        el("span", { class: "choice-votes", "data-tally": choice.id }, String(choice.votes || 0)),
+      );
       list.append(item);
     });
-    wrap.append(list, el("p", { class: "outcome", "data-winner": "" }));
-    return wrap;
+    const total = el("p", { class: "total" }, "Votes: ");
+    total.append(el("span", { "data-total": "" }));
+    return [
+      list,
+      total,
+      el("p", { class: "status", "data-status": "" }, "Vote closed"),
+      el("p", { class: "winner", "data-winner": "" }),
+    ];
   }
 
-  // Keeps counts, bars, the outcome and the "your vote" marks in step.
+  // Keeps counts, bars and the outcome in step with a decision.
   function updateCounts(decision) {
     if (!decision) return;
     const total = decision.total || 0;
-    main.querySelectorAll("[data-total]").forEach(function (node) {
-      node.textContent = total === 1 ? "1 vote so far." : total + " votes so far.";
-      if (decision.status === "closed") node.textContent = total === 1 ? "1 vote." : total + " votes.";
-    });
     decision.choices.forEach(function (choice) {
+      const votes = choice.votes || 0;
       main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
-        node.textContent = String(choice.votes || 0);
-        node.dataset.votes = String(choice.votes || 0);
+        node.textContent = String(votes);
       });
-      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach(function (node) {
-        setBar(node, choice.votes || 0, total);
+      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach((node) => setBar(node, votes, total));
+      main.querySelectorAll('[data-choice-row="' + cssEscape(choice.id) + '"]').forEach(function (row) {
+        const tied = Array.isArray(decision.tie) && decision.tie.includes(choice.id);
+        row.classList.toggle("winner", decision.winner === choice.id || tied);
+        row.classList.toggle("yours", confirmed === choice.id);
       });
-      main.querySelectorAll('li[data-choice="' + cssEscape(choice.id) + '"]').forEach(function (node) {
-        node.classList.toggle("is-winner", decision.winner === choice.id);
-        node.classList.toggle("is-tied", Array.isArray(decision.tie) && decision.tie.includes(choice.id));
-        node.classList.toggle("is-yours", confirmed === choice.id);
-      });
+    });
+    main.querySelectorAll("[data-total]").forEach(function (node) {
+      node.textContent = String(total);
     });
     main.querySelectorAll("[data-winner]").forEach(function (node) {
       node.textContent = outcome(decision);
+      node.dataset.outcome = decision.winner ? "winner" : decision.tie && decision.tie.length ? "tie" : "none";
     });
   }
 
+  function updateHint() {
+    const hint = main.querySelector(".hint");
+    if (!hint) return;
+    const choice = pending || confirmed;
+    hint.textContent = choice
+      ? "You voted for " + choiceLabel(choice) + ". Tap another choice to change your vote."
+      : "Tap a choice to vote; you can change your mind until the vote closes.";
+  }
+
+  // The winner's label, "Tie: A and B", or nothing (as the server writes it).
   function outcome(decision) {
-    if (decision.status !== "closed") return "";
-    if (decision.winner) return "Winner: " + choiceLabel(decision.winner, decision) + ".";
-    if (Array.isArray(decision.tie) && decision.tie.length) {
-      return "A tie between " + decision.tie.map((id) => choiceLabel(id, decision)).join(" and ") + ": the presenter picks.";
-    }
-    return "No votes were cast.";
+    if (decision.winner) return choiceLabel(decision.winner, decision);
+    const tie = Array.isArray(decision.tie) ? decision.tie.map((id) => choiceLabel(id, decision)) : [];
+    if (tie.length < 2) return tie.join("");
+    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
   }
 
   function describe(next) {
     const d = next.decision;
-    if (!d) return "Now on screen: " + (next.slide ? next.slide.title : "") + ".";
-    if (d.status === "open") return "Voting is open: " + d.prompt;
-    if (d.status === "closed") return "Voting closed. " + outcome(d);
+    if (!d) return "Now: " + (next.slide ? next.slide.title : "") + ".";
+    if (d.status === "open") return "Vote open: " + d.prompt;
+    if (d.status === "closed") return ("Vote closed. " + outcome(d)).trim();
     return "Coming up: " + d.prompt;
   }
 
   function showMovedOn() {
     if (main.querySelector(".moved-on")) return;
     const note = el("p", { class: "moved-on" }, "The talk has moved on. ");
-    const link = el("a", { href: "/" }, "Follow the talk");
-    note.append(link);
+    note.append(el("a", { href: "/" }, "Follow it live"));
     main.insertBefore(note, announce.parentNode === main ? announce : null);
     say("The talk has moved on.");
   }
+
+  // ---- helpers --------------------------------------------------------------
 
   function markChoice(choice) {
     main.querySelectorAll("button[data-choice]").forEach(function (button) {
@@ -334,32 +337,52 @@
     });
   }
 
-  function paintBars(root) {
-    const bars = root.querySelectorAll("[data-bar]");
-    if (!bars.length) return;
+  // A page fresh from the server has counts but no bar widths yet.
+  function paintBarsFromPage() {
     let total = 0;
     const counts = new Map();
-    root.querySelectorAll("[data-tally]").forEach(function (node) {
+    main.querySelectorAll("[data-tally]").forEach(function (node) {
       const n = parseInt(node.textContent, 10) || 0;
       counts.set(node.dataset.tally, n);
       total += n;
     });
-    bars.forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+  }
+
+  function setBar(node, votes, total) {
+    if (node.tagName === "METER") {
+      node.max = Math.max(total, 1);
+      node.value = votes;
+      node.textContent = String(votes);
+    } else {
+      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
+    }
   }
 
   function choiceLabel(id, decision) {
     const d = decision || (state && state.decision);
-    if (d) {
-      const found = d.choices.find((c) => c.id === id);
-      if (found) return found.label;
-    }
-    const button = main.querySelector('[data-choice="' + cssEscape(id || "") + '"] .choice-label');
-    return button ? button.textContent : id;
+    const found = d && d.choices.find((c) => c.id === id);
+    if (found) return found.label;
+    const button = main.querySelector('button[data-choice="' + cssEscape(id || "") + '"]');
+    if (!button) return id;
+    const label = button.querySelector(".choice-label");
+    if (label) return label.textContent.trim();
+    const number = button.querySelector(".choice-number");
+    return button.textContent.slice(number ? number.textContent.length : 0).trim();
+  }
+
+  function voteStatusInPage() {
+    const section = main.querySelector("[data-vote-status]");
+    return section ? section.dataset.voteStatus : null;
+  }
+
+  function pinnedFromPath() {
+    const match = location.pathname.match(/^\/vote\/([^/]+)\/?$/);
+    return match ? decodeURIComponent(match[1]) : null;
   }
 
   function formDecision(form) {
-    const action = form.getAttribute("action") || "";
-    const match = action.match(/\/vote\/([^/?#]+)/);
+    const match = (form.getAttribute("action") || "").match(/\/vote\/([^/?#]+)/);
     return match ? decodeURIComponent(match[1]) : null;
   }
 
@@ -388,15 +411,6 @@
     }
     node.hidden = true;
     return node;
-  }
-
-  function setBar(node, votes, total) {
-    if (node.tagName === "METER") {
-      node.max = Math.max(total, 1);
-      node.value = votes;
-    } else {
-      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
-    }
   }
 
   function el(tag, attrs, text) {

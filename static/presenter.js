@@ -80,7 +80,7 @@
       String(next.run) === main.dataset.run &&
       next.slide &&
       next.slide.id === main.dataset.slide &&
-      (main.dataset.status === undefined || main.dataset.status === status);
+      (main.dataset.voteStatus || "") === status;
     if (same) {
       paint(next.decision);
     } else {
@@ -160,9 +160,6 @@
       winner: decision.winner,
       tie: decision.tie,
     });
-    main.querySelectorAll("[data-status]").forEach(function (node) {
-      node.textContent = statusText(decision.status);
-    });
   }
 
   function paintTally(tally) {
@@ -174,10 +171,10 @@
       });
       main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach(function (node) {
         setBar(node, votes, total);
-        const row = node.closest("li, tr, [data-choice-row]");
+        const row = node.closest("[data-choice-row], li, tr");
         if (row) {
-          row.classList.toggle("is-winner", tally.winner === choice.id);
-          row.classList.toggle("is-tied", Array.isArray(tally.tie) && tally.tie.includes(choice.id));
+          const tied = Array.isArray(tally.tie) && tally.tie.includes(choice.id);
+          row.classList.toggle("winner", tally.winner === choice.id || tied);
         }
       });
     });
@@ -186,6 +183,7 @@
     });
     main.querySelectorAll("[data-winner]").forEach(function (node) {
       node.textContent = winnerText(tally);
+      node.dataset.outcome = outcomeKind(tally.winner, tally.tie);
     });
   }
 
@@ -199,6 +197,11 @@
       total += n;
     });
     main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+    // The server marks the winner's row (or the tied rows) with "winner".
+    const rows = main.querySelectorAll("[data-choice-row].winner").length;
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
+    });
   }
 
   function setBar(node, votes, total) {
@@ -210,17 +213,17 @@
     }
   }
 
-  function statusText(status) {
-    if (status === "open") return "Voting is open";
-    if (status === "closed") return "Voting is closed";
-    return "Press O to open the vote";
+  // The winner's label, "Tie: A and B", or nothing (as the server writes it).
+  function winnerText(tally) {
+    if (tally.winner) return label(tally.winner);
+    const tie = Array.isArray(tally.tie) ? tally.tie.map(label) : [];
+    if (tie.length < 2) return tie.join("");
+    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
   }
 
-  function winnerText(tally) {
-    const closed = state && state.decision && state.decision.id === tally.decision && state.decision.status === "closed";
-    if (tally.winner) return (closed ? "Winner: " : "Leading: ") + label(tally.winner);
-    if (Array.isArray(tally.tie) && tally.tie.length) return "Tie: " + tally.tie.map(label).join(" / ");
-    return closed ? "No votes" : "No votes yet";
+  function outcomeKind(winner, tie) {
+    if (winner) return "winner";
+    return Array.isArray(tie) && tie.length ? "tie" : "none";
   }
 
   function label(id) {

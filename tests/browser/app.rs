@@ -1,0 +1,94 @@
+//! A cyoa server in this process, on a free port, with votes in memory and
+//! a short presence grace, serving a small story made for these tests.
+
+use std::time::Duration;
+
+use cyoa::store::{MemoryStore, VoteStore};
+use cyoa::story::Story;
+use cyoa::web::{Application, Config, default_static_dir};
+
+/// How long a web vote outlives its voter's last page in these tests.
+pub const GRACE: Duration = Duration::from_secs(1);
+
+const TOKEN: &str = "browser-test-presenter-token";
+
+/// Two decisions with a plain slide between them, so a test can follow the
+/// run from one vote to the next.
+const STORY: &str = r#"
+title = "The browser test"
+start = "welcome"
+
+[slides.welcome]
+title = "Welcome"
+body = "Phones out."
+next = "which-way"
+
+[slides.which-way]
+title = "Which way?"
+[slides.which-way.decision]
+prompt = "Left or right?"
+choices = [
+  { id = "left", label = "Left", goto = "the-left-path" },
+  { id = "right", label = "Right", goto = "the-right-path" },
+]
+
+[slides.the-left-path]
+title = "The left path"
+next = "stay-or-go"
+
+[slides.the-right-path]
+title = "The right path"
+next = "stay-or-go"
+
+[slides.stay-or-go]
+title = "Stay or go?"
+[slides.stay-or-go.decision]
+prompt = "Do we stay or do we go?"
+choices = [
+  { id = "stay", label = "Stay", goto = "the-end" },
+  { id = "go", label = "Go", goto = "the-end" },
+]
+
+[slides.the-end]
+title = "The end"
+"#;
+
+/// A running server; it stops with the test's runtime.
+pub struct TestApp {
+    base: String,
+}
+
+impl TestApp {
+    /// Builds and starts a server on `127.0.0.1:0`.
+    pub async fn spawn() -> TestApp {
+        let story = match Story::parse("browser-test.toml", STORY) {
+            Ok(loaded) => loaded.story,
+            Err(problems) => panic!("the test story has problems: {problems:?}"),
+        };
+        let app = Application::build(Config {
+            story,
+            store: VoteStore::Memory(MemoryStore::new()),
+            bind: "127.0.0.1:0".into(),
+            public_url: None,
+            presenter_token: TOKEN.into(),
+            secret: "browser-test-secret-browser-test-secret".into(),
+            presence_grace: Some(GRACE),
+            static_dir: default_static_dir(),
+        })
+        .await
+        .expect("the server binds a free port");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(std::future::pending()));
+        TestApp { base }
+    }
+
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The presenter's login URL (it sets the cookie and redirects).
+    pub fn presenter_login_url(&self) -> String {
+        self.url(&format!("/presenter?token={TOKEN}"))
+    }
+}
