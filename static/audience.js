@@ -347,6 +347,11 @@
       total += n;
     });
     main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+    // The server marks the winner's row (or the tied rows) with "winner".
+    const rows = main.querySelectorAll("[data-choice-row].winner").length;
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
+    });
   }
 
   function setBar(node, votes, total) {
