@@ -1,9 +1,10 @@
 //! cyoa: a live audience voting server for choose-your-own-adventure talks.
 //!
 //! The flow follows the modules: [`story`] (the talk as a file) ->
-//! [`store`] (runs and votes, in memory or Redis) -> `web` (pages, API,
+//! [`store`] (runs and votes, in memory or Redis) -> [`web`] (pages, API,
 //! live pushes) -> [`cli`] (the `cyoa` command).
 
 pub mod cli;
 pub mod store;
 pub mod story;
+pub mod web;

@@ -1,0 +1,79 @@
+//! The state every handler shares: the story, the vote store, the secrets
+//! and the live machinery (pushes to sockets, presence of voters).
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum_extra::extract::cookie::Key;
+use tokio::sync::{Mutex, watch};
+
+use super::presence::Presence;
+use super::push::Pushes;
+use crate::store::VoteStore;
+use crate::story::{Story, WebVotes};
+
+/// Cheap to clone: every clone shares one [`Inner`].
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+pub struct Inner {
+    /// The talk being served; read-only after start.
+    pub story: Story,
+    /// Where runs and votes are kept (memory or Redis).
+    pub store: VoteStore,
+    /// Signs the voter and presenter cookies; derived from the secret.
+    pub key: Key,
+    /// The presenter token; compared in constant time, never logged.
+    pub presenter_token: String,
+    /// What the presenter cookie holds: a keyed hash of the token, so a new
+    /// token logs every old presenter cookie out.
+    pub presenter_mark: String,
+    /// Base URL the audience uses, without a trailing slash.
+    pub public_url: String,
+    /// `scheme://host[:port]` of `public_url`, for the cross-origin check.
+    pub public_origin: String,
+    /// Whether cookies carry the Secure flag (the public URL is https).
+    pub secure_cookies: bool,
+    /// How votes cast over the WebSocket count.
+    pub web_votes: WebVotes,
+    /// How long a presence vote outlives its voter's last audience socket.
+    pub grace: Duration,
+    /// State and tally pushes to every socket.
+    pub pushes: Pushes,
+    /// Open audience sockets per voter, and the withdraw timers.
+    pub presence: Presence,
+    /// Serialises presenter changes, so two quick key presses cannot
+    /// interleave their read-then-write of the run state.
+    pub control: Mutex<()>,
+    /// Turns true when the server is stopping; sockets then close.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Wraps the pieces.
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.key.clone()
+    }
+}
+
+impl FromRef<AppState> for VoteStore {
+    fn from_ref(state: &AppState) -> VoteStore {
+        state.store.clone()
+    }
+}
