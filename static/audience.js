@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 // cyoa audience page: votes over the WebSocket and follows the talk on its own.
 //
 // The server renders the page first (templates/audience.html); this script
@@ -430,6 +429,3 @@
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
 })();
-=======
-/* Placeholder: the front-end of cyoa is written separately. */
->>>>>>> wt-server
