@@ -133,7 +133,7 @@
       case "error":
         pending = null;
         markChoice(confirmed);
-        say(message.message || "That did not work; please try again.");
+        say(message.message || "That did not work; please try again.", true);
         break;
     }
   }
@@ -391,9 +391,12 @@
     return match ? decodeURIComponent(match[1]) : null;
   }
 
-  function say(text) {
+  // Tells screen readers; shows the text too when it is a problem (other
+  // changes are already visible on the page).
+  function say(text, problem) {
     // Clearing first makes screen readers announce a repeated message again.
     announce.textContent = "";
+    announce.classList.toggle("problem", Boolean(problem));
     setTimeout(function () {
       announce.textContent = text;
     }, 50);

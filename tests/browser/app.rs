@@ -56,20 +56,29 @@ title = "The end"
 /// A running server; it stops with the test's runtime.
 pub struct TestApp {
     base: String,
+    /// The server's vote store, to set a scene without a browser per voter.
+    pub store: VoteStore,
 }
 
 impl TestApp {
-    /// Builds and starts a server on `127.0.0.1:0`.
+    /// Builds and starts a server for the test story on `127.0.0.1:0`.
     pub async fn spawn() -> TestApp {
         let story = match Story::parse("browser-test.toml", STORY) {
             Ok(loaded) => loaded.story,
             Err(problems) => panic!("the test story has problems: {problems:?}"),
         };
+        TestApp::spawn_story(story, None).await
+    }
+
+    /// Builds and starts a server for `story` on `127.0.0.1:0`; the pages
+    /// show `public_url` as the audience's address when given.
+    pub async fn spawn_story(story: Story, public_url: Option<&str>) -> TestApp {
+        let store = VoteStore::Memory(MemoryStore::new());
         let app = Application::build(Config {
             story,
-            store: VoteStore::Memory(MemoryStore::new()),
+            store: store.clone(),
             bind: "127.0.0.1:0".into(),
-            public_url: None,
+            public_url: public_url.map(str::to_owned),
             presenter_token: TOKEN.into(),
             secret: "browser-test-secret-browser-test-secret".into(),
             presence_grace: Some(GRACE),
@@ -79,7 +88,7 @@ impl TestApp {
         .expect("the server binds a free port");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until(std::future::pending()));
-        TestApp { base }
+        TestApp { base, store }
     }
 
     /// An absolute URL on this server.

@@ -54,8 +54,8 @@ impl Driver {
         }
     }
 
-    /// Opens a new browser (a fresh profile: no cookies) with a window of
-    /// `width` x `height` CSS pixels.
+    /// Opens a new browser (a fresh profile: no cookies) whose page is
+    /// `width` x `height` CSS pixels; below 600 px wide it is a touch phone.
     pub async fn browser(&mut self, width: u32, height: u32) -> Client {
         let profile = tempdir::Dir::new("cyoa-chromium");
         let args = vec![
@@ -69,13 +69,22 @@ impl Driver {
             "--disable-component-update".into(),
             "--disable-sync".into(),
             "--hide-scrollbars".into(),
-            format!("--window-size={width},{height}"),
+            format!("--window-size={},{}", width.max(800), height + 200),
             format!("--user-data-dir={}", profile.path().display()),
         ];
         self.profiles.push(profile);
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": args,
+                // The page's exact size (a headless window's frame and a
+                // minimum window width would otherwise change it).
+                "mobileEmulation": { "deviceMetrics": {
+                    "width": width, "height": height, "pixelRatio": 1.0,
+                    "mobile": width < 600, "touch": width < 600,
+                } },
+            },
             "unhandledPromptBehavior": "ignore",
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
@@ -95,10 +104,20 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// Ends a browser session (closing its pages, so its sockets close).
+    pub async fn close(&mut self, client: Client) {
+        if let Ok(Some(id)) = client.session_id().await {
+            self.sessions.retain(|s| *s != id);
+        }
+        client.close().await.expect("chromedriver ends the session");
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Sessions a test closed answer 404 here; the others (after a failed
-        // assertion) are ended so that no Chromium is left running.
+        // Sessions still open here are those of a failed test: end them, or
+        // their Chromium would outlive chromedriver.
         for id in &self.sessions {
             delete_session(self.addr, id);
         }
@@ -115,8 +134,10 @@ fn delete_session(addr: SocketAddr, id: &str) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let request = format!("DELETE /session/{id} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_ok() {
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
+        // The answer's first bytes mean the session is gone; chromedriver
+        // may keep the connection open after it, so read no further.
+        let mut answer = [0u8; 512];
+        let _ = stream.read(&mut answer);
     }
 }
 

@@ -9,6 +9,7 @@
 mod app;
 mod driver;
 mod page;
+mod screenshots;
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,13 @@ async fn audience_and_presenter_in_headless_chromium() {
     tally_follows_taps_and_withdraws_when_the_page_closes(&mut driver).await;
     two_tabs_of_one_voter_count_once(&mut driver).await;
     the_audience_page_follows_the_presenter_to_the_next_decision(&mut driver).await;
+}
+
+/// Not a check: it writes the README's pictures into docs/img/.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/img/; run scripts/screenshots.sh"]
+async fn readme_screenshots() {
+    screenshots::take().await;
 }
 
 /// Logs a presenter in and waits for the presenter view.
@@ -82,7 +90,7 @@ async fn tally_follows_taps_and_withdraws_when_the_page_closes(driver: &mut Driv
 
     // Closing the page withdraws the vote, but only after the grace.
     let closed_at = Instant::now();
-    phone.close().await.expect("closing the audience browser");
+    driver.close(phone).await;
     wait_text(&screen, "[data-tally=\"right\"]", "0").await;
     let after = closed_at.elapsed();
     assert!(
@@ -91,7 +99,7 @@ async fn tally_follows_taps_and_withdraws_when_the_page_closes(driver: &mut Driv
         app::GRACE
     );
     wait_text(&screen, "[data-total]", "0").await;
-    screen.close().await.expect("closing the presenter browser");
+    driver.close(screen).await;
 }
 
 async fn two_tabs_of_one_voter_count_once(driver: &mut Driver) {
@@ -115,7 +123,7 @@ async fn two_tabs_of_one_voter_count_once(driver: &mut Driver) {
     // One tab closed, one still open: the vote stays past the grace.
     phone.close_window().await.expect("closing the first tab");
     phone.switch_to_window(second).await.expect("to the second tab");
-    let until = Instant::now() + app::GRACE * 2;
+    let until = Instant::now() + app::GRACE + Duration::from_millis(500);
     while Instant::now() < until {
         let left = page::text(&screen, "[data-tally=\"left\"]").await;
         assert_eq!(left.as_deref(), Some("1"), "the vote must count while one tab is open");
@@ -123,9 +131,9 @@ async fn two_tabs_of_one_voter_count_once(driver: &mut Driver) {
     }
 
     // The last tab closed: the vote goes.
-    phone.close().await.expect("closing the audience browser");
+    driver.close(phone).await;
     wait_text(&screen, "[data-tally=\"left\"]", "0").await;
-    screen.close().await.expect("closing the presenter browser");
+    driver.close(screen).await;
 }
 
 async fn the_audience_page_follows_the_presenter_to_the_next_decision(driver: &mut Driver) {
@@ -159,6 +167,6 @@ async fn the_audience_page_follows_the_presenter_to_the_next_decision(driver: &m
     wait_text(&screen, "[data-tally=\"stay\"]", "0").await;
     assert_not_reloaded(&phone, "audience").await;
 
-    phone.close().await.expect("closing the audience browser");
-    screen.close().await.expect("closing the presenter browser");
+    driver.close(phone).await;
+    driver.close(screen).await;
 }
