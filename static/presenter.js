@@ -273,12 +273,14 @@
     command("follow", { choice: choice.id });
   }
 
+  // Follows a closed vote's winner; anything else is "next", whose refusal
+  // (vote still open, a tie) the server explains.
   function followWinner() {
     const d = state && state.decision;
-    if (!d) return command("next");
-    if (d.winner) return command("follow", { choice: d.winner });
-    if (Array.isArray(d.tie) && d.tie.length) return flash("It is a tie: press the number of the choice to follow.");
-    flash("No winner yet: press the number of the choice to follow.");
+    if (d && d.status === "closed" && d.winner && d.id === main.dataset.slide) {
+      return command("follow", { choice: d.winner });
+    }
+    command("next");
   }
 
   function newRun() {

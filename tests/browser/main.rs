@@ -167,6 +167,30 @@ async fn the_audience_page_follows_the_presenter_to_the_next_decision(driver: &m
     wait_text(&screen, "[data-tally=\"stay\"]", "0").await;
     assert_not_reloaded(&phone, "audience").await;
 
+    // A refused command shows the server's reason on the presenter view.
+    press(&screen, Key::Enter.into()).await;
+    wait_text_contains(&screen, "#flash", "still open").await;
+
+    // A number follows that choice (closing the vote); Left goes back.
+    press(&screen, '1').await;
+    wait_text(&screen, "#presenter h1", "The end").await;
+    wait_text(&phone, "#audience h1", "The end").await;
+    press(&screen, Key::Left.into()).await;
+    wait_text(&screen, "#presenter h1", "Stay or go?").await;
+
+    // R asks first, then starts a new run from the first slide.
+    press(&screen, 'r').await;
+    screen.accept_alert().await.expect("the new-run confirmation");
+    wait_text(&screen, "#presenter h1", "Welcome").await;
+    wait_text(&phone, "#audience h1", "Welcome").await;
+    page::wait_js(
+        &screen,
+        "the presenter view on run 2",
+        "return document.getElementById('presenter').dataset.run === '2';",
+    )
+    .await;
+    assert_not_reloaded(&phone, "audience").await;
+
     driver.close(phone).await;
     driver.close(screen).await;
 }
