@@ -13,7 +13,8 @@ use serde_json::json;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const INSTALL: &str = "install chromium and chromium-driver: apt-get install chromium chromium-driver (scripts/test.sh does this)";
+const INSTALL: &str =
+    "install chromium and chromium-driver: apt-get install chromium chromium-driver (scripts/test.sh does this)";
 
 /// A running chromedriver; when dropped it ends every session it opened
 /// (Chromium outlives a killed chromedriver) and then stops.
@@ -42,7 +43,10 @@ impl Driver {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {addr} within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {addr} within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Driver {
@@ -132,7 +136,8 @@ fn delete_session(addr: SocketAddr, id: &str) {
         return;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let request = format!("DELETE /session/{id} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("DELETE /session/{id} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_ok() {
         // The answer's first bytes mean the session is gone; chromedriver
         // may keep the connection open after it, so read no further.

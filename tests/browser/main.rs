@@ -43,7 +43,10 @@ async fn readme_screenshots() {
 /// Logs a presenter in and waits for the presenter view.
 async fn presenter(driver: &mut Driver, app: &TestApp) -> Client {
     let client = driver.browser(SCREEN.0, SCREEN.1).await;
-    client.goto(&app.presenter_login_url()).await.expect("the presenter login");
+    client
+        .goto(&app.presenter_login_url())
+        .await
+        .expect("the presenter login");
     wait_text(&client, "#presenter h1", "Welcome").await;
     client
 }
@@ -111,11 +114,17 @@ async fn two_tabs_of_one_voter_count_once(driver: &mut Driver) {
     let first = phone.window().await.expect("the first tab");
     let second = phone.new_window(true).await.expect("a second tab").handle;
     phone.switch_to_window(second.clone()).await.expect("to the second tab");
-    phone.goto(&app.url("/")).await.expect("the audience page in the second tab");
+    phone
+        .goto(&app.url("/"))
+        .await
+        .expect("the audience page in the second tab");
 
     tap(&phone, "left").await;
     wait_text(&screen, "[data-tally=\"left\"]", "1").await;
-    phone.switch_to_window(first.clone()).await.expect("back to the first tab");
+    phone
+        .switch_to_window(first.clone())
+        .await
+        .expect("back to the first tab");
     tap(&phone, "left").await;
     wait_pressed(&phone, "left").await;
     wait_text(&screen, "[data-total]", "1").await;

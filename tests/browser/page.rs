@@ -126,7 +126,11 @@ pub async fn mark(client: &Client) {
 /// Fails unless the mark set by [`mark`] is still on the page.
 pub async fn assert_not_reloaded(client: &Client, which: &str) {
     let seen = js(client, "return window.cyoaTestMark || null;", vec![]).await;
-    assert_eq!(seen, json!("kept"), "the {which} page was reloaded; it must update in place");
+    assert_eq!(
+        seen,
+        json!("kept"),
+        "the {which} page was reloaded; it must update in place"
+    );
 }
 
 /// Waits until the presenter view shows a decision whose vote is `status`.

@@ -50,12 +50,25 @@ pub async fn take() {
     let mut driver = Driver::start();
 
     let screen = driver.browser(1280, 720).await;
-    screen.goto(&app.presenter_login_url()).await.expect("the presenter login");
-    wait_js(&screen, "the presenter view", "return !!document.getElementById('presenter');").await;
+    screen
+        .goto(&app.presenter_login_url())
+        .await
+        .expect("the presenter login");
+    wait_js(
+        &screen,
+        "the presenter view",
+        "return !!document.getElementById('presenter');",
+    )
+    .await;
     let control = "const [path, body] = arguments;
         return fetch(path, { method: 'POST', body: JSON.stringify(body),
           headers: { 'Content-Type': 'application/json', 'X-Cyoa-Presenter': '1' } }).then(r => r.status);";
-    let status = js(&screen, control, vec![json!("/api/presenter/goto"), json!({ "slide": decision.id })]).await;
+    let status = js(
+        &screen,
+        control,
+        vec![json!("/api/presenter/goto"), json!({ "slide": decision.id })],
+    )
+    .await;
     assert_eq!(status, json!(200), "goto the decision's slide");
     let status = js(&screen, control, vec![json!("/api/presenter/open"), json!({})]).await;
     assert_eq!(status, json!(200), "open the vote");
@@ -80,8 +93,18 @@ pub async fn take() {
     let expected = (VOTES[0] + 1).to_string();
     wait_text(&screen, &format!("[data-tally=\"{first}\"]"), &expected).await;
     // Let the bars' transition finish and the announcement settle.
-    wait_js(&phone, "a quiet audience page", "return document.getAnimations().length === 0;").await;
-    wait_js(&screen, "a quiet presenter view", "return document.getAnimations().length === 0;").await;
+    wait_js(
+        &phone,
+        "a quiet audience page",
+        "return document.getAnimations().length === 0;",
+    )
+    .await;
+    wait_js(
+        &screen,
+        "a quiet presenter view",
+        "return document.getAnimations().length === 0;",
+    )
+    .await;
 
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/img");
     std::fs::create_dir_all(&dir).expect("docs/img");
