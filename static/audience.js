@@ -154,6 +154,11 @@
     const status = decision ? decision.status : null;
     if (decisionId !== shown.decision) pending = null;
     confirmed = next.you || null;
+    if (shown.slide === null && slideId !== null && decisionId === shown.decision && status === shown.status) {
+      // The server's page does not name its slide; its title tells.
+      const title = main.querySelector("h1");
+      if (title && next.slide && title.textContent.trim() === next.slide.title) shown.slide = slideId;
+    }
     const same = slideId === shown.slide && decisionId === shown.decision && status === shown.status;
     if (same) {
       markChoice(pending || confirmed);

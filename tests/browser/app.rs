@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
 use cyoa::web::{Application, Config, default_static_dir};
@@ -53,11 +56,15 @@ choices = [
 title = "The end"
 "#;
 
-/// A running server; it stops with the test's runtime.
+/// A running server; it stops with the test's runtime, or on [`TestApp::stop`].
 pub struct TestApp {
-    base: String,
+    story: Story,
+    public_url: Option<String>,
+    port: u16,
     /// The server's vote store, to set a scene without a browser per voter.
     pub store: VoteStore,
+    stop: Option<oneshot::Sender<()>>,
+    serving: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
@@ -73,27 +80,61 @@ impl TestApp {
     /// Builds and starts a server for `story` on `127.0.0.1:0`; the pages
     /// show `public_url` as the audience's address when given.
     pub async fn spawn_story(story: Story, public_url: Option<&str>) -> TestApp {
-        let store = VoteStore::Memory(MemoryStore::new());
-        let app = Application::build(Config {
+        let mut app = TestApp {
             story,
-            store: store.clone(),
-            bind: "127.0.0.1:0".into(),
             public_url: public_url.map(str::to_owned),
+            port: 0,
+            store: VoteStore::Memory(MemoryStore::new()),
+            stop: None,
+            serving: None,
+        };
+        app.start().await;
+        app
+    }
+
+    /// Starts serving on the app's port (a free one the first time), with
+    /// the same store, token and cookie key as before.
+    async fn start(&mut self) {
+        let app = Application::build(Config {
+            story: self.story.clone(),
+            store: self.store.clone(),
+            bind: format!("127.0.0.1:{}", self.port),
+            public_url: self.public_url.clone(),
             presenter_token: TOKEN.into(),
             secret: "browser-test-secret-browser-test-secret".into(),
             presence_grace: Some(GRACE),
             static_dir: default_static_dir(),
         })
         .await
-        .expect("the server binds a free port");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until(std::future::pending()));
-        TestApp { base, store }
+        .expect("the server binds its port");
+        self.port = app.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.serving = Some(tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        })));
+    }
+
+    /// Stops the server (its sockets close) and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let result = serving.await.expect("the server task ends cleanly");
+            result.expect("the server stops without an error");
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
     }
 
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// The presenter's login URL (it sets the cookie and redirects).

@@ -31,6 +31,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     tally_follows_taps_and_withdraws_when_the_page_closes(&mut driver).await;
     two_tabs_of_one_voter_count_once(&mut driver).await;
     the_audience_page_follows_the_presenter_to_the_next_decision(&mut driver).await;
+    both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
 }
 
 /// Not a check: it writes the README's pictures into docs/img/.
@@ -199,6 +200,40 @@ async fn the_audience_page_follows_the_presenter_to_the_next_decision(driver: &m
     )
     .await;
     assert_not_reloaded(&phone, "audience").await;
+
+    driver.close(phone).await;
+    driver.close(screen).await;
+}
+
+async fn both_pages_reconnect_by_themselves_when_the_server_comes_back(driver: &mut Driver) {
+    let mut app = TestApp::spawn().await;
+    let screen = presenter(driver, &app).await;
+    let phone = audience(driver, &app).await;
+    mark(&phone).await;
+    mark(&screen).await;
+    open_first_decision(&screen).await;
+
+    app.stop().await;
+    page::wait_js(
+        &phone,
+        "the audience page to say it is reconnecting",
+        "const c = document.getElementById('connection'); return !!c && !c.hidden;",
+    )
+    .await;
+    app.restart().await;
+    page::wait_js(
+        &phone,
+        "the audience page to reconnect",
+        "const c = document.getElementById('connection'); return !!c && c.hidden;",
+    )
+    .await;
+
+    // Back on the socket: a tap still moves the presenter's tally.
+    tap(&phone, "left").await;
+    wait_pressed(&phone, "left").await;
+    wait_text(&screen, "[data-tally=\"left\"]", "1").await;
+    assert_not_reloaded(&phone, "audience").await;
+    assert_not_reloaded(&screen, "presenter").await;
 
     driver.close(phone).await;
     driver.close(screen).await;
