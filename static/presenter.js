@@ -27,7 +27,6 @@
   paintFromDom();
   connect();
   document.addEventListener("keydown", onKey);
-  main.addEventListener("click", onClick);
 
   // ---- live updates -------------------------------------------------------
 
@@ -89,6 +88,8 @@
   }
 
   function onTally(tally) {
+    // Choice ids may repeat across decisions: only this slide's tally counts.
+    if (tally.decision !== main.dataset.decision) return;
     if (!state || !state.decision || state.decision.id !== tally.decision) {
       paintTally(tally);
       return;
@@ -130,6 +131,7 @@
     } finally {
       fetching = false;
     }
+    // A tally that arrived during the fetch may be newer than the page.
     if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
   }
 
@@ -152,7 +154,7 @@
   // ---- painting -----------------------------------------------------------
 
   function paint(decision) {
-    if (!decision) return;
+    if (!decision || decision.id !== main.dataset.decision) return;
     paintTally({
       decision: decision.id,
       choices: decision.choices,
@@ -238,31 +240,39 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-    const key = event.key;
-    let handled = true;
-    if (key === "ArrowRight" || key === " " || key === "PageDown") command("next");
-    else if (key === "ArrowLeft" || key === "PageUp") command("back");
-    else if (key === "o" || key === "O") command("open");
-    else if (key === "c" || key === "C") command("close");
-    else if (/^[1-9]$/.test(key)) followNumber(Number(key));
-    else if (key === "Enter") followWinner();
-    else if (key === "f" || key === "F") toggleFullscreen();
-    else if (key === "r" || key === "R") newRun();
-    else handled = false;
-    if (handled) event.preventDefault();
+    const action = keyAction(event.key);
+    if (!action) return;
+    event.preventDefault();
+    // A held key would skip through the story: one press, one command.
+    if (!event.repeat) action();
   }
 
-  // Buttons in the page may carry data-action="next|back|open|close|new-run|fullscreen"
-  // or data-follow="CHOICE_ID", for a mouse or a phone used as a remote.
-  function onClick(event) {
-    const button = event.target.closest("[data-action], [data-follow]");
-    if (!button || !main.contains(button)) return;
-    event.preventDefault();
-    if (button.dataset.follow) return void command("follow", { choice: button.dataset.follow });
-    const action = button.dataset.action;
-    if (action === "fullscreen") toggleFullscreen();
-    else if (action === "new-run") newRun();
-    else command(action);
+  function keyAction(key) {
+    switch (key) {
+      case "ArrowRight":
+      case " ":
+      case "PageDown":
+        return () => command("next");
+      case "ArrowLeft":
+      case "PageUp":
+        return () => command("back");
+      case "o":
+      case "O":
+        return () => command("open");
+      case "c":
+      case "C":
+        return () => command("close");
+      case "Enter":
+        return followWinner;
+      case "f":
+      case "F":
+        return toggleFullscreen;
+      case "r":
+      case "R":
+        return newRun;
+      default:
+        return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
+    }
   }
 
   function followNumber(n) {
