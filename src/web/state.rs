@@ -77,3 +77,28 @@ impl FromRef<AppState> for VoteStore {
         state.store.clone()
     }
 }
+
+#[cfg(test)]
+impl AppState {
+    /// A state for unit tests: the story, a memory store, token `t`.
+    pub(crate) fn for_tests(story: Story) -> (AppState, tokio::sync::watch::Sender<bool>) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let state = AppState::new(Inner {
+            key: Key::from(&[7u8; 64]),
+            presenter_mark: super::auth::presenter_mark("secret", "t"),
+            presenter_token: "t".into(),
+            public_url: "http://cyoa.test".into(),
+            public_origin: "http://cyoa.test".into(),
+            secure_cookies: false,
+            web_votes: story.settings.web_votes,
+            grace: Duration::from_millis(100),
+            pushes: super::push::Pushes::new(),
+            presence: Presence::default(),
+            control: Mutex::new(()),
+            stopping,
+            story,
+            store: VoteStore::Memory(crate::store::MemoryStore::new()),
+        });
+        (state, stop)
+    }
+}

@@ -273,3 +273,140 @@ where
         app.presence.disconnect(&app, voter);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The socket loop driven through channels, no network.
+
+    use std::convert::Infallible;
+    use std::pin::Pin;
+
+    use futures_util::{sink, stream};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::story::Story;
+    use crate::web::control::{self, Action};
+
+    const STORY: &str = r#"
+title = "T"
+start = "a"
+[slides.a]
+title = "A"
+next = "d"
+[slides.d]
+title = "D"
+[slides.d.decision]
+prompt = "?"
+choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto = "a" }]
+"#;
+
+    type Out = mpsc::UnboundedReceiver<Message>;
+    type In = mpsc::UnboundedSender<Result<Message, Infallible>>;
+
+    /// Starts `serve_socket` on channels: what the test sends goes in,
+    /// what the socket writes comes out.
+    fn connect(app: &AppState, role: Role) -> (In, Out, tokio::task::JoinHandle<()>) {
+        let (to_server, from_test) = mpsc::unbounded_channel::<Result<Message, Infallible>>();
+        let (to_test, from_server) = mpsc::unbounded_channel::<Message>();
+        let sink = sink::unfold(to_test, |tx, m: Message| async move {
+            tx.send(m).map_err(|_| ())?;
+            Ok::<_, ()>(tx)
+        });
+        let stream = stream::unfold(from_test, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+        let (sink, stream): (Pin<Box<_>>, Pin<Box<_>>) = (Box::pin(sink), Box::pin(stream));
+        let task = tokio::spawn(serve_socket(app.clone(), role, sink, stream));
+        (to_server, from_server, task)
+    }
+
+    async fn next_json(out: &mut Out) -> Value {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(5), out.recv())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open");
+        match m {
+            Message::Text(t) => serde_json::from_str(t.as_str()).expect("JSON"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The state, and the sender that would stop the server (kept alive:
+    /// dropping it tells every socket to close).
+    fn app() -> (AppState, tokio::sync::watch::Sender<bool>) {
+        let story = Story::parse("t.toml", STORY).expect("the story loads").story;
+        AppState::for_tests(story)
+    }
+
+    fn voter() -> Voter {
+        Voter::web("0123456789abcdef0123456789abcdef")
+    }
+
+    #[tokio::test]
+    async fn a_socket_gets_the_state_then_acks_a_vote() {
+        let (app, _stop) = app();
+        control::apply(&app, Action::Next).await.unwrap();
+        control::apply(&app, Action::Open).await.unwrap();
+        let (tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        let first = next_json(&mut out).await;
+        assert_eq!(
+            (first["type"].as_str(), first["state"]["decision"]["id"].as_str()),
+            (Some("state"), Some("d"))
+        );
+        let vote = json!({"type": "vote", "decision": "d", "choice": "y"}).to_string();
+        tx.send(Ok(Message::Text(vote.into()))).unwrap();
+        assert_eq!(
+            next_json(&mut out).await,
+            json!({"type": "voted", "decision": "d", "choice": "y"})
+        );
+        assert_eq!(app.store.tally(1, "d").await.unwrap().get("y"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bad_message_gets_an_error_and_the_socket_goes_on() {
+        let (app, _stop) = app();
+        let (tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        next_json(&mut out).await;
+        tx.send(Ok(Message::Binary(vec![1, 2, 3].into()))).unwrap();
+        assert_eq!(next_json(&mut out).await["code"], "bad_message");
+        tx.send(Ok(Message::Text(
+            r#"{"type":"vote","decision":"d","choice":"x"}"#.into(),
+        )))
+        .unwrap();
+        assert_eq!(next_json(&mut out).await["code"], "not_open");
+    }
+
+    #[tokio::test]
+    async fn a_presenter_change_reaches_the_socket_with_this_voters_choice() {
+        let (app, _stop) = app();
+        control::apply(&app, Action::Next).await.unwrap();
+        control::apply(&app, Action::Open).await.unwrap();
+        app.store.vote(1, "d", &voter(), "x", VoteKind::Sticky).await.unwrap();
+        let (_tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        next_json(&mut out).await;
+        control::apply(&app, Action::Close).await.unwrap();
+        let pushed = next_json(&mut out).await;
+        assert_eq!(pushed["state"]["decision"]["status"], "closed");
+        assert_eq!(pushed["state"]["you"], "x");
+    }
+
+    #[tokio::test]
+    async fn the_socket_ends_when_the_client_goes_and_presence_forgets_it() {
+        let (app, _stop) = app();
+        let (tx, mut out, task) = connect(&app, Role::Audience(voter()));
+        next_json(&mut out).await;
+        assert_eq!(app.presence.open_sockets(&voter()), 1);
+        drop(tx);
+        task.await.unwrap();
+        assert_eq!(app.presence.open_sockets(&voter()), 0);
+    }
+
+    #[tokio::test]
+    async fn stopping_the_server_closes_the_socket() {
+        let (app, stop) = app();
+        let (_tx, mut out, task) = connect(&app, Role::Presenter);
+        next_json(&mut out).await;
+        stop.send(true).unwrap();
+        assert_eq!(out.recv().await, Some(Message::Close(None)));
+        task.await.unwrap();
+    }
+}
