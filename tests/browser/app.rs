@@ -17,9 +17,12 @@ const TOKEN: &str = "browser-test-presenter-token";
 
 /// Two decisions with a plain slide between them, so a test can follow the
 /// run from one vote to the next.
-const STORY: &str = r#"
+const STORY: &str = r##"
 title = "The browser test"
 start = "welcome"
+
+[settings.theme]
+accent = "#ffcc00"
 
 [slides.welcome]
 title = "Welcome"
@@ -54,7 +57,7 @@ choices = [
 
 [slides.the-end]
 title = "The end"
-"#;
+"##;
 
 /// A running server; it stops with the test's runtime, or on [`TestApp::stop`].
 pub struct TestApp {

@@ -74,6 +74,15 @@ async fn tally_follows_taps_and_withdraws_when_the_page_closes(driver: &mut Driv
     let phone = audience(driver, &app).await;
     mark(&screen).await;
     mark(&phone).await;
+    // The story's accent colour, with dark text on this light yellow.
+    let accent = page::js(
+        &phone,
+        "const s = getComputedStyle(document.documentElement);
+         return s.getPropertyValue('--accent').trim() + ' ' + s.getPropertyValue('--accent-fg').trim();",
+        vec![],
+    )
+    .await;
+    assert_eq!(accent, serde_json::json!("#ffcc00 #10111a"), "the story's accent on the audience page");
     open_first_decision(&screen).await;
 
     // A tap moves the presenter's tally, with no reload on either side.
