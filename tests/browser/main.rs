@@ -82,7 +82,11 @@ async fn tally_follows_taps_and_withdraws_when_the_page_closes(driver: &mut Driv
         vec![],
     )
     .await;
-    assert_eq!(accent, serde_json::json!("#ffcc00 #10111a"), "the story's accent on the audience page");
+    assert_eq!(
+        accent,
+        serde_json::json!("#ffcc00 #10111a"),
+        "the story's accent on the audience page"
+    );
     open_first_decision(&screen).await;
 
     // A tap moves the presenter's tally, with no reload on either side.
