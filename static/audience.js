@@ -30,6 +30,7 @@
   let socket = null;
   let attempt = 0;
   let reconnectTimer = null;
+  let offlineTimer = null;
 
   const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
   if (pressed) confirmed = pressed.dataset.choice;
@@ -108,9 +109,19 @@
     connect();
   }
 
+  // "Reconnecting…" shows only when the socket stays down for a second, so
+  // a quick reconnect (a proxy's idle timeout, a reload) does not flicker.
   function setConnected(up) {
-    connection.hidden = up;
-    main.classList.toggle("is-offline", !up);
+    clearTimeout(offlineTimer);
+    if (up) {
+      connection.hidden = true;
+      main.classList.remove("is-offline");
+      return;
+    }
+    offlineTimer = setTimeout(function () {
+      connection.hidden = false;
+      main.classList.add("is-offline");
+    }, 1000);
   }
 
   function handle(message) {

@@ -15,6 +15,7 @@
   let socket = null;
   let attempt = 0;
   let reconnectTimer = null;
+  let offlineTimer = null;
   let fetching = false; // a page fetch is running
   let refetch = false; // another change arrived while fetching
   let flashTimer = null;
@@ -44,6 +45,7 @@
     socket = ws;
     ws.addEventListener("open", function () {
       attempt = 0;
+      clearTimeout(offlineTimer);
       connection.hidden = true;
     });
     ws.addEventListener("message", function (event) {
@@ -60,7 +62,11 @@
     ws.addEventListener("close", function () {
       if (socket !== ws) return;
       socket = null;
-      connection.hidden = false;
+      // Shown only if the socket stays down, so a quick reconnect does not flicker.
+      clearTimeout(offlineTimer);
+      offlineTimer = setTimeout(function () {
+        connection.hidden = false;
+      }, 1000);
       scheduleReconnect();
     });
   }
