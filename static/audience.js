@@ -170,7 +170,11 @@
       const title = main.querySelector("h1");
       if (title && next.slide && title.textContent.trim() === next.slide.title) shown.slide = slideId;
     }
-    const same = slideId === shown.slide && decisionId === shown.decision && status === shown.status;
+    const same =
+      String(next.run) === main.dataset.run &&
+      slideId === shown.slide &&
+      decisionId === shown.decision &&
+      status === shown.status;
     if (same) {
       markChoice(pending || confirmed);
       updateHint();

@@ -117,19 +117,38 @@ pub async fn press(client: &Client, key: char) {
     client.perform_actions(keys).await.expect("a key press");
 }
 
-/// Marks the page's window object; [`assert_not_reloaded`] checks the mark
-/// survives, i.e. the page changed without a reload.
+/// Marks the page's window object and starts collecting script errors and
+/// Content-Security-Policy violations; [`assert_not_reloaded`] checks that
+/// the mark survives (the page changed without a reload) and nothing failed.
 pub async fn mark(client: &Client) {
-    js(client, "window.cyoaTestMark = 'kept'; return true;", vec![]).await;
+    let script = "window.cyoaTestMark = 'kept';
+        window.cyoaTestProblems = [];
+        const note = (what) => window.cyoaTestProblems.push(String(what));
+        window.addEventListener('error', (e) => note(e.message));
+        window.addEventListener('unhandledrejection', (e) => note(e.reason));
+        document.addEventListener('securitypolicyviolation', (e) => note('CSP: ' + e.violatedDirective));
+        return true;";
+    js(client, script, vec![]).await;
 }
 
-/// Fails unless the mark set by [`mark`] is still on the page.
+/// Fails unless the mark set by [`mark`] is still on the page and no script
+/// error or CSP violation happened since.
 pub async fn assert_not_reloaded(client: &Client, which: &str) {
-    let seen = js(client, "return window.cyoaTestMark || null;", vec![]).await;
+    let seen = js(
+        client,
+        "return [window.cyoaTestMark || null, window.cyoaTestProblems || null];",
+        vec![],
+    )
+    .await;
     assert_eq!(
-        seen,
+        seen[0],
         json!("kept"),
         "the {which} page was reloaded; it must update in place"
+    );
+    assert_eq!(
+        seen[1],
+        json!([]),
+        "the {which} page had script errors or CSP violations"
     );
 }
 
