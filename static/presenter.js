@@ -11,6 +11,7 @@
   if (!main) return;
 
   const API = "/api/presenter/";
+  const KEYS = "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run";
   let state = null; // last state from the server
   let socket = null;
   let attempt = 0;
@@ -276,6 +277,10 @@
       case "r":
       case "R":
         return newRun;
+      case "?":
+      case "h":
+      case "H":
+        return () => flash(KEYS, 8000);
       default:
         return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
     }
@@ -335,13 +340,13 @@
     if (payload && payload.slide) onState(payload);
   }
 
-  function flash(text) {
+  function flash(text, millis) {
     flashBox.textContent = text;
     flashBox.hidden = false;
     clearTimeout(flashTimer);
     flashTimer = setTimeout(function () {
       flashBox.hidden = true;
-    }, 4000);
+    }, millis || 4000);
   }
 
   // ---- helpers ------------------------------------------------------------
