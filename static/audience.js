@@ -17,8 +17,8 @@
   const announce = ensureAnnounce();
   const connection = ensureConnectionStatus();
 
-  // What the page shows now. The slide is unknown until the first state
-  // (the server does not print it), which then renders the page once quietly.
+  // What the page shows now. The server's page does not name its slide: the
+  // first state recognises it by its title (or else redraws it, quietly).
   const shown = {
     slide: main.dataset.slide || null,
     decision: main.dataset.decision || null,
