@@ -3,13 +3,23 @@
 //! A story is loaded once from a TOML file (see `docs/story-format.md`),
 //! checked, and immutable after that: everything else in cyoa reads it.
 
+mod check;
+mod diag;
 mod load;
+mod markdown;
+mod sms;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-pub use load::{Diagnostic, Loaded, Severity};
+pub use check::Summary;
+pub use diag::{Diagnostic, Loaded, Severity};
+pub use load::{
+    DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES,
+};
+pub use markdown::render as render_markdown;
+pub use sms::normalise;
 
 /// The bundled talk, served when no `--story` is given.
 pub const BUNDLED_NAME: &str = "stories/wsgi-deployment-adventure.toml";
@@ -148,7 +158,8 @@ impl Story {
         }
     }
 
-    /// Reads and checks a story file.
+    /// Reads and checks a story file: the story and its warnings, or every
+    /// problem found (errors and warnings, in file order).
     pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
         load::load_file(path)
     }
