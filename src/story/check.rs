@@ -17,8 +17,9 @@ pub(super) struct Graph {
     /// Slides each slide links to (`next` or choices' `goto`), each once.
     pub succ: Vec<Vec<usize>>,
     /// Whether the talk may end at this slide: an ending, or (while loading a
-    /// story with errors) a slide linking to a slide that does not exist, so
-    /// that such slides are not also blamed for loops.
+    /// story with errors) a slide linking to a slide that does not exist or a
+    /// decision without readable choices, so that such slides are not also
+    /// blamed for loops.
     pub may_end: Vec<bool>,
 }
 
@@ -42,7 +43,9 @@ impl Graph {
                     None => dangling = true,
                 }
             }
-            may_end.push(matches!(slide.then, Then::Ending) || dangling);
+            // No links at all is an ending, or a decision whose choices
+            // all had errors: either way, not a loop.
+            may_end.push(links.is_empty() || dangling);
             succ.push(links);
         }
         Graph { succ, may_end }

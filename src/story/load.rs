@@ -193,14 +193,17 @@ impl<'p> Reader<'p> {
 
     /// toml's syntax errors, made clearer where cyoa knows better.
     fn syntax_errors(&mut self, errors: &[toml::de::Error]) {
-        let mut last: Option<(usize, &str)> = None;
-        for e in errors.iter().take(MAX_SYNTAX_ERRORS) {
-            let span = e.span().unwrap_or(0..0);
+        let place = |e: &toml::de::Error| e.span().map_or(0, |s| s.start);
+        let mut unique: Vec<&toml::de::Error> = Vec::with_capacity(errors.len().min(MAX_SYNTAX_ERRORS + 1));
+        for e in errors {
             // The nesting limit fires once per key too deep; once is enough.
-            if last == Some((span.start, e.message())) {
+            if unique.last().is_some_and(|l| place(l) == place(e) && l.message() == e.message()) {
                 continue;
             }
-            last = Some((span.start, e.message()));
+            unique.push(e);
+        }
+        for e in unique.iter().take(MAX_SYNTAX_ERRORS) {
+            let span = e.span().unwrap_or(0..0);
             let mut message = e.message().to_string();
             if message == "recursion limit" || message.starts_with("cannot recurse further") {
                 message = "tables or arrays nested too deeply for a story; a story needs only a few levels".into();
@@ -214,13 +217,12 @@ impl<'p> Reader<'p> {
             }
             self.p.error(span.start, message);
         }
-        if errors.len() > MAX_SYNTAX_ERRORS {
-            let at = errors[MAX_SYNTAX_ERRORS].span().map_or(0, |s| s.start);
+        if let Some(first_unshown) = unique.get(MAX_SYNTAX_ERRORS) {
             self.p.error(
-                at,
+                place(first_unshown),
                 format!(
                     "{} more TOML syntax errors not shown; fix the ones above first",
-                    errors.len() - MAX_SYNTAX_ERRORS
+                    unique.len() - MAX_SYNTAX_ERRORS
                 ),
             );
         }
@@ -231,9 +233,13 @@ impl<'p> Reader<'p> {
     fn first_slide_header(&self, id: &str, before: usize) -> Option<usize> {
         let text = self.text.get(..before)?;
         let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        let (bare, quoted) = (format!("[slides.{id}]"), format!("[slides.\"{id}\"]"));
         let header = |line: &str| {
+            if !line.trim_start().starts_with('[') {
+                return false;
+            }
             let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-            compact == format!("[slides.{id}]") || compact == format!("[slides.\"{id}\"]")
+            compact == bare || compact == quoted
         };
         text[..line_start].lines().position(header).map(|i| i + 1)
     }
