@@ -75,7 +75,6 @@ fn run(cases: &[Case]) {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
-
 #[test]
 fn toml_syntax_errors_point_where_toml_stopped() {
     run(&[
@@ -134,7 +133,9 @@ fn unknown_fields_name_the_closest_known_one() {
         case(
             "nothing close lists the fields",
             good_with("title = \"B\"", "title = \"B\"\ncolour = \"c\""),
-            &["13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `next`, `decision`"],
+            &[
+                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `next`, `decision`",
+            ],
         ),
         case(
             "a settings field",
@@ -156,7 +157,9 @@ fn slide_ids_and_start_are_checked() {
             "65 characters",
             good_with("[slides.c]", &format!("[slides.{}]", "c".repeat(65)))
                 .replace("goto = \"c\"", &format!("goto = \"{}\"", "c".repeat(65))),
-            &["13:9: error: slide id `ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc` must be 1 to 64 characters: lowercase letters a-z, digits and `-`"],
+            &[
+                "13:9: error: slide id `ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc` must be 1 to 64 characters: lowercase letters a-z, digits and `-`",
+            ],
         ),
         case(
             "missing start",
@@ -239,7 +242,9 @@ fn links_must_name_slides_and_suggest_the_closest() {
         case(
             "a slide with both next and a decision",
             good_with("title = \"A\"", "title = \"A\"\nnext = \"b\""),
-            &["5:1: error: slide `a` has both `next` and a decision; remove `next` (each choice's `goto` says where to go) or the decision"],
+            &[
+                "5:1: error: slide `a` has both `next` and a decision; remove `next` (each choice's `goto` says where to go) or the decision",
+            ],
         ),
     ]);
 }
@@ -311,33 +316,45 @@ fn sms_words_may_not_name_two_choices() {
         case(
             "a keyword like another choice's label, after case and punctuation",
             good_with("label = \"Why\",", "label = \"Why\", keywords = [\"EX!\"],"),
-            &["9:42: error: keyword `EX!` of choice `y` reads `ex` over SMS, which already names choice `x` (its label); change one so that a text names one choice"],
+            &[
+                "9:42: error: keyword `EX!` of choice `y` reads `ex` over SMS, which already names choice `x` (its label); change one so that a text names one choice",
+            ],
         ),
         case(
             "a keyword like another choice's number",
             good_with("label = \"Ex\",", "label = \"Ex\", keywords = [\"2\"],"),
-            &["8:41: error: keyword `2` of choice `x` reads `2` over SMS, which already names choice `y` (its number); change one so that a text names one choice"],
+            &[
+                "8:41: error: keyword `2` of choice `x` reads `2` over SMS, which already names choice `y` (its number); change one so that a text names one choice",
+            ],
         ),
         case(
             "a keyword like another choice's letter",
             good_with("label = \"Ex\",", "label = \"Ex\", keywords = [\"(b)\"],"),
-            &["8:41: error: keyword `(b)` of choice `x` reads `b` over SMS, which already names choice `y` (its letter); change one so that a text names one choice"],
+            &[
+                "8:41: error: keyword `(b)` of choice `x` reads `b` over SMS, which already names choice `y` (its letter); change one so that a text names one choice",
+            ],
         ),
         case(
             "a label like another choice's letter",
             good_with("label = \"Ex\"", "label = \"B\""),
-            &["8:23: error: label `B` of choice `x` reads `b` over SMS, which already names choice `y` (its letter); change one so that a text names one choice"],
+            &[
+                "8:23: error: label `B` of choice `x` reads `b` over SMS, which already names choice `y` (its letter); change one so that a text names one choice",
+            ],
         ),
         case(
             "a keyword like another choice's id",
             good_with("label = \"Why\",", "label = \"Why\", keywords = [\"x\"],"),
-            &["9:42: error: keyword `x` of choice `y` reads `x` over SMS, which already names choice `x` (its id); change one so that a text names one choice"],
+            &[
+                "9:42: error: keyword `x` of choice `y` reads `x` over SMS, which already names choice `x` (its id); change one so that a text names one choice",
+            ],
         ),
         case(
             "two keywords alike after spaces and punctuation",
             good_with("label = \"Why\",", "label = \"Why\", keywords = [\"go  home\"],")
                 .replace("label = \"Ex\",", "label = \"Ex\", keywords = [\"Go Home!\"],"),
-            &["9:42: error: keyword `go  home` of choice `y` reads `go home` over SMS, which already names choice `x` (its keyword); change one so that a text names one choice"],
+            &[
+                "9:42: error: keyword `go  home` of choice `y` reads `go home` over SMS, which already names choice `x` (its keyword); change one so that a text names one choice",
+            ],
         ),
         case(
             "a keyword with nothing to match",
@@ -346,7 +363,8 @@ fn sms_words_may_not_name_two_choices() {
         ),
         case(
             "a choice's own label and letter may agree",
-            good_with("label = \"Ex\"", "label = \"A\"").replace("label = \"Why\",", "label = \"Why\", keywords = [\"y\", \"Y!\"],"),
+            good_with("label = \"Ex\"", "label = \"A\"")
+                .replace("label = \"Why\",", "label = \"Why\", keywords = [\"y\", \"Y!\"],"),
             &[],
         ),
     ]);
@@ -486,7 +504,9 @@ fn a_story_over_the_size_limit_is_refused_before_parsing() {
     let text = format!("{GOOD}#{}\n", "x".repeat(MAX_FILE_BYTES));
     assert_eq!(
         problems(&text),
-        ["1:1: error: the story is larger than 4 MiB; a story file is a few kilobytes of TOML (is this the right file?)"]
+        [
+            "1:1: error: the story is larger than 4 MiB; a story file is a few kilobytes of TOML (is this the right file?)"
+        ]
     );
 }
 
@@ -519,7 +539,9 @@ fn a_ten_thousand_slide_story_loads_quickly() {
 fn chain_story(n: usize) -> String {
     let mut t = String::from("title = \"Long\"\nstart = \"s0\"\n");
     for i in 0..n {
-        t.push_str(&format!("[slides.s{i}]\ntitle = \"Slide {i}\"\nbody = \"Some *text*.\"\n"));
+        t.push_str(&format!(
+            "[slides.s{i}]\ntitle = \"Slide {i}\"\nbody = \"Some *text*.\"\n"
+        ));
         if i + 1 == n {
             continue;
         }
@@ -681,7 +703,10 @@ fn check_refuses_binary_and_huge_files() {
             huge.display()
         )
     );
-    assert!(lines[2].starts_with(&format!("{}:1:1: error: ", garbage.display())), "{err}");
+    assert!(
+        lines[2].starts_with(&format!("{}:1:1: error: ", garbage.display())),
+        "{err}"
+    );
 }
 
 #[test]

@@ -197,7 +197,10 @@ impl<'p> Reader<'p> {
         let mut unique: Vec<&toml::de::Error> = Vec::with_capacity(errors.len().min(MAX_SYNTAX_ERRORS + 1));
         for e in errors {
             // The nesting limit fires once per key too deep; once is enough.
-            if unique.last().is_some_and(|l| place(l) == place(e) && l.message() == e.message()) {
+            if unique
+                .last()
+                .is_some_and(|l| place(l) == place(e) && l.message() == e.message())
+            {
                 continue;
             }
             unique.push(e);
@@ -209,7 +212,12 @@ impl<'p> Reader<'p> {
                 message = "tables or arrays nested too deeply for a story; a story needs only a few levels".into();
             }
             if message == "duplicate key" {
-                let key = self.text.get(span.clone()).unwrap_or("").trim().trim_matches(['"', '\'']);
+                let key = self
+                    .text
+                    .get(span.clone())
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches(['"', '\'']);
                 message = match self.first_slide_header(key, span.start) {
                     Some(line) => format!("slide `{key}` is defined twice; the first is on line {line}"),
                     None => format!("duplicate key `{key}`: TOML allows each key, and each [table], once"),
@@ -302,7 +310,8 @@ impl<'p> Reader<'p> {
                 if mode == "light" || mode == "dark" {
                     settings.theme.mode = Some(mode);
                 } else {
-                    self.p.error(at, format!("`mode` must be `light` or `dark`, not `{mode}`"));
+                    self.p
+                        .error(at, format!("`mode` must be `light` or `dark`, not `{mode}`"));
                 }
             }
             if let Some((accent, at)) = self.string(theme, "accent") {
@@ -328,11 +337,17 @@ impl<'p> Reader<'p> {
                     [] => "it takes no placeholders".to_string(),
                     _ => format!(
                         "it may use {}",
-                        allowed.iter().map(|a| format!("`{{{a}}}`")).collect::<Vec<_>>().join(" and ")
+                        allowed
+                            .iter()
+                            .map(|a| format!("`{{{a}}}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
                     ),
                 };
-                self.p
-                    .error(at, format!("`{key}` uses `{{{name}}}`, which cyoa does not fill in; {may}"));
+                self.p.error(
+                    at,
+                    format!("`{key}` uses `{{{name}}}`, which cyoa does not fill in; {may}"),
+                );
             }
         }
         Some(text)
@@ -344,9 +359,7 @@ impl<'p> Reader<'p> {
         if !is_id(&id) {
             self.p.error(
                 at,
-                format!(
-                    "slide id `{id}` must be 1 to {MAX_ID_LEN} characters: lowercase letters a-z, digits and `-`"
-                ),
+                format!("slide id `{id}` must be 1 to {MAX_ID_LEN} characters: lowercase letters a-z, digits and `-`"),
             );
         }
         places.slide.push(at);
@@ -415,7 +428,12 @@ impl<'p> Reader<'p> {
         let at = value.span().start;
         self.unknown_fields(table, DECISION_FIELDS);
         let prompt = self
-            .required_text(table, "prompt", at, "the question put to the audience, `prompt = \"...\"`")
+            .required_text(
+                table,
+                "prompt",
+                at,
+                "the question put to the audience, `prompt = \"...\"`",
+            )
             .unwrap_or_default();
         let mut choices = Vec::new();
         // Spans of each choice's id, label and keywords, for collision messages.
@@ -518,7 +536,10 @@ impl<'p> Reader<'p> {
                 }
                 other => self.p.error(
                     v.span().start,
-                    format!("`keywords` must be an array of strings like `[\"yes\"]`, not {}", a(other)),
+                    format!(
+                        "`keywords` must be an array of strings like `[\"yes\"]`, not {}",
+                        a(other)
+                    ),
                 ),
             }
         }
@@ -670,7 +691,10 @@ impl<'p> Reader<'p> {
             let walk = trap_walk(&graph, v, &ids);
             self.p.warning(
                 places.slide[v],
-                format!("slide `{}` leads into a loop that never reaches an ending: {walk}", ids[v]),
+                format!(
+                    "slide `{}` leads into a loop that never reaches an ending: {walk}",
+                    ids[v]
+                ),
             );
         }
     }
@@ -770,7 +794,9 @@ fn default_settings() -> Settings {
 /// `[a-z0-9-]{1,64}`: the ids that can go in a URL as they are.
 fn is_id(id: &str) -> bool {
     (1..=MAX_ID_LEN).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// `#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa` or a colour name: nothing that
@@ -891,7 +917,10 @@ mod tests {
     fn suggestions_are_typos_only() {
         let mut budget = 100;
         assert_eq!(closest("nxet", SLIDE_FIELDS.iter().copied(), &mut budget), Some("next"));
-        assert_eq!(closest("titel", SLIDE_FIELDS.iter().copied(), &mut budget), Some("title"));
+        assert_eq!(
+            closest("titel", SLIDE_FIELDS.iter().copied(), &mut budget),
+            Some("title")
+        );
         assert_eq!(closest("colour", SLIDE_FIELDS.iter().copied(), &mut budget), None);
         let mut none = 0;
         assert_eq!(closest("nxet", SLIDE_FIELDS.iter().copied(), &mut none), None);

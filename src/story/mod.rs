@@ -15,9 +15,7 @@ use std::time::Duration;
 
 pub use check::Summary;
 pub use diag::{Diagnostic, Loaded, Severity};
-pub use load::{
-    DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES,
-};
+pub use load::{DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES};
 pub use markdown::render as render_markdown;
 pub use sms::normalise;
 

@@ -56,7 +56,10 @@ impl Source {
 /// The automatic letter of the choice at `index` (0-based): `a`, `b`, ...
 /// `None` past `z`, which the 9-choice limit never reaches.
 pub(super) fn letter(index: usize) -> Option<char> {
-    u8::try_from(index).ok().filter(|&i| i < 26).map(|i| char::from(b'a' + i))
+    u8::try_from(index)
+        .ok()
+        .filter(|&i| i < 26)
+        .map(|i| char::from(b'a' + i))
 }
 
 /// Every normalised word the choice at `index` answers to, automatic ones
