@@ -731,3 +731,17 @@ fn check_checks_every_file_and_fails_if_any_fails() {
     let out = cyoa_check(&[&good, &minimal]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_documented_example_checks_clean() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/story-format.md"))
+        .expect("docs/story-format.md");
+    let start = doc.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").expect("end of the example")];
+    let loaded = Story::parse("docs/story-format.md", example).unwrap_or_else(|p| panic!("{p:#?}"));
+    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
+    let s = loaded.story.summary();
+    assert_eq!((s.slides, s.decisions, s.endings, s.paths, s.longest), (4, 1, 2, 2, 3));
+    let welcome = loaded.story.slide("welcome").expect("welcome");
+    assert!(welcome.body_html.contains("<table>"), "{}", welcome.body_html);
+}
