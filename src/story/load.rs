@@ -7,18 +7,17 @@
 //! a document that does not parse is reported with toml's own errors only,
 //! since checking a half-read file would mostly report its holes.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
 use super::check::Graph;
 use super::diag::{Diagnostic, Loaded, Problems, Severity};
-use super::sms::{self, Source};
-use super::{Choice, Decision, Settings, Slide, SmsTexts, Story, Theme, Then, WebVotes, markdown};
+use super::fields::{SUGGESTION_BUDGET, a, is_id};
+use super::settings::default_settings;
+use super::{Slide, Story, Then, markdown};
 
 /// Largest story file read, in bytes (4 MiB): a talk is a few kilobytes,
 /// and anything near this is a mistake, not a talk.
@@ -36,20 +35,12 @@ pub const DEFAULT_PRESENCE_GRACE: u64 = 10;
 /// TOML syntax errors listed before giving up on a file: after a few, the
 /// rest are usually echoes of the first (or the file is not TOML at all).
 const MAX_SYNTAX_ERRORS: usize = 50;
-/// Edit-distance comparisons spent on "did you mean" suggestions per file,
-/// so a huge file full of bad references cannot make checking slow.
-const SUGGESTION_BUDGET: usize = 50_000;
 
 const STORY_FIELDS: &[&str] = &["title", "start", "settings", "slides"];
-const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme"];
-const SMS_FIELDS: &[&str] = &["replies", "confirm", "help", "closed"];
-const THEME_FIELDS: &[&str] = &["mode", "accent"];
 const SLIDE_FIELDS: &[&str] = &["title", "body", "notes", "image", "next", "decision"];
-const DECISION_FIELDS: &[&str] = &["prompt", "choices"];
-const CHOICE_FIELDS: &[&str] = &["id", "label", "keywords", "goto"];
 
 type Key<'i> = Spanned<DeString<'i>>;
-type Value<'i> = Spanned<DeValue<'i>>;
+pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
 pub(super) fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     let name = path.display().to_string();
@@ -121,11 +112,15 @@ struct Places {
     goto: Vec<Vec<usize>>,
 }
 
-/// Walks the document tree, recording every problem.
-struct Reader<'p> {
-    p: &'p mut Problems,
-    text: &'p str,
-    budget: usize,
+/// Walks the document tree, recording every problem. Its methods are spread
+/// over `load` (story and slides), `settings`, `decision` and `fields`.
+pub(super) struct Reader<'p> {
+    /// Problems found so far.
+    pub p: &'p mut Problems,
+    /// The whole file.
+    pub text: &'p str,
+    /// What is left to spend on "did you mean" suggestions.
+    pub budget: usize,
 }
 
 impl<'p> Reader<'p> {
@@ -252,107 +247,7 @@ impl<'p> Reader<'p> {
         text[..line_start].lines().position(header).map(|i| i + 1)
     }
 
-    fn settings(&mut self, value: &Value<'_>) -> Settings {
-        let mut settings = default_settings();
-        let Some(table) = self.table(value, "settings") else {
-            return settings;
-        };
-        self.unknown_fields(table, SETTINGS_FIELDS);
-        if let Some((v, at)) = self.string(table, "web_votes") {
-            match v.as_str() {
-                "presence" => settings.web_votes = WebVotes::Presence,
-                "sticky" => settings.web_votes = WebVotes::Sticky,
-                other => self
-                    .p
-                    .error(at, format!("`web_votes` must be `presence` or `sticky`, not `{other}`")),
-            }
-        }
-        if let Some((_, v)) = table.get_key_value("presence_grace") {
-            let seconds = match v.get_ref() {
-                DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix())
-                    .ok()
-                    .filter(|s| *s <= MAX_PRESENCE_GRACE),
-                _ => None,
-            };
-            match seconds {
-                Some(s) => settings.presence_grace = Duration::from_secs(s),
-                None => self.p.error(
-                    v.span().start,
-                    format!(
-                        "`presence_grace` must be a whole number of seconds from 0 to {MAX_PRESENCE_GRACE}, not {}",
-                        shown(self.text, v)
-                    ),
-                ),
-            }
-        }
-        if let Some((_, v)) = table.get_key_value("sms")
-            && let Some(sms) = self.table(v, "sms")
-        {
-            self.unknown_fields(sms, SMS_FIELDS);
-            if let Some((_, v)) = sms.get_key_value("replies") {
-                match v.get_ref() {
-                    DeValue::Boolean(b) => settings.sms.replies = *b,
-                    other => self.p.error(
-                        v.span().start,
-                        format!("`replies` must be `true` or `false`, not {}", a(other)),
-                    ),
-                }
-            }
-            settings.sms.confirm = self.reply_text(sms, "confirm", &["label", "choice"]);
-            settings.sms.help = self.reply_text(sms, "help", &["options"]);
-            settings.sms.closed = self.reply_text(sms, "closed", &[]);
-        }
-        if let Some((_, v)) = table.get_key_value("theme")
-            && let Some(theme) = self.table(v, "theme")
-        {
-            self.unknown_fields(theme, THEME_FIELDS);
-            if let Some((mode, at)) = self.string(theme, "mode") {
-                if mode == "light" || mode == "dark" {
-                    settings.theme.mode = Some(mode);
-                } else {
-                    self.p
-                        .error(at, format!("`mode` must be `light` or `dark`, not `{mode}`"));
-                }
-            }
-            if let Some((accent, at)) = self.string(theme, "accent") {
-                if is_css_colour(&accent) {
-                    settings.theme.accent = Some(accent);
-                } else {
-                    self.p.error(
-                        at,
-                        format!("`accent` must be a CSS colour like `#c03`, `#cc0033` or `teal`, not `{accent}`"),
-                    );
-                }
-            }
-        }
-        settings
-    }
-
-    /// An SMS reply text, whose `{placeholders}` must be ones cyoa fills in.
-    fn reply_text(&mut self, table: &DeTable<'_>, key: &str, allowed: &[&str]) -> Option<String> {
-        let (text, at) = self.string(table, key)?;
-        for name in placeholders(&text) {
-            if !allowed.contains(&name) {
-                let may = match allowed {
-                    [] => "it takes no placeholders".to_string(),
-                    _ => format!(
-                        "it may use {}",
-                        allowed
-                            .iter()
-                            .map(|a| format!("`{{{a}}}`"))
-                            .collect::<Vec<_>>()
-                            .join(" and ")
-                    ),
-                };
-                self.p.error(
-                    at,
-                    format!("`{key}` uses `{{{name}}}`, which cyoa does not fill in; {may}"),
-                );
-            }
-        }
-        Some(text)
-    }
-
+    /// One slide, read as far as it goes; its problems are recorded.
     fn slide(&mut self, key: &Key<'_>, value: &Value<'_>, places: &mut Places) -> Slide {
         let id = key.get_ref().to_string();
         let at = key.span().start;
@@ -423,207 +318,6 @@ impl<'p> Reader<'p> {
         slide
     }
 
-    fn decision(&mut self, slide_id: &str, value: &Value<'_>, goto_at: &mut Vec<usize>) -> Option<Decision> {
-        let table = self.table(value, "decision")?;
-        let at = value.span().start;
-        self.unknown_fields(table, DECISION_FIELDS);
-        let prompt = self
-            .required_text(
-                table,
-                "prompt",
-                at,
-                "the question put to the audience, `prompt = \"...\"`",
-            )
-            .unwrap_or_default();
-        let mut choices = Vec::new();
-        // Spans of each choice's id, label and keywords, for collision messages.
-        let mut choice_places: Vec<ChoicePlaces> = Vec::new();
-        match table.get_key_value("choices") {
-            None => self.p.error(
-                at,
-                format!("missing `choices`: decision `{slide_id}` needs {MIN_CHOICES} to {MAX_CHOICES} choices"),
-            ),
-            Some((key, v)) => match v.get_ref() {
-                DeValue::Array(items) => {
-                    let n = items.len();
-                    if !(MIN_CHOICES..=MAX_CHOICES).contains(&n) {
-                        self.p.error(
-                            key.span().start,
-                            format!(
-                                "decision `{slide_id}` has {n} {}; a decision needs {MIN_CHOICES} to {MAX_CHOICES}",
-                                if n == 1 { "choice" } else { "choices" }
-                            ),
-                        );
-                    }
-                    for item in items.iter() {
-                        if let Some((choice, places)) = self.choice(item) {
-                            goto_at.push(places.goto);
-                            choices.push(choice);
-                            choice_places.push(places);
-                        }
-                    }
-                }
-                other => self.p.error(
-                    v.span().start,
-                    format!(
-                        "`choices` must be an array of choices like `[{{ id = \"a\", label = \"...\", goto = \"...\" }}]`, not {}",
-                        a(other)
-                    ),
-                ),
-            },
-        }
-        if self.choice_ids(slide_id, &choices, &choice_places) {
-            self.sms_collisions(&choices, &choice_places);
-        }
-        Some(Decision {
-            id: slide_id.to_string(),
-            prompt,
-            choices,
-        })
-    }
-
-    fn choice(&mut self, value: &Value<'_>) -> Option<(Choice, ChoicePlaces)> {
-        let at = value.span().start;
-        let table = match value.get_ref() {
-            DeValue::Table(t) => t,
-            other => {
-                self.p.error(
-                    at,
-                    format!(
-                        "a choice must be a table like `{{ id = \"a\", label = \"...\", goto = \"...\" }}`, not {}",
-                        a(other)
-                    ),
-                );
-                return None;
-            }
-        };
-        self.unknown_fields(table, CHOICE_FIELDS);
-        let id = self.required_string(table, "id", at, "the choice's id, `id = \"a\"`");
-        if let Some((id, id_at)) = &id
-            && !is_id(id)
-        {
-            self.p.error(
-                *id_at,
-                format!("choice id `{id}` must be 1 to {MAX_ID_LEN} characters: lowercase letters a-z, digits and `-`"),
-            );
-        }
-        let label = self.required_text(table, "label", at, "what the audience sees, `label = \"...\"`");
-        let label_at = table.get_key_value("label").map_or(at, |(_, v)| v.span().start);
-        let goto = self.required_string(table, "goto", at, "the slide this choice leads to, `goto = \"...\"`");
-        let mut keywords = Vec::new();
-        let mut keyword_at = Vec::new();
-        if let Some((_, v)) = table.get_key_value("keywords") {
-            match v.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::String(s) => {
-                                if sms::normalise(s).is_empty() {
-                                    self.p.error(
-                                        item.span().start,
-                                        format!("keyword `{s}` has no letters or digits, so no SMS can match it"),
-                                    );
-                                }
-                                keywords.push(s.to_string());
-                                keyword_at.push(item.span().start);
-                            }
-                            other => self.p.error(
-                                item.span().start,
-                                format!("each keyword must be a string, not {}", a(other)),
-                            ),
-                        }
-                    }
-                }
-                other => self.p.error(
-                    v.span().start,
-                    format!(
-                        "`keywords` must be an array of strings like `[\"yes\"]`, not {}",
-                        a(other)
-                    ),
-                ),
-            }
-        }
-        let (id, id_at) = id.unwrap_or_default();
-        let (goto, goto_at) = goto.unwrap_or((String::new(), at));
-        let places = ChoicePlaces {
-            id: if id.is_empty() { at } else { id_at },
-            label: label_at,
-            keywords: keyword_at,
-            // A missing `goto` is already reported; no second error for it.
-            goto: if goto.is_empty() { usize::MAX } else { goto_at },
-        };
-        let choice = Choice {
-            id,
-            label: label.unwrap_or_default(),
-            keywords,
-            goto,
-        };
-        Some((choice, places))
-    }
-
-    /// Reports choice ids used twice; whether all were unique.
-    fn choice_ids(&mut self, slide_id: &str, choices: &[Choice], places: &[ChoicePlaces]) -> bool {
-        let mut unique = true;
-        let mut seen = HashSet::new();
-        for (c, at) in choices.iter().zip(places) {
-            if !c.id.is_empty() && !seen.insert(c.id.as_str()) {
-                self.p.error(
-                    at.id,
-                    format!("choice id `{}` is used twice in decision `{slide_id}`", c.id),
-                );
-                unique = false;
-            }
-        }
-        unique
-    }
-
-    /// Refuses any SMS word (number, letter, id, label, keyword) that two
-    /// choices of one decision share once normalised. Run only when choice
-    /// ids are unique, so that messages can name choices by id.
-    fn sms_collisions(&mut self, choices: &[Choice], places: &[ChoicePlaces]) {
-        let all: Vec<Vec<(String, Source)>> = choices.iter().enumerate().map(|(i, c)| sms::words(i, c)).collect();
-        let mut owner: HashMap<&str, (usize, Source)> = HashMap::new();
-        // Automatic words first, so the blame falls on the written one.
-        for (i, words) in all.iter().enumerate() {
-            for (w, source) in words {
-                if matches!(source, Source::Number | Source::Letter) {
-                    owner.insert(w, (i, *source));
-                }
-            }
-        }
-        for (i, words) in all.iter().enumerate() {
-            for (w, source) in words {
-                if matches!(source, Source::Number | Source::Letter) {
-                    continue;
-                }
-                match owner.get(w.as_str()) {
-                    Some(&(j, _)) if j == i => {}
-                    Some(&(j, theirs)) => {
-                        let (raw, at) = match source {
-                            Source::Id => (choices[i].id.as_str(), places[i].id),
-                            Source::Label => (choices[i].label.as_str(), places[i].label),
-                            Source::Keyword(k) => (choices[i].keywords[*k].as_str(), places[i].keywords[*k]),
-                            Source::Number | Source::Letter => continue,
-                        };
-                        self.p.error(
-                            at,
-                            format!(
-                                "{} `{raw}` of choice `{}` reads `{w}` over SMS, which already names choice `{}` (its {}); change one so that a text names one choice",
-                                source.describe(),
-                                choices[i].id,
-                                choices[j].id,
-                                theirs.describe(),
-                            ),
-                        );
-                    }
-                    None => {
-                        owner.insert(w, (i, *source));
-                    }
-                }
-            }
-        }
-    }
-
     /// `start`, `next` and `goto` must name slides; then the warnings about
     /// the shape of the talk.
     fn links(&mut self, story: &Story, places: &Places) {
@@ -677,13 +371,16 @@ impl<'p> Reader<'p> {
         // Report each trap once, where the talk walks into it.
         let trapped = |v: usize| reached[v] && !can_end[v];
         let mut entries: Vec<usize> = Vec::new();
+        let mut entered = vec![false; ids.len()];
         if trapped(start) {
             entries.push(start);
+            entered[start] = true;
         }
         for v in (0..ids.len()).filter(|&v| reached[v] && can_end[v]) {
             for &w in &graph.succ[v] {
-                if trapped(w) && !entries.contains(&w) {
+                if trapped(w) && !entered[w] {
                     entries.push(w);
+                    entered[w] = true;
                 }
             }
         }
@@ -698,168 +395,6 @@ impl<'p> Reader<'p> {
             );
         }
     }
-
-    // ---- field helpers ----
-
-    /// Reports every key of `table` that is not in `known`.
-    fn unknown_fields(&mut self, table: &DeTable<'_>, known: &[&str]) {
-        for key in table.keys() {
-            let name = key.get_ref().as_ref();
-            if known.contains(&name) {
-                continue;
-            }
-            let hint = match closest(name, known.iter().copied(), &mut self.budget) {
-                Some(k) => format!("; did you mean `{k}`?"),
-                None => format!(
-                    "; the fields here are {}",
-                    known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                ),
-            };
-            self.p.error(key.span().start, format!("unknown field `{name}`{hint}"));
-        }
-    }
-
-    /// The table in `value`, or an error naming `key`.
-    fn table<'t, 'i>(&mut self, value: &'t Value<'i>, key: &str) -> Option<&'t DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(t) => Some(t),
-            other => {
-                self.p
-                    .error(value.span().start, format!("`{key}` must be a table, not {}", a(other)));
-                None
-            }
-        }
-    }
-
-    /// An optional string field and where its value is.
-    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<(String, usize)> {
-        let (_, v) = table.get_key_value(key)?;
-        match v.get_ref() {
-            DeValue::String(s) => Some((s.to_string(), v.span().start)),
-            other => {
-                self.p
-                    .error(v.span().start, format!("`{key}` must be a string, not {}", a(other)));
-                None
-            }
-        }
-    }
-
-    /// A required string field; `at` is where to point if it is missing.
-    fn required_string(&mut self, table: &DeTable<'_>, key: &str, at: usize, what: &str) -> Option<(String, usize)> {
-        if table.get_key_value(key).is_none() {
-            self.p.error(at, format!("missing `{key}`: {what}"));
-            return None;
-        }
-        self.string(table, key)
-    }
-
-    /// A required string field that must not be blank.
-    fn required_text(&mut self, table: &DeTable<'_>, key: &str, at: usize, what: &str) -> Option<String> {
-        let (text, value_at) = self.required_string(table, key, at, what)?;
-        if text.trim().is_empty() {
-            self.p.error(value_at, format!("`{key}` is empty; write {what}"));
-        }
-        Some(text)
-    }
-
-    /// "; did you mean `x`?" for the candidate closest to `word`, or nothing.
-    fn did_you_mean(&mut self, word: &str, candidates: &[&str]) -> String {
-        closest(word, candidates.iter().copied(), &mut self.budget)
-            .map(|c| format!("; did you mean `{c}`?"))
-            .unwrap_or_default()
-    }
-}
-
-/// Where a choice's parts are, for messages.
-struct ChoicePlaces {
-    id: usize,
-    label: usize,
-    keywords: Vec<usize>,
-    /// `usize::MAX` when the choice has no `goto`.
-    goto: usize,
-}
-
-fn default_settings() -> Settings {
-    Settings {
-        web_votes: WebVotes::Presence,
-        presence_grace: Duration::from_secs(DEFAULT_PRESENCE_GRACE),
-        sms: SmsTexts {
-            replies: true,
-            ..SmsTexts::default()
-        },
-        theme: Theme::default(),
-    }
-}
-
-/// `[a-z0-9-]{1,64}`: the ids that can go in a URL as they are.
-fn is_id(id: &str) -> bool {
-    (1..=MAX_ID_LEN).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// `#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa` or a colour name: nothing that
-/// could end the CSS declaration it is put in.
-fn is_css_colour(s: &str) -> bool {
-    match s.strip_prefix('#') {
-        Some(hex) => [3, 4, 6, 8].contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        None => (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic()),
-    }
-}
-
-/// Names inside `{...}` in a reply text.
-fn placeholders(text: &str) -> impl Iterator<Item = &str> {
-    text.split('{').skip(1).filter_map(|rest| {
-        let name = &rest[..rest.find('}')?];
-        let is_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        is_name.then_some(name)
-    })
-}
-
-/// "a string", "an integer": the type of a value, for messages.
-fn a(value: &DeValue<'_>) -> &'static str {
-    match value {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-/// A value as written in the file, shortened, for messages.
-fn shown(text: &str, value: &Value<'_>) -> String {
-    let raw = text.get(value.span()).unwrap_or("");
-    let short: String = raw.chars().take(40).collect();
-    if short.len() < raw.len() {
-        format!("`{short}...`")
-    } else {
-        format!("`{short}`")
-    }
-}
-
-/// The candidate most like `word`, if any is close enough to be a typo.
-fn closest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>, budget: &mut usize) -> Option<&'c str> {
-    let len = word.chars().count();
-    let mut best: Option<(f64, &str)> = None;
-    for c in candidates {
-        // Cheap test first: lengths too far apart cannot be a typo.
-        if c.chars().count().abs_diff(len) > len.max(2) / 2 {
-            continue;
-        }
-        if *budget == 0 {
-            return None;
-        }
-        *budget -= 1;
-        let score = strsim::normalized_damerau_levenshtein(word, c);
-        if score >= 0.6 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, c));
-        }
-    }
-    best.map(|(_, c)| c)
 }
 
 /// `a` -> `b` -> `c` -> `a`: the loop the talk falls into from slide `v`,
@@ -881,48 +416,4 @@ fn trap_walk(graph: &Graph, v: usize, ids: &[&str]) -> String {
         at = w;
     }
     walk
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_lowercase_letters_digits_and_dashes() {
-        for ok in ["a", "welcome", "step-2", &"x".repeat(64)] {
-            assert!(is_id(ok), "{ok}");
-        }
-        for bad in ["", "Welcome", "two words", "under_score", "é", &"x".repeat(65)] {
-            assert!(!is_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn accent_colours_cannot_escape_css() {
-        for ok in ["#c03", "#cc0033", "#cc003380", "teal"] {
-            assert!(is_css_colour(ok), "{ok}");
-        }
-        for bad in ["#c0", "red;}body{", "url(x)", "", "#ggg"] {
-            assert!(!is_css_colour(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn placeholders_are_found() {
-        let names: Vec<_> = placeholders("You chose {label} ({choice}) {not closed {} {x y}").collect();
-        assert_eq!(names, ["label", "choice"]);
-    }
-
-    #[test]
-    fn suggestions_are_typos_only() {
-        let mut budget = 100;
-        assert_eq!(closest("nxet", SLIDE_FIELDS.iter().copied(), &mut budget), Some("next"));
-        assert_eq!(
-            closest("titel", SLIDE_FIELDS.iter().copied(), &mut budget),
-            Some("title")
-        );
-        assert_eq!(closest("colour", SLIDE_FIELDS.iter().copied(), &mut budget), None);
-        let mut none = 0;
-        assert_eq!(closest("nxet", SLIDE_FIELDS.iter().copied(), &mut none), None);
-    }
 }

@@ -4,9 +4,12 @@
 //! checked, and immutable after that: everything else in cyoa reads it.
 
 mod check;
+mod decision;
 mod diag;
+mod fields;
 mod load;
 mod markdown;
+mod settings;
 mod sms;
 
 use std::collections::HashMap;
