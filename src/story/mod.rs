@@ -2,6 +2,13 @@
 //!
 //! A story is loaded once from a TOML file (see `docs/story-format.md`),
 //! checked, and immutable after that: everything else in cyoa reads it.
+//!
+//! Loading: `load` reads the file and walks toml's spanned tree (with
+//! `settings`, `decision` and the helpers in `fields`), recording problems
+//! with byte offsets; `check` looks at the slides as a graph (reachability,
+//! loops, the summary); `diag` turns offsets into lines and columns. `sms`
+//! holds the one normal form SMS text is matched in, and `markdown` renders
+//! slide bodies.
 
 mod check;
 mod decision;
@@ -94,7 +101,8 @@ pub struct Slide {
     pub id: String,
     /// Heading shown on the slide.
     pub title: String,
-    /// The Markdown body rendered to HTML.
+    /// The Markdown body rendered to HTML; raw HTML in the Markdown is shown
+    /// as text (see [`render_markdown`]).
     pub body_html: String,
     /// Speaker notes (plain text), never shown to the audience.
     pub notes: String,
@@ -147,7 +155,7 @@ impl Decision {
 }
 
 impl Story {
-    /// Builds the index; used by the loader once slides are checked.
+    /// Builds the id index over the slides.
     fn new(title: String, start: String, settings: Settings, slides: Vec<Slide>) -> Self {
         let index = slides.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         Story {
