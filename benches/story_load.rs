@@ -42,6 +42,16 @@ fn load(c: &mut Criterion) {
     group.bench_function("summary_10000_slides", |b| {
         b.iter(|| black_box(&loaded.story).summary())
     });
+    // The error path: every slide with a misspelt (so missing) title, every
+    // `next` to nowhere: 24,999 problems, with suggestions and positions.
+    let broken = text
+        .replace("title = \"Slide", "titel = \"Slide")
+        .replace("next = \"s", "next = \"x");
+    let problems = Story::parse("bench.toml", &broken).expect_err("every slide is broken");
+    assert_eq!(problems.len(), 24_999);
+    group.bench_function("parse_and_check_10000_broken_slides", |b| {
+        b.iter(|| Story::parse("bench.toml", black_box(&broken)))
+    });
     group.finish();
 }
 
