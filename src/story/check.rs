@@ -247,6 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_reads_as_a_sentence() {
+        let s = Summary {
+            slides: 1,
+            decisions: 0,
+            endings: 1,
+            paths: 1,
+            longest: 1,
+        };
+        assert_eq!(
+            s.to_string(),
+            "1 slide, 0 decisions, 1 ending, 1 path from start to an ending, the longest 1 slide"
+        );
+        let many = Summary { paths: u64::MAX, ..s };
+        assert!(
+            many.to_string().contains("at least 18446744073709551615 paths"),
+            "{many}"
+        );
+    }
+
+    #[test]
     fn a_long_chain_needs_no_stack() {
         let n = 200_000;
         let succ = (0..n).map(|i| if i + 1 < n { vec![i + 1] } else { vec![] }).collect();
