@@ -29,20 +29,20 @@ impl Graph {
         let mut succ = Vec::with_capacity(story.slides.len());
         let mut may_end = Vec::with_capacity(story.slides.len());
         for slide in &story.slides {
-            let targets: Vec<&str> = match &slide.then {
-                Then::Next(n) => vec![n.as_str()],
-                Then::Decision(d) => d.choices.iter().map(|c| c.goto.as_str()).collect(),
-                Then::Ending => Vec::new(),
-            };
-            let mut links: Vec<usize> = Vec::with_capacity(targets.len());
+            let mut links: Vec<usize> = Vec::new();
             let mut dangling = false;
-            for t in targets {
-                match story.index.get(t) {
-                    Some(&i) if !links.contains(&i) => links.push(i),
-                    Some(_) => {}
-                    None => dangling = true,
-                }
+            let mut link = |target: &str| match story.index.get(target) {
+                Some(&i) => links.push(i),
+                None => dangling = true,
+            };
+            match &slide.then {
+                Then::Next(n) => link(n),
+                Then::Decision(d) => d.choices.iter().for_each(|c| link(&c.goto)),
+                Then::Ending => {}
             }
+            // Two choices to one slide are one link (and one path).
+            links.sort_unstable();
+            links.dedup();
             // No links at all is an ending, or a decision whose choices
             // all had errors: either way, not a loop.
             may_end.push(links.is_empty() || dangling);

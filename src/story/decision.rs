@@ -175,45 +175,74 @@ impl Reader<'_> {
     /// choices of one decision share once normalised. Run only when choice
     /// ids are unique, so that messages can name choices by id.
     fn sms_collisions(&mut self, choices: &[Choice], places: &[ChoicePlaces]) {
-        let all: Vec<Vec<(String, Source)>> = choices.iter().enumerate().map(|(i, c)| sms::words(i, c)).collect();
-        let mut owner: HashMap<&str, (usize, Source)> = HashMap::new();
-        // Automatic words first, so the blame falls on the written one.
-        for (i, words) in all.iter().enumerate() {
-            for (w, source) in words {
-                if matches!(source, Source::Number | Source::Letter) {
-                    owner.insert(w, (i, *source));
-                }
-            }
-        }
-        for (i, words) in all.iter().enumerate() {
-            for (w, source) in words {
-                if matches!(source, Source::Number | Source::Letter) {
-                    continue;
-                }
-                match owner.get(w.as_str()) {
-                    Some(&(j, _)) if j == i => {}
-                    Some(&(j, theirs)) => {
+        let mut owner = Owners::new();
+        for (i, choice) in choices.iter().enumerate() {
+            for (word, source) in sms::written(choice) {
+                // Automatic words (numbers, letters) always belong to their
+                // choice, so the blame falls on the written one.
+                let taken = sms::automatic(&word, choices.len()).or_else(|| owner.get(&word));
+                match taken {
+                    Some((j, _)) if j == i => {}
+                    Some((j, theirs)) => {
                         let (raw, at) = match source {
-                            Source::Id => (choices[i].id.as_str(), places[i].id),
-                            Source::Label => (choices[i].label.as_str(), places[i].label),
-                            Source::Keyword(k) => (choices[i].keywords[*k].as_str(), places[i].keywords[*k]),
+                            Source::Id => (choice.id.as_str(), places[i].id),
+                            Source::Label => (choice.label.as_str(), places[i].label),
+                            Source::Keyword(k) => (choice.keywords[k].as_str(), places[i].keywords[k]),
                             Source::Number | Source::Letter => continue,
                         };
                         self.p.error(
                             at,
                             format!(
-                                "{} `{raw}` of choice `{}` reads `{w}` over SMS, which already names choice `{}` (its {}); change one so that a text names one choice",
+                                "{} `{raw}` of choice `{}` reads `{word}` over SMS, which already names choice `{}` (its {}); change one so that a text names one choice",
                                 source.describe(),
-                                choices[i].id,
+                                choice.id,
                                 choices[j].id,
                                 theirs.describe(),
                             ),
                         );
                     }
                     None => {
-                        owner.insert(w, (i, *source));
+                        owner.insert(word, (i, source));
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Which choice first wrote each SMS word of a decision. A decision has a
+/// handful of words, so a list searched in order beats hashing; a map takes
+/// over past a few dozen, so that a decision stuffed with keywords stays
+/// linear.
+enum Owners {
+    Few(Vec<(String, (usize, Source))>),
+    Many(HashMap<String, (usize, Source)>),
+}
+
+impl Owners {
+    const FEW: usize = 32;
+
+    fn new() -> Self {
+        Owners::Few(Vec::new())
+    }
+
+    fn get(&self, word: &str) -> Option<(usize, Source)> {
+        match self {
+            Owners::Few(list) => list.iter().find(|(w, _)| w == word).map(|(_, o)| *o),
+            Owners::Many(map) => map.get(word).copied(),
+        }
+    }
+
+    fn insert(&mut self, word: String, owner: (usize, Source)) {
+        match self {
+            Owners::Few(list) if list.len() < Self::FEW => list.push((word, owner)),
+            Owners::Few(list) => {
+                let mut map: HashMap<_, _> = std::mem::take(list).into_iter().collect();
+                map.insert(word, owner);
+                *self = Owners::Many(map);
+            }
+            Owners::Many(map) => {
+                map.insert(word, owner);
             }
         }
     }

@@ -45,9 +45,15 @@ impl Reader<'_> {
 
     /// An optional string field and where its value is.
     pub(super) fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<(String, usize)> {
+        self.str(table, key).map(|(s, at)| (s.to_string(), at))
+    }
+
+    /// An optional string field, borrowed from the document, and where its
+    /// value is.
+    pub(super) fn str<'t>(&mut self, table: &'t DeTable<'_>, key: &str) -> Option<(&'t str, usize)> {
         let (_, v) = table.get_key_value(key)?;
         match v.get_ref() {
-            DeValue::String(s) => Some((s.to_string(), v.span().start)),
+            DeValue::String(s) => Some((s.as_ref(), v.span().start)),
             other => {
                 self.p
                     .error(v.span().start, format!("`{key}` must be a string, not {}", a(other)));

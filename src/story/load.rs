@@ -282,8 +282,8 @@ impl<'p> Reader<'p> {
             slide.title = self
                 .required_text(table, "title", at, "the slide's heading, `title = \"...\"`")
                 .unwrap_or_default();
-            if let Some((body, _)) = self.string(table, "body") {
-                slide.body_html = markdown::render(&body);
+            if let Some((body, _)) = self.str(table, "body") {
+                slide.body_html = markdown::render(body);
             }
             slide.notes = self.string(table, "notes").map(|(s, _)| s).unwrap_or_default();
             slide.image = self.string(table, "image").map(|(s, _)| s);

@@ -53,29 +53,33 @@ impl Source {
     }
 }
 
-/// The automatic letter of the choice at `index` (0-based): `a`, `b`, ...
-/// `None` past `z`, which the 9-choice limit never reaches.
-pub(super) fn letter(index: usize) -> Option<char> {
-    u8::try_from(index)
-        .ok()
-        .filter(|&i| i < 26)
-        .map(|i| char::from(b'a' + i))
+/// The choice (0-based index, and whether by number or letter) that a
+/// normalised word names automatically in a decision of `choices` choices:
+/// `"2"` is the second choice's number, `"b"` its letter. `"02"` is neither.
+pub(super) fn automatic(word: &str, choices: usize) -> Option<(usize, Source)> {
+    let bytes = word.as_bytes();
+    let index = match bytes {
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => {
+            (word.parse::<usize>().ok()? - 1, Source::Number)
+        }
+        [c @ b'a'..=b'z'] => (usize::from(c - b'a'), Source::Letter),
+        _ => return None,
+    };
+    (index.0 < choices).then_some(index)
 }
 
-/// Every normalised word the choice at `index` answers to, automatic ones
-/// first. Words that normalise to nothing (an emoji-only label) are left out.
-pub(super) fn words(index: usize, choice: &Choice) -> Vec<(String, Source)> {
-    let mut out = vec![((index + 1).to_string(), Source::Number)];
-    if let Some(l) = letter(index) {
-        out.push((l.to_string(), Source::Letter));
-    }
-    out.push((normalise(&choice.id), Source::Id));
-    out.push((normalise(&choice.label), Source::Label));
-    for (k, kw) in choice.keywords.iter().enumerate() {
-        out.push((normalise(kw), Source::Keyword(k)));
-    }
-    out.retain(|(w, _)| !w.is_empty());
-    out
+/// The words the author wrote for a choice, normalised: its id, label and
+/// keywords. Words that normalise to nothing (an emoji-only label) are left
+/// out.
+pub(super) fn written(choice: &Choice) -> impl Iterator<Item = (String, Source)> + '_ {
+    let id = (normalise(&choice.id), Source::Id);
+    let label = (normalise(&choice.label), Source::Label);
+    let keywords = choice
+        .keywords
+        .iter()
+        .enumerate()
+        .map(|(k, kw)| (normalise(kw), Source::Keyword(k)));
+    [id, label].into_iter().chain(keywords).filter(|(w, _)| !w.is_empty())
 }
 
 impl Decision {
@@ -88,11 +92,10 @@ impl Decision {
         if text.is_empty() {
             return None;
         }
-        self.choices
-            .iter()
-            .enumerate()
-            .find(|(i, c)| words(*i, c).iter().any(|(w, _)| *w == text))
-            .map(|(_, c)| c)
+        if let Some((i, _)) = automatic(&text, self.choices.len()) {
+            return self.choices.get(i);
+        }
+        self.choices.iter().find(|c| written(c).any(|(w, _)| w == text))
     }
 }
 
@@ -173,14 +176,35 @@ mod tests {
     }
 
     #[test]
-    fn words_leave_out_what_normalises_to_nothing() {
+    fn written_words_leave_out_what_normalises_to_nothing() {
         let c = Choice {
             id: "x".into(),
             label: "🎉".into(),
-            keywords: vec!["!!".into()],
+            keywords: vec!["!!".into(), "Yes!".into()],
             goto: "end".into(),
         };
-        let w: Vec<_> = words(0, &c).into_iter().map(|(w, _)| w).collect();
-        assert_eq!(w, ["1", "a", "x"]);
+        let w: Vec<_> = written(&c).collect();
+        assert_eq!(
+            w,
+            [("x".to_string(), Source::Id), ("yes".to_string(), Source::Keyword(1))]
+        );
+    }
+
+    #[test]
+    fn automatic_words_are_numbers_and_letters_of_existing_choices() {
+        assert_eq!(automatic("1", 3), Some((0, Source::Number)));
+        assert_eq!(automatic("c", 3), Some((2, Source::Letter)));
+        assert_eq!(automatic("12", 12), Some((11, Source::Number)));
+        for (word, why) in [
+            ("4", "past the end"),
+            ("d", "past the end"),
+            ("0", "zero"),
+            ("02", "leading zero"),
+            ("ab", "two letters"),
+            ("", "empty"),
+            ("99999999999999999999999", "huge"),
+        ] {
+            assert_eq!(automatic(word, 3), None, "{why}");
+        }
     }
 }
