@@ -132,6 +132,8 @@ impl<'p> Reader<'p> {
         }
     }
 
+    /// The story as far as it could be read (problems recorded on the way),
+    /// or `None` when the text is not TOML.
     fn story(&mut self) -> Option<Story> {
         let (root, errors) = DeTable::parse_recoverable(self.text);
         if !errors.is_empty() {
