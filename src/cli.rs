@@ -74,6 +74,9 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `cyoa check`: every file is checked, even after one fails. A good story
+/// prints its summary on stdout (warnings on stderr); a bad one prints every
+/// problem on stderr, one `FILE:LINE:COL: error: MESSAGE` line each.
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut ok = true;
     for file in files {
@@ -82,12 +85,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
                 for w in &warnings {
                     eprintln!("{w}");
                 }
-                println!(
-                    "{}: ok: {} slides, {} decisions",
-                    file.display(),
-                    story.slides.len(),
-                    story.decisions().count()
-                );
+                println!("{}: ok: {}", file.display(), story.summary());
             }
             Err(problems) => {
                 ok = false;
