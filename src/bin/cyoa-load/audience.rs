@@ -1,0 +1,382 @@
+//! The audience: web voters on sockets, phones posting signed webhooks, and
+//! the presenter socket that watches the tally pushes.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::sleep_until;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::server::{PRESENTER_COOKIE, Server, Socket, VOTER_COOKIE};
+use crate::stats::{Counters, Tracker};
+
+/// A voter's last acknowledged choice: none yet.
+pub const NO_VOTE: i32 = -1;
+/// A voter whose last vote was never answered: it may or may not count.
+pub const UNKNOWN: i32 = -2;
+
+/// How long a vote may wait for its answer before it counts as lost.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// What every voter task shares.
+pub struct Plan {
+    pub server: Server,
+    pub decision: String,
+    pub choices: Vec<String>,
+    /// Time between one voter's votes.
+    pub interval: Duration,
+    /// Time between one phone's texts.
+    pub sms_interval: Duration,
+    /// Chance that a voter leaves (and comes back) after a vote.
+    pub leave: f64,
+    /// The Twilio auth token and the URL the server signs, for phones.
+    pub twilio: Option<(String, String)>,
+    pub counters: Counters,
+    pub tracker: Tracker,
+    /// Per web voter then per phone: the last acknowledged choice (an
+    /// index), [`NO_VOTE`] or [`UNKNOWN`].
+    pub truth: Vec<AtomicI32>,
+    /// Voters and phones done voting (or failed): their truth is final.
+    pub settled: AtomicUsize,
+    /// Voters whose setup ended (connected or failed).
+    pub set_up: AtomicUsize,
+}
+
+/// When to vote: `None` until every voter is connected, then the start and
+/// the end of the voting phase.
+pub type Phase = watch::Receiver<Option<(Instant, Instant)>>;
+
+/// Waits for the voting phase.
+async fn phase(go: &mut Phase) -> Option<(Instant, Instant)> {
+    loop {
+        if let Some(p) = *go.borrow_and_update() {
+            return Some(p);
+        }
+        go.changed().await.ok()?;
+    }
+}
+
+/// A choice other than `current` (any choice when there is none).
+fn pick(rng: &mut StdRng, choices: usize, current: Option<usize>) -> usize {
+    match current {
+        Some(c) if choices > 1 => (c + rng.random_range(1..choices)) % choices,
+        _ => rng.random_range(0..choices),
+    }
+}
+
+fn settle(plan: &Plan, slot: usize, truth: i32) {
+    plan.truth[slot].store(truth, Ordering::Relaxed);
+    plan.settled.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A vote on its way.
+struct InFlight {
+    choice: usize,
+    sent: crate::stats::Sent,
+    at: Instant,
+}
+
+#[derive(Deserialize)]
+struct ErrorMessage {
+    code: String,
+}
+
+/// One web voter: gets a cookie, opens its socket, votes and changes its
+/// mind every `interval`, sometimes leaves and comes back, then stays
+/// connected until `finish`.
+pub async fn web_voter(
+    plan: Arc<Plan>,
+    slot: usize,
+    source: IpAddr,
+    client: reqwest::Client,
+    setups: Arc<Semaphore>,
+    mut go: Phase,
+    mut finish: watch::Receiver<bool>,
+) {
+    let counters = &plan.counters;
+    let setup = async {
+        let _permit = setups.acquire().await.map_err(|_| "stopped".to_string())?;
+        let cookie = plan.server.voter_cookie(&client).await?;
+        let cookie = format!("{VOTER_COOKIE}={cookie}");
+        let socket = plan.server.socket(source, "", &cookie).await?;
+        Ok::<_, String>((cookie, socket))
+    };
+    let result = setup.await;
+    plan.set_up.fetch_add(1, Ordering::Relaxed);
+    let (cookie, mut socket) = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            counters.error(format!("voter setup: {e}"));
+            settle(&plan, slot, NO_VOTE);
+            return;
+        }
+    };
+    counters.connect();
+    let mut rng = StdRng::seed_from_u64(slot as u64);
+    let mut connected = true;
+
+    // Until the voting starts, read (and drop) what the server pushes.
+    let Some((start, until)) = (tokio::select! {
+        p = phase(&mut go) => p,
+        _ = drain(&mut socket) => None,
+    }) else {
+        counters.error("socket closed before voting");
+        counters.disconnect();
+        settle(&plan, slot, NO_VOTE);
+        return;
+    };
+
+    let mut current: Option<usize> = None;
+    let mut in_flight: Option<InFlight> = None;
+    let mut next_vote = start + plan.interval.mul_f64(rng.random::<f64>());
+    let mut back_at: Option<Instant> = None;
+    let truth;
+    loop {
+        let now = Instant::now();
+        if let Some(f) = &in_flight
+            && now.duration_since(f.at) > ANSWER_WITHIN
+        {
+            counters.error("vote unanswered within 10 s");
+            truth = UNKNOWN;
+            break;
+        }
+        if !connected {
+            // Away: come back at `back_at`, or at once when voting ends.
+            let at = back_at.unwrap_or(now).min(until);
+            tokio::time::sleep_until(at.into()).await;
+            match plan.server.socket(source, "", &cookie).await {
+                Ok(s) => {
+                    socket = s;
+                    connected = true;
+                    counters.connect();
+                    counters.returns.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    counters.error(format!("voter return: {e}"));
+                    truth = UNKNOWN;
+                    break;
+                }
+            }
+            continue;
+        }
+        if in_flight.is_none() && now >= until {
+            truth = current.map_or(NO_VOTE, |c| c as i32);
+            break;
+        }
+        let vote_at = if in_flight.is_none() {
+            next_vote.min(until)
+        } else {
+            now + ANSWER_WITHIN
+        };
+        tokio::select! {
+            message = socket.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let text = text.as_str();
+                    if text.starts_with(r#"{"type":"voted""#) {
+                        if let Some(f) = in_flight.take() {
+                            current = Some(f.choice);
+                            counters.web_votes.fetch_add(1, Ordering::Relaxed);
+                            if rng.random::<f64>() < plan.leave && Instant::now() < until {
+                                let _ = socket.close(None).await;
+                                connected = false;
+                                counters.disconnect();
+                                back_at = Some(Instant::now() + Duration::from_millis(rng.random_range(100..1000)));
+                            }
+                        }
+                    } else if text.starts_with(r#"{"type":"error""#) {
+                        let code = serde_json::from_str::<ErrorMessage>(text).map_or_else(|_| "?".into(), |e| e.code);
+                        counters.error(format!("vote refused: {code}"));
+                        if let Some(f) = in_flight.take() {
+                            plan.tracker.refused(f.sent);
+                        }
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    counters.error("socket closed by the server");
+                    counters.disconnect();
+                    if in_flight.is_some() {
+                        settle(&plan, slot, UNKNOWN);
+                        return;
+                    }
+                    connected = false;
+                    back_at = None;
+                }
+            },
+            _ = sleep_until(vote_at.into()), if in_flight.is_none() => {
+                if Instant::now() >= until {
+                    continue;
+                }
+                let choice = pick(&mut rng, plan.choices.len(), current);
+                let text = format!(
+                    r#"{{"type":"vote","decision":"{}","choice":"{}"}}"#,
+                    plan.decision, plan.choices[choice]
+                );
+                let sent = plan.tracker.sent(choice, current);
+                in_flight = Some(InFlight { choice, sent, at: Instant::now() });
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    counters.error("vote not sent: socket closed");
+                }
+                next_vote += plan.interval;
+                if next_vote < Instant::now() {
+                    next_vote = Instant::now();
+                }
+            }
+        }
+    }
+    settle(&plan, slot, truth);
+    if connected {
+        // Stay: the vote is a presence vote. Drop pushes until told to go.
+        let told = tokio::select! {
+            told = finish.wait_for(|f| *f) => told.is_ok(),
+            _ = drain(&mut socket) => false,
+        };
+        if told {
+            let _ = socket.close(None).await;
+        }
+        counters.disconnect();
+    }
+}
+
+/// Reads a socket until it closes.
+async fn drain(socket: &mut Socket) {
+    while let Some(Ok(_)) = socket.next().await {}
+}
+
+/// One phone: texts a choice every `sms_interval` (changing its mind each
+/// time), each a webhook signed as Twilio signs it, with its own
+/// `MessageSid`.
+pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest::Client, mut go: Phase) {
+    let Some((token, url)) = plan.twilio.clone() else {
+        settle(&plan, slot, NO_VOTE);
+        return;
+    };
+    let Some((start, until)) = phase(&mut go).await else {
+        settle(&plan, slot, NO_VOTE);
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(u64::MAX - number as u64);
+    let from = format!("+1555{number:07}");
+    let mut current: Option<usize> = None;
+    let mut next = start + plan.sms_interval.mul_f64(rng.random::<f64>());
+    let mut truth = NO_VOTE;
+    while next < until {
+        sleep_until(next.into()).await;
+        next += plan.sms_interval;
+        let choice = pick(&mut rng, plan.choices.len(), current);
+        let params: Vec<(String, String)> = vec![
+            ("AccountSid".into(), "AC00000000000000000000000000000000".into()),
+            ("Body".into(), (choice + 1).to_string()),
+            ("From".into(), from.clone()),
+            ("MessageSid".into(), format!("SM{:032x}", rng.random::<u128>())),
+            ("NumMedia".into(), "0".into()),
+            ("To".into(), "+15550000000".into()),
+        ];
+        let signature = cyoa::sms::signature::compute(token.as_bytes(), &url, &params);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish();
+        let sent = plan.tracker.sent(choice, current);
+        let response = client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(cyoa::sms::signature::HEADER, signature)
+            .body(body)
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => {
+                let _ = r.bytes().await;
+                current = Some(choice);
+                truth = choice as i32;
+                plan.counters.sms_votes.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(r) => {
+                plan.counters
+                    .error(format!("sms refused: HTTP {}", r.status().as_u16()));
+                plan.tracker.refused(sent);
+            }
+            Err(_) => {
+                // Sent but unanswered: it may have counted.
+                plan.counters.error("sms unanswered");
+                truth = UNKNOWN;
+                break;
+            }
+        }
+    }
+    settle(&plan, slot, truth);
+}
+
+#[derive(Deserialize)]
+struct Push {
+    #[serde(rename = "type")]
+    kind: String,
+    decision: Option<String>,
+    choices: Option<Vec<crate::server::ChoiceView>>,
+    state: Option<PushedState>,
+}
+
+#[derive(Deserialize)]
+struct PushedState {
+    decision: Option<crate::server::DecisionView>,
+}
+
+/// The presenter's socket: every tally (and state) push of the decision
+/// goes to the latency tracker.
+pub async fn presenter(plan: Arc<Plan>, mut socket: Socket, mut finish: watch::Receiver<bool>) {
+    loop {
+        let message = tokio::select! {
+            m = socket.next() => m,
+            _ = finish.wait_for(|f| *f) => break,
+        };
+        let text = match message {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => {
+                plan.counters.error("presenter socket closed by the server");
+                return;
+            }
+        };
+        let Ok(push) = serde_json::from_str::<Push>(text.as_str()) else {
+            plan.counters.error("presenter: unreadable push");
+            continue;
+        };
+        let choices = match push.kind.as_str() {
+            "tally" if push.decision.as_deref() == Some(plan.decision.as_str()) => push.choices,
+            "state" => push
+                .state
+                .and_then(|s| s.decision)
+                .filter(|d| d.id == plan.decision)
+                .map(|d| d.choices),
+            _ => None,
+        };
+        if let Some(choices) = choices {
+            let counts: Vec<u64> = plan
+                .choices
+                .iter()
+                .map(|id| choices.iter().find(|c| &c.id == id).map_or(0, |c| c.votes))
+                .collect();
+            plan.tracker.push(&counts);
+        }
+    }
+    let _ = socket.close(None).await;
+}
+
+/// Opens the presenter's socket.
+pub async fn presenter_socket(server: &Server) -> Result<Socket, String> {
+    let cookie = server.presenter_cookie().await?;
+    let source = match server.addr.ip() {
+        IpAddr::V4(v4) if v4.is_loopback() => IpAddr::V4(v4),
+        _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    };
+    server
+        .socket(source, "?role=presenter", &format!("{PRESENTER_COOKIE}={cookie}"))
+        .await
+}

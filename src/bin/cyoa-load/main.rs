@@ -1,0 +1,391 @@
+//! `cyoa-load`: plays an audience against a running cyoa server over real
+//! sockets and reports what it saw.
+//!
+//! It opens a decision as the presenter (a new run, so the tally starts
+//! empty), watches the tally pushes on a presenter socket, connects N web
+//! voters (each `GET /` for its cookie, then `/ws`; spread over
+//! 127.0.0.1, 127.0.0.2, ... so that no source address runs out of ports),
+//! and has them vote, change their minds, leave and come back; phones post
+//! signed Twilio webhooks. It prints a progress line a second on stderr
+//! and a report on stdout: connections held, votes per second, vote to
+//! push latency, the server's memory, errors by kind, and whether the
+//! server's final tally equals the ground truth it kept (every voter's
+//! last acknowledged choice). The exit code is 1 when the tallies differ
+//! or the run could not be set up.
+
+mod audience;
+mod server;
+mod stats;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::sync::{Semaphore, watch};
+
+use audience::{NO_VOTE, Plan, UNKNOWN};
+use server::Server;
+use stats::{Counters, Tracker, quantiles};
+
+/// Plays an audience against a running cyoa server and checks its tally.
+#[derive(Parser, Debug)]
+#[command(name = "cyoa-load", version, about)]
+struct Args {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The server's presenter token.
+    #[arg(long, env = "CYOA_PRESENTER_TOKEN", hide_env_values = true)]
+    presenter_token: String,
+    /// The decision (slide id) to open and vote on; a new run is started.
+    #[arg(long, default_value = "what-did-you-build")]
+    decision: String,
+    /// Web voters, each with its own cookie and socket.
+    #[arg(long, default_value_t = 1000)]
+    voters: usize,
+    /// Votes per second from all web voters together; 0: each voter votes
+    /// every --voter-interval-ms.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Time between one voter's votes when --rate is 0 (the server allows
+    /// a voter 5 votes a second).
+    #[arg(long, default_value_t = 250)]
+    voter_interval_ms: u64,
+    /// Seconds of voting, once every voter is connected.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Chance that a voter leaves after a vote and comes back 0.1 to 1 s
+    /// later (well within the presence grace, so its vote stands).
+    #[arg(long, default_value_t = 0.02)]
+    leave: f64,
+    /// Phones voting by SMS (needs --twilio-auth-token).
+    #[arg(long, default_value_t = 0)]
+    sms_voters: usize,
+    /// Time between one phone's texts.
+    #[arg(long, default_value_t = 1000)]
+    sms_interval_ms: u64,
+    /// The server's Twilio auth token, to sign the webhooks.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    twilio_auth_token: Option<String>,
+    /// The URL the server checks signatures against [default: URL/sms].
+    #[arg(long)]
+    sms_url: Option<String>,
+    /// Source addresses to spread sockets over, 127.0.0.1 upwards [default:
+    /// one per 10,000 voters].
+    #[arg(long)]
+    sources: Option<u8>,
+    /// Sockets being set up at once.
+    #[arg(long, default_value_t = 128)]
+    connect_concurrency: usize,
+    /// The server's process id, to read its memory (VmRSS); without it,
+    /// its /metrics is read if it has one.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // Every socket is a file: take all the files this process may have.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            let needed = (args.voters + 64) as u64;
+            if limit < needed {
+                eprintln!("cyoa-load: warning: only {limit} open files allowed; {needed} needed");
+            }
+        }
+        Err(e) => eprintln!("cyoa-load: warning: cannot raise the open-file limit: {e}"),
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cyoa-load: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("cyoa-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Server memory in KiB: `VmRSS` of `--server-pid`, else the resident
+/// memory /metrics reports.
+async fn server_memory(server: &Server, pid: Option<u32>) -> Option<u64> {
+    if let Some(pid) = pid {
+        return server::rss_kib(pid);
+    }
+    let client = server::client(None).ok()?;
+    let text = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with("process_resident_memory_bytes"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|b| (b / 1024.0) as u64)
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("unknown".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    if args.voters == 0 && args.sms_voters == 0 {
+        return Err("nobody to vote: give --voters or --sms-voters".into());
+    }
+    if args.sms_voters > 0 && args.twilio_auth_token.is_none() {
+        return Err("--sms-voters needs --twilio-auth-token (the server's)".into());
+    }
+    let server = Server::new(&args.url, &args.presenter_token).await?;
+
+    // A new run, on the decision's slide, its vote open.
+    server.command("new-run", None).await?;
+    server
+        .command("goto", Some(serde_json::json!({ "slide": args.decision })))
+        .await?;
+    server.command("open", None).await?;
+    let decision = server
+        .decision()
+        .await?
+        .filter(|d| d.id == args.decision && d.status == "open")
+        .ok_or_else(|| format!("the decision {} did not open", args.decision))?;
+    let choices: Vec<String> = decision.choices.iter().map(|c| c.id.clone()).collect();
+    if choices.is_empty() {
+        return Err(format!("the decision {} has no choices", args.decision));
+    }
+
+    let interval = if args.rate > 0.0 {
+        Duration::from_secs_f64(args.voters as f64 / args.rate)
+    } else {
+        Duration::from_millis(args.voter_interval_ms)
+    };
+    if interval < Duration::from_millis(200) {
+        eprintln!(
+            "cyoa-load: warning: each voter votes every {interval:?}, faster than the 5 votes/s a voter may cast; add voters"
+        );
+    }
+    let twilio = args.twilio_auth_token.clone().map(|token| {
+        let url = args.sms_url.clone().unwrap_or_else(|| format!("{}/sms", server.base));
+        (token, url)
+    });
+    let slots = args.voters + args.sms_voters;
+    let plan = Arc::new(Plan {
+        server: server.clone(),
+        decision: args.decision.clone(),
+        choices: choices.clone(),
+        interval,
+        sms_interval: Duration::from_millis(args.sms_interval_ms.max(1)),
+        leave: args.leave,
+        twilio,
+        counters: Counters::default(),
+        tracker: Tracker::new(choices.len()),
+        truth: (0..slots).map(|_| AtomicI32::new(NO_VOTE)).collect(),
+        settled: AtomicUsize::new(0),
+        set_up: AtomicUsize::new(0),
+    });
+
+    let memory_before = server_memory(&server, args.server_pid).await;
+    let (finish_tx, finish) = watch::channel(false);
+    let (go_tx, go) = watch::channel(None);
+    let presenter_socket = audience::presenter_socket(&server).await?;
+    let presenter = tokio::spawn(audience::presenter(plan.clone(), presenter_socket, finish.clone()));
+
+    // Source addresses: loopback servers get 127.0.0.1, .2, ...
+    let sources: Vec<IpAddr> = match server.addr.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => {
+            let n = args
+                .sources
+                .map_or(args.voters.div_ceil(10_000).max(1), usize::from)
+                .clamp(1, 254);
+            (1..=n as u8).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect()
+        }
+        _ => vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+    };
+    let clients = sources
+        .iter()
+        .map(|s| server::client(Some(*s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let setups = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(slots);
+    for slot in 0..args.voters {
+        let which = slot % sources.len();
+        tasks.push(tokio::spawn(audience::web_voter(
+            plan.clone(),
+            slot,
+            sources[which],
+            clients[which].clone(),
+            setups.clone(),
+            go.clone(),
+            finish.clone(),
+        )));
+    }
+    let sms_client = server::client(None)?;
+    for i in 0..args.sms_voters {
+        tasks.push(tokio::spawn(audience::phone(
+            plan.clone(),
+            args.voters + i,
+            i,
+            sms_client.clone(),
+            go.clone(),
+        )));
+    }
+
+    // Connect everyone first.
+    let began = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    while plan.set_up.load(Ordering::Relaxed) < args.voters {
+        tick.tick().await;
+        eprintln!(
+            "[connect {:>4.0}s] connected {:>6} of {}  errors {}",
+            began.elapsed().as_secs_f64(),
+            plan.counters.connected.load(Ordering::Relaxed),
+            args.voters,
+            plan.counters.errors().values().sum::<u64>()
+        );
+    }
+    let connect_time = began.elapsed();
+    let held = plan.counters.connected.load(Ordering::Relaxed);
+    let memory_connected = server_memory(&server, args.server_pid).await;
+
+    // Vote.
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(args.duration.max(0.0));
+    let _ = go_tx.send(Some((start, until)));
+    let mut last_votes = 0;
+    let mut memory_peak = memory_connected;
+    while plan.settled.load(Ordering::Relaxed) < slots {
+        tick.tick().await;
+        let votes = plan.counters.votes();
+        memory_peak = memory_peak.max(server_memory(&server, args.server_pid).await);
+        eprintln!(
+            "[vote {:>6.1}s] connected {:>6}  votes {:>8} ({:>6}/s)  errors {}  unseen in pushes {}  push latency {}",
+            start.elapsed().as_secs_f64(),
+            plan.counters.connected.load(Ordering::Relaxed),
+            votes,
+            votes - last_votes,
+            plan.counters.errors().values().sum::<u64>(),
+            plan.tracker.undelivered(),
+            quantiles(&plan.tracker.latency())
+        );
+        last_votes = votes;
+        if Instant::now() > until + Duration::from_secs(30) {
+            eprintln!("cyoa-load: voters still busy 30 s after the end; reporting without them");
+            break;
+        }
+    }
+    // Voters stop sending at `until`; the last answers come just after.
+    let voting_time = until - start;
+
+    // The ground truth: every voter's last acknowledged choice.
+    let mut truth = vec![0u64; choices.len()];
+    let mut unknown = 0;
+    for t in &plan.truth {
+        match t.load(Ordering::Relaxed) {
+            UNKNOWN => unknown += 1,
+            c if c >= 0 => truth[c as usize] += 1,
+            _ => {}
+        }
+    }
+    // Pushes are coalesced: wait for the one showing the last votes.
+    let pushed_by = Instant::now() + Duration::from_secs(10);
+    while plan.tracker.last_push().as_deref() != Some(&truth[..]) && Instant::now() < pushed_by {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last_push = plan.tracker.last_push();
+    let final_state = server.decision().await?;
+    let served: Vec<u64> = choices
+        .iter()
+        .map(|id| {
+            final_state
+                .as_ref()
+                .and_then(|d| d.choices.iter().find(|c| &c.id == id))
+                .map_or(0, |c| c.votes)
+        })
+        .collect();
+    let memory_end = server_memory(&server, args.server_pid).await;
+
+    let _ = finish_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        for t in tasks {
+            let _ = t.await;
+        }
+        let _ = presenter.await;
+    })
+    .await;
+
+    // The report.
+    let c = &plan.counters;
+    let web = c.web_votes.load(Ordering::Relaxed);
+    let sms = c.sms_votes.load(Ordering::Relaxed);
+    println!("cyoa-load report ({} on {})", args.decision, args.url);
+    println!(
+        "connections held: {held} of {} web voters (peak {}), connected in {:.1} s over {} source address(es); {} left and came back",
+        args.voters,
+        c.peak_connected.load(Ordering::Relaxed),
+        connect_time.as_secs_f64(),
+        sources.len(),
+        c.returns.load(Ordering::Relaxed)
+    );
+    println!(
+        "votes: {} in {:.1} s = {:.0} votes/s (web {web}, sms {sms} from {} phones)",
+        web + sms,
+        voting_time.as_secs_f64(),
+        (web + sms) as f64 / voting_time.as_secs_f64().max(1e-9),
+        args.sms_voters
+    );
+    println!("vote to presenter push: {}", quantiles(&plan.tracker.latency()));
+    println!("votes never seen in a push: {}", plan.tracker.undelivered());
+    let per_connection = match (memory_before, memory_connected) {
+        (Some(b), Some(a)) if held > 0 => format!("{:.1} KiB per connection", a.saturating_sub(b) as f64 / held as f64),
+        _ => "per connection unknown".into(),
+    };
+    println!(
+        "server memory: {} before, {} with {held} connections ({per_connection}), peak {}, at the end {}",
+        mib(memory_before),
+        mib(memory_connected),
+        mib(memory_peak),
+        mib(memory_end)
+    );
+    let errors = c.errors();
+    if errors.is_empty() {
+        println!("errors: none");
+    } else {
+        println!("errors: {}", errors.values().sum::<u64>());
+        for (kind, n) in &errors {
+            println!("  {n:>8}  {kind}");
+        }
+    }
+    let show = |counts: &[u64]| {
+        choices
+            .iter()
+            .zip(counts)
+            .map(|(id, n)| format!("{id} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("last push: {}", last_push.as_deref().map_or("none".into(), show));
+    let ok = served == truth && unknown == 0;
+    if ok {
+        println!("tallies match: {}", show(&truth));
+    } else {
+        println!(
+            "tallies MISMATCH: expected {} ({unknown} votes of unknown fate), server {}",
+            show(&truth),
+            show(&served)
+        );
+    }
+    Ok(ok)
+}

@@ -1,0 +1,199 @@
+//! What the run counts: votes, connections, errors by kind, and the
+//! vote-to-push latency tracker fed by the presenter socket.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// Counters every task updates; read once a second for the progress line.
+#[derive(Default)]
+pub struct Counters {
+    /// Audience sockets open now.
+    pub connected: AtomicI64,
+    /// The most audience sockets open at once.
+    pub peak_connected: AtomicI64,
+    /// Web votes acknowledged (`voted`).
+    pub web_votes: AtomicU64,
+    /// SMS votes answered 200.
+    pub sms_votes: AtomicU64,
+    /// Times a voter left and came back.
+    pub returns: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// One more audience socket open.
+    pub fn connect(&self) {
+        let now = self.connected.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_connected.fetch_max(now, Ordering::Relaxed);
+    }
+    /// One audience socket closed.
+    pub fn disconnect(&self) {
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// Counts an error of this kind.
+    pub fn error(&self, kind: impl Into<String>) {
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        *errors.entry(kind.into()).or_default() += 1;
+    }
+    /// Errors so far, by kind.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Every vote counted so far.
+    pub fn votes(&self) -> u64 {
+        self.web_votes.load(Ordering::Relaxed) + self.sms_votes.load(Ordering::Relaxed)
+    }
+}
+
+/// A vote sent and not yet seen in a tally push.
+struct Pending {
+    /// The choice's count once this vote is in (as the generator expects it).
+    reached: i64,
+    sent: Instant,
+    id: u64,
+}
+
+/// The ticket of a sent vote, to take it back if the server refuses it.
+pub struct Sent {
+    id: u64,
+    choice: usize,
+    previous: Option<usize>,
+}
+
+struct Inner {
+    expected: Vec<i64>,
+    pending: Vec<VecDeque<Pending>>,
+    next_id: u64,
+    latency: Histogram<u64>,
+    last_push: Option<Vec<u64>>,
+}
+
+/// Vote-to-push latency: per choice, the send time of each vote and the
+/// count it makes. A push showing count >= k for a choice delivers that
+/// choice's votes up to the last one that reached k, and every vote of the
+/// choice sent before it. A vote that moves away from a choice lowers the
+/// count later votes reach, so with moves this is an estimate (a push may
+/// show a count before the move away that it assumed): good to a push
+/// interval, which is what the figure is for.
+pub struct Tracker {
+    inner: Mutex<Inner>,
+}
+
+impl Tracker {
+    /// A tracker for a decision with this many choices.
+    pub fn new(choices: usize) -> Self {
+        Tracker {
+            inner: Mutex::new(Inner {
+                expected: vec![0; choices],
+                pending: (0..choices).map(|_| VecDeque::new()).collect(),
+                next_id: 0,
+                // Microseconds, 1 µs to 10 min, 3 significant digits.
+                latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
+                last_push: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A vote for `choice` (moving from `previous`) is being sent now.
+    pub fn sent(&self, choice: usize, previous: Option<usize>) -> Sent {
+        let mut inner = self.lock();
+        if let Some(p) = previous {
+            inner.expected[p] -= 1;
+        }
+        inner.expected[choice] += 1;
+        let reached = inner.expected[choice];
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.pending[choice].push_back(Pending {
+            reached,
+            sent: Instant::now(),
+            id,
+        });
+        Sent { id, choice, previous }
+    }
+
+    /// The server refused the vote: it never counts.
+    pub fn refused(&self, sent: Sent) {
+        let mut inner = self.lock();
+        inner.expected[sent.choice] -= 1;
+        if let Some(p) = sent.previous {
+            inner.expected[p] += 1;
+        }
+        inner.pending[sent.choice].retain(|p| p.id != sent.id);
+    }
+
+    /// A tally push arrived with these counts (in choice order).
+    pub fn push(&self, counts: &[u64]) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let Inner {
+            expected,
+            pending,
+            latency,
+            last_push,
+            ..
+        } = &mut *inner;
+        for (queue, &count) in pending.iter_mut().zip(counts) {
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            let Some(last) = queue.iter().rposition(|p| p.reached <= count) else {
+                continue;
+            };
+            for p in queue.drain(..=last) {
+                let micros = u64::try_from(now.duration_since(p.sent).as_micros()).unwrap_or(u64::MAX);
+                latency.saturating_record(micros.max(1));
+            }
+        }
+        // A push showing exactly the counts expected from every vote sent
+        // has every vote in it, whatever order the moves took.
+        if counts
+            .iter()
+            .zip(expected.iter())
+            .all(|(&n, &e)| i64::try_from(n) == Ok(e))
+        {
+            for p in pending.iter_mut().flat_map(|q| q.drain(..)) {
+                let micros = u64::try_from(now.duration_since(p.sent).as_micros()).unwrap_or(u64::MAX);
+                latency.saturating_record(micros.max(1));
+            }
+        }
+        *last_push = Some(counts.to_vec());
+    }
+
+    /// The counts of the last push seen.
+    pub fn last_push(&self) -> Option<Vec<u64>> {
+        self.lock().last_push.clone()
+    }
+
+    /// Votes sent and not yet seen in a push.
+    pub fn undelivered(&self) -> usize {
+        self.lock().pending.iter().map(VecDeque::len).sum()
+    }
+
+    /// The latency histogram so far (microseconds).
+    pub fn latency(&self) -> Histogram<u64> {
+        self.lock().latency.clone()
+    }
+}
+
+/// A histogram's quantiles as `p50 … max` in milliseconds.
+pub fn quantiles(h: &Histogram<u64>) -> String {
+    if h.is_empty() {
+        return "no samples".into();
+    }
+    let ms = |v: u64| Duration::from_micros(v).as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
+        ms(h.value_at_quantile(0.50)),
+        ms(h.value_at_quantile(0.95)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max()),
+        h.len()
+    )
+}
