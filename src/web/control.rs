@@ -2,12 +2,14 @@
 //! new run) and what a vote does; shared by the API, the pages and the
 //! socket.
 
+use std::sync::atomic::Ordering;
+
 use axum::http::StatusCode;
 
 use super::error::Error;
 use super::state::AppState;
 use super::view::{StateView, Status, current_record, decision_in_run};
-use crate::store::{RunState, VoteKind, Voter};
+use crate::store::{RunState, StoreError, VoteKind, Voter};
 use crate::story::Then;
 
 /// One presenter command.
@@ -165,7 +167,22 @@ pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, k
     if d.choice(choice).is_none() {
         return Err(unknown_choice(choice));
     }
+    // One store call in the usual case: the vote itself checks that the
+    // run is current and the decision open, in the same atomic step.
+    let hint = app.run_hint.load(Ordering::Relaxed);
+    if hint != 0 {
+        match app.store.vote(hint, decision, voter, choice, kind).await {
+            Ok(_) => {
+                app.pushes.mark(hint, decision);
+                return Ok(());
+            }
+            // A new run, or this decision is not open: look again below.
+            Err(StoreError::NotCurrent(_) | StoreError::NotOpen(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let state = app.store.current(&app.story.start).await?;
+    app.run_hint.store(state.run, Ordering::Relaxed);
     if state.open.as_deref() != Some(decision) {
         return Err(Error::conflict(
             "not_open",

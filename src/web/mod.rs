@@ -139,6 +139,7 @@ impl Application {
             presence: presence::Presence::default(),
             control: tokio::sync::Mutex::new(()),
             stopping,
+            run_hint: std::sync::atomic::AtomicU64::new(0),
             story: config.story,
             store: config.store,
         });

@@ -3,6 +3,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use axum::extract::FromRef;
@@ -50,6 +51,9 @@ pub struct Inner {
     pub control: Mutex<()>,
     /// Turns true when the server is stopping; sockets then close.
     pub stopping: watch::Receiver<bool>,
+    /// The run the last vote went to (0: none yet), so that a vote is one
+    /// store call: the store itself checks that the run is still current.
+    pub run_hint: AtomicU64,
 }
 
 impl AppState {
@@ -96,6 +100,7 @@ impl AppState {
             presence: Presence::default(),
             control: Mutex::new(()),
             stopping,
+            run_hint: AtomicU64::new(0),
             story,
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });

@@ -1,0 +1,156 @@
+//! The vote's hot paths: a vote in the memory store, a vote through the
+//! Redis script (one EVALSHA round trip; one at a time, and 64 in flight as
+//! a busy server has them), and the check of an SMS webhook's signature.
+//! `cargo bench --bench votes`; the Redis cases start their own
+//! `redis-server` (apt-get install redis-server).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use cyoa::sms::signature;
+use cyoa::store::{MemoryStore, RedisStore, RunId, VoteKind, VoteStore, Voter};
+use futures_util::future::join_all;
+
+#[allow(dead_code)]
+#[path = "../tests/support/redis.rs"]
+mod redis_harness;
+
+const DECISION: &str = "what-did-you-build";
+const CHOICES: [&str; 2] = ["tinder", "dachshund"];
+/// Voters the benches cycle through: most votes move a standing vote.
+const VOTERS: usize = 10_000;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// A store with run 1 on the decision, its vote open.
+async fn open(store: &VoteStore) -> RunId {
+    let run = store.current("welcome").await.expect("current run").run;
+    let path = ["welcome".to_string(), DECISION.to_string()];
+    store.show(run, DECISION, &path).await.expect("show");
+    store.open(run, DECISION).await.expect("open");
+    run
+}
+
+fn voters() -> Vec<Voter> {
+    (0..VOTERS).map(|i| Voter::web(&format!("{i:032x}"))).collect()
+}
+
+/// `n` votes, one after another; voter `i` of the cycle alternates choices.
+async fn votes(store: &VoteStore, run: RunId, voters: &[Voter], from: u64, n: u64) {
+    for k in from..from + n {
+        let i = (k as usize) % voters.len();
+        let choice = CHOICES[((k as usize) / voters.len() + i) % 2];
+        black_box(store.vote(run, DECISION, &voters[i], choice, VoteKind::Presence).await).expect("vote");
+    }
+}
+
+/// `n` votes with up to `depth` in flight at once.
+async fn votes_in_flight(store: &VoteStore, run: RunId, voters: &[Voter], from: u64, n: u64, depth: u64) {
+    let mut k = from;
+    while k < from + n {
+        let batch = depth.min(from + n - k);
+        join_all((k..k + batch).map(|k| {
+            let i = (k as usize) % voters.len();
+            let choice = CHOICES[((k as usize) / voters.len() + i) % 2];
+            store.vote(run, DECISION, &voters[i], choice, VoteKind::Presence)
+        }))
+        .await
+        .into_iter()
+        .for_each(|r| {
+            r.expect("vote");
+        });
+        k += batch;
+    }
+}
+
+fn memory_vote(c: &mut Criterion) {
+    let rt = runtime();
+    let store = VoteStore::Memory(MemoryStore::new());
+    let run = rt.block_on(open(&store));
+    let voters = voters();
+    let mut done = 0;
+    let mut group = c.benchmark_group("vote");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("memory store", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                votes(&store, run, &voters, done, iters).await;
+                done += iters;
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn redis_vote(c: &mut Criterion) {
+    let server = redis_harness::RedisServer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let store = VoteStore::Redis(
+        rt.block_on(RedisStore::connect(&server.url(), "bench:"))
+            .expect("the bench's redis-server answers"),
+    );
+    let run = rt.block_on(open(&store));
+    let voters = voters();
+    let mut done = 0;
+    let mut group = c.benchmark_group("vote");
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("redis script, one at a time", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                votes(&store, run, &voters, done, iters).await;
+                done += iters;
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("redis script, 64 in flight", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                votes_in_flight(&store, run, &voters, done, iters, 64).await;
+                done += iters;
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn signature_check(c: &mut Criterion) {
+    let token = b"12345678901234567890123456789012";
+    let url = "https://talk.example.com/sms";
+    let params: Vec<(String, String)> = [
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("ApiVersion", "2010-04-01"),
+        ("Body", "2"),
+        ("From", "+14155550100"),
+        ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ("NumMedia", "0"),
+        ("NumSegments", "1"),
+        ("SmsStatus", "received"),
+        ("To", "+14155550199"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let good = signature::compute(token, url, &params);
+    c.bench_function("sms signature check (valid, 9 fields)", |b| {
+        b.iter(|| assert!(signature::is_valid(black_box(token), black_box(&good), url, &params)))
+    });
+}
+
+criterion_group!(benches, memory_vote, redis_vote, signature_check);
+criterion_main!(benches);
