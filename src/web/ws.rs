@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
 
 use super::auth;
 use super::control;
@@ -43,6 +44,16 @@ pub enum Role {
     Presenter,
 }
 
+impl Role {
+    /// `audience` or `presenter`, for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Audience(_) => "audience",
+            Role::Presenter => "presenter",
+        }
+    }
+}
+
 /// `?role=presenter` picks the presenter socket.
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -60,13 +71,20 @@ pub async fn upgrade(
         Err(e) => ApiError(e).into_response(),
         Ok(role) => match ws {
             Err(rejection) => rejection.into_response(),
-            Ok(ws) => ws
-                .max_message_size(MAX_FRAME)
-                .max_frame_size(MAX_FRAME)
-                .on_upgrade(move |socket| {
-                    let (sink, stream) = socket.split();
-                    serve_socket(app, role, sink, stream)
-                }),
+            Ok(ws) => {
+                let limits = &app.limits.limits;
+                let (max, ping_every, timeout) = (limits.max_socket_message, limits.ping_every, limits.socket_timeout);
+                // The socket's tasks log inside the request's span (its id).
+                let span = tracing::Span::current();
+                ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+                    async move {
+                        let _open = crate::metrics::socket_open(role.name());
+                        let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
+                        serve_socket(app, role, sink, stream).await
+                    }
+                    .instrument(span)
+                })
+            }
         },
     }
 }
@@ -165,6 +183,9 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
 
 /// What a text message from the client gets back.
 async fn reply(app: &AppState, role: &Role, text: &str) -> String {
+    if let Err(e) = app.limits.socket_message(role) {
+        return error_text(e.code, &e.message);
+    }
     if text.len() > MAX_MESSAGE {
         return error_text("too_large", "Messages are 4 KiB at most.");
     }
@@ -211,57 +232,63 @@ where
         let app = app.clone();
         let role = role.clone();
         let mut stopping = app.stopping.clone();
-        tokio::spawn(async move {
-            let first = state_text(&app, &role, None).await;
-            if sink.send(Message::Text(first.into())).await.is_err() {
-                return;
-            }
-            loop {
-                let text: String = tokio::select! {
-                    push = pushes.recv() => match push {
-                        Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await,
-                        Ok(Push::Tally(text)) => text.to_string(),
-                        // Fell behind: the state carries every count.
-                        Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await,
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                    reply = to_send.recv() => match reply {
-                        Some(text) => text,
-                        None => break,
-                    },
-                    _ = stopping.changed() => {
-                        let _ = sink.send(Message::Close(None)).await;
+        tokio::spawn(
+            async move {
+                let first = state_text(&app, &role, None).await;
+                if sink.send(Message::Text(first.into())).await.is_err() {
+                    return;
+                }
+                loop {
+                    let text: String = tokio::select! {
+                        push = pushes.recv() => match push {
+                            Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await,
+                            Ok(Push::Tally(text)) => text.to_string(),
+                            // Fell behind: the state carries every count.
+                            Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await,
+                            Err(broadcast::error::RecvError::Closed) => break,
+                        },
+                        reply = to_send.recv() => match reply {
+                            Some(text) => text,
+                            None => break,
+                        },
+                        _ = stopping.changed() => {
+                            let _ = sink.send(Message::Close(None)).await;
+                            break;
+                        }
+                    };
+                    if sink.send(Message::Text(text.into())).await.is_err() {
                         break;
                     }
-                };
-                if sink.send(Message::Text(text.into())).await.is_err() {
-                    break;
                 }
             }
-        })
+            .in_current_span(),
+        )
     };
 
     let reader = {
         let app = app.clone();
         let role = role.clone();
-        tokio::spawn(async move {
-            while let Some(message) = stream.next().await {
-                let answer = match message {
-                    Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,
-                    Ok(Message::Binary(_)) => error_text("bad_message", "Send votes as JSON text, not binary."),
-                    Ok(Message::Close(_)) => break,
-                    // The protocol layer answers pings itself.
-                    Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "socket read failed");
+        tokio::spawn(
+            async move {
+                while let Some(message) = stream.next().await {
+                    let answer = match message {
+                        Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,
+                        Ok(Message::Binary(_)) => error_text("bad_message", "Send votes as JSON text, not binary."),
+                        Ok(Message::Close(_)) => break,
+                        // The protocol layer answers pings itself.
+                        Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "socket read failed");
+                            break;
+                        }
+                    };
+                    if replies.send(answer).await.is_err() {
                         break;
                     }
-                };
-                if replies.send(answer).await.is_err() {
-                    break;
                 }
             }
-        })
+            .in_current_span(),
+        )
     };
 
     let (mut writer, mut reader) = (writer, reader);
