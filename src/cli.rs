@@ -33,7 +33,7 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Serve a story to a presenter and an audience (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// Options of `cyoa serve`; each may also come from the environment.
@@ -77,7 +77,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { files }) => check(&files),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
 }

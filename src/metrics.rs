@@ -156,16 +156,16 @@ impl Metrics {
         );
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
-            m.sockets_open.get_or_create(&Role { role });
+            let _ = m.sockets_open.get_or_create(&Role { role });
         }
         for channel in ["web", "sms"] {
-            m.votes_counted.get_or_create(&Channel { channel });
+            let _ = m.votes_counted.get_or_create(&Channel { channel });
         }
         for kind in ["state", "tally"] {
-            m.pushes.get_or_create(&Kind { kind });
+            let _ = m.pushes.get_or_create(&Kind { kind });
         }
         for limit in ["vote", "socket", "address"] {
-            m.rate_limited.get_or_create(&Limit { limit });
+            let _ = m.rate_limited.get_or_create(&Limit { limit });
         }
         Metrics { registry, ..m }
     }

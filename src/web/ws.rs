@@ -152,10 +152,22 @@ fn error_text(code: &str, message: &str) -> String {
 }
 
 /// A message from the client.
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-enum Inbound {
-    Vote { decision: String, choice: String },
+pub enum ClientMessage {
+    /// `{"type":"vote","decision":..,"choice":..}`.
+    Vote {
+        /// The decision voted on.
+        decision: String,
+        /// The choice picked.
+        choice: String,
+    },
+}
+
+/// Reads a text message from a client; anything but a well-formed message
+/// is an error (never a panic; `tests/fuzz_ws_message.rs` checks it).
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 /// The `state` message for this socket (`you` filled for audience sockets).
@@ -189,7 +201,7 @@ async fn reply(app: &AppState, role: &Role, text: &str) -> String {
     if text.len() > MAX_MESSAGE {
         return error_text("too_large", "Messages are 4 KiB at most.");
     }
-    let Ok(Inbound::Vote { decision, choice }) = serde_json::from_str::<Inbound>(text) else {
+    let Ok(ClientMessage::Vote { decision, choice }) = parse_client_message(text) else {
         return error_text(
             "bad_message",
             r#"Send {"type":"vote","decision":"DECISION","choice":"CHOICE"}."#,
