@@ -350,3 +350,36 @@ async fn every_response_carries_a_request_id_and_keeps_a_plain_one_from_the_clie
         .unwrap();
     assert_eq!(id(&replaced).len(), 16);
 }
+
+#[tokio::test]
+async fn a_client_that_sends_no_request_or_sits_idle_is_disconnected() {
+    let app = spawn_app_with(with_limits(Limits {
+        header_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    }))
+    .await;
+    let host = app.address.trim_start_matches("http://").to_string();
+    // Connects and never sends a request.
+    let mut mute = TcpStream::connect(&host).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, mute.read_to_end(&mut rest))
+        .await
+        .expect("the server hangs up on a client that sends nothing")
+        .unwrap();
+    // Sends one request, keeps the connection, then sits idle.
+    let mut idle = TcpStream::connect(&host).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match idle.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "an idle kept-alive connection stays open");
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+}
