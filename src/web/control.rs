@@ -188,5 +188,6 @@ async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind
     }
     app.store.vote(state.run, decision, voter, choice, kind).await?;
     app.pushes.mark(state.run, decision);
+    crate::metrics::vote_marked(state.run, decision);
     Ok(())
 }

@@ -191,7 +191,8 @@ impl From<&LimitArgs> for Limits {
             },
             connections_per_address: a.max_connections_per_address,
             max_body: a.max_body,
-            max_header: a.max_header,
+            // Below a request line and a cookie nothing would get through.
+            max_header: a.max_header.max(1024),
             header_timeout: Duration::from_secs(a.header_timeout.max(1)),
             max_socket_message: super::ws::MAX_FRAME,
             ping_every: Duration::from_secs(a.ping_every.max(1)),

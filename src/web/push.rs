@@ -73,7 +73,6 @@ impl Pushes {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert((run, decision.to_string()));
-        crate::metrics::vote_marked(run, decision);
         self.wake.notify_one();
     }
 

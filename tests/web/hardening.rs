@@ -368,7 +368,9 @@ async fn a_client_that_sends_no_request_or_sits_idle_is_disconnected() {
         .unwrap();
     // Sends one request, keeps the connection, then sits idle.
     let mut idle = TcpStream::connect(&host).await.unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 1024];
     let closed = tokio::time::timeout(WAIT, async {
