@@ -385,3 +385,28 @@ async fn a_client_that_sends_no_request_or_sits_idle_is_disconnected() {
     assert!(closed.is_ok(), "an idle kept-alive connection stays open");
     assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_rate() {
+    let app = spawn_app_with(with_limits(Limits {
+        per_address: rate(1, 2),
+        trust_forwarded_for: true,
+        ..Limits::default()
+    }))
+    .await;
+    let get = |hops: &'static str| {
+        app.api
+            .get(format!("{}/api/state", app.address))
+            .header("x-forwarded-for", hops)
+            .send()
+    };
+    // The proxy appends the client it saw: the last hop is the client.
+    for _ in 0..2 {
+        assert_eq!(get("10.9.9.9, 203.0.113.1").await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        get("10.8.8.8, 203.0.113.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(get("203.0.113.2").await.unwrap().status(), StatusCode::OK);
+}

@@ -14,4 +14,6 @@ mod helpers;
 mod metrics;
 mod pages;
 mod presence;
+#[path = "../support/mod.rs"]
+mod support;
 mod telemetry;

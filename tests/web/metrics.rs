@@ -122,3 +122,44 @@ async fn metrics_through_a_proxy_need_the_presenter_token() {
         .unwrap();
     assert_eq!(cookie_only.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_time_redis_calls_and_count_its_failures() {
+    use crate::helpers::{Options, spawn_app_with};
+    use crate::support::redis::{RedisServer, fresh_prefix};
+    use cyoa::store::{RedisStore, VoteStore};
+
+    let mut server = RedisServer::start();
+    let store = RedisStore::connect(&server.url(), &fresh_prefix())
+        .await
+        .expect("the test redis-server answers");
+    let app = spawn_app_with(Options {
+        store: Some(VoteStore::Redis(store)),
+        ..Options::default()
+    })
+    .await;
+    app.open_build().await;
+    let before = scrape(&app).await;
+    let voter = app.voter().await;
+    assert_eq!(voter.post_vote("build", "pets").await.status(), StatusCode::SEE_OTHER);
+    let after = scrape(&app).await;
+    let series = "cyoa_redis_seconds_count{operation=\"vote\"}";
+    let calls = |text: &str| {
+        if text.contains(series) {
+            value(text, series)
+        } else {
+            0.0
+        }
+    };
+    assert!(calls(&after) > calls(&before), "{after}");
+
+    server.stop();
+    let refused = voter.post_vote("build", "docs").await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let down = scrape(&app).await;
+    assert!(
+        down.contains("cyoa_redis_errors_total{operation=\"current\"}"),
+        "{down}"
+    );
+    assert!(value(&down, "cyoa_votes_refused_total{reason=\"store\"}") >= 1.0);
+}
