@@ -266,6 +266,7 @@ impl Guards {
 
     /// Takes a connection slot for `ip`, or `None` when it has too many.
     pub fn connect(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
+        let ip = address_key(ip);
         let mut open = self.connections.lock().unwrap_or_else(|e| e.into_inner());
         let count = open.entry(ip).or_insert(0);
         if *count >= self.limits.connections_per_address {
@@ -276,12 +277,6 @@ impl Guards {
             guards: self.clone(),
             ip,
         })
-    }
-
-    /// Open connections from `ip`.
-    pub fn connections_from(&self, ip: IpAddr) -> usize {
-        let open = self.connections.lock().unwrap_or_else(|e| e.into_inner());
-        open.get(&ip).copied().unwrap_or(0)
     }
 }
 
@@ -300,6 +295,19 @@ impl Drop for ConnectionSlot {
                 open.remove(&self.ip);
             }
         }
+    }
+}
+
+/// The address a limit counts: an IPv4 address, or the /64 network of an
+/// IPv6 one (a single subscriber usually holds a whole /64, and could
+/// otherwise take a new address for every request).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
     }
 }
 
@@ -349,7 +357,7 @@ pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, ne
     let Some(ip) = client_ip(request.headers(), peer, guards.limits.trust_forwarded_for) else {
         return next.run(request).await;
     };
-    match check(&guards.addresses, &ip, "address") {
+    match check(&guards.addresses, &address_key(ip), "address") {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
@@ -387,6 +395,17 @@ mod tests {
         assert_eq!(client_ip(&headers, Some(peer), false), Some(peer.ip()));
         headers.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
         assert_eq!(client_ip(&headers, Some(peer), true), Some(peer.ip()));
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
     }
 
     #[test]
