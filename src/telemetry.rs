@@ -43,6 +43,16 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// `tokio::spawn` in the current span: a task started for a request (a
+/// socket's reader and writer) logs with that request's id.
+pub fn spawn_in_span<F>(task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(tracing::Instrument::in_current_span(task))
+}
+
 /// Makes request ids: 64 random bits as 16 hex digits.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MakeRequestHex;

@@ -244,63 +244,57 @@ where
         let app = app.clone();
         let role = role.clone();
         let mut stopping = app.stopping.clone();
-        tokio::spawn(
-            async move {
-                let first = state_text(&app, &role, None).await;
-                if sink.send(Message::Text(first.into())).await.is_err() {
-                    return;
-                }
-                loop {
-                    let text: String = tokio::select! {
-                        push = pushes.recv() => match push {
-                            Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await,
-                            Ok(Push::Tally(text)) => text.to_string(),
-                            // Fell behind: the state carries every count.
-                            Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await,
-                            Err(broadcast::error::RecvError::Closed) => break,
-                        },
-                        reply = to_send.recv() => match reply {
-                            Some(text) => text,
-                            None => break,
-                        },
-                        _ = stopping.changed() => {
-                            let _ = sink.send(Message::Close(None)).await;
-                            break;
-                        }
-                    };
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+        crate::telemetry::spawn_in_span(async move {
+            let first = state_text(&app, &role, None).await;
+            if sink.send(Message::Text(first.into())).await.is_err() {
+                return;
+            }
+            loop {
+                let text: String = tokio::select! {
+                    push = pushes.recv() => match push {
+                        Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await,
+                        Ok(Push::Tally(text)) => text.to_string(),
+                        // Fell behind: the state carries every count.
+                        Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await,
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    reply = to_send.recv() => match reply {
+                        Some(text) => text,
+                        None => break,
+                    },
+                    _ = stopping.changed() => {
+                        let _ = sink.send(Message::Close(None)).await;
                         break;
                     }
+                };
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
                 }
             }
-            .in_current_span(),
-        )
+        })
     };
 
     let reader = {
         let app = app.clone();
         let role = role.clone();
-        tokio::spawn(
-            async move {
-                while let Some(message) = stream.next().await {
-                    let answer = match message {
-                        Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,
-                        Ok(Message::Binary(_)) => error_text("bad_message", "Send votes as JSON text, not binary."),
-                        Ok(Message::Close(_)) => break,
-                        // The protocol layer answers pings itself.
-                        Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "socket read failed");
-                            break;
-                        }
-                    };
-                    if replies.send(answer).await.is_err() {
+        crate::telemetry::spawn_in_span(async move {
+            while let Some(message) = stream.next().await {
+                let answer = match message {
+                    Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,
+                    Ok(Message::Binary(_)) => error_text("bad_message", "Send votes as JSON text, not binary."),
+                    Ok(Message::Close(_)) => break,
+                    // The protocol layer answers pings itself.
+                    Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "socket read failed");
                         break;
                     }
+                };
+                if replies.send(answer).await.is_err() {
+                    break;
                 }
             }
-            .in_current_span(),
-        )
+        })
     };
 
     let (mut writer, mut reader) = (writer, reader);
