@@ -79,8 +79,10 @@ pub async fn upgrade(
                 ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
                     async move {
                         let _open = crate::metrics::socket_open(role.name());
+                        tracing::debug!(role = role.name(), "socket open");
                         let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
-                        serve_socket(app, role, sink, stream).await
+                        serve_socket(app, role, sink, stream).await;
+                        tracing::debug!("socket closed");
                     }
                     .instrument(span)
                 })

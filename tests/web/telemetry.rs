@@ -143,6 +143,16 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
             .count();
         assert!(tagged > 0, "no log line of request {id}:\n{log}");
     }
+    // The socket's own lines carry the id of the request that opened it.
+    let socket_lines: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["fields"]["message"] == "socket open" || e["fields"]["message"] == "socket closed")
+        .collect();
+    assert_eq!(socket_lines.len(), 2, "{log}");
+    for line in socket_lines {
+        assert_eq!(line["span"]["path"], "/ws", "{line}");
+        assert_eq!(line["span"]["id"].as_str().map(str::len), Some(16), "{line}");
+    }
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "{secret:?} leaked into the log:\n{log}");
     }
