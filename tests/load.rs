@@ -41,6 +41,10 @@ fn serve(extra: &[&str]) -> Served {
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--presenter-token", TOKEN])
         .args(["--secret", "load-test-secret-load-test-secret"])
+        // The whole audience comes from one address here, not from a hall
+        // of phones: the per-address limits would stop it.
+        .args(["--address-rate", "100000", "--address-burst", "100000"])
+        .args(["--max-connections-per-address", "100000"])
         .args(extra)
         .env("RUST_LOG", "cyoa=warn")
         .stdout(Stdio::piped())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config};
+use cyoa::web::{Application, Config, Limits};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
@@ -81,6 +81,8 @@ pub struct Options {
     /// The vote store; `None`: a fresh memory store. (The suite runs
     /// against Redis by passing a `RedisStore` with its own prefix here.)
     pub store: Option<VoteStore>,
+    /// Rate, size and timeout limits.
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -90,6 +92,7 @@ impl Default for Options {
             grace: Duration::from_secs(1),
             public_url: None,
             store: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -115,7 +118,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         presence_grace: Some(options.grace),
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
     };
-    let app = Application::build(config).await.expect("the test server binds");
+    let app = Application::build_with(config, options.limits)
+        .await
+        .expect("the test server binds");
     let port = app.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {

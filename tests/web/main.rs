@@ -8,7 +8,12 @@ mod bad_input;
 mod cli;
 mod coalescing;
 mod flow;
+mod hardening;
 mod health;
 mod helpers;
+mod metrics;
 mod pages;
 mod presence;
+#[path = "../support/mod.rs"]
+mod support;
+mod telemetry;

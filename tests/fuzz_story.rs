@@ -1,4 +1,5 @@
-//! Property tests of the story loader: whatever the bytes, loading never
+//! Property tests of the story loader (its fuzz target on stable Rust;
+//! longer: `PROPTEST_CASES=100000 cargo test --test fuzz_story`): whatever the bytes, loading never
 //! panics and always gives a story or at least one problem, and a story it
 //! accepts really is consistent.
 
