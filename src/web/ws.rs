@@ -76,16 +76,24 @@ pub async fn upgrade(
                 let (max, ping_every, timeout) = (limits.max_socket_message, limits.ping_every, limits.socket_timeout);
                 // The socket's tasks log inside the request's span (its id).
                 let span = tracing::Span::current();
-                ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
-                    async move {
-                        let _open = crate::metrics::socket_open(role.name());
-                        tracing::debug!(role = role.name(), "socket open");
-                        let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
-                        serve_socket(app, role, sink, stream).await;
-                        tracing::debug!("socket closed");
-                    }
-                    .instrument(span)
-                })
+                // Small buffers: a socket mostly sits idle, and tens of thousands
+                // of them at tungstenite's default 128 KiB each cost over
+                // 100 KiB of memory apiece. Larger messages still fit: the
+                // read buffer grows to the message, up to `max`.
+                ws.read_buffer_size(4 * 1024)
+                    .write_buffer_size(0)
+                    .max_message_size(max)
+                    .max_frame_size(max)
+                    .on_upgrade(move |socket| {
+                        async move {
+                            let _open = crate::metrics::socket_open(role.name());
+                            tracing::debug!(role = role.name(), "socket open");
+                            let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
+                            serve_socket(app, role, sink, stream).await;
+                            tracing::debug!("socket closed");
+                        }
+                        .instrument(span)
+                    })
             }
         },
     }
