@@ -8,7 +8,7 @@
 #
 #   scripts/bench.sh                       # everything
 #   PEER_DIR=/tmp/peer scripts/bench.sh    # where the peer's copy and .venv are
-#   CONNECTIONS=19900 scripts/bench.sh     # audience sockets to hold
+#   CONNECTIONS=19800 scripts/bench.sh     # audience sockets to hold
 #
 # Needs: cargo, redis-server, redis-cli, redis-benchmark, wrk, curl
 # (apt-get install redis-server redis-tools wrk curl). Every process it
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PEER_DIR=${PEER_DIR:-/tmp/cyoa-peer}
-CONNECTIONS=${CONNECTIONS:-19900}
+CONNECTIONS=${CONNECTIONS:-19800}
 WRK_SECONDS=${WRK_SECONDS:-10}
 LOAD_SECONDS=${LOAD_SECONDS:-20}
 TOKEN=bench-token

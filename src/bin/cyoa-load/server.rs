@@ -59,7 +59,7 @@ pub fn client(source: Option<IpAddr>) -> Result<reqwest::Client, String> {
         .redirect(reqwest::redirect::Policy::none())
         .local_address(source)
         .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(16)
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))
 }
