@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::store::{MemoryStore, RedisStore, VoteStore};
 use crate::story::{Loaded, Story};
-use crate::web::{self, Application, Config};
+use crate::web::{self, Application, Config, SmsOptions};
 
 /// Live audience voting for choose-your-own-adventure talks.
 #[derive(Parser, Debug)]
@@ -62,6 +62,16 @@ pub struct ServeArgs {
     /// Seconds a web vote outlives its voter's last open page [default: the story's].
     #[arg(long, env = "CYOA_PRESENCE_GRACE")]
     pub presence_grace: Option<u64>,
+    /// Twilio auth token: turns SMS voting on (Twilio posts texts to /sms).
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    /// The Twilio number the audience texts, shown on the pages.
+    #[arg(long, env = "TWILIO_NUMBER")]
+    pub sms_number: Option<String>,
+    /// Take texts on /sms without checking Twilio's signature: anyone can
+    /// then vote as any phone. For local experiments only.
+    #[arg(long)]
+    pub insecure_skip_twilio_signature: bool,
 }
 
 /// Runs the command line; the binary's `main`.
@@ -178,7 +188,19 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         secret,
         presence_grace: args.presence_grace.map(Duration::from_secs),
         static_dir: web::default_static_dir(),
+        sms: SmsOptions {
+            auth_token: args.twilio_auth_token,
+            number: args.sms_number,
+            insecure_skip_signature: args.insecure_skip_twilio_signature,
+        },
     };
+    if args.insecure_skip_twilio_signature {
+        eprintln!(
+            "cyoa: WARNING: --insecure-skip-twilio-signature: /sms takes texts without checking \
+             Twilio's signature, so anyone who can reach it can vote as any phone. \
+             Use it for local experiments only, never in front of an audience."
+        );
+    }
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -188,6 +210,11 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
     };
     println!("presenter: {}", app.presenter_url());
     println!("audience: {}", app.audience_url());
+    if app.sms_enabled() {
+        println!("sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)", app.sms_url());
+    } else {
+        println!("sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)");
+    }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -256,6 +256,7 @@
         form.append(button);
       });
       section.append(form, el("p", { class: "hint" }));
+      if (next.sms && next.sms.number) section.append(smsLine(next.sms.number, decision.choices.length));
     } else if (decision.status === "closed") {
       section.append(...buildResult(decision));
     } else {
@@ -263,6 +264,15 @@
     }
     nodes.push(section);
     return nodes;
+  }
+
+  // "Or text 1–2 or A–B to +1…", as templates/audience.html writes it.
+  function smsLine(number, count) {
+    const letter = (i) => String.fromCharCode(65 + (i % 26));
+    const keys = count <= 1 ? "1 or A" : count <= 26 ? "1–" + count + " or A–" + letter(count - 1) : "1–" + count;
+    const line = el("p", { class: "sms", "data-sms": "" }, "Or text " + keys + " to ");
+    line.append(el("a", { href: "sms:" + number }, number));
+    return line;
   }
 
   function buildResult(decision) {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod pages;
 pub mod presence;
 pub mod push;
+pub mod sms;
 pub mod state;
 pub mod view;
 pub mod voter;
@@ -37,6 +38,7 @@ use tower_http::trace::TraceLayer;
 
 pub use state::AppState;
 
+use crate::sms::{Secret, SmsConfig, derive_phone_key};
 use crate::store::VoteStore;
 use crate::story::Story;
 
@@ -66,6 +68,30 @@ pub struct Config {
     pub presence_grace: Option<Duration>,
     /// Directory served at `/static`.
     pub static_dir: PathBuf,
+    /// SMS voting through Twilio; off by default.
+    pub sms: SmsOptions,
+}
+
+/// How cyoa takes votes by text message (the `--twilio-*` and `--sms-*`
+/// flags). The default is off.
+#[derive(Clone, Default)]
+pub struct SmsOptions {
+    /// Twilio's auth token: with it, `/sms` takes signed webhooks.
+    pub auth_token: Option<String>,
+    /// The number to text, shown on the pages.
+    pub number: Option<String>,
+    /// Takes unsigned webhooks: local experiments only.
+    pub insecure_skip_signature: bool,
+}
+
+impl std::fmt::Debug for SmsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsOptions")
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "(set)"))
+            .field("number", &self.number)
+            .field("insecure_skip_signature", &self.insecure_skip_signature)
+            .finish()
+    }
 }
 
 /// The `static/` directory: the one in the working directory, else the
@@ -126,6 +152,14 @@ impl Application {
         let (public_origin, secure_cookies) = origin_of(&public_url)?;
         let (stop, stopping) = watch::channel(false);
         let settings = &config.story.settings;
+        let sms = SmsConfig {
+            // An empty token (say `TWILIO_AUTH_TOKEN=`) is no token.
+            auth_token: config.sms.auth_token.filter(|t| !t.is_empty()).map(Secret::new),
+            insecure_skip_signature: config.sms.insecure_skip_signature,
+            public_url: public_url.clone(),
+            number: config.sms.number.filter(|n| !n.trim().is_empty()),
+            phone_key: derive_phone_key(config.secret.as_bytes()),
+        };
         let state = AppState::new(state::Inner {
             key: Key::from(&Sha512::digest(config.secret.as_bytes())),
             presenter_mark: auth::presenter_mark(&config.secret, &config.presenter_token),
@@ -139,6 +173,7 @@ impl Application {
             presence: presence::Presence::default(),
             control: tokio::sync::Mutex::new(()),
             stopping,
+            sms,
             story: config.story,
             store: config.store,
         });
@@ -165,6 +200,17 @@ impl Application {
     /// The audience page's URL.
     pub fn audience_url(&self) -> String {
         format!("{}/", self.state.public_url)
+    }
+
+    /// Whether `/sms` takes votes.
+    pub fn sms_enabled(&self) -> bool {
+        self.state.sms.enabled()
+    }
+
+    /// The URL Twilio must post text messages to: the number's Messaging
+    /// webhook.
+    pub fn sms_url(&self) -> String {
+        format!("{}/sms", self.state.public_url)
     }
 
     /// The presenter's login URL. It holds the token: print it once, never log it.
@@ -256,6 +302,14 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        // Twilio's webhook. Its body limit is above the 16 KiB that
+        // `sms::handle` checks itself, so an oversized text gets its clear
+        // answer. Not rate-limited by address: every webhook comes from
+        // Twilio's few addresses; the signature is the gate.
+        .route(
+            "/sms",
+            post(sms::webhook).layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES)),
+        )
         .merge(compressed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::overriding(

@@ -11,6 +11,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::presence::Presence;
 use super::push::Pushes;
+use crate::sms::SmsConfig;
 use crate::store::VoteStore;
 use crate::story::{Story, WebVotes};
 
@@ -50,6 +51,8 @@ pub struct Inner {
     pub control: Mutex<()>,
     /// Turns true when the server is stopping; sockets then close.
     pub stopping: watch::Receiver<bool>,
+    /// SMS voting (`POST /sms`), on or off.
+    pub sms: SmsConfig,
 }
 
 impl AppState {
@@ -96,6 +99,13 @@ impl AppState {
             presence: Presence::default(),
             control: Mutex::new(()),
             stopping,
+            sms: SmsConfig {
+                auth_token: None,
+                insecure_skip_signature: false,
+                public_url: "http://cyoa.test".into(),
+                number: None,
+                phone_key: [7; 32],
+            },
             story,
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });
