@@ -12,3 +12,4 @@ mod health;
 mod helpers;
 mod pages;
 mod presence;
+mod sms;
