@@ -102,10 +102,13 @@ fn main() {
             secret: "load-test-secret".into(),
             presence_grace: None,
             static_dir: cyoa::web::default_static_dir(),
+            // `results` too when built with `sms-outbound`.
+            #[allow(clippy::needless_update)]
             sms: SmsOptions {
                 auth_token: Some(TOKEN.into()),
                 number: Some("+15005550006".into()),
                 insecure_skip_signature: false,
+                ..SmsOptions::default()
             },
         })
         .await

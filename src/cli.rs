@@ -72,6 +72,27 @@ pub struct ServeArgs {
     /// then vote as any phone. For local experiments only.
     #[arg(long)]
     pub insecure_skip_twilio_signature: bool,
+    /// Text each SMS voter the outcome when a decision closes (their number
+    /// is then kept, encrypted, until sent). Needs --twilio-account-sid.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS")]
+    pub sms_results: bool,
+    /// Twilio account SID (AC...), for texting the results.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    /// Results texts per second at most, per instance.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS_PER_SECOND", default_value = "1")]
+    pub sms_results_per_second: u32,
+    /// Attempts per results text before it is given up.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS_ATTEMPTS", default_value = "5")]
+    pub sms_results_attempts: u32,
+    /// Base URL of Twilio's REST API (a fake one for tests).
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "TWILIO_API_URL", default_value = crate::sms::outbound::TWILIO_API, hide = true)]
+    pub twilio_api_url: String,
 }
 
 /// Runs the command line; the binary's `main`.
@@ -157,6 +178,25 @@ fn random_hex() -> String {
 }
 
 async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
+    // Without the feature every field is named: the update is for its field.
+    #[cfg_attr(not(feature = "sms-outbound"), allow(clippy::needless_update))]
+    #[cfg_attr(not(feature = "sms-outbound"), allow(unused_mut))]
+    let mut sms = SmsOptions {
+        auth_token: args.twilio_auth_token.clone(),
+        number: args.sms_number.clone(),
+        insecure_skip_signature: args.insecure_skip_twilio_signature,
+        ..SmsOptions::default()
+    };
+    #[cfg(feature = "sms-outbound")]
+    if args.sms_results {
+        match results_config(&args) {
+            Ok(results) => sms.results = Some(results),
+            Err(why) => {
+                eprintln!("cyoa: {why}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let store = match &args.redis_url {
         Some(url) => match RedisStore::connect(url, &args.redis_prefix).await {
             Ok(store) => VoteStore::Redis(store),
@@ -177,7 +217,7 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         None => random_hex(),
     };
     // Two random halves: 256 bits for the cookie key.
-    let secret = args.secret.unwrap_or_else(|| random_hex() + &random_hex());
+    let secret = args.secret.clone().unwrap_or_else(|| random_hex() + &random_hex());
     let title = story.title.clone();
     let config = Config {
         story,
@@ -188,11 +228,7 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         secret,
         presence_grace: args.presence_grace.map(Duration::from_secs),
         static_dir: web::default_static_dir(),
-        sms: SmsOptions {
-            auth_token: args.twilio_auth_token,
-            number: args.sms_number,
-            insecure_skip_signature: args.insecure_skip_twilio_signature,
-        },
+        sms,
     };
     if args.insecure_skip_twilio_signature {
         eprintln!(
@@ -215,6 +251,9 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
     } else {
         println!("sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)");
     }
+    if app.sms_results() {
+        println!("sms results: on; each SMS voter is texted the outcome when a decision closes");
+    }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,4 +262,35 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The outbound settings of `--sms-results`, or why they are incomplete.
+#[cfg(feature = "sms-outbound")]
+fn results_config(args: &ServeArgs) -> Result<crate::sms::outbound::OutboundConfig, String> {
+    let need = |what: &str| format!("--sms-results needs {what}");
+    let auth_token = args
+        .twilio_auth_token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| need("the Twilio auth token (--twilio-auth-token or TWILIO_AUTH_TOKEN)"))?;
+    let account_sid = args
+        .twilio_account_sid
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| need("the Twilio account SID (--twilio-account-sid or TWILIO_ACCOUNT_SID)"))?;
+    let from = args
+        .sms_number
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| need("the number to text from (--sms-number or TWILIO_NUMBER)"))?;
+    Ok(crate::sms::outbound::OutboundConfig {
+        api_base: args.twilio_api_url.clone(),
+        account_sid,
+        auth_token: crate::sms::Secret::new(auth_token),
+        from,
+        per_second: std::num::NonZeroU32::new(args.sms_results_per_second)
+            .ok_or_else(|| "--sms-results-per-second must be at least 1".to_string())?,
+        max_attempts: args.sms_results_attempts.max(1),
+        first_retry: std::time::Duration::from_secs(2),
+    })
 }

@@ -14,6 +14,8 @@ use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteK
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    /// The outbound SMS queue ([`super::outbox`]).
+    pub(super) outbox: Arc<Mutex<super::outbox::MemoryOutbox>>,
 }
 
 #[derive(Default)]

@@ -5,6 +5,7 @@
 //! one behaviour suite in `tests/store.rs` runs against both.
 
 mod memory;
+mod outbox;
 mod redis;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use memory::MemoryStore;
+pub use outbox::Outgoing;
 pub use redis::RedisStore;
 
 /// A run is one performance of a story, numbered from 1.

@@ -15,6 +15,9 @@
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
 //! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
 //! | `{prefix}sms:{sid}`               | string | `1` while a webhook delivery is remembered |
+//! | `{prefix}smsout:to:{n}:{d}`       | hash   | phone hash -> sealed number (see `outbox`) |
+//! | `{prefix}smsout:due`              | zset   | outbound message id -> due, ms             |
+//! | `{prefix}smsout:items`            | hash   | outbound message id -> sealed message      |
 //!
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
@@ -88,8 +91,8 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 /// Votes and runs in Redis, under a key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
-    con: ConnectionManager,
-    prefix: Arc<str>,
+    pub(super) con: ConnectionManager,
+    pub(super) prefix: Arc<str>,
 }
 
 impl RedisStore {
@@ -312,7 +315,7 @@ impl RedisStore {
     }
 }
 
-fn backend(what: &str, e: redis::RedisError) -> StoreError {
+pub(super) fn backend(what: &str, e: redis::RedisError) -> StoreError {
     StoreError::Backend(format!("{what}: {e}"))
 }
 

@@ -82,6 +82,10 @@ pub struct SmsOptions {
     pub number: Option<String>,
     /// Takes unsigned webhooks: local experiments only.
     pub insecure_skip_signature: bool,
+    /// Texts each SMS voter the outcome when a decision closes
+    /// (`--sms-results`); `None`: off.
+    #[cfg(feature = "sms-outbound")]
+    pub results: Option<crate::sms::outbound::OutboundConfig>,
 }
 
 impl std::fmt::Debug for SmsOptions {
@@ -160,6 +164,19 @@ impl Application {
             number: config.sms.number.filter(|n| !n.trim().is_empty()),
             phone_key: derive_phone_key(config.secret.as_bytes()),
         };
+        #[cfg(feature = "sms-outbound")]
+        let outbound = match config.sms.results {
+            Some(results) if sms.auth_token.is_some() => Some(std::sync::Arc::new(
+                crate::sms::outbound::Outbound::new(results, config.secret.as_bytes(), sms.phone_key)
+                    .map_err(invalid)?,
+            )),
+            Some(_) => {
+                return Err(invalid(
+                    "texting the results (--sms-results) needs the Twilio auth token (--twilio-auth-token)".into(),
+                ));
+            }
+            None => None,
+        };
         let state = AppState::new(state::Inner {
             key: Key::from(&Sha512::digest(config.secret.as_bytes())),
             presenter_mark: auth::presenter_mark(&config.secret, &config.presenter_token),
@@ -174,6 +191,8 @@ impl Application {
             control: tokio::sync::Mutex::new(()),
             stopping,
             sms,
+            #[cfg(feature = "sms-outbound")]
+            outbound,
             story: config.story,
             store: config.store,
         });
@@ -213,6 +232,14 @@ impl Application {
         format!("{}/sms", self.state.public_url)
     }
 
+    /// Whether SMS voters are texted the outcome (`--sms-results`).
+    pub fn sms_results(&self) -> bool {
+        #[cfg(feature = "sms-outbound")]
+        return self.state.outbound.is_some();
+        #[cfg(not(feature = "sms-outbound"))]
+        false
+    }
+
     /// The presenter's login URL. It holds the token: print it once, never log it.
     pub fn presenter_url(&self) -> String {
         format!(
@@ -230,6 +257,12 @@ impl Application {
     /// are closed, the tally flusher ends.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let flusher = tokio::spawn(push::flusher(self.state.clone()));
+        #[cfg(feature = "sms-outbound")]
+        let results = self
+            .state
+            .outbound
+            .clone()
+            .map(|outbound| tokio::spawn(sms::results_worker(self.state.clone(), outbound)));
         let tell = self.stop;
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
@@ -241,6 +274,10 @@ impl Application {
             })
             .await;
         let _ = flusher.await;
+        #[cfg(feature = "sms-outbound")]
+        if let Some(results) = results {
+            let _ = results.await;
+        }
         result
     }
 }

@@ -53,6 +53,9 @@ pub struct Inner {
     pub stopping: watch::Receiver<bool>,
     /// SMS voting (`POST /sms`), on or off.
     pub sms: SmsConfig,
+    /// Texts SMS voters the outcome (`--sms-results`), when on.
+    #[cfg(feature = "sms-outbound")]
+    pub outbound: Option<Arc<crate::sms::outbound::Outbound>>,
 }
 
 impl AppState {
@@ -106,6 +109,8 @@ impl AppState {
                 number: None,
                 phone_key: [7; 32],
             },
+            #[cfg(feature = "sms-outbound")]
+            outbound: None,
             story,
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });

@@ -91,10 +91,13 @@ impl TestApp {
         let mut app = TestApp {
             story,
             public_url: None,
+            // `results` too when built with `sms-outbound`.
+            #[allow(clippy::needless_update)]
             sms: SmsOptions {
                 auth_token: Some(token.to_string()),
                 number: Some(number.to_string()),
                 insecure_skip_signature: false,
+                ..SmsOptions::default()
             },
             port: 0,
             store: VoteStore::Memory(MemoryStore::new()),
