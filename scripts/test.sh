@@ -19,7 +19,9 @@ fi
 echo "test.sh: formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --features sms-outbound --locked -- -D warnings
 
 echo "test.sh: tests"
 cargo test --all-targets --locked
+cargo test --features sms-outbound --test sms_outbound --locked
 cargo test --doc --locked
