@@ -84,7 +84,10 @@ fn handle_in_memory(c: &mut Criterion) {
     runtime.block_on(async {
         let state = store.current(&story.start).await.expect("a run");
         let decision = story.decisions().next().expect("a decision").id.clone();
-        store.show(state.run, &decision, &[decision.clone()]).await.expect("show");
+        store
+            .show(state.run, &decision, std::slice::from_ref(&decision))
+            .await
+            .expect("show");
         store.open(state.run, &decision).await.expect("open");
     });
     let mut headers = HeaderMap::new();

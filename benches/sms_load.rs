@@ -189,11 +189,11 @@ fn main() {
     latencies.sort();
     let at = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)));
     let ms = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    println!("store: {}", if redis_url.is_some() { "redis" } else { "memory" });
     println!(
-        "store: {}",
-        if redis_url.is_some() { "redis" } else { "memory" }
+        "{texts} signed webhooks over {concurrency} connections in {:.2} s",
+        elapsed.as_secs_f64()
     );
-    println!("{texts} signed webhooks over {concurrency} connections in {:.2} s", elapsed.as_secs_f64());
     println!("webhooks/s: {:.0}", texts as f64 / elapsed.as_secs_f64());
     println!(
         "latency ms: p50 {:.2}, p99 {:.2}, max {:.2}",
@@ -204,7 +204,11 @@ fn main() {
     println!("failed: {failures}");
     println!(
         "final tally: {total} ({})",
-        if total == texts as u64 { "equals the texts sent" } else { "DOES NOT equal the texts sent" }
+        if total == texts as u64 {
+            "equals the texts sent"
+        } else {
+            "DOES NOT equal the texts sent"
+        }
     );
     if failures > 0 || total != texts as u64 {
         std::process::exit(1);

@@ -23,6 +23,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per process: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Check story files; print a summary, or every problem found.
     Check {
@@ -247,7 +249,10 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
     println!("presenter: {}", app.presenter_url());
     println!("audience: {}", app.audience_url());
     if app.sms_enabled() {
-        println!("sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)", app.sms_url());
+        println!(
+            "sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)",
+            app.sms_url()
+        );
     } else {
         println!("sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)");
     }

@@ -92,7 +92,11 @@ impl FakeTwilio {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "{} of {n} requests to Twilio: {got:?}", got.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} requests to Twilio: {got:?}",
+                got.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -152,7 +152,13 @@ impl Outbound {
     }
 
     /// Keeps `number` (sealed) to text it the outcome of `decision`.
-    pub async fn remember(&self, store: &VoteStore, run: RunId, decision: &str, number: &str) -> Result<(), StoreError> {
+    pub async fn remember(
+        &self,
+        store: &VoteStore,
+        run: RunId,
+        decision: &str,
+        number: &str,
+    ) -> Result<(), StoreError> {
         let sealed = self.seal(number.as_bytes())?;
         let phone = phone_hash(&self.phone_key, number);
         store.recipient_keep(run, decision, &phone, &sealed, KEEP_AT_MOST).await
@@ -174,7 +180,9 @@ impl Outbound {
             let Some(number) = self.open(&sealed).and_then(|n| String::from_utf8(n).ok()) else {
                 // Sealed under another secret (an instance restarted with a
                 // new random one): it cannot be read, so it is dropped.
-                tracing::warn!("an outbound SMS number could not be unsealed; check that every instance has the same --secret");
+                tracing::warn!(
+                    "an outbound SMS number could not be unsealed; check that every instance has the same --secret"
+                );
                 continue;
             };
             let message = Message {
@@ -184,7 +192,9 @@ impl Outbound {
             };
             let id = format!("{run}:{}:{}", decision.id, hex::encode(rand::random::<[u8; 12]>()));
             let plain = serde_json::to_vec(&message).map_err(|e| StoreError::Backend(e.to_string()))?;
-            store.outbox_put(&id, &self.seal(&plain)?, Duration::ZERO, KEEP_AT_MOST).await?;
+            store
+                .outbox_put(&id, &self.seal(&plain)?, Duration::ZERO, KEEP_AT_MOST)
+                .await?;
             queued += 1;
         }
         Ok(queued)
@@ -221,7 +231,9 @@ impl Outbound {
     pub async fn send_due(&self, store: &VoteStore) -> Result<Round, StoreError> {
         let mut round = Round::default();
         for item in store.outbox_claim(BATCH, LEASE).await? {
-            let Some(mut message) = self.open(&item.sealed).and_then(|p| serde_json::from_slice::<Message>(&p).ok())
+            let Some(mut message) = self
+                .open(&item.sealed)
+                .and_then(|p| serde_json::from_slice::<Message>(&p).ok())
             else {
                 tracing::warn!(id = item.id, "an outbound SMS could not be unsealed; dropped");
                 store.outbox_remove(&item.id).await?;
@@ -237,9 +249,17 @@ impl Outbound {
                 }
                 Err(SendError::Transient(why)) if message.attempts < self.config.max_attempts => {
                     let wait = backoff(self.config.first_retry, message.attempts);
-                    tracing::info!(id = item.id, attempts = message.attempts, ?wait, why, "outbound SMS failed; retrying");
+                    tracing::info!(
+                        id = item.id,
+                        attempts = message.attempts,
+                        ?wait,
+                        why,
+                        "outbound SMS failed; retrying"
+                    );
                     let plain = serde_json::to_vec(&message).map_err(|e| StoreError::Backend(e.to_string()))?;
-                    store.outbox_put(&item.id, &self.seal(&plain)?, wait, KEEP_AT_MOST).await?;
+                    store
+                        .outbox_put(&item.id, &self.seal(&plain)?, wait, KEEP_AT_MOST)
+                        .await?;
                     round.retried += 1;
                 }
                 Err(SendError::Transient(why) | SendError::Permanent(why)) => {
@@ -303,7 +323,10 @@ pub fn outcome_text(decision: &Decision, tally: &Tally) -> String {
         .collect();
     let text = match top.as_slice() {
         [] => "Vote closed. Thanks for voting!".to_string(),
-        [one] => format!("Vote closed: {} won with {max} of {total} votes. Thanks for voting!", gsm(one)),
+        [one] => format!(
+            "Vote closed: {} won with {max} of {total} votes. Thanks for voting!",
+            gsm(one)
+        ),
         [init @ .., last] => format!(
             "Vote closed: a tie between {} and {} ({max} votes each). Thanks for voting!",
             init.iter().map(|l| gsm(l)).collect::<Vec<_>>().join(", "),

@@ -314,7 +314,12 @@ async fn sms_and_web_votes_add_up_on_the_presenters_tally(driver: &mut Driver) {
     // Closed: the line goes from the audience page.
     press(&screen, 'c').await;
     wait_vote_status(&screen, "closed").await;
-    wait_js(&phone, "no SMS line once closed", "return !document.querySelector('[data-sms]');").await;
+    wait_js(
+        &phone,
+        "no SMS line once closed",
+        "return !document.querySelector('[data-sms]');",
+    )
+    .await;
     driver.close(phone).await;
     driver.close(screen).await;
 }

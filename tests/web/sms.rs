@@ -82,10 +82,7 @@ async fn text(app: &TestApp, from: &str, body: &str, sid: &str) -> Response {
 
 async fn twiml(r: Response) -> String {
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.headers()["content-type"].to_str().unwrap(),
-        "text/xml; charset=utf-8"
-    );
+    assert_eq!(r.headers()["content-type"].to_str().unwrap(), "text/xml; charset=utf-8");
     r.text().await.expect("a body")
 }
 
@@ -176,7 +173,16 @@ async fn behind_a_proxy_the_signature_is_checked_against_the_public_url() {
     twiml(post_sms(&app, "/sms", &params, Some((TWILIO_TOKEN, public))).await).await;
     // Twilio's helper libraries also accept the URL with the default port.
     let params = fields("+14155550102", "2", "SM0002");
-    twiml(post_sms(&app, "/sms", &params, Some((TWILIO_TOKEN, "https://talk.example.com:443/sms"))).await).await;
+    twiml(
+        post_sms(
+            &app,
+            "/sms",
+            &params,
+            Some((TWILIO_TOKEN, "https://talk.example.com:443/sms")),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(app.votes("docs").await, 2);
 }
 
@@ -185,10 +191,19 @@ async fn without_a_token_sms_voting_is_off_and_says_how_to_turn_it_on() {
     let app = spawn_app().await;
     app.open_build().await;
     let url = format!("{}/sms", app.address);
-    let r = post_sms(&app, "/sms", &fields("+14155550101", "1", "SM1"), Some((TWILIO_TOKEN, &url))).await;
+    let r = post_sms(
+        &app,
+        "/sms",
+        &fields("+14155550101", "1", "SM1"),
+        Some((TWILIO_TOKEN, &url)),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = r.text().await.unwrap();
-    assert!(body.contains("SMS voting is off") && body.contains("--twilio-auth-token"), "{body}");
+    assert!(
+        body.contains("SMS voting is off") && body.contains("--twilio-auth-token"),
+        "{body}"
+    );
     assert_eq!(app.state().await["decision"]["total"], 0);
     assert_eq!(app.state().await["sms"], Value::Null);
 }
@@ -247,7 +262,10 @@ async fn the_pages_and_the_state_show_the_number_to_text_while_a_vote_can_take_i
 
     app.open().await;
     let page = voter.get("/").await.text().await.unwrap();
-    assert!(page.contains(&format!("Or text {line} to <a href=\"sms:{NUMBER}\">{NUMBER}</a>")), "{page}");
+    assert!(
+        page.contains(&format!("Or text {line} to <a href=\"sms:{NUMBER}\">{NUMBER}</a>")),
+        "{page}"
+    );
 
     app.close().await;
     let page = voter.get("/").await.text().await.unwrap();
@@ -338,7 +356,10 @@ fn serve_says_whether_sms_voting_is_on_and_where_twilio_must_post() {
         lines[2], "sms: on; set the Twilio number's Messaging webhook to https://talk.example.com/sms (HTTP POST)",
         "{lines:?}"
     );
-    assert!(!log.contains(token) && !lines.concat().contains(token), "the token leaked:\n{log}");
+    assert!(
+        !log.contains(token) && !lines.concat().contains(token),
+        "the token leaked:\n{log}"
+    );
 
     let (lines, log) = serve_output(&[], &[]);
     assert!(lines[2].starts_with("sms: off"), "{lines:?}");
