@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::store::{MemoryStore, RedisStore, VoteStore};
 use crate::story::{Loaded, Story};
+use crate::telemetry::{self, LogFormat};
+use crate::web::limits::LimitArgs;
 use crate::web::{self, Application, Config, SmsOptions};
 
 /// Live audience voting for choose-your-own-adventure talks.
@@ -33,7 +35,7 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Serve a story to a presenter and an audience (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// Options of `cyoa serve`; each may also come from the environment.
@@ -95,6 +97,12 @@ pub struct ServeArgs {
     #[cfg(feature = "sms-outbound")]
     #[arg(long, env = "TWILIO_API_URL", default_value = crate::sms::outbound::TWILIO_API, hide = true)]
     pub twilio_api_url: String,
+    /// Log lines as readable text or as JSON objects (levels from RUST_LOG).
+    #[arg(long, env = "CYOA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Rate, size, connection and timeout limits (docs/operations.md).
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Runs the command line; the binary's `main`.
@@ -102,11 +110,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { files }) => check(&files),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
 }
 
+/// `cyoa check`: every file is checked, even after one fails. A good story
+/// prints its summary on stdout (warnings on stderr); a bad one prints every
+/// problem on stderr, one `FILE:LINE:COL: error: MESSAGE` line each.
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut ok = true;
     for file in files {
@@ -115,12 +126,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
                 for w in &warnings {
                     eprintln!("{w}");
                 }
-                println!(
-                    "{}: ok: {} slides, {} decisions",
-                    file.display(),
-                    story.slides.len(),
-                    story.decisions().count()
-                );
+                println!("{}: ok: {}", file.display(), story.summary());
             }
             Err(problems) => {
                 ok = false;
@@ -153,7 +159,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_tracing();
+    telemetry::init(args.log_format);
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run_server(args, story)),
         Err(e) => {
@@ -161,17 +167,6 @@ fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to stderr; `RUST_LOG` overrides the default level.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("cyoa=info,tower_http=warn"));
-    // A second init (tests calling serve twice) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// 128 random bits as hex: the default token and secret.
@@ -239,7 +234,7 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
              Use it for local experiments only, never in front of an audience."
         );
     }
-    let app = match Application::build(config).await {
+    let app = match Application::build_with(config, (&args.limits).into()).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("cyoa: cannot serve on {}: {e}", args.bind);

@@ -6,7 +6,9 @@
 //! command).
 
 pub mod cli;
+pub mod metrics;
 pub mod sms;
 pub mod store;
 pub mod story;
+pub mod telemetry;
 pub mod web;

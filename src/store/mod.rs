@@ -140,7 +140,14 @@ macro_rules! delegate {
     ($self:ident . $m:ident ( $($a:expr),* )) => {
         match $self {
             VoteStore::Memory(s) => s.$m($($a),*).await,
-            VoteStore::Redis(s) => s.$m($($a),*).await,
+            VoteStore::Redis(s) => {
+                // Round trip and failures of every Redis call, for /metrics.
+                let started = std::time::Instant::now();
+                let result = s.$m($($a),*).await;
+                let failed = matches!(result, Err(StoreError::Backend(_)));
+                crate::metrics::redis_call(stringify!($m), started.elapsed(), failed);
+                result
+            }
         }
     };
 }

@@ -2,14 +2,32 @@
 //!
 //! A story is loaded once from a TOML file (see `docs/story-format.md`),
 //! checked, and immutable after that: everything else in cyoa reads it.
+//!
+//! Loading: `load` reads the file and walks toml's spanned tree (with
+//! `settings`, `decision` and the helpers in `fields`), recording problems
+//! with byte offsets; `check` looks at the slides as a graph (reachability,
+//! loops, the summary); `diag` turns offsets into lines and columns. `sms`
+//! holds the one normal form SMS text is matched in, and `markdown` renders
+//! slide bodies.
 
+mod check;
+mod decision;
+mod diag;
+mod fields;
 mod load;
+mod markdown;
+mod settings;
+mod sms;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-pub use load::{Diagnostic, Loaded, Severity};
+pub use check::Summary;
+pub use diag::{Diagnostic, Loaded, Severity};
+pub use load::{DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES};
+pub use markdown::render as render_markdown;
+pub use sms::normalise;
 
 /// The bundled talk, served when no `--story` is given.
 pub const BUNDLED_NAME: &str = "stories/wsgi-deployment-adventure.toml";
@@ -83,7 +101,8 @@ pub struct Slide {
     pub id: String,
     /// Heading shown on the slide.
     pub title: String,
-    /// The Markdown body rendered to HTML.
+    /// The Markdown body rendered to HTML; raw HTML in the Markdown is shown
+    /// as text (see [`render_markdown`]).
     pub body_html: String,
     /// Speaker notes (plain text), never shown to the audience.
     pub notes: String,
@@ -136,7 +155,7 @@ impl Decision {
 }
 
 impl Story {
-    /// Builds the index; used by the loader once slides are checked.
+    /// Builds the id index over the slides.
     fn new(title: String, start: String, settings: Settings, slides: Vec<Slide>) -> Self {
         let index = slides.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         Story {
@@ -148,7 +167,8 @@ impl Story {
         }
     }
 
-    /// Reads and checks a story file.
+    /// Reads and checks a story file: the story and its warnings, or every
+    /// problem found (errors and warnings, in file order).
     pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
         load::load_file(path)
     }

@@ -156,6 +156,17 @@ fn unknown_choice(choice: &str) -> Error {
 
 /// Casts (or moves) `voter`'s vote and schedules the tally push.
 pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind: VoteKind) -> Result<(), Error> {
+    let counted = count(app, voter, decision, choice, kind).await;
+    match &counted {
+        Ok(()) => crate::metrics::vote_counted(voter),
+        Err(e) => crate::metrics::vote_refused(e.code),
+    }
+    counted
+}
+
+async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind: VoteKind) -> Result<(), Error> {
+    // Before any work: a voter tapping in a loop costs the store nothing.
+    app.limits.vote(voter)?;
     let Some(d) = app.story.decision(decision) else {
         return Err(Error::not_found(
             "unknown_decision",
@@ -177,5 +188,6 @@ pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, k
     }
     app.store.vote(state.run, decision, voter, choice, kind).await?;
     app.pushes.mark(state.run, decision);
+    crate::metrics::vote_marked(state.run, decision);
     Ok(())
 }

@@ -9,9 +9,14 @@ pub mod api;
 pub mod auth;
 pub mod control;
 pub mod error;
+pub mod headers;
+pub mod heartbeat;
+pub mod limits;
 pub mod pages;
 pub mod presence;
 pub mod push;
+pub mod scrape;
+pub mod serve;
 pub mod sms;
 pub mod state;
 pub mod view;
@@ -25,7 +30,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::Key;
 use sha2::{Digest, Sha512};
@@ -34,8 +39,8 @@ use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
+pub use limits::Limits;
 pub use state::AppState;
 
 use crate::sms::{Secret, SmsConfig, derive_phone_key};
@@ -143,6 +148,11 @@ fn origin_of(url: &str) -> io::Result<(String, bool)> {
 impl Application {
     /// Checks the config and binds the listener (so port 0 is resolved).
     pub async fn build(config: Config) -> io::Result<Application> {
+        Self::build_with(config, Limits::default()).await
+    }
+
+    /// [`Application::build`] with other limits than the defaults.
+    pub async fn build_with(config: Config, limits: Limits) -> io::Result<Application> {
         if config.presenter_token.is_empty() {
             return Err(invalid("the presenter token must not be empty".into()));
         }
@@ -187,6 +197,7 @@ impl Application {
             web_votes: settings.web_votes,
             grace: config.presence_grace.unwrap_or(settings.presence_grace),
             pushes: push::Pushes::new(),
+            limits: limits::Guards::new(limits),
             presence: presence::Presence::default(),
             control: tokio::sync::Mutex::new(()),
             stopping,
@@ -264,15 +275,14 @@ impl Application {
             .clone()
             .map(|outbound| tokio::spawn(sms::results_worker(self.state.clone(), outbound)));
         let tell = self.stop;
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                tracing::info!("stopping");
-                // Sockets are upgraded connections the server no longer
-                // tracks: they close on this signal.
-                let _ = tell.send(true);
-            })
-            .await;
+        let result = serve::serve(self.listener, self.router, self.state.limits.clone(), async move {
+            stop.await;
+            tracing::info!("stopping");
+            // Sockets are upgraded connections the server no longer
+            // tracks: they close on this signal.
+            let _ = tell.send(true);
+        })
+        .await;
         let _ = flusher.await;
         #[cfg(feature = "sms-outbound")]
         if let Some(results) = results {
@@ -334,11 +344,12 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
         .layer(CompressionLayer::new());
-    Router::new()
-        // Not compressed: a socket upgrade and two tiny answers.
+    let router = Router::new()
+        // Not compressed: a socket upgrade and small answers.
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .route("/metrics", get(scrape::metrics))
         // Twilio's webhook. Its body limit is above the 16 KiB that
         // `sms::handle` checks itself, so an oversized text gets its clear
         // answer. Not rate-limited by address: every webhook comes from
@@ -348,22 +359,14 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
             post(sms::webhook).layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES)),
         )
         .merge(compressed)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+        .layer(DefaultBodyLimit::max(state.limits.limits.max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::per_address,
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        // The span names the path only: the query may hold the presenter token.
-        .layer(TraceLayer::new_for_http().make_span_with(
-            |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
-        ))
-        .with_state(state)
+        .layer(axum::middleware::map_response_with_state(
+            headers::Https(state.secure_cookies),
+            headers::secure,
+        ));
+    crate::telemetry::request_layers(router).with_state(state)
 }

@@ -64,6 +64,7 @@ impl Pushes {
     pub fn state(&self, view: StateView) {
         // No socket open is fine: nobody to tell.
         let _ = self.tx.send(Push::State(Arc::new(view)));
+        crate::metrics::state_pushed();
     }
 
     /// Notes that `decision`'s tally changed; the flusher pushes it soon.
@@ -145,6 +146,7 @@ async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::R
     match serde_json::to_string(&message) {
         Ok(text) => {
             let _ = app.pushes.tx.send(Push::Tally(text.into()));
+            crate::metrics::tally_pushed(run, decision_id);
         }
         Err(e) => tracing::error!(error = %e, "cannot serialise a tally"),
     }

@@ -44,6 +44,8 @@ pub struct Inner {
     pub grace: Duration,
     /// State and tally pushes to every socket.
     pub pushes: Pushes,
+    /// Rate limits and connection counts ([`super::limits`]).
+    pub limits: std::sync::Arc<super::limits::Guards>,
     /// Open audience sockets per voter, and the withdraw timers.
     pub presence: Presence,
     /// Serialises presenter changes, so two quick key presses cannot
@@ -99,6 +101,7 @@ impl AppState {
             web_votes: story.settings.web_votes,
             grace: Duration::from_millis(100),
             pushes: super::push::Pushes::new(),
+            limits: super::limits::Guards::new(super::limits::Limits::default()),
             presence: Presence::default(),
             control: Mutex::new(()),
             stopping,

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
 
 use super::auth;
 use super::control;
@@ -43,6 +44,16 @@ pub enum Role {
     Presenter,
 }
 
+impl Role {
+    /// `audience` or `presenter`, for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Audience(_) => "audience",
+            Role::Presenter => "presenter",
+        }
+    }
+}
+
 /// `?role=presenter` picks the presenter socket.
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -60,13 +71,22 @@ pub async fn upgrade(
         Err(e) => ApiError(e).into_response(),
         Ok(role) => match ws {
             Err(rejection) => rejection.into_response(),
-            Ok(ws) => ws
-                .max_message_size(MAX_FRAME)
-                .max_frame_size(MAX_FRAME)
-                .on_upgrade(move |socket| {
-                    let (sink, stream) = socket.split();
-                    serve_socket(app, role, sink, stream)
-                }),
+            Ok(ws) => {
+                let limits = &app.limits.limits;
+                let (max, ping_every, timeout) = (limits.max_socket_message, limits.ping_every, limits.socket_timeout);
+                // The socket's tasks log inside the request's span (its id).
+                let span = tracing::Span::current();
+                ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+                    async move {
+                        let _open = crate::metrics::socket_open(role.name());
+                        tracing::debug!(role = role.name(), "socket open");
+                        let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
+                        serve_socket(app, role, sink, stream).await;
+                        tracing::debug!("socket closed");
+                    }
+                    .instrument(span)
+                })
+            }
         },
     }
 }
@@ -134,10 +154,22 @@ fn error_text(code: &str, message: &str) -> String {
 }
 
 /// A message from the client.
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-enum Inbound {
-    Vote { decision: String, choice: String },
+pub enum ClientMessage {
+    /// `{"type":"vote","decision":..,"choice":..}`.
+    Vote {
+        /// The decision voted on.
+        decision: String,
+        /// The choice picked.
+        choice: String,
+    },
+}
+
+/// Reads a text message from a client; anything but a well-formed message
+/// is an error (never a panic; `tests/fuzz_ws_message.rs` checks it).
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 /// The `state` message for this socket (`you` filled for audience sockets).
@@ -165,10 +197,13 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
 
 /// What a text message from the client gets back.
 async fn reply(app: &AppState, role: &Role, text: &str) -> String {
+    if let Err(e) = app.limits.socket_message(role) {
+        return error_text(e.code, &e.message);
+    }
     if text.len() > MAX_MESSAGE {
         return error_text("too_large", "Messages are 4 KiB at most.");
     }
-    let Ok(Inbound::Vote { decision, choice }) = serde_json::from_str::<Inbound>(text) else {
+    let Ok(ClientMessage::Vote { decision, choice }) = parse_client_message(text) else {
         return error_text(
             "bad_message",
             r#"Send {"type":"vote","decision":"DECISION","choice":"CHOICE"}."#,
@@ -211,7 +246,7 @@ where
         let app = app.clone();
         let role = role.clone();
         let mut stopping = app.stopping.clone();
-        tokio::spawn(async move {
+        crate::telemetry::spawn_in_span(async move {
             let first = state_text(&app, &role, None).await;
             if sink.send(Message::Text(first.into())).await.is_err() {
                 return;
@@ -244,7 +279,7 @@ where
     let reader = {
         let app = app.clone();
         let role = role.clone();
-        tokio::spawn(async move {
+        crate::telemetry::spawn_in_span(async move {
             while let Some(message) = stream.next().await {
                 let answer = match message {
                     Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,

@@ -35,13 +35,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     the_audience_page_follows_the_presenter_to_the_next_decision(&mut driver).await;
     both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
     sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
-}
-
-/// Not a check: it writes the README's pictures into docs/img/.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "writes docs/img/; run scripts/screenshots.sh"]
-async fn readme_screenshots() {
-    screenshots::take().await;
+    screenshots::take(&mut driver).await;
 }
 
 /// Logs a presenter in and waits for the presenter view.

@@ -1,6 +1,8 @@
 //! The README's screenshots: the presenter view at 1280x720 and the audience
 //! page on a 360x740 phone, at the story's first decision with some votes.
-//! Run by `scripts/screenshots.sh`; writes `docs/img/`.
+//! Taken in every run of the browser suite (so a page that no longer renders
+//! at these sizes fails it), into `target/screenshots/`, or into the folder
+//! named by `CYOA_SCREENSHOT_DIR` (`scripts/screenshots.sh` names `docs/img`).
 
 use std::path::PathBuf;
 
@@ -32,7 +34,7 @@ fn first_decision(story: &Story) -> Option<Decision> {
     None
 }
 
-pub async fn take() {
+pub async fn take(driver: &mut Driver) {
     let story = match std::env::var_os("CYOA_STORY") {
         Some(path) => Story::load(&PathBuf::from(path)),
         None => Story::bundled(),
@@ -47,7 +49,6 @@ pub async fn take() {
     };
     let decision = decision.expect("the story has the decision to show");
     let app = TestApp::spawn_story(story.clone(), Some(PUBLIC_URL)).await;
-    let mut driver = Driver::start();
 
     let screen = driver.browser(1280, 720).await;
     screen
@@ -106,12 +107,17 @@ pub async fn take() {
     )
     .await;
 
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/img");
-    std::fs::create_dir_all(&dir).expect("docs/img");
-    let png = screen.screenshot().await.expect("a screenshot of the presenter view");
-    std::fs::write(dir.join("presenter.png"), png).expect("docs/img/presenter.png");
-    let png = phone.screenshot().await.expect("a screenshot of the audience page");
-    std::fs::write(dir.join("audience-phone.png"), png).expect("docs/img/audience-phone.png");
+    let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
+    };
+    std::fs::create_dir_all(&dir).expect("the screenshot folder");
+    for (client, name) in [(&screen, "presenter.png"), (&phone, "audience-phone.png")] {
+        let png = client.screenshot().await.expect("a screenshot");
+        // A PNG of a blank page is a few hundred bytes; a drawn one is far more.
+        assert!(png.len() > 10_000, "{name} looks blank ({} bytes)", png.len());
+        std::fs::write(dir.join(name), png).expect("writing a screenshot");
+    }
 
     driver.close(phone).await;
     driver.close(screen).await;

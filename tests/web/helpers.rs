@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, SmsOptions};
+use cyoa::web::{Application, Config, Limits, SmsOptions};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
@@ -83,6 +83,8 @@ pub struct Options {
     pub store: Option<VoteStore>,
     /// SMS voting: off unless set.
     pub sms: SmsOptions,
+    /// Rate, size and timeout limits.
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
             public_url: None,
             store: None,
             sms: SmsOptions::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -119,7 +122,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         sms: options.sms,
     };
-    let app = Application::build(config).await.expect("the test server binds");
+    let app = Application::build_with(config, options.limits)
+        .await
+        .expect("the test server binds");
     let port = app.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {

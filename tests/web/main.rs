@@ -8,8 +8,13 @@ mod bad_input;
 mod cli;
 mod coalescing;
 mod flow;
+mod hardening;
 mod health;
 mod helpers;
+mod metrics;
 mod pages;
 mod presence;
 mod sms;
+#[path = "../support/mod.rs"]
+mod support;
+mod telemetry;

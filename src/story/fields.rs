@@ -1,0 +1,179 @@
+//! Reading typed fields out of toml's spanned document tree: each helper
+//! records a problem at the key or value at fault and lets the walk go on.
+
+use toml::de::{DeTable, DeValue};
+
+use super::MAX_ID_LEN;
+use super::load::{Reader, Value};
+
+/// Work spent on "did you mean" suggestions per file, so that a huge file
+/// full of bad references cannot make checking slow: looking at a candidate
+/// costs 1, computing an edit distance [`DISTANCE_COST`] more.
+pub(super) const SUGGESTION_BUDGET: usize = 2_000_000;
+const DISTANCE_COST: usize = 40;
+
+impl Reader<'_> {
+    /// Reports every key of `table` that is not in `known`.
+    pub(super) fn unknown_fields(&mut self, table: &DeTable<'_>, known: &[&str]) {
+        for key in table.keys() {
+            let name = key.get_ref().as_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let hint = match closest(name, known.iter().copied(), &mut self.budget) {
+                Some(k) => format!("; did you mean `{k}`?"),
+                None => format!(
+                    "; the fields here are {}",
+                    known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.p.error(key.span().start, format!("unknown field `{name}`{hint}"));
+        }
+    }
+
+    /// The table in `value`, or an error naming `key`.
+    pub(super) fn table<'t, 'i>(&mut self, value: &'t Value<'i>, key: &str) -> Option<&'t DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.p
+                    .error(value.span().start, format!("`{key}` must be a table, not {}", a(other)));
+                None
+            }
+        }
+    }
+
+    /// An optional string field and where its value is.
+    pub(super) fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<(String, usize)> {
+        self.str(table, key).map(|(s, at)| (s.to_string(), at))
+    }
+
+    /// An optional string field, borrowed from the document, and where its
+    /// value is.
+    pub(super) fn str<'t>(&mut self, table: &'t DeTable<'_>, key: &str) -> Option<(&'t str, usize)> {
+        let (_, v) = table.get_key_value(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some((s.as_ref(), v.span().start)),
+            other => {
+                self.p
+                    .error(v.span().start, format!("`{key}` must be a string, not {}", a(other)));
+                None
+            }
+        }
+    }
+
+    /// A required string field; `at` is where to point if it is missing.
+    pub(super) fn required_string(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        at: usize,
+        what: &str,
+    ) -> Option<(String, usize)> {
+        if table.get_key_value(key).is_none() {
+            self.p.error(at, format!("missing `{key}`: {what}"));
+            return None;
+        }
+        self.string(table, key)
+    }
+
+    /// A required string field that must not be blank.
+    pub(super) fn required_text(&mut self, table: &DeTable<'_>, key: &str, at: usize, what: &str) -> Option<String> {
+        let (text, value_at) = self.required_string(table, key, at, what)?;
+        if text.trim().is_empty() {
+            self.p.error(value_at, format!("`{key}` is empty; write {what}"));
+        }
+        Some(text)
+    }
+
+    /// "; did you mean `x`?" for the candidate closest to `word`, or nothing.
+    pub(super) fn did_you_mean(&mut self, word: &str, candidates: &[&str]) -> String {
+        closest(word, candidates.iter().copied(), &mut self.budget)
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default()
+    }
+}
+
+/// `[a-z0-9-]{1,64}`: the ids that can go in a URL as they are.
+pub(super) fn is_id(id: &str) -> bool {
+    (1..=MAX_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// "a string", "an integer": the type of a value, for messages.
+pub(super) fn a(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// A value as written in the file, shortened, for messages.
+pub(super) fn shown(text: &str, value: &Value<'_>) -> String {
+    let raw = text.get(value.span()).unwrap_or("");
+    let short: String = raw.chars().take(40).collect();
+    if short.len() < raw.len() {
+        format!("`{short}...`")
+    } else {
+        format!("`{short}`")
+    }
+}
+
+/// The candidate most like `word`, if any is close enough to be a typo.
+fn closest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>, budget: &mut usize) -> Option<&'c str> {
+    let len = word.chars().count();
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        // Cheap test first: lengths too far apart cannot be a typo.
+        if c.chars().count().abs_diff(len) > len.max(2) / 2 {
+            continue;
+        }
+        if *budget < DISTANCE_COST {
+            *budget = 0;
+            return None;
+        }
+        *budget -= DISTANCE_COST;
+        let score = strsim::normalized_damerau_levenshtein(word, c);
+        if score >= 0.6 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_lowercase_letters_digits_and_dashes() {
+        for ok in ["a", "welcome", "step-2", &"x".repeat(64)] {
+            assert!(is_id(ok), "{ok}");
+        }
+        for bad in ["", "Welcome", "two words", "under_score", "é", &"x".repeat(65)] {
+            assert!(!is_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn suggestions_are_typos_only() {
+        const FIELDS: &[&str] = &["title", "body", "notes", "image", "next", "decision"];
+        let mut budget = SUGGESTION_BUDGET;
+        assert_eq!(closest("nxet", FIELDS.iter().copied(), &mut budget), Some("next"));
+        assert_eq!(closest("titel", FIELDS.iter().copied(), &mut budget), Some("title"));
+        assert_eq!(closest("colour", FIELDS.iter().copied(), &mut budget), None);
+        let mut none = DISTANCE_COST;
+        assert_eq!(closest("nxet", FIELDS.iter().copied(), &mut none), None);
+    }
+}

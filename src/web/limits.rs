@@ -1,0 +1,440 @@
+//! Limits that keep one client from taking the server from everyone else:
+//! rates per voter (votes, socket messages), a generous rate per address
+//! (a whole hall shares one NAT address), open connections per address,
+//! and the sizes and timeouts the accept loop ([`super::serve`]) applies.
+//!
+//! Rates are GCRA buckets from `governor`, one per key; keys not seen for a
+//! while are swept every [`SWEEP_EVERY`], so a stream of new addresses or
+//! voters cannot grow the state without bound.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use clap::Args;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::error::{ApiError, Error};
+use super::ws::Role;
+use crate::store::Voter;
+
+/// How often keys that have refilled their bucket are forgotten.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The routes the per-address rate does not apply to: Twilio posts every
+/// text of the hall from a few addresses of its own.
+const NOT_BY_ADDRESS: &[&str] = &["/sms"];
+
+/// A rate: `per_second` on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Sustained rate.
+    pub per_second: u32,
+    /// How many may come at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Rate {
+    fn quota(self) -> Quota {
+        let one = NonZeroU32::MIN;
+        let per_second = NonZeroU32::new(self.per_second).unwrap_or(one);
+        let burst = NonZeroU32::new(self.burst.max(self.per_second)).unwrap_or(per_second);
+        Quota::per_second(per_second).allow_burst(burst)
+    }
+}
+
+/// Every limit, with the defaults documented in `docs/operations.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Votes per voter (form posts and socket votes): a person cannot tap
+    /// faster than this in earnest.
+    pub votes: Rate,
+    /// Messages per voter over sockets, votes or not.
+    pub socket_messages: Rate,
+    /// Requests per client address to pages, the API and static files.
+    pub per_address: Rate,
+    /// Open connections per client address (sockets included); more are
+    /// answered 503 and closed.
+    pub connections_per_address: usize,
+    /// Largest request body read by forms and JSON (bytes).
+    pub max_body: usize,
+    /// Largest request head: request line and headers (bytes); more gets 431.
+    pub max_header: usize,
+    /// Time a client has to send a request's headers, and the longest a
+    /// kept-alive connection may sit idle between requests.
+    pub header_timeout: Duration,
+    /// Largest WebSocket message or frame (bytes); a message between 4 KiB
+    /// and this gets an error, a larger one closes the socket.
+    pub max_socket_message: usize,
+    /// The server pings each socket this often.
+    pub ping_every: Duration,
+    /// A socket silent this long (not even a pong) is closed.
+    pub socket_timeout: Duration,
+    /// Take the client address from the last `X-Forwarded-For` hop (behind
+    /// a proxy such as nginx); otherwise it is the peer address.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            votes: Rate {
+                per_second: 5,
+                burst: 10,
+            },
+            socket_messages: Rate {
+                per_second: 20,
+                burst: 40,
+            },
+            per_address: Rate {
+                per_second: 200,
+                burst: 1000,
+            },
+            connections_per_address: 1000,
+            max_body: super::MAX_BODY,
+            max_header: 16 * 1024,
+            header_timeout: Duration::from_secs(30),
+            max_socket_message: super::ws::MAX_FRAME,
+            ping_every: Duration::from_secs(30),
+            socket_timeout: Duration::from_secs(60),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// The limit flags of `cyoa serve`.
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Votes per second per voter (web and socket).
+    #[arg(long, env = "CYOA_VOTE_RATE", default_value_t = 5)]
+    pub vote_rate: u32,
+    /// Votes per voter at once after a pause.
+    #[arg(long, env = "CYOA_VOTE_BURST", default_value_t = 10)]
+    pub vote_burst: u32,
+    /// Socket messages per second per voter.
+    #[arg(long, env = "CYOA_SOCKET_RATE", default_value_t = 20)]
+    pub socket_rate: u32,
+    /// Socket messages per voter at once.
+    #[arg(long, env = "CYOA_SOCKET_BURST", default_value_t = 40)]
+    pub socket_burst: u32,
+    /// Requests per second per client address (a hall behind one NAT shares it).
+    #[arg(long, env = "CYOA_ADDRESS_RATE", default_value_t = 200)]
+    pub address_rate: u32,
+    /// Requests per client address at once.
+    #[arg(long, env = "CYOA_ADDRESS_BURST", default_value_t = 1000)]
+    pub address_burst: u32,
+    /// Open connections per client address.
+    #[arg(long, env = "CYOA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 1000)]
+    pub max_connections_per_address: usize,
+    /// Largest request body in bytes.
+    #[arg(long, env = "CYOA_MAX_BODY", default_value_t = super::MAX_BODY)]
+    pub max_body: usize,
+    /// Largest request head (request line and headers) in bytes.
+    #[arg(long, env = "CYOA_MAX_HEADER", default_value_t = 16 * 1024)]
+    pub max_header: usize,
+    /// Seconds to send a request's headers; also the idle keep-alive limit.
+    #[arg(long, env = "CYOA_HEADER_TIMEOUT", default_value_t = 30)]
+    pub header_timeout: u64,
+    /// Seconds between the server's pings on each socket.
+    #[arg(long, env = "CYOA_PING_EVERY", default_value_t = 30)]
+    pub ping_every: u64,
+    /// Seconds of silence (no pong) before a socket is closed.
+    #[arg(long, env = "CYOA_SOCKET_TIMEOUT", default_value_t = 60)]
+    pub socket_timeout: u64,
+    /// Behind a proxy: the client address is the last X-Forwarded-For hop.
+    #[arg(long, env = "CYOA_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let d = Limits::default();
+        LimitArgs {
+            vote_rate: d.votes.per_second,
+            vote_burst: d.votes.burst,
+            socket_rate: d.socket_messages.per_second,
+            socket_burst: d.socket_messages.burst,
+            address_rate: d.per_address.per_second,
+            address_burst: d.per_address.burst,
+            max_connections_per_address: d.connections_per_address,
+            max_body: d.max_body,
+            max_header: d.max_header,
+            header_timeout: d.header_timeout.as_secs(),
+            ping_every: d.ping_every.as_secs(),
+            socket_timeout: d.socket_timeout.as_secs(),
+            trust_forwarded_for: d.trust_forwarded_for,
+        }
+    }
+}
+
+impl From<&LimitArgs> for Limits {
+    fn from(a: &LimitArgs) -> Self {
+        Limits {
+            votes: Rate {
+                per_second: a.vote_rate,
+                burst: a.vote_burst,
+            },
+            socket_messages: Rate {
+                per_second: a.socket_rate,
+                burst: a.socket_burst,
+            },
+            per_address: Rate {
+                per_second: a.address_rate,
+                burst: a.address_burst,
+            },
+            connections_per_address: a.max_connections_per_address,
+            max_body: a.max_body,
+            // Below a request line and a cookie nothing would get through.
+            max_header: a.max_header.max(1024),
+            header_timeout: Duration::from_secs(a.header_timeout.max(1)),
+            max_socket_message: super::ws::MAX_FRAME,
+            ping_every: Duration::from_secs(a.ping_every.max(1)),
+            socket_timeout: Duration::from_secs(a.socket_timeout.max(2)),
+            trust_forwarded_for: a.trust_forwarded_for,
+        }
+    }
+}
+
+/// The live limiters of one server.
+pub struct Guards {
+    /// The configuration they enforce.
+    pub limits: Limits,
+    votes: DefaultKeyedRateLimiter<String>,
+    socket_messages: DefaultKeyedRateLimiter<String>,
+    addresses: DefaultKeyedRateLimiter<IpAddr>,
+    connections: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Guards {
+    /// Fresh limiters for `limits`.
+    pub fn new(limits: Limits) -> Arc<Self> {
+        Arc::new(Guards {
+            votes: RateLimiter::keyed(limits.votes.quota()),
+            socket_messages: RateLimiter::keyed(limits.socket_messages.quota()),
+            addresses: RateLimiter::keyed(limits.per_address.quota()),
+            connections: Mutex::new(HashMap::new()),
+            limits,
+        })
+    }
+
+    /// Forgets, every [`SWEEP_EVERY`], keys whose bucket is full again;
+    /// ends when the guards are dropped.
+    pub fn sweep(self: &Arc<Self>) {
+        let guards: Weak<Guards> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(g) = guards.upgrade() else { return };
+                g.votes.retain_recent();
+                g.socket_messages.retain_recent();
+                g.addresses.retain_recent();
+                g.votes.shrink_to_fit();
+                g.socket_messages.shrink_to_fit();
+                g.addresses.shrink_to_fit();
+            }
+        });
+    }
+
+    /// May `voter` vote now? Refused: 429, code `rate_limited`.
+    pub fn vote(&self, voter: &Voter) -> Result<(), Error> {
+        check(&self.votes, &voter.as_str().to_string(), "vote").map_err(|wait| {
+            too_many(
+                wait,
+                "Too many votes at once: wait a moment, then tap your choice again.",
+            )
+        })
+    }
+
+    /// May this socket's client send a message now?
+    pub fn socket_message(&self, role: &Role) -> Result<(), Error> {
+        let key = match role {
+            Role::Audience(voter) => voter.as_str().to_string(),
+            Role::Presenter => "presenter".to_string(),
+        };
+        check(&self.socket_messages, &key, "socket")
+            .map_err(|wait| too_many(wait, "Too many messages at once: slow down; this socket still works."))
+    }
+
+    /// Takes a connection slot for `ip`, or `None` when it has too many.
+    pub fn connect(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
+        let ip = address_key(ip);
+        let mut open = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.limits.connections_per_address {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot {
+            guards: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection of an address; freed when dropped.
+pub struct ConnectionSlot {
+    guards: Arc<Guards>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.guards.connections.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The address a limit counts: an IPv4 address, or the /64 network of an
+/// IPv6 one (a single subscriber usually holds a whole /64, and could
+/// otherwise take a new address for every request).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+/// `Ok`, or how long until the key may go again.
+fn check<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K, limit: &'static str) -> Result<(), Duration>
+where
+    K: Clone + Eq + std::hash::Hash,
+{
+    limiter.check_key(key).map_err(|not_until| {
+        crate::metrics::rate_limited(limit);
+        not_until.wait_time_from(DefaultClock::default().now())
+    })
+}
+
+fn too_many(wait: Duration, message: &str) -> Error {
+    let seconds = wait.as_secs_f64().ceil().max(1.0);
+    Error::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_cause(format!("retry in {seconds} s"))
+}
+
+/// The client's address: the peer, or with `trust_forwarded_for` the last
+/// `X-Forwarded-For` hop (the one our proxy added). `None` when unknown
+/// (a router driven without a socket, in tests).
+pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let last = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
+        if last.is_some() {
+            return last;
+        }
+    }
+    peer.map(|p| p.ip())
+}
+
+/// Middleware: the per-address request rate (not on `/sms`). Over it:
+/// 429 with `Retry-After`, JSON for the API and sockets, text otherwise.
+pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if NOT_BY_ADDRESS.contains(&path) {
+        return next.run(request).await;
+    }
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let Some(ip) = client_ip(request.headers(), peer, guards.limits.trust_forwarded_for) else {
+        return next.run(request).await;
+    };
+    match check(&guards.addresses, &address_key(ip), "address") {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let e = Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("Too many requests from your network; try again in {seconds} s."),
+            );
+            let mut response = if path.starts_with("/api/") || path == "/ws" {
+                ApiError(e).into_response()
+            } else {
+                e.into_response()
+            };
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_forwarded_hop_is_the_client_only_when_trusted() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1, 203.0.113.7"));
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(
+            client_ip(&headers, Some(peer), true),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(client_ip(&headers, Some(peer), false), Some(peer.ip()));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
+        assert_eq!(client_ip(&headers, Some(peer), true), Some(peer.ip()));
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_voter_gets_the_burst_then_waits_and_others_are_not_affected() {
+        let guards = Guards::new(Limits::default());
+        let (a, b) = (Voter::web("a"), Voter::web("b"));
+        for _ in 0..10 {
+            guards.vote(&a).unwrap();
+        }
+        let refused = guards.vote(&a).unwrap_err();
+        assert_eq!(
+            (refused.status, refused.code),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        );
+        guards.vote(&b).unwrap();
+    }
+
+    #[test]
+    fn connection_slots_are_counted_per_address_and_freed() {
+        let guards = Guards::new(Limits {
+            connections_per_address: 2,
+            ..Limits::default()
+        });
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let first = guards.connect(ip).unwrap();
+        let _second = guards.connect(ip).unwrap();
+        assert!(guards.connect(ip).is_none());
+        assert!(guards.connect("192.0.2.2".parse().unwrap()).is_some());
+        drop(first);
+        assert!(guards.connect(ip).is_some());
+    }
+}

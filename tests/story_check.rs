@@ -1,0 +1,746 @@
+//! `cyoa check`: every check of the story loader at its exact line, column
+//! and message, and the command's output and exit codes through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cyoa::story::{Loaded, MAX_FILE_BYTES, Story};
+
+/// `LINE:COL: error: MESSAGE` for every problem in `text`.
+fn problems(text: &str) -> Vec<String> {
+    let diagnostics = match Story::parse("t.toml", text) {
+        Ok(Loaded { warnings, .. }) => warnings,
+        Err(problems) => problems,
+    };
+    diagnostics
+        .iter()
+        .map(|d| {
+            let line = d.to_string();
+            assert!(line.starts_with("t.toml:"), "{line}");
+            line["t.toml:".len()..].to_string()
+        })
+        .collect()
+}
+
+/// A valid story with a decision, to which each case adds one mistake.
+const GOOD: &str = r#"title = "T"
+start = "a"
+[slides.a]
+title = "A"
+[slides.a.decision]
+prompt = "Which?"
+choices = [
+  { id = "x", label = "Ex", goto = "b" },
+  { id = "y", label = "Why", goto = "c" },
+]
+[slides.b]
+title = "B"
+[slides.c]
+title = "C"
+"#;
+
+#[test]
+fn the_base_story_checks_clean() {
+    assert_eq!(problems(GOOD), Vec::<String>::new());
+}
+
+struct Case {
+    why: &'static str,
+    text: String,
+    want: &'static [&'static str],
+}
+
+fn case(why: &'static str, text: impl Into<String>, want: &'static [&'static str]) -> Case {
+    Case {
+        why,
+        text: text.into(),
+        want,
+    }
+}
+
+/// GOOD with `from` replaced by `to` (which must be there once).
+fn good_with(from: &str, to: &str) -> String {
+    assert_eq!(GOOD.matches(from).count(), 1, "{from}");
+    GOOD.replace(from, to)
+}
+
+fn run(cases: &[Case]) {
+    let mut failed = Vec::new();
+    for c in cases {
+        let got = problems(&c.text);
+        if got != c.want {
+            failed.push(format!("{}:\n  want {:#?}\n  got  {:#?}", c.why, c.want, got));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn toml_syntax_errors_point_where_toml_stopped() {
+    run(&[
+        case(
+            "an unclosed string",
+            good_with("title = \"B\"", "title = \"B"),
+            &["12:11: error: invalid basic string, expected `\"`"],
+        ),
+        case(
+            "a slide defined twice names the first",
+            format!("{GOOD}[slides.b]\ntitle = \"B2\"\n"),
+            &[
+                "15:9: error: slide `b` is defined twice; the first is on line 11",
+                "16:1: error: duplicate key `title`: TOML allows each key, and each [table], once",
+            ],
+        ),
+        case(
+            "a key given twice",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nprompt = \"Again?\""),
+            &["7:1: error: duplicate key `prompt`: TOML allows each key, and each [table], once"],
+        ),
+        case(
+            "arrays nested 10,000 deep",
+            format!("x = {}{}", "[".repeat(10_000), "]".repeat(10_000)),
+            &["1:85: error: tables or arrays nested too deeply for a story; a story needs only a few levels"],
+        ),
+        case(
+            "inline tables nested 10,000 deep",
+            format!("x = {}1{}", "{ a = ".repeat(10_000), " }".repeat(10_000)),
+            &["1:485: error: tables or arrays nested too deeply for a story; a story needs only a few levels"],
+        ),
+    ]);
+}
+
+#[test]
+fn unknown_fields_name_the_closest_known_one() {
+    run(&[
+        case(
+            "a slide field",
+            good_with("title = \"B\"", "title = \"B\"\nnxet = \"c\""),
+            &["13:1: error: unknown field `nxet`; did you mean `next`?"],
+        ),
+        case(
+            "a story field",
+            good_with("start = \"a\"", "start = \"a\"\ntitel = \"c\""),
+            &["3:1: error: unknown field `titel`; did you mean `title`?"],
+        ),
+        case(
+            "a choice field, which also leaves the choice without its label",
+            good_with("label = \"Ex\"", "lable = \"Ex\""),
+            &[
+                "8:3: error: missing `label`: what the audience sees, `label = \"...\"`",
+                "8:15: error: unknown field `lable`; did you mean `label`?",
+            ],
+        ),
+        case(
+            "nothing close lists the fields",
+            good_with("title = \"B\"", "title = \"B\"\ncolour = \"c\""),
+            &[
+                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `next`, `decision`",
+            ],
+        ),
+        case(
+            "a settings field",
+            good_with("start = \"a\"", "start = \"a\"\n[settings]\nweb_vote = \"sticky\""),
+            &["4:1: error: unknown field `web_vote`; did you mean `web_votes`?"],
+        ),
+    ]);
+}
+
+#[test]
+fn slide_ids_and_start_are_checked() {
+    run(&[
+        case(
+            "capitals and underscores",
+            good_with("[slides.c]", "[slides.C_1]").replace("goto = \"c\"", "goto = \"C_1\""),
+            &["13:9: error: slide id `C_1` must be 1 to 64 characters: lowercase letters a-z, digits and `-`"],
+        ),
+        case(
+            "65 characters",
+            good_with("[slides.c]", &format!("[slides.{}]", "c".repeat(65)))
+                .replace("goto = \"c\"", &format!("goto = \"{}\"", "c".repeat(65))),
+            &[
+                "13:9: error: slide id `ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc` must be 1 to 64 characters: lowercase letters a-z, digits and `-`",
+            ],
+        ),
+        case(
+            "missing start",
+            good_with("start = \"a\"\n", ""),
+            &["1:1: error: missing `start`: the id of the first slide, `start = \"welcome\"`"],
+        ),
+        case(
+            "unknown start",
+            good_with("start = \"a\"", "start = \"bb\""),
+            &["2:9: error: `start` names slide `bb`, which does not exist"],
+        ),
+        case(
+            "no slides at all",
+            "title = \"T\"\nstart = \"a\"\n",
+            &[
+                "1:1: error: missing `slides`: a story needs at least one slide, e.g. `[slides.welcome]`",
+                "2:9: error: `start` names slide `a`, which does not exist",
+            ],
+        ),
+        case(
+            "missing title",
+            good_with("title = \"T\"\n", ""),
+            &["1:1: error: missing `title`: the talk's title, `title = \"...\"`"],
+        ),
+        case(
+            "a slide without its title",
+            good_with("title = \"B\"\n", ""),
+            &["11:9: error: missing `title`: the slide's heading, `title = \"...\"`"],
+        ),
+        case(
+            "a blank slide title",
+            good_with("title = \"C\"", "title = \"\""),
+            &["14:9: error: `title` is empty; write the slide's heading, `title = \"...\"`"],
+        ),
+    ]);
+}
+
+/// Slides with longer ids, for "did you mean".
+const LINKS: &str = r#"title = "T"
+start = "welcome"
+[slides.welcome]
+title = "W"
+next = "the-choise"
+[slides.the-choice]
+title = "C"
+[slides.the-choice.decision]
+prompt = "P"
+choices = [
+  { id = "x", label = "X", goto = "endinng" },
+  { id = "y", label = "Y", goto = "nowhere-at-all" },
+]
+[slides.ending]
+title = "E"
+"#;
+
+#[test]
+fn links_must_name_slides_and_suggest_the_closest() {
+    run(&[
+        case(
+            "next and goto",
+            LINKS,
+            &[
+                "5:8: error: `next` names slide `the-choise`, which does not exist; did you mean `the-choice`?",
+                "6:9: warning: slide `the-choice` is never shown: no path from the start (`welcome`) leads to it",
+                "11:35: error: `goto` names slide `endinng`, which does not exist; did you mean `ending`?",
+                "12:35: error: `goto` names slide `nowhere-at-all`, which does not exist",
+                "14:9: warning: slide `ending` is never shown: no path from the start (`welcome`) leads to it",
+            ],
+        ),
+        case(
+            "start",
+            LINKS.replace("start = \"welcome\"", "start = \"welcom\""),
+            &[
+                "2:9: error: `start` names slide `welcom`, which does not exist; did you mean `welcome`?",
+                "5:8: error: `next` names slide `the-choise`, which does not exist; did you mean `the-choice`?",
+                "11:35: error: `goto` names slide `endinng`, which does not exist; did you mean `ending`?",
+                "12:35: error: `goto` names slide `nowhere-at-all`, which does not exist",
+            ],
+        ),
+        case(
+            "a slide with both next and a decision",
+            good_with("title = \"A\"", "title = \"A\"\nnext = \"b\""),
+            &[
+                "5:1: error: slide `a` has both `next` and a decision; remove `next` (each choice's `goto` says where to go) or the decision",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn decisions_are_checked() {
+    let nine_more: String = (0..9)
+        .map(|i| format!("  {{ id = \"y{i}\", label = \"Why {i}\", goto = \"c\" }},\n"))
+        .collect();
+    run(&[
+        case(
+            "one choice",
+            good_with("  { id = \"y\", label = \"Why\", goto = \"c\" },\n", ""),
+            &[
+                "7:1: error: decision `a` has 1 choice; a decision needs 2 to 9",
+                "12:9: warning: slide `c` is never shown: no path from the start (`a`) leads to it",
+            ],
+        ),
+        case(
+            "ten choices",
+            good_with("  { id = \"y\", label = \"Why\", goto = \"c\" },\n", &nine_more),
+            &["7:1: error: decision `a` has 10 choices; a decision needs 2 to 9"],
+        ),
+        case(
+            "one choice as an array of tables",
+            "title = \"T\"\nstart = \"a\"\n[slides.a]\ntitle = \"A\"\n[slides.a.decision]\nprompt = \"P\"\n\
+             [[slides.a.decision.choices]]\nid = \"x\"\nlabel = \"X\"\ngoto = \"a\"\n",
+            &[
+                "3:9: warning: slide `a` leads into a loop that never reaches an ending: `a` -> `a`",
+                "7:21: error: decision `a` has 1 choice; a decision needs 2 to 9",
+            ],
+        ),
+        case(
+            "duplicate choice ids",
+            good_with("id = \"y\"", "id = \"x\""),
+            &["9:10: error: choice id `x` is used twice in decision `a`"],
+        ),
+        case(
+            "a malformed choice id",
+            good_with("id = \"y\"", "id = \"Y!\""),
+            &["9:10: error: choice id `Y!` must be 1 to 64 characters: lowercase letters a-z, digits and `-`"],
+        ),
+        case(
+            "a blank prompt",
+            good_with("prompt = \"Which?\"", "prompt = \" \""),
+            &["6:10: error: `prompt` is empty; write the question put to the audience, `prompt = \"...\"`"],
+        ),
+        case(
+            "an empty label",
+            good_with("label = \"Why\"", "label = \"\""),
+            &["9:23: error: `label` is empty; write what the audience sees, `label = \"...\"`"],
+        ),
+        case(
+            "a choice with nothing in it",
+            good_with("{ id = \"y\", label = \"Why\", goto = \"c\" }", "{ }"),
+            &[
+                "9:3: error: missing `id`: the choice's id, `id = \"a\"`",
+                "9:3: error: missing `label`: what the audience sees, `label = \"...\"`",
+                "9:3: error: missing `goto`: the slide this choice leads to, `goto = \"...\"`",
+                "13:9: warning: slide `c` is never shown: no path from the start (`a`) leads to it",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn sms_words_may_not_name_two_choices() {
+    run(&[
+        case(
+            "a keyword like another choice's label, after case and punctuation",
+            good_with("label = \"Why\",", "label = \"Why\", keywords = [\"EX!\"],"),
+            &[
+                "9:42: error: keyword `EX!` of choice `y` reads `ex` over SMS, which already names choice `x` (its label); change one so that a text names one choice",
+            ],
+        ),
+        case(
+            "a keyword like another choice's number",
+            good_with("label = \"Ex\",", "label = \"Ex\", keywords = [\"2\"],"),
+            &[
+                "8:41: error: keyword `2` of choice `x` reads `2` over SMS, which already names choice `y` (its number); change one so that a text names one choice",
+            ],
+        ),
+        case(
+            "a keyword like another choice's letter",
+            good_with("label = \"Ex\",", "label = \"Ex\", keywords = [\"(b)\"],"),
+            &[
+                "8:41: error: keyword `(b)` of choice `x` reads `b` over SMS, which already names choice `y` (its letter); change one so that a text names one choice",
+            ],
+        ),
+        case(
+            "a label like another choice's letter",
+            good_with("label = \"Ex\"", "label = \"B\""),
+            &[
+                "8:23: error: label `B` of choice `x` reads `b` over SMS, which already names choice `y` (its letter); change one so that a text names one choice",
+            ],
+        ),
+        case(
+            "a keyword like another choice's id",
+            good_with("label = \"Why\",", "label = \"Why\", keywords = [\"x\"],"),
+            &[
+                "9:42: error: keyword `x` of choice `y` reads `x` over SMS, which already names choice `x` (its id); change one so that a text names one choice",
+            ],
+        ),
+        case(
+            "two keywords alike after spaces and punctuation",
+            good_with("label = \"Why\",", "label = \"Why\", keywords = [\"go  home\"],")
+                .replace("label = \"Ex\",", "label = \"Ex\", keywords = [\"Go Home!\"],"),
+            &[
+                "9:42: error: keyword `go  home` of choice `y` reads `go home` over SMS, which already names choice `x` (its keyword); change one so that a text names one choice",
+            ],
+        ),
+        case(
+            "a keyword with nothing to match",
+            good_with("label = \"Why\",", "label = \"Why\", keywords = [\"🎉\"],"),
+            &["9:42: error: keyword `🎉` has no letters or digits, so no SMS can match it"],
+        ),
+        case(
+            "a choice's own label and letter may agree",
+            good_with("label = \"Ex\"", "label = \"A\"")
+                .replace("label = \"Why\",", "label = \"Why\", keywords = [\"y\", \"Y!\"],"),
+            &[],
+        ),
+    ]);
+}
+
+#[test]
+fn wrong_types_are_named() {
+    run(&[
+        case(
+            "a number for the title",
+            good_with("title = \"T\"", "title = 3"),
+            &["1:9: error: `title` must be a string, not an integer"],
+        ),
+        case(
+            "a number for goto",
+            good_with("goto = \"b\"", "goto = 2"),
+            &[
+                "8:36: error: `goto` must be a string, not an integer",
+                "11:9: warning: slide `b` is never shown: no path from the start (`a`) leads to it",
+            ],
+        ),
+        case(
+            "a string for keywords",
+            good_with("label = \"Why\",", "label = \"Why\", keywords = \"why\","),
+            &["9:41: error: `keywords` must be an array of strings like `[\"yes\"]`, not a string"],
+        ),
+        case(
+            "a number in keywords",
+            good_with("label = \"Why\",", "label = \"Why\", keywords = [\"why\", 2],"),
+            &["9:49: error: each keyword must be a string, not an integer"],
+        ),
+        case(
+            "a number for a slide",
+            format!("{GOOD}[slides]\nd = 4\n"),
+            &[
+                "16:1: warning: slide `d` is never shown: no path from the start (`a`) leads to it",
+                "16:5: error: slide `d` must be a table like `[slides.d]`, not an integer",
+            ],
+        ),
+        case(
+            "a number for choices",
+            good_with(
+                "choices = [\n  { id = \"x\", label = \"Ex\", goto = \"b\" },\n  { id = \"y\", label = \"Why\", goto = \"c\" },\n]",
+                "choices = 3",
+            ),
+            &[
+                "7:11: error: `choices` must be an array of choices like `[{ id = \"a\", label = \"...\", goto = \"...\" }]`, not an integer",
+                "8:9: warning: slide `b` is never shown: no path from the start (`a`) leads to it",
+                "10:9: warning: slide `c` is never shown: no path from the start (`a`) leads to it",
+            ],
+        ),
+        case(
+            "a string for a choice",
+            good_with("{ id = \"y\", label = \"Why\", goto = \"c\" }", "\"y\""),
+            &[
+                "9:3: error: a choice must be a table like `{ id = \"a\", label = \"...\", goto = \"...\" }`, not a string",
+                "13:9: warning: slide `c` is never shown: no path from the start (`a`) leads to it",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn settings_are_checked() {
+    let settings = "start = \"a\"\n[settings]\nweb_votes = \"always\"\npresence_grace = -1\n[settings.sms]\n\
+                    replies = \"no\"\nhelp = \"Text {label}\"\n[settings.theme]\nmode = \"blue\"\naccent = \"red;\"";
+    run(&[
+        case(
+            "every setting wrong",
+            good_with("start = \"a\"", settings),
+            &[
+                "4:13: error: `web_votes` must be `presence` or `sticky`, not `always`",
+                "5:18: error: `presence_grace` must be a whole number of seconds from 0 to 3600, not `-1`",
+                "7:11: error: `replies` must be `true` or `false`, not a string",
+                "8:8: error: `help` uses `{label}`, which cyoa does not fill in; it may use `{options}`",
+                "10:8: error: `mode` must be `light` or `dark`, not `blue`",
+                "11:10: error: `accent` must be a CSS colour like `#c03`, `#cc0033` or `teal`, not `red;`",
+            ],
+        ),
+        case(
+            "a grace over an hour",
+            good_with("start = \"a\"", "start = \"a\"\n[settings]\npresence_grace = 3601"),
+            &["4:18: error: `presence_grace` must be a whole number of seconds from 0 to 3600, not `3601`"],
+        ),
+    ]);
+}
+
+#[test]
+fn settings_are_read() {
+    let text = good_with(
+        "start = \"a\"",
+        "start = \"a\"\n[settings]\nweb_votes = \"sticky\"\npresence_grace = 0x1e\n[settings.sms]\nreplies = false\n\
+         confirm = \"{label} ({choice})\"\n[settings.theme]\nmode = \"dark\"\naccent = \"#c03\"",
+    );
+    let story = Story::parse("t.toml", &text).expect("valid").story;
+    let s = &story.settings;
+    assert_eq!(s.web_votes, cyoa::story::WebVotes::Sticky);
+    assert_eq!(s.presence_grace, std::time::Duration::from_secs(30));
+    assert!(!s.sms.replies);
+    assert_eq!(s.sms.confirm.as_deref(), Some("{label} ({choice})"));
+    assert_eq!(s.theme.mode.as_deref(), Some("dark"));
+    assert_eq!(s.theme.accent.as_deref(), Some("#c03"));
+
+    let defaults = Story::parse("t.toml", GOOD).expect("valid").story.settings;
+    assert_eq!(defaults.web_votes, cyoa::story::WebVotes::Presence);
+    assert_eq!(defaults.presence_grace, std::time::Duration::from_secs(10));
+    assert!(defaults.sms.replies);
+}
+
+#[test]
+fn warnings_do_not_stop_a_story() {
+    run(&[
+        case(
+            "an unreachable slide",
+            format!("{GOOD}[slides.d]\ntitle = \"D\"\n"),
+            &["15:9: warning: slide `d` is never shown: no path from the start (`a`) leads to it"],
+        ),
+        case(
+            "a loop with no way out",
+            good_with("title = \"C\"", "title = \"C\"\nnext = \"e\"") + "[slides.e]\ntitle = \"E\"\nnext = \"c\"\n",
+            &["13:9: warning: slide `c` leads into a loop that never reaches an ending: `c` -> `e` -> `c`"],
+        ),
+    ]);
+    let loaded = Story::parse("t.toml", &format!("{GOOD}[slides.d]\ntitle = \"D\"\n")).expect("warnings only");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(loaded.story.slides.len(), 4);
+}
+
+#[test]
+fn a_loop_with_a_way_out_is_fine() {
+    let text = good_with("title = \"C\"", "title = \"C\"\nnext = \"a\"");
+    assert_eq!(problems(&text), Vec::<String>::new());
+}
+
+#[test]
+fn a_story_over_the_size_limit_is_refused_before_parsing() {
+    let text = format!("{GOOD}#{}\n", "x".repeat(MAX_FILE_BYTES));
+    assert_eq!(
+        problems(&text),
+        [
+            "1:1: error: the story is larger than 4 MiB; a story file is a few kilobytes of TOML (is this the right file?)"
+        ]
+    );
+}
+
+#[test]
+fn the_summary_counts_paths_and_the_longest() {
+    let story = Story::parse("t.toml", GOOD).expect("valid").story;
+    assert_eq!(
+        story.summary().to_string(),
+        "3 slides, 1 decision, 2 endings, 2 paths from start to an ending, the longest 2 slides"
+    );
+}
+
+#[test]
+fn a_ten_thousand_slide_story_loads_quickly() {
+    let text = chain_story(10_000);
+    let began = std::time::Instant::now();
+    let story = Story::parse("big.toml", &text).expect("valid").story;
+    let took = began.elapsed();
+    let s = story.summary();
+    assert_eq!((s.slides, s.decisions, s.endings), (10_000, 5_000, 1));
+    assert_eq!(s.paths, u64::MAX, "2^5000 paths saturate");
+    assert_eq!(s.longest, 10_000);
+    // Debug build on a shared machine: generous; the benchmark measures release.
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
+
+/// A story of `n` slides: every other slide a decision whose choices both go
+/// on, every slide in one long chain.
+fn chain_story(n: usize) -> String {
+    let mut t = String::from("title = \"Long\"\nstart = \"s0\"\n");
+    for i in 0..n {
+        t.push_str(&format!(
+            "[slides.s{i}]\ntitle = \"Slide {i}\"\nbody = \"Some *text*.\"\n"
+        ));
+        if i + 1 == n {
+            continue;
+        }
+        if i % 2 == 0 {
+            let (a, b) = (i + 1, (i + 2).min(n - 1));
+            t.push_str(&format!(
+                "[slides.s{i}.decision]\nprompt = \"Go?\"\nchoices = [{{ id = \"a\", label = \"Yes\", goto = \"s{a}\" }}, {{ id = \"b\", label = \"No\", goto = \"s{b}\" }}]\n"
+            ));
+        } else {
+            t.push_str(&format!("next = \"s{}\"\n", i + 1));
+        }
+    }
+    t
+}
+
+#[test]
+fn the_bundled_stories_check_clean() {
+    for file in ["stories/minimal.toml", "stories/wsgi-deployment-adventure.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        match Story::load(&path) {
+            Ok(loaded) => assert!(loaded.warnings.is_empty(), "{file}: {:#?}", loaded.warnings),
+            Err(problems) => panic!("{file}: {problems:#?}"),
+        }
+    }
+    let bundled = Story::bundled().expect("the bundled story is valid");
+    assert!(bundled.warnings.is_empty());
+}
+
+#[test]
+fn the_minimal_story_is_minimal_and_useful() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stories/minimal.toml");
+    let s = Story::load(&path).expect("valid").story.summary();
+    assert_eq!((s.slides, s.decisions, s.endings, s.paths, s.longest), (3, 1, 2, 2, 2));
+}
+
+// ---- the `cyoa check` command ----
+
+fn cyoa_check(files: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cyoa"))
+        .arg("check")
+        .args(files)
+        .output()
+        .expect("run cyoa")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A temporary directory for files this test writes, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("cyoa-story-check-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn check_prints_the_summary_and_exits_0_for_a_valid_story() {
+    let dir = TempDir::new("valid");
+    let good = dir.file("good.toml", GOOD);
+    let out = cyoa_check(&[&good]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: ok: 3 slides, 1 decision, 2 endings, 2 paths from start to an ending, the longest 2 slides\n",
+            good.display()
+        )
+    );
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn check_prints_warnings_of_a_valid_story_and_exits_0() {
+    let dir = TempDir::new("warn");
+    let file = dir.file("warn.toml", format!("{GOOD}[slides.d]\ntitle = \"D\"\n"));
+    let out = cyoa_check(&[&file]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains(": ok: 4 slides"), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:15:9: warning: slide `d` is never shown: no path from the start (`a`) leads to it\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn check_prints_every_problem_and_exits_1_for_an_invalid_story() {
+    let dir = TempDir::new("invalid");
+    let bad = dir.file(
+        "bad.toml",
+        good_with("title = \"B\"", "title = \"B\"\nnxet = \"c\"").replace("start = \"a\"", "start = \"z\""),
+    );
+    let out = cyoa_check(&[&bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    let f = bad.display();
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{f}:2:9: error: `start` names slide `z`, which does not exist\n\
+             {f}:13:1: error: unknown field `nxet`; did you mean `next`?\n"
+        )
+    );
+}
+
+#[test]
+fn check_reports_a_missing_file_and_exits_1() {
+    let dir = TempDir::new("missing");
+    let missing = dir.0.join("nope.toml");
+    let out = cyoa_check(&[&missing]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{}:1:1: error: cannot read the story: ", missing.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_refuses_binary_and_huge_files() {
+    let dir = TempDir::new("binary");
+    let binary = dir.file("binary.toml", [0x93u8, 0xff, 0x00, 0x12, b'a', 0xc3]);
+    let huge = dir.file("huge.toml", vec![b'#'; 10 * 1024 * 1024]);
+    let garbage = dir.file("garbage.toml", "\u{0}\u{1}ÿ[[[= = =\"\n\x7f");
+    let out = cyoa_check(&[&binary, &huge, &garbage]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}:1:1: error: the story is not UTF-8 text; save it as UTF-8 (is this the right file?)",
+            binary.display()
+        )
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{}:1:1: error: the story is larger than 4 MiB; a story file is a few kilobytes of TOML (is this the right file?)",
+            huge.display()
+        )
+    );
+    assert!(
+        lines[2].starts_with(&format!("{}:1:1: error: ", garbage.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_checks_every_file_and_fails_if_any_fails() {
+    let dir = TempDir::new("several");
+    let good = dir.file("good.toml", GOOD);
+    let bad = dir.file("bad.toml", good_with("start = \"a\"\n", ""));
+    let minimal = Path::new(env!("CARGO_MANIFEST_DIR")).join("stories/minimal.toml");
+    let out = cyoa_check(&[&good, &bad, &minimal]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("{}: ok: ", good.display())), "{stdout}");
+    assert!(stdout.contains(&format!("{}: ok: ", minimal.display())), "{stdout}");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:1:1: error: missing `start`: the id of the first slide, `start = \"welcome\"`\n",
+            bad.display()
+        )
+    );
+
+    let out = cyoa_check(&[&good, &minimal]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_documented_example_checks_clean() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/story-format.md"))
+        .expect("docs/story-format.md");
+    let start = doc.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").expect("end of the example")];
+    let loaded = Story::parse("docs/story-format.md", example).unwrap_or_else(|p| panic!("{p:#?}"));
+    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
+    let s = loaded.story.summary();
+    assert_eq!((s.slides, s.decisions, s.endings, s.paths, s.longest), (4, 1, 2, 2, 3));
+    let welcome = loaded.story.slide("welcome").expect("welcome");
+    assert!(welcome.body_html.contains("<table>"), "{}", welcome.body_html);
+}
