@@ -62,6 +62,19 @@ fn webhook(url: &str, n: usize) -> Webhook {
     }
 }
 
+/// CPU seconds this process has used (user + system), from /proc; `None`
+/// where there is no /proc.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // Linux reports them in USER_HZ, 100 a second on every common platform.
+    Some(ticks / 100.0)
+}
+
 fn main() {
     let texts = env_number("SMS_LOAD_TEXTS", 20_000);
     let concurrency = env_number("SMS_LOAD_CONCURRENCY", 32).max(1);
@@ -129,7 +142,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (elapsed, mut latencies, failures) = client_rt.block_on(async {
+    let (elapsed, mut latencies, failures, cpu) = client_rt.block_on(async {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency)
             .build()
@@ -137,6 +150,7 @@ fn main() {
         let hooks = std::sync::Arc::new(hooks);
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let started = Instant::now();
+        let cpu_before = cpu_seconds();
         let workers: Vec<_> = (0..concurrency)
             .map(|_| {
                 let (client, hooks, next, url) = (client.clone(), hooks.clone(), next.clone(), url.clone());
@@ -180,7 +194,8 @@ fn main() {
             all.extend(l);
             failures += f;
         }
-        (started.elapsed(), all, failures)
+        let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+        (started.elapsed(), all, failures, cpu)
     });
 
     let tally = server_rt.block_on(store.tally(run, &decision)).expect("the tally");
@@ -200,6 +215,18 @@ fn main() {
         ms(at(0.50)),
         ms(at(0.99)),
         ms(latencies.last())
+    );
+    if let Some(cpu) = cpu.filter(|c| *c > 0.0) {
+        // Load-independent: what one core does, server and load driver
+        // together (redis-server's own time not included).
+        println!(
+            "cpu: {cpu:.2} s for server and driver; {:.0} webhooks per CPU-second",
+            texts as f64 / cpu
+        );
+    }
+    println!(
+        "load average at the end: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
     println!("failed: {failures}");
     println!(
