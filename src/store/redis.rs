@@ -29,9 +29,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures_util::StreamExt;
 use redis::{FromRedisValue, Script, Value};
 
-use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+use super::{Audit, Closed, Drift, Events, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
 
 /// How long a command may take before the store reports Redis unavailable.
 /// Generous: a vote that timed out may still have counted.
@@ -70,6 +71,8 @@ struct Scripts {
     keep_present: Script,
     withdraw_absent: Script,
     history: Script,
+    move_to: Script,
+    audit: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -83,12 +86,16 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     keep_present: script!("keep_present.lua"),
     withdraw_absent: script!("withdraw_absent.lua"),
     history: script!("history.lua"),
+    move_to: script!("move_to.lua"),
+    audit: script!("audit.lua"),
 });
 
 /// Votes and runs in Redis, under a key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
     con: ConnectionManager,
+    /// Opens the extra connection each event subscription needs.
+    client: redis::Client,
     prefix: Arc<str>,
 }
 
@@ -102,7 +109,7 @@ impl RedisStore {
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(RECONNECT_MAX_DELAY);
-        let mut con = ConnectionManager::new_with_config(client, config)
+        let mut con = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| backend("cannot connect to Redis", e))?;
         // Loaded now so that even the first vote is a single EVALSHA. After
@@ -116,6 +123,9 @@ impl RedisStore {
             &s.close,
             &s.vote,
             &s.withdraw,
+            &s.keep_present,
+            &s.withdraw_absent,
+            &s.move_to,
             &s.history,
         ] {
             script
@@ -125,6 +135,7 @@ impl RedisStore {
         }
         Ok(RedisStore {
             con,
+            client,
             prefix: prefix.into(),
         })
     }
@@ -310,7 +321,136 @@ impl RedisStore {
             .map_err(|e| backend("Redis", e))?;
         Ok(())
     }
+    pub(super) async fn move_to(
+        &self,
+        run: RunId,
+        from: &[String],
+        slide: &str,
+        path: &[String],
+    ) -> Result<Option<RunState>> {
+        let (from, path) = (path_json(from)?, path_json(path)?);
+        let reply = self
+            .eval(&SCRIPTS.move_to, &[&run.to_string(), &from, slide, &path])
+            .await?;
+        if let Value::Array(items) = &reply {
+            if matches!(items.first(), Some(Value::BulkString(s)) if s == b"moved") {
+                return Ok(None);
+            }
+        }
+        state_reply(reply, run, "").map(Some)
+    }
+
+    /// The pub/sub channel every instance sharing this prefix listens on.
+    fn channel(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+
+    pub(super) async fn publish(&self, event: &str) -> Result<()> {
+        let mut con = self.con.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(event)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| backend("Redis", e))?;
+        Ok(())
+    }
+
+    /// Opens a connection of its own, subscribes to the events channel and
+    /// returns its messages. The stream ends when the connection does.
+    pub(super) async fn subscribe(&self) -> Result<Events> {
+        let connecting = self.client.get_async_pubsub();
+        let mut pubsub = tokio::time::timeout(CONNECTION_TIMEOUT, connecting)
+            .await
+            .map_err(|_| StoreError::Backend("Redis: no connection for the events within the timeout".into()))?
+            .map_err(|e| backend("cannot subscribe to the events", e))?;
+        pubsub
+            .subscribe(self.channel())
+            .await
+            .map_err(|e| backend("cannot subscribe to the events", e))?;
+        let messages = pubsub
+            .into_on_message()
+            .filter_map(|m| std::future::ready(m.get_payload::<String>().ok()));
+        Ok(Box::pin(messages))
+    }
+
+    pub(super) async fn audit(&self, repair: bool) -> Result<Audit> {
+        let mut decisions = std::collections::BTreeSet::new();
+        for part in ["voters", "tally", "frozen"] {
+            let pattern = format!("{}run:*:{part}:*", glob_escape(&self.prefix));
+            let mut con = self.con.clone();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(|e| backend("Redis", e))?;
+                for key in keys {
+                    // `{prefix}run:{n}:{part}:{decision}`; a decision id may
+                    // itself hold colons, a run number cannot.
+                    let rest = key.strip_prefix(&*self.prefix).and_then(|k| k.strip_prefix("run:"));
+                    let Some((run, rest)) = rest.and_then(|r| r.split_once(':')) else {
+                        continue;
+                    };
+                    let (Ok(run), Some(decision)) = (run.parse::<RunId>(), rest.strip_prefix(&format!("{part}:")))
+                    else {
+                        continue;
+                    };
+                    decisions.insert((run, decision.to_string()));
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        let mut drift = Vec::new();
+        let flag = if repair { "1" } else { "0" };
+        for (run, decision) in &decisions {
+            let reply = self
+                .eval(&SCRIPTS.audit, &[&run.to_string(), decision, flag])
+                .await?;
+            for entry in array(reply)? {
+                let mut items = array(entry)?.into_iter();
+                let mut next = || items.next().unwrap_or(Value::Nil);
+                let counter: String = parse(next())?;
+                let choice: String = parse(next())?;
+                let counted: String = parse(next())?;
+                let recorded: u64 = parse(next())?;
+                drift.push(Drift {
+                    run: *run,
+                    decision: decision.clone(),
+                    counter,
+                    choice,
+                    counted: Some(counted).filter(|c| !c.is_empty()),
+                    recorded,
+                });
+            }
+        }
+        Ok(Audit {
+            decisions: decisions.len(),
+            drift,
+        })
+    }
 }
+
+/// `s` with the glob characters of SCAN's MATCH escaped.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 
 fn backend(what: &str, e: redis::RedisError) -> StoreError {
     StoreError::Backend(format!("{what}: {e}"))

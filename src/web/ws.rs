@@ -65,7 +65,8 @@ pub async fn upgrade(
                 .max_frame_size(MAX_FRAME)
                 .on_upgrade(move |socket| {
                     let (sink, stream) = socket.split();
-                    serve_socket(app, role, sink, stream)
+                    let sockets = app.sockets.clone();
+                    sockets.track_future(serve_socket(app, role, sink, stream))
                 }),
         },
     }
@@ -202,8 +203,9 @@ where
     // Subscribe before reading the first state: a change made in between
     // then arrives as a push instead of being lost.
     let mut pushes = app.pushes.subscribe();
+    // The lease first: a vote read after this counts while the page stays.
     if let Role::Audience(voter) = &role {
-        app.presence.connect(voter);
+        app.presence.connect(&app, voter).await;
     }
     let (replies, mut to_send) = mpsc::channel::<String>(16);
 
@@ -270,7 +272,7 @@ where
         _ = &mut reader => writer.abort(),
     }
     if let Role::Audience(voter) = &role {
-        app.presence.disconnect(&app, voter);
+        app.presence.disconnect(&app, voter).await;
     }
 }
 
