@@ -8,7 +8,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Audit, Closed, Drift, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+use super::{
+    Audit, Closed, Drift, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+};
 
 /// Votes and runs held in this process.
 #[derive(Clone, Default)]

@@ -28,11 +28,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, Value};
 
-use super::{Audit, Closed, Drift, Events, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+use super::{
+    Audit, Closed, Drift, Events, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+};
 
 /// How long a command may take before the store reports Redis unavailable.
 /// Generous: a vote that timed out may still have counted.
@@ -412,9 +414,7 @@ impl RedisStore {
         let mut drift = Vec::new();
         let flag = if repair { "1" } else { "0" };
         for (run, decision) in &decisions {
-            let reply = self
-                .eval(&SCRIPTS.audit, &[&run.to_string(), decision, flag])
-                .await?;
+            let reply = self.eval(&SCRIPTS.audit, &[&run.to_string(), decision, flag]).await?;
             for entry in array(reply)? {
                 let mut items = array(entry)?.into_iter();
                 let mut next = || items.next().unwrap_or(Value::Nil);
@@ -432,6 +432,9 @@ impl RedisStore {
                 });
             }
         }
+        drift.sort_by(|a, b| {
+            (a.run, &a.decision, &a.counter, &a.choice).cmp(&(b.run, &b.decision, &b.counter, &b.choice))
+        });
         Ok(Audit {
             decisions: decisions.len(),
             drift,
@@ -450,7 +453,6 @@ fn glob_escape(s: &str) -> String {
     }
     out
 }
-
 
 fn backend(what: &str, e: redis::RedisError) -> StoreError {
     StoreError::Backend(format!("{what}: {e}"))

@@ -33,7 +33,7 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 /// The first and the longest pause before subscribing to the events again.
 const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
-const RESUBSCRIBE_MAX: Duration = Duration::from_secs(2);
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(1);
 
 /// How many pushes a slow socket may fall behind before it resyncs.
 const BACKLOG: usize = 256;
