@@ -25,11 +25,13 @@
 //! commands.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{FromRedisValue, Script, Value};
 
 use super::{
@@ -95,23 +97,74 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 /// Votes and runs in Redis, under a key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
-    con: ConnectionManager,
-    /// Opens the extra connection each event subscription needs.
-    client: redis::Client,
+    link: Arc<Link>,
     prefix: Arc<str>,
+}
+
+/// The connection to the primary, and how to find a new one.
+struct Link {
+    /// The connection in use and the client that opened it (which also
+    /// opens the event subscriptions); replaced after a Sentinel failover.
+    current: std::sync::RwLock<(ConnectionManager, redis::Client)>,
+    /// With `redis+sentinel://`: asks the Sentinels for the primary.
+    sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
+    /// Whether a lookup of the primary is under way (one at a time).
+    looking: AtomicBool,
+}
+
+/// The settings of every connection to the primary.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+        .set_number_of_retries(RECONNECT_RETRIES)
+        .set_max_delay(RECONNECT_MAX_DELAY)
+}
+
+/// The Sentinels and the primary's name of a
+/// `redis+sentinel://host:port[,host:port...]/name` URL.
+fn sentinel_url(url: &str) -> Option<Result<(Vec<String>, String)>> {
+    let rest = url.strip_prefix("redis+sentinel://")?;
+    let bad =
+        || StoreError::Backend("bad Redis URL: use redis+sentinel://HOST:PORT[,HOST:PORT...]/PRIMARY-NAME".into());
+    let Some((hosts, name)) = rest.split_once('/') else {
+        return Some(Err(bad()));
+    };
+    let name = name.trim_end_matches('/');
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("redis://{h}/"))
+        .collect();
+    if hosts.is_empty() || name.is_empty() {
+        return Some(Err(bad()));
+    }
+    Some(Ok((hosts, name.to_string())))
 }
 
 impl RedisStore {
     /// Connects to `url`; keys start with `prefix`. Fails if Redis does not
     /// answer; once connected, the store reconnects on its own.
+    ///
+    /// `redis+sentinel://host:port[,host:port...]/name` asks those Sentinels
+    /// for the primary called `name`, and asks again whenever a command
+    /// fails: after a failover the store follows the new primary without a
+    /// restart.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| backend("bad Redis URL", e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(RECONNECT_MAX_DELAY);
-        let mut con = ConnectionManager::new_with_config(client.clone(), config)
+        let (client, sentinel) = match sentinel_url(url) {
+            None => (redis::Client::open(url).map_err(|e| backend("bad Redis URL", e))?, None),
+            Some(parsed) => {
+                let (hosts, name) = parsed?;
+                let mut sentinel = SentinelClient::build(hosts, name, None, SentinelServerType::Master)
+                    .map_err(|e| backend("bad Redis Sentinel URL", e))?;
+                let client = sentinel
+                    .async_get_client()
+                    .await
+                    .map_err(|e| backend("the Sentinels named no primary", e))?;
+                (client, Some(tokio::sync::Mutex::new(sentinel)))
+            }
+        };
+        let mut con = ConnectionManager::new_with_config(client.clone(), manager_config())
             .await
             .map_err(|e| backend("cannot connect to Redis", e))?;
         // Loaded now so that even the first vote is a single EVALSHA. After
@@ -136,10 +189,39 @@ impl RedisStore {
                 .map_err(|e| backend("cannot load the store's scripts into Redis", e))?;
         }
         Ok(RedisStore {
-            con,
-            client,
+            link: Arc::new(Link {
+                current: std::sync::RwLock::new((con, client)),
+                sentinel,
+                looking: AtomicBool::new(false),
+            }),
             prefix: prefix.into(),
         })
+    }
+
+    /// The connection in use.
+    fn con(&self) -> ConnectionManager {
+        self.link.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// The client of the primary in use.
+    fn client(&self) -> redis::Client {
+        self.link.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// A command failed: the store error, and with Sentinels, a lookup of
+    /// the primary in the background (it may have failed over; the next
+    /// command then goes to the new one).
+    fn failed(&self, e: redis::RedisError) -> StoreError {
+        if self.link.sentinel.is_some() && !self.link.looking.swap(true, Ordering::AcqRel) {
+            let link = self.link.clone();
+            tokio::spawn(async move {
+                if let Err(e) = find_primary(&link).await {
+                    tracing::warn!(error = %e, "cannot find the Redis primary through the Sentinels");
+                }
+                link.looking.store(false, Ordering::Release);
+            });
+        }
+        backend("Redis", e)
     }
 
     fn key(&self, run: RunId, part: &str) -> String {
@@ -152,8 +234,8 @@ impl RedisStore {
         for a in args {
             invocation.arg(*a);
         }
-        let mut con = self.con.clone();
-        invocation.invoke_async(&mut con).await.map_err(|e| backend("Redis", e))
+        let mut con = self.con();
+        invocation.invoke_async(&mut con).await.map_err(|e| self.failed(e))
     }
 
     pub(super) async fn current(&self, start: &str) -> Result<RunState> {
@@ -249,23 +331,23 @@ impl RedisStore {
     }
 
     pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let reply: Value = redis::cmd("HGETALL")
             .arg(self.key(run, &format!("tally:{decision}")))
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         tally(reply)
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let record: Option<String> = redis::cmd("HGET")
             .arg(self.key(run, &format!("voters:{decision}")))
             .arg(voter.as_str())
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         // The record is "<kind>|<choice>".
         Ok(record.and_then(|r| r.split_once('|').map(|(_, choice)| choice.to_string())))
     }
@@ -290,7 +372,7 @@ impl RedisStore {
     }
 
     pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         // PX 0 is an error in Redis; a zero TTL means "remember briefly".
         let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
         let set: Option<String> = redis::cmd("SET")
@@ -301,26 +383,26 @@ impl RedisStore {
             .arg(ms)
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(set.is_some())
     }
 
     pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = redis::cmd("DEL")
             .arg(format!("{}sms:{sid}", self.prefix))
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: String = redis::cmd("PING")
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
     pub(super) async fn move_to(
@@ -348,24 +430,25 @@ impl RedisStore {
     }
 
     pub(super) async fn publish(&self, event: &str) -> Result<()> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = redis::cmd("PUBLISH")
             .arg(self.channel())
             .arg(event)
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
     /// Opens a connection of its own, subscribes to the events channel and
     /// returns its messages. The stream ends when the connection does.
     pub(super) async fn subscribe(&self) -> Result<Events> {
-        let connecting = self.client.get_async_pubsub();
+        let client = self.client();
+        let connecting = client.get_async_pubsub();
         let mut pubsub = tokio::time::timeout(CONNECTION_TIMEOUT, connecting)
             .await
             .map_err(|_| StoreError::Backend("Redis: no connection for the events within the timeout".into()))?
-            .map_err(|e| backend("cannot subscribe to the events", e))?;
+            .map_err(|e| self.failed(e))?;
         pubsub
             .subscribe(self.channel())
             .await
@@ -380,7 +463,7 @@ impl RedisStore {
         let mut decisions = std::collections::BTreeSet::new();
         for part in ["voters", "tally", "frozen"] {
             let pattern = format!("{}run:*:{part}:*", glob_escape(&self.prefix));
-            let mut con = self.con.clone();
+            let mut con = self.con();
             let mut cursor: u64 = 0;
             loop {
                 let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -391,7 +474,7 @@ impl RedisStore {
                     .arg(1000)
                     .query_async(&mut con)
                     .await
-                    .map_err(|e| backend("Redis", e))?;
+                    .map_err(|e| self.failed(e))?;
                 for key in keys {
                     // `{prefix}run:{n}:{part}:{decision}`; a decision id may
                     // itself hold colons, a run number cannot.
@@ -452,6 +535,30 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Asks the Sentinels for the primary; if it moved, connects to the new
+/// one and puts that connection in use.
+async fn find_primary(link: &Link) -> redis::RedisResult<()> {
+    let Some(sentinel) = &link.sentinel else {
+        return Ok(());
+    };
+    let client = sentinel.lock().await.async_get_client().await?;
+    let known = link
+        .current
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .1
+        .get_connection_info()
+        .addr()
+        .clone();
+    if *client.get_connection_info().addr() == known {
+        return Ok(());
+    }
+    let con = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
+    tracing::info!("the Redis primary moved (Sentinel failover): using the new one");
+    *link.current.write().unwrap_or_else(|e| e.into_inner()) = (con, client);
+    Ok(())
 }
 
 fn backend(what: &str, e: redis::RedisError) -> StoreError {

@@ -12,6 +12,7 @@ mod crash;
 mod cross;
 mod helpers;
 mod outage;
+mod sentinel;
 mod shutdown;
 #[path = "../support/mod.rs"]
 mod support;
