@@ -135,15 +135,14 @@ async fn the_store_follows_a_sentinel_failover_without_a_restart() {
     primary.kill();
     let killed = Instant::now();
     let after = Voter::web("after-the-failover");
-    let mut last_error = String::new();
     loop {
-        match store.vote(run, "intro", &after, "b", VoteKind::Sticky).await {
+        let error = match store.vote(run, "intro", &after, "b", VoteKind::Sticky).await {
             Ok(_) => break,
-            Err(e) => last_error = e.to_string(),
-        }
+            Err(e) => e,
+        };
         assert!(
             killed.elapsed() < Duration::from_secs(60),
-            "no vote counted within 60 s of the failover; last error: {last_error}\nSentinel log:\n{}",
+            "no vote counted within 60 s of the failover; last error: {error}\nSentinel log:\n{}",
             sentinel.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
