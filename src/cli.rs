@@ -35,7 +35,7 @@ enum Command {
     /// Recount every counter in Redis from the voter records and report any
     /// drift (exit status 1 when there is some); --repair fixes it.
     Audit {
-        /// Redis URL.
+        /// Redis URL (as for `cyoa serve`).
         #[arg(long, env = "REDIS_URL")]
         redis_url: String,
         /// Prefix of every Redis key.
@@ -60,7 +60,8 @@ pub struct ServeArgs {
     /// Base URL the audience uses, for links and QR codes [default: from --bind].
     #[arg(long, env = "CYOA_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Redis URL; without it votes are kept in memory.
+    /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
+    /// to follow Sentinel failovers); without it votes are kept in memory.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.

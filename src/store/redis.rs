@@ -15,14 +15,16 @@
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
 //! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
 //! | `{prefix}sms:{sid}`               | string | `1` while a webhook delivery is remembered |
+//! | `{prefix}events`                  | pub/sub channel | changes, for the other instances  |
 //!
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
 //! decision, moves the counters and records the voter in one step, and the
 //! counters always equal the voter records. The scripts build their keys
 //! from the prefix, so this store needs a single Redis (6.2 or later, for
-//! `ZADD GT`), not a Cluster. Reads of one tally or one voter are single
-//! commands.
+//! `ZADD GT`), not a Cluster; with `redis+sentinel://` URLs the store
+//! asks Redis Sentinel where that Redis is, and follows a failover. Reads of
+//! one tally or one voter are single commands.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -449,9 +451,9 @@ impl RedisStore {
             .await
             .map_err(|_| StoreError::Backend("Redis: no connection for the events within the timeout".into()))?
             .map_err(|e| self.failed(e))?;
-        pubsub
-            .subscribe(self.channel())
+        tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(self.channel()))
             .await
+            .map_err(|_| StoreError::Backend("Redis: no answer to SUBSCRIBE within the timeout".into()))?
             .map_err(|e| backend("cannot subscribe to the events", e))?;
         let messages = pubsub
             .into_on_message()
