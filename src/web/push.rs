@@ -11,9 +11,10 @@
 //! itself (`<instance> tally <run> <decision>`), and a presenter change
 //! publishes `<instance> state`, on the store's events channel (Redis
 //! pub/sub). Every instance's [`listener`] feeds what the others published
-//! into its own flusher and sockets. Its subscription reconnects by itself,
-//! and after a reconnect it pushes a fresh state, since it may have missed
-//! events meanwhile. With the memory store there is one instance: only the
+//! into its own flusher and sockets. Its subscription reconnects by itself
+//! (when the connection ends, or when an echo it publishes every few
+//! seconds does not come back), and after a reconnect it pushes a fresh
+//! state, since it may have missed events meanwhile. With the memory store there is one instance: only the
 //! local path runs.
 
 use std::collections::HashSet;
@@ -34,6 +35,10 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// The first and the longest pause before subscribing to the events again.
 const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
 const RESUBSCRIBE_MAX: Duration = Duration::from_secs(1);
+
+/// How often the listener checks its subscription with an echo: a
+/// subscription whose echo did not come back by the next check is renewed.
+const ECHO_EVERY: Duration = Duration::from_secs(5);
 
 /// How many pushes a slow socket may fall behind before it resyncs.
 const BACKLOG: usize = 256;
@@ -144,12 +149,25 @@ pub async fn listener(app: AppState) {
                     resync(&app).await;
                 }
                 first = false;
+                let echo = format!("{} ping", app.pushes.instance);
+                let mut checks = tokio::time::interval(ECHO_EVERY);
+                let mut awaiting_echo = false;
                 loop {
                     tokio::select! {
                         event = events.next() => match event {
+                            Some(event) if event == echo => awaiting_echo = false,
                             Some(event) => on_event(&app, &event).await,
                             None => break,
                         },
+                        _ = checks.tick() => {
+                            // A connection that died without a word (a
+                            // network cut) never ends the stream: an echo
+                            // of our own that does not come back tells.
+                            if awaiting_echo {
+                                break;
+                            }
+                            awaiting_echo = app.store.publish(&echo).await.is_ok();
+                        }
                         _ = stopping.changed() => return,
                     }
                 }

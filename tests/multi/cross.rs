@@ -83,3 +83,32 @@ async fn presenter_moves_from_two_instances_at_once_leave_a_consistent_path() {
         assert_eq!(record["path"], json!(["intro", "build"]), "{record}");
     }
 }
+
+#[tokio::test]
+async fn the_fan_out_subscribes_again_when_its_connection_is_killed() {
+    let redis = RedisServer::start();
+    let talk = Talk::new(redis.url());
+    let (a, b) = (talk.instance().await, talk.instance().await);
+    a.open_build().await;
+    let mut presenter = b.presenter_socket().await;
+    presenter
+        .wait_for("state", |m| m["state"]["decision"]["status"] == "open")
+        .await;
+
+    // Redis drops every subscriber's connection; the store's own
+    // connections stay.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut redis.connection())
+        .expect("CLIENT KILL");
+    assert_eq!(killed, 2, "one subscriber per instance");
+    // B subscribes again and resyncs its sockets with a fresh state.
+    presenter
+        .wait_for("state", |m| m["state"]["decision"]["status"] == "open")
+        .await;
+    let mut on_a = a.audience(&a.voter().await).await;
+    assert_eq!(on_a.vote("build", "pets").await["type"], "voted");
+    presenter.wait_for_count("build", "pets", 1).await;
+}

@@ -14,5 +14,6 @@ mod helpers;
 mod outage;
 mod sentinel;
 mod shutdown;
+mod store;
 #[path = "../support/mod.rs"]
 mod support;
