@@ -93,6 +93,8 @@ impl Talk {
 /// One running `cyoa serve` process.
 pub struct Instance {
     child: Child,
+    /// Its stderr (the log), shown when the test fails.
+    log: PathBuf,
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// `ws://127.0.0.1:PORT`.
@@ -104,6 +106,13 @@ impl Instance {
     /// Starts `cyoa serve` on a free port and waits until it prints its
     /// audience URL (it is listening then).
     pub async fn start(talk: &Talk) -> Instance {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let log = std::env::temp_dir().join(format!(
+            "cyoa-multi-{}-{}.log",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
             .arg("serve")
             .args(["--bind", "127.0.0.1:0"])
@@ -117,7 +126,7 @@ impl Instance {
             .env("RUST_LOG", "cyoa=info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::from(log_file))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run the cyoa binary: {e}"));
         let stdout = child.stdout.take().expect("stdout was piped");
@@ -142,6 +151,7 @@ impl Instance {
         let ws_address = address.replacen("http://", "ws://", 1);
         Instance {
             child,
+            log,
             address,
             ws_address,
             client: reqwest::Client::builder()
@@ -296,6 +306,11 @@ impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("--- log of the instance at {} ---\n{log}", self.address);
+        }
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
