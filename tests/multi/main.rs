@@ -10,6 +10,7 @@
 mod audit;
 mod crash;
 mod cross;
+mod crowd;
 mod helpers;
 mod outage;
 mod sentinel;
