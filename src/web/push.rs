@@ -14,8 +14,8 @@
 //! into its own flusher and sockets. Its subscription reconnects by itself
 //! (when the connection ends, or when an echo it publishes every few
 //! seconds does not come back), and after a reconnect it pushes a fresh
-//! state, since it may have missed events meanwhile. With the memory store there is one instance: only the
-//! local path runs.
+//! state, since it may have missed events meanwhile. With the memory store
+//! there is one instance: only the local path runs.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -183,8 +183,8 @@ pub async fn listener(app: AppState) {
     }
 }
 
-/// After events may have been missed: the state (with every count) to
-/// every socket, and the open tally again.
+/// A fresh state (it carries every count) to every socket: after a
+/// presenter change elsewhere, or after events may have been missed.
 async fn resync(app: &AppState) {
     match StateView::load(app).await {
         Ok(view) => app.pushes.state(view),
@@ -192,8 +192,8 @@ async fn resync(app: &AppState) {
     }
 }
 
-/// One event from the channel: `<instance> state` or
-/// `<instance> tally <run> <decision>`.
+/// One event from the channel: `<instance> state`,
+/// `<instance> tally <run> <decision>` or `<instance> ping` (an echo check).
 async fn on_event(app: &AppState, event: &str) {
     let mut parts = event.splitn(4, ' ');
     let (Some(from), Some(kind)) = (parts.next(), parts.next()) else {
@@ -204,6 +204,7 @@ async fn on_event(app: &AppState, event: &str) {
     }
     match (kind, parts.next(), parts.next()) {
         ("state", None, None) => resync(app).await,
+        ("ping", None, None) => {}
         ("tally", Some(run), Some(decision)) => {
             if let Ok(run) = run.parse::<RunId>() {
                 app.pushes.mark_here(run, decision);
