@@ -45,13 +45,15 @@ pub struct Inner {
     pub pushes: Pushes,
     /// Rate limits and connection counts ([`super::limits`]).
     pub limits: std::sync::Arc<super::limits::Guards>,
-    /// Open audience sockets per voter, and the withdraw timers.
+    /// Open audience sockets per voter on this instance; their leases.
     pub presence: Presence,
     /// Serialises presenter changes, so two quick key presses cannot
     /// interleave their read-then-write of the run state.
     pub control: Mutex<()>,
     /// Turns true when the server is stopping; sockets then close.
     pub stopping: watch::Receiver<bool>,
+    /// The open sockets' tasks, so that stopping can wait for them.
+    pub sockets: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -99,6 +101,7 @@ impl AppState {
             presence: Presence::default(),
             control: Mutex::new(()),
             stopping,
+            sockets: tokio_util::task::TaskTracker::new(),
             story,
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });
