@@ -1,4 +1,4 @@
-//! The `cyoa` command line: `cyoa check` and `cyoa serve`.
+//! The `cyoa` command line: `cyoa check`, `cyoa serve` and `cyoa audit`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use std::time::Duration;
 
-use crate::store::{MemoryStore, RedisStore, VoteStore};
+use crate::store::{Audit, MemoryStore, RedisStore, VoteStore};
 use crate::story::{Loaded, Story};
 use crate::telemetry::{self, LogFormat};
 use crate::web::limits::LimitArgs;
@@ -36,6 +36,20 @@ enum Command {
     },
     /// Serve a story to a presenter and an audience (the default).
     Serve(Box<ServeArgs>),
+    /// Recount every counter in Redis from the voter records and report any
+    /// drift (exit status 1 when there is some); --repair fixes it.
+    Audit {
+        /// Redis URL (as for `cyoa serve`).
+        #[arg(long, env = "REDIS_URL")]
+        redis_url: String,
+        /// Prefix of every Redis key.
+        #[arg(long, env = "CYOA_REDIS_PREFIX", default_value = "cyoa:")]
+        redis_prefix: String,
+        /// Rewrite the counters that drifted from the voter records (one
+        /// atomic step per decision; safe while a talk is live).
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// Options of `cyoa serve`; each may also come from the environment.
@@ -50,7 +64,8 @@ pub struct ServeArgs {
     /// Base URL the audience uses, for links and QR codes [default: from --bind].
     #[arg(long, env = "CYOA_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Redis URL; without it votes are kept in memory.
+    /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
+    /// to follow Sentinel failovers); without it votes are kept in memory.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.
@@ -111,6 +126,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { files }) => check(&files),
         Some(Command::Serve(args)) => serve(*args),
+        Some(Command::Audit {
+            redis_url,
+            redis_prefix,
+            repair,
+        }) => audit(&redis_url, &redis_prefix, repair),
         None => serve(cli.serve),
     }
 }
@@ -167,6 +187,58 @@ fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn audit(url: &str, prefix: &str, repair: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cyoa: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let found = runtime.block_on(async {
+        let store = RedisStore::connect(url, prefix).await?;
+        VoteStore::Redis(store).audit(repair).await
+    });
+    let audit = match found {
+        Ok(audit) => audit,
+        Err(e) => {
+            eprintln!("cyoa: cannot audit (--redis-url): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", audit_report(&audit, repair));
+    if audit.drift.is_empty() || repair {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// What `cyoa audit` prints: one line per counter that drifted, then a
+/// summary.
+pub fn audit_report(audit: &Audit, repair: bool) -> String {
+    let mut out = String::new();
+    for d in &audit.drift {
+        let counted = d.counted.as_deref().unwrap_or("nothing");
+        let counter = if d.counter == "frozen" { "closed tally" } else { "tally" };
+        out += &format!(
+            "run {}, decision {:?}, choice {:?}: the {counter} says {counted}, the voter records say {}{}\n",
+            d.run,
+            d.decision,
+            d.choice,
+            d.recorded,
+            if repair { " (repaired)" } else { "" }
+        );
+    }
+    let checked = format!("{} decision(s) checked", audit.decisions);
+    out += &match (audit.drift.len(), repair) {
+        (0, _) => format!("no drift: {checked}\n"),
+        (n, false) => format!("drift in {n} counter(s), {checked}; `cyoa audit --repair` rewrites them\n"),
+        (n, true) => format!("repaired {n} counter(s), {checked}\n"),
+    };
+    out
 }
 
 /// 128 random bits as hex: the default token and secret.

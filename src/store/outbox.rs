@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use redis::Script;
 
-use super::redis::backend;
 use super::{MemoryStore, RedisStore, Result, RunId, VoteStore};
 
 /// A message due for sending, claimed by one caller.
@@ -132,7 +131,7 @@ impl VoteStore {
                 Ok(())
             }
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 let key = s.recipients_key(run, decision);
                 redis::pipe()
                     .atomic()
@@ -142,7 +141,7 @@ impl VoteStore {
                     .ignore()
                     .query_async::<()>(&mut con)
                     .await
-                    .map_err(|e| backend("Redis", e))
+                    .map_err(|e| s.failed(e))
             }
         }
     }
@@ -158,12 +157,12 @@ impl VoteStore {
                 .map(|m| m.into_values().collect())
                 .unwrap_or_default()),
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 let all: Vec<Vec<u8>> = TAKE
                     .key(s.recipients_key(run, decision))
                     .invoke_async(&mut con)
                     .await
-                    .map_err(|e| backend("Redis", e))?;
+                    .map_err(|e| s.failed(e))?;
                 // Field, value, field, value: the values are the numbers.
                 Ok(all.into_iter().skip(1).step_by(2).collect())
             }
@@ -181,7 +180,7 @@ impl VoteStore {
                 Ok(())
             }
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 let after = after.as_millis().min(u64::MAX as u128) as u64;
                 PUT.key(s.outbox_key("due"))
                     .key(s.outbox_key("items"))
@@ -192,7 +191,7 @@ impl VoteStore {
                     .invoke_async::<i64>(&mut con)
                     .await
                     .map(|_| ())
-                    .map_err(|e| backend("Redis", e))
+                    .map_err(|e| s.failed(e))
             }
         }
     }
@@ -226,7 +225,7 @@ impl VoteStore {
                 Ok(claimed)
             }
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 let flat: Vec<Vec<u8>> = CLAIM
                     .key(s.outbox_key("due"))
                     .key(s.outbox_key("items"))
@@ -234,7 +233,7 @@ impl VoteStore {
                     .arg(ms(lease))
                     .invoke_async(&mut con)
                     .await
-                    .map_err(|e| backend("Redis", e))?;
+                    .map_err(|e| s.failed(e))?;
                 let mut items = flat.into_iter();
                 let mut claimed = Vec::new();
                 while let (Some(id), Some(sealed)) = (items.next(), items.next()) {
@@ -256,7 +255,7 @@ impl VoteStore {
                 Ok(())
             }
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 redis::pipe()
                     .atomic()
                     .zrem(s.outbox_key("due"), id)
@@ -265,7 +264,7 @@ impl VoteStore {
                     .ignore()
                     .query_async::<()>(&mut con)
                     .await
-                    .map_err(|e| backend("Redis", e))
+                    .map_err(|e| s.failed(e))
             }
         }
     }
@@ -275,12 +274,12 @@ impl VoteStore {
         match self {
             VoteStore::Memory(s) => Ok(s.outbox().items.len()),
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 redis::cmd("HLEN")
                     .arg(s.outbox_key("items"))
                     .query_async(&mut con)
                     .await
-                    .map_err(|e| backend("Redis", e))
+                    .map_err(|e| s.failed(e))
             }
         }
     }
@@ -296,7 +295,7 @@ impl VoteStore {
                 Ok(())
             }
             VoteStore::Redis(s) => {
-                let mut con = s.con.clone();
+                let mut con = s.con();
                 let mut keys = vec![s.outbox_key("due"), s.outbox_key("items")];
                 keys.extend(decisions.iter().map(|d| s.recipients_key(run, d)));
                 redis::cmd("DEL")
@@ -304,7 +303,7 @@ impl VoteStore {
                     .query_async::<i64>(&mut con)
                     .await
                     .map(|_| ())
-                    .map_err(|e| backend("Redis", e))
+                    .map_err(|e| s.failed(e))
             }
         }
     }

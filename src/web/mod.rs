@@ -47,6 +47,9 @@ use crate::sms::{Secret, SmsConfig, derive_phone_key};
 use crate::store::VoteStore;
 use crate::story::Story;
 
+/// How long stopping may take: open connections are dropped after this.
+pub const SHUTDOWN_WITHIN: Duration = Duration::from_secs(8);
+
 /// The largest request body cyoa reads (forms, JSON).
 pub const MAX_BODY: usize = 4 * 1024;
 
@@ -204,6 +207,7 @@ impl Application {
             sms,
             #[cfg(feature = "sms-outbound")]
             outbound,
+            sockets: tokio_util::task::TaskTracker::new(),
             story: config.story,
             store: config.store,
         });
@@ -264,10 +268,20 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes: requests in flight finish, sockets
-    /// are closed, the tally flusher ends.
+    /// Serves until `stop` completes, then stops within
+    /// [`SHUTDOWN_WITHIN`]: requests in flight finish, sockets get a close
+    /// frame, the background tasks end (presence leases are no longer
+    /// renewed, so they run out; nothing is withdrawn at once, as another
+    /// instance may hold the same voters). Connections still open at the
+    /// deadline are dropped.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        let flusher = tokio::spawn(push::flusher(self.state.clone()));
+        let app = self.state.clone();
+        let background = [
+            tokio::spawn(push::flusher(app.clone())),
+            tokio::spawn(push::listener(app.clone())),
+            tokio::spawn(presence::heartbeat(app.clone())),
+            tokio::spawn(presence::sweeper(app.clone())),
+        ];
         #[cfg(feature = "sms-outbound")]
         let results = self
             .state
@@ -275,20 +289,46 @@ impl Application {
             .clone()
             .map(|outbound| tokio::spawn(sms::results_worker(self.state.clone(), outbound)));
         let tell = self.stop;
-        let result = serve::serve(self.listener, self.router, self.state.limits.clone(), async move {
+        let (stopped, signalled) = tokio::sync::oneshot::channel::<()>();
+        let serve = serve::serve(self.listener, self.router, self.state.limits.clone(), async move {
             stop.await;
             tracing::info!("stopping");
             // Sockets are upgraded connections the server no longer
             // tracks: they close on this signal.
             let _ = tell.send(true);
-        })
-        .await;
-        let _ = flusher.await;
-        #[cfg(feature = "sms-outbound")]
-        if let Some(results) = results {
-            let _ = results.await;
+            let _ = stopped.send(());
+        });
+        let work = async {
+            let result = serve.await;
+            app.sockets.close();
+            app.sockets.wait().await;
+            for task in background {
+                let _ = task.await;
+            }
+            #[cfg(feature = "sms-outbound")]
+            if let Some(results) = results {
+                let _ = results.await;
+            }
+            result
+        };
+        let deadline = async {
+            match signalled.await {
+                Ok(()) => tokio::time::sleep(SHUTDOWN_WITHIN).await,
+                // The server ended without the signal: no deadline needed.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            _ = deadline => {
+                tracing::warn!(
+                    within = ?SHUTDOWN_WITHIN,
+                    sockets = app.sockets.len(),
+                    "connections still open at the shutdown deadline: dropping them"
+                );
+                Ok(())
+            }
         }
-        result
     }
 }
 

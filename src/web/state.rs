@@ -46,7 +46,7 @@ pub struct Inner {
     pub pushes: Pushes,
     /// Rate limits and connection counts ([`super::limits`]).
     pub limits: std::sync::Arc<super::limits::Guards>,
-    /// Open audience sockets per voter, and the withdraw timers.
+    /// Open audience sockets per voter on this instance; their leases.
     pub presence: Presence,
     /// Serialises presenter changes, so two quick key presses cannot
     /// interleave their read-then-write of the run state.
@@ -58,6 +58,8 @@ pub struct Inner {
     /// Texts SMS voters the outcome (`--sms-results`), when on.
     #[cfg(feature = "sms-outbound")]
     pub outbound: Option<Arc<crate::sms::outbound::Outbound>>,
+    /// The open sockets' tasks, so that stopping can wait for them.
+    pub sockets: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -114,6 +116,7 @@ impl AppState {
             },
             #[cfg(feature = "sms-outbound")]
             outbound: None,
+            sockets: tokio_util::task::TaskTracker::new(),
             story,
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });

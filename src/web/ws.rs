@@ -81,7 +81,8 @@ pub async fn upgrade(
                         let _open = crate::metrics::socket_open(role.name());
                         tracing::debug!(role = role.name(), "socket open");
                         let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
-                        serve_socket(app, role, sink, stream).await;
+                        let sockets = app.sockets.clone();
+                        sockets.track_future(serve_socket(app, role, sink, stream)).await;
                         tracing::debug!("socket closed");
                     }
                     .instrument(span)
@@ -237,8 +238,9 @@ where
     // Subscribe before reading the first state: a change made in between
     // then arrives as a push instead of being lost.
     let mut pushes = app.pushes.subscribe();
+    // The lease first: a vote read after this counts while the page stays.
     if let Role::Audience(voter) = &role {
-        app.presence.connect(voter);
+        app.presence.connect(&app, voter).await;
     }
     let (replies, mut to_send) = mpsc::channel::<String>(16);
 
@@ -305,7 +307,7 @@ where
         _ = &mut reader => writer.abort(),
     }
     if let Role::Audience(voter) = &role {
-        app.presence.disconnect(&app, voter);
+        app.presence.disconnect(&app, voter).await;
     }
 }
 
