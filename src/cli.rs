@@ -5,14 +5,21 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::time::Duration;
+
+use crate::store::{MemoryStore, RedisStore, VoteStore};
 use crate::story::{Loaded, Story};
+use crate::web::{self, Application, Config};
 
 /// Live audience voting for choose-your-own-adventure talks.
 #[derive(Parser, Debug)]
-#[command(name = "cyoa", version, about, long_about = None)]
+#[command(name = "cyoa", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no subcommand, `cyoa` serves: the same flags as `cyoa serve`.
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,11 +70,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { files }) => check(&files),
         Some(Command::Serve(args)) => serve(args),
-        None => serve(ServeArgs {
-            bind: "127.0.0.1:8080".into(),
-            redis_prefix: "cyoa:".into(),
-            ..Default::default()
-        }),
+        None => serve(cli.serve),
     }
 }
 
@@ -117,10 +120,80 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!(
-        "cyoa: serving {:?} ({} slides); the server is not written yet",
-        story.title,
-        story.slides.len()
-    );
-    ExitCode::FAILURE
+    init_tracing();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run_server(args, story)),
+        Err(e) => {
+            eprintln!("cyoa: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("cyoa=info,tower_http=warn"));
+    // A second init (tests calling serve twice) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// 128 random bits as hex: the default token and secret.
+fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
+    let store = match &args.redis_url {
+        Some(url) => match RedisStore::connect(url, &args.redis_prefix).await {
+            Ok(store) => VoteStore::Redis(store),
+            Err(e) => {
+                // The URL may hold a password: it is not repeated here.
+                eprintln!("cyoa: cannot use Redis (--redis-url): {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => VoteStore::Memory(MemoryStore::new()),
+    };
+    let presenter_token = match args.presenter_token {
+        Some(t) if t.trim().is_empty() => {
+            eprintln!("cyoa: --presenter-token is empty; give a token or leave it out for a random one");
+            return ExitCode::FAILURE;
+        }
+        Some(t) => t,
+        None => random_hex(),
+    };
+    // Two random halves: 256 bits for the cookie key.
+    let secret = args.secret.unwrap_or_else(|| random_hex() + &random_hex());
+    let title = story.title.clone();
+    let config = Config {
+        story,
+        store,
+        bind: args.bind.clone(),
+        public_url: args.public_url,
+        presenter_token,
+        secret,
+        presence_grace: args.presence_grace.map(Duration::from_secs),
+        static_dir: web::default_static_dir(),
+    };
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("cyoa: cannot serve on {}: {e}", args.bind);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("presenter: {}", app.presenter_url());
+    println!("audience: {}", app.audience_url());
+    tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cyoa: the server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

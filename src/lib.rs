@@ -1,11 +1,12 @@
 //! cyoa: a live audience voting server for choose-your-own-adventure talks.
 //!
 //! The flow follows the modules: [`story`] (the talk as a file) ->
-//! [`store`] (runs and votes, in memory or Redis) -> `web` (pages, API,
-//! live pushes; [`sms`] takes Twilio webhooks) -> [`cli`] (the `cyoa`
+//! [`store`] (runs and votes, in memory or Redis) -> [`web`] (pages, API,
+//! live pushes; [`sms`] reads Twilio webhooks) -> [`cli`] (the `cyoa`
 //! command).
 
 pub mod cli;
 pub mod sms;
 pub mod store;
 pub mod story;
+pub mod web;

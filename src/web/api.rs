@@ -1,0 +1,167 @@
+//! The JSON API: `/api/state`, the presenter's commands, run history, and
+//! the health checks. Documented with examples in `docs/api.md`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Presenter;
+use super::control::{self, Action};
+use super::error::{ApiError, ApiJson, Error};
+use super::state::AppState;
+use super::view::{DecisionView, StateView, Status};
+use super::voter::VoterCookie;
+use crate::store::{RunId, RunRecord};
+
+/// `GET /api/state`: where the talk stands; `you` from the voter cookie.
+pub async fn state(State(app): State<AppState>, cookie: VoterCookie) -> Result<Json<StateView>, ApiError> {
+    let view = StateView::load(&app)
+        .await?
+        .with_you(&app, cookie.voter().as_ref())
+        .await?;
+    Ok(Json(view))
+}
+
+async fn act(app: &AppState, action: Action) -> Result<Json<StateView>, ApiError> {
+    Ok(Json(control::apply(app, action).await?))
+}
+
+/// `POST /api/presenter/next`.
+pub async fn next(_: Presenter, State(app): State<AppState>) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::Next).await
+}
+
+/// `POST /api/presenter/back`.
+pub async fn back(_: Presenter, State(app): State<AppState>) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::Back).await
+}
+
+/// `POST /api/presenter/open`.
+pub async fn open(_: Presenter, State(app): State<AppState>) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::Open).await
+}
+
+/// `POST /api/presenter/close`.
+pub async fn close(_: Presenter, State(app): State<AppState>) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::Close).await
+}
+
+/// `POST /api/presenter/new-run`.
+pub async fn new_run(_: Presenter, State(app): State<AppState>) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::NewRun).await
+}
+
+/// Body of `/api/presenter/goto`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GotoBody {
+    slide: String,
+}
+
+/// `POST /api/presenter/goto` `{"slide": "id"}`.
+pub async fn goto(
+    _: Presenter,
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<GotoBody>,
+) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::Goto(body.slide)).await
+}
+
+/// Body of `/api/presenter/follow`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowBody {
+    choice: String,
+}
+
+/// `POST /api/presenter/follow` `{"choice": "id"}`.
+pub async fn follow(
+    _: Presenter,
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<FollowBody>,
+) -> Result<Json<StateView>, ApiError> {
+    act(&app, Action::Follow(body.choice)).await
+}
+
+/// One run as history: where it stands, the path taken, each closed
+/// decision with its frozen tally and winner.
+#[derive(Serialize)]
+pub struct RunHistory {
+    /// Run number.
+    pub run: RunId,
+    /// Whether it is the current run.
+    pub current: bool,
+    /// The slide it is (or was last) on.
+    pub slide: String,
+    /// Slides shown, oldest first.
+    pub path: Vec<String>,
+    /// The decision whose vote is open, if any.
+    pub open: Option<String>,
+    /// Closed decisions in the order they closed.
+    pub decisions: Vec<DecisionView>,
+}
+
+fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory {
+    let decisions = record
+        .closed
+        .iter()
+        .filter_map(|c| {
+            let d = app.story.decision(&c.decision)?;
+            Some(DecisionView::new(d, Status::Closed, &c.tally))
+        })
+        .collect();
+    RunHistory {
+        run: record.state.run,
+        current: record.state.run == current,
+        slide: record.state.slide,
+        path: record.state.path,
+        open: record.state.open,
+        decisions,
+    }
+}
+
+/// `GET /api/runs`.
+#[derive(Serialize)]
+pub struct Runs {
+    /// The current run's number (0 before the first run).
+    pub current: RunId,
+    /// Every run, oldest first.
+    pub runs: Vec<RunHistory>,
+}
+
+/// `GET /api/runs`: every run's history.
+pub async fn runs(State(app): State<AppState>) -> Result<Json<Runs>, ApiError> {
+    let records = app.store.runs().await?;
+    let current = records.last().map_or(0, |r| r.state.run);
+    Ok(Json(Runs {
+        current,
+        runs: records.into_iter().map(|r| history(&app, r, current)).collect(),
+    }))
+}
+
+/// `GET /api/runs/{run}`: one run's history.
+pub async fn run(State(app): State<AppState>, Path(run): Path<String>) -> Result<Json<RunHistory>, ApiError> {
+    let unknown = || Error::not_found("unknown_run", format!("There is no run {run:?}."));
+    let id: RunId = run.parse().map_err(|_| unknown())?;
+    let record = app.store.run(id).await?.ok_or_else(unknown)?;
+    let current = app.store.current(&app.story.start).await?.run;
+    Ok(Json(history(&app, record, current)))
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the vote store answers.
+pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "the vote store does not answer")
+        }
+    }
+}

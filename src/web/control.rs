@@ -1,0 +1,181 @@
+//! What the presenter does to a run (next, back, go to, open, close, follow,
+//! new run) and what a vote does; shared by the API, the pages and the
+//! socket.
+
+use axum::http::StatusCode;
+
+use super::error::Error;
+use super::state::AppState;
+use super::view::{StateView, Status, current_record, decision_in_run};
+use crate::store::{RunState, VoteKind, Voter};
+use crate::story::Then;
+
+/// One presenter command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The next slide; on a decision, the winner's slide.
+    Next,
+    /// The previous slide on the path taken.
+    Back,
+    /// Any slide by id.
+    Goto(String),
+    /// Open the vote of the current slide's decision.
+    Open,
+    /// Close the open vote.
+    Close,
+    /// Follow a choice of the current decision (the winner or not).
+    Follow(String),
+    /// Start the story over as a new run.
+    NewRun,
+}
+
+/// Applies `action`, pushes the new state to every socket and returns it.
+pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
+    let _one_at_a_time = app.control.lock().await;
+    let state = app.store.current(&app.story.start).await?;
+    match action {
+        Action::Next => next(app, &state).await?,
+        Action::Back => {
+            if state.path.len() < 2 {
+                return Err(Error::conflict("at_start", "This is the first slide of the run."));
+            }
+            let mut path = state.path.clone();
+            path.pop();
+            let slide = path.last().cloned().unwrap_or_else(|| app.story.start.clone());
+            show(app, &state, &slide, path).await?;
+        }
+        Action::Goto(slide) => {
+            if app.story.slide(&slide).is_none() {
+                return Err(Error::not_found(
+                    "unknown_slide",
+                    format!("There is no slide {slide:?}."),
+                ));
+            }
+            let path = with(&state.path, &slide);
+            show(app, &state, &slide, path).await?;
+        }
+        Action::Open => {
+            let Some(decision) = app.story.decision(&state.slide) else {
+                return Err(not_a_decision());
+            };
+            app.store.open(state.run, &decision.id).await?;
+        }
+        Action::Close => {
+            if let Some(open) = &state.open {
+                app.store.close(state.run, open).await?;
+            }
+        }
+        Action::Follow(choice) => follow(app, &state, &choice).await?,
+        Action::NewRun => {
+            app.store.new_run(&app.story.start).await?;
+        }
+    }
+    let view = StateView::load(app).await?;
+    app.pushes.state(view.clone());
+    Ok(view)
+}
+
+fn not_a_decision() -> Error {
+    Error::conflict("not_a_decision", "The current slide has no decision to vote on.")
+}
+
+fn no_winner(message: impl Into<String>) -> Error {
+    Error::conflict("no_winner", message)
+}
+
+fn with(path: &[String], slide: &str) -> Vec<String> {
+    let mut path = path.to_vec();
+    path.push(slide.to_string());
+    path
+}
+
+/// Moves to `slide`; leaving a slide whose vote is open closes the vote.
+async fn show(app: &AppState, state: &RunState, slide: &str, path: Vec<String>) -> Result<(), Error> {
+    if let Some(open) = &state.open {
+        if open != slide {
+            app.store.close(state.run, open).await?;
+        }
+    }
+    app.store.show(state.run, slide, &path).await?;
+    Ok(())
+}
+
+async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
+    let Some(slide) = app.story.slide(&state.slide) else {
+        return Err(Error::conflict(
+            "unknown_slide",
+            "The run is on a slide this story does not have; go to a slide or start a new run.",
+        ));
+    };
+    match &slide.then {
+        Then::Next(to) => show(app, state, to, with(&state.path, to)).await,
+        Then::Ending => Err(Error::conflict(
+            "end_of_story",
+            "This is an ending: go back, or start a new run.",
+        )),
+        Then::Decision(decision) => {
+            let record = current_record(app).await?;
+            let view = decision_in_run(app, &record, decision).await?;
+            match (view.status, &view.winner, &view.tie) {
+                (Status::Pending, ..) => Err(no_winner("The vote has not been opened: open it (O) first.")),
+                (Status::Open, ..) => Err(no_winner("The vote is still open: close it (C) first.")),
+                (Status::Closed, Some(winner), _) => match decision.choice(winner) {
+                    Some(choice) => show(app, state, &choice.goto, with(&state.path, &choice.goto)).await,
+                    None => Err(no_winner(
+                        "The winner is not a choice of this story: follow one by its number.",
+                    )),
+                },
+                (Status::Closed, None, Some(_)) => Err(no_winner("It is a tie: follow a choice by its number.")),
+                (Status::Closed, None, None) => Err(no_winner("Nobody voted: follow a choice by its number.")),
+            }
+        }
+    }
+}
+
+async fn follow(app: &AppState, state: &RunState, choice: &str) -> Result<(), Error> {
+    let Some(decision) = app.story.decision(&state.slide) else {
+        return Err(not_a_decision());
+    };
+    let Some(choice) = decision.choice(choice) else {
+        return Err(unknown_choice(choice));
+    };
+    if state.open.as_deref() == Some(decision.id.as_str()) {
+        app.store.close(state.run, &decision.id).await?;
+    }
+    let fresh = app.store.current(&app.story.start).await?;
+    show(app, &fresh, &choice.goto, with(&fresh.path, &choice.goto)).await
+}
+
+fn unknown_choice(choice: &str) -> Error {
+    Error::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_choice",
+        format!("There is no choice {choice:?} in this vote."),
+    )
+}
+
+/// Casts (or moves) `voter`'s vote and schedules the tally push.
+pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind: VoteKind) -> Result<(), Error> {
+    let Some(d) = app.story.decision(decision) else {
+        return Err(Error::not_found(
+            "unknown_decision",
+            format!("There is no vote called {decision:?}."),
+        ));
+    };
+    if d.choice(choice).is_none() {
+        return Err(unknown_choice(choice));
+    }
+    let state = app.store.current(&app.story.start).await?;
+    if state.open.as_deref() != Some(decision) {
+        return Err(Error::conflict(
+            "not_open",
+            format!(
+                "The vote on “{}” is not open: it has not started yet or it is closed.",
+                d.prompt
+            ),
+        ));
+    }
+    app.store.vote(state.run, decision, voter, choice, kind).await?;
+    app.pushes.mark(state.run, decision);
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! One error for every handler: an HTML page for pages ([`Error`]), JSON
+//! `{"error": code, "message": text}` for the API ([`ApiError`]).
+//!
+//! The client gets a short message saying what was wrong and what to do;
+//! the cause (a store failure, say) is logged, never sent.
+
+use std::fmt::Display;
+
+use askama::Template;
+use axum::Json;
+use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// Something a request could not do.
+#[derive(Debug)]
+pub struct Error {
+    /// HTTP status sent.
+    pub status: StatusCode,
+    /// Stable machine-readable code (`not_open`, `unknown_choice`, ...).
+    pub code: &'static str,
+    /// Short text for the person in front of the page.
+    pub message: String,
+    /// Why, for the log only.
+    cause: Option<String>,
+}
+
+impl Error {
+    /// An error with a status, a code and a message for the client.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Error {
+            status,
+            code,
+            message: message.into(),
+            cause: None,
+        }
+    }
+    /// Adds the cause, logged and never sent.
+    pub fn with_cause(mut self, cause: impl Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
+    }
+    /// 404.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+    /// 409: the request does not fit where the run stands.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    /// 400.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn log(&self) {
+        let cause = self.cause.as_deref().unwrap_or("");
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, code = self.code, cause, "request failed");
+        } else {
+            tracing::debug!(status = %self.status, code = self.code, cause, "request refused");
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::NotOpen(_) => Error::conflict(
+                "not_open",
+                "This vote is not open: it has not started yet or it is closed.",
+            ),
+            StoreError::OtherOpen(_) => Error::conflict("other_open", "Another vote is still open; close it first."),
+            StoreError::NotCurrent(_) => {
+                Error::conflict("not_current", "The talk has moved on to a new run; reload the page.")
+            }
+            StoreError::Backend(_) => Error::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store",
+                "The vote store is not answering; try again in a moment.",
+            ),
+        }
+        .with_cause(e)
+    }
+}
+
+/// The HTML error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    theme_mode: Option<&'a str>,
+    theme_accent: Option<&'a str>,
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.log();
+        let page = ErrorPage {
+            theme_mode: None,
+            theme_accent: None,
+            status: self.status.as_u16(),
+            reason: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+        };
+        match page.render() {
+            Ok(html) => (self.status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render the error page");
+                (self.status, self.message).into_response()
+            }
+        }
+    }
+}
+
+impl From<FormRejection> for Error {
+    fn from(r: FormRejection) -> Self {
+        let status = r.status();
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::new(status, "too_large", "The form is too large (4 KiB at most)."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::new(status, "bad_form", "Send the vote as a plain HTML form."),
+            _ => Error::new(
+                status,
+                "bad_form",
+                "The form did not say which choice; tap one of the buttons.",
+            ),
+        }
+        .with_cause(r.body_text())
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(r: QueryRejection) -> Self {
+        Error::bad_request("bad_query", "The address has a malformed query string.").with_cause(r.body_text())
+    }
+}
+
+/// An [`Error`] sent as JSON, for `/api` and `/ws`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = r.status();
+        let e = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::new(status, "too_large", "The body is too large (4 KiB at most)."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::new(
+                status,
+                "bad_json",
+                "Send JSON with the header Content-Type: application/json.",
+            ),
+            // The parser's text says where the JSON went wrong; it holds
+            // nothing secret, so the client gets it.
+            _ => Error::new(status, "bad_json", r.body_text()),
+        };
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let body = Json(json!({ "error": e.code, "message": e.message }));
+        if e.status == StatusCode::UNAUTHORIZED {
+            (e.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else {
+            (e.status, body).into_response()
+        }
+    }
+}
+
+/// `axum::Json` whose rejection is an [`ApiError`].
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::Form` whose rejection is an HTML [`Error`] page.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Form), rejection(Error))]
+pub struct PageForm<T>(pub T);

@@ -1,0 +1,285 @@
+//! The HTML pages: the audience page (`/`, `/vote/{decision}`, the no-JS
+//! form vote) and the presenter view (`/presenter`, its login).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::SignedCookieJar;
+use serde::Deserialize;
+
+use super::auth;
+use super::control;
+use super::error::{Error, PageForm};
+use super::state::AppState;
+use super::view::{DecisionView, StateView, Status};
+use super::voter::VoterCookie;
+use crate::store::VoteKind;
+
+/// A decision as the templates show it.
+struct Panel {
+    id: String,
+    prompt: String,
+    status: &'static str,
+    open: bool,
+    closed: bool,
+    choices: Vec<PanelChoice>,
+    total: u64,
+    /// `max` of the bars: at least 1, as a meter needs max > min.
+    bar_max: u64,
+    status_text: &'static str,
+    winner_text: String,
+}
+
+struct PanelChoice {
+    id: String,
+    label: String,
+    number: usize,
+    letter: String,
+    votes: u64,
+    pressed: bool,
+    winner: bool,
+}
+
+/// "Tie: A and B", "Tie: A, B and C".
+fn tie_text(labels: &[&str]) -> String {
+    match labels {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("Tie: {} and {last}", init.join(", ")),
+    }
+}
+
+impl Panel {
+    fn new(d: &DecisionView, you: Option<&str>) -> Self {
+        let winner_text = match (&d.winner, &d.tie) {
+            (Some(w), _) => d.label(w).to_string(),
+            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>()),
+            _ => String::new(),
+        };
+        let (status, status_text) = match d.status {
+            Status::Pending => ("pending", "Vote not open yet"),
+            Status::Open => ("open", "Vote open"),
+            Status::Closed => ("closed", "Vote closed"),
+        };
+        Panel {
+            id: d.id.clone(),
+            prompt: d.prompt.clone(),
+            status,
+            open: d.status == Status::Open,
+            closed: d.status == Status::Closed,
+            choices: d
+                .choices
+                .iter()
+                .map(|c| PanelChoice {
+                    id: c.id.clone(),
+                    label: c.label.clone(),
+                    number: c.number,
+                    letter: c.letter.clone(),
+                    votes: c.votes,
+                    pressed: you == Some(c.id.as_str()),
+                    winner: d.winner.as_deref() == Some(c.id.as_str())
+                        || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
+                })
+                .collect(),
+            total: d.total,
+            bar_max: d.total.max(1),
+            status_text,
+            winner_text,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audience.html")]
+struct AudiencePage {
+    theme_mode: Option<String>,
+    theme_accent: Option<String>,
+    story_title: String,
+    run: u64,
+    slide_title: String,
+    decision: Option<Panel>,
+    pinned: Option<String>,
+    you_label: String,
+    announce: String,
+}
+
+#[derive(Template)]
+#[template(path = "presenter.html")]
+struct PresenterPage {
+    theme_mode: Option<String>,
+    theme_accent: Option<String>,
+    story_title: String,
+    run: u64,
+    slide_id: String,
+    slide_title: String,
+    body_html: String,
+    image: Option<String>,
+    decision: Option<Panel>,
+    audience_url: String,
+}
+
+fn render(page: impl Template) -> Result<Html<String>, Error> {
+    page.render().map(Html).map_err(|e| {
+        Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "render",
+            "The page could not be drawn.",
+        )
+        .with_cause(e)
+    })
+}
+
+fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Result<Html<String>, Error> {
+    let you = view.you.as_deref();
+    let decision = view.decision.as_ref().map(|d| Panel::new(d, you));
+    let you_label = match (&view.decision, you) {
+        (Some(d), Some(you)) => d.label(you).to_string(),
+        _ => String::new(),
+    };
+    let announce = match &decision {
+        Some(d) if d.open => format!("Vote open: {}", d.prompt),
+        Some(d) if d.closed => format!("Vote closed. {}", d.winner_text),
+        _ => String::new(),
+    };
+    render(AudiencePage {
+        theme_mode: app.story.settings.theme.mode.clone(),
+        theme_accent: app.story.settings.theme.accent.clone(),
+        story_title: app.story.title.clone(),
+        run: view.run,
+        slide_title: view.slide.title.clone(),
+        decision,
+        pinned: pinned.map(str::to_string),
+        you_label,
+        announce,
+    })
+}
+
+/// `GET /`: the audience page, following the run.
+pub async fn audience(
+    State(app): State<AppState>,
+    cookie: VoterCookie,
+) -> Result<(SignedCookieJar, Html<String>), Error> {
+    let (jar, id) = cookie.ensure(&app);
+    let view = StateView::load(&app).await?.with_you(&app, Some(&id.voter())).await?;
+    Ok((jar, audience_page(&app, &view, None)?))
+}
+
+/// `GET /vote/{decision}`: the audience page pinned to one decision.
+pub async fn pinned(
+    State(app): State<AppState>,
+    Path(decision): Path<String>,
+    cookie: VoterCookie,
+) -> Result<(SignedCookieJar, Html<String>), Error> {
+    let Some(d) = app.story.decision(&decision) else {
+        return Err(Error::not_found(
+            "unknown_decision",
+            format!("There is no vote called {decision:?}."),
+        ));
+    };
+    let (jar, id) = cookie.ensure(&app);
+    let view = StateView::load_pinned(&app, d)
+        .await?
+        .with_you(&app, Some(&id.voter()))
+        .await?;
+    Ok((jar, audience_page(&app, &view, Some(&d.id))?))
+}
+
+/// The no-JavaScript vote form.
+#[derive(Deserialize)]
+pub struct VoteForm {
+    choice: String,
+}
+
+/// `POST /vote/{decision}`: a sticky vote, then back to the pinned page.
+pub async fn vote(
+    State(app): State<AppState>,
+    Path(decision): Path<String>,
+    cookie: VoterCookie,
+    PageForm(form): PageForm<VoteForm>,
+) -> Result<Response, Error> {
+    if cookie == VoterCookie::Forged {
+        return Err(Error::bad_request(
+            "bad_cookie",
+            "Your voter cookie is invalid; reload the page.",
+        ));
+    }
+    // A browser without a cookie is a fresh voter: it gets one and counts.
+    let (jar, id) = cookie.ensure(&app);
+    control::cast(&app, &id.voter(), &decision, &form.choice, VoteKind::Sticky).await?;
+    // `decision` is a known decision id here (`[a-z0-9-]`), safe in a URL.
+    Ok((jar, Redirect::to(&format!("/vote/{decision}"))).into_response())
+}
+
+/// The login query of `/presenter`.
+#[derive(Deserialize)]
+pub struct PresenterQuery {
+    token: Option<String>,
+}
+
+/// `GET /presenter`: the presenter view; `?token=` logs in.
+pub async fn presenter(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<PresenterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Error> {
+    let Query(query) = query?;
+    if let Some(token) = query.token {
+        if token.is_empty() || !auth::token_matches(&app, &token) {
+            return Err(login_needed(&app, "That presenter token is wrong."));
+        }
+        let jar = SignedCookieJar::new(app.key.clone()).add(auth::presenter_cookie(&app));
+        // 303 to the bare URL, so the token leaves the address bar and history.
+        return Ok((jar, Redirect::to("/presenter")).into_response());
+    }
+    if !auth::has_presenter_cookie(&app, &headers) {
+        return Err(login_needed(&app, "This page is for the presenter."));
+    }
+    let view = StateView::load(&app).await?;
+    let slide = app.story.slide(&view.slide.id);
+    let page = PresenterPage {
+        theme_mode: app.story.settings.theme.mode.clone(),
+        theme_accent: app.story.settings.theme.accent.clone(),
+        story_title: app.story.title.clone(),
+        run: view.run,
+        slide_id: view.slide.id.clone(),
+        slide_title: view.slide.title.clone(),
+        body_html: slide.map(|s| s.body_html.clone()).unwrap_or_default(),
+        image: slide.and_then(|s| s.image.clone()),
+        decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
+        audience_url: format!("{}/", app.public_url),
+    };
+    Ok(render(page)?.into_response())
+}
+
+fn login_needed(app: &AppState, why: &str) -> Error {
+    Error::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        format!(
+            "{why} Log in with the presenter URL that `cyoa serve` printed when it started: {}/presenter?token=…",
+            app.public_url
+        ),
+    )
+}
+
+/// Anything else: a 404 page, or JSON under `/api/`.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let e = Error::not_found("not_found", "There is nothing at this address.");
+    if uri.path().starts_with("/api/") {
+        super::error::ApiError(e).into_response()
+    } else {
+        e.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tie_text;
+
+    #[test]
+    fn ties_read_as_a_sentence() {
+        assert_eq!(tie_text(&["A", "B"]), "Tie: A and B");
+        assert_eq!(tie_text(&["A", "B", "C"]), "Tie: A, B and C");
+    }
+}

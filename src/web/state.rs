@@ -1,0 +1,104 @@
+//! The state every handler shares: the story, the vote store, the secrets
+//! and the live machinery (pushes to sockets, presence of voters).
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum_extra::extract::cookie::Key;
+use tokio::sync::{Mutex, watch};
+
+use super::presence::Presence;
+use super::push::Pushes;
+use crate::store::VoteStore;
+use crate::story::{Story, WebVotes};
+
+/// Cheap to clone: every clone shares one [`Inner`].
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+pub struct Inner {
+    /// The talk being served; read-only after start.
+    pub story: Story,
+    /// Where runs and votes are kept (memory or Redis).
+    pub store: VoteStore,
+    /// Signs the voter and presenter cookies; derived from the secret.
+    pub key: Key,
+    /// The presenter token; compared in constant time, never logged.
+    pub presenter_token: String,
+    /// What the presenter cookie holds: a keyed hash of the token, so a new
+    /// token logs every old presenter cookie out.
+    pub presenter_mark: String,
+    /// Base URL the audience uses, without a trailing slash.
+    pub public_url: String,
+    /// `scheme://host[:port]` of `public_url`, for the cross-origin check.
+    pub public_origin: String,
+    /// Whether cookies carry the Secure flag (the public URL is https).
+    pub secure_cookies: bool,
+    /// How votes cast over the WebSocket count.
+    pub web_votes: WebVotes,
+    /// How long a presence vote outlives its voter's last audience socket.
+    pub grace: Duration,
+    /// State and tally pushes to every socket.
+    pub pushes: Pushes,
+    /// Open audience sockets per voter, and the withdraw timers.
+    pub presence: Presence,
+    /// Serialises presenter changes, so two quick key presses cannot
+    /// interleave their read-then-write of the run state.
+    pub control: Mutex<()>,
+    /// Turns true when the server is stopping; sockets then close.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Wraps the pieces.
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.key.clone()
+    }
+}
+
+impl FromRef<AppState> for VoteStore {
+    fn from_ref(state: &AppState) -> VoteStore {
+        state.store.clone()
+    }
+}
+
+#[cfg(test)]
+impl AppState {
+    /// A state for unit tests: the story, a memory store, token `t`.
+    pub(crate) fn for_tests(story: Story) -> (AppState, tokio::sync::watch::Sender<bool>) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let state = AppState::new(Inner {
+            key: Key::from(&[7u8; 64]),
+            presenter_mark: super::auth::presenter_mark("secret", "t"),
+            presenter_token: "t".into(),
+            public_url: "http://cyoa.test".into(),
+            public_origin: "http://cyoa.test".into(),
+            secure_cookies: false,
+            web_votes: story.settings.web_votes,
+            grace: Duration::from_millis(100),
+            pushes: super::push::Pushes::new(),
+            presence: Presence::default(),
+            control: Mutex::new(()),
+            stopping,
+            story,
+            store: VoteStore::Memory(crate::store::MemoryStore::new()),
+        });
+        (state, stop)
+    }
+}

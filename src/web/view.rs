@@ -1,0 +1,262 @@
+//! Where the talk stands, as every client sees it: the JSON of
+//! `/api/state`, of the sockets' `state` messages, and what the pages show.
+
+use serde::Serialize;
+
+use super::state::AppState;
+use crate::store::{RunId, RunRecord, StoreError, Tally, Voter};
+use crate::story::{Decision, Story};
+
+/// The run, the slide on screen, and the decision at hand.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StateView {
+    /// The current run.
+    pub run: RunId,
+    /// The slide on screen.
+    pub slide: SlideView,
+    /// The current slide's decision, or the open one; `None` between votes.
+    pub decision: Option<DecisionView>,
+    /// The caller's choice on `decision`, when the caller is a known voter.
+    pub you: Option<String>,
+}
+
+/// A slide, by id and title.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlideView {
+    /// Slide id.
+    pub id: String,
+    /// Slide title.
+    pub title: String,
+}
+
+/// Where a decision's vote stands.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Not opened yet in this run.
+    Pending,
+    /// Taking votes.
+    Open,
+    /// Closed; its tally is frozen.
+    Closed,
+}
+
+/// A decision with its live (or frozen) tally.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DecisionView {
+    /// Decision id (its slide's id).
+    pub id: String,
+    /// The question.
+    pub prompt: String,
+    /// Pending, open or closed.
+    pub status: Status,
+    /// Every choice, in story order, with its votes.
+    pub choices: Vec<ChoiceView>,
+    /// Votes in all.
+    pub total: u64,
+    /// The single choice with the most votes, if it has any.
+    pub winner: Option<String>,
+    /// The choices sharing the most votes, when several do.
+    pub tie: Option<Vec<String>>,
+}
+
+/// One choice with its votes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChoiceView {
+    /// Choice id.
+    pub id: String,
+    /// Button text.
+    pub label: String,
+    /// 1-based number (the key that follows it, the SMS digit).
+    pub number: usize,
+    /// A, B, C...
+    pub letter: String,
+    /// Votes for it.
+    pub votes: u64,
+}
+
+/// The winner (one choice at the top with votes) or the tie (several).
+pub fn outcome(decision: &Decision, tally: &Tally) -> (Option<String>, Option<Vec<String>>) {
+    let max = decision.choices.iter().map(|c| tally.get(&c.id)).max().unwrap_or(0);
+    if max == 0 {
+        return (None, None);
+    }
+    let top: Vec<String> = decision
+        .choices
+        .iter()
+        .filter(|c| tally.get(&c.id) == max)
+        .map(|c| c.id.clone())
+        .collect();
+    match top.as_slice() {
+        [one] => (Some(one.clone()), None),
+        _ => (None, Some(top)),
+    }
+}
+
+impl DecisionView {
+    /// The view of `decision` in a run, given its tally.
+    pub fn new(decision: &Decision, status: Status, tally: &Tally) -> Self {
+        let (winner, tie) = outcome(decision, tally);
+        DecisionView {
+            id: decision.id.clone(),
+            prompt: decision.prompt.clone(),
+            status,
+            choices: decision
+                .choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ChoiceView {
+                    id: c.id.clone(),
+                    label: c.label.clone(),
+                    number: i + 1,
+                    letter: char::from(b'A' + (i % 26) as u8).to_string(),
+                    votes: tally.get(&c.id),
+                })
+                .collect(),
+            total: decision.choices.iter().map(|c| tally.get(&c.id)).sum(),
+            winner,
+            tie,
+        }
+    }
+
+    /// The label of a choice.
+    pub fn label<'a>(&'a self, id: &'a str) -> &'a str {
+        self.choices
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(id, |c| c.label.as_str())
+    }
+}
+
+/// The decision's view in a run record: open, closed (frozen tally), or pending.
+pub async fn decision_in_run(
+    app: &AppState,
+    record: &RunRecord,
+    decision: &Decision,
+) -> Result<DecisionView, StoreError> {
+    if record.state.open.as_deref() == Some(decision.id.as_str()) {
+        let tally = app.store.tally(record.state.run, &decision.id).await?;
+        return Ok(DecisionView::new(decision, Status::Open, &tally));
+    }
+    match record.closed.iter().find(|c| c.decision == decision.id) {
+        Some(closed) => Ok(DecisionView::new(decision, Status::Closed, &closed.tally)),
+        None => Ok(DecisionView::new(decision, Status::Pending, &Tally::default())),
+    }
+}
+
+/// The current run's record (creating run 1 on first use).
+pub async fn current_record(app: &AppState) -> Result<RunRecord, StoreError> {
+    let state = app.store.current(&app.story.start).await?;
+    let run = state.run;
+    Ok(app.store.run(run).await?.unwrap_or(RunRecord {
+        state,
+        closed: Vec::new(),
+    }))
+}
+
+fn slide_view(story: &Story, id: &str) -> SlideView {
+    SlideView {
+        id: id.to_string(),
+        // A slide missing from the story (a Redis run of an older story
+        // file) is shown by its id rather than failing every page.
+        title: story.slide(id).map_or_else(|| id.to_string(), |s| s.title.clone()),
+    }
+}
+
+impl StateView {
+    /// Where the talk stands now, without `you`.
+    pub async fn load(app: &AppState) -> Result<StateView, StoreError> {
+        let record = current_record(app).await?;
+        let story = &app.story;
+        let decision = story
+            .decision(&record.state.slide)
+            .or_else(|| record.state.open.as_deref().and_then(|d| story.decision(d)));
+        let decision = match decision {
+            Some(d) => Some(decision_in_run(app, &record, d).await?),
+            None => None,
+        };
+        Ok(StateView {
+            run: record.state.run,
+            slide: slide_view(story, &record.state.slide),
+            decision,
+            you: None,
+        })
+    }
+
+    /// Where the talk stands, with `decision` pinned to the given one.
+    pub async fn load_pinned(app: &AppState, decision: &Decision) -> Result<StateView, StoreError> {
+        let record = current_record(app).await?;
+        Ok(StateView {
+            run: record.state.run,
+            slide: slide_view(&app.story, &record.state.slide),
+            decision: Some(decision_in_run(app, &record, decision).await?),
+            you: None,
+        })
+    }
+
+    /// Fills `you` with `voter`'s choice on the decision.
+    pub async fn with_you(mut self, app: &AppState, voter: Option<&Voter>) -> Result<StateView, StoreError> {
+        self.you = match (voter, &self.decision) {
+            (Some(v), Some(d)) => app.store.choice_of(self.run, &d.id, v).await?,
+            _ => None,
+        };
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::story::Choice;
+
+    fn decision(ids: &[&str]) -> Decision {
+        Decision {
+            id: "d".into(),
+            prompt: "?".into(),
+            choices: ids
+                .iter()
+                .map(|id| Choice {
+                    id: id.to_string(),
+                    label: id.to_uppercase(),
+                    keywords: vec![],
+                    goto: "x".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn tally(pairs: &[(&str, u64)]) -> Tally {
+        Tally(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+    }
+
+    #[test]
+    fn no_votes_means_no_winner_and_no_tie() {
+        assert_eq!(outcome(&decision(&["a", "b"]), &tally(&[])), (None, None));
+    }
+
+    #[test]
+    fn the_single_most_voted_choice_wins() {
+        assert_eq!(
+            outcome(&decision(&["a", "b"]), &tally(&[("a", 1), ("b", 3)])),
+            (Some("b".into()), None)
+        );
+    }
+
+    #[test]
+    fn several_choices_at_the_top_are_a_tie_in_story_order() {
+        let d = decision(&["a", "b", "c"]);
+        assert_eq!(
+            outcome(&d, &tally(&[("c", 2), ("a", 2), ("b", 1)])),
+            (None, Some(vec!["a".into(), "c".into()]))
+        );
+    }
+
+    #[test]
+    fn choices_are_numbered_and_lettered_in_story_order() {
+        let v = DecisionView::new(&decision(&["a", "b"]), Status::Open, &tally(&[("b", 1)]));
+        assert_eq!(
+            (v.choices[1].number, v.choices[1].letter.as_str(), v.total),
+            (2, "B", 1)
+        );
+    }
+}

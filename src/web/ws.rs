@@ -1,0 +1,412 @@
+//! `GET /ws`: the live socket. Out: `state` on connect and on every
+//! presenter change, coalesced `tally` pushes, `voted` acks and `error`s.
+//! In: `{"type":"vote","decision":..,"choice":..}` from audience sockets.
+//!
+//! The socket is split: one task writes (pushes and replies), one reads
+//! (votes); when either ends, `select!` ends the other. The loop is generic
+//! over `Sink`/`Stream`, so unit tests drive it with channels.
+
+use std::fmt::Display;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+
+use super::auth;
+use super::control;
+use super::error::{ApiError, Error};
+use super::push::Push;
+use super::state::AppState;
+use super::view::StateView;
+use super::voter::VoterCookie;
+use crate::store::{VoteKind, Voter};
+use crate::story::WebVotes;
+
+/// The largest message cyoa reads; a vote is well under 200 bytes.
+pub const MAX_MESSAGE: usize = 4 * 1024;
+/// The largest message the protocol layer accepts before it drops the
+/// connection; between [`MAX_MESSAGE`] and this, the client gets an
+/// `error` (`too_large`) and the socket stays usable.
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// Who is on the other end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// An audience page of this voter: it votes and counts for presence.
+    Audience(Voter),
+    /// The presenter view: pushes only.
+    Presenter,
+}
+
+/// `?role=presenter` picks the presenter socket.
+#[derive(Deserialize)]
+pub struct WsQuery {
+    role: Option<String>,
+}
+
+/// `GET /ws`: checks who is calling before upgrading.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<WsQuery>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    match who(&app, &headers, query) {
+        Err(e) => ApiError(e).into_response(),
+        Ok(role) => match ws {
+            Err(rejection) => rejection.into_response(),
+            Ok(ws) => ws
+                .max_message_size(MAX_FRAME)
+                .max_frame_size(MAX_FRAME)
+                .on_upgrade(move |socket| {
+                    let (sink, stream) = socket.split();
+                    serve_socket(app, role, sink, stream)
+                }),
+        },
+    }
+}
+
+fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryRejection>) -> Result<Role, Error> {
+    let Query(query) = query?;
+    // A page of another site may open a socket to us with our cookies.
+    if !auth::same_origin(app, headers) {
+        return Err(Error::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "Sockets must come from cyoa's own pages.",
+        ));
+    }
+    match query.role.as_deref() {
+        Some("presenter") => {
+            if auth::has_presenter_cookie(app, headers) {
+                Ok(Role::Presenter)
+            } else {
+                Err(Error::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "The presenter socket needs the presenter cookie: log in at /presenter?token=TOKEN.",
+                ))
+            }
+        }
+        None | Some("audience") => match VoterCookie::from_headers(app, headers) {
+            VoterCookie::Known(id) => Ok(Role::Audience(id.voter())),
+            VoterCookie::Missing => Err(Error::new(
+                StatusCode::UNAUTHORIZED,
+                "no_voter",
+                "Open the audience page first: it gives this browser its voter cookie.",
+            )),
+            VoterCookie::Forged => Err(Error::bad_request(
+                "bad_cookie",
+                "Your voter cookie is invalid; reload the page.",
+            )),
+        },
+        Some(_) => Err(Error::bad_request(
+            "bad_role",
+            "The role must be audience or presenter.",
+        )),
+    }
+}
+
+/// A message to the client.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Outbound<'a> {
+    State { state: &'a StateView },
+    Voted { decision: &'a str, choice: &'a str },
+    Error { code: &'a str, message: &'a str },
+}
+
+impl Outbound<'_> {
+    fn text(&self) -> String {
+        // Serialising these plain structs cannot fail; an empty object
+        // would only confuse a client, never the server.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+fn error_text(code: &str, message: &str) -> String {
+    Outbound::Error { code, message }.text()
+}
+
+/// A message from the client.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum Inbound {
+    Vote { decision: String, choice: String },
+}
+
+/// The `state` message for this socket (`you` filled for audience sockets).
+async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> String {
+    let view = match view {
+        Some(v) => Ok(v.clone()),
+        None => StateView::load(app).await,
+    };
+    let voter = match role {
+        Role::Audience(v) => Some(v),
+        Role::Presenter => None,
+    };
+    let view = match view {
+        Ok(v) => v.with_you(app, voter).await,
+        Err(e) => Err(e),
+    };
+    match view {
+        Ok(state) => Outbound::State { state: &state }.text(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot send the state to a socket");
+            error_text("store", "The vote store is not answering; the page will catch up.")
+        }
+    }
+}
+
+/// What a text message from the client gets back.
+async fn reply(app: &AppState, role: &Role, text: &str) -> String {
+    if text.len() > MAX_MESSAGE {
+        return error_text("too_large", "Messages are 4 KiB at most.");
+    }
+    let Ok(Inbound::Vote { decision, choice }) = serde_json::from_str::<Inbound>(text) else {
+        return error_text(
+            "bad_message",
+            r#"Send {"type":"vote","decision":"DECISION","choice":"CHOICE"}."#,
+        );
+    };
+    let Role::Audience(voter) = role else {
+        return error_text("bad_message", "The presenter's socket does not vote.");
+    };
+    let kind = match app.web_votes {
+        WebVotes::Presence => VoteKind::Presence,
+        WebVotes::Sticky => VoteKind::Sticky,
+    };
+    match control::cast(app, voter, &decision, &choice, kind).await {
+        Ok(()) => Outbound::Voted {
+            decision: &decision,
+            choice: &choice,
+        }
+        .text(),
+        Err(e) => error_text(e.code, &e.message),
+    }
+}
+
+/// Runs one socket until the client leaves, the connection fails or the
+/// server stops.
+pub async fn serve_socket<W, R, E>(app: AppState, role: Role, mut sink: W, mut stream: R)
+where
+    W: Sink<Message> + Unpin + Send + 'static,
+    R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    E: Display + Send,
+{
+    // Subscribe before reading the first state: a change made in between
+    // then arrives as a push instead of being lost.
+    let mut pushes = app.pushes.subscribe();
+    if let Role::Audience(voter) = &role {
+        app.presence.connect(voter);
+    }
+    let (replies, mut to_send) = mpsc::channel::<String>(16);
+
+    let writer = {
+        let app = app.clone();
+        let role = role.clone();
+        let mut stopping = app.stopping.clone();
+        tokio::spawn(async move {
+            let first = state_text(&app, &role, None).await;
+            if sink.send(Message::Text(first.into())).await.is_err() {
+                return;
+            }
+            loop {
+                let text: String = tokio::select! {
+                    push = pushes.recv() => match push {
+                        Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await,
+                        Ok(Push::Tally(text)) => text.to_string(),
+                        // Fell behind: the state carries every count.
+                        Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await,
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    reply = to_send.recv() => match reply {
+                        Some(text) => text,
+                        None => break,
+                    },
+                    _ = stopping.changed() => {
+                        let _ = sink.send(Message::Close(None)).await;
+                        break;
+                    }
+                };
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+
+    let reader = {
+        let app = app.clone();
+        let role = role.clone();
+        tokio::spawn(async move {
+            while let Some(message) = stream.next().await {
+                let answer = match message {
+                    Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,
+                    Ok(Message::Binary(_)) => error_text("bad_message", "Send votes as JSON text, not binary."),
+                    Ok(Message::Close(_)) => break,
+                    // The protocol layer answers pings itself.
+                    Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "socket read failed");
+                        break;
+                    }
+                };
+                if replies.send(answer).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+
+    let (mut writer, mut reader) = (writer, reader);
+    tokio::select! {
+        _ = &mut writer => reader.abort(),
+        _ = &mut reader => writer.abort(),
+    }
+    if let Role::Audience(voter) = &role {
+        app.presence.disconnect(&app, voter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The socket loop driven through channels, no network.
+
+    use std::convert::Infallible;
+    use std::pin::Pin;
+
+    use futures_util::{sink, stream};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::story::Story;
+    use crate::web::control::{self, Action};
+
+    const STORY: &str = r#"
+title = "T"
+start = "a"
+[slides.a]
+title = "A"
+next = "d"
+[slides.d]
+title = "D"
+[slides.d.decision]
+prompt = "?"
+choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto = "a" }]
+"#;
+
+    type Out = mpsc::UnboundedReceiver<Message>;
+    type In = mpsc::UnboundedSender<Result<Message, Infallible>>;
+
+    /// Starts `serve_socket` on channels: what the test sends goes in,
+    /// what the socket writes comes out.
+    fn connect(app: &AppState, role: Role) -> (In, Out, tokio::task::JoinHandle<()>) {
+        let (to_server, from_test) = mpsc::unbounded_channel::<Result<Message, Infallible>>();
+        let (to_test, from_server) = mpsc::unbounded_channel::<Message>();
+        let sink = sink::unfold(to_test, |tx, m: Message| async move {
+            tx.send(m).map_err(|_| ())?;
+            Ok::<_, ()>(tx)
+        });
+        let stream = stream::unfold(from_test, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+        let (sink, stream): (Pin<Box<_>>, Pin<Box<_>>) = (Box::pin(sink), Box::pin(stream));
+        let task = tokio::spawn(serve_socket(app.clone(), role, sink, stream));
+        (to_server, from_server, task)
+    }
+
+    async fn next_json(out: &mut Out) -> Value {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(5), out.recv())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open");
+        match m {
+            Message::Text(t) => serde_json::from_str(t.as_str()).expect("JSON"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The state, and the sender that would stop the server (kept alive:
+    /// dropping it tells every socket to close).
+    fn app() -> (AppState, tokio::sync::watch::Sender<bool>) {
+        let story = Story::parse("t.toml", STORY).expect("the story loads").story;
+        AppState::for_tests(story)
+    }
+
+    fn voter() -> Voter {
+        Voter::web("0123456789abcdef0123456789abcdef")
+    }
+
+    #[tokio::test]
+    async fn a_socket_gets_the_state_then_acks_a_vote() {
+        let (app, _stop) = app();
+        control::apply(&app, Action::Next).await.unwrap();
+        control::apply(&app, Action::Open).await.unwrap();
+        let (tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        let first = next_json(&mut out).await;
+        assert_eq!(
+            (first["type"].as_str(), first["state"]["decision"]["id"].as_str()),
+            (Some("state"), Some("d"))
+        );
+        let vote = json!({"type": "vote", "decision": "d", "choice": "y"}).to_string();
+        tx.send(Ok(Message::Text(vote.into()))).unwrap();
+        assert_eq!(
+            next_json(&mut out).await,
+            json!({"type": "voted", "decision": "d", "choice": "y"})
+        );
+        assert_eq!(app.store.tally(1, "d").await.unwrap().get("y"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bad_message_gets_an_error_and_the_socket_goes_on() {
+        let (app, _stop) = app();
+        let (tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        next_json(&mut out).await;
+        tx.send(Ok(Message::Binary(vec![1, 2, 3].into()))).unwrap();
+        assert_eq!(next_json(&mut out).await["code"], "bad_message");
+        tx.send(Ok(Message::Text(
+            r#"{"type":"vote","decision":"d","choice":"x"}"#.into(),
+        )))
+        .unwrap();
+        assert_eq!(next_json(&mut out).await["code"], "not_open");
+    }
+
+    #[tokio::test]
+    async fn a_presenter_change_reaches_the_socket_with_this_voters_choice() {
+        let (app, _stop) = app();
+        control::apply(&app, Action::Next).await.unwrap();
+        control::apply(&app, Action::Open).await.unwrap();
+        app.store.vote(1, "d", &voter(), "x", VoteKind::Sticky).await.unwrap();
+        let (_tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        next_json(&mut out).await;
+        control::apply(&app, Action::Close).await.unwrap();
+        let pushed = next_json(&mut out).await;
+        assert_eq!(pushed["state"]["decision"]["status"], "closed");
+        assert_eq!(pushed["state"]["you"], "x");
+    }
+
+    #[tokio::test]
+    async fn the_socket_ends_when_the_client_goes_and_presence_forgets_it() {
+        let (app, _stop) = app();
+        let (tx, mut out, task) = connect(&app, Role::Audience(voter()));
+        next_json(&mut out).await;
+        assert_eq!(app.presence.open_sockets(&voter()), 1);
+        drop(tx);
+        task.await.unwrap();
+        assert_eq!(app.presence.open_sockets(&voter()), 0);
+    }
+
+    #[tokio::test]
+    async fn stopping_the_server_closes_the_socket() {
+        let (app, stop) = app();
+        let (_tx, mut out, task) = connect(&app, Role::Presenter);
+        next_json(&mut out).await;
+        stop.send(true).unwrap();
+        assert_eq!(out.recv().await, Some(Message::Close(None)));
+        task.await.unwrap();
+    }
+}

@@ -1,0 +1,454 @@
+// cyoa audience page: votes over the WebSocket and follows the talk on its own.
+//
+// The server renders the page first (templates/audience.html); this script
+// keeps it current from the `state`, `tally`, `voted` and `error` messages of
+// /ws, rebuilding the same markup with DOM calls. Server strings only ever
+// reach the page as textContent. Without this script the page still works:
+// the form posts a sticky vote and the server redirects back.
+"use strict";
+
+(function () {
+  const main = document.getElementById("audience");
+  if (!main) return;
+
+  // A page under /vote/{decision} is pinned to that one decision.
+  const pinned = main.dataset.pinned || pinnedFromPath();
+
+  const announce = ensureAnnounce();
+  const connection = ensureConnectionStatus();
+
+  // What the page shows now. The server's page does not name its slide: the
+  // first state recognises it by its title (or else redraws it, quietly).
+  const shown = {
+    slide: main.dataset.slide || null,
+    decision: main.dataset.decision || null,
+    status: main.dataset.voteStatus || voteStatusInPage(),
+  };
+  let state = null; // last state from the server
+  let confirmed = null; // the voter's choice as the server last confirmed it
+  let pending = null; // a choice sent and not answered yet
+  let socket = null;
+  let attempt = 0;
+  let reconnectTimer = null;
+  let offlineTimer = null;
+
+  const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
+  if (pressed) confirmed = pressed.dataset.choice;
+  paintBarsFromPage();
+
+  // Votes go over the socket when it is open; otherwise the form posts.
+  main.addEventListener("submit", function (event) {
+    const button = event.submitter;
+    if (!button || !button.dataset.choice) return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return; // the plain form post
+    const decision = formDecision(event.target) || shown.decision;
+    if (!decision) return;
+    event.preventDefault();
+    pending = button.dataset.choice;
+    markChoice(pending);
+    socket.send(JSON.stringify({ type: "vote", decision: decision, choice: pending }));
+  });
+
+  connect();
+  window.addEventListener("online", reconnectNow);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) reconnectNow();
+  });
+
+  // ---- the socket -----------------------------------------------------------
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    let ws;
+    try {
+      ws = new WebSocket(scheme + "//" + location.host + "/ws");
+    } catch (_) {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("open", function () {
+      attempt = 0;
+      setConnected(true);
+    });
+    ws.addEventListener("message", function (event) {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      handle(message);
+    });
+    ws.addEventListener("close", function () {
+      if (socket !== ws) return;
+      socket = null;
+      if (pending) {
+        pending = null;
+        markChoice(confirmed);
+      }
+      setConnected(false);
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer) return;
+    // Exponential backoff with jitter, so a room full of phones does not
+    // reconnect in lockstep after a server restart.
+    const base = Math.min(10000, 500 * Math.pow(2, attempt));
+    attempt += 1;
+    reconnectTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+  }
+
+  function reconnectNow() {
+    if (socket && socket.readyState <= WebSocket.OPEN) return;
+    attempt = 0;
+    connect();
+  }
+
+  // "Reconnecting…" shows only when the socket stays down for a second, so
+  // a quick reconnect (a proxy's idle timeout, a reload) does not flicker.
+  function setConnected(up) {
+    clearTimeout(offlineTimer);
+    if (up) {
+      connection.hidden = true;
+      main.classList.remove("is-offline");
+      return;
+    }
+    offlineTimer = setTimeout(function () {
+      connection.hidden = false;
+      main.classList.add("is-offline");
+    }, 1000);
+  }
+
+  function handle(message) {
+    switch (message.type) {
+      case "state":
+        if (message.state) onState(message.state);
+        break;
+      case "tally":
+        onTally(message);
+        break;
+      case "voted":
+        if (message.decision === shown.decision) {
+          confirmed = message.choice || null;
+          pending = null;
+          markChoice(confirmed);
+          updateHint();
+          say(confirmed ? "Your vote: " + choiceLabel(confirmed) + "." : "Your vote was withdrawn.");
+        }
+        break;
+      case "error":
+        pending = null;
+        markChoice(confirmed);
+        say(message.message || "That did not work; please try again.", true);
+        break;
+    }
+  }
+
+  // ---- following the talk ---------------------------------------------------
+
+  function onState(next) {
+    const decision = next.decision;
+    if (pinned && (!decision || decision.id !== pinned)) {
+      // A pinned page keeps its decision and offers the live page instead.
+      state = state || next;
+      showMovedOn();
+      return;
+    }
+    state = next;
+    const slideId = next.slide ? next.slide.id : null;
+    const decisionId = decision ? decision.id : null;
+    const status = decision ? decision.status : null;
+    if (decisionId !== shown.decision) pending = null;
+    confirmed = next.you || null;
+    if (shown.slide === null && slideId !== null && decisionId === shown.decision && status === shown.status) {
+      // The server's page does not name its slide; its title tells.
+      const title = main.querySelector("h1");
+      if (title && next.slide && title.textContent.trim() === next.slide.title) shown.slide = slideId;
+    }
+    const same =
+      String(next.run) === main.dataset.run &&
+      slideId === shown.slide &&
+      decisionId === shown.decision &&
+      status === shown.status;
+    if (same) {
+      markChoice(pending || confirmed);
+      updateHint();
+      updateCounts(decision);
+      return;
+    }
+    const known = shown.slide !== null;
+    render(next);
+    if (known) say(describe(next));
+  }
+
+  function onTally(tally) {
+    const decision = state && state.decision;
+    if (!decision || tally.decision !== decision.id) return;
+    const votes = new Map((tally.choices || []).map((c) => [c.id, c.votes]));
+    decision.choices.forEach(function (c) {
+      if (votes.has(c.id)) c.votes = votes.get(c.id);
+    });
+    if (typeof tally.total === "number") decision.total = tally.total;
+    if (tally.winner !== undefined) decision.winner = tally.winner;
+    if (tally.tie !== undefined) decision.tie = tally.tie;
+    if (tally.decision === shown.decision) updateCounts(decision);
+  }
+
+  // Rebuilds the page's content from a state, keeping the story title and
+  // the live regions (so screen readers keep listening to them).
+  function render(next) {
+    const active = document.activeElement;
+    const focusedChoice = active && active.dataset ? active.dataset.choice : undefined;
+    const keep = new Set([announce, connection, main.querySelector(".story-title")]);
+    Array.from(main.children).forEach(function (child) {
+      if (!keep.has(child)) child.remove();
+    });
+    const anchor = announce.parentNode === main ? announce : null;
+    build(next).forEach((node) => main.insertBefore(node, anchor));
+
+    const decision = next.decision;
+    shown.slide = next.slide ? next.slide.id : null;
+    shown.decision = decision ? decision.id : null;
+    shown.status = decision ? decision.status : null;
+    main.dataset.run = String(next.run);
+    main.dataset.slide = shown.slide || "";
+    main.dataset.decision = shown.decision || "";
+    main.dataset.voteStatus = shown.status || "";
+    markChoice(pending || confirmed);
+    updateHint();
+    updateCounts(decision);
+    if (focusedChoice) {
+      const again = main.querySelector('button[data-choice="' + cssEscape(focusedChoice) + '"]');
+      if (again) again.focus();
+    }
+  }
+
+  // The markup of templates/audience.html and templates/decision.html.
+  function build(next) {
+    const nodes = [el("h1", { class: "slide-title" }, next.slide ? next.slide.title : "")];
+    const decision = next.decision;
+    if (!decision) {
+      nodes.push(el("p", { class: "waiting" }, "Follow the talk: the next vote shows up here by itself."));
+      return nodes;
+    }
+    const section = el("section", { class: "vote", "aria-labelledby": "prompt", "data-vote-status": decision.status });
+    section.append(el("h2", { id: "prompt", class: "prompt" }, decision.prompt));
+    if (decision.status === "open") {
+      const form = el("form", { method: "post", action: "/vote/" + encodeURIComponent(decision.id), class: "ballot" });
+      decision.choices.forEach(function (choice) {
+        const button = el("button", {
+          type: "submit",
+          name: "choice",
+          value: choice.id,
+          "data-choice": choice.id,
+          "aria-pressed": "false",
+        });
+        button.append(
+          el("span", { class: "choice-number", "aria-hidden": "true" }, String(choice.letter || choice.number)),
+          document.createTextNode(" "),
+          el("span", { class: "choice-label" }, choice.label),
+        );
+        form.append(button);
+      });
+      section.append(form, el("p", { class: "hint" }));
+    } else if (decision.status === "closed") {
+      section.append(...buildResult(decision));
+    } else {
+      section.append(el("p", { class: "waiting", "data-status": "" }, "The vote has not opened yet."));
+    }
+    nodes.push(section);
+    return nodes;
+  }
+
+  function buildResult(decision) {
+    const list = el("ol", { class: "choices" });
+    decision.choices.forEach(function (choice) {
+      const item = el("li", { class: "choice", "data-choice-row": choice.id });
+      const meter = el("meter", { "data-bar": choice.id, min: "0" });
+      item.append(
+        el("span", { class: "choice-number" }, String(choice.number)),
+        document.createTextNode(" "),
+        el("span", { class: "choice-label" }, choice.label),
+        document.createTextNode(" "),
+        meter,
+        document.createTextNode(" "),
+        el("span", { class: "choice-votes", "data-tally": choice.id }, String(choice.votes || 0)),
+      );
+      list.append(item);
+    });
+    const total = el("p", { class: "total" }, "Votes: ");
+    total.append(el("span", { "data-total": "" }));
+    return [
+      list,
+      total,
+      el("p", { class: "status", "data-status": "" }, "Vote closed"),
+      el("p", { class: "winner", "data-winner": "" }),
+    ];
+  }
+
+  // Keeps counts, bars and the outcome in step with a decision.
+  function updateCounts(decision) {
+    if (!decision) return;
+    const total = decision.total || 0;
+    decision.choices.forEach(function (choice) {
+      const votes = choice.votes || 0;
+      main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
+        node.textContent = String(votes);
+      });
+      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach((node) => setBar(node, votes, total));
+      main.querySelectorAll('[data-choice-row="' + cssEscape(choice.id) + '"]').forEach(function (row) {
+        const tied = Array.isArray(decision.tie) && decision.tie.includes(choice.id);
+        row.classList.toggle("winner", decision.winner === choice.id || tied);
+        row.classList.toggle("yours", confirmed === choice.id);
+      });
+    });
+    main.querySelectorAll("[data-total]").forEach(function (node) {
+      node.textContent = String(total);
+    });
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.textContent = outcome(decision);
+      node.dataset.outcome = decision.winner ? "winner" : decision.tie && decision.tie.length ? "tie" : "none";
+    });
+  }
+
+  function updateHint() {
+    const hint = main.querySelector(".hint");
+    if (!hint) return;
+    const choice = pending || confirmed;
+    hint.textContent = choice
+      ? "You voted for " + choiceLabel(choice) + ". Tap another choice to change your vote."
+      : "Tap a choice to vote; you can change your mind until the vote closes.";
+  }
+
+  // The winner's label, "Tie: A and B", or nothing (as the server writes it).
+  function outcome(decision) {
+    if (decision.winner) return choiceLabel(decision.winner, decision);
+    const tie = Array.isArray(decision.tie) ? decision.tie.map((id) => choiceLabel(id, decision)) : [];
+    if (tie.length < 2) return tie.join("");
+    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
+  }
+
+  function describe(next) {
+    const d = next.decision;
+    if (!d) return "Now: " + (next.slide ? next.slide.title : "") + ".";
+    if (d.status === "open") return "Vote open: " + d.prompt;
+    if (d.status === "closed") return ("Vote closed. " + outcome(d)).trim();
+    return "Coming up: " + d.prompt;
+  }
+
+  function showMovedOn() {
+    if (main.querySelector(".moved-on")) return;
+    const note = el("p", { class: "moved-on" }, "The talk has moved on. ");
+    note.append(el("a", { href: "/" }, "Follow it live"));
+    main.insertBefore(note, announce.parentNode === main ? announce : null);
+    say("The talk has moved on.");
+  }
+
+  // ---- helpers --------------------------------------------------------------
+
+  function markChoice(choice) {
+    main.querySelectorAll("button[data-choice]").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.dataset.choice === choice ? "true" : "false");
+    });
+  }
+
+  // A page fresh from the server has counts but no bar widths yet.
+  function paintBarsFromPage() {
+    let total = 0;
+    const counts = new Map();
+    main.querySelectorAll("[data-tally]").forEach(function (node) {
+      const n = parseInt(node.textContent, 10) || 0;
+      counts.set(node.dataset.tally, n);
+      total += n;
+    });
+    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+    // The server marks the winner's row (or the tied rows) with "winner".
+    const rows = main.querySelectorAll("[data-choice-row].winner").length;
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
+    });
+  }
+
+  function setBar(node, votes, total) {
+    if (node.tagName === "METER") {
+      node.max = Math.max(total, 1);
+      node.value = votes;
+      node.textContent = String(votes);
+    } else {
+      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
+    }
+  }
+
+  function choiceLabel(id, decision) {
+    const d = decision || (state && state.decision);
+    const found = d && d.choices.find((c) => c.id === id);
+    if (found) return found.label;
+    const button = main.querySelector('button[data-choice="' + cssEscape(id || "") + '"]');
+    if (!button) return id;
+    const label = button.querySelector(".choice-label");
+    if (label) return label.textContent.trim();
+    const number = button.querySelector(".choice-number");
+    return button.textContent.slice(number ? number.textContent.length : 0).trim();
+  }
+
+  function voteStatusInPage() {
+    const section = main.querySelector("[data-vote-status]");
+    return section ? section.dataset.voteStatus : null;
+  }
+
+  function pinnedFromPath() {
+    const match = location.pathname.match(/^\/vote\/([^/]+)\/?$/);
+    return match ? decodeURIComponent(match[1]) : null;
+  }
+
+  function formDecision(form) {
+    const match = (form.getAttribute("action") || "").match(/\/vote\/([^/?#]+)/);
+    return match ? decodeURIComponent(match[1]) : null;
+  }
+
+  // Tells screen readers; shows the text too when it is a problem (other
+  // changes are already visible on the page).
+  function say(text, problem) {
+    // Clearing first makes screen readers announce a repeated message again.
+    announce.textContent = "";
+    announce.classList.toggle("problem", Boolean(problem));
+    setTimeout(function () {
+      announce.textContent = text;
+    }, 50);
+  }
+
+  function ensureAnnounce() {
+    let node = document.getElementById("announce");
+    if (!node) {
+      node = el("p", { id: "announce", class: "announce", "aria-live": "polite" });
+      main.append(node);
+    }
+    return node;
+  }
+
+  function ensureConnectionStatus() {
+    let node = document.getElementById("connection");
+    if (!node) {
+      node = el("p", { id: "connection", class: "connection", role: "status" }, "Reconnecting…");
+      main.append(node);
+    }
+    node.hidden = true;
+    return node;
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([name, value]) => node.setAttribute(name, value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
+  }
+})();

@@ -1,0 +1,369 @@
+// cyoa presenter view: live tallies, keyboard control, slide changes.
+//
+// The server's /presenter page is the source of every slide's markup: when
+// the run, the slide or the vote status changes, this script fetches the
+// page again and swaps the <main> content. Tallies are updated in place from
+// the `tally` messages of /ws?role=presenter.
+"use strict";
+
+(function () {
+  const main = document.getElementById("presenter");
+  if (!main) return;
+
+  const API = "/api/presenter/";
+  const KEYS = "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run";
+  let state = null; // last state from the server
+  let socket = null;
+  let attempt = 0;
+  let reconnectTimer = null;
+  let offlineTimer = null;
+  let fetching = false; // a page fetch is running
+  let refetch = false; // another change arrived while fetching
+  let flashTimer = null;
+
+  const flashBox = ensure("flash", "p", { class: "flash", role: "alert" });
+  const connection = ensure("connection", "p", { class: "connection", role: "status" }, "Reconnecting…");
+  flashBox.hidden = true;
+  connection.hidden = true;
+
+  paintFromDom();
+  connect();
+  document.addEventListener("keydown", onKey);
+
+  // ---- live updates -------------------------------------------------------
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    let ws;
+    try {
+      ws = new WebSocket(scheme + "//" + location.host + "/ws?role=presenter");
+    } catch (_) {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("open", function () {
+      attempt = 0;
+      clearTimeout(offlineTimer);
+      connection.hidden = true;
+    });
+    ws.addEventListener("message", function (event) {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      if (message.type === "state" && message.state) onState(message.state);
+      else if (message.type === "tally") onTally(message);
+      else if (message.type === "error") flash(message.message || "The server refused that.");
+    });
+    ws.addEventListener("close", function () {
+      if (socket !== ws) return;
+      socket = null;
+      // Shown only if the socket stays down, so a quick reconnect does not flicker.
+      clearTimeout(offlineTimer);
+      offlineTimer = setTimeout(function () {
+        connection.hidden = false;
+      }, 1000);
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer) return;
+    const base = Math.min(8000, 500 * Math.pow(2, attempt));
+    attempt += 1;
+    reconnectTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+  }
+
+  function onState(next) {
+    state = next;
+    const status = next.decision ? next.decision.status : "";
+    const same =
+      String(next.run) === main.dataset.run &&
+      next.slide &&
+      next.slide.id === main.dataset.slide &&
+      (main.dataset.voteStatus || "") === status;
+    if (same) {
+      paint(next.decision);
+    } else {
+      reloadSlide();
+    }
+  }
+
+  function onTally(tally) {
+    // Choice ids may repeat across decisions: only this slide's tally counts.
+    if (tally.decision !== main.dataset.decision) return;
+    if (!state || !state.decision || state.decision.id !== tally.decision) {
+      paintTally(tally);
+      return;
+    }
+    const d = state.decision;
+    const votes = new Map((tally.choices || []).map((c) => [c.id, c.votes]));
+    d.choices.forEach(function (c) {
+      if (votes.has(c.id)) c.votes = votes.get(c.id);
+    });
+    d.total = tally.total;
+    if (tally.winner !== undefined) d.winner = tally.winner;
+    if (tally.tie !== undefined) d.tie = tally.tie;
+    paint(d);
+  }
+
+  // Fetches the presenter page again and swaps in its <main>.
+  async function reloadSlide() {
+    if (fetching) {
+      refetch = true;
+      return;
+    }
+    fetching = true;
+    try {
+      do {
+        refetch = false;
+        const response = await fetch("/presenter", { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (!response.ok) {
+          flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
+          break;
+        }
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = doc.getElementById("presenter");
+        if (!fresh) break;
+        swapMain(fresh);
+        if (doc.title) document.title = doc.title;
+      } while (refetch);
+    } catch (_) {
+      flash("Could not load the slide; retrying when the connection is back.");
+    } finally {
+      fetching = false;
+    }
+    // A tally that arrived during the fetch may be newer than the page.
+    if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
+  }
+
+  function swapMain(fresh) {
+    const keep = new Set([flashBox, connection]);
+    Array.from(main.childNodes).forEach(function (node) {
+      if (!keep.has(node)) node.remove();
+    });
+    Array.from(main.attributes).forEach(function (attr) {
+      if (attr.name !== "id") main.removeAttribute(attr.name);
+    });
+    Array.from(fresh.attributes).forEach((attr) => main.setAttribute(attr.name, attr.value));
+    Array.from(fresh.childNodes).forEach(function (node) {
+      if (node.id === "flash" || node.id === "connection") return;
+      main.insertBefore(document.importNode(node, true), flashBox);
+    });
+    paintFromDom();
+  }
+
+  // ---- painting -----------------------------------------------------------
+
+  function paint(decision) {
+    if (!decision || decision.id !== main.dataset.decision) return;
+    paintTally({
+      decision: decision.id,
+      choices: decision.choices,
+      total: decision.total,
+      winner: decision.winner,
+      tie: decision.tie,
+    });
+  }
+
+  function paintTally(tally) {
+    const total = tally.total || 0;
+    (tally.choices || []).forEach(function (choice) {
+      const votes = choice.votes || 0;
+      main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
+        node.textContent = String(votes);
+      });
+      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach(function (node) {
+        setBar(node, votes, total);
+        const row = node.closest("[data-choice-row], li, tr");
+        if (row) {
+          const tied = Array.isArray(tally.tie) && tally.tie.includes(choice.id);
+          row.classList.toggle("winner", tally.winner === choice.id || tied);
+        }
+      });
+    });
+    main.querySelectorAll("[data-total]").forEach(function (node) {
+      node.textContent = String(total);
+    });
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.textContent = winnerText(tally);
+      node.dataset.outcome = outcomeKind(tally.winner, tally.tie);
+    });
+  }
+
+  // Bars of a freshly rendered page take their widths from its counts.
+  function paintFromDom() {
+    let total = 0;
+    const counts = new Map();
+    main.querySelectorAll("[data-tally]").forEach(function (node) {
+      const n = parseInt(node.textContent, 10) || 0;
+      counts.set(node.dataset.tally, n);
+      total += n;
+    });
+    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+    // The server marks the winner's row (or the tied rows) with "winner".
+    const rows = main.querySelectorAll("[data-choice-row].winner").length;
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
+    });
+  }
+
+  function setBar(node, votes, total) {
+    if (node.tagName === "METER") {
+      node.max = Math.max(total, 1);
+      node.value = votes;
+    } else {
+      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
+    }
+  }
+
+  // The winner's label, "Tie: A and B", or nothing (as the server writes it).
+  function winnerText(tally) {
+    if (tally.winner) return label(tally.winner);
+    const tie = Array.isArray(tally.tie) ? tally.tie.map(label) : [];
+    if (tie.length < 2) return tie.join("");
+    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
+  }
+
+  function outcomeKind(winner, tie) {
+    if (winner) return "winner";
+    return Array.isArray(tie) && tie.length ? "tie" : "none";
+  }
+
+  function label(id) {
+    const d = state && state.decision;
+    const found = d && d.choices.find((c) => c.id === id);
+    return found ? found.label : id;
+  }
+
+  // ---- control ------------------------------------------------------------
+
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    const action = keyAction(event.key);
+    if (!action) return;
+    event.preventDefault();
+    // A held key would skip through the story: one press, one command.
+    if (!event.repeat) action();
+  }
+
+  function keyAction(key) {
+    switch (key) {
+      case "ArrowRight":
+      case " ":
+      case "PageDown":
+        return () => command("next");
+      case "ArrowLeft":
+      case "PageUp":
+        return () => command("back");
+      case "o":
+      case "O":
+        return () => command("open");
+      case "c":
+      case "C":
+        return () => command("close");
+      case "Enter":
+        return followWinner;
+      case "f":
+      case "F":
+        return toggleFullscreen;
+      case "r":
+      case "R":
+        return newRun;
+      case "?":
+      case "h":
+      case "H":
+        return () => flash(KEYS, 8000);
+      default:
+        return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
+    }
+  }
+
+  function followNumber(n) {
+    const d = state && state.decision;
+    if (!d) return flash("There is no decision on this slide.");
+    const choice = d.choices.find((c) => c.number === n) || d.choices[n - 1];
+    if (!choice) return flash("There is no choice " + n + ".");
+    command("follow", { choice: choice.id });
+  }
+
+  // Follows a closed vote's winner; anything else is "next", whose refusal
+  // (vote still open, a tie) the server explains.
+  function followWinner() {
+    const d = state && state.decision;
+    if (d && d.status === "closed" && d.winner && d.id === main.dataset.slide) {
+      return command("follow", { choice: d.winner });
+    }
+    command("next");
+  }
+
+  function newRun() {
+    if (window.confirm("Start a new run? The votes of this run stay in its history.")) command("new-run");
+  }
+
+  function toggleFullscreen() {
+    if (document.fullscreenElement) {
+      document.exitFullscreen().catch(function () {});
+    } else if (document.documentElement.requestFullscreen) {
+      document.documentElement.requestFullscreen().catch(() => flash("Full screen is not available here."));
+    }
+  }
+
+  async function command(name, body) {
+    let response;
+    try {
+      response = await fetch(API + name, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      return flash("The server cannot be reached.");
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
+    }
+    if (payload && payload.slide) onState(payload);
+  }
+
+  function flash(text, millis) {
+    flashBox.textContent = text;
+    flashBox.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () {
+      flashBox.hidden = true;
+    }, millis || 4000);
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  function ensure(id, tag, attrs, text) {
+    let node = document.getElementById(id);
+    if (!node) {
+      node = document.createElement(tag);
+      node.id = id;
+      Object.entries(attrs).forEach(([name, value]) => node.setAttribute(name, value));
+      if (text) node.textContent = text;
+      main.append(node);
+    }
+    return node;
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
+  }
+})();

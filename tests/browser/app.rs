@@ -1,0 +1,147 @@
+//! A cyoa server in this process, on a free port, with votes in memory and
+//! a short presence grace, serving a small story made for these tests.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use cyoa::store::{MemoryStore, VoteStore};
+use cyoa::story::Story;
+use cyoa::web::{Application, Config, default_static_dir};
+
+/// How long a web vote outlives its voter's last page in these tests.
+pub const GRACE: Duration = Duration::from_secs(1);
+
+const TOKEN: &str = "browser-test-presenter-token";
+
+/// Two decisions with a plain slide between them, so a test can follow the
+/// run from one vote to the next.
+const STORY: &str = r##"
+title = "The browser test"
+start = "welcome"
+
+[settings.theme]
+accent = "#ffcc00"
+
+[slides.welcome]
+title = "Welcome"
+body = "Phones out."
+next = "which-way"
+
+[slides.which-way]
+title = "Which way?"
+[slides.which-way.decision]
+prompt = "Left or right?"
+choices = [
+  { id = "left", label = "Left", goto = "the-left-path" },
+  { id = "right", label = "Right", goto = "the-right-path" },
+]
+
+[slides.the-left-path]
+title = "The left path"
+next = "stay-or-go"
+
+[slides.the-right-path]
+title = "The right path"
+next = "stay-or-go"
+
+[slides.stay-or-go]
+title = "Stay or go?"
+[slides.stay-or-go.decision]
+prompt = "Do we stay or do we go?"
+choices = [
+  { id = "stay", label = "Stay", goto = "the-end" },
+  { id = "go", label = "Go", goto = "the-end" },
+]
+
+[slides.the-end]
+title = "The end"
+"##;
+
+/// A running server; it stops with the test's runtime, or on [`TestApp::stop`].
+pub struct TestApp {
+    story: Story,
+    public_url: Option<String>,
+    port: u16,
+    /// The server's vote store, to set a scene without a browser per voter.
+    pub store: VoteStore,
+    stop: Option<oneshot::Sender<()>>,
+    serving: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Builds and starts a server for the test story on `127.0.0.1:0`.
+    pub async fn spawn() -> TestApp {
+        let story = match Story::parse("browser-test.toml", STORY) {
+            Ok(loaded) => loaded.story,
+            Err(problems) => panic!("the test story has problems: {problems:?}"),
+        };
+        TestApp::spawn_story(story, None).await
+    }
+
+    /// Builds and starts a server for `story` on `127.0.0.1:0`; the pages
+    /// show `public_url` as the audience's address when given.
+    pub async fn spawn_story(story: Story, public_url: Option<&str>) -> TestApp {
+        let mut app = TestApp {
+            story,
+            public_url: public_url.map(str::to_owned),
+            port: 0,
+            store: VoteStore::Memory(MemoryStore::new()),
+            stop: None,
+            serving: None,
+        };
+        app.start().await;
+        app
+    }
+
+    /// Starts serving on the app's port (a free one the first time), with
+    /// the same store, token and cookie key as before.
+    async fn start(&mut self) {
+        let app = Application::build(Config {
+            story: self.story.clone(),
+            store: self.store.clone(),
+            bind: format!("127.0.0.1:{}", self.port),
+            public_url: self.public_url.clone(),
+            presenter_token: TOKEN.into(),
+            secret: "browser-test-secret-browser-test-secret".into(),
+            presence_grace: Some(GRACE),
+            static_dir: default_static_dir(),
+        })
+        .await
+        .expect("the server binds its port");
+        self.port = app.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.serving = Some(tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        })));
+    }
+
+    /// Stops the server (its sockets close) and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let result = serving.await.expect("the server task ends cleanly");
+            result.expect("the server stops without an error");
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The presenter's login URL (it sets the cookie and redirects).
+    pub fn presenter_login_url(&self) -> String {
+        self.url(&format!("/presenter?token={TOKEN}"))
+    }
+}

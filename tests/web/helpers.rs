@@ -1,0 +1,450 @@
+//! `spawn_app()`: the real server on a free port, in memory, with a known
+//! token; a `TestApp` with one method per endpoint; a `Browser` (its own
+//! cookies) and a `Socket` that waits for messages with a timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cyoa::store::{MemoryStore, VoteStore};
+use cyoa::story::Story;
+use cyoa::web::{Application, Config};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The presenter token of every test server.
+pub const TOKEN: &str = "test-presenter-token";
+
+/// How long a test waits for an event before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A small story with two decisions in a row, then two endings.
+pub const STORY: &str = r#"
+title = "The test adventure"
+start = "intro"
+
+[slides.intro]
+title = "Welcome to the test"
+body = "Hello **room**."
+next = "build"
+
+[slides.build]
+title = "What did you build?"
+[slides.build.decision]
+prompt = "Pets or docs?"
+choices = [
+  { id = "pets", label = "Tinder for Pets", goto = "host" },
+  { id = "docs", label = "Doc Send", goto = "host" },
+]
+
+[slides.host]
+title = "Where do you host it?"
+[slides.host.decision]
+prompt = "Which host?"
+choices = [
+  { id = "vps", label = "A VPS", goto = "end-vps" },
+  { id = "paas", label = "A PaaS", goto = "end-paas" },
+  { id = "rack", label = "Your own rack", goto = "end-vps" },
+]
+
+[slides.end-vps]
+title = "The VPS ending"
+
+[slides.end-paas]
+title = "The PaaS ending"
+"#;
+
+/// A server for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// `ws://127.0.0.1:PORT`.
+    pub ws_address: String,
+    /// Bearer-authenticated client, no cookies.
+    pub api: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Options of a test server.
+pub struct Options {
+    /// The story's TOML.
+    pub story: String,
+    /// Presence grace.
+    pub grace: Duration,
+    /// `--public-url`.
+    pub public_url: Option<String>,
+    /// The vote store; `None`: a fresh memory store. (The suite runs
+    /// against Redis by passing a `RedisStore` with its own prefix here.)
+    pub store: Option<VoteStore>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            story: STORY.to_string(),
+            grace: Duration::from_secs(1),
+            public_url: None,
+            store: None,
+        }
+    }
+}
+
+/// The test story in memory, presence votes, a grace of 1 s.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+/// A server with other options.
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let story = match Story::parse("test.toml", &options.story) {
+        Ok(loaded) => loaded.story,
+        Err(problems) => panic!("the test story does not load: {problems:?}"),
+    };
+    let config = Config {
+        story,
+        store: options.store.unwrap_or_else(|| VoteStore::Memory(MemoryStore::new())),
+        bind: "127.0.0.1:0".into(),
+        public_url: options.public_url,
+        presenter_token: TOKEN.into(),
+        secret: "a test secret that signs the cookies of one test server".into(),
+        presence_grace: Some(options.grace),
+        static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+    };
+    let app = Application::build(config).await.expect("the test server binds");
+    let port = app.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        ws_address: format!("ws://127.0.0.1:{port}"),
+        api: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client"),
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    /// A fresh browser: its own cookie jar, redirects not followed.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            jar,
+            address: self.address.clone(),
+            ws_address: self.ws_address.clone(),
+        }
+    }
+
+    /// A browser with a voter cookie (it has opened `/`).
+    pub async fn voter(&self) -> Browser {
+        let b = self.browser();
+        assert_eq!(b.get("/").await.status(), StatusCode::OK);
+        b
+    }
+
+    /// A browser logged in as the presenter.
+    pub async fn presenter_browser(&self) -> Browser {
+        let b = self.browser();
+        let r = b.get(&format!("/presenter?token={TOKEN}")).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        b
+    }
+
+    /// `POST /api/presenter/{action}` with the Bearer token.
+    pub async fn presenter_call(&self, action: &str, body: Option<Value>) -> Response {
+        let mut req = self
+            .api
+            .post(format!("{}/api/presenter/{action}", self.address))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("the server answers")
+    }
+
+    async fn presenter_ok(&self, action: &str, body: Option<Value>) -> Value {
+        let r = self.presenter_call(action, body).await;
+        let status = r.status();
+        let json: Value = r.json().await.expect("JSON");
+        assert_eq!(status, StatusCode::OK, "{action}: {json}");
+        json
+    }
+
+    /// Next slide.
+    pub async fn next(&self) -> Value {
+        self.presenter_ok("next", None).await
+    }
+    /// Back along the path.
+    pub async fn back(&self) -> Value {
+        self.presenter_ok("back", None).await
+    }
+    /// Go to a slide.
+    pub async fn goto(&self, slide: &str) -> Value {
+        self.presenter_ok("goto", Some(json!({ "slide": slide }))).await
+    }
+    /// Open the vote.
+    pub async fn open(&self) -> Value {
+        self.presenter_ok("open", None).await
+    }
+    /// Close the vote.
+    pub async fn close(&self) -> Value {
+        self.presenter_ok("close", None).await
+    }
+    /// Follow a choice.
+    pub async fn follow(&self, choice: &str) -> Value {
+        self.presenter_ok("follow", Some(json!({ "choice": choice }))).await
+    }
+    /// Start a new run.
+    pub async fn new_run(&self) -> Value {
+        self.presenter_ok("new-run", None).await
+    }
+
+    /// Goes to the first decision (`build`) and opens its vote.
+    pub async fn open_build(&self) -> Value {
+        self.goto("build").await;
+        self.open().await
+    }
+
+    /// `GET` a path without cookies.
+    pub async fn get(&self, path: &str) -> Response {
+        self.api
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// `GET /api/state` without cookies.
+    pub async fn state(&self) -> Value {
+        self.get("/api/state").await.json().await.expect("JSON")
+    }
+
+    /// Votes per choice of the state's decision.
+    pub async fn votes(&self, choice: &str) -> u64 {
+        votes_of(&self.state().await["decision"], choice)
+    }
+
+    /// A presenter socket (logs a browser in first).
+    pub async fn presenter_socket(&self) -> Socket {
+        let b = self.presenter_browser().await;
+        b.socket_at("/ws?role=presenter")
+            .await
+            .expect("the presenter socket opens")
+    }
+}
+
+/// Votes for `choice` in a `decision` JSON (from the state or a tally).
+pub fn votes_of(decision: &Value, choice: &str) -> u64 {
+    decision["choices"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == choice))
+        .and_then(|c| c["votes"].as_u64())
+        .unwrap_or_else(|| panic!("no choice {choice} in {decision}"))
+}
+
+/// A browser: a cookie jar and a client.
+pub struct Browser {
+    /// The client, with the jar.
+    pub client: reqwest::Client,
+    jar: Arc<Jar>,
+    address: String,
+    ws_address: String,
+}
+
+impl Browser {
+    /// `GET` a path.
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// `POST /vote/{decision}` with the form field `choice`.
+    pub async fn post_vote(&self, decision: &str, choice: &str) -> Response {
+        self.client
+            .post(format!("{}/vote/{decision}", self.address))
+            .form(&[("choice", choice)])
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// `GET /api/state` with this browser's cookies.
+    pub async fn state(&self) -> Value {
+        self.get("/api/state").await.json().await.expect("JSON")
+    }
+
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header(&self) -> Option<String> {
+        let url = self.address.parse().expect("a URL");
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_string))
+    }
+
+    /// Replaces this browser's cookies with a raw `name=value`.
+    pub fn set_raw_cookie(&self, cookie: &str) {
+        let url = self.address.parse().expect("a URL");
+        self.jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
+    }
+
+    /// The audience socket.
+    pub async fn socket(&self) -> Socket {
+        self.socket_at("/ws").await.expect("the audience socket opens")
+    }
+
+    /// A socket at `path`, or the HTTP status that refused it.
+    pub async fn socket_at(&self, path: &str) -> Result<Socket, StatusCode> {
+        let mut req = format!("{}{path}", self.ws_address)
+            .into_client_request()
+            .expect("a request");
+        if let Some(cookie) = self.cookie_header() {
+            req.headers_mut().insert("cookie", cookie.parse().expect("a header"));
+        }
+        open_socket(req).await
+    }
+}
+
+/// Opens a socket with a prepared request.
+pub async fn open_socket(req: tungstenite::handshake::client::Request) -> Result<Socket, StatusCode> {
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(Socket { ws }),
+        Err(tungstenite::Error::Http(response)) => {
+            Err(StatusCode::from_u16(response.status().as_u16()).expect("a status"))
+        }
+        Err(e) => panic!("the socket did not open: {e}"),
+    }
+}
+
+/// A client socket.
+pub struct Socket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Socket {
+    /// Sends a text message.
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws
+            .send(Message::text(text.into()))
+            .await
+            .expect("the socket sends");
+    }
+
+    /// Sends any message.
+    pub async fn send(&mut self, message: Message) {
+        self.ws.send(message).await.expect("the socket sends");
+    }
+
+    /// Sends a vote.
+    pub async fn send_vote(&mut self, decision: &str, choice: &str) {
+        self.send_text(json!({ "type": "vote", "decision": decision, "choice": choice }).to_string())
+            .await;
+    }
+
+    /// The next JSON message, or `None` if the socket closed; fails after [`WAIT`].
+    pub async fn next_json(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message within the wait");
+            match message {
+                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(t.as_str()).expect("JSON text")),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(other)) => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    /// Reads messages until one satisfies `wanted`, returning it; also
+    /// returns how many messages of `kind` went by (it included).
+    pub async fn wait_for(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> (Value, usize) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut seen = 0;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = tokio::time::timeout(left, self.next_json())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} message as wanted within {WAIT:?}"))
+                .unwrap_or_else(|| panic!("the socket closed while waiting for a {kind} message"));
+            if message["type"] == kind {
+                seen += 1;
+                if wanted(&message) {
+                    return (message, seen);
+                }
+            }
+        }
+    }
+
+    /// Waits for a `tally` of `decision` where `choice` has `votes`.
+    pub async fn wait_for_tally(&mut self, decision: &str, choice: &str, votes: u64) -> Value {
+        self.wait_for("tally", |m| m["decision"] == decision && votes_of(m, choice) == votes)
+            .await
+            .0
+    }
+
+    /// Sends a vote and returns the answer (`voted` or `error`), skipping pushes.
+    pub async fn vote(&mut self, decision: &str, choice: &str) -> Value {
+        self.send_vote(decision, choice).await;
+        self.answer().await
+    }
+
+    /// The next `voted` or `error` message.
+    pub async fn answer(&mut self) -> Value {
+        loop {
+            let m = self.next_json().await.expect("an answer before the socket closed");
+            if m["type"] == "voted" || m["type"] == "error" {
+                return m;
+            }
+        }
+    }
+
+    /// Whether the server closed the socket (within the wait).
+    pub async fn closed(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Closes the socket as a browser closing the page does.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Drain until the server's close arrives, so the server has seen it.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.ws.next()).await {}
+    }
+}
+
+/// Parses HTML for selector assertions.
+pub fn html(text: &str) -> scraper::Html {
+    scraper::Html::parse_document(text)
+}
+
+/// The elements matching `selector`.
+pub fn select<'a>(doc: &'a scraper::Html, selector: &str) -> Vec<scraper::ElementRef<'a>> {
+    let s = scraper::Selector::parse(selector).unwrap_or_else(|e| panic!("bad selector {selector}: {e:?}"));
+    doc.select(&s).collect()
+}
+
+/// The text of the one element matching `selector`.
+pub fn text_of(doc: &scraper::Html, selector: &str) -> String {
+    let found = select(doc, selector);
+    assert_eq!(found.len(), 1, "expected one {selector}, found {}", found.len());
+    found[0].text().collect::<String>().trim().to_string()
+}
