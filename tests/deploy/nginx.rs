@@ -74,12 +74,13 @@ pub fn render(site: &Site) -> String {
     let upstreams: String = site
         .upstreams
         .iter()
-        .map(|port| format!("server 127.0.0.1:{port};\n    "))
-        .collect();
+        .map(|port| format!("server 127.0.0.1:{port} max_fails=0;"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut text = site_template();
     for (from, to) in [
         ("__SERVER_NAME__", SERVER_NAME.to_string()),
-        ("__UPSTREAMS__", upstreams.trim_end().to_string()),
+        ("__UPSTREAMS__", upstreams),
         ("__STATIC_DIR__", site.static_dir.display().to_string()),
         ("__ACME_ROOT__", site.acme_root.display().to_string()),
         ("__TLS_CERT__", site.cert.display().to_string()),
@@ -105,7 +106,15 @@ pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
     let cert = dir.join("fullchain.pem");
     let key = dir.join("privkey.pem");
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-days", "2", "-subj", &format!("/CN={SERVER_NAME}")])
         .arg("-keyout")
         .arg(&key)
@@ -172,7 +181,11 @@ pub fn check(dir: &Path, conf: &Path) -> (bool, String) {
     match nginx(dir, conf).arg("-t").output() {
         Ok(out) => (
             out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => nginx_missing(),
         Err(e) => panic!("cannot run nginx: {e}"),
@@ -187,7 +200,7 @@ pub struct Nginx {
     pub https_port: u16,
     /// certbot's webroot, served for /.well-known/acme-challenge/.
     pub acme_root: PathBuf,
-    process: Guarded,
+    _process: Guarded,
     dir: TempDir,
 }
 
@@ -214,11 +227,14 @@ impl Nginx {
             };
             let conf = write_conf(dir.path(), &site);
             let _ = fs::remove_file(dir.path().join("error.log"));
+            // Before it opens error.log, nginx writes its complaints to stderr.
+            let stderr = fs::File::create(dir.path().join("error.log"))
+                .unwrap_or_else(|e| panic!("cannot create nginx's error.log: {e}"));
             let child = match nginx(dir.path(), &conf)
                 .args(["-g", "daemon off;"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(stderr)
                 .spawn()
             {
                 Ok(child) => child,
@@ -237,7 +253,7 @@ impl Nginx {
                         http_port: site.http_port,
                         https_port: site.https_port,
                         acme_root,
-                        process,
+                        _process: process,
                         dir,
                     };
                 }
@@ -258,11 +274,6 @@ impl Nginx {
     /// nginx's error log so far.
     pub fn error_log(&self) -> String {
         read_log(&self.dir.path().join("error.log"))
-    }
-
-    /// Whether nginx is still running.
-    pub fn running(&mut self) -> bool {
-        self.process.exited().is_none()
     }
 }
 
@@ -328,8 +339,10 @@ fn rendering_changes_only_ports_and_paths() {
         key: Path::new("/k.pem"),
     };
     let text = render(&site);
-    assert!(text.contains("server 127.0.0.1:8081;"), "{text}");
-    assert!(text.contains("server 127.0.0.1:8082;"), "{text}");
+    assert!(
+        text.contains("server 127.0.0.1:8081 max_fails=0; server 127.0.0.1:8082 max_fails=0;"),
+        "{text}"
+    );
     assert!(text.contains("alias /opt/cyoa/static/;"), "{text}");
     assert!(text.contains("listen 127.0.0.1:18080;"), "{text}");
     assert!(text.contains("listen 127.0.0.1:18443;"), "{text}");

@@ -87,7 +87,11 @@ fn the_units_carry_the_promised_settings() {
         }
         let exec = get("ExecStart");
         assert_eq!(exec.len(), 1, "{name}: one ExecStart");
-        let wanted_bind = if name.contains('@') { "--bind 127.0.0.1:%i" } else { "--bind 127.0.0.1:8080" };
+        let wanted_bind = if name.contains('@') {
+            "--bind 127.0.0.1:%i"
+        } else {
+            "--bind 127.0.0.1:8080"
+        };
         assert!(
             exec[0].starts_with("/opt/cyoa/bin/cyoa serve") && exec[0].contains(wanted_bind),
             "{name}: ExecStart={}",
@@ -141,11 +145,18 @@ fn systemd_analyze_verifies_the_units_where_systemd_is_installed() {
             .arg(&unit)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {analyze}: {e}"));
-        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "systemd-analyze verify {unit} failed:\n{said}");
         // verify only warns about unknown keys and bad values: any word
         // about our unit is a finding.
-        let findings: Vec<&str> = said.lines().filter(|l| l.contains(dir.path().to_str().unwrap_or("/"))).collect();
+        let findings: Vec<&str> = said
+            .lines()
+            .filter(|l| l.contains(dir.path().to_str().unwrap_or("/")))
+            .collect();
         assert!(findings.is_empty(), "systemd-analyze verify {unit}:\n{said}");
         eprintln!("systemd-analyze verify {unit}: ok");
 
