@@ -10,6 +10,7 @@
 mod support;
 
 mod cyoa;
+mod data_safety;
 mod end_to_end;
 mod nginx;
 mod systemd;
