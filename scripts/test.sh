@@ -20,6 +20,7 @@ echo "test.sh: formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
+scripts/lint-deploy.sh
 echo "test.sh: tests"
 cargo test --all-targets --locked
 cargo test --doc --locked
