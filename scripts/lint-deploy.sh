@@ -59,6 +59,35 @@ echo "lint-deploy.sh: ansible-playbook --syntax-check"
 echo "lint-deploy.sh: ansible-lint"
 (cd deploy/ansible && ansible-lint --offline site.yml)
 
+echo "lint-deploy.sh: nginx -t on the site as ansible renders it (group_vars/all.yml)"
+site=$(mktemp -d)
+trap 'rm -rf "$site"' EXIT
+openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 1 -subj /CN=cyoa.test \
+  -keyout "$site/privkey.pem" -out "$site/fullchain.pem" 2>/dev/null
+(
+  cd deploy/ansible
+  ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+    ansible localhost -c local --playbook-dir . -m ansible.builtin.template \
+    -a "src=roles/nginx/templates/cyoa.conf.j2 dest=$site/cyoa.conf" \
+    -e @group_vars/all.yml -e "nginx_tls_dir=$site" >/dev/null
+)
+mkdir -p "$site/tmp"
+cat >"$site/nginx.conf" <<CONF
+pid $site/nginx.pid;
+error_log stderr;
+events {}
+http {
+    include /etc/nginx/mime.types;
+    client_body_temp_path $site/tmp/body;
+    proxy_temp_path $site/tmp/proxy;
+    fastcgi_temp_path $site/tmp/fastcgi;
+    uwsgi_temp_path $site/tmp/uwsgi;
+    scgi_temp_path $site/tmp/scgi;
+    include $site/cyoa.conf;
+}
+CONF
+nginx -q -t -p "$site" -c "$site/nginx.conf"
+
 echo "lint-deploy.sh: hadolint"
 hadolint Dockerfile
 echo "lint-deploy.sh: ok"
