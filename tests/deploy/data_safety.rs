@@ -27,6 +27,11 @@ impl Server {
     /// `redis-server <conf> [--sentinel]` with `PRIMARY_HOST 6379` turned
     /// into `primary`, on a free port, its files in `dir`.
     fn start(file: &str, dir: &Path, primary: Option<u16>, sentinel: bool) -> Server {
+        Server::start_with(file, dir, primary, sentinel, &[])
+    }
+
+    /// As [`Server::start`], with more command-line settings.
+    fn start_with(file: &str, dir: &Path, primary: Option<u16>, sentinel: bool, extra: &[&str]) -> Server {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let mut text = std::fs::read_to_string(repo_file(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
         if let Some(port) = primary {
@@ -46,6 +51,7 @@ impl Server {
             }
             let spawned = command
                 .args(["--port", &port.to_string(), "--daemonize", "no"])
+                .args(extra)
                 .arg("--dir")
                 .arg(dir)
                 .arg("--logfile")
@@ -120,7 +126,14 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 #[test]
 fn the_primary_keeps_votes_durable_the_replica_copies_them_and_sentinel_watches() {
     let dir = TempDir::new("redis");
-    let primary = Server::start("deploy/redis/redis.conf", &dir.path().join("primary"), None, false);
+    // Redis waits 5 s for more replicas before a first sync; one is enough here.
+    let primary = Server::start_with(
+        "deploy/redis/redis.conf",
+        &dir.path().join("primary"),
+        None,
+        false,
+        &["--repl-diskless-sync-delay", "0"],
+    );
     for (name, value) in [
         ("appendonly", "yes"),
         ("appendfsync", "everysec"),
