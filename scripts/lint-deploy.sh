@@ -13,7 +13,7 @@ need=()
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v rsync >/dev/null || need+=(rsync)
 command -v openssl >/dev/null || need+=(openssl)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "lint-deploy.sh: installing ${need[*]} (Debian packages)"
   sudo_cmd=()
@@ -86,7 +86,7 @@ http {
     include $site/cyoa.conf;
 }
 CONF
-nginx -q -t -p "$site" -c "$site/nginx.conf"
+"$(command -v nginx || echo /usr/sbin/nginx)" -q -t -p "$site" -c "$site/nginx.conf"
 
 echo "lint-deploy.sh: hadolint"
 hadolint Dockerfile

@@ -164,16 +164,22 @@ pub fn write_conf(dir: &Path, site: &Site) -> PathBuf {
     conf
 }
 
-/// `nginx -p <dir> -c <conf>` plus `args`.
+/// `nginx -p <dir> -c <conf>`. nginx lives in /usr/sbin, which is not on
+/// every user's PATH.
 fn nginx(dir: &Path, conf: &Path) -> Command {
-    let mut command = Command::new("nginx");
+    let binary = if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
+    };
+    let mut command = Command::new(binary);
     command.arg("-p").arg(dir).arg("-c").arg(conf);
     command
 }
 
 /// The panic for a missing nginx.
 fn nginx_missing() -> ! {
-    panic!("nginx not found: install it with `apt-get install nginx-light` (or nginx)")
+    panic!("nginx not found: install it with `apt-get install nginx` (scripts/lint-deploy.sh does this)")
 }
 
 /// `nginx -t`: its verdict and what it said.
