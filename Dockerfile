@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # cyoa in a container: built in rust:slim, run from debian:stable-slim as a
 # non-root user. No Docker engine runs where cyoa is tested, so this file is
 # linted (hadolint, scripts/lint-deploy.sh) but not built there.
@@ -8,25 +9,25 @@
 
 FROM rust:1-slim AS build
 WORKDIR /src
-# The dependencies first, so that a source change does not rebuild them.
-COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src
 COPY . .
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin cyoa
+# Cargo's downloads and build directory stay in BuildKit caches between
+# builds, so that a source change does not rebuild every dependency.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin cyoa \
+    && cp target/release/cyoa /usr/local/bin/cyoa
 
 FROM debian:stable-slim
-# ca-certificates for rediss:// URLs; curl for the health check. Versions
-# are not pinned: stable-slim's security updates are what we want.
+# curl for the health check. Its version is not pinned: stable-slim's
+# security updates are what we want.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 cyoa \
     && useradd --system --uid 10001 --gid cyoa --home-dir /app --shell /usr/sbin/nologin cyoa
 WORKDIR /app
-COPY --from=build /src/target/release/cyoa /usr/local/bin/cyoa
+COPY --from=build /usr/local/bin/cyoa /usr/local/bin/cyoa
 COPY static/ /app/static/
 COPY stories/ /app/stories/
 # By number, so that runtimes that check for a non-root user can tell.
