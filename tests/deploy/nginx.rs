@@ -332,7 +332,7 @@ fn nginx_accepts_the_site_with_a_single_instance() {
 }
 
 #[test]
-fn rendering_changes_only_ports_and_paths() {
+fn rendering_fills_in_ports_paths_and_upstreams() {
     let static_dir = PathBuf::from("/opt/cyoa/static");
     let site = Site {
         http_port: 18080,
