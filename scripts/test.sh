@@ -25,6 +25,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo clippy --all-targets --features sms-outbound --locked -- -D warnings
 
+scripts/lint-deploy.sh
 echo "test.sh: tests"
 cargo test --all-targets --locked
 cargo test --features sms-outbound --test sms_outbound --locked
