@@ -171,6 +171,11 @@
         }
         break;
       case "error":
+        if (!message.vote) {
+          // A notice (say a state push that failed), not the answer to a vote.
+          say(message.message || "The page will catch up.", true);
+          break;
+        }
         if (message.code === "store" && pending && retryVote()) {
           say("The vote store is not answering; trying again…", true);
           break;

@@ -137,9 +137,28 @@ fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryR
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Outbound<'a> {
-    State { state: &'a StateView },
-    Voted { decision: &'a str, choice: &'a str },
-    Error { code: &'a str, message: &'a str },
+    State {
+        state: &'a StateView,
+    },
+    Voted {
+        decision: &'a str,
+        choice: &'a str,
+    },
+    /// A refusal; `vote` names the vote refused, when it answers one (a
+    /// socket may also hear of a failed state push, which answers nothing).
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vote: Option<VoteRef<'a>>,
+    },
+}
+
+/// The vote a reply answers.
+#[derive(Serialize)]
+struct VoteRef<'a> {
+    decision: &'a str,
+    choice: &'a str,
 }
 
 impl Outbound<'_> {
@@ -151,7 +170,12 @@ impl Outbound<'_> {
 }
 
 fn error_text(code: &str, message: &str) -> String {
-    Outbound::Error { code, message }.text()
+    Outbound::Error {
+        code,
+        message,
+        vote: None,
+    }
+    .text()
 }
 
 /// A message from the client.
@@ -223,7 +247,15 @@ async fn reply(app: &AppState, role: &Role, text: &str) -> String {
             choice: &choice,
         }
         .text(),
-        Err(e) => error_text(e.code, &e.message),
+        Err(e) => Outbound::Error {
+            code: e.code,
+            message: &e.message,
+            vote: Some(VoteRef {
+                decision: &decision,
+                choice: &choice,
+            }),
+        }
+        .text(),
     }
 }
 

@@ -430,7 +430,9 @@ impl Socket {
         self.send_vote(decision, choice).await;
         loop {
             let m = self.next_json(WAIT).await.expect("an answer before the socket closed");
-            if m["type"] == "voted" || m["type"] == "error" {
+            // The answer to this vote, not a notice about something else
+            // (a failed state push during an outage is an error too).
+            if m["type"] == "voted" || (m["type"] == "error" && m["vote"]["decision"] == decision) {
                 return m;
             }
         }
