@@ -1,6 +1,6 @@
 //! The vote's hot paths: a vote in the memory store, a vote through the
 //! Redis script (one EVALSHA round trip; one at a time, and 64 in flight as
-//! a busy server has them), and the check of an SMS webhook's signature.
+//! a busy server has them). The SMS signature check is in `benches/sms.rs`.
 //! `cargo bench --bench votes`; the Redis cases start their own
 //! `redis-server` (apt-get install redis-server).
 
@@ -8,7 +8,6 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use cyoa::sms::signature;
 use cyoa::store::{MemoryStore, RedisStore, RunId, VoteKind, VoteStore, Voter};
 use futures_util::future::join_all;
 
@@ -129,28 +128,5 @@ fn redis_vote(c: &mut Criterion) {
     group.finish();
 }
 
-fn signature_check(c: &mut Criterion) {
-    let token = b"12345678901234567890123456789012";
-    let url = "https://talk.example.com/sms";
-    let params: Vec<(String, String)> = [
-        ("AccountSid", "AC00000000000000000000000000000000"),
-        ("ApiVersion", "2010-04-01"),
-        ("Body", "2"),
-        ("From", "+14155550100"),
-        ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsStatus", "received"),
-        ("To", "+14155550199"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let good = signature::compute(token, url, &params);
-    c.bench_function("sms signature check (valid, 9 fields)", |b| {
-        b.iter(|| assert!(signature::is_valid(black_box(token), black_box(&good), url, &params)))
-    });
-}
-
-criterion_group!(benches, memory_vote, redis_vote, signature_check);
+criterion_group!(benches, memory_vote, redis_vote);
 criterion_main!(benches);

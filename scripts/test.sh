@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test suite of cyoa. Installs what the tests need when it is
-# missing (redis-server, chromium, chromium-driver from Debian's packages).
+# missing (redis-server, redis-sentinel, chromium, chromium-driver from
+# Debian's packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
+# The Sentinel failover test runs redis-server in Sentinel mode, as Debian's
+# redis-sentinel does.
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,7 +23,10 @@ fi
 echo "test.sh: formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --features sms-outbound --locked -- -D warnings
 
+scripts/lint-deploy.sh
 echo "test.sh: tests"
 cargo test --all-targets --locked
+cargo test --features sms-outbound --test sms_outbound --locked
 cargo test --doc --locked

@@ -1,4 +1,4 @@
-//! The `cyoa` command line: `cyoa check` and `cyoa serve`.
+//! The `cyoa` command line: `cyoa check`, `cyoa serve` and `cyoa audit`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,11 +7,11 @@ use clap::{Args, Parser, Subcommand};
 
 use std::time::Duration;
 
-use crate::store::{MemoryStore, RedisStore, VoteStore};
+use crate::store::{Audit, MemoryStore, RedisStore, VoteStore};
 use crate::story::{Loaded, Story};
 use crate::telemetry::{self, LogFormat};
 use crate::web::limits::LimitArgs;
-use crate::web::{self, Application, Config};
+use crate::web::{self, Application, Config, SmsOptions};
 
 /// Live audience voting for choose-your-own-adventure talks.
 #[derive(Parser, Debug)]
@@ -25,6 +25,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per process: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Check story files; print a summary, or every problem found.
     Check {
@@ -34,6 +36,20 @@ enum Command {
     },
     /// Serve a story to a presenter and an audience (the default).
     Serve(Box<ServeArgs>),
+    /// Recount every counter in Redis from the voter records and report any
+    /// drift (exit status 1 when there is some); --repair fixes it.
+    Audit {
+        /// Redis URL (as for `cyoa serve`).
+        #[arg(long, env = "REDIS_URL")]
+        redis_url: String,
+        /// Prefix of every Redis key.
+        #[arg(long, env = "CYOA_REDIS_PREFIX", default_value = "cyoa:")]
+        redis_prefix: String,
+        /// Rewrite the counters that drifted from the voter records (one
+        /// atomic step per decision; safe while a talk is live).
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// Options of `cyoa serve`; each may also come from the environment.
@@ -48,7 +64,8 @@ pub struct ServeArgs {
     /// Base URL the audience uses, for links and QR codes [default: from --bind].
     #[arg(long, env = "CYOA_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Redis URL; without it votes are kept in memory.
+    /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
+    /// to follow Sentinel failovers); without it votes are kept in memory.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.
@@ -64,6 +81,37 @@ pub struct ServeArgs {
     /// Seconds a web vote outlives its voter's last open page [default: the story's].
     #[arg(long, env = "CYOA_PRESENCE_GRACE")]
     pub presence_grace: Option<u64>,
+    /// Twilio auth token: turns SMS voting on (Twilio posts texts to /sms).
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    /// The Twilio number the audience texts, shown on the pages.
+    #[arg(long, env = "TWILIO_NUMBER")]
+    pub sms_number: Option<String>,
+    /// Take texts on /sms without checking Twilio's signature: anyone can
+    /// then vote as any phone. For local experiments only.
+    #[arg(long)]
+    pub insecure_skip_twilio_signature: bool,
+    /// Text each SMS voter the outcome when a decision closes (their number
+    /// is then kept, encrypted, until sent). Needs --twilio-account-sid.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS")]
+    pub sms_results: bool,
+    /// Twilio account SID (AC...), for texting the results.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    /// Results texts per second at most, per instance.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS_PER_SECOND", default_value = "1")]
+    pub sms_results_per_second: u32,
+    /// Attempts per results text before it is given up.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS_ATTEMPTS", default_value = "5")]
+    pub sms_results_attempts: u32,
+    /// Base URL of Twilio's REST API (a fake one for tests).
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "TWILIO_API_URL", default_value = crate::sms::outbound::TWILIO_API, hide = true)]
+    pub twilio_api_url: String,
     /// Log lines as readable text or as JSON objects (levels from RUST_LOG).
     #[arg(long, env = "CYOA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -78,6 +126,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { files }) => check(&files),
         Some(Command::Serve(args)) => serve(*args),
+        Some(Command::Audit {
+            redis_url,
+            redis_prefix,
+            repair,
+        }) => audit(&redis_url, &redis_prefix, repair),
         None => serve(cli.serve),
     }
 }
@@ -136,12 +189,83 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
+fn audit(url: &str, prefix: &str, repair: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cyoa: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let found = runtime.block_on(async {
+        let store = RedisStore::connect(url, prefix).await?;
+        VoteStore::Redis(store).audit(repair).await
+    });
+    let audit = match found {
+        Ok(audit) => audit,
+        Err(e) => {
+            eprintln!("cyoa: cannot audit (--redis-url): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", audit_report(&audit, repair));
+    if audit.drift.is_empty() || repair {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// What `cyoa audit` prints: one line per counter that drifted, then a
+/// summary.
+pub fn audit_report(audit: &Audit, repair: bool) -> String {
+    let mut out = String::new();
+    for d in &audit.drift {
+        let counted = d.counted.as_deref().unwrap_or("nothing");
+        let counter = if d.counter == "frozen" { "closed tally" } else { "tally" };
+        out += &format!(
+            "run {}, decision {:?}, choice {:?}: the {counter} says {counted}, the voter records say {}{}\n",
+            d.run,
+            d.decision,
+            d.choice,
+            d.recorded,
+            if repair { " (repaired)" } else { "" }
+        );
+    }
+    let checked = format!("{} decision(s) checked", audit.decisions);
+    out += &match (audit.drift.len(), repair) {
+        (0, _) => format!("no drift: {checked}\n"),
+        (n, false) => format!("drift in {n} counter(s), {checked}; `cyoa audit --repair` rewrites them\n"),
+        (n, true) => format!("repaired {n} counter(s), {checked}\n"),
+    };
+    out
+}
+
 /// 128 random bits as hex: the default token and secret.
 fn random_hex() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
 async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
+    // Without the feature every field is named: the update is for its field.
+    #[cfg_attr(not(feature = "sms-outbound"), allow(clippy::needless_update))]
+    #[cfg_attr(not(feature = "sms-outbound"), allow(unused_mut))]
+    let mut sms = SmsOptions {
+        auth_token: args.twilio_auth_token.clone(),
+        number: args.sms_number.clone(),
+        insecure_skip_signature: args.insecure_skip_twilio_signature,
+        ..SmsOptions::default()
+    };
+    #[cfg(feature = "sms-outbound")]
+    if args.sms_results {
+        match results_config(&args) {
+            Ok(results) => sms.results = Some(results),
+            Err(why) => {
+                eprintln!("cyoa: {why}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let store = match &args.redis_url {
         Some(url) => match RedisStore::connect(url, &args.redis_prefix).await {
             Ok(store) => VoteStore::Redis(store),
@@ -162,7 +286,7 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         None => random_hex(),
     };
     // Two random halves: 256 bits for the cookie key.
-    let secret = args.secret.unwrap_or_else(|| random_hex() + &random_hex());
+    let secret = args.secret.clone().unwrap_or_else(|| random_hex() + &random_hex());
     let title = story.title.clone();
     let config = Config {
         story,
@@ -173,7 +297,15 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         secret,
         presence_grace: args.presence_grace.map(Duration::from_secs),
         static_dir: web::default_static_dir(),
+        sms,
     };
+    if args.insecure_skip_twilio_signature {
+        eprintln!(
+            "cyoa: WARNING: --insecure-skip-twilio-signature: /sms takes texts without checking \
+             Twilio's signature, so anyone who can reach it can vote as any phone. \
+             Use it for local experiments only, never in front of an audience."
+        );
+    }
     let app = match Application::build_with(config, (&args.limits).into()).await {
         Ok(app) => app,
         Err(e) => {
@@ -183,6 +315,17 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
     };
     println!("presenter: {}", app.presenter_url());
     println!("audience: {}", app.audience_url());
+    if app.sms_enabled() {
+        println!(
+            "sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)",
+            app.sms_url()
+        );
+    } else {
+        println!("sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)");
+    }
+    if app.sms_results() {
+        println!("sms results: on; each SMS voter is texted the outcome when a decision closes");
+    }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -191,4 +334,35 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The outbound settings of `--sms-results`, or why they are incomplete.
+#[cfg(feature = "sms-outbound")]
+fn results_config(args: &ServeArgs) -> Result<crate::sms::outbound::OutboundConfig, String> {
+    let need = |what: &str| format!("--sms-results needs {what}");
+    let auth_token = args
+        .twilio_auth_token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| need("the Twilio auth token (--twilio-auth-token or TWILIO_AUTH_TOKEN)"))?;
+    let account_sid = args
+        .twilio_account_sid
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| need("the Twilio account SID (--twilio-account-sid or TWILIO_ACCOUNT_SID)"))?;
+    let from = args
+        .sms_number
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| need("the number to text from (--sms-number or TWILIO_NUMBER)"))?;
+    Ok(crate::sms::outbound::OutboundConfig {
+        api_base: args.twilio_api_url.clone(),
+        account_sid,
+        auth_token: crate::sms::Secret::new(auth_token),
+        from,
+        per_second: std::num::NonZeroU32::new(args.sms_results_per_second)
+            .ok_or_else(|| "--sms-results-per-second must be at least 1".to_string())?,
+        max_attempts: args.sms_results_attempts.max(1),
+        first_retry: std::time::Duration::from_secs(2),
+    })
 }

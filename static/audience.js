@@ -27,6 +27,7 @@
   let state = null; // last state from the server
   let confirmed = null; // the voter's choice as the server last confirmed it
   let pending = null; // a choice sent and not answered yet
+  let retry = null; // { decision, choice, tries, timer } of a vote the store refused
   let socket = null;
   let attempt = 0;
   let reconnectTimer = null;
@@ -46,8 +47,35 @@
     event.preventDefault();
     pending = button.dataset.choice;
     markChoice(pending);
-    socket.send(JSON.stringify({ type: "vote", decision: decision, choice: pending }));
+    stopRetry();
+    sendVote(decision, pending);
   });
+
+  function sendVote(decision, choice) {
+    const same = retry && retry.decision === decision && retry.choice === choice;
+    if (!same) retry = { decision: decision, choice: choice, tries: 0 };
+    socket.send(JSON.stringify({ type: "vote", decision: decision, choice: choice }));
+  }
+
+  function stopRetry() {
+    if (retry) clearTimeout(retry.timer);
+    retry = null;
+  }
+
+  // The vote store did not answer (an outage): the same vote again after a
+  // growing pause, while it is still the choice on screen.
+  function retryVote() {
+    const r = retry;
+    if (!r || r.tries >= 6) return false;
+    r.tries += 1;
+    clearTimeout(r.timer);
+    r.timer = setTimeout(function () {
+      if (retry !== r || r.decision !== shown.decision || pending !== r.choice) return;
+      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      sendVote(r.decision, r.choice);
+    }, Math.min(500 * Math.pow(2, r.tries), 8000));
+    return true;
+  }
 
   connect();
   window.addEventListener("online", reconnectNow);
@@ -133,6 +161,7 @@
         onTally(message);
         break;
       case "voted":
+        if (retry && retry.decision === message.decision) stopRetry();
         if (message.decision === shown.decision) {
           confirmed = message.choice || null;
           pending = null;
@@ -142,6 +171,16 @@
         }
         break;
       case "error":
+        if (!message.vote) {
+          // A notice (say a state push that failed), not the answer to a vote.
+          say(message.message || "The page will catch up.", true);
+          break;
+        }
+        if (message.code === "store" && pending && retryVote()) {
+          say("The vote store is not answering; trying again…", true);
+          break;
+        }
+        stopRetry();
         pending = null;
         markChoice(confirmed);
         say(message.message || "That did not work; please try again.", true);
@@ -256,6 +295,7 @@
         form.append(button);
       });
       section.append(form, el("p", { class: "hint" }));
+      if (next.sms && next.sms.number) section.append(smsLine(next.sms.number, decision.choices.length));
     } else if (decision.status === "closed") {
       section.append(...buildResult(decision));
     } else {
@@ -263,6 +303,15 @@
     }
     nodes.push(section);
     return nodes;
+  }
+
+  // "Or text 1–2 or A–B to +1…", as templates/audience.html writes it.
+  function smsLine(number, count) {
+    const letter = (i) => String.fromCharCode(65 + (i % 26));
+    const keys = count <= 1 ? "1 or A" : count <= 26 ? "1–" + count + " or A–" + letter(count - 1) : "1–" + count;
+    const line = el("p", { class: "sms", "data-sms": "" }, "Or text " + keys + " to ");
+    line.append(el("a", { href: "sms:" + number }, number));
+    return line;
   }
 
   function buildResult(decision) {

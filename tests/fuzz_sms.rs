@@ -125,7 +125,13 @@ proptest! {
         let n = parse::normalise(&t);
         prop_assert_eq!(parse::normalise(&n), n.clone());
         prop_assert!(!n.starts_with(' ') && !n.ends_with(' ') && !n.contains("  "));
-        prop_assert!(n.chars().all(|c| c == ' ' || c.is_alphanumeric()));
+        // Every word starts and ends with a letter or digit; punctuation
+        // stays only inside a word.
+        for word in n.split(' ').filter(|_| !n.is_empty()) {
+            let (first, last) = (word.chars().next(), word.chars().last());
+            prop_assert!(first.is_some_and(char::is_alphanumeric) && last.is_some_and(char::is_alphanumeric), "{:?}", word);
+            prop_assert!(!word.chars().any(char::is_whitespace));
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! 503 with nothing counted, never a "thanks": Twilio then tries the
 //! number's fallback URL, and the voter can text again.
 
+#[cfg(feature = "sms-outbound")]
+pub mod outbound;
 pub mod parse;
 pub mod reply;
 pub mod signature;

@@ -1,11 +1,14 @@
 //! Reading an SMS text against the open decision.
 //!
-//! A text is compared in a normal form: lowercase, every run of punctuation,
-//! symbols, emoji and spaces turned into one space, none at the ends. So
-//! `" b. "`, `"Dachshund!!"`, `"TINDER  for pets"` and `"2️⃣"` read as `b`,
+//! A text is compared in the story's normal form ([`normalise`]):
+//! lowercase, words separated by single spaces, punctuation, symbols and
+//! emoji stripped from both ends of every word. So `" b. "`,
+//! `"Dachshund!!"`, `"TINDER  for pets"` and `"2️⃣"` read as `b`,
 //! `dachshund`, `tinder for pets` and `2`. A choice is named by its number
 //! (1..N, as shown), its letter (A..), its id, its label or one of its
-//! keywords, all in the same normal form.
+//! keywords, all in the same normal form: the matching itself is the
+//! story's [`Decision::sms_match`], which the story checker keeps
+//! unambiguous. This module adds the carrier keywords that never vote.
 
 use crate::story::{Choice, Decision};
 
@@ -41,23 +44,10 @@ pub enum Reading<'a> {
     Unknown,
 }
 
-/// The normal form texts are compared in (see the module comment).
-pub fn normalise(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push(' ');
-            }
-            gap = false;
-            out.extend(c.to_lowercase());
-        } else {
-            gap = true;
-        }
-    }
-    out
-}
+/// The normal form texts are compared in: the story's own
+/// ([`crate::story::normalise`]), so a story checked for words two choices
+/// share is read the same way here.
+pub use crate::story::normalise;
 
 /// Whether the text is one of Twilio's and the carriers' keywords.
 pub fn is_reserved(text: &str) -> bool {
@@ -65,41 +55,20 @@ pub fn is_reserved(text: &str) -> bool {
     RESERVED.contains(&text.as_str())
 }
 
-/// The letter of the choice at `index` (0-based): `a`, `b`, ...
-fn letter(index: usize) -> Option<char> {
-    u8::try_from(index)
-        .ok()
-        .filter(|i| *i < 26)
-        .map(|i| char::from(b'a' + i))
-}
-
-/// Reads `text` against `decision`.
+/// Reads `text` against `decision`: a carrier keyword, or the choice
+/// [`Decision::sms_match`] finds (numbers and letters first, then ids,
+/// labels and keywords).
 pub fn read<'a>(decision: &'a Decision, text: &str) -> Reading<'a> {
-    let text = normalise(text);
-    if text.is_empty() {
-        return Reading::Unknown;
-    }
-    if RESERVED.contains(&text.as_str()) {
+    if is_reserved(text) {
         return Reading::Reserved;
     }
-    // Numbers and letters first: they are what the screen shows, so they
-    // win over a keyword that happens to be "a" or "2".
-    for (i, choice) in decision.choices.iter().enumerate() {
-        let number = (i + 1).to_string();
-        let is_letter = letter(i).is_some_and(|l| text.len() == 1 && text.starts_with(l));
-        if text == number || is_letter {
-            return Reading::Choice(i, choice);
-        }
+    let Some(choice) = decision.sms_match(text) else {
+        return Reading::Unknown;
+    };
+    match decision.choices.iter().position(|c| std::ptr::eq(c, choice)) {
+        Some(i) => Reading::Choice(i, choice),
+        None => Reading::Unknown,
     }
-    for (i, choice) in decision.choices.iter().enumerate() {
-        let named = normalise(&choice.id) == text
-            || normalise(&choice.label) == text
-            || choice.keywords.iter().any(|k| normalise(k) == text);
-        if named {
-            return Reading::Choice(i, choice);
-        }
-    }
-    Reading::Unknown
 }
 
 /// The choice `text` votes for on `decision`, if any; reserved words never
@@ -145,7 +114,9 @@ mod tests {
             ("TINDER   for\tpets", "tinder for pets"),
             ("🐶 tinder for pets 🐶", "tinder for pets"),
             ("2️⃣", "2"),
-            ("«Sleep-in»", "sleep in"),
+            // Inside a word, punctuation stays (the story's checker
+            // compares words the same way).
+            ("«Sleep-in»", "sleep-in"),
             ("", ""),
             ("?!…", ""),
             ("ÉCOLE", "école"),

@@ -108,7 +108,7 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// `text` cut to `max` characters, ending in `...` when cut.
-fn fit(text: &str, max: usize) -> String {
+pub(crate) fn fit(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

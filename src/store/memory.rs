@@ -8,12 +8,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+use super::{
+    Audit, Closed, Drift, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+};
 
 /// Votes and runs held in this process.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    /// The outbound SMS queue ([`super::outbox`]).
+    pub(super) outbox: Arc<Mutex<super::outbox::MemoryOutbox>>,
 }
 
 #[derive(Default)]
@@ -149,6 +153,23 @@ impl MemoryStore {
         r.state.slide = slide.to_string();
         r.state.path = path.to_vec();
         Ok(r.state.clone())
+    }
+
+    pub(super) async fn move_to(
+        &self,
+        run: RunId,
+        from: &[String],
+        slide: &str,
+        path: &[String],
+    ) -> Result<Option<RunState>> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        if r.state.path != from {
+            return Ok(None);
+        }
+        r.state.slide = slide.to_string();
+        r.state.path = path.to_vec();
+        Ok(Some(r.state.clone()))
     }
 
     pub(super) async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
@@ -302,6 +323,41 @@ impl MemoryStore {
     pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
         self.lock().deliveries.remove(sid);
         Ok(())
+    }
+
+    /// Counters here move under one lock with the voter records: they
+    /// cannot drift, but they are recounted all the same.
+    pub(super) async fn audit(&self, repair: bool) -> Result<Audit> {
+        let mut inner = self.lock();
+        let mut audit = Audit::default();
+        for r in &mut inner.runs {
+            for (decision, b) in &mut r.decisions {
+                audit.decisions += 1;
+                let mut recorded = Tally::default();
+                for (choice, _) in b.voters.values() {
+                    *recorded.0.entry(choice.clone()).or_insert(0) += 1;
+                }
+                let mut choices: Vec<&String> = recorded.0.keys().chain(b.tally.0.keys()).collect();
+                choices.sort();
+                choices.dedup();
+                for choice in choices {
+                    if b.tally.get(choice) != recorded.get(choice) {
+                        audit.drift.push(Drift {
+                            run: r.state.run,
+                            decision: decision.clone(),
+                            counter: "tally".into(),
+                            choice: choice.clone(),
+                            counted: b.tally.0.get(choice).map(u64::to_string),
+                            recorded: recorded.get(choice),
+                        });
+                    }
+                }
+                if repair {
+                    b.tally = recorded;
+                }
+            }
+        }
+        Ok(audit)
     }
 
     pub(super) async fn ping(&self) -> Result<()> {

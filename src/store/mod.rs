@@ -5,6 +5,7 @@
 //! one behaviour suite in `tests/store.rs` runs against both.
 
 mod memory;
+mod outbox;
 mod redis;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use memory::MemoryStore;
+pub use outbox::Outgoing;
 pub use redis::RedisStore;
 
 /// A run is one performance of a story, numbered from 1.
@@ -122,6 +124,35 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// A counter that disagrees with the voter records it should count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The run.
+    pub run: RunId,
+    /// The decision.
+    pub decision: String,
+    /// Which counter: `tally` (the live one) or `frozen` (kept at close).
+    pub counter: String,
+    /// The choice whose count is off.
+    pub choice: String,
+    /// What the counter holds (`None`: nothing).
+    pub counted: Option<String>,
+    /// How many voter records name this choice.
+    pub recorded: u64,
+}
+
+/// What [`VoteStore::audit`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Decisions checked, over every run.
+    pub decisions: usize,
+    /// Counters that differed from the voter records (before any repair).
+    pub drift: Vec<Drift>,
+}
+
+/// The events other instances published (see [`VoteStore::subscribe`]).
+pub type Events = std::pin::Pin<Box<dyn futures_util::Stream<Item = String> + Send>>;
+
 /// The store's result.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -164,6 +195,13 @@ impl VoteStore {
     /// path taken to get there. Refused if `run` is not current.
     pub async fn show(&self, run: RunId, slide: &str, path: &[String]) -> Result<RunState> {
         delegate!(self.show(run, slide, path))
+    }
+    /// Like [`Self::show`], but only if the run's path is still `from` (as
+    /// the caller read it): a compare-and-set, so presenter commands on two
+    /// instances cannot interleave. `None`: the path changed meanwhile and
+    /// nothing was written.
+    pub async fn move_to(&self, run: RunId, from: &[String], slide: &str, path: &[String]) -> Result<Option<RunState>> {
+        delegate!(self.move_to(run, from, slide, path))
     }
     /// Opens the vote on `decision`. Refused if another vote is open;
     /// opening the open one again changes nothing. A closed decision may be
@@ -248,6 +286,29 @@ impl VoteStore {
     /// counts it.
     pub async fn forget_delivery(&self, sid: &str) -> Result<()> {
         delegate!(self.forget_delivery(sid))
+    }
+    /// Tells every instance sharing the store about `event` (Redis
+    /// pub/sub). The memory store has no other instance: nothing to do.
+    pub async fn publish(&self, event: &str) -> Result<()> {
+        match self {
+            VoteStore::Memory(_) => Ok(()),
+            VoteStore::Redis(s) => s.publish(event).await,
+        }
+    }
+    /// The events every instance publishes, from now on, on a connection
+    /// of its own; the stream ends when that connection fails (subscribe
+    /// again). `None` for the memory store: no other instance.
+    pub async fn subscribe(&self) -> Result<Option<Events>> {
+        match self {
+            VoteStore::Memory(_) => Ok(None),
+            VoteStore::Redis(s) => s.subscribe().await.map(Some),
+        }
+    }
+    /// Recounts every counter of every run from the voter records and
+    /// returns those that differ; with `repair`, rewrites them from the
+    /// records (one atomic step per decision).
+    pub async fn audit(&self, repair: bool) -> Result<Audit> {
+        delegate!(self.audit(repair))
     }
     /// Whether the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {

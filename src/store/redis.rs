@@ -15,23 +15,33 @@
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
 //! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
 //! | `{prefix}sms:{sid}`               | string | `1` while a webhook delivery is remembered |
+//! | `{prefix}smsout:to:{n}:{d}`       | hash   | phone hash -> sealed number (see `outbox`) |
+//! | `{prefix}smsout:due`              | zset   | outbound message id -> due, ms             |
+//! | `{prefix}smsout:items`            | hash   | outbound message id -> sealed message      |
+//! | `{prefix}events`                  | pub/sub channel | changes, for the other instances  |
 //!
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
 //! decision, moves the counters and records the voter in one step, and the
 //! counters always equal the voter records. The scripts build their keys
 //! from the prefix, so this store needs a single Redis (6.2 or later, for
-//! `ZADD GT`), not a Cluster. Reads of one tally or one voter are single
-//! commands.
+//! `ZADD GT`), not a Cluster; with `redis+sentinel://` URLs the store
+//! asks Redis Sentinel where that Redis is, and follows a failover. Reads of
+//! one tally or one voter are single commands.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{FromRedisValue, Script, Value};
 
-use super::{Closed, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter};
+use super::{
+    Audit, Closed, Drift, Events, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+};
 
 /// How long a command may take before the store reports Redis unavailable.
 /// Generous: a vote that timed out may still have counted.
@@ -70,6 +80,8 @@ struct Scripts {
     keep_present: Script,
     withdraw_absent: Script,
     history: Script,
+    move_to: Script,
+    audit: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -83,26 +95,81 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     keep_present: script!("keep_present.lua"),
     withdraw_absent: script!("withdraw_absent.lua"),
     history: script!("history.lua"),
+    move_to: script!("move_to.lua"),
+    audit: script!("audit.lua"),
 });
 
 /// Votes and runs in Redis, under a key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
-    con: ConnectionManager,
-    prefix: Arc<str>,
+    link: Arc<Link>,
+    pub(super) prefix: Arc<str>,
+}
+
+/// The connection to the primary, and how to find a new one.
+struct Link {
+    /// The connection in use and the client that opened it (which also
+    /// opens the event subscriptions); replaced after a Sentinel failover.
+    current: std::sync::RwLock<(ConnectionManager, redis::Client)>,
+    /// With `redis+sentinel://`: asks the Sentinels for the primary.
+    sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
+    /// Whether a lookup of the primary is under way (one at a time).
+    looking: AtomicBool,
+}
+
+/// The settings of every connection to the primary.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+        .set_number_of_retries(RECONNECT_RETRIES)
+        .set_max_delay(RECONNECT_MAX_DELAY)
+}
+
+/// The Sentinels and the primary's name of a
+/// `redis+sentinel://host:port[,host:port...]/name` URL.
+fn sentinel_url(url: &str) -> Option<Result<(Vec<String>, String)>> {
+    let rest = url.strip_prefix("redis+sentinel://")?;
+    let bad =
+        || StoreError::Backend("bad Redis URL: use redis+sentinel://HOST:PORT[,HOST:PORT...]/PRIMARY-NAME".into());
+    let Some((hosts, name)) = rest.split_once('/') else {
+        return Some(Err(bad()));
+    };
+    let name = name.trim_end_matches('/');
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("redis://{h}/"))
+        .collect();
+    if hosts.is_empty() || name.is_empty() {
+        return Some(Err(bad()));
+    }
+    Some(Ok((hosts, name.to_string())))
 }
 
 impl RedisStore {
     /// Connects to `url`; keys start with `prefix`. Fails if Redis does not
     /// answer; once connected, the store reconnects on its own.
+    ///
+    /// `redis+sentinel://host:port[,host:port...]/name` asks those Sentinels
+    /// for the primary called `name`, and asks again whenever a command
+    /// fails: after a failover the store follows the new primary without a
+    /// restart.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| backend("bad Redis URL", e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(RECONNECT_MAX_DELAY);
-        let mut con = ConnectionManager::new_with_config(client, config)
+        let (client, sentinel) = match sentinel_url(url) {
+            None => (redis::Client::open(url).map_err(|e| backend("bad Redis URL", e))?, None),
+            Some(parsed) => {
+                let (hosts, name) = parsed?;
+                let mut sentinel = SentinelClient::build(hosts, name, None, SentinelServerType::Master)
+                    .map_err(|e| backend("bad Redis Sentinel URL", e))?;
+                let client = sentinel
+                    .async_get_client()
+                    .await
+                    .map_err(|e| backend("the Sentinels named no primary", e))?;
+                (client, Some(tokio::sync::Mutex::new(sentinel)))
+            }
+        };
+        let mut con = ConnectionManager::new_with_config(client.clone(), manager_config())
             .await
             .map_err(|e| backend("cannot connect to Redis", e))?;
         // Loaded now so that even the first vote is a single EVALSHA. After
@@ -116,6 +183,9 @@ impl RedisStore {
             &s.close,
             &s.vote,
             &s.withdraw,
+            &s.keep_present,
+            &s.withdraw_absent,
+            &s.move_to,
             &s.history,
         ] {
             script
@@ -124,9 +194,39 @@ impl RedisStore {
                 .map_err(|e| backend("cannot load the store's scripts into Redis", e))?;
         }
         Ok(RedisStore {
-            con,
+            link: Arc::new(Link {
+                current: std::sync::RwLock::new((con, client)),
+                sentinel,
+                looking: AtomicBool::new(false),
+            }),
             prefix: prefix.into(),
         })
+    }
+
+    /// The connection in use.
+    pub(super) fn con(&self) -> ConnectionManager {
+        self.link.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// The client of the primary in use.
+    fn client(&self) -> redis::Client {
+        self.link.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// A command failed: the store error, and with Sentinels, a lookup of
+    /// the primary in the background (it may have failed over; the next
+    /// command then goes to the new one).
+    pub(super) fn failed(&self, e: redis::RedisError) -> StoreError {
+        if self.link.sentinel.is_some() && !self.link.looking.swap(true, Ordering::AcqRel) {
+            let link = self.link.clone();
+            tokio::spawn(async move {
+                if let Err(e) = find_primary(&link).await {
+                    tracing::warn!(error = %e, "cannot find the Redis primary through the Sentinels");
+                }
+                link.looking.store(false, Ordering::Release);
+            });
+        }
+        backend("Redis", e)
     }
 
     fn key(&self, run: RunId, part: &str) -> String {
@@ -139,8 +239,8 @@ impl RedisStore {
         for a in args {
             invocation.arg(*a);
         }
-        let mut con = self.con.clone();
-        invocation.invoke_async(&mut con).await.map_err(|e| backend("Redis", e))
+        let mut con = self.con();
+        invocation.invoke_async(&mut con).await.map_err(|e| self.failed(e))
     }
 
     pub(super) async fn current(&self, start: &str) -> Result<RunState> {
@@ -236,23 +336,23 @@ impl RedisStore {
     }
 
     pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let reply: Value = redis::cmd("HGETALL")
             .arg(self.key(run, &format!("tally:{decision}")))
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         tally(reply)
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let record: Option<String> = redis::cmd("HGET")
             .arg(self.key(run, &format!("voters:{decision}")))
             .arg(voter.as_str())
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         // The record is "<kind>|<choice>".
         Ok(record.and_then(|r| r.split_once('|').map(|(_, choice)| choice.to_string())))
     }
@@ -277,7 +377,7 @@ impl RedisStore {
     }
 
     pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         // PX 0 is an error in Redis; a zero TTL means "remember briefly".
         let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
         let set: Option<String> = redis::cmd("SET")
@@ -288,28 +388,182 @@ impl RedisStore {
             .arg(ms)
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(set.is_some())
     }
 
     pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = redis::cmd("DEL")
             .arg(format!("{}sms:{sid}", self.prefix))
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: String = redis::cmd("PING")
             .query_async(&mut con)
             .await
-            .map_err(|e| backend("Redis", e))?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
+    pub(super) async fn move_to(
+        &self,
+        run: RunId,
+        from: &[String],
+        slide: &str,
+        path: &[String],
+    ) -> Result<Option<RunState>> {
+        let (from, path) = (path_json(from)?, path_json(path)?);
+        let reply = self
+            .eval(&SCRIPTS.move_to, &[&run.to_string(), &from, slide, &path])
+            .await?;
+        if let Value::Array(items) = &reply {
+            if matches!(items.first(), Some(Value::BulkString(s)) if s == b"moved") {
+                return Ok(None);
+            }
+        }
+        state_reply(reply, run, "").map(Some)
+    }
+
+    /// The pub/sub channel every instance sharing this prefix listens on.
+    fn channel(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+
+    pub(super) async fn publish(&self, event: &str) -> Result<()> {
+        let mut con = self.con();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(event)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
+    /// Opens a connection of its own, subscribes to the events channel and
+    /// returns its messages. The stream ends when the connection does.
+    pub(super) async fn subscribe(&self) -> Result<Events> {
+        let client = self.client();
+        let connecting = client.get_async_pubsub();
+        let mut pubsub = tokio::time::timeout(CONNECTION_TIMEOUT, connecting)
+            .await
+            .map_err(|_| StoreError::Backend("Redis: no connection for the events within the timeout".into()))?
+            .map_err(|e| self.failed(e))?;
+        tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(self.channel()))
+            .await
+            .map_err(|_| StoreError::Backend("Redis: no answer to SUBSCRIBE within the timeout".into()))?
+            .map_err(|e| backend("cannot subscribe to the events", e))?;
+        let messages = pubsub
+            .into_on_message()
+            .filter_map(|m| std::future::ready(m.get_payload::<String>().ok()));
+        Ok(Box::pin(messages))
+    }
+
+    pub(super) async fn audit(&self, repair: bool) -> Result<Audit> {
+        let mut decisions = std::collections::BTreeSet::new();
+        for part in ["voters", "tally", "frozen"] {
+            let pattern = format!("{}run:*:{part}:*", glob_escape(&self.prefix));
+            let mut con = self.con();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+                for key in keys {
+                    // `{prefix}run:{n}:{part}:{decision}`; a decision id may
+                    // itself hold colons, a run number cannot.
+                    let rest = key.strip_prefix(&*self.prefix).and_then(|k| k.strip_prefix("run:"));
+                    let Some((run, rest)) = rest.and_then(|r| r.split_once(':')) else {
+                        continue;
+                    };
+                    let (Ok(run), Some(decision)) = (run.parse::<RunId>(), rest.strip_prefix(&format!("{part}:")))
+                    else {
+                        continue;
+                    };
+                    decisions.insert((run, decision.to_string()));
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        let mut drift = Vec::new();
+        let flag = if repair { "1" } else { "0" };
+        for (run, decision) in &decisions {
+            let reply = self.eval(&SCRIPTS.audit, &[&run.to_string(), decision, flag]).await?;
+            for entry in array(reply)? {
+                let mut items = array(entry)?.into_iter();
+                let mut next = || items.next().unwrap_or(Value::Nil);
+                let counter: String = parse(next())?;
+                let choice: String = parse(next())?;
+                let counted: String = parse(next())?;
+                let recorded: u64 = parse(next())?;
+                drift.push(Drift {
+                    run: *run,
+                    decision: decision.clone(),
+                    counter,
+                    choice,
+                    counted: Some(counted).filter(|c| !c.is_empty()),
+                    recorded,
+                });
+            }
+        }
+        drift.sort_by(|a, b| {
+            (a.run, &a.decision, &a.counter, &a.choice).cmp(&(b.run, &b.decision, &b.counter, &b.choice))
+        });
+        Ok(Audit {
+            decisions: decisions.len(),
+            drift,
+        })
+    }
+}
+
+/// `s` with the glob characters of SCAN's MATCH escaped.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Asks the Sentinels for the primary; if it moved, connects to the new
+/// one and puts that connection in use.
+async fn find_primary(link: &Link) -> redis::RedisResult<()> {
+    let Some(sentinel) = &link.sentinel else {
+        return Ok(());
+    };
+    let client = sentinel.lock().await.async_get_client().await?;
+    let known = link
+        .current
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .1
+        .get_connection_info()
+        .addr()
+        .clone();
+    if *client.get_connection_info().addr() == known {
+        return Ok(());
+    }
+    let con = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
+    tracing::info!("the Redis primary moved (Sentinel failover): using the new one");
+    *link.current.write().unwrap_or_else(|e| e.into_inner()) = (con, client);
+    Ok(())
 }
 
 fn backend(what: &str, e: redis::RedisError) -> StoreError {

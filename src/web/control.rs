@@ -74,6 +74,7 @@ pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
     }
     let view = StateView::load(app).await?;
     app.pushes.state(view.clone());
+    super::push::announce_state(app).await;
     Ok(view)
 }
 
@@ -92,14 +93,26 @@ fn with(path: &[String], slide: &str) -> Vec<String> {
 }
 
 /// Moves to `slide`; leaving a slide whose vote is open closes the vote.
+///
+/// `state` is what this command read. Another instance's presenter screen
+/// may have moved the run since (the `control` lock serialises commands in
+/// this process only), so the move is a compare-and-set on the path read:
+/// if the path changed, nothing moves and the presenter is told to look
+/// again. Closing first is safe either way: closing the open vote is what
+/// any move away from its slide does, and closing twice changes nothing.
 async fn show(app: &AppState, state: &RunState, slide: &str, path: Vec<String>) -> Result<(), Error> {
     if let Some(open) = &state.open {
         if open != slide {
             app.store.close(state.run, open).await?;
         }
     }
-    app.store.show(state.run, slide, &path).await?;
-    Ok(())
+    match app.store.move_to(state.run, &state.path, slide, &path).await? {
+        Some(_) => Ok(()),
+        None => Err(Error::conflict(
+            "moved",
+            "The talk moved on from another presenter screen just now; look again, then repeat.",
+        )),
+    }
 }
 
 async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {

@@ -17,6 +17,7 @@ pub mod presence;
 pub mod push;
 pub mod scrape;
 pub mod serve;
+pub mod sms;
 pub mod state;
 pub mod view;
 pub mod voter;
@@ -42,8 +43,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use limits::Limits;
 pub use state::AppState;
 
+use crate::sms::{Secret, SmsConfig, derive_phone_key};
 use crate::store::VoteStore;
 use crate::story::Story;
+
+/// How long stopping may take: open connections are dropped after this.
+pub const SHUTDOWN_WITHIN: Duration = Duration::from_secs(8);
 
 /// The largest request body cyoa reads (forms, JSON).
 pub const MAX_BODY: usize = 4 * 1024;
@@ -71,6 +76,34 @@ pub struct Config {
     pub presence_grace: Option<Duration>,
     /// Directory served at `/static`.
     pub static_dir: PathBuf,
+    /// SMS voting through Twilio; off by default.
+    pub sms: SmsOptions,
+}
+
+/// How cyoa takes votes by text message (the `--twilio-*` and `--sms-*`
+/// flags). The default is off.
+#[derive(Clone, Default)]
+pub struct SmsOptions {
+    /// Twilio's auth token: with it, `/sms` takes signed webhooks.
+    pub auth_token: Option<String>,
+    /// The number to text, shown on the pages.
+    pub number: Option<String>,
+    /// Takes unsigned webhooks: local experiments only.
+    pub insecure_skip_signature: bool,
+    /// Texts each SMS voter the outcome when a decision closes
+    /// (`--sms-results`); `None`: off.
+    #[cfg(feature = "sms-outbound")]
+    pub results: Option<crate::sms::outbound::OutboundConfig>,
+}
+
+impl std::fmt::Debug for SmsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsOptions")
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "(set)"))
+            .field("number", &self.number)
+            .field("insecure_skip_signature", &self.insecure_skip_signature)
+            .finish()
+    }
 }
 
 /// The `static/` directory: the one in the working directory, else the
@@ -136,6 +169,27 @@ impl Application {
         let (public_origin, secure_cookies) = origin_of(&public_url)?;
         let (stop, stopping) = watch::channel(false);
         let settings = &config.story.settings;
+        let sms = SmsConfig {
+            // An empty token (say `TWILIO_AUTH_TOKEN=`) is no token.
+            auth_token: config.sms.auth_token.filter(|t| !t.is_empty()).map(Secret::new),
+            insecure_skip_signature: config.sms.insecure_skip_signature,
+            public_url: public_url.clone(),
+            number: config.sms.number.filter(|n| !n.trim().is_empty()),
+            phone_key: derive_phone_key(config.secret.as_bytes()),
+        };
+        #[cfg(feature = "sms-outbound")]
+        let outbound = match config.sms.results {
+            Some(results) if sms.auth_token.is_some() => Some(std::sync::Arc::new(
+                crate::sms::outbound::Outbound::new(results, config.secret.as_bytes(), sms.phone_key)
+                    .map_err(invalid)?,
+            )),
+            Some(_) => {
+                return Err(invalid(
+                    "texting the results (--sms-results) needs the Twilio auth token (--twilio-auth-token)".into(),
+                ));
+            }
+            None => None,
+        };
         let state = AppState::new(state::Inner {
             key: Key::from(&Sha512::digest(config.secret.as_bytes())),
             presenter_mark: auth::presenter_mark(&config.secret, &config.presenter_token),
@@ -151,6 +205,10 @@ impl Application {
             control: tokio::sync::Mutex::new(()),
             stopping,
             run_hint: std::sync::atomic::AtomicU64::new(0),
+            sms,
+            #[cfg(feature = "sms-outbound")]
+            outbound,
+            sockets: tokio_util::task::TaskTracker::new(),
             story: config.story,
             store: config.store,
         });
@@ -179,6 +237,25 @@ impl Application {
         format!("{}/", self.state.public_url)
     }
 
+    /// Whether `/sms` takes votes.
+    pub fn sms_enabled(&self) -> bool {
+        self.state.sms.enabled()
+    }
+
+    /// The URL Twilio must post text messages to: the number's Messaging
+    /// webhook.
+    pub fn sms_url(&self) -> String {
+        format!("{}/sms", self.state.public_url)
+    }
+
+    /// Whether SMS voters are texted the outcome (`--sms-results`).
+    pub fn sms_results(&self) -> bool {
+        #[cfg(feature = "sms-outbound")]
+        return self.state.outbound.is_some();
+        #[cfg(not(feature = "sms-outbound"))]
+        false
+    }
+
     /// The presenter's login URL. It holds the token: print it once, never log it.
     pub fn presenter_url(&self) -> String {
         format!(
@@ -192,21 +269,67 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes: requests in flight finish, sockets
-    /// are closed, the tally flusher ends.
+    /// Serves until `stop` completes, then stops within
+    /// [`SHUTDOWN_WITHIN`]: requests in flight finish, sockets get a close
+    /// frame, the background tasks end (presence leases are no longer
+    /// renewed, so they run out; nothing is withdrawn at once, as another
+    /// instance may hold the same voters). Connections still open at the
+    /// deadline are dropped.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        let flusher = tokio::spawn(push::flusher(self.state.clone()));
+        let app = self.state.clone();
+        let background = [
+            tokio::spawn(push::flusher(app.clone())),
+            tokio::spawn(push::listener(app.clone())),
+            tokio::spawn(presence::heartbeat(app.clone())),
+            tokio::spawn(presence::sweeper(app.clone())),
+        ];
+        #[cfg(feature = "sms-outbound")]
+        let results = self
+            .state
+            .outbound
+            .clone()
+            .map(|outbound| tokio::spawn(sms::results_worker(self.state.clone(), outbound)));
         let tell = self.stop;
-        let result = serve::serve(self.listener, self.router, self.state.limits.clone(), async move {
+        let (stopped, signalled) = tokio::sync::oneshot::channel::<()>();
+        let serve = serve::serve(self.listener, self.router, self.state.limits.clone(), async move {
             stop.await;
             tracing::info!("stopping");
             // Sockets are upgraded connections the server no longer
             // tracks: they close on this signal.
             let _ = tell.send(true);
-        })
-        .await;
-        let _ = flusher.await;
-        result
+            let _ = stopped.send(());
+        });
+        let work = async {
+            let result = serve.await;
+            app.sockets.close();
+            app.sockets.wait().await;
+            for task in background {
+                let _ = task.await;
+            }
+            #[cfg(feature = "sms-outbound")]
+            if let Some(results) = results {
+                let _ = results.await;
+            }
+            result
+        };
+        let deadline = async {
+            match signalled.await {
+                Ok(()) => tokio::time::sleep(SHUTDOWN_WITHIN).await,
+                // The server ended without the signal: no deadline needed.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            _ = deadline => {
+                tracing::warn!(
+                    within = ?SHUTDOWN_WITHIN,
+                    sockets = app.sockets.len(),
+                    "connections still open at the shutdown deadline: dropping them"
+                );
+                Ok(())
+            }
+        }
     }
 }
 
@@ -268,6 +391,14 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(scrape::metrics))
+        // Twilio's webhook. Its body limit is above the 16 KiB that
+        // `sms::handle` checks itself, so an oversized text gets its clear
+        // answer. Not rate-limited by address: every webhook comes from
+        // Twilio's few addresses; the signature is the gate.
+        .route(
+            "/sms",
+            post(sms::webhook).layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES)),
+        )
         .merge(compressed)
         .layer(DefaultBodyLimit::max(state.limits.limits.max_body))
         .layer(axum::middleware::from_fn_with_state(

@@ -12,7 +12,7 @@ use super::auth;
 use super::control;
 use super::error::{Error, PageForm};
 use super::state::AppState;
-use super::view::{DecisionView, StateView, Status};
+use super::view::{DecisionView, SmsHint, StateView, Status};
 use super::voter::VoterCookie;
 use crate::store::VoteKind;
 
@@ -102,6 +102,7 @@ struct AudiencePage {
     pinned: Option<String>,
     you_label: String,
     announce: String,
+    sms: Option<SmsHint>,
 }
 
 #[derive(Template)]
@@ -117,6 +118,7 @@ struct PresenterPage {
     image: Option<String>,
     decision: Option<Panel>,
     audience_url: String,
+    sms: Option<SmsHint>,
 }
 
 fn render(page: impl Template) -> Result<Html<String>, Error> {
@@ -152,6 +154,12 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         pinned: pinned.map(str::to_string),
         you_label,
         announce,
+        // Only while the vote is open: a text counts only then.
+        sms: view
+            .decision
+            .as_ref()
+            .filter(|d| d.status == Status::Open)
+            .and_then(|d| SmsHint::of(view, d)),
     })
 }
 
@@ -248,6 +256,12 @@ pub async fn presenter(
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
         audience_url: format!("{}/", app.public_url),
+        // On a decision slide, until its vote closes.
+        sms: view
+            .decision
+            .as_ref()
+            .filter(|d| d.status != Status::Closed)
+            .and_then(|d| SmsHint::of(&view, d)),
     };
     Ok(render(page)?.into_response())
 }

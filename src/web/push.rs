@@ -1,4 +1,5 @@
-//! Live pushes to every socket: state changes at once, tallies coalesced.
+//! Live pushes to every socket: state changes at once, tallies coalesced,
+//! and the same for the sockets of every other instance.
 //!
 //! A vote only marks its decision dirty and wakes the one flusher task of
 //! this process; the flusher reads the tally from the store and broadcasts
@@ -6,11 +7,22 @@
 //! sockets: [`FLUSH_PER_SOCKET`]). So a burst of 1,000 votes costs
 //! a handful of pushes, and each push carries the store's count (exact
 //! even when several instances count into one Redis).
+//!
+//! Several instances: the flusher also publishes each decision it marked
+//! itself (`<instance> tally <run> <decision>`), and a presenter change
+//! publishes `<instance> state`, on the store's events channel (Redis
+//! pub/sub). Every instance's [`listener`] feeds what the others published
+//! into its own flusher and sockets. Its subscription reconnects by itself
+//! (when the connection ends, or when an echo it publishes every few
+//! seconds does not come back), and after a reconnect it pushes a fresh
+//! state, since it may have missed events meanwhile. With the memory store
+//! there is one instance: only the local path runs.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
 
@@ -28,6 +40,14 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// pile up arrive late, all of them).
 pub const FLUSH_PER_SOCKET: Duration = Duration::from_micros(10);
 
+/// The first and the longest pause before subscribing to the events again.
+const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(1);
+
+/// How often the listener checks its subscription with an echo: a
+/// subscription whose echo did not come back by the next check is renewed.
+const ECHO_EVERY: Duration = Duration::from_secs(5);
+
 /// How many pushes a slow socket may fall behind before it resyncs.
 const BACKLOG: usize = 256;
 
@@ -43,8 +63,13 @@ pub enum Push {
 /// The broadcast channel and the set of decisions whose tally changed.
 pub struct Pushes {
     tx: broadcast::Sender<Push>,
+    /// Decisions whose tally this instance pushes soon.
     dirty: Mutex<HashSet<(RunId, String)>>,
+    /// Decisions changed here, which the other instances hear of soon.
+    announce: Mutex<HashSet<(RunId, String)>>,
     wake: Notify,
+    /// This instance's random id: it ignores its own events.
+    instance: String,
 }
 
 impl Default for Pushes {
@@ -59,7 +84,9 @@ impl Pushes {
         Pushes {
             tx: broadcast::channel(BACKLOG).0,
             dirty: Mutex::new(HashSet::new()),
+            announce: Mutex::new(HashSet::new()),
             wake: Notify::new(),
+            instance: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
@@ -75,17 +102,124 @@ impl Pushes {
         crate::metrics::state_pushed();
     }
 
-    /// Notes that `decision`'s tally changed; the flusher pushes it soon.
+    /// Notes that `decision`'s tally changed here; the flusher pushes it
+    /// soon, and tells the other instances.
     pub fn mark(&self, run: RunId, decision: &str) {
-        self.dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((run, decision.to_string()));
+        lock(&self.announce).insert((run, decision.to_string()));
+        self.mark_here(run, decision);
+    }
+
+    /// Notes that `decision`'s tally changed elsewhere: pushed here only.
+    fn mark_here(&self, run: RunId, decision: &str) {
+        lock(&self.dirty).insert((run, decision.to_string()));
         self.wake.notify_one();
     }
 
     fn take(&self) -> Vec<(RunId, String)> {
-        self.dirty.lock().unwrap_or_else(|e| e.into_inner()).drain().collect()
+        lock(&self.dirty).drain().collect()
+    }
+
+    fn take_announced(&self) -> Vec<(RunId, String)> {
+        lock(&self.announce).drain().collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tells the other instances that the presenter changed the run: each
+/// pushes the new state to its sockets. (This instance already did.)
+pub async fn announce_state(app: &AppState) {
+    let event = format!("{} state", app.pushes.instance);
+    if let Err(e) = app.store.publish(&event).await {
+        tracing::warn!(error = %e, "cannot tell the other instances about a presenter change");
+    }
+}
+
+/// Listens to the other instances' events until the server stops,
+/// subscribing again (with a growing pause) whenever the subscription
+/// fails. Returns at once with the memory store.
+pub async fn listener(app: AppState) {
+    let mut stopping = app.stopping.clone();
+    let mut pause = RESUBSCRIBE_FIRST;
+    let mut first = true;
+    loop {
+        let subscribed = tokio::select! {
+            s = app.store.subscribe() => s,
+            _ = stopping.changed() => return,
+        };
+        match subscribed {
+            Ok(None) => return,
+            Ok(Some(mut events)) => {
+                pause = RESUBSCRIBE_FIRST;
+                if !first {
+                    tracing::info!("listening to the other instances again");
+                    resync(&app).await;
+                }
+                first = false;
+                let echo = format!("{} ping", app.pushes.instance);
+                let mut checks = tokio::time::interval(ECHO_EVERY);
+                let mut awaiting_echo = false;
+                loop {
+                    tokio::select! {
+                        event = events.next() => match event {
+                            Some(event) if event == echo => awaiting_echo = false,
+                            Some(event) => on_event(&app, &event).await,
+                            None => break,
+                        },
+                        _ = checks.tick() => {
+                            // A connection that died without a word (a
+                            // network cut) never ends the stream: an echo
+                            // of our own that does not come back tells.
+                            if awaiting_echo {
+                                break;
+                            }
+                            awaiting_echo = app.store.publish(&echo).await.is_ok();
+                        }
+                        _ = stopping.changed() => return,
+                    }
+                }
+                tracing::warn!("lost the subscription to the other instances' events; subscribing again");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to the other instances' events"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stopping.changed() => return,
+        }
+        pause = (pause * 2).min(RESUBSCRIBE_MAX);
+    }
+}
+
+/// A fresh state (it carries every count) to every socket: after a
+/// presenter change elsewhere, or after events may have been missed.
+async fn resync(app: &AppState) {
+    match StateView::load(app).await {
+        Ok(view) => app.pushes.state(view),
+        Err(e) => tracing::warn!(error = %e, "cannot resync the sockets after resubscribing"),
+    }
+}
+
+/// One event from the channel: `<instance> state`,
+/// `<instance> tally <run> <decision>` or `<instance> ping` (an echo check).
+async fn on_event(app: &AppState, event: &str) {
+    let mut parts = event.splitn(4, ' ');
+    let (Some(from), Some(kind)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    if from == app.pushes.instance {
+        return;
+    }
+    match (kind, parts.next(), parts.next()) {
+        ("state", None, None) => resync(app).await,
+        ("ping", None, None) => {}
+        ("tally", Some(run), Some(decision)) => {
+            if let Ok(run) = run.parse::<RunId>() {
+                app.pushes.mark_here(run, decision);
+            }
+        }
+        _ => tracing::debug!(event, "ignored an unknown event"),
     }
 }
 
@@ -114,6 +248,16 @@ pub async fn flusher(app: AppState) {
         tokio::select! {
             _ = app.pushes.wake.notified() => {}
             _ = stopping.changed() => return,
+        }
+        // The other instances first: they read the tally meanwhile.
+        for (run, decision) in app.pushes.take_announced() {
+            if matches!(app.store, crate::store::VoteStore::Memory(_)) {
+                break;
+            }
+            let event = format!("{} tally {run} {decision}", app.pushes.instance);
+            if let Err(e) = app.store.publish(&event).await {
+                tracing::warn!(error = %e, decision, "cannot tell the other instances about a vote");
+            }
         }
         for (run, decision) in app.pushes.take() {
             if let Err(e) = flush(&app, run, &decision).await {

@@ -12,6 +12,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::presence::Presence;
 use super::push::Pushes;
+use crate::sms::SmsConfig;
 use crate::store::VoteStore;
 use crate::story::{Story, WebVotes};
 
@@ -46,7 +47,7 @@ pub struct Inner {
     pub pushes: Pushes,
     /// Rate limits and connection counts ([`super::limits`]).
     pub limits: std::sync::Arc<super::limits::Guards>,
-    /// Open audience sockets per voter, and the withdraw timers.
+    /// Open audience sockets per voter on this instance; their leases.
     pub presence: Presence,
     /// Serialises presenter changes, so two quick key presses cannot
     /// interleave their read-then-write of the run state.
@@ -56,6 +57,13 @@ pub struct Inner {
     /// The run the last vote went to (0: none yet), so that a vote is one
     /// store call: the store itself checks that the run is still current.
     pub run_hint: AtomicU64,
+    /// SMS voting (`POST /sms`), on or off.
+    pub sms: SmsConfig,
+    /// Texts SMS voters the outcome (`--sms-results`), when on.
+    #[cfg(feature = "sms-outbound")]
+    pub outbound: Option<Arc<crate::sms::outbound::Outbound>>,
+    /// The open sockets' tasks, so that stopping can wait for them.
+    pub sockets: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -104,6 +112,16 @@ impl AppState {
             control: Mutex::new(()),
             stopping,
             run_hint: AtomicU64::new(0),
+            sms: SmsConfig {
+                auth_token: None,
+                insecure_skip_signature: false,
+                public_url: "http://cyoa.test".into(),
+                number: None,
+                phone_key: [7; 32],
+            },
+            #[cfg(feature = "sms-outbound")]
+            outbound: None,
+            sockets: tokio_util::task::TaskTracker::new(),
             story,
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });

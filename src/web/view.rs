@@ -18,6 +18,54 @@ pub struct StateView {
     pub decision: Option<DecisionView>,
     /// The caller's choice on `decision`, when the caller is a known voter.
     pub you: Option<String>,
+    /// The number to text a vote to, when SMS voting is on and a number
+    /// is set; `null` otherwise.
+    pub sms: Option<SmsView>,
+}
+
+/// How to vote by text message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SmsView {
+    /// The number to text, as given to `--sms-number`.
+    pub number: String,
+}
+
+impl SmsView {
+    /// What the pages show, if anything: SMS voting on and a number set.
+    pub fn of(app: &AppState) -> Option<SmsView> {
+        let number = app.sms.number.as_ref().filter(|_| app.sms.enabled())?;
+        Some(SmsView { number: number.clone() })
+    }
+
+    /// What to send for a decision with `choices` choices: `1–3 or A–C`
+    /// (`1 or A` for one choice; numbers only past 26 choices).
+    pub fn keys(choices: usize) -> String {
+        let letter = |i: usize| char::from(b'A' + (i % 26) as u8);
+        match choices {
+            0 | 1 => "1 or A".to_string(),
+            n if n <= 26 => format!("1–{n} or A–{}", letter(n - 1)),
+            n => format!("1–{n}"),
+        }
+    }
+}
+
+/// The SMS line of a page: "Text {keys} to {number}".
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsHint {
+    /// [`SmsView::keys`] of the decision.
+    pub keys: String,
+    /// The number to text.
+    pub number: String,
+}
+
+impl SmsHint {
+    /// The line for `decision`, when SMS voting is on and a number is set.
+    pub fn of(view: &StateView, decision: &DecisionView) -> Option<SmsHint> {
+        view.sms.as_ref().map(|s| SmsHint {
+            keys: SmsView::keys(decision.choices.len()),
+            number: s.number.clone(),
+        })
+    }
 }
 
 /// A slide, by id and title.
@@ -180,6 +228,7 @@ impl StateView {
             slide: slide_view(story, &record.state.slide),
             decision,
             you: None,
+            sms: SmsView::of(app),
         })
     }
 
@@ -191,6 +240,7 @@ impl StateView {
             slide: slide_view(&app.story, &record.state.slide),
             decision: Some(decision_in_run(app, &record, decision).await?),
             you: None,
+            sms: SmsView::of(app),
         })
     }
 
@@ -249,6 +299,13 @@ mod tests {
             outcome(&d, &tally(&[("c", 2), ("a", 2), ("b", 1)])),
             (None, Some(vec!["a".into(), "c".into()]))
         );
+    }
+
+    #[test]
+    fn the_sms_line_names_the_numbers_and_letters_to_send() {
+        assert_eq!(SmsView::keys(1), "1 or A");
+        assert_eq!(SmsView::keys(3), "1–3 or A–C");
+        assert_eq!(SmsView::keys(27), "1–27");
     }
 
     #[test]

@@ -89,7 +89,8 @@ pub async fn upgrade(
                             let _open = crate::metrics::socket_open(role.name());
                             tracing::debug!(role = role.name(), "socket open");
                             let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
-                            serve_socket(app, role, sink, stream).await;
+                            let sockets = app.sockets.clone();
+                            sockets.track_future(serve_socket(app, role, sink, stream)).await;
                             tracing::debug!("socket closed");
                         }
                         .instrument(span)
@@ -144,9 +145,28 @@ fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryR
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Outbound<'a> {
-    State { state: &'a StateView },
-    Voted { decision: &'a str, choice: &'a str },
-    Error { code: &'a str, message: &'a str },
+    State {
+        state: &'a StateView,
+    },
+    Voted {
+        decision: &'a str,
+        choice: &'a str,
+    },
+    /// A refusal; `vote` names the vote refused, when it answers one (a
+    /// socket may also hear of a failed state push, which answers nothing).
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vote: Option<VoteRef<'a>>,
+    },
+}
+
+/// The vote a reply answers.
+#[derive(Serialize)]
+struct VoteRef<'a> {
+    decision: &'a str,
+    choice: &'a str,
 }
 
 impl Outbound<'_> {
@@ -158,7 +178,12 @@ impl Outbound<'_> {
 }
 
 fn error_text(code: &str, message: &str) -> String {
-    Outbound::Error { code, message }.text()
+    Outbound::Error {
+        code,
+        message,
+        vote: None,
+    }
+    .text()
 }
 
 /// A message from the client.
@@ -230,7 +255,15 @@ async fn reply(app: &AppState, role: &Role, text: &str) -> String {
             choice: &choice,
         }
         .text(),
-        Err(e) => error_text(e.code, &e.message),
+        Err(e) => Outbound::Error {
+            code: e.code,
+            message: &e.message,
+            vote: Some(VoteRef {
+                decision: &decision,
+                choice: &choice,
+            }),
+        }
+        .text(),
     }
 }
 
@@ -245,8 +278,9 @@ where
     // Subscribe before reading the first state: a change made in between
     // then arrives as a push instead of being lost.
     let mut pushes = app.pushes.subscribe();
+    // The lease first: a vote read after this counts while the page stays.
     if let Role::Audience(voter) = &role {
-        app.presence.connect(voter);
+        app.presence.connect(&app, voter).await;
     }
     let (replies, mut to_send) = mpsc::channel::<String>(16);
 
@@ -313,7 +347,7 @@ where
         _ = &mut reader => writer.abort(),
     }
     if let Role::Audience(voter) = &role {
-        app.presence.disconnect(&app, voter);
+        app.presence.disconnect(&app, voter).await;
     }
 }
 

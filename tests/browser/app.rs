@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, default_static_dir};
+use cyoa::web::{Application, Config, SmsOptions, default_static_dir};
 
 /// How long a web vote outlives its voter's last page in these tests.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -63,6 +63,7 @@ title = "The end"
 pub struct TestApp {
     story: Story,
     public_url: Option<String>,
+    sms: SmsOptions,
     port: u16,
     /// The server's vote store, to set a scene without a browser per voter.
     pub store: VoteStore,
@@ -80,12 +81,40 @@ impl TestApp {
         TestApp::spawn_story(story, None).await
     }
 
+    /// The test story with SMS voting on: Twilio's auth token `token`, the
+    /// number `number` shown on the pages.
+    pub async fn spawn_with_sms(token: &str, number: &str) -> TestApp {
+        let story = match Story::parse("browser-test.toml", STORY) {
+            Ok(loaded) => loaded.story,
+            Err(problems) => panic!("the test story has problems: {problems:?}"),
+        };
+        let mut app = TestApp {
+            story,
+            public_url: None,
+            // `results` too when built with `sms-outbound`.
+            #[allow(clippy::needless_update)]
+            sms: SmsOptions {
+                auth_token: Some(token.to_string()),
+                number: Some(number.to_string()),
+                insecure_skip_signature: false,
+                ..SmsOptions::default()
+            },
+            port: 0,
+            store: VoteStore::Memory(MemoryStore::new()),
+            stop: None,
+            serving: None,
+        };
+        app.start().await;
+        app
+    }
+
     /// Builds and starts a server for `story` on `127.0.0.1:0`; the pages
     /// show `public_url` as the audience's address when given.
     pub async fn spawn_story(story: Story, public_url: Option<&str>) -> TestApp {
         let mut app = TestApp {
             story,
             public_url: public_url.map(str::to_owned),
+            sms: SmsOptions::default(),
             port: 0,
             store: VoteStore::Memory(MemoryStore::new()),
             stop: None,
@@ -107,6 +136,7 @@ impl TestApp {
             secret: "browser-test-secret-browser-test-secret".into(),
             presence_grace: Some(GRACE),
             static_dir: default_static_dir(),
+            sms: self.sms.clone(),
         })
         .await
         .expect("the server binds its port");

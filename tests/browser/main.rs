@@ -18,7 +18,9 @@ use fantoccini::key::Key;
 
 use app::TestApp;
 use driver::Driver;
-use page::{assert_not_reloaded, mark, press, tap, wait_pressed, wait_text, wait_text_contains, wait_vote_status};
+use page::{
+    assert_not_reloaded, mark, press, tap, wait_js, wait_pressed, wait_text, wait_text_contains, wait_vote_status,
+};
 
 /// A phone held upright.
 const PHONE: (u32, u32) = (360, 740);
@@ -32,6 +34,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     two_tabs_of_one_voter_count_once(&mut driver).await;
     the_audience_page_follows_the_presenter_to_the_next_decision(&mut driver).await;
     both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
+    sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
     screenshots::take(&mut driver).await;
 }
 
@@ -242,6 +245,75 @@ async fn both_pages_reconnect_by_themselves_when_the_server_comes_back(driver: &
     assert_not_reloaded(&phone, "audience").await;
     assert_not_reloaded(&screen, "presenter").await;
 
+    driver.close(phone).await;
+    driver.close(screen).await;
+}
+
+/// Twilio's auth token and number in the SMS scenario.
+const TWILIO_TOKEN: &str = "browser-test-twilio-token";
+const SMS_NUMBER: &str = "+15005550006";
+
+/// Posts a text to `/sms`, signed as Twilio signs it.
+async fn text_message(app: &TestApp, from: &str, body: &str, sid: &str) {
+    let url = app.url("/sms");
+    let params: Vec<(String, String)> = [("From", from), ("To", SMS_NUMBER), ("Body", body), ("MessageSid", sid)]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = cyoa::sms::signature::compute(TWILIO_TOKEN.as_bytes(), &url, &params);
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &params {
+        form.append_pair(k, v);
+    }
+    let r = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(cyoa::sms::signature::HEADER, signature)
+        .body(form.finish())
+        .send()
+        .await
+        .expect("the server answers the webhook");
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "the text is taken");
+}
+
+async fn sms_and_web_votes_add_up_on_the_presenters_tally(driver: &mut Driver) {
+    let app = TestApp::spawn_with_sms(TWILIO_TOKEN, SMS_NUMBER).await;
+    let screen = presenter(driver, &app).await;
+    let phone = audience(driver, &app).await;
+    mark(&screen).await;
+    mark(&phone).await;
+    open_first_decision(&screen).await;
+
+    // Both pages say what to text, the audience page drawn by its script.
+    wait_text_contains(&screen, "[data-sms]", SMS_NUMBER).await;
+    wait_text_contains(&screen, "[data-sms]", "1–2 or A–B").await;
+    wait_text(&phone, "[data-sms]", &format!("Or text 1–2 or A–B to {SMS_NUMBER}")).await;
+
+    tap(&phone, "left").await;
+    wait_pressed(&phone, "left").await;
+    text_message(&app, "+14155550101", "B", "SM00000000000000000000000000000001").await;
+    text_message(&app, "+14155550102", "left!", "SM00000000000000000000000000000002").await;
+    wait_text(&screen, "[data-tally=\"left\"]", "2").await;
+    wait_text(&screen, "[data-tally=\"right\"]", "1").await;
+    wait_text(&screen, "[data-total]", "3").await;
+
+    // A phone moving its vote moves the bar; the web vote stays.
+    text_message(&app, "+14155550102", "2", "SM00000000000000000000000000000003").await;
+    wait_text(&screen, "[data-tally=\"right\"]", "2").await;
+    wait_text(&screen, "[data-tally=\"left\"]", "1").await;
+    wait_text(&screen, "[data-total]", "3").await;
+    assert_not_reloaded(&screen, "presenter").await;
+    assert_not_reloaded(&phone, "audience").await;
+
+    // Closed: the line goes from the audience page.
+    press(&screen, 'c').await;
+    wait_vote_status(&screen, "closed").await;
+    wait_js(
+        &phone,
+        "no SMS line once closed",
+        "return !document.querySelector('[data-sms]');",
+    )
+    .await;
     driver.close(phone).await;
     driver.close(screen).await;
 }

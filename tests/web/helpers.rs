@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, Limits};
+use cyoa::web::{Application, Config, Limits, SmsOptions};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
@@ -81,6 +81,8 @@ pub struct Options {
     /// The vote store; `None`: a fresh memory store. (The suite runs
     /// against Redis by passing a `RedisStore` with its own prefix here.)
     pub store: Option<VoteStore>,
+    /// SMS voting: off unless set.
+    pub sms: SmsOptions,
     /// Rate, size and timeout limits.
     pub limits: Limits,
 }
@@ -92,6 +94,7 @@ impl Default for Options {
             grace: Duration::from_secs(1),
             public_url: None,
             store: None,
+            sms: SmsOptions::default(),
             limits: Limits::default(),
         }
     }
@@ -117,6 +120,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         secret: "a test secret that signs the cookies of one test server".into(),
         presence_grace: Some(options.grace),
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+        sms: options.sms,
     };
     let app = Application::build_with(config, options.limits)
         .await

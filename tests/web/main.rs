@@ -1,7 +1,8 @@
 //! cyoa's web server through real HTTP and WebSocket clients: every page
 //! and API route, the presenter's flow, every bad input, presence and the
 //! coalescing of tally pushes. Each test starts its own server
-//! (`helpers::spawn_app`) on a free port, with the in-memory store.
+//! (`helpers::spawn_app`) on a free port, with the in-memory store; the
+//! presence tests run on a real Redis too (`support::redis`).
 
 mod api;
 mod bad_input;
@@ -14,6 +15,7 @@ mod helpers;
 mod metrics;
 mod pages;
 mod presence;
+mod sms;
 #[path = "../support/mod.rs"]
 mod support;
 mod telemetry;

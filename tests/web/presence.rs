@@ -1,12 +1,53 @@
 //! Presence: a socket vote counts while one of the voter's audience pages
 //! is open, and is withdrawn the grace period (1 s here) after the last one
-//! closes. Tests wait for the tally push, never sleep-and-check.
+//! closes. Tests wait for the tally push, never sleep-and-check. Every test
+//! runs twice: on the memory store and on a real Redis (leases in Redis).
 
-use crate::helpers::{Options, spawn_app, spawn_app_with};
+use cyoa::store::{RedisStore, VoteStore};
 
-#[tokio::test]
-async fn two_tabs_of_one_voter_count_once() {
-    let app = spawn_app().await;
+use crate::helpers::{Options, spawn_app_with};
+use crate::support::redis::{fresh_prefix, shared};
+
+/// Runs each named test (an `async fn(Options)`) once per store.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::helpers::Options::default()).await
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::on_redis().await).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    two_tabs_of_one_voter_count_once,
+    closing_the_last_page_withdraws_the_vote_after_the_grace,
+    coming_back_within_the_grace_keeps_the_vote,
+    form_votes_are_sticky_and_outlive_the_page,
+    in_a_sticky_story_socket_votes_outlive_the_page,
+);
+
+/// Options with a Redis store of its own prefix on the shared test server.
+async fn on_redis() -> Options {
+    let url = shared().url();
+    let store = RedisStore::connect(&url, &fresh_prefix())
+        .await
+        .expect("the test redis-server answers");
+    Options {
+        store: Some(VoteStore::Redis(store)),
+        ..Options::default()
+    }
+}
+
+async fn two_tabs_of_one_voter_count_once(options: Options) {
+    let app = spawn_app_with(options).await;
     app.open_build().await;
     let voter = app.voter().await;
     let mut presenter = app.presenter_socket().await;
@@ -21,9 +62,8 @@ async fn two_tabs_of_one_voter_count_once() {
     assert_eq!(tally["total"], 1);
 }
 
-#[tokio::test]
-async fn closing_the_last_page_withdraws_the_vote_after_the_grace() {
-    let app = spawn_app().await;
+async fn closing_the_last_page_withdraws_the_vote_after_the_grace(options: Options) {
+    let app = spawn_app_with(options).await;
     app.open_build().await;
     let voter = app.voter().await;
     let mut presenter = app.presenter_socket().await;
@@ -49,9 +89,8 @@ async fn closing_the_last_page_withdraws_the_vote_after_the_grace() {
     );
 }
 
-#[tokio::test]
-async fn coming_back_within_the_grace_keeps_the_vote() {
-    let app = spawn_app().await;
+async fn coming_back_within_the_grace_keeps_the_vote(options: Options) {
+    let app = spawn_app_with(options).await;
     app.open_build().await;
     let mut presenter = app.presenter_socket().await;
     let stays = app.voter().await;
@@ -73,9 +112,8 @@ async fn coming_back_within_the_grace_keeps_the_vote() {
     assert_eq!(app.votes("pets").await, 1);
 }
 
-#[tokio::test]
-async fn form_votes_are_sticky_and_outlive_the_page() {
-    let app = spawn_app().await;
+async fn form_votes_are_sticky_and_outlive_the_page(options: Options) {
+    let app = spawn_app_with(options).await;
     app.open_build().await;
     let mut presenter = app.presenter_socket().await;
     let form_voter = app.voter().await;
@@ -93,8 +131,7 @@ async fn form_votes_are_sticky_and_outlive_the_page() {
     assert_eq!(app.votes("pets").await, 1);
 }
 
-#[tokio::test]
-async fn in_a_sticky_story_socket_votes_outlive_the_page() {
+async fn in_a_sticky_story_socket_votes_outlive_the_page(options: Options) {
     let story = crate::helpers::STORY.replace(
         "start = \"intro\"\n",
         "start = \"intro\"\n[settings]\nweb_votes = \"sticky\"\n",
@@ -103,7 +140,7 @@ async fn in_a_sticky_story_socket_votes_outlive_the_page() {
     let app = spawn_app_with(Options {
         story,
         grace: std::time::Duration::ZERO,
-        ..Options::default()
+        ..options
     })
     .await;
     app.open_build().await;

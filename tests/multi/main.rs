@@ -1,0 +1,20 @@
+//! Several `cyoa serve` processes (the real binary) on one real
+//! `redis-server`, serving one talk: cross-instance votes and presenter
+//! moves, `kill -9` of an instance with voters on it, a Redis restart in the
+//! middle of voting, SIGTERM with open sockets, and `cyoa audit`.
+//!
+//! Each test starts its own Redis (`support::redis::RedisServer`) and its
+//! own instances on free ports; numbers worth knowing (push latency across
+//! instances, time to withdraw after a crash) are printed (`--nocapture`).
+
+mod audit;
+mod crash;
+mod cross;
+mod crowd;
+mod helpers;
+mod outage;
+mod sentinel;
+mod shutdown;
+mod store;
+#[path = "../support/mod.rs"]
+mod support;
