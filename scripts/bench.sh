@@ -174,6 +174,7 @@ load() { # NAME PORT PID [flags...]
   row "$name: connections" "$(echo "$out" | sed -n 's/^connections held: \([0-9]* of [0-9]*\).*/\1/p')"
   row "$name: votes/s" "$(echo "$out" | sed -n 's/^votes: .* = \([0-9]* votes\/s\).*/\1/p')"
   row "$name: vote to push" "$(echo "$out" | sed -n 's/^vote to presenter push: //p')"
+  row "$name: pushes" "$(echo "$out" | sed -n 's/^presenter pushes: //p')"
   row "$name: memory" "$(echo "$out" | sed -n 's/^server memory: //p')"
   row "$name: errors, tally" "$(echo "$out" | sed -n 's/^errors: //p'), $(echo "$out" | grep -o '^tallies [A-Za-z]*')"
 }

@@ -347,6 +347,13 @@ async fn run(args: Args) -> Result<bool, String> {
         args.sms_voters
     );
     println!("vote to presenter push: {}", quantiles(&plan.tracker.latency()));
+    let pushes = plan.tracker.pushes();
+    println!(
+        "presenter pushes: {pushes} in {:.1} s ({:.1} per second; coalesced: {} votes per push)",
+        voting_time.as_secs_f64(),
+        pushes as f64 / voting_time.as_secs_f64().max(1e-9),
+        (web + sms) / pushes.max(1)
+    );
     println!("votes never seen in a push: {}", plan.tracker.undelivered());
     let per_connection = match (memory_before, memory_connected) {
         (Some(b), Some(a)) if held > 0 => format!("{:.1} KiB per connection", a.saturating_sub(b) as f64 / held as f64),

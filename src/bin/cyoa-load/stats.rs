@@ -70,6 +70,7 @@ struct Inner {
     next_id: u64,
     latency: Histogram<u64>,
     last_push: Option<Vec<u64>>,
+    pushes: u64,
 }
 
 /// Vote-to-push latency: per choice, the send time of each vote and the
@@ -94,6 +95,7 @@ impl Tracker {
                 // Microseconds, 1 µs to 10 min, 3 significant digits.
                 latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
                 last_push: None,
+                pushes: 0,
             }),
         }
     }
@@ -134,6 +136,7 @@ impl Tracker {
     pub fn push(&self, counts: &[u64]) {
         let now = Instant::now();
         let mut inner = self.lock();
+        inner.pushes += 1;
         let Inner {
             expected,
             pending,
@@ -169,6 +172,11 @@ impl Tracker {
     /// The counts of the last push seen.
     pub fn last_push(&self) -> Option<Vec<u64>> {
         self.lock().last_push.clone()
+    }
+
+    /// Pushes of the decision's counts seen so far.
+    pub fn pushes(&self) -> u64 {
+        self.lock().pushes
     }
 
     /// Votes sent and not yet seen in a push.
