@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
@@ -56,8 +57,9 @@ const BACKLOG: usize = 256;
 pub enum Push {
     /// The presenter changed something; each socket adds its voter's `you`.
     State(Arc<StateView>),
-    /// A `tally` message, already serialised (same for every socket).
-    Tally(Arc<str>),
+    /// A `tally` message, already serialised (same for every socket): one
+    /// buffer, shared by every socket's send instead of copied for each.
+    Tally(Utf8Bytes),
 }
 
 /// The broadcast channel and the set of decisions whose tally changed.

@@ -9,7 +9,7 @@
 use std::fmt::Display;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -294,16 +294,16 @@ where
                 return;
             }
             loop {
-                let text: String = tokio::select! {
+                let text: Utf8Bytes = tokio::select! {
                     push = pushes.recv() => match push {
-                        Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await,
-                        Ok(Push::Tally(text)) => text.to_string(),
+                        Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
+                        Ok(Push::Tally(text)) => text,
                         // Fell behind: the state carries every count.
-                        Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await,
+                        Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
                     reply = to_send.recv() => match reply {
-                        Some(text) => text,
+                        Some(text) => text.into(),
                         None => break,
                     },
                     _ = stopping.changed() => {
@@ -311,7 +311,7 @@ where
                         break;
                     }
                 };
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                if sink.send(Message::Text(text)).await.is_err() {
                     break;
                 }
             }
