@@ -10,3 +10,4 @@
 #[macro_use]
 pub mod backends;
 pub mod redis;
+pub mod ws;

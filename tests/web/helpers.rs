@@ -12,10 +12,11 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use crate::support::ws::votes_of;
+use crate::support::ws::Ws;
 
 /// The presenter token of every test server.
 pub const TOKEN: &str = "test-presenter-token";
@@ -255,15 +256,6 @@ impl TestApp {
     }
 }
 
-/// Votes for `choice` in a `decision` JSON (from the state or a tally).
-pub fn votes_of(decision: &Value, choice: &str) -> u64 {
-    decision["choices"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["id"] == choice))
-        .and_then(|c| c["votes"].as_u64())
-        .unwrap_or_else(|| panic!("no choice {choice} in {decision}"))
-}
-
 /// A browser: a cookie jar and a client.
 pub struct Browser {
     /// The client, with the jar.
@@ -340,7 +332,7 @@ pub async fn open_socket(req: tungstenite::handshake::client::Request) -> Result
 
 /// A client socket.
 pub struct Socket {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: Ws,
 }
 
 impl Socket {
@@ -365,17 +357,7 @@ impl Socket {
 
     /// The next JSON message, or `None` if the socket closed; fails after [`WAIT`].
     pub async fn next_json(&mut self) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a message within the wait");
-            match message {
-                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(t.as_str()).expect("JSON text")),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(other)) => panic!("unexpected message {other:?}"),
-            }
-        }
+        crate::support::ws::next_json(&mut self.ws, WAIT).await
     }
 
     /// Reads messages until one satisfies `wanted`, returning it; also
