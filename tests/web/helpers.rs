@@ -2,6 +2,8 @@
 //! token; a `TestApp` with one method per endpoint; a `Browser` (its own
 //! cookies) and a `Socket` that waits for messages with a timeout.
 
+use std::io::{BufRead, BufReader, Lines, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -438,4 +440,41 @@ pub fn text_of(doc: &scraper::Html, selector: &str) -> String {
     let found = select(doc, selector);
     assert_eq!(found.len(), 1, "expected one {selector}, found {}", found.len());
     found[0].text().collect::<String>().trim().to_string()
+}
+
+/// `cyoa serve --bind 127.0.0.1:0` with `args` as a process logging at
+/// debug level, and its stdout lines (the presenter URL, then the audience URL).
+pub fn serve_process(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cyoa starts");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    (child, lines)
+}
+
+/// Sends SIGTERM to a `cyoa` process and waits for it to exit.
+pub fn sigterm(child: &mut Child) -> ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    child.wait().expect("cyoa exits")
+}
+
+/// All a stopped `cyoa` process wrote to stderr: its log.
+pub fn log_of(child: &mut Child) -> String {
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("the log");
+    log
 }
