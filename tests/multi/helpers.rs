@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-pub use crate::support::ws::votes_of;
 use crate::support::ws::Ws;
+pub use crate::support::ws::votes_of;
 
 /// The presenter token of every instance.
 pub const TOKEN: &str = "multi-test-presenter-token";

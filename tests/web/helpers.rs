@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-pub use crate::support::ws::votes_of;
 use crate::support::ws::Ws;
+pub use crate::support::ws::votes_of;
 
 /// The presenter token of every test server.
 pub const TOKEN: &str = "test-presenter-token";
