@@ -102,58 +102,26 @@ impl Metrics {
             rate_limited: Family::default(),
             pending: Mutex::new(HashMap::new()),
         };
-        registry.register(
-            "sockets_open",
-            "Open WebSockets by role (audience, presenter)",
-            m.sockets_open.clone(),
-        );
-        registry.register(
-            "http_connections_open",
-            "Open TCP connections to the server, sockets included",
-            m.connections_open.clone(),
-        );
-        registry.register(
-            "http_connections_refused",
-            "Connections refused because their address had too many open",
-            m.connections_refused.clone(),
-        );
-        registry.register(
-            "votes_counted",
-            "Votes counted, by channel (web, sms)",
-            m.votes_counted.clone(),
-        );
-        registry.register(
-            "votes_refused",
-            "Votes refused, by reason (not_open, unknown_choice, rate_limited, store, ...)",
-            m.votes_refused.clone(),
-        );
-        registry.register("sms_received", "SMS webhooks received", m.sms_received.clone());
-        registry.register("sms_refused", "SMS refused, by reason", m.sms_refused.clone());
-        registry.register(
-            "pushes",
-            "Pushes broadcast to the sockets, by kind (state, tally)",
-            m.pushes.clone(),
-        );
-        registry.register(
-            "redis_errors",
-            "Redis calls that failed, by store operation",
-            m.redis_errors.clone(),
-        );
-        registry.register(
-            "redis_seconds",
-            "Round-trip time of Redis calls, by store operation",
-            m.redis_seconds.clone(),
-        );
-        registry.register(
-            "vote_to_push_seconds",
-            "Time from a counted vote to the first tally push that includes it",
-            m.vote_to_push_seconds.clone(),
-        );
-        registry.register(
-            "rate_limited",
-            "Requests and messages refused by a rate limit (vote, socket, address)",
-            m.rate_limited.clone(),
-        );
+        // Each metric under its exported name, with its help text.
+        macro_rules! register {
+            ($($field:ident: $name:literal, $help:literal;)*) => {
+                $(registry.register($name, $help, m.$field.clone());)*
+            };
+        }
+        register! {
+            sockets_open: "sockets_open", "Open WebSockets by role (audience, presenter)";
+            connections_open: "http_connections_open", "Open TCP connections to the server, sockets included";
+            connections_refused: "http_connections_refused", "Connections refused because their address had too many open";
+            votes_counted: "votes_counted", "Votes counted, by channel (web, sms)";
+            votes_refused: "votes_refused", "Votes refused, by reason (not_open, unknown_choice, rate_limited, store, ...)";
+            sms_received: "sms_received", "SMS webhooks received";
+            sms_refused: "sms_refused", "SMS refused, by reason";
+            pushes: "pushes", "Pushes broadcast to the sockets, by kind (state, tally)";
+            redis_errors: "redis_errors", "Redis calls that failed, by store operation";
+            redis_seconds: "redis_seconds", "Round-trip time of Redis calls, by store operation";
+            vote_to_push_seconds: "vote_to_push_seconds", "Time from a counted vote to the first tally push that includes it";
+            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address)";
+        }
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
             let _ = m.sockets_open.get_or_create(&Role { role });

@@ -28,20 +28,18 @@
   let confirmed = null; // the voter's choice as the server last confirmed it
   let pending = null; // a choice sent and not answered yet
   let retry = null; // { decision, choice, tries, timer } of a vote the store refused
-  let socket = null;
-  let attempt = 0;
-  let reconnectTimer = null;
   let offlineTimer = null;
+  const { setBar, cssEscape } = window.cyoa;
 
   const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
   if (pressed) confirmed = pressed.dataset.choice;
-  paintBarsFromPage();
+  window.cyoa.paintBarsFromPage(main);
 
   // Votes go over the socket when it is open; otherwise the form posts.
   main.addEventListener("submit", function (event) {
     const button = event.submitter;
     if (!button || !button.dataset.choice) return;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return; // the plain form post
+    if (!isOpen()) return; // the plain form post
     const decision = formDecision(event.target) || shown.decision;
     if (!decision) return;
     event.preventDefault();
@@ -51,10 +49,15 @@
     sendVote(decision, pending);
   });
 
+  function isOpen() {
+    const socket = link.current();
+    return Boolean(socket) && socket.readyState === WebSocket.OPEN;
+  }
+
   function sendVote(decision, choice) {
     const same = retry && retry.decision === decision && retry.choice === choice;
     if (!same) retry = { decision: decision, choice: choice, tries: 0 };
-    socket.send(JSON.stringify({ type: "vote", decision: decision, choice: choice }));
+    link.current().send(JSON.stringify({ type: "vote", decision: decision, choice: choice }));
   }
 
   function stopRetry() {
@@ -71,71 +74,32 @@
     clearTimeout(r.timer);
     r.timer = setTimeout(function () {
       if (retry !== r || r.decision !== shown.decision || pending !== r.choice) return;
-      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      if (!isOpen()) return;
       sendVote(r.decision, r.choice);
     }, Math.min(500 * Math.pow(2, r.tries), 8000));
     return true;
   }
 
-  connect();
-  window.addEventListener("online", reconnectNow);
-  window.addEventListener("pageshow", function (event) {
-    if (event.persisted) reconnectNow();
-  });
-
-  // ---- the socket -----------------------------------------------------------
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let ws;
-    try {
-      ws = new WebSocket(scheme + "//" + location.host + "/ws");
-    } catch (_) {
-      scheduleReconnect();
-      return;
-    }
-    socket = ws;
-    ws.addEventListener("open", function () {
-      attempt = 0;
+  const link = window.cyoa.socket("/ws", {
+    maxDelay: 10000,
+    onOpen: function () {
       setConnected(true);
-    });
-    ws.addEventListener("message", function (event) {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      handle(message);
-    });
-    ws.addEventListener("close", function () {
-      if (socket !== ws) return;
-      socket = null;
+    },
+    onMessage: handle,
+    onClose: function () {
       if (pending) {
         pending = null;
         markChoice(confirmed);
       }
       setConnected(false);
-      scheduleReconnect();
-    });
-  }
+    },
+  });
+  window.addEventListener("online", link.reconnectNow);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) link.reconnectNow();
+  });
 
-  function scheduleReconnect() {
-    if (reconnectTimer) return;
-    // Exponential backoff with jitter, so a room full of phones does not
-    // reconnect in lockstep after a server restart.
-    const base = Math.min(10000, 500 * Math.pow(2, attempt));
-    attempt += 1;
-    reconnectTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
-  }
-
-  function reconnectNow() {
-    if (socket && socket.readyState <= WebSocket.OPEN) return;
-    attempt = 0;
-    connect();
-  }
+  // ---- the socket -----------------------------------------------------------
 
   // "Reconnecting…" shows only when the socket stays down for a second, so
   // a quick reconnect (a proxy's idle timeout, a reload) does not flicker.
@@ -406,33 +370,6 @@
     });
   }
 
-  // A page fresh from the server has counts but no bar widths yet.
-  function paintBarsFromPage() {
-    let total = 0;
-    const counts = new Map();
-    main.querySelectorAll("[data-tally]").forEach(function (node) {
-      const n = parseInt(node.textContent, 10) || 0;
-      counts.set(node.dataset.tally, n);
-      total += n;
-    });
-    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
-    // The server marks the winner's row (or the tied rows) with "winner".
-    const rows = main.querySelectorAll("[data-choice-row].winner").length;
-    main.querySelectorAll("[data-winner]").forEach(function (node) {
-      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
-    });
-  }
-
-  function setBar(node, votes, total) {
-    if (node.tagName === "METER") {
-      node.max = Math.max(total, 1);
-      node.value = votes;
-      node.textContent = String(votes);
-    } else {
-      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
-    }
-  }
-
   function choiceLabel(id, decision) {
     const d = decision || (state && state.decision);
     const found = d && d.choices.find((c) => c.id === id);
@@ -495,9 +432,5 @@
     Object.entries(attrs || {}).forEach(([name, value]) => node.setAttribute(name, value));
     if (text !== undefined) node.textContent = text;
     return node;
-  }
-
-  function cssEscape(value) {
-    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
 })();

@@ -13,9 +13,6 @@
   const API = "/api/presenter/";
   const KEYS = "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run";
   let state = null; // last state from the server
-  let socket = null;
-  let attempt = 0;
-  let reconnectTimer = null;
   let offlineTimer = null;
   let fetching = false; // a page fetch is running
   let refetch = false; // another change arrived while fetching
@@ -26,57 +23,31 @@
   flashBox.hidden = true;
   connection.hidden = true;
 
-  paintFromDom();
-  connect();
-  document.addEventListener("keydown", onKey);
-
-  // ---- live updates -------------------------------------------------------
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let ws;
-    try {
-      ws = new WebSocket(scheme + "//" + location.host + "/ws?role=presenter");
-    } catch (_) {
-      scheduleReconnect();
-      return;
-    }
-    socket = ws;
-    ws.addEventListener("open", function () {
-      attempt = 0;
+  const { setBar, cssEscape } = window.cyoa;
+  window.cyoa.paintBarsFromPage(main);
+  window.cyoa.socket("/ws?role=presenter", {
+    maxDelay: 8000,
+    onOpen: function () {
       clearTimeout(offlineTimer);
       connection.hidden = true;
-    });
-    ws.addEventListener("message", function (event) {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      if (message.type === "state" && message.state) onState(message.state);
-      else if (message.type === "tally") onTally(message);
-      else if (message.type === "error") flash(message.message || "The server refused that.");
-    });
-    ws.addEventListener("close", function () {
-      if (socket !== ws) return;
-      socket = null;
+    },
+    onMessage: onMessage,
+    onClose: function () {
       // Shown only if the socket stays down, so a quick reconnect does not flicker.
       clearTimeout(offlineTimer);
       offlineTimer = setTimeout(function () {
         connection.hidden = false;
       }, 1000);
-      scheduleReconnect();
-    });
-  }
+    },
+  });
+  document.addEventListener("keydown", onKey);
 
-  function scheduleReconnect() {
-    if (reconnectTimer) return;
-    const base = Math.min(8000, 500 * Math.pow(2, attempt));
-    attempt += 1;
-    reconnectTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+  // ---- live updates -------------------------------------------------------
+
+  function onMessage(message) {
+    if (message.type === "state" && message.state) onState(message.state);
+    else if (message.type === "tally") onTally(message);
+    else if (message.type === "error") flash(message.message || "The server refused that.");
   }
 
   function onState(next) {
@@ -155,7 +126,7 @@
       if (node.id === "flash" || node.id === "connection") return;
       main.insertBefore(document.importNode(node, true), flashBox);
     });
-    paintFromDom();
+    window.cyoa.paintBarsFromPage(main);
   }
 
   // ---- painting -----------------------------------------------------------
@@ -194,32 +165,6 @@
       node.textContent = winnerText(tally);
       node.dataset.outcome = outcomeKind(tally.winner, tally.tie);
     });
-  }
-
-  // Bars of a freshly rendered page take their widths from its counts.
-  function paintFromDom() {
-    let total = 0;
-    const counts = new Map();
-    main.querySelectorAll("[data-tally]").forEach(function (node) {
-      const n = parseInt(node.textContent, 10) || 0;
-      counts.set(node.dataset.tally, n);
-      total += n;
-    });
-    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
-    // The server marks the winner's row (or the tied rows) with "winner".
-    const rows = main.querySelectorAll("[data-choice-row].winner").length;
-    main.querySelectorAll("[data-winner]").forEach(function (node) {
-      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
-    });
-  }
-
-  function setBar(node, votes, total) {
-    if (node.tagName === "METER") {
-      node.max = Math.max(total, 1);
-      node.value = votes;
-    } else {
-      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
-    }
   }
 
   // The winner's label, "Tie: A and B", or nothing (as the server writes it).
@@ -361,9 +306,5 @@
       main.append(node);
     }
     return node;
-  }
-
-  function cssEscape(value) {
-    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
 })();

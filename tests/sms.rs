@@ -4,12 +4,14 @@
 //! `both_backends!` runs on both). Redis-only checks (outages, what is
 //! stored) follow.
 
+#[macro_use]
 mod support;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use cyoa::sms::{self, Secret, SmsConfig, SmsOutcome};
-use cyoa::store::{RedisStore, RunId, Tally, VoteKind, VoteStore, Voter};
+use cyoa::store::{RunId, Tally, VoteKind, VoteStore, Voter};
 use cyoa::story::Story;
+use support::backends::redis_store_at;
 use support::redis::{RedisServer, fresh_prefix, shared};
 
 const TOKEN: &str = "twilio-test-token";
@@ -18,28 +20,6 @@ const PUBLIC_URL: &str = "https://talk.example.com";
 /// 2 or B "Dachshund Doc Send delivery" (dachshund).
 const DECISION: &str = "what-did-you-build";
 const PHONE: &str = "+14158675309";
-
-/// Runs each case against the memory store and against Redis.
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod in_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::memory_store()).await
-                }
-            )*
-        }
-        mod in_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::redis_store().await).await
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     each_text_counts_for_the_choice_it_names_or_gets_the_reply_it_should,
@@ -57,21 +37,6 @@ both_backends!(
     without_an_auth_token_sms_voting_is_off,
     the_insecure_switch_takes_unsigned_webhooks,
 );
-
-fn memory_store() -> VoteStore {
-    VoteStore::Memory(cyoa::store::MemoryStore::new())
-}
-
-async fn redis_store() -> VoteStore {
-    redis_store_at(shared(), &fresh_prefix()).await
-}
-
-async fn redis_store_at(server: &RedisServer, prefix: &str) -> VoteStore {
-    match RedisStore::connect(&server.url(), prefix).await {
-        Ok(store) => VoteStore::Redis(store),
-        Err(e) => panic!("cannot connect to the test redis-server: {e}"),
-    }
-}
 
 fn bundled() -> Story {
     match Story::bundled() {

@@ -3,6 +3,7 @@
 //! `in_redis::<case>` (a real redis-server, a fresh key prefix per test).
 //! The Redis-only checks (restarts, key layout, round trips) follow.
 
+#[macro_use]
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
@@ -10,31 +11,10 @@ use std::time::Duration;
 
 use cyoa::store::{Closed, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use support::backends::redis_store_at;
 use support::redis::{RedisServer, fresh_prefix, shared};
 
 use VoteKind::{Presence, Sticky};
-
-/// Runs each case against the memory store and against Redis.
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod in_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::memory_store()).await
-                }
-            )*
-        }
-        mod in_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::redis_store().await).await
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     the_first_current_begins_run_1_at_the_start,
@@ -62,21 +42,6 @@ both_backends!(
     a_forgotten_delivery_is_first_again,
     concurrent_deliveries_of_one_message_have_one_first,
 );
-
-fn memory_store() -> VoteStore {
-    VoteStore::Memory(cyoa::store::MemoryStore::new())
-}
-
-async fn redis_store() -> VoteStore {
-    redis_store_at(shared(), &fresh_prefix()).await
-}
-
-async fn redis_store_at(server: &RedisServer, prefix: &str) -> VoteStore {
-    match RedisStore::connect(&server.url(), prefix).await {
-        Ok(store) => VoteStore::Redis(store),
-        Err(e) => panic!("cannot connect to the test redis-server: {e}"),
-    }
-}
 
 fn voter(n: usize) -> Voter {
     Voter::web(&format!("voter-{n}"))

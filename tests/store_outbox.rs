@@ -3,34 +3,13 @@
 //! once; queued messages claimed by one caller at a time, back after their
 //! lease, due only after their wait; removal, length and clearing.
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cyoa::store::{MemoryStore, RedisStore, VoteStore};
-use support::redis::{fresh_prefix, shared};
-
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod in_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::VoteStore::Memory(super::MemoryStore::new())).await
-                }
-            )*
-        }
-        mod in_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::redis_store().await).await
-                }
-            )*
-        }
-    };
-}
+use cyoa::store::VoteStore;
 
 both_backends!(
     kept_numbers_are_one_per_phone_and_taken_once,
@@ -39,13 +18,6 @@ both_backends!(
     removing_and_clearing_empty_the_queue,
     concurrent_claims_share_the_messages_without_overlap,
 );
-
-async fn redis_store() -> VoteStore {
-    match RedisStore::connect(&shared().url(), &fresh_prefix()).await {
-        Ok(store) => VoteStore::Redis(store),
-        Err(e) => panic!("cannot connect to the test redis-server: {e}"),
-    }
-}
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 const LONG: Duration = Duration::from_secs(60);

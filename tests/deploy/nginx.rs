@@ -288,9 +288,10 @@ pub fn listens(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
 }
 
-#[test]
-fn nginx_accepts_the_site_config_as_deployed_with_tls() {
-    let dir = TempDir::new("nginx-t");
+/// `nginx -t` of the site as deployed with TLS, in front of `upstreams`
+/// instances: whether nginx accepts it, and what it said.
+fn check_tls_site(name: &str, upstreams: &[u16]) -> (bool, String) {
+    let dir = TempDir::new(name);
     let acme_root = dir.path().join("acme");
     let static_dir = repo_file("static");
     let (cert, key) = self_signed_cert(dir.path());
@@ -298,36 +299,26 @@ fn nginx_accepts_the_site_config_as_deployed_with_tls() {
         http_port: free_port(),
         https_port: free_port(),
         listener: Listener::Tls,
-        upstreams: &[free_port(), free_port()],
+        upstreams,
         static_dir: &static_dir,
         acme_root: &acme_root,
         cert: &cert,
         key: &key,
     };
     let conf = write_conf(dir.path(), &site);
-    let (ok, said) = check(dir.path(), &conf);
+    check(dir.path(), &conf)
+}
+
+#[test]
+fn nginx_accepts_the_site_config_as_deployed_with_tls() {
+    let (ok, said) = check_tls_site("nginx-t", &[free_port(), free_port()]);
     assert!(ok, "nginx -t refused deploy/nginx/cyoa.conf:\n{said}");
     assert!(said.contains("syntax is ok"), "{said}");
 }
 
 #[test]
 fn nginx_accepts_the_site_with_a_single_instance() {
-    let dir = TempDir::new("nginx-t1");
-    let acme_root = dir.path().join("acme");
-    let static_dir = repo_file("static");
-    let (cert, key) = self_signed_cert(dir.path());
-    let site = Site {
-        http_port: free_port(),
-        https_port: free_port(),
-        listener: Listener::Tls,
-        upstreams: &[free_port()],
-        static_dir: &static_dir,
-        acme_root: &acme_root,
-        cert: &cert,
-        key: &key,
-    };
-    let conf = write_conf(dir.path(), &site);
-    let (ok, said) = check(dir.path(), &conf);
+    let (ok, said) = check_tls_site("nginx-t1", &[free_port()]);
     assert!(ok, "nginx -t refused deploy/nginx/cyoa.conf with one upstream:\n{said}");
 }
 

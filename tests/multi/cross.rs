@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::Talk;
+use crate::helpers::{Instance, Socket, Talk};
 use crate::support::redis::RedisServer;
 
-#[tokio::test]
-async fn a_vote_through_one_instance_reaches_a_presenter_on_another() {
-    let redis = RedisServer::start();
+/// Instances A and B of one talk on `redis` with the build decision open,
+/// and a presenter socket on B that has seen it open.
+async fn build_open_on_two(redis: &RedisServer) -> (Instance, Instance, Socket) {
     let talk = Talk::new(redis.url());
     let (a, b) = (talk.instance().await, talk.instance().await);
     a.open_build().await;
@@ -18,6 +18,13 @@ async fn a_vote_through_one_instance_reaches_a_presenter_on_another() {
     presenter
         .wait_for("state", |m| m["state"]["decision"]["status"] == "open")
         .await;
+    (a, b, presenter)
+}
+
+#[tokio::test]
+async fn a_vote_through_one_instance_reaches_a_presenter_on_another() {
+    let redis = RedisServer::start();
+    let (a, b, mut presenter) = build_open_on_two(&redis).await;
 
     let voter = a.voter().await;
     let mut on_a = a.audience(&voter).await;
@@ -87,13 +94,8 @@ async fn presenter_moves_from_two_instances_at_once_leave_a_consistent_path() {
 #[tokio::test]
 async fn the_fan_out_subscribes_again_when_its_connection_is_killed() {
     let redis = RedisServer::start();
-    let talk = Talk::new(redis.url());
-    let (a, b) = (talk.instance().await, talk.instance().await);
-    a.open_build().await;
-    let mut presenter = b.presenter_socket().await;
-    presenter
-        .wait_for("state", |m| m["state"]["decision"]["status"] == "open")
-        .await;
+    // B must keep running: it holds the presenter socket.
+    let (a, _b, mut presenter) = build_open_on_two(&redis).await;
 
     // Redis drops every subscriber's connection; the store's own
     // connections stay.

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::ws::Ws;
+pub use crate::support::ws::votes_of;
 
 /// The presenter token of every instance.
 pub const TOKEN: &str = "multi-test-presenter-token";
@@ -328,18 +329,9 @@ fn cookies_of(r: &reqwest::Response) -> String {
     pairs.join("; ")
 }
 
-/// Votes for `choice` in a `decision` JSON (from the state or a tally).
-pub fn votes_of(decision: &Value, choice: &str) -> u64 {
-    decision["choices"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["id"] == choice))
-        .and_then(|c| c["votes"].as_u64())
-        .unwrap_or_else(|| panic!("no choice {choice} in {decision}"))
-}
-
 /// A client socket.
 pub struct Socket {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: Ws,
 }
 
 impl Socket {
@@ -354,17 +346,7 @@ impl Socket {
 
     /// The next JSON message, or `None` once the socket closed.
     pub async fn next_json(&mut self, within: Duration) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(within, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("no message within {within:?}"));
-            match message {
-                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(t.as_str()).expect("JSON")),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(other)) => panic!("unexpected message {other:?}"),
-            }
-        }
+        crate::support::ws::next_json(&mut self.ws, within).await
     }
 
     /// Reads messages until one of `kind` satisfies `wanted`, within `within`.

@@ -5,4 +5,9 @@
 //! it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+// `#[macro_use]` makes `both_backends!` visible to a binary that declares
+// `#[macro_use] mod support;`.
+#[macro_use]
+pub mod backends;
 pub mod redis;
+pub mod ws;

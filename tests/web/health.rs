@@ -44,7 +44,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
 #[tokio::test]
 async fn static_files_are_served_with_a_cache_header() {
     let app = spawn_app().await;
-    for file in ["cyoa.css", "audience.js", "presenter.js"] {
+    for file in ["cyoa.css", "common.js", "audience.js", "presenter.js"] {
         let r = app.get(&format!("/static/{file}")).await;
         assert_eq!(r.status(), StatusCode::OK, "{file}");
         assert_eq!(

@@ -2,6 +2,8 @@
 //! token; a `TestApp` with one method per endpoint; a `Browser` (its own
 //! cookies) and a `Socket` that waits for messages with a timeout.
 
+use std::io::{BufRead, BufReader, Lines, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +14,11 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::ws::Ws;
+pub use crate::support::ws::votes_of;
 
 /// The presenter token of every test server.
 pub const TOKEN: &str = "test-presenter-token";
@@ -255,15 +258,6 @@ impl TestApp {
     }
 }
 
-/// Votes for `choice` in a `decision` JSON (from the state or a tally).
-pub fn votes_of(decision: &Value, choice: &str) -> u64 {
-    decision["choices"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["id"] == choice))
-        .and_then(|c| c["votes"].as_u64())
-        .unwrap_or_else(|| panic!("no choice {choice} in {decision}"))
-}
-
 /// A browser: a cookie jar and a client.
 pub struct Browser {
     /// The client, with the jar.
@@ -340,7 +334,7 @@ pub async fn open_socket(req: tungstenite::handshake::client::Request) -> Result
 
 /// A client socket.
 pub struct Socket {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: Ws,
 }
 
 impl Socket {
@@ -365,17 +359,7 @@ impl Socket {
 
     /// The next JSON message, or `None` if the socket closed; fails after [`WAIT`].
     pub async fn next_json(&mut self) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a message within the wait");
-            match message {
-                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(t.as_str()).expect("JSON text")),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(other)) => panic!("unexpected message {other:?}"),
-            }
-        }
+        crate::support::ws::next_json(&mut self.ws, WAIT).await
     }
 
     /// Reads messages until one satisfies `wanted`, returning it; also
@@ -456,4 +440,41 @@ pub fn text_of(doc: &scraper::Html, selector: &str) -> String {
     let found = select(doc, selector);
     assert_eq!(found.len(), 1, "expected one {selector}, found {}", found.len());
     found[0].text().collect::<String>().trim().to_string()
+}
+
+/// `cyoa serve --bind 127.0.0.1:0` with `args` as a process logging at
+/// debug level, and its stdout lines (the presenter URL, then the audience URL).
+pub fn serve_process(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cyoa starts");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    (child, lines)
+}
+
+/// Sends SIGTERM to a `cyoa` process and waits for it to exit.
+pub fn sigterm(child: &mut Child) -> ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    child.wait().expect("cyoa exits")
+}
+
+/// All a stopped `cyoa` process wrote to stderr: its log.
+pub fn log_of(child: &mut Child) -> String {
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("the log");
+    log
 }

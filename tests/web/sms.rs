@@ -331,13 +331,7 @@ fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     child.kill().expect("cyoa stops");
     child.wait().expect("cyoa exits");
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("the log");
+    let log = crate::helpers::log_of(&mut child);
     (lines, log)
 }
 

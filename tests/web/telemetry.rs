@@ -3,14 +3,11 @@
 //! got, and the token, the secret, cookies and the Authorization header
 //! appear nowhere.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
 use serde_json::Value;
 
-use crate::helpers::open_socket;
+use crate::helpers::{log_of, open_socket, serve_process, sigterm};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const TOKEN: &str = "log-test-token-7f3a9c";
@@ -18,24 +15,8 @@ const SECRET: &str = "log-test-secret-5be21d0c";
 
 #[tokio::test]
 async fn json_logs_carry_request_ids_and_no_secrets() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--presenter-token",
-            TOKEN,
-            "--secret",
-            SECRET,
-            "--log-format",
-            "json",
-        ])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cyoa starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut child, mut lines) =
+        serve_process(&["--presenter-token", TOKEN, "--secret", SECRET, "--log-format", "json"]);
     let _presenter = lines.next().expect("a first line").expect("text");
     let audience = lines.next().expect("a second line").expect("text");
     let base = audience
@@ -54,13 +35,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     // A voter: its cookie, then a request and a socket with it.
     let page = client.get(format!("{base}/")).send().await.unwrap();
     ids.push(page.headers()["x-request-id"].to_str().unwrap().to_string());
-    let voter_cookie = page.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let voter_cookie = cookie_set_by(&page);
     secrets.push(voter_cookie.split_once('=').unwrap().1.to_string());
     let state = client
         .get(format!("{base}/api/state"))
@@ -83,13 +58,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         .await
         .unwrap();
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
-    let presenter_cookie = login.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let presenter_cookie = cookie_set_by(&login);
     secrets.push(presenter_cookie.split_once('=').unwrap().1.to_string());
     let view = client
         .get(format!("{base}/presenter"))
@@ -117,19 +86,8 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     socket.close().await;
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    assert!(child.wait().expect("cyoa exits").success());
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("the log");
+    assert!(sigterm(&mut child).success());
+    let log = log_of(&mut child);
 
     let events: Vec<Value> = log
         .lines()
@@ -157,4 +115,10 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         assert!(!log.contains(secret.as_str()), "{secret:?} leaked into the log:\n{log}");
     }
     assert!(!log.to_ascii_lowercase().contains("bearer "), "{log}");
+}
+
+/// The `name=value` of the cookie a response sets.
+fn cookie_set_by(response: &reqwest::Response) -> String {
+    let header = response.headers()[SET_COOKIE].to_str().expect("a text header");
+    header.split(';').next().unwrap_or(header).to_string()
 }

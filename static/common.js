@@ -1,0 +1,102 @@
+// cyoa pieces shared by the audience and presenter pages: painting the
+// Tally bars and the WebSocket that reopens itself. Loaded (deferred) before
+// the page scripts, which find it as `window.cyoa`.
+"use strict";
+
+(function () {
+  // Opens `path` on this host's WebSocket and reopens it whenever it closes.
+  // `options`: onOpen(), onMessage(parsed JSON), onClose(), maxDelay (ms).
+  // Returns { current(): the open-or-opening socket or null, reconnectNow() }.
+  function socket(path, options) {
+    let current = null;
+    let attempt = 0;
+    let reconnectTimer = null;
+
+    function connect() {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      let ws;
+      try {
+        ws = new WebSocket(scheme + "//" + location.host + path);
+      } catch (_) {
+        scheduleReconnect();
+        return;
+      }
+      current = ws;
+      ws.addEventListener("open", function () {
+        attempt = 0;
+        if (options.onOpen) options.onOpen();
+      });
+      ws.addEventListener("message", function (event) {
+        let message;
+        try {
+          message = JSON.parse(event.data);
+        } catch (_) {
+          return;
+        }
+        options.onMessage(message);
+      });
+      ws.addEventListener("close", function () {
+        if (current !== ws) return;
+        current = null;
+        if (options.onClose) options.onClose();
+        scheduleReconnect();
+      });
+    }
+
+    function scheduleReconnect() {
+      if (reconnectTimer) return;
+      // Exponential backoff with jitter, so a room full of phones does not
+      // reconnect in lockstep after a server restart.
+      const base = Math.min(options.maxDelay, 500 * Math.pow(2, attempt));
+      attempt += 1;
+      reconnectTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+    }
+
+    function reconnectNow() {
+      if (current && current.readyState <= WebSocket.OPEN) return;
+      attempt = 0;
+      connect();
+    }
+
+    connect();
+    return { current: () => current, reconnectNow: reconnectNow };
+  }
+
+  // A bar (a <meter>, or an element whose width shows the share) for a
+  // Choice with `votes` of `total`.
+  function setBar(node, votes, total) {
+    if (node.tagName === "METER") {
+      node.max = Math.max(total, 1);
+      node.value = votes;
+      node.textContent = String(votes);
+    } else {
+      node.style.width = (total > 0 ? (100 * votes) / total : 0) + "%";
+    }
+  }
+
+  // A page fresh from the server has counts but no bar widths yet: the bars
+  // inside `main` take their widths from its counts.
+  function paintBarsFromPage(main) {
+    let total = 0;
+    const counts = new Map();
+    main.querySelectorAll("[data-tally]").forEach(function (node) {
+      const n = parseInt(node.textContent, 10) || 0;
+      counts.set(node.dataset.tally, n);
+      total += n;
+    });
+    main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
+    // The server marks the winner's row (or the tied rows) with "winner".
+    const rows = main.querySelectorAll("[data-choice-row].winner").length;
+    main.querySelectorAll("[data-winner]").forEach(function (node) {
+      node.dataset.outcome = rows === 1 ? "winner" : rows > 1 ? "tie" : "none";
+    });
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
+  }
+
+  window.cyoa = { socket: socket, setBar: setBar, paintBarsFromPage: paintBarsFromPage, cssEscape: cssEscape };
+})();
