@@ -1,7 +1,8 @@
 //! Several `cyoa serve` processes (the real binary) on one real
 //! `redis-server`, serving one talk: cross-instance votes and presenter
 //! moves, `kill -9` of an instance with voters on it, a Redis restart in the
-//! middle of voting, SIGTERM with open sockets, and `cyoa audit`.
+//! middle of voting, SIGTERM with open sockets, a restart that finds the
+//! talk again, and `cyoa audit`.
 //!
 //! Each test starts its own Redis (`support::redis::RedisServer`) and its
 //! own instances on free ports; numbers worth knowing (push latency across
@@ -13,6 +14,7 @@ mod cross;
 mod crowd;
 mod helpers;
 mod outage;
+mod restart;
 mod sentinel;
 mod shutdown;
 mod store;
