@@ -8,9 +8,10 @@
 //! data directory and log file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::redis::spawn_redis_server;
 use crate::{Guarded, TempDir, free_port, read_log, repo_file};
 
 /// How long a server may take to answer, or replication to catch up.
@@ -49,24 +50,8 @@ impl Server {
             if sentinel {
                 command.arg("--sentinel");
             }
-            let spawned = command
-                .args(["--port", &port.to_string(), "--daemonize", "no"])
-                .args(extra)
-                .arg("--dir")
-                .arg(dir)
-                .arg("--logfile")
-                .arg(&log)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match spawned {
-                Ok(child) => child,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    panic!("redis-server not found: install it with `apt-get install redis-server`")
-                }
-                Err(e) => panic!("cannot run redis-server: {e}"),
-            };
+            command.args(["--port", &port.to_string()]).args(extra);
+            let child = spawn_redis_server(command, dir, &log);
             let mut process = Guarded::new(child, "KILL");
             let deadline = Instant::now() + WAIT;
             loop {

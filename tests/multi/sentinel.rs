@@ -3,12 +3,12 @@
 //! Sentinel with quorum 1) without a restart and without losing a vote.
 
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use cyoa::store::{RedisStore, VoteKind, VoteStore, Voter};
 
-use crate::support::redis::{RedisServer, fresh_prefix};
+use crate::support::redis::{RedisServer, fresh_prefix, spawn_redis_server};
 
 /// The primary's name the Sentinel watches.
 const NAME: &str = "cyoa-primary";
@@ -42,16 +42,9 @@ impl Sentinel {
         )
         .expect("the Sentinel's config");
         // Debian's redis-sentinel is redis-server in Sentinel mode.
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run redis-server --sentinel ({e}): apt-get install redis-server redis-sentinel")
-            });
+        let mut command = Command::new("redis-server");
+        command.arg(&conf).arg("--sentinel");
+        let child = spawn_redis_server(command, &dir, &dir.join("sentinel.log"));
         Sentinel { child, port, dir }
     }
 

@@ -168,26 +168,11 @@ impl Process {
     fn spawn(port: u16, dir: &Path) -> Result<Process, String> {
         let log = dir.join("redis.log");
         let _ = std::fs::remove_file(&log);
-        let spawned = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir)
-            .arg("--logfile")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let server = match spawned {
-            Ok(server) => server,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                panic!(
-                    "redis-server not found: install it with `apt-get install redis-server` (scripts/test.sh does this)"
-                )
-            }
-            Err(e) => panic!("cannot run redis-server: {e}"),
-        };
+            .args(["--save", "", "--appendonly", "no"]);
+        let server = spawn_redis_server(command, dir, &log);
         let mut watchdog = Command::new("sh")
             .arg("-c")
             // Blocks until the test process closes the pipe (or exits), then
@@ -237,6 +222,31 @@ impl Process {
 /// A port that was free a moment ago (the OS picks it; the listener is
 /// released before the server binds it, so another process may take it:
 /// `start` retries then).
+/// Runs `command` (a `redis-server` with its own settings: a config file,
+/// a port, Sentinel mode) in the foreground with its files in `dir` and its
+/// log in `log`; the one place the tests start a Redis, and say how to get
+/// it when it is missing.
+pub fn spawn_redis_server(mut command: Command, dir: &Path, log: &Path) -> std::process::Child {
+    let spawned = command
+        .args(["--daemonize", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "redis-server not found: install it with `apt-get install redis-server redis-sentinel` \
+             (scripts/test.sh does this)"
+        ),
+        Err(e) => panic!("cannot run redis-server: {e}"),
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
