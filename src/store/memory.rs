@@ -4,7 +4,7 @@
 //! choice, increment the new one, record the voter) is one atomic step, as
 //! the Redis script is.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,11 +26,23 @@ struct Inner {
     runs: Vec<RunData>,
     /// Until when each voter with a page open counts as present.
     leases: HashMap<Voter, Instant>,
+    /// Each instance's lease and the voters it holds (see `arrive`).
+    instances: HashMap<String, Instance>,
+    /// Presence votes withdrawn when their instance was reaped, per run and
+    /// decision: voter -> (instance, choice), for `rejoin`.
+    reaped: HashMap<(RunId, String), HashMap<Voter, (String, String)>>,
     /// Webhook deliveries seen, until when each mark lasts.
     deliveries: HashMap<String, Instant>,
     /// The same marks in the order they were made, so that expired ones are
     /// dropped a few at a time instead of scanning the whole map per call.
     delivery_order: VecDeque<(Instant, String)>,
+}
+
+/// An instance's lease and the voters it holds.
+#[derive(Default)]
+struct Instance {
+    until: Option<Instant>,
+    voters: HashSet<Voter>,
 }
 
 struct RunData {
@@ -240,11 +252,16 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, me: &str) -> Result<u64> {
         let now = Instant::now();
         let mut inner = self.lock();
-        inner.leases.retain(|_, until| *until > now);
-        let Inner { runs, leases, .. } = &mut *inner;
+        let Inner {
+            runs,
+            leases,
+            instances,
+            reaped,
+            ..
+        } = &mut *inner;
         let Some(b) = runs
             .last_mut()
             .filter(|r| r.state.run == run)
@@ -252,16 +269,127 @@ impl MemoryStore {
         else {
             return Ok(0);
         };
+        if !me.is_empty() && instances.get(me).and_then(|i| i.until).is_none() {
+            // Reaped and not rejoined yet: its own voters are missing.
+            return Ok(0);
+        }
+        let mut orphans: HashMap<Voter, String> = HashMap::new();
+        let dead: Vec<String> = instances
+            .iter()
+            .filter(|(id, i)| id.as_str() != me && i.until.is_some_and(|until| until <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in dead {
+            if let Some(i) = instances.remove(&id) {
+                orphans.extend(i.voters.into_iter().map(|v| (v, id.clone())));
+            }
+        }
+        leases.retain(|_, until| *until > now);
+        let held = |voter: &Voter| {
+            instances
+                .values()
+                .any(|i| i.until.is_some() && i.voters.contains(voter))
+        };
         let absent: Vec<Voter> = b
             .voters
             .iter()
-            .filter(|(voter, (_, kind))| *kind == VoteKind::Presence && !leases.contains_key(*voter))
+            .filter(|(voter, (_, kind))| {
+                *kind == VoteKind::Presence
+                    && !held(voter)
+                    && (orphans.contains_key(*voter) || !leases.contains_key(*voter))
+            })
             .map(|(voter, _)| voter.clone())
             .collect();
         for voter in &absent {
-            b.remove(voter);
+            if let (Some(choice), Some(instance)) = (b.remove(voter), orphans.get(voter)) {
+                reaped
+                    .entry((run, decision.to_string()))
+                    .or_default()
+                    .insert(voter.clone(), (instance.clone(), choice));
+            }
         }
         Ok(absent.len() as u64)
+    }
+
+    pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
+        let until = Instant::now() + lease;
+        let mut inner = self.lock();
+        let at = inner.leases.entry(voter.clone()).or_insert(until);
+        *at = (*at).max(until);
+        inner
+            .instances
+            .entry(instance.to_string())
+            .or_default()
+            .voters
+            .insert(voter.clone());
+        Ok(())
+    }
+
+    pub(super) async fn leave(&self, instance: &str, voter: &Voter, grace: Duration) -> Result<()> {
+        let until = Instant::now() + grace;
+        let mut inner = self.lock();
+        if let Some(i) = inner.instances.get_mut(instance) {
+            i.voters.remove(voter);
+        }
+        let at = inner.leases.entry(voter.clone()).or_insert(until);
+        *at = (*at).max(until);
+        Ok(())
+    }
+
+    pub(super) async fn beat(&self, instance: &str, lease: Duration) -> Result<bool> {
+        let mut inner = self.lock();
+        match inner.instances.get_mut(instance) {
+            Some(Instance { until: Some(until), .. }) => {
+                *until = Instant::now() + lease;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    pub(super) async fn rejoin(&self, instance: &str, voters: &[Voter], lease: Duration) -> Result<u64> {
+        let mut inner = self.lock();
+        let held: HashSet<Voter> = voters.iter().cloned().collect();
+        let Inner {
+            runs,
+            instances,
+            reaped,
+            ..
+        } = &mut *inner;
+        instances.insert(
+            instance.to_string(),
+            Instance {
+                until: Some(Instant::now() + lease),
+                voters: held,
+            },
+        );
+        let Some(r) = runs.last_mut() else {
+            return Ok(0);
+        };
+        let (run, Some(decision)) = (r.state.run, r.state.open.clone()) else {
+            return Ok(0);
+        };
+        let Some(kept) = reaped.get_mut(&(run, decision.clone())) else {
+            return Ok(0);
+        };
+        let mine: Vec<Voter> = kept
+            .iter()
+            .filter(|(_, (by, _))| by == instance)
+            .map(|(voter, _)| voter.clone())
+            .collect();
+        let b = r.decisions.entry(decision).or_default();
+        let mut restored = 0;
+        for voter in mine {
+            let Some((_, choice)) = kept.remove(&voter) else {
+                continue;
+            };
+            if instances[instance].voters.contains(&voter) && !b.voters.contains_key(&voter) {
+                *b.tally.0.entry(choice.clone()).or_insert(0) += 1;
+                b.voters.insert(voter, (choice, VoteKind::Presence));
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
 
     pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {

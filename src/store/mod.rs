@@ -256,7 +256,43 @@ impl VoteStore {
     /// instance may call it, often (say every second): a voter whose
     /// instance was killed loses the vote once the lease runs out.
     pub async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
-        delegate!(self.withdraw_absent(run, decision))
+        delegate!(self.withdraw_absent(run, decision, ""))
+    }
+    /// [`Self::withdraw_absent`] as the sweeper of `instance` runs it: a
+    /// voter an instance holds (see [`Self::arrive`]) is present while that
+    /// instance's lease lasts (see [`Self::beat`]). An instance whose lease
+    /// ran out is reaped first: its voters that no live instance holds lose
+    /// their presence votes now, kept aside for [`Self::rejoin`]. The caller
+    /// is never reaped (it is running), and once reaped it withdraws
+    /// nothing until it rejoined.
+    pub async fn withdraw_absent_as(&self, instance: &str, run: RunId, decision: &str) -> Result<u64> {
+        delegate!(self.withdraw_absent(run, decision, instance))
+    }
+    /// `voter` opened an audience page on `instance`: the instance holds
+    /// the voter (present) while its own lease lasts, and the voter also
+    /// gets a lease of `lease` from now, which covers the time before the
+    /// instance joined.
+    pub async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
+        delegate!(self.arrive(instance, voter, lease))
+    }
+    /// `voter`'s last audience page on `instance` closed: the instance no
+    /// longer holds the voter, whose lease runs `grace` from now.
+    pub async fn leave(&self, instance: &str, voter: &Voter, grace: Duration) -> Result<()> {
+        delegate!(self.leave(instance, voter, grace))
+    }
+    /// The heartbeat of `instance`: its lease runs `lease` from now. False
+    /// when it has no lease to renew (it never joined, or another instance
+    /// reaped it while it stalled): it must [`Self::rejoin`].
+    pub async fn beat(&self, instance: &str, lease: Duration) -> Result<bool> {
+        delegate!(self.beat(instance, lease))
+    }
+    /// (Re)registers `instance` with exactly `voters` (those with a page
+    /// open on it) and a lease of `lease`. Gives back, once, the presence
+    /// votes withdrawn from these voters when the instance was reaped (it
+    /// was stalled, not dead: their pages stayed open), unless the voter
+    /// has voted since; returns how many came back.
+    pub async fn rejoin(&self, instance: &str, voters: &[Voter], lease: Duration) -> Result<u64> {
+        delegate!(self.rejoin(instance, voters, lease))
     }
     /// The live (or frozen) tally of `decision` in `run`.
     pub async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {

@@ -79,6 +79,10 @@ struct Scripts {
     withdraw: Script,
     keep_present: Script,
     withdraw_absent: Script,
+    arrive: Script,
+    leave: Script,
+    beat: Script,
+    rejoin: Script,
     history: Script,
     move_to: Script,
     audit: Script,
@@ -94,6 +98,10 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     withdraw: script!("withdraw.lua"),
     keep_present: script!("keep_present.lua"),
     withdraw_absent: script!("withdraw_absent.lua"),
+    arrive: script!("arrive.lua"),
+    leave: script!("leave.lua"),
+    beat: script!("beat.lua"),
+    rejoin: script!("rejoin.lua"),
     history: script!("history.lua"),
     move_to: script!("move_to.lua"),
     audit: script!("audit.lua"),
@@ -185,6 +193,10 @@ impl RedisStore {
             &s.withdraw,
             &s.keep_present,
             &s.withdraw_absent,
+            &s.arrive,
+            &s.leave,
+            &s.beat,
+            &s.rejoin,
             &s.move_to,
             &s.history,
         ] {
@@ -328,11 +340,47 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, instance: &str) -> Result<u64> {
         let reply = self
-            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision])
+            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision, instance])
             .await?;
         parse(reply)
+    }
+
+    pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
+        let ms = lease.as_millis().to_string();
+        self.eval(&SCRIPTS.arrive, &[instance, &ms, voter.as_str()]).await?;
+        Ok(())
+    }
+
+    pub(super) async fn leave(&self, instance: &str, voter: &Voter, grace: Duration) -> Result<()> {
+        let ms = grace.as_millis().to_string();
+        self.eval(&SCRIPTS.leave, &[instance, &ms, voter.as_str()]).await?;
+        Ok(())
+    }
+
+    pub(super) async fn beat(&self, instance: &str, lease: Duration) -> Result<bool> {
+        let ms = lease.as_millis().to_string();
+        let alive: i64 = parse(self.eval(&SCRIPTS.beat, &[instance, &ms]).await?)?;
+        Ok(alive == 1)
+    }
+
+    pub(super) async fn rejoin(&self, instance: &str, voters: &[Voter], lease: Duration) -> Result<u64> {
+        let ms = lease.as_millis().to_string();
+        // In slices, so that no script call gets an argument list too long
+        // for Lua; the last call (maybe with no voter) puts them in place.
+        let mut slices: Vec<&[Voter]> = voters.chunks(PRESENT_PER_CALL).collect();
+        let last_slice = slices.pop().unwrap_or(&[]);
+        let mut first = "1";
+        for some in slices {
+            let mut args = vec![instance, ms.as_str(), first, "0"];
+            args.extend(some.iter().map(Voter::as_str));
+            self.eval(&SCRIPTS.rejoin, &args).await?;
+            first = "0";
+        }
+        let mut args = vec![instance, ms.as_str(), first, "1"];
+        args.extend(last_slice.iter().map(Voter::as_str));
+        parse(self.eval(&SCRIPTS.rejoin, &args).await?)
     }
 
     pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {

@@ -2,26 +2,45 @@
 //! on any instance.
 //!
 //! Each instance counts its own open audience sockets per voter (two tabs:
-//! one voter, one vote) and holds a lease in the store for every voter it
-//! serves: taken when a socket connects (before the voter can vote), renewed
-//! by the [`heartbeat`] every third of a lease, and renewed one last time
-//! when the voter's last socket here closes, so it runs out a full grace
-//! period after the page went. Leases live in the store, shared by every
-//! instance: a voter whose page reconnects within the grace, here or on
-//! another instance, keeps the vote; a voter whose instance was killed
-//! loses it once the lease runs out, because every instance runs the
-//! [`sweeper`], which withdraws the presence votes on the open decision of
-//! voters without a lease (one store call).
+//! one voter, one vote) and tells the store which voters it holds: when a
+//! voter's first socket here opens (before the voter can vote), the store
+//! notes that this instance holds the voter ([`VoteStore::arrive`]); when
+//! the last one closes, the instance lets go and the voter gets a lease of
+//! one grace period ([`VoteStore::leave`]): a page that comes back within
+//! it, here or on another instance, keeps the vote.
+//!
+//! The instance itself holds a lease, renewed by the [`heartbeat`] every
+//! third of a lease in one small store call, whatever the number of voters
+//! ([`VoteStore::beat`]). Every instance runs the [`sweeper`], which
+//! withdraws the presence votes on the open decision of voters no live
+//! instance holds and whose own lease ran out; an instance whose lease ran
+//! out (killed) is reaped by the others, and its voters that no other
+//! instance holds lose their votes at once.
+//!
+//! A stalled instance (a starved runtime, a frozen or swapped-out process)
+//! looks dead from outside and is reaped like one. So it never reaps
+//! itself, withdraws nothing while its own heartbeat is late, and when its
+//! heartbeat finds it was reaped it rejoins ([`VoteStore::rejoin`]) with
+//! the voters whose pages are still open here: they get back, once, the
+//! votes withdrawn when it was reaped. Any failed presence call also makes
+//! the next heartbeat rejoin, so the store's view of this instance's voters
+//! is rebuilt from the sockets after an outage.
 //!
 //! A store outage must not cost present voters their votes: leases that ran
 //! out during it only mean the renewals failed. So after any store error the
 //! sweeper holds off for one lease from the last error, long enough for
-//! every instance's heartbeat to renew its voters once the store is back.
+//! every instance's heartbeat to renew its lease once the store is back.
 //! It also holds off for one lease after start, so that pages reconnecting
 //! after every instance restarted find their votes still there.
+//!
+//! [`VoteStore::arrive`]: crate::store::VoteStore::arrive
+//! [`VoteStore::leave`]: crate::store::VoteStore::leave
+//! [`VoteStore::beat`]: crate::store::VoteStore::beat
+//! [`VoteStore::rejoin`]: crate::store::VoteStore::rejoin
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -29,31 +48,58 @@ use tokio::time::Instant;
 use super::state::AppState;
 use crate::store::Voter;
 
-/// The shortest lease, whatever the grace: a renewal every third of it must
-/// keep up on a busy machine.
+/// The shortest voter lease, whatever the grace.
 pub const MIN_LEASE: Duration = Duration::from_secs(1);
+/// The shortest instance lease: how long an instance may stall before the
+/// others take it for dead (a longer stall costs nothing in the end, see
+/// the module's notes, but the tally dips meanwhile).
+pub const MIN_INSTANCE_LEASE: Duration = Duration::from_secs(3);
 /// The longest time between two sweeps.
 pub const MAX_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Open audience sockets per voter on this instance, and when the sweeper
-/// may sweep again.
+/// Open audience sockets per voter on this instance, its id in the store,
+/// its heartbeat's news, and when the sweeper may sweep again.
 pub struct Presence {
+    /// This instance's random id among the instances sharing the store.
+    id: String,
     voters: Mutex<HashMap<Voter, usize>>,
     hold_until: Mutex<Instant>,
+    /// When the last heartbeat that found this instance's lease began
+    /// (`None`: not joined yet).
+    beat_at: Mutex<Option<Instant>>,
+    /// The store's view of this instance's voters may be wrong (a presence
+    /// call failed, or the instance has not joined): the next heartbeat
+    /// rejoins.
+    must_rejoin: AtomicBool,
+    /// Counts voters arriving and leaving here, so that a rejoin can tell
+    /// whether its list went stale while it ran.
+    changes: AtomicU64,
 }
 
 impl Default for Presence {
     fn default() -> Self {
         Presence {
+            id: format!("{:016x}", rand::random::<u64>()),
             voters: Mutex::new(HashMap::new()),
             hold_until: Mutex::new(Instant::now()),
+            beat_at: Mutex::new(None),
+            must_rejoin: AtomicBool::new(true),
+            changes: AtomicU64::new(0),
         }
     }
 }
 
-/// How long a lease lasts: the grace period, at least [`MIN_LEASE`].
+/// How long a voter's lease lasts after the last page here closed: the
+/// grace period, at least [`MIN_LEASE`].
 pub fn lease(app: &AppState) -> Duration {
     app.grace.max(MIN_LEASE)
+}
+
+/// How long this instance's own lease lasts: a voter's lease, at least
+/// [`MIN_INSTANCE_LEASE`]. A killed instance's voters lose their votes
+/// this long after its last heartbeat (plus a sweep).
+pub fn instance_lease(app: &AppState) -> Duration {
+    lease(app).max(MIN_INSTANCE_LEASE)
 }
 
 /// How often the sweeper sweeps: twice a lease, at most [`MAX_SWEEP_EVERY`].
@@ -66,11 +112,27 @@ impl Presence {
         self.voters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// An audience socket of `voter` opened: counts it and takes the lease
-    /// before the socket reads a vote.
+    /// This instance's id in the store.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// An audience socket of `voter` opened: counts it and, for the
+    /// voter's first socket here, tells the store before the socket reads a
+    /// vote.
     pub async fn connect(&self, app: &AppState, voter: &Voter) {
-        *self.lock().entry(voter.clone()).or_insert(0) += 1;
-        self.renew(app, std::slice::from_ref(voter)).await;
+        {
+            let mut voters = self.lock();
+            let open = voters.entry(voter.clone()).or_insert(0);
+            *open += 1;
+            if *open > 1 {
+                return;
+            }
+        }
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = app.store.arrive(&self.id, voter, lease(app)).await {
+            self.failed(app, &e);
+        }
     }
 
     /// How many audience sockets `voter` has open on this instance.
@@ -79,8 +141,8 @@ impl Presence {
     }
 
     /// An audience socket of `voter` closed. After the last one here, the
-    /// lease is renewed a last time and then left to run out: the vote goes
-    /// a grace period from now, unless a page (here or elsewhere) renews it.
+    /// instance lets go of the voter, whose lease then runs out a grace
+    /// period from now, unless a page (here or elsewhere) comes back.
     pub async fn disconnect(&self, app: &AppState, voter: &Voter) {
         {
             let mut voters = self.lock();
@@ -93,7 +155,10 @@ impl Presence {
             }
             voters.remove(voter);
         }
-        self.renew(app, std::slice::from_ref(voter)).await;
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = app.store.leave(&self.id, voter, lease(app)).await {
+            self.failed(app, &e);
+        }
     }
 
     /// Every voter with a socket open here.
@@ -101,12 +166,61 @@ impl Presence {
         self.lock().keys().cloned().collect()
     }
 
-    /// Lengthens the leases of `voters`; a failure holds the sweeper off.
-    async fn renew(&self, app: &AppState, voters: &[Voter]) {
-        if let Err(e) = app.store.keep_present(voters, lease(app)).await {
-            tracing::warn!(error = %e, "cannot renew presence leases");
-            self.hold(lease(app));
+    /// A presence call failed: the sweeper holds off, and the next
+    /// heartbeat tells the store again which voters are here.
+    fn failed(&self, app: &AppState, e: &crate::store::StoreError) {
+        tracing::warn!(error = %e, "cannot tell the store about presence");
+        self.must_rejoin.store(true, Ordering::Release);
+        self.hold(lease(app));
+    }
+
+    /// One heartbeat: renews this instance's lease, or rejoins when it has
+    /// none any more (reaped while stalled) or a presence call failed.
+    async fn beat(&self, app: &AppState) {
+        let started = Instant::now();
+        if !self.must_rejoin.swap(false, Ordering::AcqRel) {
+            match app.store.beat(&self.id, instance_lease(app)).await {
+                Ok(true) => {
+                    self.set_beat_at(started);
+                    return;
+                }
+                Ok(false) => tracing::warn!(
+                    "this instance's presence lease was reaped (it stalled longer than a lease): rejoining"
+                ),
+                Err(e) => return self.failed(app, &e),
+            }
         }
+        let changes = self.changes.load(Ordering::Acquire);
+        let voters = self.connected();
+        match app.store.rejoin(&self.id, &voters, instance_lease(app)).await {
+            Ok(restored) => {
+                self.set_beat_at(started);
+                if self.changes.load(Ordering::Acquire) != changes {
+                    // A voter came or went while the list was on its way.
+                    self.must_rejoin.store(true, Ordering::Release);
+                }
+                if restored > 0 {
+                    tracing::info!(restored, "gave back the votes of voters still here after a stall");
+                    if let Ok(state) = app.store.current(&app.story.start).await {
+                        if let Some(open) = state.open {
+                            app.pushes.mark(state.run, &open);
+                        }
+                    }
+                }
+            }
+            Err(e) => self.failed(app, &e),
+        }
+    }
+
+    fn set_beat_at(&self, at: Instant) {
+        *self.beat_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+    }
+
+    /// Whether the last heartbeat that found this instance's lease is
+    /// recent enough that the lease surely still runs: a third of it left.
+    fn beat_on_time(&self, app: &AppState) -> bool {
+        let at = *self.beat_at.lock().unwrap_or_else(|e| e.into_inner());
+        at.is_some_and(|at| at.elapsed() < instance_lease(app) * 2 / 3)
     }
 
     /// No sweeping for `time` from now (or longer, if already held).
@@ -115,34 +229,32 @@ impl Presence {
         *until = (*until).max(Instant::now() + time);
     }
 
-    fn may_sweep(&self) -> bool {
-        Instant::now() >= *self.hold_until.lock().unwrap_or_else(|e| e.into_inner())
+    fn may_sweep(&self, app: &AppState) -> bool {
+        Instant::now() >= *self.hold_until.lock().unwrap_or_else(|e| e.into_inner()) && self.beat_on_time(app)
     }
 }
 
-/// Renews the leases of every voter connected here, every third of a
-/// lease, until the server stops. Then it stops renewing: the leases run
-/// out and other instances' sweepers withdraw what no page holds any more.
+/// Renews this instance's lease every third of a lease (rejoining when
+/// needed), until the server stops. Then it stops: the lease runs out and
+/// other instances' sweepers withdraw what no page holds any more.
 pub async fn heartbeat(app: AppState) {
     let mut stopping = app.stopping.clone();
-    let mut ticks = tokio::time::interval(lease(&app) / 3);
+    let mut ticks = tokio::time::interval(instance_lease(&app) / 3);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stopping.changed() => return,
         }
-        let voters = app.presence.connected();
-        if !voters.is_empty() {
-            app.presence.renew(&app, &voters).await;
-        }
+        app.presence.beat(&app).await;
     }
 }
 
-/// Withdraws the presence votes of voters without a lease from the open
-/// decision, twice a lease (at most every second), and pushes the tally
-/// when it withdrew any. Every instance runs one: the store's script is
-/// atomic, so two sweepers never withdraw a vote twice.
+/// Withdraws the presence votes on the open decision of voters nobody
+/// holds, twice a lease (at most every second), and pushes the tally when
+/// it withdrew any. Every instance runs one: the store's script is atomic,
+/// so two sweepers never withdraw a vote twice. It skips its turn while
+/// this instance's own heartbeat is late.
 pub async fn sweeper(app: AppState) {
     let mut stopping = app.stopping.clone();
     // Pages reconnecting to a fresh start find their votes still there.
@@ -154,7 +266,7 @@ pub async fn sweeper(app: AppState) {
             _ = ticks.tick() => {}
             _ = stopping.changed() => return,
         }
-        if !app.presence.may_sweep() {
+        if !app.presence.may_sweep(&app) {
             continue;
         }
         if let Err(e) = sweep(&app).await {
@@ -169,7 +281,10 @@ async fn sweep(app: &AppState) -> crate::store::Result<()> {
     let Some(open) = state.open else {
         return Ok(());
     };
-    let withdrawn = app.store.withdraw_absent(state.run, &open).await?;
+    let withdrawn = app
+        .store
+        .withdraw_absent_as(app.presence.id(), state.run, &open)
+        .await?;
     if withdrawn > 0 {
         tracing::debug!(withdrawn, decision = open, "withdrew the votes of absent voters");
         app.pushes.mark(state.run, &open);

@@ -176,11 +176,26 @@ impl Instance {
 
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
+        self.signal("-TERM");
+    }
+
+    /// `kill -STOP`: the process stalls (as a starved or swapped-out one
+    /// does) with every socket still open, until [`Self::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// `kill -CONT`: the paused process runs on.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([which, &self.pid().to_string()])
             .status()
             .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill {which} failed");
     }
 
     /// Waits up to `within` for the process to exit.

@@ -7,6 +7,11 @@ local function run_key(run, part)
   return prefix .. 'run:' .. run .. ':' .. part
 end
 
+-- The set of voters an instance serves (see arrive.lua).
+local function instance_key(instance)
+  return prefix .. 'instance:' .. instance
+end
+
 -- Whether `run` (a decimal string) is the current run.
 local function is_current(run)
   return redis.call('GET', prefix .. 'current') == run
