@@ -1,5 +1,8 @@
 //! The store calls the instances rely on to stay consistent, on both
-//! backends: the compare-and-set move and the audit.
+//! backends: the compare-and-set move, the audit, and presence held by
+//! instances (reaped when their lease runs out, given back on rejoin).
+
+use std::time::Duration;
 
 use cyoa::store::{MemoryStore, RedisStore, VoteKind, VoteStore, Voter};
 
@@ -53,5 +56,96 @@ async fn the_audit_of_a_clean_store_finds_no_drift_on_either_backend() {
         store.close(run, "build").await.expect("closes");
         let audit = store.audit(false).await.expect("audits");
         assert_eq!((audit.decisions, audit.drift.len()), (1, 0), "{name}: {audit:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_there_once() {
+    const MINUTE: Duration = Duration::from_secs(60);
+    for (name, store) in both_stores().await {
+        let run = store.current("intro").await.expect("a run").run;
+        store.open(run, "build").await.expect("opens");
+        let voter = |n: usize| Voter::web(&format!("voter-{n}"));
+        // A holds voters 0 and 1, B holds voter 2; voter 3 votes by SMS.
+        for (instance, n) in [("a", 0), ("a", 1), ("b", 2)] {
+            store
+                .arrive(instance, &voter(n), Duration::ZERO)
+                .await
+                .expect("arrives");
+        }
+        assert_eq!(
+            store.rejoin("b", &[voter(2)], MINUTE).await.expect("joins"),
+            0,
+            "{name}"
+        );
+        // A's lease is already over when it joins: as if it stalled since.
+        let a_voters = [voter(0), voter(1)];
+        assert_eq!(store.rejoin("a", &a_voters, Duration::ZERO).await.expect("joins"), 0);
+        for (n, choice, kind) in [
+            (0, "pets", VoteKind::Presence),
+            (1, "docs", VoteKind::Presence),
+            (2, "pets", VoteKind::Presence),
+            (3, "docs", VoteKind::Sticky),
+        ] {
+            store.vote(run, "build", &voter(n), choice, kind).await.expect("votes");
+        }
+        // A, stalled, withdraws nothing (it is running, so never reaps
+        // itself); B reaps A: A's voters go, B's and the sticky one stay.
+        assert_eq!(
+            store.withdraw_absent_as("a", run, "build").await.expect("sweeps"),
+            0,
+            "{name}"
+        );
+        assert_eq!(
+            store.withdraw_absent_as("b", run, "build").await.expect("sweeps"),
+            2,
+            "{name}"
+        );
+        assert_eq!(
+            store.withdraw_absent_as("a", run, "build").await.expect("sweeps"),
+            0,
+            "{name}"
+        );
+        let tally = store.tally(run, "build").await.expect("a tally");
+        assert_eq!((tally.get("pets"), tally.get("docs")), (1, 1), "{name}");
+        // A wakes: its heartbeat finds no lease, it rejoins with voter 0
+        // only (voter 1's page closed meanwhile): one vote comes back, once.
+        assert!(!store.beat("a", MINUTE).await.expect("beats"), "{name}");
+        assert_eq!(
+            store.rejoin("a", &[voter(0)], MINUTE).await.expect("rejoins"),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            store.rejoin("a", &[voter(0)], MINUTE).await.expect("rejoins"),
+            0,
+            "{name}"
+        );
+        assert!(store.beat("a", MINUTE).await.expect("beats"), "{name}");
+        assert_eq!(
+            store.withdraw_absent_as("b", run, "build").await.expect("sweeps"),
+            0,
+            "{name}"
+        );
+        let tally = store.tally(run, "build").await.expect("a tally");
+        assert_eq!((tally.get("pets"), tally.get("docs")), (2, 1), "{name}");
+        assert_eq!(
+            store
+                .choice_of(run, "build", &voter(0))
+                .await
+                .expect("a choice")
+                .as_deref(),
+            Some("pets"),
+            "{name}"
+        );
+        // A voter leaving A keeps the vote for the grace, then loses it.
+        store.leave("a", &voter(0), Duration::ZERO).await.expect("leaves");
+        assert_eq!(
+            store.withdraw_absent_as("b", run, "build").await.expect("sweeps"),
+            1,
+            "{name}"
+        );
+        let audit = store.audit(false).await.expect("audits");
+        assert!(audit.drift.is_empty(), "{name}: {audit:?}");
     }
 }
