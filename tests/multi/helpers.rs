@@ -72,6 +72,8 @@ pub struct Talk {
     pub story: PathBuf,
     /// `--presence-grace` in seconds.
     pub grace: u64,
+    /// More `cyoa serve` arguments for every instance.
+    pub args: Vec<String>,
 }
 
 impl Talk {
@@ -82,6 +84,7 @@ impl Talk {
             prefix: crate::support::redis::fresh_prefix(),
             story: story_file(),
             grace: 1,
+            args: Vec::new(),
         }
     }
 
@@ -107,6 +110,19 @@ impl Instance {
     /// Starts `cyoa serve` on a free port and waits until it prints its
     /// audience URL (it is listening then).
     pub async fn start(talk: &Talk) -> Instance {
+        Instance::start_at(talk, "127.0.0.1:0").await
+    }
+
+    /// Kills this instance if it still runs and starts a new process of
+    /// `talk` on the same address (what a supervisor does after a crash).
+    pub async fn restart(&mut self, talk: &Talk) {
+        self.kill9();
+        let bind = self.address.trim_start_matches("http://").to_string();
+        let fresh = Instance::start_at(talk, &bind).await;
+        drop(std::mem::replace(self, fresh));
+    }
+
+    async fn start_at(talk: &Talk, bind: &str) -> Instance {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let log = std::env::temp_dir().join(format!(
             "cyoa-multi-{}-{}.log",
@@ -116,7 +132,7 @@ impl Instance {
         let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
             .arg("serve")
-            .args(["--bind", "127.0.0.1:0"])
+            .args(["--bind", bind])
             .arg("--story")
             .arg(&talk.story)
             .args(["--redis-url", &talk.redis_url])
@@ -124,6 +140,7 @@ impl Instance {
             .args(["--presence-grace", &talk.grace.to_string()])
             .args(["--presenter-token", TOKEN])
             .args(["--secret", SECRET])
+            .args(&talk.args)
             .env("RUST_LOG", "cyoa=info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

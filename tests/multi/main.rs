@@ -17,6 +17,7 @@ mod outage;
 mod restart;
 mod sentinel;
 mod shutdown;
+mod soak;
 mod stall;
 mod store;
 #[path = "../support/mod.rs"]

@@ -12,9 +12,14 @@
 //! server's final tally equals the ground truth it kept (every voter's
 //! last acknowledged choice). The exit code is 1 when the tallies differ
 //! or the run could not be set up.
+//!
+//! `cyoa-load soak --url A --url B ...` plays a long, messy audience
+//! against several instances instead and checks every counter at the end
+//! (see `soak.rs`; `scripts/soak.sh` runs it with the crashes).
 
 mod audience;
 mod server;
+mod soak;
 mod stats;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -87,6 +92,14 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        let args = soak::SoakArgs::parse_from(std::env::args().skip(1));
+        // Every page is a file.
+        if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+            eprintln!("cyoa-load: warning: cannot raise the open-file limit: {e}");
+        }
+        return block_on(soak::run(args));
+    }
     let args = Args::parse();
     // Every socket is a file: take all the files this process may have.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -98,6 +111,12 @@ fn main() -> ExitCode {
         }
         Err(e) => eprintln!("cyoa-load: warning: cannot raise the open-file limit: {e}"),
     }
+    block_on(run(args))
+}
+
+/// Runs `work` on a multi-threaded runtime: exit code 0 when it returned
+/// `Ok(true)`.
+fn block_on(work: impl std::future::Future<Output = Result<bool, String>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -105,7 +124,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(work) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
