@@ -28,6 +28,9 @@ struct Inner {
     leases: HashMap<Voter, Instant>,
     /// Each instance's lease and the voters it holds (see `arrive`).
     instances: HashMap<String, Instance>,
+    /// Voters of reaped instances, with the instance, until their lease
+    /// runs out or an instance holds them.
+    orphans: HashMap<Voter, String>,
     /// Presence votes withdrawn when their instance was reaped, per run and
     /// decision: voter -> (instance, choice), for `rejoin`.
     reaped: HashMap<(RunId, String), HashMap<Voter, (String, String)>>,
@@ -252,13 +255,14 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, me: &str) -> Result<u64> {
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, me: &str, grace: Duration) -> Result<u64> {
         let now = Instant::now();
         let mut inner = self.lock();
         let Inner {
             runs,
             leases,
             instances,
+            orphans,
             reaped,
             ..
         } = &mut *inner;
@@ -273,15 +277,17 @@ impl MemoryStore {
             // Reaped and not rejoined yet: its own voters are missing.
             return Ok(0);
         }
-        let mut orphans: HashMap<Voter, String> = HashMap::new();
         let dead: Vec<String> = instances
             .iter()
             .filter(|(id, i)| id.as_str() != me && i.until.is_some_and(|until| until <= now))
             .map(|(id, _)| id.clone())
             .collect();
         for id in dead {
-            if let Some(i) = instances.remove(&id) {
-                orphans.extend(i.voters.into_iter().map(|v| (v, id.clone())));
+            let Some(i) = instances.remove(&id) else { continue };
+            for voter in i.voters {
+                let at = leases.entry(voter.clone()).or_insert(now + grace);
+                *at = (*at).max(now + grace);
+                orphans.insert(voter, id.clone());
             }
         }
         leases.retain(|_, until| *until > now);
@@ -293,11 +299,7 @@ impl MemoryStore {
         let absent: Vec<Voter> = b
             .voters
             .iter()
-            .filter(|(voter, (_, kind))| {
-                *kind == VoteKind::Presence
-                    && !held(voter)
-                    && (orphans.contains_key(*voter) || !leases.contains_key(*voter))
-            })
+            .filter(|(voter, (_, kind))| *kind == VoteKind::Presence && !leases.contains_key(*voter) && !held(voter))
             .map(|(voter, _)| voter.clone())
             .collect();
         for voter in &absent {
@@ -308,6 +310,7 @@ impl MemoryStore {
                     .insert(voter.clone(), (instance.clone(), choice));
             }
         }
+        orphans.retain(|voter, _| leases.contains_key(voter) && !held(voter));
         Ok(absent.len() as u64)
     }
 

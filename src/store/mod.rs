@@ -256,17 +256,18 @@ impl VoteStore {
     /// instance may call it, often (say every second): a voter whose
     /// instance was killed loses the vote once the lease runs out.
     pub async fn withdraw_absent(&self, run: RunId, decision: &str) -> Result<u64> {
-        delegate!(self.withdraw_absent(run, decision, ""))
+        delegate!(self.withdraw_absent(run, decision, "", Duration::ZERO))
     }
     /// [`Self::withdraw_absent`] as the sweeper of `instance` runs it: a
     /// voter an instance holds (see [`Self::arrive`]) is present while that
     /// instance's lease lasts (see [`Self::beat`]). An instance whose lease
-    /// ran out is reaped first: its voters that no live instance holds lose
-    /// their presence votes now, kept aside for [`Self::rejoin`]. The caller
-    /// is never reaped (it is running), and once reaped it withdraws
-    /// nothing until it rejoined.
-    pub async fn withdraw_absent_as(&self, instance: &str, run: RunId, decision: &str) -> Result<u64> {
-        delegate!(self.withdraw_absent(run, decision, instance))
+    /// ran out is reaped first: its voters get a lease of `grace`, as if
+    /// their pages had just closed, and those whose votes are then
+    /// withdrawn have them kept aside for [`Self::rejoin`]. The caller is
+    /// never reaped (it is running), and once reaped it withdraws nothing
+    /// until it rejoined.
+    pub async fn withdraw_absent_as(&self, instance: &str, run: RunId, decision: &str, grace: Duration) -> Result<u64> {
+        delegate!(self.withdraw_absent(run, decision, instance, grace))
     }
     /// `voter` opened an audience page on `instance`: the instance holds
     /// the voter (present) while its own lease lasts, and the voter also

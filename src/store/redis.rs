@@ -14,6 +14,10 @@
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
 //! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
+//! | `{prefix}instances`               | zset   | instance id -> its lease end, ms           |
+//! | `{prefix}instance:{id}`           | set    | voters with a page open on that instance   |
+//! | `{prefix}orphans`                 | hash   | voter -> the reaped instance that held it  |
+//! | `{prefix}run:{n}:reaped:{d}`      | hash   | voter -> `{id}|P|choice` withdrawn at a reap |
 //! | `{prefix}sms:{sid}`               | string | `1` while a webhook delivery is remembered |
 //! | `{prefix}smsout:to:{n}:{d}`       | hash   | phone hash -> sealed number (see `outbox`) |
 //! | `{prefix}smsout:due`              | zset   | outbound message id -> due, ms             |
@@ -340,9 +344,16 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, instance: &str) -> Result<u64> {
+    pub(super) async fn withdraw_absent(
+        &self,
+        run: RunId,
+        decision: &str,
+        instance: &str,
+        grace: Duration,
+    ) -> Result<u64> {
+        let ms = grace.as_millis().to_string();
         let reply = self
-            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision, instance])
+            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision, instance, &ms])
             .await?;
         parse(reply)
     }

@@ -28,8 +28,9 @@
 //!
 //! A store outage must not cost present voters their votes: leases that ran
 //! out during it only mean the renewals failed. So after any store error the
-//! sweeper holds off for one lease from the last error, long enough for
-//! every instance's heartbeat to renew its lease once the store is back.
+//! sweeper holds off for two instance leases from the last error, long
+//! enough for every instance's heartbeat to renew its lease (or rejoin)
+//! once the store is back.
 //! It also holds off for one lease after start, so that pages reconnecting
 //! after every instance restarted find their votes still there.
 //!
@@ -102,6 +103,13 @@ pub fn instance_lease(app: &AppState) -> Duration {
     lease(app).max(MIN_INSTANCE_LEASE)
 }
 
+/// How long the sweeper holds off after a store error: two instance
+/// leases, time for every instance's heartbeat to renew its lease, or
+/// rejoin, once the store is back, even on a busy machine.
+fn hold_after_error(app: &AppState) -> Duration {
+    instance_lease(app) * 2
+}
+
 /// How often the sweeper sweeps: twice a lease, at most [`MAX_SWEEP_EVERY`].
 fn sweep_every(app: &AppState) -> Duration {
     (lease(app) / 2).min(MAX_SWEEP_EVERY)
@@ -171,7 +179,7 @@ impl Presence {
     fn failed(&self, app: &AppState, e: &crate::store::StoreError) {
         tracing::warn!(error = %e, "cannot tell the store about presence");
         self.must_rejoin.store(true, Ordering::Release);
-        self.hold(lease(app));
+        self.hold(hold_after_error(app));
     }
 
     /// One heartbeat: renews this instance's lease, or rejoins when it has
@@ -271,7 +279,7 @@ pub async fn sweeper(app: AppState) {
         }
         if let Err(e) = sweep(&app).await {
             tracing::warn!(error = %e, "cannot withdraw the votes of absent voters");
-            app.presence.hold(lease(&app));
+            app.presence.hold(hold_after_error(&app));
         }
     }
 }
@@ -283,7 +291,7 @@ async fn sweep(app: &AppState) -> crate::store::Result<()> {
     };
     let withdrawn = app
         .store
-        .withdraw_absent_as(app.presence.id(), state.run, &open)
+        .withdraw_absent_as(app.presence.id(), state.run, &open, lease(app))
         .await?;
     if withdrawn > 0 {
         tracing::debug!(withdrawn, decision = open, "withdrew the votes of absent voters");

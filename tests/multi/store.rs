@@ -92,17 +92,26 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         // A, stalled, withdraws nothing (it is running, so never reaps
         // itself); B reaps A: A's voters go, B's and the sticky one stay.
         assert_eq!(
-            store.withdraw_absent_as("a", run, "build").await.expect("sweeps"),
+            store
+                .withdraw_absent_as("a", run, "build", Duration::ZERO)
+                .await
+                .expect("sweeps"),
             0,
             "{name}"
         );
         assert_eq!(
-            store.withdraw_absent_as("b", run, "build").await.expect("sweeps"),
+            store
+                .withdraw_absent_as("b", run, "build", Duration::ZERO)
+                .await
+                .expect("sweeps"),
             2,
             "{name}"
         );
         assert_eq!(
-            store.withdraw_absent_as("a", run, "build").await.expect("sweeps"),
+            store
+                .withdraw_absent_as("a", run, "build", Duration::ZERO)
+                .await
+                .expect("sweeps"),
             0,
             "{name}"
         );
@@ -123,7 +132,10 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         );
         assert!(store.beat("a", MINUTE).await.expect("beats"), "{name}");
         assert_eq!(
-            store.withdraw_absent_as("b", run, "build").await.expect("sweeps"),
+            store
+                .withdraw_absent_as("b", run, "build", Duration::ZERO)
+                .await
+                .expect("sweeps"),
             0,
             "{name}"
         );
@@ -141,7 +153,10 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         // A voter leaving A keeps the vote for the grace, then loses it.
         store.leave("a", &voter(0), Duration::ZERO).await.expect("leaves");
         assert_eq!(
-            store.withdraw_absent_as("b", run, "build").await.expect("sweeps"),
+            store
+                .withdraw_absent_as("b", run, "build", Duration::ZERO)
+                .await
+                .expect("sweeps"),
             1,
             "{name}"
         );

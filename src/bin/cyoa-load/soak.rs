@@ -481,13 +481,30 @@ fn check_return(soak: &Soak, slot: usize, absence: Absence, you: &Result<Option<
     }
 }
 
-/// One web voter. Returns its open page at the end (`None`: gone).
+/// A voter could not get a page open or a vote through for [`RETRY_FOR`].
+struct GaveUp;
+
+/// One web voter. Returns its open page at the end (`None`: gone); a voter
+/// that could not get through fails the soak.
 async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
+    match voter_life(&soak, slot, seed).await {
+        Ok(page) => page,
+        Err(GaveUp) => {
+            soak.stats.problem(format!(
+                "a voter could not get a page open or a vote through for {RETRY_FOR:?}"
+            ));
+            set_truth(&soak, slot, None);
+            None
+        }
+    }
+}
+
+async fn voter_life(soak: &Arc<Soak>, slot: usize, seed: u64) -> Result<Option<Page>, GaveUp> {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(slot as u64));
     let home = rng.random_range(0..soak.servers.len());
-    let client = crate::server::client(None).ok()?;
+    let client = crate::server::client(None).map_err(|_| GaveUp)?;
     let cookie = {
-        let _permit = soak.setups.acquire().await.ok()?;
+        let _permit = soak.setups.acquire().await.map_err(|_| GaveUp)?;
         let mut cookie = Err(String::new());
         for attempt in 0..soak.servers.len() * 20 {
             cookie = soak.servers[(home + attempt) % soak.servers.len()]
@@ -502,13 +519,13 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
             Ok(c) => format!("{VOTER_COOKIE}={c}"),
             Err(e) => {
                 soak.stats.problem(format!("no voter cookie: {e}"));
-                return None;
+                return Ok(None);
             }
         }
     };
-    let Some((mut page, _)) = open_page(&soak, &cookie, home).await else {
+    let Some((mut page, _)) = open_page(soak, &cookie, home).await else {
         soak.stats.problem("a voter's page never opened");
-        return None;
+        return Ok(None);
     };
     let mut current: Option<usize> = None;
     let short = soak.grace / 4;
@@ -517,7 +534,7 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
         let wait = pause(&mut rng, soak.pause);
         let left = soak.until.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Some(page);
+            return Ok(Some(page));
         }
         if !stay(&mut page, wait.min(left)).await {
             let dropped_at = Instant::now();
@@ -525,23 +542,25 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
             // the page reconnects at once, anywhere, and must find its vote.
             soak.stats.dropped.fetch_add(1, Ordering::Relaxed);
             let next = rng.random_range(0..soak.servers.len());
-            let (again, you) = open_page(&soak, &cookie, next).await?;
+            let (again, you) = open_page(soak, &cookie, next).await.ok_or(GaveUp)?;
             let absence = if dropped_at.elapsed() < short {
                 Absence::Short
             } else {
                 Absence::Unsure
             };
-            check_return(&soak, slot, absence, &you, None);
+            check_return(soak, slot, absence, &you, None);
             page = again;
             if absence == Absence::Unsure || you.is_err() {
                 if let Some(c) = current {
-                    page = vote_until_acknowledged(&soak, &mut rng, &cookie, page, c).await?;
+                    page = vote_until_acknowledged(soak, &mut rng, &cookie, page, c)
+                        .await
+                        .ok_or(GaveUp)?;
                 }
             }
             continue;
         }
         if Instant::now() >= soak.until {
-            return Some(page);
+            return Ok(Some(page));
         }
         match rng.random_range(0..100) {
             // A vote, or a change of mind.
@@ -552,9 +571,11 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
                     }
                     _ => rng.random_range(0..soak.choices.len()),
                 };
-                page = vote_until_acknowledged(&soak, &mut rng, &cookie, page, choice).await?;
+                page = vote_until_acknowledged(soak, &mut rng, &cookie, page, choice)
+                    .await
+                    .ok_or(GaveUp)?;
                 current = Some(choice);
-                set_truth(&soak, slot, current);
+                set_truth(soak, slot, current);
             }
             // A reload or a flaky connection: back well within the grace,
             // on any instance; the vote must still be there.
@@ -563,18 +584,20 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
                 let left_at = Instant::now();
                 tokio::time::sleep(short.mul_f64(rng.random_range(0.0..0.5))).await;
                 let next = rng.random_range(0..soak.servers.len());
-                let (again, you) = open_page(&soak, &cookie, next).await?;
+                let (again, you) = open_page(soak, &cookie, next).await.ok_or(GaveUp)?;
                 let absence = if left_at.elapsed() < short {
                     Absence::Short
                 } else {
                     Absence::Unsure
                 };
-                check_return(&soak, slot, absence, &you, None);
+                check_return(soak, slot, absence, &you, None);
                 page = again;
                 soak.stats.short_absences.fetch_add(1, Ordering::Relaxed);
                 if absence == Absence::Unsure || you.is_err() {
                     if let Some(c) = current {
-                        page = vote_until_acknowledged(&soak, &mut rng, &cookie, page, c).await?;
+                        page = vote_until_acknowledged(soak, &mut rng, &cookie, page, c)
+                            .await
+                            .ok_or(GaveUp)?;
                     }
                 }
             }
@@ -583,28 +606,30 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
             75..80 => {
                 let _ = page.socket.close(None).await;
                 let before = current.take();
-                set_truth(&soak, slot, None);
+                set_truth(soak, slot, None);
                 soak.stats.long_absences.fetch_add(1, Ordering::Relaxed);
                 let back = Instant::now() + long;
                 if back >= soak.until {
-                    return None;
+                    return Ok(None);
                 }
                 tokio::time::sleep_until(back.into()).await;
                 let next = rng.random_range(0..soak.servers.len());
-                let (again, you) = open_page(&soak, &cookie, next).await?;
-                check_return(&soak, slot, Absence::Unsure, &you, before);
+                let (again, you) = open_page(soak, &cookie, next).await.ok_or(GaveUp)?;
+                check_return(soak, slot, Absence::Unsure, &you, before);
                 page = again;
                 let choice = rng.random_range(0..soak.choices.len());
-                page = vote_until_acknowledged(&soak, &mut rng, &cookie, page, choice).await?;
+                page = vote_until_acknowledged(soak, &mut rng, &cookie, page, choice)
+                    .await
+                    .ok_or(GaveUp)?;
                 current = Some(choice);
-                set_truth(&soak, slot, current);
+                set_truth(soak, slot, current);
             }
             // Gone for good.
             80..82 => {
                 let _ = page.socket.close(None).await;
-                set_truth(&soak, slot, None);
+                set_truth(soak, slot, None);
                 soak.stats.gone.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return Ok(None);
             }
             // Just watching.
             _ => {}
