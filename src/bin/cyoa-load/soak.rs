@@ -4,8 +4,9 @@
 //!
 //! Web voters join on any instance, vote, change their minds, leave for a
 //! moment (well within the presence grace) or for long (well beyond it),
-//! come back on any instance, and some leave for good; phones text signed
-//! webhooks to any instance. A refused vote ("try again": a WebSocket
+//! come back on any instance, and some leave for good (new voters take
+//! their seats a little later); phones text signed webhooks to any
+//! instance. A refused vote ("try again": a WebSocket
 //! `store` error, an SMS 503, a refused connection) is sent again until it
 //! is acknowledged, as the audience page and Twilio do.
 //!
@@ -99,6 +100,7 @@ struct Stats {
     web_votes: AtomicU64,
     sms_votes: AtomicU64,
     retries: AtomicU64,
+    joined: AtomicU64,
     short_absences: AtomicU64,
     long_absences: AtomicU64,
     gone: AtomicU64,
@@ -269,7 +271,8 @@ pub async fn run(args: SoakArgs) -> Result<bool, String> {
         s.retries.load(Ordering::Relaxed)
     );
     println!(
-        "absences: {} short (vote kept), {} long (past the grace), {} voters gone for good, {} pages dropped by a server",
+        "voters who joined: {} (a seat left for good is taken by someone new); absences: {} short (vote kept), {} long (past the grace), {} voters gone for good, {} pages dropped by a server",
+        s.joined.load(Ordering::Relaxed),
         s.short_absences.load(Ordering::Relaxed),
         s.long_absences.load(Ordering::Relaxed),
         s.gone.load(Ordering::Relaxed),
@@ -501,37 +504,52 @@ async fn web_voter(soak: Arc<Soak>, slot: usize, seed: u64) -> Option<Page> {
 
 async fn voter_life(soak: &Arc<Soak>, slot: usize, seed: u64) -> Result<Option<Page>, GaveUp> {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(slot as u64));
-    let home = rng.random_range(0..soak.servers.len());
     let client = crate::server::client(None).map_err(|_| GaveUp)?;
-    let cookie = {
-        let _permit = soak.setups.acquire().await.map_err(|_| GaveUp)?;
-        let mut cookie = Err(String::new());
-        for attempt in 0..soak.servers.len() * 20 {
-            cookie = soak.servers[(home + attempt) % soak.servers.len()]
-                .voter_cookie(&client)
-                .await;
-            if cookie.is_ok() {
-                break;
+    loop {
+        let home = rng.random_range(0..soak.servers.len());
+        let cookie = {
+            let _permit = soak.setups.acquire().await.map_err(|_| GaveUp)?;
+            let mut cookie = Err(String::new());
+            for attempt in 0..soak.servers.len() * 20 {
+                cookie = soak.servers[(home + attempt) % soak.servers.len()]
+                    .voter_cookie(&client)
+                    .await;
+                if cookie.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            format!("{VOTER_COOKIE}={}", cookie.map_err(|_| GaveUp)?)
+        };
+        let (page, _) = open_page(soak, &cookie, home).await.ok_or(GaveUp)?;
+        soak.stats.joined.fetch_add(1, Ordering::Relaxed);
+        if let Some(page) = one_voter(soak, slot, &mut rng, &cookie, page).await? {
+            return Ok(Some(page));
         }
-        match cookie {
-            Ok(c) => format!("{VOTER_COOKIE}={c}"),
-            Err(e) => {
-                soak.stats.problem(format!("no voter cookie: {e}"));
-                return Ok(None);
-            }
+        // Gone: someone new may take the seat a little later.
+        let next = Instant::now() + pause(&mut rng, soak.pause * 3.0);
+        if next >= soak.until {
+            return Ok(None);
         }
-    };
-    let Some((mut page, _)) = open_page(soak, &cookie, home).await else {
-        soak.stats.problem("a voter's page never opened");
-        return Ok(None);
-    };
+        tokio::time::sleep_until(next.into()).await;
+    }
+}
+
+/// One voter (one cookie) from its first page on: its page at the end, or
+/// `None` once it left for good.
+async fn one_voter(
+    soak: &Arc<Soak>,
+    slot: usize,
+    rng: &mut StdRng,
+    cookie: &str,
+    mut page: Page,
+) -> Result<Option<Page>, GaveUp> {
+    let cookie = cookie.to_string();
     let mut current: Option<usize> = None;
     let short = soak.grace / 4;
     let long = soak.grace * 2 + Duration::from_secs(5);
     loop {
-        let wait = pause(&mut rng, soak.pause);
+        let wait = pause(rng, soak.pause);
         let left = soak.until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(Some(page));
@@ -552,7 +570,7 @@ async fn voter_life(soak: &Arc<Soak>, slot: usize, seed: u64) -> Result<Option<P
             page = again;
             if absence == Absence::Unsure || you.is_err() {
                 if let Some(c) = current {
-                    page = vote_until_acknowledged(soak, &mut rng, &cookie, page, c)
+                    page = vote_until_acknowledged(soak, rng, &cookie, page, c)
                         .await
                         .ok_or(GaveUp)?;
                 }
@@ -571,7 +589,7 @@ async fn voter_life(soak: &Arc<Soak>, slot: usize, seed: u64) -> Result<Option<P
                     }
                     _ => rng.random_range(0..soak.choices.len()),
                 };
-                page = vote_until_acknowledged(soak, &mut rng, &cookie, page, choice)
+                page = vote_until_acknowledged(soak, rng, &cookie, page, choice)
                     .await
                     .ok_or(GaveUp)?;
                 current = Some(choice);
@@ -595,7 +613,7 @@ async fn voter_life(soak: &Arc<Soak>, slot: usize, seed: u64) -> Result<Option<P
                 soak.stats.short_absences.fetch_add(1, Ordering::Relaxed);
                 if absence == Absence::Unsure || you.is_err() {
                     if let Some(c) = current {
-                        page = vote_until_acknowledged(soak, &mut rng, &cookie, page, c)
+                        page = vote_until_acknowledged(soak, rng, &cookie, page, c)
                             .await
                             .ok_or(GaveUp)?;
                     }
@@ -618,7 +636,7 @@ async fn voter_life(soak: &Arc<Soak>, slot: usize, seed: u64) -> Result<Option<P
                 check_return(soak, slot, Absence::Unsure, &you, before);
                 page = again;
                 let choice = rng.random_range(0..soak.choices.len());
-                page = vote_until_acknowledged(soak, &mut rng, &cookie, page, choice)
+                page = vote_until_acknowledged(soak, rng, &cookie, page, choice)
                     .await
                     .ok_or(GaveUp)?;
                 current = Some(choice);
