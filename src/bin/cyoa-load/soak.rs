@@ -210,7 +210,11 @@ pub async fn run(args: SoakArgs) -> Result<bool, String> {
     let mut pages = Vec::new();
     for task in tasks {
         match task.await {
-            Ok(Some(page)) => pages.push(page),
+            // Read on (pongs included) until the comparison is over: a
+            // page that goes silent is closed by the server after a minute.
+            Ok(Some(mut page)) => pages.push(tokio::spawn(async move {
+                while let Some(Ok(_)) = page.socket.next().await {}
+            })),
             Ok(None) => {}
             Err(e) => soak.stats.problem(format!("a voter task failed: {e}")),
         }
@@ -228,6 +232,7 @@ pub async fn run(args: SoakArgs) -> Result<bool, String> {
     // lease; after an outage the sweepers hold off one lease more.
     let settle_by = Instant::now() + soak.grace * 4 + Duration::from_secs(60);
     let mut served: Vec<Vec<u64>>;
+    let mut first_look = true;
     loop {
         served = Vec::new();
         for server in &soak.servers {
@@ -236,11 +241,17 @@ pub async fn run(args: SoakArgs) -> Result<bool, String> {
         if served.iter().all(|s| *s == truth) || Instant::now() > settle_by {
             break;
         }
+        if first_look {
+            eprintln!("[soak] not equal yet: ground truth {truth:?}, instances {served:?}");
+            first_look = false;
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let settled_in = began.elapsed() - activity;
     progress.abort();
-    drop(pages);
+    for page in pages {
+        page.abort();
+    }
 
     let s = &soak.stats;
     let show = |counts: &[u64]| {
