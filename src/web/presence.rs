@@ -138,9 +138,7 @@ impl Presence {
             }
         }
         self.changes.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = app.store.arrive(&self.id, voter, lease(app)).await {
-            self.failed(app, &e);
-        }
+        self.tell_store(app, voter, true).await;
     }
 
     /// How many audience sockets `voter` has open on this instance.
@@ -164,8 +162,31 @@ impl Presence {
             voters.remove(voter);
         }
         self.changes.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = app.store.leave(&self.id, voter, lease(app)).await {
-            self.failed(app, &e);
+        self.tell_store(app, voter, false).await;
+    }
+
+    /// Tells the store that `voter` is here (`arrive`) or no longer is
+    /// (`leave`). Another socket of the voter may connect or close while
+    /// the call is on its way, and the two calls may reach the store in
+    /// either order; so after each call, if the voter's state here is no
+    /// longer what was sent, the call for the new state follows. The last
+    /// call the store runs then always matches the sockets.
+    async fn tell_store(&self, app: &AppState, voter: &Voter, mut here: bool) {
+        loop {
+            let told = if here {
+                app.store.arrive(&self.id, voter, lease(app)).await
+            } else {
+                app.store.leave(&self.id, voter, lease(app)).await
+            };
+            if let Err(e) = told {
+                // The next heartbeat rejoins with the sockets as they are.
+                return self.failed(app, &e);
+            }
+            let now_here = self.open_sockets(voter) > 0;
+            if now_here == here {
+                return;
+            }
+            here = now_here;
         }
     }
 
