@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::fields::{a, shown};
 use super::diag::{Diagnostic, Loaded, Problems};
+use super::fields::{a, shown};
 use super::load::{Reader, Value};
 use super::{Asset, DEFAULT_PRESENCE_GRACE, MAX_PRESENCE_GRACE, Results, Settings, SmsTexts, Theme, WebVotes};
 
@@ -150,7 +150,10 @@ impl Reader<'_> {
         if let Err(why) = asset_name(&name) {
             self.p.error(
                 at,
-                format!("`{key}` must be a file in the story's folder, like `{key}.{}`: {why}", types[0].0),
+                format!(
+                    "`{key}` must be a file in the story's folder, like `{key}.{}`: {why}",
+                    types[0].0
+                ),
             );
             return None;
         }
@@ -161,10 +164,8 @@ impl Reader<'_> {
             .map(|(_, t)| *t)
         else {
             let known: Vec<String> = types.iter().map(|(e, _)| format!("`.{e}`")).collect();
-            self.p.error(
-                at,
-                format!("`{key}` must be a {} file, not `{name}`", known.join(", ")),
-            );
+            self.p
+                .error(at, format!("`{key}` must be a {} file, not `{name}`", known.join(", ")));
             return None;
         };
         Some(Asset {
@@ -246,7 +247,11 @@ fn asset_name(name: &str) -> Result<(), &'static str> {
 pub(super) fn read_assets(mut loaded: Loaded, path: &Path, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
     let name = path.display().to_string();
     let folder = path.parent().unwrap_or(Path::new("."));
-    let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
     let mut p = Problems::default();
     let theme = &mut loaded.story.settings.theme;
     for (key, asset, limit) in [
@@ -276,7 +281,9 @@ fn read_asset(folder: &Path, name: &str, limit: usize) -> Result<Arc<[u8]>, Stri
         (Err(e), _) => return Err(format!("cannot be read: {e}")),
     };
     if !inside {
-        return Err("leads out of the story's folder (through a symbolic link); copy the file next to the story".into());
+        return Err(
+            "leads out of the story's folder (through a symbolic link); copy the file next to the story".into(),
+        );
     }
     let file = std::fs::File::open(&wanted).map_err(|e| format!("cannot be read: {e}"))?;
     let mut bytes = Vec::new();
@@ -327,7 +334,17 @@ mod tests {
         for ok in ["logo.png", "img/logo.svg", "a-b_c.1.css"] {
             assert_eq!(asset_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "../x.css", "a/../../x.css", "/etc/x.css", ".hidden.css", "a//b.css", "c:x.css", "a\\b.css", "a b.css"] {
+        for bad in [
+            "",
+            "../x.css",
+            "a/../../x.css",
+            "/etc/x.css",
+            ".hidden.css",
+            "a//b.css",
+            "c:x.css",
+            "a\\b.css",
+            "a b.css",
+        ] {
             assert!(asset_name(bad).is_err(), "{bad}");
         }
     }

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::auth;
 use super::control;
 use super::error::{Error, PageForm};
-use super::state::AppState;
 use super::join;
+use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::store::VoteKind;
@@ -366,7 +366,10 @@ mod tests {
 
     #[test]
     fn shares_are_rounded_whole_percents() {
-        assert_eq!((percent(1, 3), percent(2, 3), percent(0, 0), percent(5, 5)), (33, 67, 0, 100));
+        assert_eq!(
+            (percent(1, 3), percent(2, 3), percent(0, 0), percent(5, 5)),
+            (33, 67, 0, 100)
+        );
     }
 
     #[test]

@@ -336,7 +336,10 @@ mod tests {
         let v = DecisionView::new(&decision(&["a", "b"]), Status::Open, &tally(&[("a", 1), ("b", 3)]));
         let hidden = v.without_counts();
         assert!(hidden.choices.iter().all(|c| c.votes == 0));
-        assert_eq!((hidden.total, hidden.winner, hidden.tie, hidden.hidden), (4, None, None, true));
+        assert_eq!(
+            (hidden.total, hidden.winner, hidden.tie, hidden.hidden),
+            (4, None, None, true)
+        );
     }
 
     #[test]
