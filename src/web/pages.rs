@@ -85,18 +85,18 @@ struct JoinPanel {
     /// The QR code's size in modules (its SVG's own width and height).
     qr_size: usize,
     /// The number to text, shown on a join slide (a decision slide says
-    /// what to text with it instead).
+    /// what to text with it while its vote can take it, and nothing after).
     sms_number: Option<String>,
 }
 
 impl JoinPanel {
-    fn of(app: &AppState) -> JoinPanel {
+    fn of(app: &AppState, join_slide: bool) -> JoinPanel {
         let url = format!("{}/", app.public_url);
         JoinPanel {
             short_url: join::short_url(&app.public_url),
             qr_size: join::qr_modules(&url).unwrap_or(0),
             url,
-            sms_number: SmsView::of(app).map(|s| s.number),
+            sms_number: SmsView::of(app).filter(|_| join_slide).map(|s| s.number),
         }
     }
 }
@@ -333,7 +333,7 @@ pub async fn presenter(
             .as_ref()
             .filter(|d| d.status != Status::Closed)
             .and_then(|d| SmsHint::of(&view, d)),
-        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app)),
+        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide)),
         join_slide,
     };
     Ok(render(page)?.into_response())

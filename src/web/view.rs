@@ -108,7 +108,9 @@ pub struct DecisionView {
     pub tie: Option<Vec<String>>,
     /// The counts are hidden until the vote closes (`results = "hidden"`):
     /// every choice's `votes` is 0 and there is no `winner` or `tie`; only
-    /// `total` is real, so the presenter sees votes arriving.
+    /// `total` is real, so the presenter sees votes arriving. Left out of
+    /// the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hidden: bool,
 }
 
