@@ -66,7 +66,8 @@ pub async fn svg(State(app): State<AppState>) -> Result<Response, Error> {
 /// bytes read when the story was loaded. Nothing else is served here, so no
 /// path can reach any other file.
 pub async fn story_asset(State(app): State<AppState>, Path(name): Path<String>) -> Result<Response, Error> {
-    let theme = &app.story.settings.theme;
+    let story = app.story();
+    let theme = &story.settings.theme;
     let found = [theme.logo.as_ref(), theme.css.as_ref()]
         .into_iter()
         .flatten()

@@ -18,6 +18,7 @@ use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::store::VoteKind;
+use crate::story::Story;
 
 /// A decision as the templates show it.
 struct Panel {
@@ -58,8 +59,8 @@ struct Look {
 }
 
 impl Look {
-    fn of(app: &AppState) -> Look {
-        let theme = &app.story.settings.theme;
+    fn of(story: &Story) -> Look {
+        let theme = &story.settings.theme;
         // A file is linked only when its bytes were read (a story file).
         let url = |a: &Option<crate::story::Asset>| a.as_ref().filter(|a| a.bytes.is_some()).map(|a| a.url());
         Look {
@@ -216,9 +217,10 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         Some(d) if d.closed => format!("Vote closed. {}", d.winner_text),
         _ => String::new(),
     };
+    let story = app.story();
     render(AudiencePage {
-        look: Look::of(app),
-        story_title: app.story.title.clone(),
+        look: Look::of(&story),
+        story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
         decision,
@@ -250,7 +252,8 @@ pub async fn pinned(
     Path(decision): Path<String>,
     cookie: VoterCookie,
 ) -> Result<(SignedCookieJar, Html<String>), Error> {
-    let Some(d) = app.story.decision(&decision) else {
+    let story = app.story();
+    let Some(d) = story.decision(&decision) else {
         return Err(Error::not_found(
             "unknown_decision",
             format!("There is no vote called {decision:?}."),
@@ -315,15 +318,16 @@ pub async fn presenter(
         return Err(login_needed(&app, "This page is for the presenter."));
     }
     let view = StateView::load(&app).await?;
-    let slide = app.story.slide(&view.slide.id);
+    let story = app.story();
+    let slide = story.slide(&view.slide.id);
     let join_slide = slide.is_some_and(|s| s.join);
     let page = PresenterPage {
-        look: Look::of(&app),
-        story_title: app.story.title.clone(),
+        look: Look::of(&story),
+        story_title: story.title.clone(),
         run: view.run,
         slide_id: view.slide.id.clone(),
         slide_title: view.slide.title.clone(),
-        body_html: slide.map(|s| s.body_html.clone()).unwrap_or_default(),
+        body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
         audience_url: format!("{}/", app.public_url),
