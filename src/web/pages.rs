@@ -104,11 +104,9 @@ impl JoinPanel {
 
 /// Whole-percent share of `votes` in `total`.
 fn percent(votes: u64, total: u64) -> u64 {
-    if total == 0 {
-        0
-    } else {
-        (votes * 100 + total / 2) / total
-    }
+    (votes.saturating_mul(100).saturating_add(total / 2))
+        .checked_div(total)
+        .unwrap_or(0)
 }
 
 /// "Tie: A and B", "Tie: A, B and C".
