@@ -143,6 +143,14 @@ async fn command(client: &Client, name: &str, body: Value) {
     assert_eq!(status, json!(200), "the presenter command {name}");
 }
 
+/// A picture of the page into `target/screenshots/`, to look at.
+async fn save_screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot folder");
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(dir.join(name), png).expect("writing a screenshot");
+}
+
 pub async fn run(driver: &mut Driver) {
     joining_by_qr_code_on_the_join_slide_and_every_decision_slide(driver).await;
     the_live_chart_grows_its_bars_and_tells_screen_readers(driver).await;
@@ -203,6 +211,7 @@ async fn joining_by_qr_code_on_the_join_slide_and_every_decision_slide(driver: &
     .await;
     assert_eq!(probe, json!("loaded"), "the story's style sheet applies");
     axe::check(&screen, "presenter join slide").await;
+    save_screenshot(&screen, "join-slide.png").await;
 
     // The image route: the same QR code, for a story's own slides.
     let http = reqwest::Client::new();
@@ -346,6 +355,7 @@ async fn the_live_chart_grows_its_bars_and_tells_screen_readers(driver: &mut Dri
     wait_vote_status(&screen, "closed").await;
     wait_text(&voter, "#audience [data-percent=\"cats\"]", "50%").await;
     axe::check(&voter, "audience with a closed vote").await;
+    save_screenshot(&voter, "audience-closed.png").await;
     axe::check(&screen, "presenter with a closed vote").await;
 
     // Reduced motion: no transition.
