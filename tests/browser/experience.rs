@@ -439,6 +439,7 @@ async fn hidden_results_show_only_the_total_until_the_vote_closes(driver: &mut D
     .await;
     assert_eq!(shown, json!([0, true, ""]), "no count while the results are hidden");
     axe::check(&screen, "presenter with hidden results").await;
+    save_screenshot(&screen, "hidden-results.png").await;
     // Nor do the pages' JSON and HTML carry them.
     let state: Value = reqwest::get(app.url("/api/state"))
         .await
