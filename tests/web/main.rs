@@ -12,6 +12,7 @@ mod flow;
 mod hardening;
 mod health;
 mod helpers;
+mod map_cli;
 mod metrics;
 mod pages;
 mod presence;
