@@ -826,7 +826,9 @@ fn edge_label(
             let votes = t.get(id);
             format!("{}% ({votes})", (votes as f64 * 100.0 / total as f64).round())
         });
-        let taken = run.is_some_and(|r| r.took(&decision.id, &choice.goto));
+        // Two choices to one slide: the path cannot tell which was taken.
+        let alone = decision.choices.iter().filter(|c| c.goto == choice.goto).count() == 1;
+        let taken = alone && run.is_some_and(|r| r.took(&decision.id, &choice.goto));
         rows.push((clip(&choice.label, MAX_LABEL), share, taken));
     }
     let n = rows.len() as f64;

@@ -64,12 +64,15 @@ pub fn presenter_reads(app: &AppState, headers: &HeaderMap) -> bool {
     auth::has_presenter_cookie(app, headers) || Presenter::check(app, headers).is_ok()
 }
 
-/// Which choice the run followed out of each decision on its path.
+/// Which choice the run followed out of each decision on its path. A
+/// decision whose choices share the slide the run went to is left out: the
+/// path cannot tell which one it was.
 pub fn followed(story: &Story, path: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for step in path.windows(2) {
         if let Some(d) = story.decision(&step[0]) {
-            if let Some(c) = d.choices.iter().find(|c| c.goto == step[1]) {
+            let mut leading = d.choices.iter().filter(|c| c.goto == step[1]);
+            if let (Some(c), None) = (leading.next(), leading.next()) {
                 out.insert(d.id.clone(), c.id.clone());
             }
         }

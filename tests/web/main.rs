@@ -8,6 +8,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod coalescing;
+mod explore;
 mod flow;
 mod hardening;
 mod health;
@@ -16,6 +17,7 @@ mod map_cli;
 mod metrics;
 mod pages;
 mod presence;
+mod results;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;
