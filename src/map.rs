@@ -589,7 +589,7 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
     );
     let _ = write!(
         svg,
-        r#"<title id="story-map-title">Story map: {title}</title><defs><marker id="map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{LINE}"/></marker><marker id="map-arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{TAKEN}"/></marker></defs>"#
+        r#"<title id="story-map-title">Story map: {title}</title><defs><marker id="map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{LINE}"/></marker><marker id="map-arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="13" markerHeight="13" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{TAKEN}"/></marker></defs>"#
     );
     let _ = write!(
         svg,
