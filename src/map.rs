@@ -121,6 +121,9 @@ fn clip(text: &str, max: usize) -> String {
     cut
 }
 
+/// A point of the drawing: x, y.
+type Point = (f64, f64);
+
 /// A box on the map: one slide, or a straight run of them.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -221,7 +224,10 @@ impl Graph {
                 Then::Decision(d) => {
                     for c in &d.choices {
                         let Some(&to) = group_of.get(&c.goto) else { continue };
-                        match edges.iter_mut().find(|e| e.from == from && e.to == to && !e.choices.is_empty()) {
+                        match edges
+                            .iter_mut()
+                            .find(|e| e.from == from && e.to == to && !e.choices.is_empty())
+                        {
                             Some(e) => e.choices.push(c.id.clone()),
                             None => edges.push(Edge {
                                 from,
@@ -308,7 +314,11 @@ fn layers(graph: &Graph, back: &HashSet<usize>) -> Vec<usize> {
         if e.from == e.to {
             continue;
         }
-        let (a, b) = if back.contains(&i) { (e.to, e.from) } else { (e.from, e.to) };
+        let (a, b) = if back.contains(&i) {
+            (e.to, e.from)
+        } else {
+            (e.from, e.to)
+        };
         out[a].push(b);
         ins[b] += 1;
     }
@@ -363,7 +373,11 @@ fn sweep(order: &mut [Vec<usize>], items: &[Item], downward: bool) {
         }
     }
     let n = order.len();
-    let layers: Vec<usize> = if downward { (1..n).collect() } else { (0..n.saturating_sub(1)).rev().collect() };
+    let layers: Vec<usize> = if downward {
+        (1..n).collect()
+    } else {
+        (0..n.saturating_sub(1)).rev().collect()
+    };
     for l in layers {
         let mut keyed: Vec<(f64, usize)> = order[l]
             .iter()
@@ -434,7 +448,11 @@ fn place(order: &[Vec<usize>], items: &mut [Item], which: fn(&Item) -> Vec<usize
             .windows(2)
             .map(|w| {
                 let (a, b) = (&items[w[0]], &items[w[1]]);
-                let g = if a.width == 0.0 || b.width == 0.0 { DUMMY_GAP } else { GAP_X };
+                let g = if a.width == 0.0 || b.width == 0.0 {
+                    DUMMY_GAP
+                } else {
+                    GAP_X
+                };
                 (a.width + b.width) / 2.0 + g
             })
             .collect();
@@ -549,15 +567,9 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
     }
     let both = |i: &Item| i.up.iter().chain(&i.down).copied().collect::<Vec<_>>();
     place(&order, &mut items, both);
-    let left = items
-        .iter()
-        .map(|i| i.x - i.width / 2.0)
-        .fold(f64::INFINITY, f64::min);
+    let left = items.iter().map(|i| i.x - i.width / 2.0).fold(f64::INFINITY, f64::min);
     let left = if left.is_finite() { left } else { 0.0 };
-    let right_edge = items
-        .iter()
-        .map(|i| i.x + i.width / 2.0)
-        .fold(0.0f64, f64::max);
+    let right_edge = items.iter().map(|i| i.x + i.width / 2.0).fold(0.0f64, f64::max);
     for item in &mut items {
         item.x += MARGIN - left;
     }
@@ -574,12 +586,18 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
         y += layer_h[l].max(LINE_H) + GAP_Y;
     }
     // Room on the right for the arcs and labels of loops onto one box.
-    let loops = if graph.edges.iter().any(|e| e.from == e.to) { 170.0 } else { 0.0 };
+    let loops = if graph.edges.iter().any(|e| e.from == e.to) {
+        170.0
+    } else {
+        0.0
+    };
     let width = (right_edge - left + 2.0 * MARGIN).max(NODE_W + 2.0 * MARGIN).max(360.0) + loops;
     let height = y - GAP_Y + MARGIN;
 
     let run = options.run;
-    let in_path: HashSet<&str> = run.map(|r| r.path.iter().map(String::as_str).collect()).unwrap_or_default();
+    let in_path: HashSet<&str> = run
+        .map(|r| r.path.iter().map(String::as_str).collect())
+        .unwrap_or_default();
 
     let mut svg = String::new();
     let title = escape(&story.title);
@@ -604,7 +622,10 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
     let mut entries: HashMap<usize, Vec<(f64, usize)>> = HashMap::new();
     for (r, route) in routes.iter().enumerate() {
         let n = route.items.len();
-        exits.entry(route.items[0]).or_default().push((items[route.items[1]].x, r));
+        exits
+            .entry(route.items[0])
+            .or_default()
+            .push((items[route.items[1]].x, r));
         entries
             .entry(route.items[n - 1])
             .or_default()
@@ -616,7 +637,11 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
             let mut list = list.clone();
             list.sort_by(|a, b| a.0.total_cmp(&b.0));
             let n = list.len();
-            let step = if n > 1 { ((NODE_W - 60.0) / (n - 1) as f64).min(44.0) } else { 0.0 };
+            let step = if n > 1 {
+                ((NODE_W - 60.0) / (n - 1) as f64).min(44.0)
+            } else {
+                0.0
+            };
             for (k, (_, r)) in list.into_iter().enumerate() {
                 at.insert(r, items[item].x + (k as f64 - (n - 1) as f64 / 2.0) * step);
             }
@@ -651,7 +676,7 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
         // Stretches top to bottom: out of the upper box, straight through
         // each waypoint's layer, into the lower box.
         let n = route.items.len();
-        let mut stretches: Vec<((f64, f64), (f64, f64), bool)> = Vec::new();
+        let mut stretches: Vec<(Point, Point, bool)> = Vec::new();
         let mut at = (exit_x[&r], bottom_of(route.items[0]));
         for &w in &route.items[1..n - 1] {
             let top = layer_top[items[w].layer];
@@ -694,7 +719,11 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
         } else {
             (LINE, 1.6, "map-arrow")
         };
-        let dash = if route.reversed { r#" stroke-dasharray="6 4""# } else { "" };
+        let dash = if route.reversed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
         let _ = write!(
             svg,
             r#"<path class="{class}" data-from="{}" data-to="{}" d="{d}" fill="none" stroke="{stroke}" stroke-width="{width}"{dash} marker-end="url(#{marker})"/>"#,
@@ -774,7 +803,11 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
             escape(&group.slides.join(" ")),
             escape(&tooltip.join(" → "))
         );
-        let rx = if matches!(last.map(|s| &s.then), Some(Then::Ending)) { 18 } else { 8 };
+        let rx = if matches!(last.map(|s| &s.then), Some(Then::Ending)) {
+            18
+        } else {
+            8
+        };
         let _ = write!(
             svg,
             r#"<rect x="{x:.1}" y="{top:.1}" width="{NODE_W}" height="{:.1}" rx="{rx}" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"/>"#,
@@ -832,7 +865,11 @@ fn edge_label(
         rows.push((clip(&choice.label, MAX_LABEL), share, taken));
     }
     let n = rows.len() as f64;
-    let first_y = if upwards { end.1 + 18.0 } else { end.1 - 10.0 - (n - 1.0) * 16.0 };
+    let first_y = if upwards {
+        end.1 + 18.0
+    } else {
+        end.1 - 10.0 - (n - 1.0) * 16.0
+    };
     let widest = rows
         .iter()
         .map(|(l, s, _)| l.chars().count() + s.as_ref().map_or(0, |s| s.chars().count() + 1))
@@ -859,7 +896,11 @@ fn edge_label(
             escape(label)
         );
         if let Some(share) = share {
-            let _ = write!(out, r#" <tspan class="share" font-weight="700">{}</tspan>"#, escape(share));
+            let _ = write!(
+                out,
+                r#" <tspan class="share" font-weight="700">{}</tspan>"#,
+                escape(share)
+            );
         }
         out.push_str("</text>");
     }
@@ -888,7 +929,10 @@ mod tests {
 
     #[test]
     fn markup_and_control_characters_are_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'\u{1}"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'\u{1}"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

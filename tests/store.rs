@@ -663,7 +663,10 @@ async fn only_the_current_run_can_be_published(store: VoteStore) {
         store.set_published(run, Publication::Explore, true).await,
         Err(StoreError::NotCurrent(1))
     ));
-    assert_eq!(store.run(run).await.unwrap().unwrap().state.published, Published::default());
+    assert_eq!(
+        store.run(run).await.unwrap().unwrap().state.published,
+        Published::default()
+    );
 }
 
 // ---- Redis only ----

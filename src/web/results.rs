@@ -155,7 +155,8 @@ fn result_decisions(app: &AppState, history: &RunHistory) -> Vec<ResultDecision>
                     label: c.label.clone(),
                     votes: c.votes,
                     percent: (c.votes * 100 + d.total / 2).checked_div(d.total).unwrap_or(0),
-                    won: d.winner.as_deref() == Some(c.id.as_str()) || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
+                    won: d.winner.as_deref() == Some(c.id.as_str())
+                        || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
                     followed: followed.get(&d.id) == Some(&c.id),
                 })
                 .collect(),
@@ -259,16 +260,7 @@ pub fn csv_of(app: &AppState, history: &RunHistory) -> Result<String, csv::Error
     let followed = followed(&app.story, &history.path);
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
-        "run",
-        "decision",
-        "prompt",
-        "number",
-        "choice",
-        "label",
-        "votes",
-        "total",
-        "won",
-        "followed",
+        "run", "decision", "prompt", "number", "choice", "label", "votes", "total", "won", "followed",
     ])?;
     for d in &history.decisions {
         for c in &d.choices {
@@ -279,7 +271,11 @@ pub fn csv_of(app: &AppState, history: &RunHistory) -> Result<String, csv::Error
             } else {
                 "no"
             };
-            let taken = if followed.get(&d.id) == Some(&c.id) { "yes" } else { "no" };
+            let taken = if followed.get(&d.id) == Some(&c.id) {
+                "yes"
+            } else {
+                "no"
+            };
             out.write_record([
                 history.run.to_string(),
                 spreadsheet_safe(&d.id),
@@ -310,12 +306,7 @@ pub async fn run_or_export(
         (_, Some(id)) => (id, false),
         _ => return Ok(api::run(State(app), Path(run)).await.into_response()),
     };
-    let bad = || {
-        Error::bad_request(
-            "bad_run",
-            "A run is a number: /api/runs/1.csv or /api/runs/1.json.",
-        )
-    };
+    let bad = || Error::bad_request("bad_run", "A run is a number: /api/runs/1.csv or /api/runs/1.json.");
     if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad().into());
     }
@@ -328,7 +319,10 @@ pub async fn run_or_export(
     }
     let current = app.store.current(&app.story.start).await?.run;
     let history = api::history(&app, record, current);
-    let name = format!("attachment; filename=\"cyoa-run-{id}.{}\"", if csv { "csv" } else { "json" });
+    let name = format!(
+        "attachment; filename=\"cyoa-run-{id}.{}\"",
+        if csv { "csv" } else { "json" }
+    );
     let disposition = HeaderValue::from_str(&name).map_err(|e| internal(e, "the file name"))?;
     let mut response = if csv {
         let text = csv_of(&app, &history).map_err(|e| internal(e, "the CSV"))?;

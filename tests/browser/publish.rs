@@ -200,7 +200,10 @@ pub async fn map_screenshot(driver: &mut Driver) {
     }
 
     let screen = driver.browser(1000, 2100).await;
-    screen.goto(&app.presenter_login_url()).await.expect("the presenter login");
+    screen
+        .goto(&app.presenter_login_url())
+        .await
+        .expect("the presenter login");
     wait_js(
         &screen,
         "the presenter view",
@@ -214,10 +217,7 @@ pub async fn map_screenshot(driver: &mut Driver) {
         "return !!document.querySelector('#map-overlay svg .group.current');",
     )
     .await;
-    let svg = screen
-        .find(Locator::Css("#map-overlay svg"))
-        .await
-        .expect("the map");
+    let svg = screen.find(Locator::Css("#map-overlay svg")).await.expect("the map");
     let png = svg.screenshot().await.expect("a screenshot of the map");
     assert!(png.len() > 20_000, "the map looks blank ({} bytes)", png.len());
     let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {

@@ -40,7 +40,13 @@ async fn nothing_of_the_story_shows_before_exploring_opens() {
     let app = spawn_app().await;
     play_build(&app).await;
     // Known slides, unknown ones and the index answer alike.
-    for path in ["/explore", "/explore/intro", "/explore/end-paas", "/explore/no-such-slide", "/explore/%3Cx%3E"] {
+    for path in [
+        "/explore",
+        "/explore/intro",
+        "/explore/end-paas",
+        "/explore/no-such-slide",
+        "/explore/%3Cx%3E",
+    ] {
         let r = app.get(path).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
         let page = r.text().await.expect("a page");
@@ -70,7 +76,12 @@ async fn every_branch_can_be_browsed_with_the_runs_path_marked() {
         .iter()
         .filter_map(|a| a.value().attr("href").map(str::to_string))
         .collect();
-    for slide in ["/explore/intro", "/explore/host", "/explore/end-vps", "/explore/end-paas"] {
+    for slide in [
+        "/explore/intro",
+        "/explore/host",
+        "/explore/end-vps",
+        "/explore/end-paas",
+    ] {
         assert!(links.iter().any(|l| l == slide), "{slide} not in {links:?}");
     }
     assert_eq!(select(&doc, ".map-frame g.group.current").len(), 1);

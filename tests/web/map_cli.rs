@@ -118,11 +118,15 @@ title = "The end"
     assert_eq!(boxes(&svg).len(), 3);
     let doc = roxmltree::Document::parse(&svg).expect("XML");
     assert!(
-        !doc.descendants().any(|n| n.has_tag_name("script") || n.has_tag_name("img") || n.has_tag_name("b")),
+        !doc.descendants()
+            .any(|n| n.has_tag_name("script") || n.has_tag_name("img") || n.has_tag_name("b")),
         "story text became markup:\n{svg}"
     );
     let text: String = doc.descendants().filter_map(|n| n.text()).collect::<Vec<_>>().join("|");
-    assert!(text.contains("Tom & Jerry's <script>alert(1)</script> \"talk\""), "{text}");
+    assert!(
+        text.contains("Tom & Jerry's <script>alert(1)</script> \"talk\""),
+        "{text}"
+    );
     assert!(text.contains("]]> <!-- & <b>bold</b>"), "{text}");
     assert!(text.contains("Up & away"), "{text}");
     // The loop back up and the loop onto itself are both drawn.

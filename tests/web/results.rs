@@ -128,7 +128,13 @@ async fn the_publish_controls_refuse_bad_calls() {
     for what in ["results", "explore"] {
         let url = format!("{}/api/presenter/{what}", app.address);
         // No token, no cookie.
-        let r = app.api.post(&url).json(&json!({ "published": true })).send().await.expect("an answer");
+        let r = app
+            .api
+            .post(&url)
+            .json(&json!({ "published": true }))
+            .send()
+            .await
+            .expect("an answer");
         assert_eq!(error_of(r).await, (StatusCode::UNAUTHORIZED, "unauthorized".into()));
         // A wrong token.
         let r = app
@@ -151,7 +157,11 @@ async fn the_publish_controls_refuse_bad_calls() {
             .expect("an answer");
         assert_eq!(error_of(r).await, (StatusCode::FORBIDDEN, "presenter_header".into()));
         // Bodies of the wrong shape.
-        for body in [json!({}), json!({ "published": "yes" }), json!({ "published": true, "x": 1 })] {
+        for body in [
+            json!({}),
+            json!({ "published": "yes" }),
+            json!({ "published": true, "x": 1 }),
+        ] {
             let r = app.presenter_call(what, Some(body.clone())).await;
             assert_eq!(
                 error_of(r).await,
@@ -162,7 +172,10 @@ async fn the_publish_controls_refuse_bad_calls() {
         let r = app.presenter_call(what, None).await;
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
-    assert_eq!(app.state().await["published"], json!({ "results": false, "explore": false }));
+    assert_eq!(
+        app.state().await["published"],
+        json!({ "results": false, "explore": false })
+    );
 }
 
 #[tokio::test]
@@ -202,16 +215,62 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
     let rows = csv_rows(&text);
     assert_eq!(
         rows[0],
-        ["run", "decision", "prompt", "number", "choice", "label", "votes", "total", "won", "followed"]
+        [
+            "run", "decision", "prompt", "number", "choice", "label", "votes", "total", "won", "followed"
+        ]
     );
     assert_eq!(
         rows[1..],
         [
-            ["1", "build", "Pets or docs?", "1", "pets", "Tinder for Pets", "2", "3", "yes", "no"],
-            ["1", "build", "Pets or docs?", "2", "docs", "Doc Send", "1", "3", "no", "no"],
+            [
+                "1",
+                "build",
+                "Pets or docs?",
+                "1",
+                "pets",
+                "Tinder for Pets",
+                "2",
+                "3",
+                "yes",
+                "no"
+            ],
+            [
+                "1",
+                "build",
+                "Pets or docs?",
+                "2",
+                "docs",
+                "Doc Send",
+                "1",
+                "3",
+                "no",
+                "no"
+            ],
             ["1", "host", "Which host?", "1", "vps", "A VPS", "1", "3", "no", "no"],
-            ["1", "host", "Which host?", "2", "paas", "A PaaS", "2", "3", "yes", "yes"],
-            ["1", "host", "Which host?", "3", "rack", "Your own rack", "0", "3", "no", "no"],
+            [
+                "1",
+                "host",
+                "Which host?",
+                "2",
+                "paas",
+                "A PaaS",
+                "2",
+                "3",
+                "yes",
+                "yes"
+            ],
+            [
+                "1",
+                "host",
+                "Which host?",
+                "3",
+                "rack",
+                "Your own rack",
+                "0",
+                "3",
+                "no",
+                "no"
+            ],
         ]
     );
 
