@@ -12,7 +12,8 @@
   if (!main) return;
 
   const API = "/api/presenter/";
-  const KEYS = "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run";
+  const KEYS =
+    "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode";
   let state = null; // last state from the server
   let offlineTimer = null;
   let fetching = false; // a page fetch is running
@@ -23,6 +24,11 @@
   let announceTimer = null;
   let announcedAt = 0;
   let announced = "";
+
+  // The story map overlay (M) and the publishing keys (P, E): static/map.js.
+  const mapScript = document.createElement("script");
+  mapScript.src = "/static/map.js";
+  document.head.append(mapScript);
 
   const flashBox = ensure("flash", "p", { class: "flash", role: "alert" });
   const connection = ensure("connection", "p", { class: "connection", role: "status" }, "Reconnecting…");
@@ -51,6 +57,7 @@
   // ---- live updates -------------------------------------------------------
 
   function onMessage(message) {
+    document.dispatchEvent(new CustomEvent("cyoa:message", { detail: message }));
     if (message.type === "state" && message.state) onState(message.state);
     else if (message.type === "tally") onTally(message);
     else if (message.type === "error") flash(message.message || "The server refused that.");

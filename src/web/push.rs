@@ -420,6 +420,7 @@ mod tests {
             decision: None,
             you: None,
             sms: None,
+            published: Default::default(),
         });
         pushes.flush_audience();
         assert_eq!(text_of(audience.try_recv().unwrap()), "state");

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::state::AppState;
-use crate::store::{RunId, RunRecord, StoreError, Tally, Voter};
+use crate::store::{Published, RunId, RunRecord, StoreError, Tally, Voter};
 use crate::story::{Decision, Results, Story};
 
 /// The run, the slide on screen, and the decision at hand.
@@ -21,6 +21,9 @@ pub struct StateView {
     /// The number to text a vote to, when SMS voting is on and a number
     /// is set; `null` otherwise.
     pub sms: Option<SmsView>,
+    /// Whether `/results` and `/explore` are open to the audience in this
+    /// run.
+    pub published: Published,
 }
 
 /// How to vote by text message.
@@ -253,6 +256,7 @@ impl StateView {
             decision,
             you: None,
             sms: SmsView::of(app),
+            published: record.state.published,
         })
     }
 
@@ -265,6 +269,7 @@ impl StateView {
             decision: Some(decision_in_run(app, &record, decision).await?),
             you: None,
             sms: SmsView::of(app),
+            published: record.state.published,
         })
     }
 

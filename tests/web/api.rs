@@ -10,7 +10,8 @@ async fn the_state_starts_on_the_first_slide_of_run_1() {
     let app = spawn_app().await;
     assert_eq!(
         app.state().await,
-        json!({"run": 1, "slide": {"id": "intro", "title": "Welcome to the test"}, "decision": null, "you": null, "sms": null})
+        json!({"run": 1, "slide": {"id": "intro", "title": "Welcome to the test"}, "decision": null, "you": null, "sms": null,
+               "published": {"results": false, "explore": false}})
     );
 }
 

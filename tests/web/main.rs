@@ -8,13 +8,16 @@ mod api;
 mod bad_input;
 mod cli;
 mod coalescing;
+mod explore;
 mod flow;
 mod hardening;
 mod health;
 mod helpers;
+mod map_cli;
 mod metrics;
 mod pages;
 mod presence;
+mod results;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;
