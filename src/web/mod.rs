@@ -212,7 +212,7 @@ impl Application {
             #[cfg(feature = "sms-outbound")]
             outbound,
             sockets: tokio_util::task::TaskTracker::new(),
-            story: config.story,
+            story: arc_swap::ArcSwap::from_pointee(config.story),
             store: config.store,
         });
         let router = router(state.clone(), config.static_dir);

@@ -144,10 +144,11 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         Some(d) if d.closed => format!("Vote closed. {}", d.winner_text),
         _ => String::new(),
     };
+    let story = app.story();
     render(AudiencePage {
-        theme_mode: app.story.settings.theme.mode.clone(),
-        theme_accent: app.story.settings.theme.accent.clone(),
-        story_title: app.story.title.clone(),
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
         decision,
@@ -179,7 +180,8 @@ pub async fn pinned(
     Path(decision): Path<String>,
     cookie: VoterCookie,
 ) -> Result<(SignedCookieJar, Html<String>), Error> {
-    let Some(d) = app.story.decision(&decision) else {
+    let story = app.story();
+    let Some(d) = story.decision(&decision) else {
         return Err(Error::not_found(
             "unknown_decision",
             format!("There is no vote called {decision:?}."),
@@ -244,15 +246,16 @@ pub async fn presenter(
         return Err(login_needed(&app, "This page is for the presenter."));
     }
     let view = StateView::load(&app).await?;
-    let slide = app.story.slide(&view.slide.id);
+    let story = app.story();
+    let slide = story.slide(&view.slide.id);
     let page = PresenterPage {
-        theme_mode: app.story.settings.theme.mode.clone(),
-        theme_accent: app.story.settings.theme.accent.clone(),
-        story_title: app.story.title.clone(),
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
         run: view.run,
         slide_id: view.slide.id.clone(),
         slide_title: view.slide.title.clone(),
-        body_html: slide.map(|s| s.body_html.clone()).unwrap_or_default(),
+        body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
         audience_url: format!("{}/", app.public_url),

@@ -197,7 +197,7 @@ pub async fn decision_in_run(
 
 /// The current run's record (creating run 1 on first use).
 pub async fn current_record(app: &AppState) -> Result<RunRecord, StoreError> {
-    let state = app.store.current(&app.story.start).await?;
+    let state = app.store.current(&app.story().start).await?;
     let run = state.run;
     Ok(app.store.run(run).await?.unwrap_or(RunRecord {
         state,
@@ -218,7 +218,7 @@ impl StateView {
     /// Where the talk stands now, without `you`.
     pub async fn load(app: &AppState) -> Result<StateView, StoreError> {
         let record = current_record(app).await?;
-        let story = &app.story;
+        let story = &app.story();
         let decision = story
             .decision(&record.state.slide)
             .or_else(|| record.state.open.as_deref().and_then(|d| story.decision(d)));
@@ -241,7 +241,7 @@ impl StateView {
         let record = current_record(app).await?;
         Ok(StateView {
             run: record.state.run,
-            slide: slide_view(&app.story, &record.state.slide),
+            slide: slide_view(&app.story(), &record.state.slide),
             decision: Some(decision_in_run(app, &record, decision).await?),
             you: None,
             sms: SmsView::of(app),
