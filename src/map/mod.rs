@@ -16,9 +16,9 @@
 //! bring a graph library for a few hundred lines of arithmetic.
 //!
 //! `graph` folds the slides into groups, `layout` places them, this
-//! module draws. Every piece of story text goes through [`escape`]; the SVG styles itself
-//! with attributes (no `<style>`, no script), so it works as a file, as an
-//! `<img>` and inline under the pages' Content-Security-Policy.
+//! module draws. Every piece of story text goes through [`escape`]; the SVG
+//! styles itself with attributes (no `<style>`, no script), so it works as
+//! a file, as an `<img>` and inline under the pages' Content-Security-Policy.
 
 mod graph;
 mod layout;
