@@ -13,6 +13,7 @@ pub mod error;
 pub mod explore;
 pub mod headers;
 pub mod heartbeat;
+pub mod join;
 pub mod limits;
 pub mod pages;
 pub mod presence;
@@ -375,6 +376,8 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/", get(pages::audience))
         .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
         .route("/presenter", get(pages::presenter))
+        .route("/join.svg", get(join::svg))
+        .route("/story-assets/{*name}", get(join::story_asset))
         .route("/api/state", get(api::state))
         .route("/api/presenter/next", post(api::next))
         .route("/api/presenter/back", post(api::back))

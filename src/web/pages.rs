@@ -1,5 +1,7 @@
 //! The HTML pages: the audience page (`/`, `/vote/{decision}`, the no-JS
-//! form vote) and the presenter view (`/presenter`, its login).
+//! form vote) and the presenter view (`/presenter`, its login), in the
+//! story's theme, with the join panel (QR code, URL, SMS number) on the
+//! presenter's decision and join slides.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -11,10 +13,12 @@ use serde::Deserialize;
 use super::auth;
 use super::control;
 use super::error::{Error, PageForm};
+use super::join;
 use super::state::AppState;
-use super::view::{DecisionView, SmsHint, StateView, Status};
+use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::store::VoteKind;
+use crate::story::Story;
 
 /// A decision as the templates show it.
 struct Panel {
@@ -25,8 +29,8 @@ struct Panel {
     closed: bool,
     choices: Vec<PanelChoice>,
     total: u64,
-    /// `max` of the bars: at least 1, as a meter needs max > min.
-    bar_max: u64,
+    /// The counts are hidden until the vote closes: rows without counts.
+    hidden: bool,
     status_text: &'static str,
     winner_text: String,
 }
@@ -37,8 +41,72 @@ struct PanelChoice {
     number: usize,
     letter: String,
     votes: u64,
+    /// Share of the votes, rounded to a whole percent.
+    percent: u64,
     pressed: bool,
     winner: bool,
+}
+
+/// The story's theme as the templates use it (`look-attrs.html`,
+/// `look-head.html`).
+struct Look {
+    mode: Option<String>,
+    accent: Option<String>,
+    background: Option<String>,
+    text: Option<String>,
+    logo: Option<String>,
+    css: Option<String>,
+}
+
+impl Look {
+    fn of(story: &Story) -> Look {
+        let theme = &story.settings.theme;
+        // A file is linked only when its bytes were read (a story file).
+        let url = |a: &Option<crate::story::Asset>| a.as_ref().filter(|a| a.bytes.is_some()).map(|a| a.url());
+        Look {
+            mode: theme.mode.clone(),
+            accent: theme.accent.clone(),
+            background: theme.background.clone(),
+            text: theme.text.clone(),
+            logo: url(&theme.logo),
+            css: url(&theme.css),
+        }
+    }
+
+    /// Whether the story sets a colour, which theme.js applies.
+    fn colours(&self) -> bool {
+        self.accent.is_some() || self.background.is_some() || self.text.is_some()
+    }
+}
+
+/// The join panel: the QR code, the URL to type, the number to text.
+struct JoinPanel {
+    url: String,
+    short_url: String,
+    /// The QR code's size in modules (its SVG's own width and height).
+    qr_size: usize,
+    /// The number to text, shown on a join slide (a decision slide says
+    /// what to text with it while its vote can take it, and nothing after).
+    sms_number: Option<String>,
+}
+
+impl JoinPanel {
+    fn of(app: &AppState, join_slide: bool) -> JoinPanel {
+        let url = format!("{}/", app.public_url);
+        JoinPanel {
+            short_url: join::short_url(&app.public_url),
+            qr_size: join::qr_modules(&url).unwrap_or(0),
+            url,
+            sms_number: SmsView::of(app).filter(|_| join_slide).map(|s| s.number),
+        }
+    }
+}
+
+/// Whole-percent share of `votes` in `total`.
+fn percent(votes: u64, total: u64) -> u64 {
+    (votes.saturating_mul(100).saturating_add(total / 2))
+        .checked_div(total)
+        .unwrap_or(0)
 }
 
 /// "Tie: A and B", "Tie: A, B and C".
@@ -77,13 +145,14 @@ impl Panel {
                     number: c.number,
                     letter: c.letter.clone(),
                     votes: c.votes,
+                    percent: percent(c.votes, d.total),
                     pressed: you == Some(c.id.as_str()),
                     winner: d.winner.as_deref() == Some(c.id.as_str())
                         || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
                 })
                 .collect(),
             total: d.total,
-            bar_max: d.total.max(1),
+            hidden: d.hidden,
             status_text,
             winner_text,
         }
@@ -93,8 +162,7 @@ impl Panel {
 #[derive(Template)]
 #[template(path = "audience.html")]
 struct AudiencePage {
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    look: Look,
     story_title: String,
     run: u64,
     slide_title: String,
@@ -108,8 +176,7 @@ struct AudiencePage {
 #[derive(Template)]
 #[template(path = "presenter.html")]
 struct PresenterPage {
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    look: Look,
     story_title: String,
     run: u64,
     slide_id: String,
@@ -119,6 +186,10 @@ struct PresenterPage {
     decision: Option<Panel>,
     audience_url: String,
     sms: Option<SmsHint>,
+    /// The join panel, on decision and join slides.
+    join: Option<JoinPanel>,
+    /// A join slide: the panel is the slide.
+    join_slide: bool,
 }
 
 fn render(page: impl Template) -> Result<Html<String>, Error> {
@@ -146,8 +217,7 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
     };
     let story = app.story();
     render(AudiencePage {
-        theme_mode: story.settings.theme.mode.clone(),
-        theme_accent: story.settings.theme.accent.clone(),
+        look: Look::of(&story),
         story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
@@ -248,9 +318,9 @@ pub async fn presenter(
     let view = StateView::load(&app).await?;
     let story = app.story();
     let slide = story.slide(&view.slide.id);
+    let join_slide = slide.is_some_and(|s| s.join);
     let page = PresenterPage {
-        theme_mode: story.settings.theme.mode.clone(),
-        theme_accent: story.settings.theme.accent.clone(),
+        look: Look::of(&story),
         story_title: story.title.clone(),
         run: view.run,
         slide_id: view.slide.id.clone(),
@@ -265,6 +335,8 @@ pub async fn presenter(
             .as_ref()
             .filter(|d| d.status != Status::Closed)
             .and_then(|d| SmsHint::of(&view, d)),
+        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide)),
+        join_slide,
     };
     Ok(render(page)?.into_response())
 }
@@ -292,7 +364,15 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::tie_text;
+    use super::{percent, tie_text};
+
+    #[test]
+    fn shares_are_rounded_whole_percents() {
+        assert_eq!(
+            (percent(1, 3), percent(2, 3), percent(0, 0), percent(5, 5)),
+            (33, 67, 0, 100)
+        );
+    }
 
     #[test]
     fn ties_read_as_a_sentence() {

@@ -25,7 +25,7 @@ use super::view::{DecisionView, StateView, current_record};
 use super::voter::VoterCookie;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::{Publication, RunId, RunRecord};
-use crate::story::Story;
+use crate::story::{Results, Story};
 
 /// Body of `/api/presenter/results` and `/api/presenter/explore`.
 #[derive(Deserialize)]
@@ -362,11 +362,18 @@ fn not_published() -> Error {
 }
 
 /// The current run on the map: its path and its tallies (live for the
-/// open vote).
+/// open vote, unless its results are hidden until it closes: the map is
+/// shown on the projector too).
 pub async fn run_on_map(app: &AppState, record: &RunRecord) -> Result<RunOnMap, Error> {
+    let story = app.story();
+    let live = |open: &str| {
+        story
+            .decision(open)
+            .is_none_or(|d| story.results_of(d) == Results::Live)
+    };
     let open_tally = match &record.state.open {
-        Some(open) => Some(app.store.tally(record.state.run, open).await?),
-        None => None,
+        Some(open) if live(open) => Some(app.store.tally(record.state.run, open).await?),
+        _ => None,
     };
     Ok(RunOnMap::new(record, open_tally))
 }

@@ -7,7 +7,9 @@
 //! deadline; nothing sleeps for a fixed time.
 
 mod app;
+mod axe;
 mod driver;
+mod experience;
 mod page;
 mod publish;
 mod screenshots;
@@ -37,6 +39,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
     sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
     publish::scenarios(&mut driver).await;
+    experience::run(&mut driver).await;
     screenshots::take(&mut driver).await;
     publish::map_screenshot(&mut driver).await;
 }
