@@ -74,6 +74,7 @@ impl Inner {
             slide: start.to_string(),
             path: vec![start.to_string()],
             open: None,
+            started: Some(now_ms()),
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -82,6 +83,13 @@ impl Inner {
         });
         state
     }
+}
+
+/// This process's clock in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RunData {

@@ -62,6 +62,11 @@ pub struct RunState {
     pub path: Vec<String>,
     /// The decision whose vote is open, if any (at most one).
     pub open: Option<String>,
+    /// When the run began, in milliseconds since the Unix epoch, by the
+    /// store's clock (Redis's `TIME`, or this process's for the memory
+    /// store), so every instance shows the same elapsed time. `None` for a
+    /// run recorded before cyoa kept it.
+    pub started: Option<u64>,
 }
 
 /// Votes per choice id; a choice with no votes may be absent.

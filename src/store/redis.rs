@@ -8,7 +8,7 @@
 //! | key                               | type   | holds                                      |
 //! |-----------------------------------|--------|--------------------------------------------|
 //! | `{prefix}current`                 | string | the current run's number (the newest one)  |
-//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`       |
+//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `started` (ms) |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
@@ -610,7 +610,7 @@ fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
     }
 }
 
-/// Reads `run, slide, path, open` from `items`.
+/// Reads `run, slide, path, open, started` from `items`.
 fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let mut next = || items.next().unwrap_or(Value::Nil);
     let run: RunId = parse(next())?;
@@ -618,10 +618,17 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let path: String = parse(next())?;
     let path: Vec<String> = serde_json::from_str(&path).map_err(|e| unexpected(format!("path {path:?}: {e}")))?;
     let open: Option<String> = parse(next())?;
-    Ok(RunState { run, slide, path, open })
+    let started: Option<u64> = parse(next())?;
+    Ok(RunState {
+        run,
+        slide,
+        path,
+        open,
+        started,
+    })
 }
 
-/// A history entry: `{run, slide, path, open, {decision, tally, ...}}`.
+/// A history entry: `{run, slide, path, open, started, {decision, tally, ...}}`.
 fn run_record(v: Value) -> Result<RunRecord> {
     let mut items = array(v)?.into_iter();
     let state = run_state(&mut items)?;

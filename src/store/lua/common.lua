@@ -14,8 +14,8 @@ end
 
 -- The reply of the scripts that return a run's state.
 local function state_reply(run)
-  local s = redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open')
-  return {'ok', tonumber(run), s[1], s[2], s[3]}
+  local s = redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open', 'started')
+  return {'ok', tonumber(run), s[1], s[2], s[3], s[4]}
 end
 
 -- Whether `decision` is the open vote of the current run `run`.
@@ -54,10 +54,11 @@ local function close_vote(run, decision)
 end
 
 -- Begins the next run at slide `start` (`path` is its JSON path) and makes
--- it the current one; returns its number as a string.
+-- it the current one, noting when it started (ms, Redis's clock); returns
+-- its number as a string.
 local function begin_run(start, path)
   local run = tostring(redis.call('INCR', prefix .. 'current'))
-  redis.call('HSET', run_key(run, 'state'), 'slide', start, 'path', path)
+  redis.call('HSET', run_key(run, 'state'), 'slide', start, 'path', path, 'started', now_ms())
   return run
 end
 
