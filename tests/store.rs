@@ -107,7 +107,10 @@ async fn a_run_records_when_it_started(store: VoteStore) {
         "started {started} is not between {before} and {after}"
     );
     // Moving, opening and closing keep it; the history has it too.
-    store.show(first.run, "next", &path(&["welcome", "next"])).await.unwrap();
+    store
+        .show(first.run, "next", &path(&["welcome", "next"]))
+        .await
+        .unwrap();
     let opened = store.open(first.run, "next").await.unwrap();
     assert_eq!(opened.started, Some(started));
     assert_eq!(store.current("welcome").await.unwrap().started, Some(started));

@@ -12,6 +12,7 @@ pub mod error;
 pub mod headers;
 pub mod heartbeat;
 pub mod limits;
+pub mod notes;
 pub mod pages;
 pub mod presence;
 pub mod push;
@@ -209,6 +210,7 @@ impl Application {
             #[cfg(feature = "sms-outbound")]
             outbound,
             sockets: tokio_util::task::TaskTracker::new(),
+            story_problems: Default::default(),
             story: arc_swap::ArcSwap::from_pointee(config.story),
             store: config.store,
         });
@@ -372,6 +374,7 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/", get(pages::audience))
         .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
         .route("/presenter", get(pages::presenter))
+        .route("/presenter/notes", get(notes::console))
         .route("/api/state", get(api::state))
         .route("/api/presenter/next", post(api::next))
         .route("/api/presenter/back", post(api::back))

@@ -224,7 +224,8 @@ pub async fn vote(
 /// The login query of `/presenter`.
 #[derive(Deserialize)]
 pub struct PresenterQuery {
-    token: Option<String>,
+    /// The presenter token, to log in.
+    pub token: Option<String>,
 }
 
 /// `GET /presenter`: the presenter view; `?token=` logs in.
@@ -269,7 +270,7 @@ pub async fn presenter(
     Ok(render(page)?.into_response())
 }
 
-fn login_needed(app: &AppState, why: &str) -> Error {
+pub(super) fn login_needed(app: &AppState, why: &str) -> Error {
     Error::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",

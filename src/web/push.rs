@@ -60,6 +60,10 @@ pub enum Push {
     /// A `tally` message, already serialised (same for every socket): one
     /// buffer, shared by every socket's send instead of copied for each.
     Tally(Utf8Bytes),
+    /// `{"type":"story"}`: the story file was reloaded, or an edit of it
+    /// was refused (`serve --watch`). Pages draw themselves again; the
+    /// presenter's pages fetch the problems with the page.
+    Story,
 }
 
 /// The broadcast channel and the set of decisions whose tally changed.
@@ -102,6 +106,11 @@ impl Pushes {
         // No socket open is fine: nobody to tell.
         let _ = self.tx.send(Push::State(Arc::new(view)));
         crate::metrics::state_pushed();
+    }
+
+    /// Tells every page that the story was reloaded or an edit refused.
+    pub fn story(&self) {
+        let _ = self.tx.send(Push::Story);
     }
 
     /// Notes that `decision`'s tally changed here; the flusher pushes it

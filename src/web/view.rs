@@ -21,6 +21,9 @@ pub struct StateView {
     /// The number to text a vote to, when SMS voting is on and a number
     /// is set; `null` otherwise.
     pub sms: Option<SmsView>,
+    /// When the run began (ms since the Unix epoch, the store's clock);
+    /// `null` for a run recorded before cyoa kept it.
+    pub started: Option<u64>,
 }
 
 /// How to vote by text message.
@@ -229,6 +232,7 @@ impl StateView {
             decision,
             you: None,
             sms: SmsView::of(app),
+            started: record.state.started,
         })
     }
 
@@ -241,6 +245,7 @@ impl StateView {
             decision: Some(decision_in_run(app, &record, decision).await?),
             you: None,
             sms: SmsView::of(app),
+            started: record.state.started,
         })
     }
 

@@ -7,6 +7,7 @@
 //! deadline; nothing sleeps for a fixed time.
 
 mod app;
+mod console;
 mod driver;
 mod page;
 mod screenshots;
