@@ -1,4 +1,5 @@
-//! The `cyoa` command line: `cyoa check`, `cyoa serve` and `cyoa audit`.
+//! The `cyoa` command line: `cyoa new`, `cyoa check`, `cyoa serve` and
+//! `cyoa audit`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,12 @@ pub struct Cli {
 // Parsed once per process: the size of the serve variant does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Command {
+    /// Write a starter story (a decision, two endings, notes, a comment on
+    /// every field) to FILE; never overwrites a file.
+    New {
+        /// Where to write it (TOML); it must not exist yet.
+        file: PathBuf,
+    },
     /// Check story files; print a summary, or every problem found.
     Check {
         /// Story files (TOML).
@@ -124,6 +131,7 @@ pub struct ServeArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::New { file }) => new_story(&file),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::Audit {
@@ -132,6 +140,36 @@ pub fn main() -> ExitCode {
             repair,
         }) => audit(&redis_url, &redis_prefix, repair),
         None => serve(cli.serve),
+    }
+}
+
+/// `cyoa new`: writes the starter story to `file`, refusing to replace
+/// anything already there (the check and the creation are one step).
+fn new_story(file: &std::path::Path) -> ExitCode {
+    use std::io::Write;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .and_then(|mut f| f.write_all(crate::story::STARTER_TEXT.as_bytes()));
+    match created {
+        Ok(()) => {
+            println!("{}: written; a starter story to edit", file.display());
+            println!("check it:   cyoa check {}", file.display());
+            println!("present it: cyoa serve --story {} --watch", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "cyoa: {} already exists; `cyoa new` never overwrites a file: give another name, or move that file away first",
+                file.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("cyoa: cannot write {}: {e}", file.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

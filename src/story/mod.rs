@@ -33,6 +33,9 @@ pub use sms::normalise;
 pub const BUNDLED_NAME: &str = "stories/wsgi-deployment-adventure.toml";
 /// The bundled talk's text, compiled in so the binary serves it from anywhere.
 pub const BUNDLED_TEXT: &str = include_str!("../../stories/wsgi-deployment-adventure.toml");
+/// The story `cyoa new` writes: a few slides, one decision, two endings,
+/// and a comment on every field.
+pub const STARTER_TEXT: &str = include_str!("../../stories/starter.toml");
 
 /// A whole talk: its slides, where it starts and how it votes.
 #[derive(Debug, Clone)]

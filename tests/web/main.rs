@@ -5,6 +5,7 @@
 //! presence tests run on a real Redis too (`support::redis`).
 
 mod api;
+mod authoring;
 mod bad_input;
 mod cli;
 mod coalescing;
