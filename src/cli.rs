@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// Story file to serve [default: the bundled talk].
     #[arg(long, env = "CYOA_STORY")]
     pub story: Option<PathBuf>,
+    /// Load the story file again whenever it changes (needs --story); an
+    /// edit that does not check is shown on the presenter view, not served.
+    #[arg(long, env = "CYOA_WATCH")]
+    pub watch: bool,
     /// Address to listen on.
     #[arg(long, env = "CYOA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
@@ -198,6 +202,10 @@ fn check(files: &[PathBuf]) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
+    if args.watch && args.story.is_none() {
+        eprintln!("cyoa: --watch needs the story file to watch: add --story FILE");
+        return ExitCode::FAILURE;
+    }
     let loaded = match &args.story {
         Some(path) => Story::load(path),
         None => Story::bundled(),
@@ -363,6 +371,10 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
     }
     if app.sms_results() {
         println!("sms results: on; each SMS voter is texted the outcome when a decision closes");
+    }
+    if let Some(path) = args.story.clone().filter(|_| args.watch) {
+        println!("watch: on; saving {} reloads the story", path.display());
+        tokio::spawn(web::reload::watch(app.state(), path));
     }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {

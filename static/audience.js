@@ -29,6 +29,7 @@
   let pending = null; // a choice sent and not answered yet
   let retry = null; // { decision, choice, tries, timer } of a vote the store refused
   let offlineTimer = null;
+  let redraw = false; // the story was reloaded: draw the next state anew
   const { setBar, cssEscape } = window.cyoa;
 
   const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
@@ -124,6 +125,9 @@
       case "tally":
         onTally(message);
         break;
+      case "story":
+        redraw = true;
+        break;
       case "voted":
         if (retry && retry.decision === message.decision) stopRetry();
         if (message.decision === shown.decision) {
@@ -178,13 +182,14 @@
       slideId === shown.slide &&
       decisionId === shown.decision &&
       status === shown.status;
-    if (same) {
+    if (same && !redraw) {
       markChoice(pending || confirmed);
       updateHint();
       updateCounts(decision);
       return;
     }
     const known = shown.slide !== null;
+    redraw = false;
     render(next);
     if (known) say(describe(next));
   }

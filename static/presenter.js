@@ -47,6 +47,8 @@
   function onMessage(message) {
     if (message.type === "state" && message.state) onState(message.state);
     else if (message.type === "tally") onTally(message);
+    // The story file was reloaded, or an edit refused: draw the page anew.
+    else if (message.type === "story") reloadSlide();
     else if (message.type === "error") flash(message.message || "The server refused that.");
   }
 

@@ -16,6 +16,7 @@ pub mod notes;
 pub mod pages;
 pub mod presence;
 pub mod push;
+pub mod reload;
 pub mod scrape;
 pub mod serve;
 pub mod sms;
@@ -222,6 +223,12 @@ impl Application {
             router,
             stop,
         })
+    }
+
+    /// The shared state, for tasks that run beside the server (the story
+    /// watcher of `serve --watch`).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// The port it listens on.

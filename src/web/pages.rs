@@ -119,6 +119,8 @@ struct PresenterPage {
     decision: Option<Panel>,
     audience_url: String,
     sms: Option<SmsHint>,
+    /// Why the story file's last edit is not served (`serve --watch`).
+    problems: Vec<String>,
 }
 
 fn render(page: impl Template) -> Result<Html<String>, Error> {
@@ -266,6 +268,7 @@ pub async fn presenter(
             .as_ref()
             .filter(|d| d.status != Status::Closed)
             .and_then(|d| SmsHint::of(&view, d)),
+        problems: app.story_problems(),
     };
     Ok(render(page)?.into_response())
 }

@@ -11,6 +11,7 @@ mod console;
 mod driver;
 mod page;
 mod screenshots;
+mod watch;
 
 use std::time::{Duration, Instant};
 
