@@ -61,7 +61,8 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
     use super::push::Push;
     use tokio::sync::broadcast::error::RecvError;
 
-    let mut pushes = app.pushes.subscribe();
+    // Only states matter here: the channel with fewer tallies.
+    let mut pushes = app.pushes.subscribe_audience();
     let mut stopping = app.stopping.clone();
     let mut tick = tokio::time::interval(RESULTS_EVERY);
     let mut last_run = None;
