@@ -62,6 +62,9 @@ pub struct Settings {
     pub sms: SmsTexts,
     /// Look of the pages.
     pub theme: Theme,
+    /// The audience's language (`en`, `de`); `None` follows each browser's
+    /// `Accept-Language`.
+    pub language: Option<String>,
 }
 
 /// How a web vote counts.

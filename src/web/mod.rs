@@ -394,6 +394,8 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/api/runs/{run}", get(api::run))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
+        // Pages (error pages too) in the story's or the browser's language.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::i18n::scope))
         .layer(CompressionLayer::new());
     let router = Router::new()
         // Not compressed: a socket upgrade and small answers.

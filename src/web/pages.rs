@@ -14,6 +14,7 @@ use super::error::{Error, PageForm};
 use super::state::AppState;
 use super::view::{DecisionView, SmsHint, StateView, Status};
 use super::voter::VoterCookie;
+use crate::i18n::Language;
 use crate::store::VoteKind;
 
 /// A decision as the templates show it.
@@ -27,7 +28,7 @@ struct Panel {
     total: u64,
     /// `max` of the bars: at least 1, as a meter needs max > min.
     bar_max: u64,
-    status_text: &'static str,
+    status_text: String,
     winner_text: String,
 }
 
@@ -41,27 +42,36 @@ struct PanelChoice {
     winner: bool,
 }
 
-/// "Tie: A and B", "Tie: A, B and C".
-fn tie_text(labels: &[&str]) -> String {
+/// "Tie: A and B", "Tie: A, B and C" (in the page's language).
+fn tie_text(labels: &[&str], tr: &Language) -> String {
     match labels {
         [] => String::new(),
         [one] => one.to_string(),
-        [init @ .., last] => format!("Tie: {} and {last}", init.join(", ")),
+        [init @ .., last] => {
+            let choices = format!("{} {} {last}", init.join(", "), tr.t("page.and"));
+            tr.f("page.tie", &[("choices", &choices)])
+        }
     }
 }
 
+/// "1–3 or A–C" with "or" in the page's language.
+fn sms_keys(keys: &str, tr: &Language) -> String {
+    keys.replace(" or ", &format!(" {} ", tr.t("page.or")))
+}
+
 impl Panel {
-    fn new(d: &DecisionView, you: Option<&str>) -> Self {
+    fn new(d: &DecisionView, you: Option<&str>, tr: &Language) -> Self {
         let winner_text = match (&d.winner, &d.tie) {
             (Some(w), _) => d.label(w).to_string(),
-            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>()),
+            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>(), tr),
             _ => String::new(),
         };
-        let (status, status_text) = match d.status {
-            Status::Pending => ("pending", "Vote not open yet"),
-            Status::Open => ("open", "Vote open"),
-            Status::Closed => ("closed", "Vote closed"),
+        let (status, status_key) = match d.status {
+            Status::Pending => ("pending", "page.status_pending"),
+            Status::Open => ("open", "page.status_open"),
+            Status::Closed => ("closed", "page.status_closed"),
         };
+        let status_text = tr.t(status_key).to_string();
         Panel {
             id: d.id.clone(),
             prompt: d.prompt.clone(),
@@ -93,6 +103,12 @@ impl Panel {
 #[derive(Template)]
 #[template(path = "audience.html")]
 struct AudiencePage {
+    /// The page's language.
+    tr: &'static Language,
+    /// The line under the buttons: how to vote, or the vote cast.
+    hint: String,
+    /// "Or text 1–2 or A–B to", before the number.
+    sms_text: String,
     theme_mode: Option<String>,
     theme_accent: Option<String>,
     story_title: String,
@@ -100,7 +116,6 @@ struct AudiencePage {
     slide_title: String,
     decision: Option<Panel>,
     pinned: Option<String>,
-    you_label: String,
     announce: String,
     sms: Option<SmsHint>,
 }
@@ -108,6 +123,8 @@ struct AudiencePage {
 #[derive(Template)]
 #[template(path = "presenter.html")]
 struct PresenterPage {
+    /// The page's language (the room's, as the audience reads it).
+    tr: &'static Language,
     theme_mode: Option<String>,
     theme_accent: Option<String>,
     story_title: String,
@@ -135,19 +152,45 @@ fn render(page: impl Template) -> Result<Html<String>, Error> {
 }
 
 fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Result<Html<String>, Error> {
+    let tr = crate::i18n::current();
     let you = view.you.as_deref();
-    let decision = view.decision.as_ref().map(|d| Panel::new(d, you));
+    let decision = view.decision.as_ref().map(|d| Panel::new(d, you, tr));
     let you_label = match (&view.decision, you) {
         (Some(d), Some(you)) => d.label(you).to_string(),
         _ => String::new(),
     };
     let announce = match &decision {
-        Some(d) if d.open => format!("Vote open: {}", d.prompt),
-        Some(d) if d.closed => format!("Vote closed. {}", d.winner_text),
+        Some(d) if d.open => tr.f("page.announce_open", &[("prompt", &d.prompt)]),
+        Some(d) if d.closed => tr
+            .f("page.announce_closed", &[("outcome", &d.winner_text)])
+            .trim()
+            .to_string(),
         _ => String::new(),
     };
+    let hint = if you_label.is_empty() {
+        tr.t("page.hint_vote").to_string()
+    } else {
+        tr.f("page.hint_voted", &[("label", &you_label)])
+    };
+    // Only while the vote is open: a text counts only then.
+    let sms = view
+        .decision
+        .as_ref()
+        .filter(|d| d.status == Status::Open)
+        .and_then(|d| SmsHint::of(view, d))
+        .map(|mut s| {
+            s.keys = sms_keys(&s.keys, tr);
+            s
+        });
+    let sms_text = sms
+        .as_ref()
+        .map(|s| tr.f("page.or_text", &[("keys", &s.keys)]))
+        .unwrap_or_default();
     let story = app.story();
     render(AudiencePage {
+        tr,
+        hint,
+        sms_text,
         theme_mode: story.settings.theme.mode.clone(),
         theme_accent: story.settings.theme.accent.clone(),
         story_title: story.title.clone(),
@@ -155,14 +198,8 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         slide_title: view.slide.title.clone(),
         decision,
         pinned: pinned.map(str::to_string),
-        you_label,
         announce,
-        // Only while the vote is open: a text counts only then.
-        sms: view
-            .decision
-            .as_ref()
-            .filter(|d| d.status == Status::Open)
-            .and_then(|d| SmsHint::of(view, d)),
+        sms,
     })
 }
 
@@ -251,7 +288,9 @@ pub async fn presenter(
     let view = StateView::load(&app).await?;
     let story = app.story();
     let slide = story.slide(&view.slide.id);
+    let tr = crate::i18n::current();
     let page = PresenterPage {
+        tr,
         theme_mode: story.settings.theme.mode.clone(),
         theme_accent: story.settings.theme.accent.clone(),
         story_title: story.title.clone(),
@@ -260,14 +299,18 @@ pub async fn presenter(
         slide_title: view.slide.title.clone(),
         body_html: slide.map(|s| s.body_html.clone()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
-        decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
+        decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.public_url),
         // On a decision slide, until its vote closes.
         sms: view
             .decision
             .as_ref()
             .filter(|d| d.status != Status::Closed)
-            .and_then(|d| SmsHint::of(&view, d)),
+            .and_then(|d| SmsHint::of(&view, d))
+            .map(|mut s| {
+                s.keys = sms_keys(&s.keys, tr);
+                s
+            }),
         problems: app.story_problems(),
     };
     Ok(render(page)?.into_response())
@@ -296,11 +339,15 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::tie_text;
+    use super::{sms_keys, tie_text};
 
     #[test]
     fn ties_read_as_a_sentence() {
-        assert_eq!(tie_text(&["A", "B"]), "Tie: A and B");
-        assert_eq!(tie_text(&["A", "B", "C"]), "Tie: A, B and C");
+        let en = crate::i18n::english();
+        assert_eq!(tie_text(&["A", "B"], en), "Tie: A and B");
+        assert_eq!(tie_text(&["A", "B", "C"], en), "Tie: A, B and C");
+        let de = crate::i18n::get("de").expect("German");
+        assert_eq!(tie_text(&["A", "B"], de), "Gleichstand: A und B");
+        assert_eq!(sms_keys("1–2 or A–B", de), "1–2 oder A–B");
     }
 }

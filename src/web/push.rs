@@ -389,6 +389,7 @@ mod tests {
         match push {
             Push::Tally(text) => text.to_string(),
             Push::State(_) => "state".into(),
+            Push::Story => "story".into(),
         }
     }
 
@@ -421,6 +422,7 @@ mod tests {
             decision: None,
             you: None,
             sms: None,
+            started: None,
         });
         pushes.flush_audience();
         assert_eq!(text_of(audience.try_recv().unwrap()), "state");
