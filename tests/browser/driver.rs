@@ -61,8 +61,14 @@ impl Driver {
     /// Opens a new browser (a fresh profile: no cookies) whose page is
     /// `width` x `height` CSS pixels; below 600 px wide it is a touch phone.
     pub async fn browser(&mut self, width: u32, height: u32) -> Client {
+        self.browser_in(width, height, None).await
+    }
+
+    /// [`Driver::browser`] set to the language `lang` (`de`): its user
+    /// interface and its `Accept-Language`.
+    pub async fn browser_in(&mut self, width: u32, height: u32, lang: Option<&str>) -> Client {
         let profile = tempdir::Dir::new("cyoa-chromium");
-        let args = vec![
+        let mut args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -76,12 +82,16 @@ impl Driver {
             format!("--window-size={},{}", width.max(800), height + 200),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        if let Some(lang) = lang {
+            args.extend([format!("--lang={lang}"), format!("--accept-lang={lang}")]);
+        }
         self.profiles.push(profile);
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": args,
+                "prefs": { "intl.accept_languages": lang.unwrap_or("en-US,en") },
                 // The page's exact size (a headless window's frame and a
                 // minimum window width would otherwise change it).
                 "mobileEmulation": { "deviceMetrics": {

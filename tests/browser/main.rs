@@ -9,6 +9,7 @@
 mod app;
 mod console;
 mod driver;
+mod languages;
 mod page;
 mod screenshots;
 mod watch;
