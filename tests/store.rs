@@ -30,6 +30,7 @@ both_backends!(
     a_sticky_vote_on_the_same_choice_outlasts_presence,
     nothing_is_withdrawn_from_a_closed_decision,
     closing_records_the_frozen_tally_in_the_history,
+    the_tally_of_the_current_run_only,
     closing_a_decision_that_is_not_open_changes_nothing,
     counts_never_go_below_zero,
     choice_of_follows_the_voter,
@@ -361,6 +362,22 @@ async fn nothing_is_withdrawn_from_a_closed_decision(store: VoteStore) {
         Some("pets")
     );
     assert_eq!(store.run(run).await.unwrap().unwrap().closed[0].tally, frozen);
+}
+
+async fn the_tally_of_the_current_run_only(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(store.tally_if_current(run, "build").await.unwrap(), Some(tally(&[])));
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    assert_eq!(
+        store.tally_if_current(run, "build").await.unwrap(),
+        Some(tally(&[("pets", 1)]))
+    );
+    store.new_run("welcome").await.unwrap();
+    assert_eq!(store.tally_if_current(run, "build").await.unwrap(), None);
+    assert_eq!(
+        store.tally_if_current(run + 1, "build").await.unwrap(),
+        Some(tally(&[]))
+    );
 }
 
 async fn closing_records_the_frozen_tally_in_the_history(store: VoteStore) {

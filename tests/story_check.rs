@@ -742,5 +742,5 @@ fn the_documented_example_checks_clean() {
     let s = loaded.story.summary();
     assert_eq!((s.slides, s.decisions, s.endings, s.paths, s.longest), (4, 1, 2, 2, 3));
     let welcome = loaded.story.slide("welcome").expect("welcome");
-    assert!(welcome.body_html.contains("<table>"), "{}", welcome.body_html);
+    assert!(welcome.body_html().contains("<table>"), "{}", welcome.body_html());
 }

@@ -281,6 +281,20 @@ impl MemoryStore {
             .unwrap_or_default())
     }
 
+    pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        let inner = self.lock();
+        if inner.runs.len() as RunId != run {
+            return Ok(None);
+        }
+        Ok(Some(
+            inner
+                .get(run)
+                .and_then(|r| r.decisions.get(decision))
+                .map(|b| b.tally.clone())
+                .unwrap_or_default(),
+        ))
+    }
+
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
         let inner = self.lock();
         Ok(inner

@@ -267,6 +267,11 @@ impl VoteStore {
     pub async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
         delegate!(self.tally(run, decision))
     }
+    /// The tally of `decision` in `run` while `run` is the current run,
+    /// `None` once a new run began: one round trip, for the tally pushes.
+    pub async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        delegate!(self.tally_if_current(run, decision))
+    }
     /// `voter`'s current choice on `decision`.
     pub async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
         delegate!(self.choice_of(run, decision, voter))

@@ -345,6 +345,26 @@ impl RedisStore {
         tally(reply)
     }
 
+    pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        let mut con = self.con();
+        // One round trip, and atomic (MULTI/EXEC): a new run cannot begin
+        // between the check and the read and have the old run's counts
+        // pushed over its zeros.
+        let (current, reply): (Option<String>, Value) = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(format!("{}current", self.prefix))
+            .cmd("HGETALL")
+            .arg(self.key(run, &format!("tally:{decision}")))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| self.failed(e))?;
+        if current.as_deref() != Some(run.to_string().as_str()) {
+            return Ok(None);
+        }
+        tally(reply).map(Some)
+    }
+
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
         let mut con = self.con();
         let record: Option<String> = redis::cmd("HGET")

@@ -17,7 +17,7 @@ use super::check::Graph;
 use super::diag::{Diagnostic, Loaded, Problems, Severity};
 use super::fields::{SUGGESTION_BUDGET, a, is_id};
 use super::settings::default_settings;
-use super::{Slide, Story, Then, markdown};
+use super::{Slide, Story, Then};
 
 /// Largest story file read, in bytes (4 MiB): a talk is a few kilobytes,
 /// and anything near this is a mistake, not a talk.
@@ -263,7 +263,7 @@ impl<'p> Reader<'p> {
         let mut slide = Slide {
             id: id.clone(),
             title: String::new(),
-            body_html: String::new(),
+            body: String::new(),
             notes: String::new(),
             image: None,
             then: Then::Ending,
@@ -284,9 +284,7 @@ impl<'p> Reader<'p> {
             slide.title = self
                 .required_text(table, "title", at, "the slide's heading, `title = \"...\"`")
                 .unwrap_or_default();
-            if let Some((body, _)) = self.str(table, "body") {
-                slide.body_html = markdown::render(body);
-            }
+            slide.body = self.string(table, "body").map(|(s, _)| s).unwrap_or_default();
             slide.notes = self.string(table, "notes").map(|(s, _)| s).unwrap_or_default();
             slide.image = self.string(table, "image").map(|(s, _)| s);
             let next = self.string(table, "next");

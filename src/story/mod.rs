@@ -107,15 +107,24 @@ pub struct Slide {
     pub id: String,
     /// Heading shown on the slide.
     pub title: String,
-    /// The Markdown body rendered to HTML; raw HTML in the Markdown is shown
-    /// as text (see [`render_markdown`]).
-    pub body_html: String,
+    /// The body as written, in Markdown; shown through [`Slide::body_html`].
+    pub body: String,
     /// Speaker notes (plain text), never shown to the audience.
     pub notes: String,
     /// Optional image path or URL shown with the slide.
     pub image: Option<String>,
     /// Where the talk goes after this slide.
     pub then: Then,
+}
+
+impl Slide {
+    /// The body rendered to HTML; raw HTML in the Markdown is shown as text
+    /// (see [`render_markdown`]). Rendered when a page asks for it, not at
+    /// load: a slide renders in microseconds, and a big story loads faster
+    /// without rendering the slides nobody reaches.
+    pub fn body_html(&self) -> String {
+        markdown::render(&self.body)
+    }
 }
 
 /// What follows a slide.

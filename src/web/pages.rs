@@ -297,7 +297,7 @@ pub async fn presenter(
         run: view.run,
         slide_id: view.slide.id.clone(),
         slide_title: view.slide.title.clone(),
-        body_html: slide.map(|s| s.body_html.clone()).unwrap_or_default(),
+        body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.public_url),

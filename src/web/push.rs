@@ -340,15 +340,14 @@ pub async fn flusher(app: AppState) {
 }
 
 async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::Result<()> {
-    // A tally of a run that is over would overwrite the new run's zeros.
-    if app.store.current(&app.story().start).await?.run != run {
-        return Ok(());
-    }
     let story = app.story();
     let Some(decision) = story.decision(decision_id) else {
         return Ok(());
     };
-    let tally = app.store.tally(run, decision_id).await?;
+    // A tally of a run that is over would overwrite the new run's zeros.
+    let Some(tally) = app.store.tally_if_current(run, decision_id).await? else {
+        return Ok(());
+    };
     let (winner, tie) = outcome(decision, &tally);
     let message = TallyMessage {
         r#type: "tally",
