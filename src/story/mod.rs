@@ -109,7 +109,8 @@ pub struct Slide {
     pub title: String,
     /// The body as written, in Markdown; shown through [`Slide::body_html`].
     pub body: String,
-    /// Speaker notes (plain text), never shown to the audience.
+    /// Speaker notes in Markdown, shown only on the presenter console
+    /// (`/presenter/notes`), never to the audience.
     pub notes: String,
     /// Optional image path or URL shown with the slide.
     pub image: Option<String>,
