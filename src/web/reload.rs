@@ -90,17 +90,9 @@ pub async fn reload(app: &AppState, path: &Path) -> Reload {
             }])
         });
     let outcome = match loaded {
-        Err(problems) => {
-            for p in &problems {
-                tracing::warn!(problem = %p, "the edited story does not check; still serving the last good version");
-            }
-            Reload::Refused(problems.iter().map(ToString::to_string).collect())
-        }
+        Err(problems) => Reload::Refused(problems.iter().map(ToString::to_string).collect()),
         Ok(Loaded { story, warnings }) => match fits(app, path, &story).await {
-            Err(why) => {
-                tracing::warn!(why = %why, "the edited story waits until the run has moved on");
-                Reload::Held(why)
-            }
+            Err(why) => Reload::Held(why),
             Ok(()) => {
                 for w in &warnings {
                     tracing::warn!(warning = %w, "story warning");
@@ -118,6 +110,18 @@ pub async fn reload(app: &AppState, path: &Path) -> Reload {
         Reload::Held(why) => vec![why.clone()],
     };
     let changed = app.story_problems() != problems;
+    // Logged when they change: a held edit is tried again on every poll.
+    if changed {
+        match &outcome {
+            Reload::Refused(problems) => {
+                for p in problems {
+                    tracing::warn!(problem = %p, "the edited story does not check; still serving the last good version");
+                }
+            }
+            Reload::Held(why) => tracing::warn!(why = %why, "the edited story waits until the run has moved on"),
+            Reload::Loaded => {}
+        }
+    }
     app.set_story_problems(problems);
     if outcome == Reload::Loaded {
         // `story` first: pages that see it draw the state that follows anew.

@@ -18,6 +18,7 @@ mod languages;
 mod metrics;
 mod pages;
 mod presence;
+mod reload;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;
