@@ -136,9 +136,13 @@ impl Pushes {
         crate::metrics::state_pushed();
     }
 
-    /// Tells every page that the story was reloaded or an edit refused.
-    pub fn story(&self) {
-        let _ = self.audience_tx.send(Push::Story);
+    /// Tells the pages that the story was reloaded (every page) or that
+    /// the problems of its last edit changed (`reloaded` false: only the
+    /// presenter's pages show those).
+    pub fn story(&self, reloaded: bool) {
+        if reloaded {
+            let _ = self.audience_tx.send(Push::Story);
+        }
         let _ = self.tx.send(Push::Story);
     }
 

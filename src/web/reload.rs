@@ -125,13 +125,13 @@ pub async fn reload(app: &AppState, path: &Path) -> Reload {
     app.set_story_problems(problems);
     if outcome == Reload::Loaded {
         // `story` first: pages that see it draw the state that follows anew.
-        app.pushes.story();
+        app.pushes.story(true);
         match StateView::load(app).await {
             Ok(view) => app.pushes.state(view),
             Err(e) => tracing::warn!(error = %e, "cannot push the reloaded story's state"),
         }
     } else if changed {
-        app.pushes.story();
+        app.pushes.story(false);
     }
     outcome
 }

@@ -12,12 +12,13 @@ use cyoa::web::{AppState, Application, Config, SmsOptions};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{STORY, TOKEN, html, select};
+use crate::helpers::{STORY, Socket, TOKEN, html, open_socket, select};
 
 struct Served {
     state: AppState,
     address: String,
     client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -38,10 +39,15 @@ impl Served {
         .await
         .expect("the server binds");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let served = Served {
             state: app.state(),
             address: format!("http://127.0.0.1:{}", app.port()),
-            client: reqwest::Client::builder().cookie_store(true).build().expect("a client"),
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .build()
+                .expect("a client"),
+            jar,
             _stop: stop,
         };
         tokio::spawn(app.run_until(async move {
@@ -66,9 +72,39 @@ impl Served {
         r.expect("an answer").json().await.expect("JSON")
     }
 
+    /// A socket at `path` with this client's cookies (the presenter's).
+    async fn socket(&self, path: &str) -> Socket {
+        socket_with(&self.address, &self.jar, path).await
+    }
+
     async fn page(&self, path: &str) -> scraper::Html {
         let r = self.client.get(format!("{}{path}", self.address)).send().await;
         html(&r.expect("an answer").text().await.expect("a page"))
+    }
+}
+
+async fn socket_with(address: &str, jar: &reqwest::cookie::Jar, path: &str) -> Socket {
+    use reqwest::cookie::CookieStore;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}{path}", address.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("a request");
+    let url = address.parse().expect("a URL");
+    if let Some(cookie) = jar.cookies(&url) {
+        request.headers_mut().insert("cookie", cookie);
+    }
+    open_socket(request).await.expect("the socket opens")
+}
+
+/// Reads `socket` until a message of `kind`, failing on a `story` message
+/// on the way.
+async fn next_without_story(socket: &mut Socket, kind: &str) -> Value {
+    loop {
+        let message = socket.next_json().await.expect("a message");
+        assert_ne!(message["type"], "story", "a story message reached this socket");
+        if message["type"] == kind {
+            return message;
+        }
     }
 }
 
@@ -83,12 +119,20 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     served.client.get(&login).send().await.expect("the login");
     served.call("goto", Some(serde_json::json!({"slide": "build"}))).await;
     assert_eq!(served.call("open", None).await, StatusCode::OK);
-    let voter = reqwest::Client::builder().cookie_store(true).build().expect("a client");
+    let voter_jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let voter = reqwest::Client::builder()
+        .cookie_provider(voter_jar.clone())
+        .build()
+        .expect("a client");
     voter
         .get(format!("{}/", served.address))
         .send()
         .await
         .expect("the audience page");
+    let mut audience = socket_with(&served.address, &voter_jar, "/ws").await;
+    let mut presenter = served.socket("/ws?role=presenter").await;
+    audience.wait_for("state", |_| true).await;
+    presenter.wait_for("state", |_| true).await;
     let voted = voter
         .post(format!("{}/vote/build", served.address))
         .form(&[("choice", "pets")])
@@ -103,6 +147,12 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     let state = served.state().await;
     assert_eq!(state["decision"]["prompt"], "Pets or documents?");
     assert_eq!(state["decision"]["total"], 1);
+    // Every page hears of it, then gets the new state to draw.
+    for socket in [&mut audience, &mut presenter] {
+        socket.wait_for("story", |_| true).await;
+        let (state, _) = socket.wait_for("state", |_| true).await;
+        assert_eq!(state["state"]["decision"]["prompt"], "Pets or documents?");
+    }
 
     // A bad edit: refused with FILE:LINE, the last good story still served.
     let broken = STORY.replace(
@@ -120,18 +170,29 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
         "{problems:?}"
     );
     assert_eq!(served.state().await["decision"]["prompt"], "Pets or documents?");
-    let presenter = served.page("/presenter").await;
+    let view = served.page("/presenter").await;
     assert!(
-        select(&presenter, "#story-problems li")
+        select(&view, "#story-problems li")
             .iter()
             .any(|li| li.text().collect::<String>().contains(&place)),
         "the presenter view shows the problem"
     );
-    let audience = served.page("/").await;
+    let page = served.page("/").await;
     assert!(
-        select(&audience, "#story-problems").is_empty(),
+        select(&page, "#story-problems").is_empty(),
         "the audience never sees it"
     );
+    // Only the presenter's socket hears of a refused edit: the audience's
+    // next message is the tally of the next vote.
+    presenter.wait_for("story", |_| true).await;
+    let moved = voter
+        .post(format!("{}/vote/build", served.address))
+        .form(&[("choice", "docs")])
+        .send()
+        .await
+        .expect("a vote");
+    assert!(moved.status().is_redirection() || moved.status().is_success());
+    next_without_story(&mut audience, "tally").await;
 
     // An edit that drops the open vote's choice waits until it is closed.
     let fewer = STORY.replace(
@@ -148,9 +209,13 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     assert_eq!(served.call("close", None).await, StatusCode::OK);
     assert_eq!(reload(&served.state, &file).await, Reload::Loaded);
     assert!(served.state.story_problems().is_empty());
-    let presenter = served.page("/presenter").await;
-    assert!(select(&presenter, "#story-problems").is_empty(), "the banner is gone");
-    assert_eq!(served.state().await["decision"]["choices"][1]["id"], "doc");
-    // The closed tally stays as it was frozen.
-    assert_eq!(served.state().await["decision"]["total"], 1);
+    let view = served.page("/presenter").await;
+    assert!(select(&view, "#story-problems").is_empty(), "the banner is gone");
+    let state = served.state().await;
+    assert_eq!(state["decision"]["choices"][1]["id"], "doc");
+    // The renamed choice starts at zero; the vote stays in the store, filed
+    // under the old id in the frozen tally of the run's history.
+    assert_eq!(state["decision"]["choices"][1]["votes"], 0);
+    let run = served.state.store.run(1).await.expect("the store").expect("run 1");
+    assert_eq!(run.closed[0].tally.get("docs"), 1, "{run:?}");
 }
