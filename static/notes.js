@@ -158,6 +158,7 @@
   function onClick(event) {
     const button = event.target.closest("button");
     if (!button || !main.contains(button)) return;
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     if (button.dataset.command) command(button.dataset.command);
     else if (button.dataset.follow) command("follow", { choice: button.dataset.follow });
   }
@@ -191,9 +192,18 @@
       case "c":
       case "C":
         return () => command("close");
+      case "r":
+      case "R":
+        return newRun;
       default:
         return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
     }
+  }
+
+  function newRun() {
+    const button = main.querySelector('[data-command="new-run"]');
+    const question = (button && button.dataset.confirm) || "Start a new run?";
+    if (window.confirm(question)) command("new-run");
   }
 
   function followNumber(n) {

@@ -127,6 +127,18 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
     wait_text(&screen, "#presenter h1", "Which way?").await;
     wait_text(&console, "#console h1", "Which way?").await;
 
+    // A new run from the console, after its question: everyone back at the start.
+    click(&console, "button[data-command=\"new-run\"]").await;
+    console.accept_alert().await.expect("the new-run question");
+    wait_text(&screen, "#presenter h1", "Welcome").await;
+    wait_text(&console, "#console h1", "Welcome").await;
+    wait_js(
+        &console,
+        "the console on run 2",
+        "return document.getElementById('console').dataset.run === '2';",
+    )
+    .await;
+
     assert_not_reloaded(&console, "console").await;
     assert_not_reloaded(&screen, "presenter").await;
     assert_not_reloaded(&phone, "audience").await;
