@@ -1,5 +1,5 @@
-//! The `cyoa` command line: `cyoa new`, `cyoa check`, `cyoa serve` and
-//! `cyoa audit`.
+//! The `cyoa` command line: `cyoa new`, `cyoa check`, `cyoa serve`,
+//! `cyoa audit` and `cyoa map`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +56,14 @@ enum Command {
         /// atomic step per decision; safe while a talk is live).
         #[arg(long)]
         repair: bool,
+    },
+    /// Draw a story's map (slides and choices) as an SVG, after checking it.
+    Map {
+        /// Story file (TOML).
+        file: PathBuf,
+        /// Where to write the SVG ("-": standard output).
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
     },
 }
 
@@ -143,6 +151,7 @@ pub fn main() -> ExitCode {
             redis_prefix,
             repair,
         }) => audit(&redis_url, &redis_prefix, repair),
+        Some(Command::Map { file, output }) => map(&file, &output),
         None => serve(cli.serve),
     }
 }
@@ -199,6 +208,38 @@ fn check(files: &[PathBuf]) -> ExitCode {
         }
     }
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// `cyoa map`: a story that does not check prints its problems (as `cyoa
+/// check` does) and writes nothing.
+fn map(file: &std::path::Path, output: &std::path::Path) -> ExitCode {
+    let story = match Story::load(file) {
+        Ok(Loaded { story, warnings }) => {
+            for w in &warnings {
+                eprintln!("{w}");
+            }
+            story
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let svg = crate::map::render(&story, crate::map::MapOptions::default());
+    let written = if output.as_os_str() == "-" {
+        std::io::Write::write_all(&mut std::io::stdout(), svg.as_bytes())
+    } else {
+        std::fs::write(output, svg)
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cyoa: cannot write the map to {}: {e}", output.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {

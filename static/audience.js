@@ -33,7 +33,7 @@
   let retry = null; // { decision, choice, tries, timer } of a vote the store refused
   let offlineTimer = null;
   let redraw = false; // the story was reloaded: draw the next state anew
-  const { setBar, cssEscape } = window.cyoa;
+  const { paintChoice, cssEscape } = window.cyoa;
 
   const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
   if (pressed) confirmed = pressed.dataset.choice;
@@ -205,6 +205,7 @@
       if (votes.has(c.id)) c.votes = votes.get(c.id);
     });
     if (typeof tally.total === "number") decision.total = tally.total;
+    decision.hidden = Boolean(tally.hidden);
     if (tally.winner !== undefined) decision.winner = tally.winner;
     if (tally.tie !== undefined) decision.tie = tally.tie;
     if (tally.decision === shown.decision) updateCounts(decision);
@@ -215,7 +216,7 @@
   function render(next) {
     const active = document.activeElement;
     const focusedChoice = active && active.dataset ? active.dataset.choice : undefined;
-    const keep = new Set([announce, connection, main.querySelector(".story-title")]);
+    const keep = new Set([announce, connection, main.querySelector(".story-title"), main.querySelector(".logo")]);
     Array.from(main.children).forEach(function (child) {
       if (!keep.has(child)) child.remove();
     });
@@ -232,6 +233,8 @@
     main.dataset.voteStatus = shown.status || "";
     markChoice(pending || confirmed);
     updateHint();
+    // Bars drawn at 0 first, so that they grow to their share.
+    void main.offsetWidth;
     updateCounts(decision);
     if (focusedChoice) {
       const again = main.querySelector('button[data-choice="' + cssEscape(focusedChoice) + '"]');
@@ -291,15 +294,22 @@
     const list = el("ol", { class: "choices" });
     decision.choices.forEach(function (choice) {
       const item = el("li", { class: "choice", "data-choice-row": choice.id });
-      const meter = el("meter", { "data-bar": choice.id, min: "0" });
+      const count = el("span", { class: "choice-count" });
+      count.append(
+        el("span", { class: "choice-votes", "data-tally": choice.id }, String(choice.votes || 0)),
+        el("span", { class: "visually-hidden" }, t("votes_after")),
+        document.createTextNode(" "),
+        el("span", { class: "choice-percent", "data-percent": choice.id }),
+      );
+      const bar = el("span", { class: "bar", "aria-hidden": "true" });
+      bar.append(el("span", { "data-bar": choice.id }));
       item.append(
         el("span", { class: "choice-number" }, String(choice.number)),
         document.createTextNode(" "),
         el("span", { class: "choice-label" }, choice.label),
         document.createTextNode(" "),
-        meter,
-        document.createTextNode(" "),
-        el("span", { class: "choice-votes", "data-tally": choice.id }, String(choice.votes || 0)),
+        count,
+        bar,
       );
       list.append(item);
     });
@@ -318,11 +328,8 @@
     if (!decision) return;
     const total = decision.total || 0;
     decision.choices.forEach(function (choice) {
-      const votes = choice.votes || 0;
-      main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
-        node.textContent = String(votes);
-      });
-      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach((node) => setBar(node, votes, total));
+      // Hidden results carry no counts: the rows keep none.
+      if (!decision.hidden) paintChoice(main, choice.id, choice.votes || 0, total);
       main.querySelectorAll('[data-choice-row="' + cssEscape(choice.id) + '"]').forEach(function (row) {
         const tied = Array.isArray(decision.tie) && decision.tie.includes(choice.id);
         row.classList.toggle("winner", decision.winner === choice.id || tied);

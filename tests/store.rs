@@ -9,7 +9,9 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use cyoa::store::{Closed, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
+use cyoa::store::{
+    Closed, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
 use support::redis::{RedisServer, fresh_prefix, shared};
@@ -43,6 +45,9 @@ both_backends!(
     a_forgotten_delivery_is_first_again,
     concurrent_deliveries_of_one_message_have_one_first,
     a_run_records_when_it_started,
+    publishing_results_and_explore_belongs_to_the_run,
+    a_new_run_starts_with_nothing_published,
+    only_the_current_run_can_be_published,
 );
 
 fn voter(n: usize) -> Voter {
@@ -82,6 +87,7 @@ async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
             slide: "welcome".into(),
             path: path(&["welcome"]),
             open: None,
+            published: Published::default(),
             started: state.started,
         }
     );
@@ -654,7 +660,97 @@ async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
     );
 }
 
+async fn publishing_results_and_explore_belongs_to_the_run(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let state = store.set_published(run, Publication::Results, true).await.unwrap();
+    assert_eq!(
+        state.published,
+        Published {
+            results: true,
+            explore: false
+        }
+    );
+    let state = store.set_published(run, Publication::Explore, true).await.unwrap();
+    assert_eq!(
+        state.published,
+        Published {
+            results: true,
+            explore: true
+        }
+    );
+    // Moving, opening and closing keep the switches.
+    store.show(run, "build", &path(&["welcome", "build"])).await.unwrap();
+    store.open(run, "build").await.unwrap();
+    store.close(run, "build").await.unwrap();
+    let now = store.current("welcome").await.unwrap();
+    assert_eq!((now.published.results, now.published.explore), (true, true));
+    assert_eq!(store.run(run).await.unwrap().unwrap().state, now);
+    assert_eq!(store.runs().await.unwrap()[0].state, now);
+    // Off again, one at a time; turning off twice changes nothing.
+    let state = store.set_published(run, Publication::Results, false).await.unwrap();
+    assert_eq!((state.published.results, state.published.explore), (false, true));
+    let state = store.set_published(run, Publication::Results, false).await.unwrap();
+    assert_eq!((state.published.results, state.published.explore), (false, true));
+    assert_eq!(state.slide, "build");
+}
+
+async fn a_new_run_starts_with_nothing_published(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    store.set_published(run, Publication::Results, true).await.unwrap();
+    store.set_published(run, Publication::Explore, true).await.unwrap();
+    let second = store.new_run("welcome").await.unwrap();
+    assert_eq!(second.published, Published::default());
+    assert_eq!(store.current("welcome").await.unwrap().published, Published::default());
+    // The old run keeps what it published: its results stay readable.
+    let old = store.run(run).await.unwrap().unwrap();
+    assert_eq!((old.state.published.results, old.state.published.explore), (true, true));
+}
+
+async fn only_the_current_run_can_be_published(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    assert!(matches!(
+        store.set_published(run + 1, Publication::Results, true).await,
+        Err(StoreError::NotCurrent(2))
+    ));
+    store.new_run("welcome").await.unwrap();
+    assert!(matches!(
+        store.set_published(run, Publication::Explore, true).await,
+        Err(StoreError::NotCurrent(1))
+    ));
+    assert_eq!(
+        store.run(run).await.unwrap().unwrap().state.published,
+        Published::default()
+    );
+}
+
 // ---- Redis only ----
+
+#[tokio::test]
+async fn another_instance_and_a_restart_see_what_was_published() {
+    let mut server = RedisServer::start();
+    let first = redis_store_at(&server, "cyoa:").await;
+    let run = first.current("welcome").await.unwrap().run;
+    first.set_published(run, Publication::Results, true).await.unwrap();
+    // A second instance on the same Redis sees it at once.
+    let second = redis_store_at(&server, "cyoa:").await;
+    assert!(second.current("welcome").await.unwrap().published.results);
+    second.set_published(run, Publication::Explore, true).await.unwrap();
+    assert!(first.current("welcome").await.unwrap().published.explore);
+    drop((first, second));
+
+    // Redis restarts (its data kept on disk): both switches are still on.
+    server.stop();
+    server.start_again();
+    let third = redis_store_at(&server, "cyoa:").await;
+    let state = third.current("welcome").await.unwrap();
+    assert_eq!(
+        state.published,
+        Published {
+            results: true,
+            explore: true
+        }
+    );
+}
 
 #[tokio::test]
 async fn a_new_redis_store_finds_the_runs_tallies_and_slide_again() {

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Closed, Drift, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+    Audit, Closed, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind,
+    VoteOutcome, Voter,
 };
 
 /// Votes and runs held in this process.
@@ -74,6 +75,7 @@ impl Inner {
             slide: start.to_string(),
             path: vec![start.to_string()],
             open: None,
+            published: Published::default(),
             started: Some(now_ms()),
         };
         self.runs.push(RunData {
@@ -187,6 +189,13 @@ impl MemoryStore {
             Some(d) if d != decision => return Err(StoreError::OtherOpen(d.to_string())),
             _ => r.state.open = Some(decision.to_string()),
         }
+        Ok(r.state.clone())
+    }
+
+    pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        r.state.published.set(what, on);
         Ok(r.state.clone())
     }
 

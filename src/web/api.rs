@@ -103,7 +103,8 @@ pub struct RunHistory {
     pub decisions: Vec<DecisionView>,
 }
 
-fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory {
+/// The history of `record`; `current` is the current run's number.
+pub fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory {
     let story = app.story();
     let decisions = record
         .closed

@@ -1,6 +1,6 @@
 //! What the presenter does to a run (next, back, go to, open, close, follow,
-//! new run) and what a vote does; shared by the API, the pages and the
-//! socket.
+//! new run, publish the results or the explore mode) and what a vote does;
+//! shared by the API, the pages and the socket.
 
 use std::sync::atomic::Ordering;
 
@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use super::error::Error;
 use super::state::AppState;
 use super::view::{StateView, Status, current_record, decision_in_run};
-use crate::store::{RunState, StoreError, VoteKind, Voter};
+use crate::store::{Publication, RunState, StoreError, VoteKind, Voter};
 use crate::story::Then;
 
 /// One presenter command.
@@ -29,6 +29,9 @@ pub enum Action {
     Follow(String),
     /// Start the story over as a new run.
     NewRun,
+    /// Open (`true`) or close `/results` or `/explore` to the audience for
+    /// this run.
+    Publish(Publication, bool),
 }
 
 /// Applies `action`, pushes the new state to every socket and returns it.
@@ -71,6 +74,9 @@ pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
         Action::Follow(choice) => follow(app, &state, &choice).await?,
         Action::NewRun => {
             app.store.new_run(&app.story().start).await?;
+        }
+        Action::Publish(what, on) => {
+            app.store.set_published(state.run, what, on).await?;
         }
     }
     let view = StateView::load(app).await?;

@@ -1,5 +1,7 @@
 //! The HTML pages: the audience page (`/`, `/vote/{decision}`, the no-JS
-//! form vote) and the presenter view (`/presenter`, its login).
+//! form vote) and the presenter view (`/presenter`, its login), in the
+//! story's theme, with the join panel (QR code, URL, SMS number) on the
+//! presenter's decision and join slides.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -11,11 +13,13 @@ use serde::Deserialize;
 use super::auth;
 use super::control;
 use super::error::{Error, PageForm};
+use super::join;
 use super::state::AppState;
-use super::view::{DecisionView, SmsHint, StateView, Status};
+use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::i18n::Language;
 use crate::store::VoteKind;
+use crate::story::Story;
 
 /// A decision as the templates show it.
 struct Panel {
@@ -26,8 +30,8 @@ struct Panel {
     closed: bool,
     choices: Vec<PanelChoice>,
     total: u64,
-    /// `max` of the bars: at least 1, as a meter needs max > min.
-    bar_max: u64,
+    /// The counts are hidden until the vote closes: rows without counts.
+    hidden: bool,
     status_text: String,
     winner_text: String,
 }
@@ -38,8 +42,72 @@ struct PanelChoice {
     number: usize,
     letter: String,
     votes: u64,
+    /// Share of the votes, rounded to a whole percent.
+    percent: u64,
     pressed: bool,
     winner: bool,
+}
+
+/// The story's theme as the templates use it (`look-attrs.html`,
+/// `look-head.html`).
+struct Look {
+    mode: Option<String>,
+    accent: Option<String>,
+    background: Option<String>,
+    text: Option<String>,
+    logo: Option<String>,
+    css: Option<String>,
+}
+
+impl Look {
+    fn of(story: &Story) -> Look {
+        let theme = &story.settings.theme;
+        // A file is linked only when its bytes were read (a story file).
+        let url = |a: &Option<crate::story::Asset>| a.as_ref().filter(|a| a.bytes.is_some()).map(|a| a.url());
+        Look {
+            mode: theme.mode.clone(),
+            accent: theme.accent.clone(),
+            background: theme.background.clone(),
+            text: theme.text.clone(),
+            logo: url(&theme.logo),
+            css: url(&theme.css),
+        }
+    }
+
+    /// Whether the story sets a colour, which theme.js applies.
+    fn colours(&self) -> bool {
+        self.accent.is_some() || self.background.is_some() || self.text.is_some()
+    }
+}
+
+/// The join panel: the QR code, the URL to type, the number to text.
+struct JoinPanel {
+    url: String,
+    short_url: String,
+    /// The QR code's size in modules (its SVG's own width and height).
+    qr_size: usize,
+    /// The number to text, shown on a join slide (a decision slide says
+    /// what to text with it while its vote can take it, and nothing after).
+    sms_number: Option<String>,
+}
+
+impl JoinPanel {
+    fn of(app: &AppState, join_slide: bool) -> JoinPanel {
+        let url = format!("{}/", app.public_url);
+        JoinPanel {
+            short_url: join::short_url(&app.public_url),
+            qr_size: join::qr_modules(&url).unwrap_or(0),
+            url,
+            sms_number: SmsView::of(app).filter(|_| join_slide).map(|s| s.number),
+        }
+    }
+}
+
+/// Whole-percent share of `votes` in `total`.
+fn percent(votes: u64, total: u64) -> u64 {
+    (votes.saturating_mul(100).saturating_add(total / 2))
+        .checked_div(total)
+        .unwrap_or(0)
 }
 
 /// "Tie: A and B", "Tie: A, B and C" (in the page's language).
@@ -87,13 +155,14 @@ impl Panel {
                     number: c.number,
                     letter: c.letter.clone(),
                     votes: c.votes,
+                    percent: percent(c.votes, d.total),
                     pressed: you == Some(c.id.as_str()),
                     winner: d.winner.as_deref() == Some(c.id.as_str())
                         || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
                 })
                 .collect(),
             total: d.total,
-            bar_max: d.total.max(1),
+            hidden: d.hidden,
             status_text,
             winner_text,
         }
@@ -109,8 +178,7 @@ struct AudiencePage {
     hint: String,
     /// "Or text 1–2 or A–B to", before the number.
     sms_text: String,
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    look: Look,
     story_title: String,
     run: u64,
     slide_title: String,
@@ -125,8 +193,7 @@ struct AudiencePage {
 struct PresenterPage {
     /// The page's language (the room's, as the audience reads it).
     tr: &'static Language,
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    look: Look,
     story_title: String,
     run: u64,
     slide_id: String,
@@ -136,6 +203,10 @@ struct PresenterPage {
     decision: Option<Panel>,
     audience_url: String,
     sms: Option<SmsHint>,
+    /// The join panel, on decision and join slides.
+    join: Option<JoinPanel>,
+    /// A join slide: the panel is the slide.
+    join_slide: bool,
     /// Why the story file's last edit is not served (`serve --watch`).
     problems: Vec<String>,
 }
@@ -191,8 +262,7 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         tr,
         hint,
         sms_text,
-        theme_mode: story.settings.theme.mode.clone(),
-        theme_accent: story.settings.theme.accent.clone(),
+        look: Look::of(&story),
         story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
@@ -288,11 +358,11 @@ pub async fn presenter(
     let view = StateView::load(&app).await?;
     let story = app.story();
     let slide = story.slide(&view.slide.id);
+    let join_slide = slide.is_some_and(|s| s.join);
     let tr = crate::i18n::current();
     let page = PresenterPage {
         tr,
-        theme_mode: story.settings.theme.mode.clone(),
-        theme_accent: story.settings.theme.accent.clone(),
+        look: Look::of(&story),
         story_title: story.title.clone(),
         run: view.run,
         slide_id: view.slide.id.clone(),
@@ -311,6 +381,8 @@ pub async fn presenter(
                 s.keys = sms_keys(&s.keys, tr);
                 s
             }),
+        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide)),
+        join_slide,
         problems: app.story_problems(),
     };
     Ok(render(page)?.into_response())
@@ -339,7 +411,15 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{sms_keys, tie_text};
+    use super::{percent, sms_keys, tie_text};
+
+    #[test]
+    fn shares_are_rounded_whole_percents() {
+        assert_eq!(
+            (percent(1, 3), percent(2, 3), percent(0, 0), percent(5, 5)),
+            (33, 67, 0, 100)
+        );
+    }
 
     #[test]
     fn ties_read_as_a_sentence() {

@@ -297,6 +297,9 @@ struct TallyMessage<'a> {
     total: u64,
     winner: Option<String>,
     tie: Option<Vec<String>>,
+    /// Results hidden until the vote closes: only `total` is sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    hidden: bool,
 }
 
 #[derive(Serialize)]
@@ -353,20 +356,27 @@ async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::R
         return Ok(());
     };
     let (winner, tie) = outcome(decision, &tally);
+    // Hidden results: the counts never leave the server (the closing state
+    // push carries them).
+    let hidden = story.results_of(decision) == crate::story::Results::Hidden;
     let message = TallyMessage {
         r#type: "tally",
         decision: decision_id,
-        choices: decision
-            .choices
-            .iter()
-            .map(|c| ChoiceVotes {
-                id: &c.id,
-                votes: tally.get(&c.id),
-            })
-            .collect(),
+        choices: match hidden {
+            true => Vec::new(),
+            false => decision
+                .choices
+                .iter()
+                .map(|c| ChoiceVotes {
+                    id: &c.id,
+                    votes: tally.get(&c.id),
+                })
+                .collect(),
+        },
         total: decision.choices.iter().map(|c| tally.get(&c.id)).sum(),
-        winner,
-        tie,
+        winner: winner.filter(|_| !hidden),
+        tie: tie.filter(|_| !hidden),
+        hidden,
     };
     match serde_json::to_string(&message) {
         Ok(text) => {
@@ -426,6 +436,7 @@ mod tests {
             you: None,
             sms: None,
             started: None,
+            published: Default::default(),
         });
         pushes.flush_audience();
         assert_eq!(text_of(audience.try_recv().unwrap()), "state");

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::state::AppState;
-use crate::store::{RunId, RunRecord, StoreError, Tally, Voter};
-use crate::story::{Decision, Story};
+use crate::store::{Published, RunId, RunRecord, StoreError, Tally, Voter};
+use crate::story::{Decision, Results, Story};
 
 /// The run, the slide on screen, and the decision at hand.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,6 +24,9 @@ pub struct StateView {
     /// When the run began (ms since the Unix epoch, the store's clock);
     /// `null` for a run recorded before cyoa kept it.
     pub started: Option<u64>,
+    /// Whether `/results` and `/explore` are open to the audience in this
+    /// run.
+    pub published: Published,
 }
 
 /// How to vote by text message.
@@ -109,6 +112,12 @@ pub struct DecisionView {
     pub winner: Option<String>,
     /// The choices sharing the most votes, when several do.
     pub tie: Option<Vec<String>>,
+    /// The counts are hidden until the vote closes (`results = "hidden"`):
+    /// every choice's `votes` is 0 and there is no `winner` or `tie`; only
+    /// `total` is real, so the presenter sees votes arriving. Left out of
+    /// the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 /// One choice with its votes.
@@ -167,7 +176,20 @@ impl DecisionView {
             total: decision.choices.iter().map(|c| tally.get(&c.id)).sum(),
             winner,
             tie,
+            hidden: false,
         }
+    }
+
+    /// The same view with only its total: what every page and socket gets
+    /// of an open vote whose results are hidden.
+    pub fn without_counts(mut self) -> Self {
+        for c in &mut self.choices {
+            c.votes = 0;
+        }
+        self.winner = None;
+        self.tie = None;
+        self.hidden = true;
+        self
     }
 
     /// The label of a choice.
@@ -187,7 +209,12 @@ pub async fn decision_in_run(
 ) -> Result<DecisionView, StoreError> {
     if record.state.open.as_deref() == Some(decision.id.as_str()) {
         let tally = app.store.tally(record.state.run, &decision.id).await?;
-        return Ok(DecisionView::new(decision, Status::Open, &tally));
+        let view = DecisionView::new(decision, Status::Open, &tally);
+        // Hidden results never leave the server while the vote is open.
+        return Ok(match app.story().results_of(decision) {
+            Results::Hidden => view.without_counts(),
+            Results::Live => view,
+        });
     }
     match record.closed.iter().find(|c| c.decision == decision.id) {
         Some(closed) => Ok(DecisionView::new(decision, Status::Closed, &closed.tally)),
@@ -233,6 +260,7 @@ impl StateView {
             you: None,
             sms: SmsView::of(app),
             started: record.state.started,
+            published: record.state.published,
         })
     }
 
@@ -246,6 +274,7 @@ impl StateView {
             you: None,
             sms: SmsView::of(app),
             started: record.state.started,
+            published: record.state.published,
         })
     }
 
@@ -277,6 +306,7 @@ mod tests {
                     goto: "x".into(),
                 })
                 .collect(),
+            results: None,
         }
     }
 
@@ -311,6 +341,17 @@ mod tests {
         assert_eq!(SmsView::keys(1), "1 or A");
         assert_eq!(SmsView::keys(3), "1–3 or A–C");
         assert_eq!(SmsView::keys(27), "1–27");
+    }
+
+    #[test]
+    fn a_hidden_view_keeps_only_the_total() {
+        let v = DecisionView::new(&decision(&["a", "b"]), Status::Open, &tally(&[("a", 1), ("b", 3)]));
+        let hidden = v.without_counts();
+        assert!(hidden.choices.iter().all(|c| c.votes == 0));
+        assert_eq!(
+            (hidden.total, hidden.winner, hidden.tie, hidden.hidden),
+            (4, None, None, true)
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ async fn a_german_browser_and_a_german_story_get_german_texts() {
     // A German browser, a story that sets no language.
     let app = TestApp::spawn_story(story(""), None).await;
     let screen = presenter(&mut driver, &app).await;
-    let phone = driver.browser_in(PHONE.0, PHONE.1, Some("de")).await;
+    let phone = driver.browser_in(PHONE.0, PHONE.1, "de").await;
     phone.goto(&app.url("/")).await.expect("the audience page");
     wait_text(&phone, "#audience h1", "Welcome").await;
     wait_js(
@@ -78,7 +78,7 @@ async fn a_german_browser_and_a_german_story_get_german_texts() {
 
     // An English browser, a story in German: the story wins.
     let app = TestApp::spawn_story(story("\n[settings]\nlanguage = \"de\"\n"), None).await;
-    let phone = driver.browser_in(PHONE.0, PHONE.1, Some("en-US")).await;
+    let phone = driver.browser_in(PHONE.0, PHONE.1, "en-US").await;
     phone.goto(&app.url("/")).await.expect("the audience page");
     wait_text(&phone, "#audience h1", "Welcome").await;
     wait_js(
@@ -96,7 +96,7 @@ async fn a_german_browser_and_a_german_story_get_german_texts() {
 
     // And an English browser with no story language reads English.
     let app = TestApp::spawn_story(story(""), None).await;
-    let english = driver.browser_in(PHONE.0, PHONE.1, Some("en-US")).await;
+    let english = driver.browser_in(PHONE.0, PHONE.1, "en-US").await;
     english.goto(&app.url("/")).await.expect("the audience page");
     wait_js(
         &english,

@@ -18,7 +18,8 @@ async fn the_state_starts_on_the_first_slide_of_run_1() {
     assert!(started <= now && now - started < 60_000, "started {started}, now {now}");
     assert_eq!(
         state,
-        json!({"run": 1, "slide": {"id": "intro", "title": "Welcome to the test"}, "decision": null, "you": null, "sms": null, "started": null})
+        json!({"run": 1, "slide": {"id": "intro", "title": "Welcome to the test"}, "decision": null, "you": null, "sms": null,
+               "published": {"results": false, "explore": false}, "started": null})
     );
 }
 

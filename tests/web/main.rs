@@ -10,15 +10,18 @@ mod bad_input;
 mod cli;
 mod coalescing;
 mod console;
+mod explore;
 mod flow;
 mod hardening;
 mod health;
 mod helpers;
 mod languages;
+mod map_cli;
 mod metrics;
 mod pages;
 mod presence;
 mod reload;
+mod results;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;
