@@ -6,6 +6,10 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use cyoa::story::Story;
 
+/// The allocator of the server (see Cargo.toml and docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A story of `n` slides in one long chain, every other slide a decision
 /// with two choices, each slide with a Markdown body and speaker notes.
 fn story(n: usize) -> String {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Takes the README's screenshots (docs/img/presenter.png at 1280x720,
-# docs/img/audience-phone.png at 360x740) in headless Chromium, from a cyoa
+# docs/img/audience-phone.png at 360x740, docs/img/story-map.png: the
+# bundled talk's map a few decisions in) in headless Chromium, from a cyoa
 # server started by the browser tests, at a decision with some votes (the
 # browser suite takes them in every run, into target/screenshots/).
 #   CYOA_STORY=path               story to show (default: the bundled talk)
@@ -8,4 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CYOA_SCREENSHOT_DIR="$PWD/docs/img" cargo test --test browser --locked
-ls -l docs/img/presenter.png docs/img/audience-phone.png
+ls -l docs/img/presenter.png docs/img/audience-phone.png docs/img/story-map.png

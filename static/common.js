@@ -1,5 +1,5 @@
 // cyoa pieces shared by the audience and presenter pages: painting the
-// Tally bars and the WebSocket that reopens itself. Loaded (deferred) before
+// Tally (counts, shares, bars) and the WebSocket that reopens itself. Loaded (deferred) before
 // the page scripts, which find it as `window.cyoa`.
 "use strict";
 
@@ -76,8 +76,26 @@
     }
   }
 
+  // Whole-percent share, rounded as the server rounds it.
+  function percent(votes, total) {
+    return total > 0 ? Math.round((100 * votes) / total) : 0;
+  }
+
+  // One Choice's count, share and bar inside `root`.
+  function paintChoice(root, id, votes, total) {
+    const key = '="' + cssEscape(id) + '"]';
+    root.querySelectorAll("[data-tally" + key).forEach(function (node) {
+      node.textContent = String(votes);
+    });
+    root.querySelectorAll("[data-percent" + key).forEach(function (node) {
+      node.textContent = percent(votes, total) + "%";
+    });
+    root.querySelectorAll("[data-bar" + key).forEach((node) => setBar(node, votes, total));
+  }
+
   // A page fresh from the server has counts but no bar widths yet: the bars
-  // inside `main` take their widths from its counts.
+  // inside `main` take their widths from its counts. Called right after the
+  // bars are drawn at 0, they grow to their share (a CSS transition).
   function paintBarsFromPage(main) {
     let total = 0;
     const counts = new Map();
@@ -86,6 +104,9 @@
       counts.set(node.dataset.tally, n);
       total += n;
     });
+    // Reading a layout property makes the browser draw the bars at 0 first,
+    // so that setting their widths is a change it animates.
+    void main.offsetWidth;
     main.querySelectorAll("[data-bar]").forEach((bar) => setBar(bar, counts.get(bar.dataset.bar) || 0, total));
     // The server marks the winner's row (or the tied rows) with "winner".
     const rows = main.querySelectorAll("[data-choice-row].winner").length;
@@ -98,5 +119,12 @@
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
 
-  window.cyoa = { socket: socket, setBar: setBar, paintBarsFromPage: paintBarsFromPage, cssEscape: cssEscape };
+  window.cyoa = {
+    socket: socket,
+    setBar: setBar,
+    percent: percent,
+    paintChoice: paintChoice,
+    paintBarsFromPage: paintBarsFromPage,
+    cssEscape: cssEscape,
+  };
 })();

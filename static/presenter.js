@@ -3,7 +3,8 @@
 // The server's /presenter page is the source of every slide's markup: when
 // the run, the slide or the vote status changes, this script fetches the
 // page again and swaps the <main> content. Tallies are updated in place from
-// the `tally` messages of /ws?role=presenter.
+// the `tally` messages of /ws?role=presenter (only the total while the
+// story hides results), and told to screen readers now and then.
 "use strict";
 
 (function () {
@@ -11,19 +12,30 @@
   if (!main) return;
 
   const API = "/api/presenter/";
-  const KEYS = "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run";
+  const KEYS =
+    "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode";
   let state = null; // last state from the server
   let offlineTimer = null;
   let fetching = false; // a page fetch is running
   let refetch = false; // another change arrived while fetching
   let flashTimer = null;
+  // Screen readers hear the tally at most this often, not on every vote.
+  const ANNOUNCE_EVERY = 5000;
+  let announceTimer = null;
+  let announcedAt = 0;
+  let announced = "";
+
+  // The story map overlay (M) and the publishing keys (P, E): static/map.js.
+  const mapScript = document.createElement("script");
+  mapScript.src = "/static/map.js";
+  document.head.append(mapScript);
 
   const flashBox = ensure("flash", "p", { class: "flash", role: "alert" });
   const connection = ensure("connection", "p", { class: "connection", role: "status" }, "Reconnecting…");
   flashBox.hidden = true;
   connection.hidden = true;
 
-  const { setBar, cssEscape } = window.cyoa;
+  const { paintChoice, percent, cssEscape } = window.cyoa;
   window.cyoa.paintBarsFromPage(main);
   window.cyoa.socket("/ws?role=presenter", {
     maxDelay: 8000,
@@ -45,8 +57,11 @@
   // ---- live updates -------------------------------------------------------
 
   function onMessage(message) {
+    document.dispatchEvent(new CustomEvent("cyoa:message", { detail: message }));
     if (message.type === "state" && message.state) onState(message.state);
     else if (message.type === "tally") onTally(message);
+    // The story file was reloaded, or an edit refused: draw the page anew.
+    else if (message.type === "story") reloadSlide();
     else if (message.type === "error") flash(message.message || "The server refused that.");
   }
 
@@ -78,6 +93,7 @@
       if (votes.has(c.id)) c.votes = votes.get(c.id);
     });
     d.total = tally.total;
+    d.hidden = Boolean(tally.hidden);
     if (tally.winner !== undefined) d.winner = tally.winner;
     if (tally.tie !== undefined) d.tie = tally.tie;
     paint(d);
@@ -114,7 +130,7 @@
   }
 
   function swapMain(fresh) {
-    const keep = new Set([flashBox, connection]);
+    const keep = new Set([flashBox, connection, document.getElementById("tally-announce")]);
     Array.from(main.childNodes).forEach(function (node) {
       if (!keep.has(node)) node.remove();
     });
@@ -123,7 +139,8 @@
     });
     Array.from(fresh.attributes).forEach((attr) => main.setAttribute(attr.name, attr.value));
     Array.from(fresh.childNodes).forEach(function (node) {
-      if (node.id === "flash" || node.id === "connection") return;
+      // The live regions stay (screen readers keep listening to them).
+      if (node.id === "flash" || node.id === "connection" || node.id === "tally-announce") return;
       main.insertBefore(document.importNode(node, true), flashBox);
     });
     window.cyoa.paintBarsFromPage(main);
@@ -139,32 +156,54 @@
       total: decision.total,
       winner: decision.winner,
       tie: decision.tie,
+      hidden: decision.hidden,
     });
   }
 
   function paintTally(tally) {
     const total = tally.total || 0;
-    (tally.choices || []).forEach(function (choice) {
-      const votes = choice.votes || 0;
-      main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
-        node.textContent = String(votes);
-      });
-      main.querySelectorAll('[data-bar="' + cssEscape(choice.id) + '"]').forEach(function (node) {
-        setBar(node, votes, total);
-        const row = node.closest("[data-choice-row], li, tr");
-        if (row) {
-          const tied = Array.isArray(tally.tie) && tally.tie.includes(choice.id);
-          row.classList.toggle("winner", tally.winner === choice.id || tied);
-        }
-      });
-    });
     main.querySelectorAll("[data-total]").forEach(function (node) {
       node.textContent = String(total);
     });
-    main.querySelectorAll("[data-winner]").forEach(function (node) {
-      node.textContent = winnerText(tally);
-      node.dataset.outcome = outcomeKind(tally.winner, tally.tie);
-    });
+    // Hidden results: the page has no counts to paint, only the total.
+    if (!tally.hidden) {
+      (tally.choices || []).forEach(function (choice) {
+        paintChoice(main, choice.id, choice.votes || 0, total);
+        main.querySelectorAll('[data-choice-row="' + cssEscape(choice.id) + '"]').forEach(function (row) {
+          const tied = Array.isArray(tally.tie) && tally.tie.includes(choice.id);
+          row.classList.toggle("winner", tally.winner === choice.id || tied);
+        });
+      });
+      main.querySelectorAll("[data-winner]").forEach(function (node) {
+        node.textContent = winnerText(tally);
+        node.dataset.outcome = outcomeKind(tally.winner, tally.tie);
+      });
+    }
+    announceTally(tally);
+  }
+
+  // Tells screen readers the tally through the polite live region, at most
+  // every ANNOUNCE_EVERY: the latest tally when the pause is over.
+  function announceTally(tally) {
+    const region = document.getElementById("tally-announce");
+    if (!region) return;
+    let text = (tally.total || 0) + (tally.total === 1 ? " vote." : " votes.");
+    if (!tally.hidden && tally.winner) {
+      const top = (tally.choices || []).find((c) => c.id === tally.winner);
+      const share = top ? " with " + percent(top.votes || 0, tally.total || 0) + "%" : "";
+      text += " Leading: " + label(tally.winner) + share + ".";
+    } else if (!tally.hidden && Array.isArray(tally.tie) && tally.tie.length) {
+      text += " " + winnerText(tally) + ".";
+    }
+    if (text === announced) return;
+    clearTimeout(announceTimer);
+    const wait = Math.max(0, announcedAt + ANNOUNCE_EVERY - Date.now());
+    announceTimer = setTimeout(function () {
+      announced = text;
+      announcedAt = Date.now();
+      const live = document.getElementById("tally-announce");
+      if (live) live.textContent = text;
+    }, wait);
   }
 
   // The winner's label, "Tie: A and B", or nothing (as the server writes it).
@@ -172,7 +211,20 @@
     if (tally.winner) return label(tally.winner);
     const tie = Array.isArray(tally.tie) ? tally.tie.map(label) : [];
     if (tie.length < 2) return tie.join("");
-    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
+    // In the room's language, from the page's texts (as the server writes it).
+    const texts = pageTexts();
+    const and = texts.and || "and";
+    const choices = tie.slice(0, -1).join(", ") + " " + and + " " + tie[tie.length - 1];
+    return (texts.tie || "Tie: {choices}").replace("{choices}", choices);
+  }
+
+  function pageTexts() {
+    const block = document.getElementById("cyoa-texts");
+    try {
+      return (block && JSON.parse(block.textContent)) || {};
+    } catch (_) {
+      return {};
+    }
   }
 
   function outcomeKind(winner, tie) {

@@ -27,6 +27,7 @@ fn decision(labels: Vec<(String, Vec<String>)>) -> Decision {
                 goto: "end".to_string(),
             })
             .collect(),
+        results: None,
     }
 }
 

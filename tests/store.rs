@@ -9,7 +9,9 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use cyoa::store::{Closed, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
+use cyoa::store::{
+    Closed, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
 use support::redis::{RedisServer, fresh_prefix, shared};
@@ -30,6 +32,7 @@ both_backends!(
     a_sticky_vote_on_the_same_choice_outlasts_presence,
     nothing_is_withdrawn_from_a_closed_decision,
     closing_records_the_frozen_tally_in_the_history,
+    the_tally_of_the_current_run_only,
     closing_a_decision_that_is_not_open_changes_nothing,
     counts_never_go_below_zero,
     choice_of_follows_the_voter,
@@ -41,6 +44,10 @@ both_backends!(
     a_delivery_mark_runs_out,
     a_forgotten_delivery_is_first_again,
     concurrent_deliveries_of_one_message_have_one_first,
+    a_run_records_when_it_started,
+    publishing_results_and_explore_belongs_to_the_run,
+    a_new_run_starts_with_nothing_published,
+    only_the_current_run_can_be_published,
 );
 
 fn voter(n: usize) -> Voter {
@@ -79,12 +86,49 @@ async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
             run: 1,
             slide: "welcome".into(),
             path: path(&["welcome"]),
-            open: None
+            open: None,
+            published: Published::default(),
+            started: state.started,
         }
     );
     // Asking again finds run 1; the start slide only matters the first time.
     assert_eq!(store.current("elsewhere").await.unwrap(), state);
     assert_eq!(store.runs().await.unwrap().len(), 1);
+}
+
+/// Now by the clock of this machine, which the memory store and the test
+/// Redis share, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.unwrap().as_millis() as u64
+}
+
+async fn a_run_records_when_it_started(store: VoteStore) {
+    let before = now_ms();
+    let first = store.current("welcome").await.unwrap();
+    let after = now_ms();
+    let started = first.started.expect("run 1 knows when it started");
+    // Redis's clock is the same machine's clock, read to the millisecond.
+    assert!(
+        (before.saturating_sub(1)..=after + 1).contains(&started),
+        "started {started} is not between {before} and {after}"
+    );
+    // Moving, opening and closing keep it; the history has it too.
+    store
+        .show(first.run, "next", &path(&["welcome", "next"]))
+        .await
+        .unwrap();
+    let opened = store.open(first.run, "next").await.unwrap();
+    assert_eq!(opened.started, Some(started));
+    assert_eq!(store.current("welcome").await.unwrap().started, Some(started));
+    // A new run starts its own clock.
+    let second = store.new_run("welcome").await.unwrap();
+    let second_started = second.started.expect("run 2 knows when it started");
+    assert!(second_started >= started);
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs[0].state.started, Some(started));
+    assert_eq!(runs[1].state.started, Some(second_started));
+    assert_eq!(store.run(1).await.unwrap().unwrap().state.started, Some(started));
 }
 
 async fn a_new_run_is_numbered_next_and_closes_the_open_vote(store: VoteStore) {
@@ -324,6 +368,22 @@ async fn nothing_is_withdrawn_from_a_closed_decision(store: VoteStore) {
         Some("pets")
     );
     assert_eq!(store.run(run).await.unwrap().unwrap().closed[0].tally, frozen);
+}
+
+async fn the_tally_of_the_current_run_only(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(store.tally_if_current(run, "build").await.unwrap(), Some(tally(&[])));
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    assert_eq!(
+        store.tally_if_current(run, "build").await.unwrap(),
+        Some(tally(&[("pets", 1)]))
+    );
+    store.new_run("welcome").await.unwrap();
+    assert_eq!(store.tally_if_current(run, "build").await.unwrap(), None);
+    assert_eq!(
+        store.tally_if_current(run + 1, "build").await.unwrap(),
+        Some(tally(&[]))
+    );
 }
 
 async fn closing_records_the_frozen_tally_in_the_history(store: VoteStore) {
@@ -600,7 +660,97 @@ async fn concurrent_votes_are_counted_exactly(store: VoteStore) {
     );
 }
 
+async fn publishing_results_and_explore_belongs_to_the_run(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let state = store.set_published(run, Publication::Results, true).await.unwrap();
+    assert_eq!(
+        state.published,
+        Published {
+            results: true,
+            explore: false
+        }
+    );
+    let state = store.set_published(run, Publication::Explore, true).await.unwrap();
+    assert_eq!(
+        state.published,
+        Published {
+            results: true,
+            explore: true
+        }
+    );
+    // Moving, opening and closing keep the switches.
+    store.show(run, "build", &path(&["welcome", "build"])).await.unwrap();
+    store.open(run, "build").await.unwrap();
+    store.close(run, "build").await.unwrap();
+    let now = store.current("welcome").await.unwrap();
+    assert_eq!((now.published.results, now.published.explore), (true, true));
+    assert_eq!(store.run(run).await.unwrap().unwrap().state, now);
+    assert_eq!(store.runs().await.unwrap()[0].state, now);
+    // Off again, one at a time; turning off twice changes nothing.
+    let state = store.set_published(run, Publication::Results, false).await.unwrap();
+    assert_eq!((state.published.results, state.published.explore), (false, true));
+    let state = store.set_published(run, Publication::Results, false).await.unwrap();
+    assert_eq!((state.published.results, state.published.explore), (false, true));
+    assert_eq!(state.slide, "build");
+}
+
+async fn a_new_run_starts_with_nothing_published(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    store.set_published(run, Publication::Results, true).await.unwrap();
+    store.set_published(run, Publication::Explore, true).await.unwrap();
+    let second = store.new_run("welcome").await.unwrap();
+    assert_eq!(second.published, Published::default());
+    assert_eq!(store.current("welcome").await.unwrap().published, Published::default());
+    // The old run keeps what it published: its results stay readable.
+    let old = store.run(run).await.unwrap().unwrap();
+    assert_eq!((old.state.published.results, old.state.published.explore), (true, true));
+}
+
+async fn only_the_current_run_can_be_published(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    assert!(matches!(
+        store.set_published(run + 1, Publication::Results, true).await,
+        Err(StoreError::NotCurrent(2))
+    ));
+    store.new_run("welcome").await.unwrap();
+    assert!(matches!(
+        store.set_published(run, Publication::Explore, true).await,
+        Err(StoreError::NotCurrent(1))
+    ));
+    assert_eq!(
+        store.run(run).await.unwrap().unwrap().state.published,
+        Published::default()
+    );
+}
+
 // ---- Redis only ----
+
+#[tokio::test]
+async fn another_instance_and_a_restart_see_what_was_published() {
+    let mut server = RedisServer::start();
+    let first = redis_store_at(&server, "cyoa:").await;
+    let run = first.current("welcome").await.unwrap().run;
+    first.set_published(run, Publication::Results, true).await.unwrap();
+    // A second instance on the same Redis sees it at once.
+    let second = redis_store_at(&server, "cyoa:").await;
+    assert!(second.current("welcome").await.unwrap().published.results);
+    second.set_published(run, Publication::Explore, true).await.unwrap();
+    assert!(first.current("welcome").await.unwrap().published.explore);
+    drop((first, second));
+
+    // Redis restarts (its data kept on disk): both switches are still on.
+    server.stop();
+    server.start_again();
+    let third = redis_store_at(&server, "cyoa:").await;
+    let state = third.current("welcome").await.unwrap();
+    assert_eq!(
+        state.published,
+        Published {
+            results: true,
+            explore: true
+        }
+    );
+}
 
 #[tokio::test]
 async fn a_new_redis_store_finds_the_runs_tallies_and_slide_again() {

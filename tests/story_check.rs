@@ -134,7 +134,7 @@ fn unknown_fields_name_the_closest_known_one() {
             "nothing close lists the fields",
             good_with("title = \"B\"", "title = \"B\"\ncolour = \"c\""),
             &[
-                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `next`, `decision`",
+                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `join`, `next`, `decision`",
             ],
         ),
         case(
@@ -475,6 +475,159 @@ fn settings_are_read() {
 }
 
 #[test]
+fn results_join_and_theme_values_are_checked() {
+    let settings = "start = \"a\"\n[settings]\nresults = \"secret\"\n[settings.theme]\nbackground = \"url(x)\"\n\
+                    text = \"#12\"\nlogo = \"../logo.png\"\ncss = \"style.scss\"";
+    run(&[
+        case(
+            "every new setting wrong",
+            good_with("start = \"a\"", settings),
+            &[
+                "4:11: error: `results` must be `live` (counts show as votes arrive) or `hidden` (counts show when the vote closes), not `secret`",
+                "6:14: error: `background` must be a CSS colour like `#c03`, `#cc0033` or `teal`, not `url(x)`",
+                "7:8: error: `text` must be a CSS colour like `#c03`, `#cc0033` or `teal`, not `#12`",
+                "8:8: error: `logo` must be a file in the story's folder, like `logo.png`: `..` would leave the story's folder",
+                "9:7: error: `css` must be a `.css` file, not `style.scss`",
+            ],
+        ),
+        case(
+            "a decision's results",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nresults = true"),
+            &["7:11: error: `results` must be a string, not a boolean"],
+        ),
+        case(
+            "a decision's results, a word",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nresults = \"later\""),
+            &[
+                "7:11: error: `results` must be `live` (counts show as votes arrive) or `hidden` (counts show when the vote closes), not `later`",
+            ],
+        ),
+        case(
+            "join is true or false",
+            good_with("title = \"B\"", "title = \"B\"\njoin = \"yes\""),
+            &["13:8: error: `join` must be `true` or `false`, not a string"],
+        ),
+        case(
+            "an absolute logo path",
+            good_with(
+                "start = \"a\"",
+                "start = \"a\"\n[settings.theme]\nlogo = \"/etc/logo.png\"",
+            ),
+            &[
+                "4:8: error: `logo` must be a file in the story's folder, like `logo.png`: the path must be relative to the story's folder, with `/` between folders",
+            ],
+        ),
+        case(
+            "a hidden file",
+            good_with("start = \"a\"", "start = \"a\"\n[settings.theme]\ncss = \"img/.x.css\""),
+            &[
+                "4:7: error: `css` must be a file in the story's folder, like `css.css`: no part of the path may be empty or start with a dot",
+            ],
+        ),
+        case(
+            "a logo that is not an image",
+            good_with("start = \"a\"", "start = \"a\"\n[settings.theme]\nlogo = \"logo.exe\""),
+            &["4:8: error: `logo` must be a `.png`, `.jpg`, `.jpeg`, `.gif`, `.webp`, `.svg` file, not `logo.exe`"],
+        ),
+    ]);
+}
+
+#[test]
+fn results_and_join_are_read() {
+    let text = good_with("start = \"a\"", "start = \"a\"\n[settings]\nresults = \"hidden\"");
+    let story = Story::parse("t.toml", &text).expect("valid").story;
+    let a = story.decision("a").expect("decision a");
+    assert_eq!(story.results_of(a), cyoa::story::Results::Hidden);
+    let text = good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nresults = \"live\"");
+    let text = text.replace("start = \"a\"", "start = \"a\"\n[settings]\nresults = \"hidden\"");
+    let text = text.replace("title = \"B\"", "title = \"B\"\njoin = true");
+    let story = Story::parse("t.toml", &text).expect("valid").story;
+    let a = story.decision("a").expect("decision a");
+    assert_eq!(
+        story.results_of(a),
+        cyoa::story::Results::Live,
+        "the decision's own setting wins"
+    );
+    assert!(story.slide("b").expect("b").join);
+    let story = Story::parse("t.toml", GOOD).expect("valid").story;
+    assert_eq!(story.settings.results, cyoa::story::Results::Live, "live by default");
+    assert!(!story.slide("b").expect("b").join);
+}
+
+#[test]
+fn theme_files_are_read_from_next_to_the_story_and_bounded() {
+    let dir = TempDir::new("theme-files");
+    std::fs::create_dir_all(dir.0.join("img")).expect("img folder");
+    dir.file("img/logo.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+    dir.file("extra.css", "body { margin: 0 }");
+    let theme = "start = \"a\"\n[settings.theme]\nlogo = \"img/logo.svg\"\ncss = \"extra.css\"";
+    let story = dir.file("good.toml", good_with("start = \"a\"", theme));
+    let loaded = Story::load(&story).unwrap_or_else(|p| panic!("{p:#?}"));
+    let t = &loaded.story.settings.theme;
+    let logo = t.logo.as_ref().expect("a logo");
+    assert_eq!(
+        (logo.url().as_str(), logo.content_type),
+        ("/story-assets/img/logo.svg", "image/svg+xml")
+    );
+    assert_eq!(
+        t.css.as_ref().and_then(|c| c.bytes.as_deref()),
+        Some(&b"body { margin: 0 }"[..])
+    );
+
+    // Missing, too large, or out of the folder through a link: refused at
+    // the line that names the file.
+    let lines = |path: &Path| -> Vec<String> {
+        let name = path.display().to_string();
+        Story::load(path)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| d.to_string()[name.len() + 1..].to_string())
+            .collect()
+    };
+    let missing = dir.file(
+        "missing.toml",
+        good_with("start = \"a\"", "start = \"a\"\n[settings.theme]\ncss = \"gone.css\""),
+    );
+    let seen = lines(&missing);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("4:7: error: `css` file `gone.css` cannot be read: "),
+        "{seen:?}"
+    );
+    dir.file("big.css", vec![b' '; 64 * 1024 + 1]);
+    let big = dir.file(
+        "big.toml",
+        good_with("start = \"a\"", "start = \"a\"\n[settings.theme]\ncss = \"big.css\""),
+    );
+    assert_eq!(
+        lines(&big),
+        ["4:7: error: `css` file `big.css` is larger than 64 KiB; make it smaller"]
+    );
+    #[cfg(unix)]
+    {
+        let outside = TempDir::new("theme-files-outside");
+        let secret = outside.file("secret.css", "x");
+        std::os::unix::fs::symlink(&secret, dir.0.join("link.css")).expect("a symbolic link");
+        let linked = dir.file(
+            "linked.toml",
+            good_with("start = \"a\"", "start = \"a\"\n[settings.theme]\ncss = \"link.css\""),
+        );
+        assert_eq!(
+            lines(&linked),
+            [
+                "4:7: error: `css` file `link.css` leads out of the story's folder (through a symbolic link); copy the file next to the story"
+            ]
+        );
+    }
+    // A story given as text has no folder: its files are named, not read.
+    let text = Story::parse("t.toml", &good_with("start = \"a\"", theme))
+        .expect("valid")
+        .story;
+    assert!(text.settings.theme.logo.as_ref().is_some_and(|l| l.bytes.is_none()));
+}
+
+#[test]
 fn warnings_do_not_stop_a_story() {
     run(&[
         case(
@@ -742,5 +895,5 @@ fn the_documented_example_checks_clean() {
     let s = loaded.story.summary();
     assert_eq!((s.slides, s.decisions, s.endings, s.paths, s.longest), (4, 1, 2, 2, 3));
     let welcome = loaded.story.slide("welcome").expect("welcome");
-    assert!(welcome.body_html.contains("<table>"), "{}", welcome.body_html);
+    assert!(welcome.body_html().contains("<table>"), "{}", welcome.body_html());
 }

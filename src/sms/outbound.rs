@@ -368,6 +368,7 @@ mod tests {
                     goto: "x".into(),
                 })
                 .collect(),
+            results: None,
         }
     }
 

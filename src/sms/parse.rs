@@ -102,6 +102,7 @@ mod tests {
                 choice("dachshund", "Dachshund Doc Send delivery", &["doc", "send", "wiener"]),
                 choice("sleep-in", "Sleep in", &["b", "1"]),
             ],
+            results: None,
         }
     }
 

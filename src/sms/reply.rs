@@ -159,6 +159,7 @@ mod tests {
                     goto: "next".to_string(),
                 })
                 .collect(),
+            results: None,
         }
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Closed, Drift, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+    Audit, Closed, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind,
+    VoteOutcome, Voter,
 };
 
 /// Votes and runs held in this process.
@@ -89,6 +90,8 @@ impl Inner {
             slide: start.to_string(),
             path: vec![start.to_string()],
             open: None,
+            published: Published::default(),
+            started: Some(now_ms()),
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -97,6 +100,13 @@ impl Inner {
         });
         state
     }
+}
+
+/// This process's clock in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RunData {
@@ -194,6 +204,13 @@ impl MemoryStore {
             Some(d) if d != decision => return Err(StoreError::OtherOpen(d.to_string())),
             _ => r.state.open = Some(decision.to_string()),
         }
+        Ok(r.state.clone())
+    }
+
+    pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        r.state.published.set(what, on);
         Ok(r.state.clone())
     }
 
@@ -402,6 +419,20 @@ impl MemoryStore {
             .and_then(|r| r.decisions.get(decision))
             .map(|b| b.tally.clone())
             .unwrap_or_default())
+    }
+
+    pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        let inner = self.lock();
+        if inner.runs.len() as RunId != run {
+            return Ok(None);
+        }
+        Ok(Some(
+            inner
+                .get(run)
+                .and_then(|r| r.decisions.get(decision))
+                .map(|b| b.tally.clone())
+                .unwrap_or_default(),
+        ))
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {

@@ -62,6 +62,52 @@ pub struct RunState {
     pub path: Vec<String>,
     /// The decision whose vote is open, if any (at most one).
     pub open: Option<String>,
+    /// What the presenter has opened to the audience in this run.
+    pub published: Published,
+    /// When the run began, in milliseconds since the Unix epoch, by the
+    /// store's clock (Redis's `TIME`, or this process's for the memory
+    /// store), so every instance shows the same elapsed time. `None` for a
+    /// run recorded before cyoa kept it.
+    pub started: Option<u64>,
+}
+
+/// What of a run the audience may see besides the live talk: both start
+/// off in every run, and the presenter turns them on (and off again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Published {
+    /// `/results`: the path taken and each decision's tally; the exports.
+    pub results: bool,
+    /// `/explore`: every slide and branch, the paths not taken too.
+    pub explore: bool,
+}
+
+/// One of the [`Published`] switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    /// [`Published::results`].
+    Results,
+    /// [`Published::explore`].
+    Explore,
+}
+
+impl Publication {
+    /// `results` or `explore`: the field of the run's state in Redis.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Publication::Results => "results",
+            Publication::Explore => "explore",
+        }
+    }
+}
+
+impl Published {
+    /// Turns one switch on or off.
+    pub fn set(&mut self, what: Publication, on: bool) {
+        match what {
+            Publication::Results => self.results = on,
+            Publication::Explore => self.explore = on,
+        }
+    }
 }
 
 /// Votes per choice id; a choice with no votes may be absent.
@@ -209,6 +255,11 @@ impl VoteStore {
     pub async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
         delegate!(self.open(run, decision))
     }
+    /// Turns `what` on or off for the audience in the current run `run`;
+    /// refused if `run` is not current. A new run starts with both off.
+    pub async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
+        delegate!(self.set_published(run, what, on))
+    }
     /// Closes the vote on `decision`, freezing and recording its tally.
     /// Closing a decision that is not open returns its recorded tally
     /// (empty if never opened).
@@ -298,6 +349,11 @@ impl VoteStore {
     /// The live (or frozen) tally of `decision` in `run`.
     pub async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
         delegate!(self.tally(run, decision))
+    }
+    /// The tally of `decision` in `run` while `run` is the current run,
+    /// `None` once a new run began: one round trip, for the tally pushes.
+    pub async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        delegate!(self.tally_if_current(run, decision))
     }
     /// `voter`'s current choice on `decision`.
     pub async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {

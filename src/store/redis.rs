@@ -8,7 +8,7 @@
 //! | key                               | type   | holds                                      |
 //! |-----------------------------------|--------|--------------------------------------------|
 //! | `{prefix}current`                 | string | the current run's number (the newest one)  |
-//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`       |
+//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms) |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
@@ -44,7 +44,8 @@ use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{FromRedisValue, Script, Value};
 
 use super::{
-    Audit, Closed, Drift, Events, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+    Audit, Closed, Drift, Events, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally,
+    VoteKind, VoteOutcome, Voter,
 };
 
 /// How long a command may take before the store reports Redis unavailable.
@@ -90,6 +91,7 @@ struct Scripts {
     history: Script,
     move_to: Script,
     audit: Script,
+    set_published: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -109,6 +111,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     history: script!("history.lua"),
     move_to: script!("move_to.lua"),
     audit: script!("audit.lua"),
+    set_published: script!("set_published.lua"),
 });
 
 /// Votes and runs in Redis, under a key prefix.
@@ -203,6 +206,7 @@ impl RedisStore {
             &s.rejoin,
             &s.move_to,
             &s.history,
+            &s.set_published,
         ] {
             script
                 .load_async(&mut con)
@@ -280,6 +284,14 @@ impl RedisStore {
     pub(super) async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
         let reply = self.eval(&SCRIPTS.open, &[&run.to_string(), decision]).await?;
         state_reply(reply, run, decision)
+    }
+
+    pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
+        let on = if on { "1" } else { "0" };
+        let reply = self
+            .eval(&SCRIPTS.set_published, &[&run.to_string(), what.as_str(), on])
+            .await?;
+        state_reply(reply, run, "")
     }
 
     pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {
@@ -402,6 +414,26 @@ impl RedisStore {
             .await
             .map_err(|e| self.failed(e))?;
         tally(reply)
+    }
+
+    pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        let mut con = self.con();
+        // One round trip, and atomic (MULTI/EXEC): a new run cannot begin
+        // between the check and the read and have the old run's counts
+        // pushed over its zeros.
+        let (current, reply): (Option<String>, Value) = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(format!("{}current", self.prefix))
+            .cmd("HGETALL")
+            .arg(self.key(run, &format!("tally:{decision}")))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| self.failed(e))?;
+        if current.as_deref() != Some(run.to_string().as_str()) {
+            return Ok(None);
+        }
+        tally(reply).map(Some)
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
@@ -657,7 +689,8 @@ fn path_json(path: &[String]) -> Result<String> {
     serde_json::to_string(path).map_err(|e| StoreError::Backend(format!("cannot encode the path: {e}")))
 }
 
-/// A state reply: `{'ok', run, slide, path, open}` or a refusal.
+/// A state reply: `{'ok', run, slide, path, open, results, explore}` or a
+/// refusal.
 fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
     let mut items = array(reply)?.into_iter();
     match status(items.next())?.as_str() {
@@ -669,7 +702,9 @@ fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
     }
 }
 
-/// Reads `run, slide, path, open` from `items`.
+/// Reads `run, slide, path, open, results, explore, started` from `items`
+/// (`results` and `explore` are `'1'` or nil, `started` ms or nil: a run
+/// kept by an older cyoa may lack them).
 fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let mut next = || items.next().unwrap_or(Value::Nil);
     let run: RunId = parse(next())?;
@@ -677,10 +712,24 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let path: String = parse(next())?;
     let path: Vec<String> = serde_json::from_str(&path).map_err(|e| unexpected(format!("path {path:?}: {e}")))?;
     let open: Option<String> = parse(next())?;
-    Ok(RunState { run, slide, path, open })
+    let results: Option<String> = parse(next())?;
+    let explore: Option<String> = parse(next())?;
+    let started: Option<u64> = parse(next())?;
+    Ok(RunState {
+        run,
+        slide,
+        path,
+        open,
+        published: Published {
+            results: results.as_deref() == Some("1"),
+            explore: explore.as_deref() == Some("1"),
+        },
+        started,
+    })
 }
 
-/// A history entry: `{run, slide, path, open, {decision, tally, ...}}`.
+/// A history entry: `{run, slide, path, open, results, explore, started,
+/// {decision, tally, ...}}`.
 fn run_record(v: Value) -> Result<RunRecord> {
     let mut items = array(v)?.into_iter();
     let state = run_state(&mut items)?;

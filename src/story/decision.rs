@@ -10,7 +10,7 @@ use super::load::{Reader, Value};
 use super::sms::{self, Source};
 use super::{Choice, Decision, MAX_CHOICES, MAX_ID_LEN, MIN_CHOICES};
 
-const DECISION_FIELDS: &[&str] = &["prompt", "choices"];
+const DECISION_FIELDS: &[&str] = &["prompt", "choices", "results"];
 const CHOICE_FIELDS: &[&str] = &["id", "label", "keywords", "goto"];
 
 impl Reader<'_> {
@@ -68,10 +68,12 @@ impl Reader<'_> {
         if self.choice_ids(slide_id, &choices, &choice_places) {
             self.sms_collisions(&choices, &choice_places);
         }
+        let results = self.results(table);
         Some(Decision {
             id: slide_id.to_string(),
             prompt,
             choices,
+            results,
         })
     }
 

@@ -17,7 +17,7 @@ use super::check::Graph;
 use super::diag::{Diagnostic, Loaded, Problems, Severity};
 use super::fields::{SUGGESTION_BUDGET, a, is_id};
 use super::settings::default_settings;
-use super::{Slide, Story, Then, markdown};
+use super::{Slide, Story, Then};
 
 /// Largest story file read, in bytes (4 MiB): a talk is a few kilobytes,
 /// and anything near this is a mistake, not a talk.
@@ -37,7 +37,7 @@ pub const DEFAULT_PRESENCE_GRACE: u64 = 10;
 const MAX_SYNTAX_ERRORS: usize = 50;
 
 const STORY_FIELDS: &[&str] = &["title", "start", "settings", "slides"];
-const SLIDE_FIELDS: &[&str] = &["title", "body", "notes", "image", "next", "decision"];
+const SLIDE_FIELDS: &[&str] = &["title", "body", "notes", "image", "join", "next", "decision"];
 
 type Key<'i> = Spanned<DeString<'i>>;
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -65,7 +65,8 @@ pub(super) fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
         return Err(refuse(too_big()));
     }
     match std::str::from_utf8(&bytes) {
-        Ok(text) => parse(&name, text),
+        // The theme's files are read only for a story file: they sit next to it.
+        Ok(text) => parse(&name, text).and_then(|loaded| super::settings::read_assets(loaded, path, text)),
         Err(e) => {
             // Valid up to here, so this prefix converts; point at the bad byte.
             let good = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
@@ -263,9 +264,10 @@ impl<'p> Reader<'p> {
         let mut slide = Slide {
             id: id.clone(),
             title: String::new(),
-            body_html: String::new(),
+            body: String::new(),
             notes: String::new(),
             image: None,
+            join: false,
             then: Then::Ending,
         };
         let (mut next_at, mut goto_at) = (None, Vec::new());
@@ -284,11 +286,18 @@ impl<'p> Reader<'p> {
             slide.title = self
                 .required_text(table, "title", at, "the slide's heading, `title = \"...\"`")
                 .unwrap_or_default();
-            if let Some((body, _)) = self.str(table, "body") {
-                slide.body_html = markdown::render(body);
-            }
+            slide.body = self.string(table, "body").map(|(s, _)| s).unwrap_or_default();
             slide.notes = self.string(table, "notes").map(|(s, _)| s).unwrap_or_default();
             slide.image = self.string(table, "image").map(|(s, _)| s);
+            if let Some((_, v)) = table.get_key_value("join") {
+                match v.get_ref() {
+                    DeValue::Boolean(b) => slide.join = *b,
+                    other => self.p.error(
+                        v.span().start,
+                        format!("`join` must be `true` or `false`, not {}", a(other)),
+                    ),
+                }
+            }
             let next = self.string(table, "next");
             let decision = table
                 .get_key_value("decision")

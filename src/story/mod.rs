@@ -21,6 +21,7 @@ mod sms;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use check::Summary;
@@ -33,6 +34,9 @@ pub use sms::normalise;
 pub const BUNDLED_NAME: &str = "stories/wsgi-deployment-adventure.toml";
 /// The bundled talk's text, compiled in so the binary serves it from anywhere.
 pub const BUNDLED_TEXT: &str = include_str!("../../stories/wsgi-deployment-adventure.toml");
+/// The story `cyoa new` writes: a few slides, one decision, two endings,
+/// and a comment on every field.
+pub const STARTER_TEXT: &str = include_str!("../../stories/starter.toml");
 
 /// A whole talk: its slides, where it starts and how it votes.
 #[derive(Debug, Clone)]
@@ -59,6 +63,22 @@ pub struct Settings {
     pub sms: SmsTexts,
     /// Look of the pages.
     pub theme: Theme,
+    /// Whether open votes show their counts; a decision may say otherwise.
+    pub results: Results,
+    /// The audience's language (`en`, `de`); `None` follows each browser's
+    /// `Accept-Language`.
+    pub language: Option<String>,
+}
+
+/// Whether the room sees a decision's counts while its vote is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Results {
+    /// Counts and bars move as votes arrive.
+    #[default]
+    Live,
+    /// Only the number of votes shows until the vote closes, so the room
+    /// does not follow the crowd; the counts appear when it closes.
+    Hidden,
 }
 
 /// How a web vote counts.
@@ -92,6 +112,38 @@ pub struct Theme {
     pub mode: Option<String>,
     /// Accent colour as CSS (`#c03` or a name).
     pub accent: Option<String>,
+    /// Page background colour as CSS; `None`: the light or dark default.
+    pub background: Option<String>,
+    /// Text colour as CSS; `None`: one that reads on the background.
+    pub text: Option<String>,
+    /// An image file next to the story, shown on every page.
+    pub logo: Option<Asset>,
+    /// A style sheet next to the story, loaded after cyoa's own.
+    pub css: Option<Asset>,
+}
+
+/// A file next to the story (a logo, a style sheet) that cyoa serves at
+/// `/story-assets/{name}`. Read once when the story file is loaded, so a
+/// request never touches the file system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asset {
+    /// The path as written in the story, relative to the story's folder:
+    /// plain names joined by `/`, never `..`.
+    pub name: String,
+    /// Its MIME type, from its extension.
+    pub content_type: &'static str,
+    /// Its bytes; `None` for a story read from text rather than a file
+    /// ([`Story::parse`]), which has no folder to read it from.
+    pub bytes: Option<Arc<[u8]>>,
+    /// Where `name` is in the story's text, for messages.
+    pub(crate) at: usize,
+}
+
+impl Asset {
+    /// Its URL on the server.
+    pub fn url(&self) -> String {
+        format!("/story-assets/{}", self.name)
+    }
 }
 
 /// One slide of the talk.
@@ -101,15 +153,28 @@ pub struct Slide {
     pub id: String,
     /// Heading shown on the slide.
     pub title: String,
-    /// The Markdown body rendered to HTML; raw HTML in the Markdown is shown
-    /// as text (see [`render_markdown`]).
-    pub body_html: String,
-    /// Speaker notes (plain text), never shown to the audience.
+    /// The body as written, in Markdown; shown through [`Slide::body_html`].
+    pub body: String,
+    /// Speaker notes in Markdown, shown only on the presenter console
+    /// (`/presenter/notes`), never to the audience.
     pub notes: String,
     /// Optional image path or URL shown with the slide.
     pub image: Option<String>,
+    /// A join slide (`join = true`): the presenter view shows the QR code
+    /// of the audience URL large, with the URL and the SMS number.
+    pub join: bool,
     /// Where the talk goes after this slide.
     pub then: Then,
+}
+
+impl Slide {
+    /// The body rendered to HTML; raw HTML in the Markdown is shown as text
+    /// (see [`render_markdown`]). Rendered when a page asks for it, not at
+    /// load: a slide renders in microseconds, and a big story loads faster
+    /// without rendering the slides nobody reaches.
+    pub fn body_html(&self) -> String {
+        markdown::render(&self.body)
+    }
 }
 
 /// What follows a slide.
@@ -132,6 +197,8 @@ pub struct Decision {
     pub prompt: String,
     /// 2 to 9 choices, in the order shown and numbered over SMS.
     pub choices: Vec<Choice>,
+    /// Overrides the story's `results` for this decision.
+    pub results: Option<Results>,
 }
 
 /// One answer of a decision.
@@ -194,6 +261,12 @@ impl Story {
             Then::Decision(d) => Some(d),
             _ => None,
         }
+    }
+
+    /// Whether `decision` shows its counts while open: its own `results`,
+    /// else the story's.
+    pub fn results_of(&self, decision: &Decision) -> Results {
+        decision.results.unwrap_or(self.settings.results)
     }
 
     /// Every decision, in file order.

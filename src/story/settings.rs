@@ -1,16 +1,39 @@
-//! Reading `[settings]`: vote mode, presence grace, SMS reply texts, theme.
+//! Reading `[settings]`: vote mode, presence grace, SMS reply texts,
+//! whether open votes show their counts, and the theme (colours, and the
+//! logo and style sheet read from files next to the story).
 
+use std::io::Read;
+use std::path::{Component, Path};
+use std::sync::Arc;
 use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
+use super::diag::{Diagnostic, Loaded, Problems};
 use super::fields::{a, shown};
 use super::load::{Reader, Value};
-use super::{DEFAULT_PRESENCE_GRACE, MAX_PRESENCE_GRACE, Settings, SmsTexts, Theme, WebVotes};
+use super::{Asset, DEFAULT_PRESENCE_GRACE, MAX_PRESENCE_GRACE, Results, Settings, SmsTexts, Theme, WebVotes};
 
-const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme"];
+const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme", "results", "language"];
 const SMS_FIELDS: &[&str] = &["replies", "confirm", "help", "closed"];
-const THEME_FIELDS: &[&str] = &["mode", "accent"];
+const THEME_FIELDS: &[&str] = &["mode", "accent", "background", "text", "logo", "css"];
+
+/// Largest logo file, in bytes (1 MiB): a logo is a few kilobytes, and
+/// every phone in the room downloads it.
+pub const MAX_LOGO_BYTES: usize = 1024 * 1024;
+/// Largest extra style sheet, in bytes (64 KiB).
+pub const MAX_CSS_BYTES: usize = 64 * 1024;
+
+/// The logo's file types, by extension.
+const LOGO_TYPES: &[(&str, &str)] = &[
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("svg", "image/svg+xml"),
+];
+const CSS_TYPES: &[(&str, &str)] = &[("css", "text/css; charset=utf-8")];
 
 impl Reader<'_> {
     /// The story's settings, defaults where the file sets none.
@@ -27,6 +50,23 @@ impl Reader<'_> {
                 other => self
                     .p
                     .error(at, format!("`web_votes` must be `presence` or `sticky`, not `{other}`")),
+            }
+        }
+        if let Some((code, at)) = self.string(table, "language") {
+            if crate::i18n::CODES.contains(&code.as_str()) {
+                settings.language = Some(code);
+            } else {
+                self.p.error(
+                    at,
+                    format!(
+                        "`language` must be one of {}, not `{code}`; leave it out to follow each browser's language",
+                        crate::i18n::CODES
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
             }
         }
         if let Some((_, v)) = table.get_key_value("presence_grace") {
@@ -46,6 +86,9 @@ impl Reader<'_> {
                     ),
                 ),
             }
+        }
+        if let Some(results) = self.results(table) {
+            settings.results = results;
         }
         if let Some((_, v)) = table.get_key_value("sms")
             && let Some(sms) = self.table(v, "sms")
@@ -76,18 +119,78 @@ impl Reader<'_> {
                         .error(at, format!("`mode` must be `light` or `dark`, not `{mode}`"));
                 }
             }
-            if let Some((accent, at)) = self.string(theme, "accent") {
-                if is_css_colour(&accent) {
-                    settings.theme.accent = Some(accent);
-                } else {
-                    self.p.error(
-                        at,
-                        format!("`accent` must be a CSS colour like `#c03`, `#cc0033` or `teal`, not `{accent}`"),
-                    );
-                }
-            }
+            settings.theme.accent = self.colour(theme, "accent");
+            settings.theme.background = self.colour(theme, "background");
+            settings.theme.text = self.colour(theme, "text");
+            settings.theme.logo = self.asset(theme, "logo", LOGO_TYPES);
+            settings.theme.css = self.asset(theme, "css", CSS_TYPES);
         }
         settings
+    }
+
+    /// `results = "live" | "hidden"` in `table` (the settings or a decision).
+    pub(super) fn results(&mut self, table: &DeTable<'_>) -> Option<Results> {
+        let (v, at) = self.string(table, "results")?;
+        match v.as_str() {
+            "live" => Some(Results::Live),
+            "hidden" => Some(Results::Hidden),
+            other => {
+                self.p.error(
+                    at,
+                    format!(
+                        "`results` must be `live` (counts show as votes arrive) or `hidden` (counts show when the vote closes), not `{other}`"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A theme colour, which must be one CSS colour.
+    fn colour(&mut self, theme: &DeTable<'_>, key: &str) -> Option<String> {
+        let (colour, at) = self.string(theme, key)?;
+        if is_css_colour(&colour) {
+            return Some(colour);
+        }
+        self.p.error(
+            at,
+            format!("`{key}` must be a CSS colour like `#c03`, `#cc0033` or `teal`, not `{colour}`"),
+        );
+        None
+    }
+
+    /// A file next to the story (`logo`, `css`): a relative path inside the
+    /// story's folder, of one of `types`. Its bytes are read later, by
+    /// [`read_assets`], when the story comes from a file.
+    fn asset(&mut self, theme: &DeTable<'_>, key: &str, types: &[(&str, &'static str)]) -> Option<Asset> {
+        let (name, at) = self.string(theme, key)?;
+        if let Err(why) = asset_name(&name) {
+            self.p.error(
+                at,
+                format!(
+                    "`{key}` must be a file in the story's folder, like `{key}.{}`: {why}",
+                    types[0].0
+                ),
+            );
+            return None;
+        }
+        let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let Some(content_type) = types
+            .iter()
+            .find(|(e, _)| Some(*e) == extension.as_deref())
+            .map(|(_, t)| *t)
+        else {
+            let known: Vec<String> = types.iter().map(|(e, _)| format!("`.{e}`")).collect();
+            self.p
+                .error(at, format!("`{key}` must be a {} file, not `{name}`", known.join(", ")));
+            return None;
+        };
+        Some(Asset {
+            name,
+            content_type,
+            bytes: None,
+            at,
+        })
     }
 
     /// An SMS reply text, whose `{placeholders}` must be ones cyoa fills in.
@@ -126,7 +229,90 @@ pub(super) fn default_settings() -> Settings {
             ..SmsTexts::default()
         },
         theme: Theme::default(),
+        language: None,
+        results: Results::Live,
     }
+}
+
+/// Why `name` cannot name a file inside the story's folder, if it cannot:
+/// only plain names (letters, digits, `.`, `-`, `_`) joined by `/`, none
+/// starting with a dot, so no `..`, no absolute path, no hidden file.
+fn asset_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 200 {
+        return Err("the path must have 1 to 200 characters");
+    }
+    if name.starts_with('/') || name.contains('\\') || name.contains(':') {
+        return Err("the path must be relative to the story's folder, with `/` between folders");
+    }
+    for part in name.split('/') {
+        if part == ".." {
+            return Err("`..` would leave the story's folder");
+        }
+        if part.is_empty() || part.starts_with('.') {
+            return Err("no part of the path may be empty or start with a dot");
+        }
+        if !part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+            return Err("use only letters, digits, `.`, `-` and `_` in file and folder names");
+        }
+    }
+    Ok(())
+}
+
+/// Reads the theme's files (logo, style sheet) from the folder of the story
+/// at `path`, whose text is `text`: each must exist inside that folder
+/// (symbolic links leading out are refused) and be no larger than its limit.
+/// A problem is reported at the line that names the file.
+pub(super) fn read_assets(mut loaded: Loaded, path: &Path, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+    let name = path.display().to_string();
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let mut p = Problems::default();
+    let theme = &mut loaded.story.settings.theme;
+    for (key, asset, limit) in [
+        ("logo", theme.logo.as_mut(), MAX_LOGO_BYTES),
+        ("css", theme.css.as_mut(), MAX_CSS_BYTES),
+    ] {
+        let Some(asset) = asset else { continue };
+        match read_asset(folder, &asset.name, limit) {
+            Ok(bytes) => asset.bytes = Some(bytes),
+            Err(why) => p.error(asset.at, format!("`{key}` file `{}` {why}", asset.name)),
+        }
+    }
+    if !p.has_errors() {
+        return Ok(loaded);
+    }
+    let mut all = loaded.warnings;
+    all.extend(p.into_diagnostics(&name, text));
+    all.sort_by_key(|d| (d.line, d.col));
+    Err(all)
+}
+
+fn read_asset(folder: &Path, name: &str, limit: usize) -> Result<Arc<[u8]>, String> {
+    let wanted = folder.join(name);
+    let inside = match (folder.canonicalize(), wanted.canonicalize()) {
+        (Ok(f), Ok(w)) => w.starts_with(f) && w.components().all(|c| !matches!(c, Component::ParentDir)),
+        (_, Err(e)) => return Err(format!("cannot be read: {e} (looked for {})", wanted.display())),
+        (Err(e), _) => return Err(format!("cannot be read: {e}")),
+    };
+    if !inside {
+        return Err(
+            "leads out of the story's folder (through a symbolic link); copy the file next to the story".into(),
+        );
+    }
+    let file = std::fs::File::open(&wanted).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut bytes = Vec::new();
+    let most = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(most)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() > limit {
+        return Err(format!("is larger than {} KiB; make it smaller", limit / 1024));
+    }
+    Ok(bytes.into())
 }
 
 /// `#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa` or a colour name: nothing that
@@ -158,6 +344,26 @@ mod tests {
         }
         for bad in ["#c0", "red;}body{", "url(x)", "", "#ggg"] {
             assert!(!is_css_colour(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn asset_paths_stay_in_the_story_folder() {
+        for ok in ["logo.png", "img/logo.svg", "a-b_c.1.css"] {
+            assert_eq!(asset_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x.css",
+            "a/../../x.css",
+            "/etc/x.css",
+            ".hidden.css",
+            "a//b.css",
+            "c:x.css",
+            "a\\b.css",
+            "a b.css",
+        ] {
+            assert!(asset_name(bad).is_err(), "{bad}");
         }
     }
 

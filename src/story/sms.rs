@@ -118,6 +118,7 @@ mod tests {
                 choice("vps", "Our own Linux server", &["linux box"]),
                 choice("k8s", "Kubernetes!", &[]),
             ],
+            results: None,
         }
     }
 

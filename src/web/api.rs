@@ -103,12 +103,14 @@ pub struct RunHistory {
     pub decisions: Vec<DecisionView>,
 }
 
-fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory {
+/// The history of `record`; `current` is the current run's number.
+pub fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory {
+    let story = app.story();
     let decisions = record
         .closed
         .iter()
         .filter_map(|c| {
-            let d = app.story.decision(&c.decision)?;
+            let d = story.decision(&c.decision)?;
             Some(DecisionView::new(d, Status::Closed, &c.tally))
         })
         .collect();
@@ -146,7 +148,7 @@ pub async fn run(State(app): State<AppState>, Path(run): Path<String>) -> Result
     let unknown = || Error::not_found("unknown_run", format!("There is no run {run:?}."));
     let id: RunId = run.parse().map_err(|_| unknown())?;
     let record = app.store.run(id).await?.ok_or_else(unknown)?;
-    let current = app.store.current(&app.story.start).await?.run;
+    let current = app.store.current(&app.story().start).await?.run;
     Ok(Json(history(&app, record, current)))
 }
 

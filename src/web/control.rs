@@ -1,6 +1,6 @@
 //! What the presenter does to a run (next, back, go to, open, close, follow,
-//! new run) and what a vote does; shared by the API, the pages and the
-//! socket.
+//! new run, publish the results or the explore mode) and what a vote does;
+//! shared by the API, the pages and the socket.
 
 use std::sync::atomic::Ordering;
 
@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use super::error::Error;
 use super::state::AppState;
 use super::view::{StateView, Status, current_record, decision_in_run};
-use crate::store::{RunState, StoreError, VoteKind, Voter};
+use crate::store::{Publication, RunState, StoreError, VoteKind, Voter};
 use crate::story::Then;
 
 /// One presenter command.
@@ -29,12 +29,15 @@ pub enum Action {
     Follow(String),
     /// Start the story over as a new run.
     NewRun,
+    /// Open (`true`) or close `/results` or `/explore` to the audience for
+    /// this run.
+    Publish(Publication, bool),
 }
 
 /// Applies `action`, pushes the new state to every socket and returns it.
 pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
     let _one_at_a_time = app.control.lock().await;
-    let state = app.store.current(&app.story.start).await?;
+    let state = app.store.current(&app.story().start).await?;
     match action {
         Action::Next => next(app, &state).await?,
         Action::Back => {
@@ -43,11 +46,11 @@ pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
             }
             let mut path = state.path.clone();
             path.pop();
-            let slide = path.last().cloned().unwrap_or_else(|| app.story.start.clone());
+            let slide = path.last().cloned().unwrap_or_else(|| app.story().start.clone());
             show(app, &state, &slide, path).await?;
         }
         Action::Goto(slide) => {
-            if app.story.slide(&slide).is_none() {
+            if app.story().slide(&slide).is_none() {
                 return Err(Error::not_found(
                     "unknown_slide",
                     format!("There is no slide {slide:?}."),
@@ -57,7 +60,8 @@ pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
             show(app, &state, &slide, path).await?;
         }
         Action::Open => {
-            let Some(decision) = app.story.decision(&state.slide) else {
+            let story = app.story();
+            let Some(decision) = story.decision(&state.slide) else {
                 return Err(not_a_decision());
             };
             app.store.open(state.run, &decision.id).await?;
@@ -69,7 +73,10 @@ pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
         }
         Action::Follow(choice) => follow(app, &state, &choice).await?,
         Action::NewRun => {
-            app.store.new_run(&app.story.start).await?;
+            app.store.new_run(&app.story().start).await?;
+        }
+        Action::Publish(what, on) => {
+            app.store.set_published(state.run, what, on).await?;
         }
     }
     let view = StateView::load(app).await?;
@@ -116,7 +123,8 @@ async fn show(app: &AppState, state: &RunState, slide: &str, path: Vec<String>) 
 }
 
 async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
-    let Some(slide) = app.story.slide(&state.slide) else {
+    let story = app.story();
+    let Some(slide) = story.slide(&state.slide) else {
         return Err(Error::conflict(
             "unknown_slide",
             "The run is on a slide this story does not have; go to a slide or start a new run.",
@@ -148,7 +156,8 @@ async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
 }
 
 async fn follow(app: &AppState, state: &RunState, choice: &str) -> Result<(), Error> {
-    let Some(decision) = app.story.decision(&state.slide) else {
+    let story = app.story();
+    let Some(decision) = story.decision(&state.slide) else {
         return Err(not_a_decision());
     };
     let Some(choice) = decision.choice(choice) else {
@@ -157,7 +166,7 @@ async fn follow(app: &AppState, state: &RunState, choice: &str) -> Result<(), Er
     if state.open.as_deref() == Some(decision.id.as_str()) {
         app.store.close(state.run, &decision.id).await?;
     }
-    let fresh = app.store.current(&app.story.start).await?;
+    let fresh = app.store.current(&app.story().start).await?;
     show(app, &fresh, &choice.goto, with(&fresh.path, &choice.goto)).await
 }
 
@@ -182,7 +191,8 @@ pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, k
 async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind: VoteKind) -> Result<(), Error> {
     // Before any work: a voter tapping in a loop costs the store nothing.
     app.limits.vote(voter)?;
-    let Some(d) = app.story.decision(decision) else {
+    let story = app.story();
+    let Some(d) = story.decision(decision) else {
         return Err(Error::not_found(
             "unknown_decision",
             format!("There is no vote called {decision:?}."),
@@ -206,7 +216,7 @@ async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind
             Err(e) => return Err(e.into()),
         }
     }
-    let state = app.store.current(&app.story.start).await?;
+    let state = app.store.current(&app.story().start).await?;
     app.run_hint.store(state.run, Ordering::Relaxed);
     if state.open.as_deref() != Some(decision) {
         return Err(Error::conflict(

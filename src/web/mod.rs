@@ -3,18 +3,24 @@
 //! The flow of a request: [`auth`] and [`voter`] say who is calling,
 //! [`control`] changes the run or counts a vote, [`view`] says where the
 //! talk stands, [`push`] tells every socket, [`presence`] withdraws the
-//! votes of voters who left. [`Application`] binds and serves it all.
+//! votes of voters who left; [`results`] and [`explore`] open the run to
+//! the audience after the talk. [`Application`] binds and serves it all.
 
 pub mod api;
 pub mod auth;
 pub mod control;
 pub mod error;
+pub mod explore;
 pub mod headers;
 pub mod heartbeat;
+pub mod join;
 pub mod limits;
+pub mod notes;
 pub mod pages;
 pub mod presence;
 pub mod push;
+pub mod reload;
+pub mod results;
 pub mod scrape;
 pub mod serve;
 pub mod sms;
@@ -209,7 +215,8 @@ impl Application {
             #[cfg(feature = "sms-outbound")]
             outbound,
             sockets: tokio_util::task::TaskTracker::new(),
-            story: config.story,
+            story_problems: Default::default(),
+            story: arc_swap::ArcSwap::from_pointee(config.story),
             store: config.store,
         });
         let router = router(state.clone(), config.static_dir);
@@ -220,6 +227,12 @@ impl Application {
             router,
             stop,
         })
+    }
+
+    /// The shared state, for tasks that run beside the server (the story
+    /// watcher of `serve --watch`).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// The port it listens on.
@@ -372,6 +385,9 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/", get(pages::audience))
         .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
         .route("/presenter", get(pages::presenter))
+        .route("/presenter/notes", get(notes::console))
+        .route("/join.svg", get(join::svg))
+        .route("/story-assets/{*name}", get(join::story_asset))
         .route("/api/state", get(api::state))
         .route("/api/presenter/next", post(api::next))
         .route("/api/presenter/back", post(api::back))
@@ -381,9 +397,17 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/api/presenter/follow", post(api::follow))
         .route("/api/presenter/new-run", post(api::new_run))
         .route("/api/runs", get(api::runs))
-        .route("/api/runs/{run}", get(api::run))
+        .route("/api/runs/{run}", get(results::run_or_export))
+        .route("/api/presenter/results", post(results::publish))
+        .route("/api/presenter/explore", post(results::publish_explore))
+        .route("/presenter/map.svg", get(results::map_svg))
+        .route("/results", get(results::page))
+        .route("/explore", get(explore::index))
+        .route("/explore/{slide}", get(explore::slide))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
+        // Pages (error pages too) in the story's or the browser's language.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::i18n::scope))
         .layer(CompressionLayer::new());
     let router = Router::new()
         // Not compressed: a socket upgrade and small answers.

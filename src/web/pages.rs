@@ -1,5 +1,7 @@
 //! The HTML pages: the audience page (`/`, `/vote/{decision}`, the no-JS
-//! form vote) and the presenter view (`/presenter`, its login).
+//! form vote) and the presenter view (`/presenter`, its login), in the
+//! story's theme, with the join panel (QR code, URL, SMS number) on the
+//! presenter's decision and join slides.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -11,10 +13,13 @@ use serde::Deserialize;
 use super::auth;
 use super::control;
 use super::error::{Error, PageForm};
+use super::join;
 use super::state::AppState;
-use super::view::{DecisionView, SmsHint, StateView, Status};
+use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
+use crate::i18n::Language;
 use crate::store::VoteKind;
+use crate::story::Story;
 
 /// A decision as the templates show it.
 struct Panel {
@@ -25,9 +30,9 @@ struct Panel {
     closed: bool,
     choices: Vec<PanelChoice>,
     total: u64,
-    /// `max` of the bars: at least 1, as a meter needs max > min.
-    bar_max: u64,
-    status_text: &'static str,
+    /// The counts are hidden until the vote closes: rows without counts.
+    hidden: bool,
+    status_text: String,
     winner_text: String,
 }
 
@@ -37,31 +42,104 @@ struct PanelChoice {
     number: usize,
     letter: String,
     votes: u64,
+    /// Share of the votes, rounded to a whole percent.
+    percent: u64,
     pressed: bool,
     winner: bool,
 }
 
-/// "Tie: A and B", "Tie: A, B and C".
-fn tie_text(labels: &[&str]) -> String {
-    match labels {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [init @ .., last] => format!("Tie: {} and {last}", init.join(", ")),
+/// The story's theme as the templates use it (`look-attrs.html`,
+/// `look-head.html`).
+struct Look {
+    mode: Option<String>,
+    accent: Option<String>,
+    background: Option<String>,
+    text: Option<String>,
+    logo: Option<String>,
+    css: Option<String>,
+}
+
+impl Look {
+    fn of(story: &Story) -> Look {
+        let theme = &story.settings.theme;
+        // A file is linked only when its bytes were read (a story file).
+        let url = |a: &Option<crate::story::Asset>| a.as_ref().filter(|a| a.bytes.is_some()).map(|a| a.url());
+        Look {
+            mode: theme.mode.clone(),
+            accent: theme.accent.clone(),
+            background: theme.background.clone(),
+            text: theme.text.clone(),
+            logo: url(&theme.logo),
+            css: url(&theme.css),
+        }
+    }
+
+    /// Whether the story sets a colour, which theme.js applies.
+    fn colours(&self) -> bool {
+        self.accent.is_some() || self.background.is_some() || self.text.is_some()
     }
 }
 
+/// The join panel: the QR code, the URL to type, the number to text.
+struct JoinPanel {
+    url: String,
+    short_url: String,
+    /// The QR code's size in modules (its SVG's own width and height).
+    qr_size: usize,
+    /// The number to text, shown on a join slide (a decision slide says
+    /// what to text with it while its vote can take it, and nothing after).
+    sms_number: Option<String>,
+}
+
+impl JoinPanel {
+    fn of(app: &AppState, join_slide: bool) -> JoinPanel {
+        let url = format!("{}/", app.public_url);
+        JoinPanel {
+            short_url: join::short_url(&app.public_url),
+            qr_size: join::qr_modules(&url).unwrap_or(0),
+            url,
+            sms_number: SmsView::of(app).filter(|_| join_slide).map(|s| s.number),
+        }
+    }
+}
+
+/// Whole-percent share of `votes` in `total`.
+fn percent(votes: u64, total: u64) -> u64 {
+    (votes.saturating_mul(100).saturating_add(total / 2))
+        .checked_div(total)
+        .unwrap_or(0)
+}
+
+/// "Tie: A and B", "Tie: A, B and C" (in the page's language).
+fn tie_text(labels: &[&str], tr: &Language) -> String {
+    match labels {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => {
+            let choices = format!("{} {} {last}", init.join(", "), tr.t("page.and"));
+            tr.f("page.tie", &[("choices", &choices)])
+        }
+    }
+}
+
+/// "1–3 or A–C" with "or" in the page's language.
+fn sms_keys(keys: &str, tr: &Language) -> String {
+    keys.replace(" or ", &format!(" {} ", tr.t("page.or")))
+}
+
 impl Panel {
-    fn new(d: &DecisionView, you: Option<&str>) -> Self {
+    fn new(d: &DecisionView, you: Option<&str>, tr: &Language) -> Self {
         let winner_text = match (&d.winner, &d.tie) {
             (Some(w), _) => d.label(w).to_string(),
-            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>()),
+            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>(), tr),
             _ => String::new(),
         };
-        let (status, status_text) = match d.status {
-            Status::Pending => ("pending", "Vote not open yet"),
-            Status::Open => ("open", "Vote open"),
-            Status::Closed => ("closed", "Vote closed"),
+        let (status, status_key) = match d.status {
+            Status::Pending => ("pending", "page.status_pending"),
+            Status::Open => ("open", "page.status_open"),
+            Status::Closed => ("closed", "page.status_closed"),
         };
+        let status_text = tr.t(status_key).to_string();
         Panel {
             id: d.id.clone(),
             prompt: d.prompt.clone(),
@@ -77,13 +155,14 @@ impl Panel {
                     number: c.number,
                     letter: c.letter.clone(),
                     votes: c.votes,
+                    percent: percent(c.votes, d.total),
                     pressed: you == Some(c.id.as_str()),
                     winner: d.winner.as_deref() == Some(c.id.as_str())
                         || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
                 })
                 .collect(),
             total: d.total,
-            bar_max: d.total.max(1),
+            hidden: d.hidden,
             status_text,
             winner_text,
         }
@@ -93,14 +172,18 @@ impl Panel {
 #[derive(Template)]
 #[template(path = "audience.html")]
 struct AudiencePage {
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    /// The page's language.
+    tr: &'static Language,
+    /// The line under the buttons: how to vote, or the vote cast.
+    hint: String,
+    /// "Or text 1–2 or A–B to", before the number.
+    sms_text: String,
+    look: Look,
     story_title: String,
     run: u64,
     slide_title: String,
     decision: Option<Panel>,
     pinned: Option<String>,
-    you_label: String,
     announce: String,
     sms: Option<SmsHint>,
 }
@@ -108,8 +191,9 @@ struct AudiencePage {
 #[derive(Template)]
 #[template(path = "presenter.html")]
 struct PresenterPage {
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    /// The page's language (the room's, as the audience reads it).
+    tr: &'static Language,
+    look: Look,
     story_title: String,
     run: u64,
     slide_id: String,
@@ -119,6 +203,12 @@ struct PresenterPage {
     decision: Option<Panel>,
     audience_url: String,
     sms: Option<SmsHint>,
+    /// The join panel, on decision and join slides.
+    join: Option<JoinPanel>,
+    /// A join slide: the panel is the slide.
+    join_slide: bool,
+    /// Why the story file's last edit is not served (`serve --watch`).
+    problems: Vec<String>,
 }
 
 fn render(page: impl Template) -> Result<Html<String>, Error> {
@@ -133,33 +223,53 @@ fn render(page: impl Template) -> Result<Html<String>, Error> {
 }
 
 fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Result<Html<String>, Error> {
+    let tr = crate::i18n::current();
     let you = view.you.as_deref();
-    let decision = view.decision.as_ref().map(|d| Panel::new(d, you));
+    let decision = view.decision.as_ref().map(|d| Panel::new(d, you, tr));
     let you_label = match (&view.decision, you) {
         (Some(d), Some(you)) => d.label(you).to_string(),
         _ => String::new(),
     };
     let announce = match &decision {
-        Some(d) if d.open => format!("Vote open: {}", d.prompt),
-        Some(d) if d.closed => format!("Vote closed. {}", d.winner_text),
+        Some(d) if d.open => tr.f("page.announce_open", &[("prompt", &d.prompt)]),
+        Some(d) if d.closed => tr
+            .f("page.announce_closed", &[("outcome", &d.winner_text)])
+            .trim()
+            .to_string(),
         _ => String::new(),
     };
+    let hint = if you_label.is_empty() {
+        tr.t("page.hint_vote").to_string()
+    } else {
+        tr.f("page.hint_voted", &[("label", &you_label)])
+    };
+    // Only while the vote is open: a text counts only then.
+    let sms = view
+        .decision
+        .as_ref()
+        .filter(|d| d.status == Status::Open)
+        .and_then(|d| SmsHint::of(view, d))
+        .map(|mut s| {
+            s.keys = sms_keys(&s.keys, tr);
+            s
+        });
+    let sms_text = sms
+        .as_ref()
+        .map(|s| tr.f("page.or_text", &[("keys", &s.keys)]))
+        .unwrap_or_default();
+    let story = app.story();
     render(AudiencePage {
-        theme_mode: app.story.settings.theme.mode.clone(),
-        theme_accent: app.story.settings.theme.accent.clone(),
-        story_title: app.story.title.clone(),
+        tr,
+        hint,
+        sms_text,
+        look: Look::of(&story),
+        story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
         decision,
         pinned: pinned.map(str::to_string),
-        you_label,
         announce,
-        // Only while the vote is open: a text counts only then.
-        sms: view
-            .decision
-            .as_ref()
-            .filter(|d| d.status == Status::Open)
-            .and_then(|d| SmsHint::of(view, d)),
+        sms,
     })
 }
 
@@ -179,7 +289,8 @@ pub async fn pinned(
     Path(decision): Path<String>,
     cookie: VoterCookie,
 ) -> Result<(SignedCookieJar, Html<String>), Error> {
-    let Some(d) = app.story.decision(&decision) else {
+    let story = app.story();
+    let Some(d) = story.decision(&decision) else {
         return Err(Error::not_found(
             "unknown_decision",
             format!("There is no vote called {decision:?}."),
@@ -222,7 +333,8 @@ pub async fn vote(
 /// The login query of `/presenter`.
 #[derive(Deserialize)]
 pub struct PresenterQuery {
-    token: Option<String>,
+    /// The presenter token, to log in.
+    pub token: Option<String>,
 }
 
 /// `GET /presenter`: the presenter view; `?token=` logs in.
@@ -244,29 +356,39 @@ pub async fn presenter(
         return Err(login_needed(&app, "This page is for the presenter."));
     }
     let view = StateView::load(&app).await?;
-    let slide = app.story.slide(&view.slide.id);
+    let story = app.story();
+    let slide = story.slide(&view.slide.id);
+    let join_slide = slide.is_some_and(|s| s.join);
+    let tr = crate::i18n::current();
     let page = PresenterPage {
-        theme_mode: app.story.settings.theme.mode.clone(),
-        theme_accent: app.story.settings.theme.accent.clone(),
-        story_title: app.story.title.clone(),
+        tr,
+        look: Look::of(&story),
+        story_title: story.title.clone(),
         run: view.run,
         slide_id: view.slide.id.clone(),
         slide_title: view.slide.title.clone(),
-        body_html: slide.map(|s| s.body_html.clone()).unwrap_or_default(),
+        body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
-        decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
+        decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.public_url),
         // On a decision slide, until its vote closes.
         sms: view
             .decision
             .as_ref()
             .filter(|d| d.status != Status::Closed)
-            .and_then(|d| SmsHint::of(&view, d)),
+            .and_then(|d| SmsHint::of(&view, d))
+            .map(|mut s| {
+                s.keys = sms_keys(&s.keys, tr);
+                s
+            }),
+        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide)),
+        join_slide,
+        problems: app.story_problems(),
     };
     Ok(render(page)?.into_response())
 }
 
-fn login_needed(app: &AppState, why: &str) -> Error {
+pub(super) fn login_needed(app: &AppState, why: &str) -> Error {
     Error::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -289,11 +411,23 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::tie_text;
+    use super::{percent, sms_keys, tie_text};
+
+    #[test]
+    fn shares_are_rounded_whole_percents() {
+        assert_eq!(
+            (percent(1, 3), percent(2, 3), percent(0, 0), percent(5, 5)),
+            (33, 67, 0, 100)
+        );
+    }
 
     #[test]
     fn ties_read_as_a_sentence() {
-        assert_eq!(tie_text(&["A", "B"]), "Tie: A and B");
-        assert_eq!(tie_text(&["A", "B", "C"]), "Tie: A, B and C");
+        let en = crate::i18n::english();
+        assert_eq!(tie_text(&["A", "B"], en), "Tie: A and B");
+        assert_eq!(tie_text(&["A", "B", "C"], en), "Tie: A, B and C");
+        let de = crate::i18n::get("de").expect("German");
+        assert_eq!(tie_text(&["A", "B"], de), "Gleichstand: A und B");
+        assert_eq!(sms_keys("1–2 or A–B", de), "1–2 oder A–B");
     }
 }

@@ -306,7 +306,7 @@ pub async fn sweeper(app: AppState) {
 }
 
 async fn sweep(app: &AppState) -> crate::store::Result<()> {
-    let state = app.store.current(&app.story.start).await?;
+    let state = app.store.current(&app.story().start).await?;
     let Some(open) = state.open else {
         return Ok(());
     };

@@ -3,10 +3,17 @@
 //!
 //! A vote only marks its decision dirty and wakes the one flusher task of
 //! this process; the flusher reads the tally from the store and broadcasts
-//! it, at most once every [`FLUSH_EVERY`] (more seldom with many thousand
-//! sockets: [`FLUSH_PER_SOCKET`]). So a burst of 1,000 votes costs
+//! it, at most once every [`FLUSH_EVERY`]. So a burst of 1,000 votes costs
 //! a handful of pushes, and each push carries the store's count (exact
 //! even when several instances count into one Redis).
+//!
+//! Two audiences, two paces. The presenter screens (a handful of sockets)
+//! get every tally push: the bars on the projector are what the room
+//! watches. The audience sockets (thousands) get the latest tally at most
+//! every [`AUDIENCE_EVERY`], spaced further by [`AUDIENCE_PER_SOCKET`]
+//! with many sockets: a phone needs about one update a second, and the
+//! fan-out to every socket is what costs the CPU (one `send` each), so it
+//! must not delay the presenter's push. State changes go to both at once.
 //!
 //! Several instances: the flusher also publishes each decision it marked
 //! itself (`<instance> tally <run> <decision>`), and a presenter change
@@ -18,7 +25,7 @@
 //! state, since it may have missed events meanwhile. With the memory store
 //! there is one instance: only the local path runs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +33,7 @@ use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
 
 use super::state::AppState;
 use super::view::{StateView, outcome};
@@ -34,12 +42,14 @@ use crate::store::RunId;
 /// The shortest time between two tally pushes.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
-/// What one push costs per open socket, about (a send each, measured on a
-/// 2-core machine): with more than 5,000 sockets the pushes are spaced
-/// this much per socket, so that the fan-out never takes most of the CPU
-/// and every push reaches every socket before the next one (pushes that
-/// pile up arrive late, all of them).
-pub const FLUSH_PER_SOCKET: Duration = Duration::from_micros(10);
+/// The shortest time between two tally pushes to the audience sockets.
+pub const AUDIENCE_EVERY: Duration = Duration::from_millis(250);
+
+/// Spacing of the audience's tally pushes per open audience socket: one
+/// `send` costs about 10 µs of a 2-core machine's CPU, so at 20,000
+/// sockets a push a second keeps the fan-out near a fifth of one core and
+/// every push reaches every socket long before the next one.
+pub const AUDIENCE_PER_SOCKET: Duration = Duration::from_micros(50);
 
 /// The first and the longest pause before subscribing to the events again.
 const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
@@ -60,13 +70,22 @@ pub enum Push {
     /// A `tally` message, already serialised (same for every socket): one
     /// buffer, shared by every socket's send instead of copied for each.
     Tally(Utf8Bytes),
+    /// `{"type":"story"}`: the story file was reloaded, or an edit of it
+    /// was refused (`serve --watch`). Pages draw themselves again; the
+    /// presenter's pages fetch the problems with the page.
+    Story,
 }
 
-/// The broadcast channel and the set of decisions whose tally changed.
+/// The broadcast channels and the set of decisions whose tally changed.
 pub struct Pushes {
+    /// Every push, at once: the presenter screens.
     tx: broadcast::Sender<Push>,
+    /// State pushes at once, tallies at the audience's pace.
+    audience_tx: broadcast::Sender<Push>,
     /// Decisions whose tally this instance pushes soon.
     dirty: Mutex<HashSet<(RunId, String)>>,
+    /// The latest tally of each decision the audience has not had yet.
+    audience_due: Mutex<HashMap<(RunId, String), Utf8Bytes>>,
     /// Decisions changed here, which the other instances hear of soon.
     announce: Mutex<HashSet<(RunId, String)>>,
     wake: Notify,
@@ -85,23 +104,67 @@ impl Pushes {
     pub fn new() -> Self {
         Pushes {
             tx: broadcast::channel(BACKLOG).0,
+            audience_tx: broadcast::channel(BACKLOG).0,
             dirty: Mutex::new(HashSet::new()),
+            audience_due: Mutex::new(HashMap::new()),
             announce: Mutex::new(HashSet::new()),
             wake: Notify::new(),
             instance: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
-    /// A receiver of every push from now on.
+    /// A receiver of every push from now on, for a presenter screen.
     pub fn subscribe(&self) -> broadcast::Receiver<Push> {
         self.tx.subscribe()
     }
 
+    /// A receiver of the audience's pushes from now on: every state,
+    /// tallies at the audience's pace.
+    pub fn subscribe_audience(&self) -> broadcast::Receiver<Push> {
+        self.audience_tx.subscribe()
+    }
+
     /// Sends a new state to every socket at once.
     pub fn state(&self, view: StateView) {
+        // The state carries every count: a tally read before it must not
+        // follow it to the audience and show older counts.
+        lock(&self.audience_due).clear();
+        let push = Push::State(Arc::new(view));
         // No socket open is fine: nobody to tell.
-        let _ = self.tx.send(Push::State(Arc::new(view)));
+        let _ = self.audience_tx.send(push.clone());
+        let _ = self.tx.send(push);
         crate::metrics::state_pushed();
+    }
+
+    /// Tells the pages that the story was reloaded (every page) or that
+    /// the problems of its last edit changed (`reloaded` false: only the
+    /// presenter's pages show those).
+    pub fn story(&self, reloaded: bool) {
+        if reloaded {
+            let _ = self.audience_tx.send(Push::Story);
+        }
+        let _ = self.tx.send(Push::Story);
+    }
+
+    /// A new tally: to the presenter screens now, to the audience when
+    /// its next push is due.
+    fn tally(&self, run: RunId, decision: &str, text: Utf8Bytes) {
+        let _ = self.tx.send(Push::Tally(text.clone()));
+        lock(&self.audience_due).insert((run, decision.to_string()), text);
+    }
+
+    /// Sends the audience the tallies it has not had.
+    fn flush_audience(&self) {
+        let due: Vec<Utf8Bytes> = lock(&self.audience_due).drain().map(|(_, text)| text).collect();
+        for text in due {
+            let _ = self.audience_tx.send(Push::Tally(text));
+        }
+    }
+
+    /// How long the audience waits between two tally pushes now.
+    fn audience_every(&self) -> Duration {
+        let sockets = u32::try_from(self.audience_tx.receiver_count()).unwrap_or(u32::MAX);
+        AUDIENCE_EVERY.max(AUDIENCE_PER_SOCKET.saturating_mul(sockets))
     }
 
     /// Notes that `decision`'s tally changed here; the flusher pushes it
@@ -234,6 +297,9 @@ struct TallyMessage<'a> {
     total: u64,
     winner: Option<String>,
     tie: Option<Vec<String>>,
+    /// Results hidden until the vote closes: only `total` is sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    hidden: bool,
 }
 
 #[derive(Serialize)]
@@ -246,9 +312,12 @@ struct ChoiceVotes<'a> {
 /// tally pushes. Ends when the server stops.
 pub async fn flusher(app: AppState) {
     let mut stopping = app.stopping.clone();
+    let mut audience_next = Instant::now();
     loop {
+        let audience_waits = !lock(&app.pushes.audience_due).is_empty();
         tokio::select! {
             _ = app.pushes.wake.notified() => {}
+            _ = tokio::time::sleep_until(audience_next), if audience_waits => {}
             _ = stopping.changed() => return,
         }
         // The other instances first: they read the tally meanwhile.
@@ -266,44 +335,120 @@ pub async fn flusher(app: AppState) {
                 tracing::warn!(error = %e, decision, "cannot push the tally");
             }
         }
+        let now = Instant::now();
+        if now >= audience_next && !lock(&app.pushes.audience_due).is_empty() {
+            app.pushes.flush_audience();
+            audience_next = now + app.pushes.audience_every();
+        }
         // Votes arriving meanwhile leave a permit in `wake`: they are
         // pushed right after the pause, together.
-        let sockets = u32::try_from(app.pushes.tx.receiver_count()).unwrap_or(u32::MAX);
-        tokio::time::sleep(FLUSH_EVERY.max(FLUSH_PER_SOCKET.saturating_mul(sockets))).await;
+        tokio::time::sleep(FLUSH_EVERY).await;
     }
 }
 
 async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::Result<()> {
-    // A tally of a run that is over would overwrite the new run's zeros.
-    if app.store.current(&app.story.start).await?.run != run {
-        return Ok(());
-    }
-    let Some(decision) = app.story.decision(decision_id) else {
+    let story = app.story();
+    let Some(decision) = story.decision(decision_id) else {
         return Ok(());
     };
-    let tally = app.store.tally(run, decision_id).await?;
+    // A tally of a run that is over would overwrite the new run's zeros.
+    let Some(tally) = app.store.tally_if_current(run, decision_id).await? else {
+        return Ok(());
+    };
     let (winner, tie) = outcome(decision, &tally);
+    // Hidden results: the counts never leave the server (the closing state
+    // push carries them).
+    let hidden = story.results_of(decision) == crate::story::Results::Hidden;
     let message = TallyMessage {
         r#type: "tally",
         decision: decision_id,
-        choices: decision
-            .choices
-            .iter()
-            .map(|c| ChoiceVotes {
-                id: &c.id,
-                votes: tally.get(&c.id),
-            })
-            .collect(),
+        choices: match hidden {
+            true => Vec::new(),
+            false => decision
+                .choices
+                .iter()
+                .map(|c| ChoiceVotes {
+                    id: &c.id,
+                    votes: tally.get(&c.id),
+                })
+                .collect(),
+        },
         total: decision.choices.iter().map(|c| tally.get(&c.id)).sum(),
-        winner,
-        tie,
+        winner: winner.filter(|_| !hidden),
+        tie: tie.filter(|_| !hidden),
+        hidden,
     };
     match serde_json::to_string(&message) {
         Ok(text) => {
-            let _ = app.pushes.tx.send(Push::Tally(text.into()));
+            app.pushes.tally(run, decision_id, text.into());
             crate::metrics::tally_pushed(run, decision_id);
         }
         Err(e) => tracing::error!(error = %e, "cannot serialise a tally"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::view::SlideView;
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    fn tally(text: &str) -> Utf8Bytes {
+        text.to_string().into()
+    }
+
+    fn text_of(push: Push) -> String {
+        match push {
+            Push::Tally(text) => text.to_string(),
+            Push::State(_) => "state".into(),
+            Push::Story => "story".into(),
+        }
+    }
+
+    #[test]
+    fn the_presenter_gets_every_tally_at_once_and_the_audience_the_latest_when_due() {
+        let pushes = Pushes::new();
+        let mut presenter = pushes.subscribe();
+        let mut audience = pushes.subscribe_audience();
+        pushes.tally(1, "d", tally("1 vote"));
+        pushes.tally(1, "d", tally("2 votes"));
+        assert_eq!(text_of(presenter.try_recv().unwrap()), "1 vote");
+        assert_eq!(text_of(presenter.try_recv().unwrap()), "2 votes");
+        assert_eq!(audience.try_recv().unwrap_err(), TryRecvError::Empty);
+        pushes.flush_audience();
+        assert_eq!(text_of(audience.try_recv().unwrap()), "2 votes");
+        assert_eq!(audience.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[test]
+    fn a_state_push_drops_the_audience_tally_read_before_it() {
+        let pushes = Pushes::new();
+        let mut audience = pushes.subscribe_audience();
+        pushes.tally(1, "d", tally("before the close"));
+        pushes.state(StateView {
+            run: 1,
+            slide: SlideView {
+                id: "s".into(),
+                title: "S".into(),
+            },
+            decision: None,
+            you: None,
+            sms: None,
+            started: None,
+            published: Default::default(),
+        });
+        pushes.flush_audience();
+        assert_eq!(text_of(audience.try_recv().unwrap()), "state");
+        assert_eq!(audience.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[test]
+    fn the_audience_pace_grows_with_its_sockets() {
+        let pushes = Pushes::new();
+        assert_eq!(pushes.audience_every(), AUDIENCE_EVERY);
+        let held: Vec<_> = (0..20_000).map(|_| pushes.subscribe_audience()).collect();
+        assert_eq!(pushes.audience_every(), Duration::from_secs(1));
+        drop(held);
+    }
 }

@@ -22,7 +22,7 @@ pub async fn webhook(
     // Twilio signs the URL it posted to, query included: the original one,
     // not what a nested router may have stripped.
     let path_and_query = uri.path_and_query().map_or("/sms", |p| p.as_str());
-    let outcome = crate::sms::handle(&app.sms, &app.story, &app.store, path_and_query, &headers, &body).await;
+    let outcome = crate::sms::handle(&app.sms, &app.story(), &app.store, path_and_query, &headers, &body).await;
     if let Some((run, decision)) = &outcome.counted {
         app.pushes.mark(*run, decision);
         #[cfg(feature = "sms-outbound")]
@@ -61,7 +61,8 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
     use super::push::Push;
     use tokio::sync::broadcast::error::RecvError;
 
-    let mut pushes = app.pushes.subscribe();
+    // Only states matter here: the channel with fewer tallies.
+    let mut pushes = app.pushes.subscribe_audience();
     let mut stopping = app.stopping.clone();
     let mut tick = tokio::time::interval(RESULTS_EVERY);
     let mut last_run = None;
@@ -71,12 +72,12 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
             _ = tick.tick() => {}
             push = pushes.recv() => match push {
                 Ok(Push::State(_)) | Err(RecvError::Lagged(_)) => {}
-                Ok(Push::Tally(_)) => continue,
+                Ok(Push::Tally(_) | Push::Story) => continue,
                 Err(RecvError::Closed) => return,
             },
             _ = stopping.changed() => return,
         }
-        let run = match app.store.current(&app.story.start).await {
+        let run = match app.store.current(&app.story().start).await {
             Ok(state) => state.run,
             Err(e) => {
                 tracing::warn!(error = %e, "results texts wait: the store failed");
@@ -84,12 +85,12 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
             }
         };
         if let Some(old) = last_run.filter(|old| *old != run) {
-            if let Err(e) = outbound.forget_run(&app.store, &app.story, old).await {
+            if let Err(e) = outbound.forget_run(&app.store, &app.story(), old).await {
                 tracing::warn!(error = %e, run = old, "cannot forget the results texts of the last run");
             }
         }
         last_run = Some(run);
-        if let Err(e) = outbound.collect_run(&app.store, &app.story, run).await {
+        if let Err(e) = outbound.collect_run(&app.store, &app.story(), run).await {
             tracing::warn!(error = %e, "cannot queue the results texts");
         }
         // Sending waits for the rate limit: the server's stop comes first.

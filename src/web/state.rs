@@ -12,6 +12,8 @@ use tokio::sync::{Mutex, watch};
 
 use super::presence::Presence;
 use super::push::Pushes;
+use arc_swap::ArcSwap;
+
 use crate::sms::SmsConfig;
 use crate::store::VoteStore;
 use crate::story::{Story, WebVotes};
@@ -22,8 +24,8 @@ pub struct AppState(Arc<Inner>);
 
 /// What [`AppState`] holds.
 pub struct Inner {
-    /// The talk being served; read-only after start.
-    pub story: Story,
+    /// The talk being served; see [`AppState::story`].
+    pub story: ArcSwap<Story>,
     /// Where runs and votes are kept (memory or Redis).
     pub store: VoteStore,
     /// Signs the voter and presenter cookies; derived from the secret.
@@ -64,12 +66,41 @@ pub struct Inner {
     pub outbound: Option<Arc<crate::sms::outbound::Outbound>>,
     /// The open sockets' tasks, so that stopping can wait for them.
     pub sockets: tokio_util::task::TaskTracker,
+    /// Why the story file's last edit was not loaded (`serve --watch`), one
+    /// `FILE:LINE:COL: error: MESSAGE` line each; empty when it loaded. The
+    /// presenter view and console show them; the audience never does.
+    pub story_problems: std::sync::RwLock<Vec<String>>,
 }
 
 impl AppState {
     /// Wraps the pieces.
     pub fn new(inner: Inner) -> Self {
         AppState(Arc::new(inner))
+    }
+
+    /// The story as it is now. A handler takes it once and keeps the `Arc`
+    /// for the whole request, so a reload in the middle cannot show it half
+    /// of one story and half of the next.
+    pub fn story(&self) -> Arc<Story> {
+        self.0.story.load_full()
+    }
+
+    /// Serves `story` from now on (`serve --watch` after a clean check).
+    /// Runs and votes stay in the store, keyed by decision and choice ids.
+    pub fn replace_story(&self, story: Story) {
+        self.0.story.store(Arc::new(story));
+    }
+
+    /// Why the last edit of the story file was not loaded; empty if it was.
+    pub fn story_problems(&self) -> Vec<String> {
+        self.0.story_problems.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Records why the last edit was not loaded (empty: it was).
+    pub fn set_story_problems(&self, problems: Vec<String>) {
+        if let Ok(mut held) = self.0.story_problems.write() {
+            *held = problems;
+        }
     }
 }
 
@@ -122,7 +153,8 @@ impl AppState {
             #[cfg(feature = "sms-outbound")]
             outbound: None,
             sockets: tokio_util::task::TaskTracker::new(),
-            story,
+            story_problems: Default::default(),
+            story: ArcSwap::from_pointee(story),
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });
         (state, stop)

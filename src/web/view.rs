@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::state::AppState;
-use crate::store::{RunId, RunRecord, StoreError, Tally, Voter};
-use crate::story::{Decision, Story};
+use crate::store::{Published, RunId, RunRecord, StoreError, Tally, Voter};
+use crate::story::{Decision, Results, Story};
 
 /// The run, the slide on screen, and the decision at hand.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -21,6 +21,12 @@ pub struct StateView {
     /// The number to text a vote to, when SMS voting is on and a number
     /// is set; `null` otherwise.
     pub sms: Option<SmsView>,
+    /// When the run began (ms since the Unix epoch, the store's clock);
+    /// `null` for a run recorded before cyoa kept it.
+    pub started: Option<u64>,
+    /// Whether `/results` and `/explore` are open to the audience in this
+    /// run.
+    pub published: Published,
 }
 
 /// How to vote by text message.
@@ -106,6 +112,12 @@ pub struct DecisionView {
     pub winner: Option<String>,
     /// The choices sharing the most votes, when several do.
     pub tie: Option<Vec<String>>,
+    /// The counts are hidden until the vote closes (`results = "hidden"`):
+    /// every choice's `votes` is 0 and there is no `winner` or `tie`; only
+    /// `total` is real, so the presenter sees votes arriving. Left out of
+    /// the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 /// One choice with its votes.
@@ -164,7 +176,20 @@ impl DecisionView {
             total: decision.choices.iter().map(|c| tally.get(&c.id)).sum(),
             winner,
             tie,
+            hidden: false,
         }
+    }
+
+    /// The same view with only its total: what every page and socket gets
+    /// of an open vote whose results are hidden.
+    pub fn without_counts(mut self) -> Self {
+        for c in &mut self.choices {
+            c.votes = 0;
+        }
+        self.winner = None;
+        self.tie = None;
+        self.hidden = true;
+        self
     }
 
     /// The label of a choice.
@@ -184,7 +209,12 @@ pub async fn decision_in_run(
 ) -> Result<DecisionView, StoreError> {
     if record.state.open.as_deref() == Some(decision.id.as_str()) {
         let tally = app.store.tally(record.state.run, &decision.id).await?;
-        return Ok(DecisionView::new(decision, Status::Open, &tally));
+        let view = DecisionView::new(decision, Status::Open, &tally);
+        // Hidden results never leave the server while the vote is open.
+        return Ok(match app.story().results_of(decision) {
+            Results::Hidden => view.without_counts(),
+            Results::Live => view,
+        });
     }
     match record.closed.iter().find(|c| c.decision == decision.id) {
         Some(closed) => Ok(DecisionView::new(decision, Status::Closed, &closed.tally)),
@@ -194,7 +224,7 @@ pub async fn decision_in_run(
 
 /// The current run's record (creating run 1 on first use).
 pub async fn current_record(app: &AppState) -> Result<RunRecord, StoreError> {
-    let state = app.store.current(&app.story.start).await?;
+    let state = app.store.current(&app.story().start).await?;
     let run = state.run;
     Ok(app.store.run(run).await?.unwrap_or(RunRecord {
         state,
@@ -215,7 +245,7 @@ impl StateView {
     /// Where the talk stands now, without `you`.
     pub async fn load(app: &AppState) -> Result<StateView, StoreError> {
         let record = current_record(app).await?;
-        let story = &app.story;
+        let story = &app.story();
         let decision = story
             .decision(&record.state.slide)
             .or_else(|| record.state.open.as_deref().and_then(|d| story.decision(d)));
@@ -229,6 +259,8 @@ impl StateView {
             decision,
             you: None,
             sms: SmsView::of(app),
+            started: record.state.started,
+            published: record.state.published,
         })
     }
 
@@ -237,10 +269,12 @@ impl StateView {
         let record = current_record(app).await?;
         Ok(StateView {
             run: record.state.run,
-            slide: slide_view(&app.story, &record.state.slide),
+            slide: slide_view(&app.story(), &record.state.slide),
             decision: Some(decision_in_run(app, &record, decision).await?),
             you: None,
             sms: SmsView::of(app),
+            started: record.state.started,
+            published: record.state.published,
         })
     }
 
@@ -272,6 +306,7 @@ mod tests {
                     goto: "x".into(),
                 })
                 .collect(),
+            results: None,
         }
     }
 
@@ -306,6 +341,17 @@ mod tests {
         assert_eq!(SmsView::keys(1), "1 or A");
         assert_eq!(SmsView::keys(3), "1–3 or A–C");
         assert_eq!(SmsView::keys(27), "1–27");
+    }
+
+    #[test]
+    fn a_hidden_view_keeps_only_the_total() {
+        let v = DecisionView::new(&decision(&["a", "b"]), Status::Open, &tally(&[("a", 1), ("b", 3)]));
+        let hidden = v.without_counts();
+        assert!(hidden.choices.iter().all(|c| c.votes == 0));
+        assert_eq!(
+            (hidden.total, hidden.winner, hidden.tie, hidden.hidden),
+            (4, None, None, true)
+        );
     }
 
     #[test]

@@ -277,7 +277,10 @@ where
 {
     // Subscribe before reading the first state: a change made in between
     // then arrives as a push instead of being lost.
-    let mut pushes = app.pushes.subscribe();
+    let mut pushes = match role {
+        Role::Presenter => app.pushes.subscribe(),
+        Role::Audience(_) => app.pushes.subscribe_audience(),
+    };
     // The lease first: a vote read after this counts while the page stays.
     if let Role::Audience(voter) = &role {
         app.presence.connect(&app, voter).await;
@@ -298,6 +301,7 @@ where
                     push = pushes.recv() => match push {
                         Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
                         Ok(Push::Tally(text)) => text,
+                        Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
                         // Fell behind: the state carries every count.
                         Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
                         Err(broadcast::error::RecvError::Closed) => break,

@@ -108,6 +108,27 @@ impl TestApp {
         app
     }
 
+    /// `story` with SMS voting on, as [`TestApp::spawn_with_sms`].
+    pub async fn spawn_story_with_sms(story: Story, token: &str, number: &str) -> TestApp {
+        let mut app = TestApp {
+            story,
+            public_url: None,
+            #[allow(clippy::needless_update)]
+            sms: SmsOptions {
+                auth_token: Some(token.to_string()),
+                number: Some(number.to_string()),
+                insecure_skip_signature: false,
+                ..SmsOptions::default()
+            },
+            port: 0,
+            store: VoteStore::Memory(MemoryStore::new()),
+            stop: None,
+            serving: None,
+        };
+        app.start().await;
+        app
+    }
+
     /// Builds and starts a server for `story` on `127.0.0.1:0`; the pages
     /// show `public_url` as the audience's address when given.
     pub async fn spawn_story(story: Story, public_url: Option<&str>) -> TestApp {

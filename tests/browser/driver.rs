@@ -61,8 +61,22 @@ impl Driver {
     /// Opens a new browser (a fresh profile: no cookies) whose page is
     /// `width` x `height` CSS pixels; below 600 px wide it is a touch phone.
     pub async fn browser(&mut self, width: u32, height: u32) -> Client {
+        self.browser_with(width, height, &[]).await
+    }
+
+    /// [`Driver::browser`] set to the language `lang` (`de`): its user
+    /// interface and its `Accept-Language`.
+    pub async fn browser_in(&mut self, width: u32, height: u32, lang: &str) -> Client {
+        let flags = [format!("--lang={lang}"), format!("--accept-lang={lang}")];
+        self.browser_with(width, height, &[&flags[0], &flags[1]]).await
+    }
+
+    /// [`Driver::browser`] with more Chromium flags, such as
+    /// `--force-dark-mode` (the system prefers dark) or
+    /// `--force-prefers-reduced-motion`.
+    pub async fn browser_with(&mut self, width: u32, height: u32, flags: &[&str]) -> Client {
         let profile = tempdir::Dir::new("cyoa-chromium");
-        let args = vec![
+        let mut args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -76,6 +90,7 @@ impl Driver {
             format!("--window-size={},{}", width.max(800), height + 200),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend(flags.iter().map(|f| f.to_string()));
         self.profiles.push(profile);
         let capabilities = json!({
             "browserName": "chrome",

@@ -7,9 +7,15 @@
 //! deadline; nothing sleeps for a fixed time.
 
 mod app;
+mod axe;
+mod console;
 mod driver;
+mod experience;
+mod languages;
 mod page;
+mod publish;
 mod screenshots;
+mod watch;
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +41,10 @@ async fn audience_and_presenter_in_headless_chromium() {
     the_audience_page_follows_the_presenter_to_the_next_decision(&mut driver).await;
     both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
     sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
+    publish::scenarios(&mut driver).await;
+    experience::run(&mut driver).await;
     screenshots::take(&mut driver).await;
+    publish::map_screenshot(&mut driver).await;
 }
 
 /// Logs a presenter in and waits for the presenter view.

@@ -107,6 +107,20 @@ pub async fn take(driver: &mut Driver) {
     )
     .await;
 
+    // Everything of the decision fits the projector: the last line, the
+    // leading choice, and the join panel's QR code and URL.
+    for part in ["[data-winner]", "li.choice:last-child .bar", ".join-url", "img.qr"] {
+        let seen = js(
+            &screen,
+            "const e = document.querySelector(arguments[0]); if (!e) return 'missing';
+             const r = e.getBoundingClientRect();
+             return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight + 0.5 && r.right <= innerWidth + 0.5;",
+            vec![json!(part)],
+        )
+        .await;
+        assert_eq!(seen, json!(true), "{part} on the presenter's screen");
+    }
+
     let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),

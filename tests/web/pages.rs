@@ -211,14 +211,18 @@ async fn the_presenter_view_shows_the_slide_and_the_live_vote() {
     let doc = html(&b.get("/presenter").await.text().await.unwrap());
     assert_eq!(select(&doc, "main#presenter")[0].attr("data-slide"), Some("build"));
     assert_eq!(text_of(&doc, "#prompt"), "Pets or docs?");
-    assert_eq!(select(&doc, "meter[data-bar=pets]").len(), 1);
-    assert_eq!(select(&doc, "meter[data-bar=docs]")[0].attr("value"), Some("1"));
+    assert_eq!(select(&doc, "[data-bar=pets]").len(), 1);
+    assert_eq!(text_of(&doc, "[data-percent=docs]"), "100%");
     assert_eq!(text_of(&doc, "[data-tally=pets]"), "0");
     assert_eq!(text_of(&doc, "[data-tally=docs]"), "1");
     assert_eq!(text_of(&doc, "[data-total]"), "1");
     assert_eq!(text_of(&doc, "[data-status]"), "Vote open");
     assert_eq!(text_of(&doc, "[data-winner]"), "Doc Send");
-    assert_eq!(text_of(&doc, "a.audience-url"), format!("{}/", app.address));
+    // The join panel: the QR code, and the URL short on screen.
+    let link = select(&doc, ".join-panel a.audience-url")[0];
+    assert_eq!(link.attr("href"), Some(format!("{}/", app.address).as_str()));
+    assert_eq!(text_of(&doc, ".join-url"), app.address.trim_start_matches("http://"));
+    assert_eq!(select(&doc, ".join-panel img.qr[src='/join.svg']").len(), 1);
 
     app.voter().await.post_vote("build", "pets").await;
     app.close().await;

@@ -1,0 +1,174 @@
+//! Explore mode: after the talk the audience browses every branch, the
+//! paths not taken too. `/explore` shows the story map (each box a link)
+//! and `/explore/{slide}` one slide with its choices as links, the run's
+//! own path marked. The presenter opens it (key E, or
+//! `POST /api/presenter/explore`); until then both answer 403 with a page
+//! that shows nothing of the story, so nobody can peek ahead during the talk.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::error::Error;
+use super::results::{followed, run_on_map};
+use super::state::AppState;
+use super::view::current_record;
+use super::voter::VoterCookie;
+use crate::map::{MapOptions, RunOnMap};
+use crate::store::RunRecord;
+use crate::story::{Story, Then};
+
+struct ExploreChoice {
+    label: String,
+    href: String,
+    /// The run went this way.
+    taken: bool,
+    /// "62% (31 votes)" when the run voted on it.
+    share: Option<String>,
+}
+
+struct ExploreSlide {
+    id: String,
+    title: String,
+    body_html: String,
+    image: Option<String>,
+    /// The run passed through this slide.
+    on_path: bool,
+    prompt: Option<String>,
+    choices: Vec<ExploreChoice>,
+    /// The `next` slide: its link and title.
+    next: Option<(String, String)>,
+    ending: bool,
+}
+
+#[derive(Template)]
+#[template(path = "explore.html")]
+struct ExplorePage {
+    theme_mode: Option<String>,
+    theme_accent: Option<String>,
+    story_title: String,
+    run: u64,
+    /// Opened by the presenter; false: the page says so and shows nothing.
+    published: bool,
+    start: String,
+    /// The index page's map (inline SVG, its text escaped by the map).
+    map_svg: Option<String>,
+    slide: Option<ExploreSlide>,
+}
+
+fn render(page: ExplorePage) -> Result<Html<String>, Error> {
+    page.render().map(Html).map_err(|e| {
+        Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "render",
+            "The page could not be drawn.",
+        )
+        .with_cause(e)
+    })
+}
+
+fn page(story: &Story, record: &RunRecord) -> ExplorePage {
+    ExplorePage {
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
+        run: record.state.run,
+        published: record.state.published.explore,
+        start: story.start.clone(),
+        map_svg: None,
+        slide: None,
+    }
+}
+
+/// The waiting page: 403, nothing of the story but its title.
+fn not_yet(page: ExplorePage) -> Result<Response, Error> {
+    Ok((StatusCode::FORBIDDEN, render(page)?).into_response())
+}
+
+/// `GET /explore`: the story map, every box a link to its first slide.
+pub async fn index(State(app): State<AppState>, cookie: VoterCookie) -> Result<Response, Error> {
+    let (jar, _) = cookie.ensure(&app);
+    let story = app.story();
+    let record = current_record(&app).await?;
+    let mut page = page(&story, &record);
+    if !page.published {
+        return Ok((jar, not_yet(page)?).into_response());
+    }
+    let run = run_on_map(&app, &record).await?;
+    page.map_svg = Some(crate::map::render(
+        &story,
+        MapOptions {
+            run: Some(&run),
+            link: Some("/explore/"),
+        },
+    ));
+    Ok((jar, render(page)?).into_response())
+}
+
+/// `GET /explore/{slide}`: one slide, its choices as links.
+pub async fn slide(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    cookie: VoterCookie,
+) -> Result<Response, Error> {
+    let (jar, _) = cookie.ensure(&app);
+    let story = app.story();
+    let record = current_record(&app).await?;
+    let mut page = page(&story, &record);
+    // Before it opens, every address answers alike: whether a slide
+    // exists is story content too.
+    if !page.published {
+        return Ok((jar, not_yet(page)?).into_response());
+    }
+    let Some(slide) = story.slide(&id) else {
+        return Err(Error::not_found(
+            "unknown_slide",
+            "There is no such slide in this story; start again from the map at /explore.",
+        ));
+    };
+    let run = run_on_map(&app, &record).await?;
+    let chose = followed(&story, &record.state.path);
+    let (prompt, choices, next, ending) = match &slide.then {
+        Then::Decision(d) => {
+            let tally = run.tallies.get(&d.id);
+            let total = tally.map_or(0, |t| d.choices.iter().map(|c| t.get(&c.id)).sum::<u64>());
+            let choices = d
+                .choices
+                .iter()
+                .map(|c| ExploreChoice {
+                    label: c.label.clone(),
+                    href: format!("/explore/{}", c.goto),
+                    taken: chose.get(&d.id) == Some(&c.id),
+                    share: tally.filter(|_| total > 0).map(|t| {
+                        let votes = t.get(&c.id);
+                        let percent = (votes * 100 + total / 2) / total;
+                        format!("{percent}% ({votes} of {total} votes)")
+                    }),
+                })
+                .collect();
+            (Some(d.prompt.clone()), choices, None, false)
+        }
+        Then::Next(to) => {
+            let title = story.slide(to).map_or_else(|| to.clone(), |s| s.title.clone());
+            (None, Vec::new(), Some((format!("/explore/{to}"), title)), false)
+        }
+        Then::Ending => (None, Vec::new(), None, true),
+    };
+    page.slide = Some(ExploreSlide {
+        id: slide.id.clone(),
+        title: slide.title.clone(),
+        body_html: slide.body_html(),
+        image: slide.image.clone(),
+        on_path: on_path(&run, &slide.id),
+        prompt,
+        choices,
+        next,
+        ending,
+    });
+    Ok((jar, render(page)?).into_response())
+}
+
+fn on_path(run: &RunOnMap, slide: &str) -> bool {
+    run.path.iter().any(|s| s == slide)
+}
