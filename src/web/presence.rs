@@ -230,7 +230,7 @@ impl Presence {
                 }
                 if restored > 0 {
                     tracing::info!(restored, "gave back the votes of voters still here after a stall");
-                    if let Ok(state) = app.store.current(&app.story.start).await {
+                    if let Ok(state) = app.store.current(&app.story().start).await {
                         if let Some(open) = state.open {
                             app.pushes.mark(state.run, &open);
                         }
