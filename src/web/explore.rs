@@ -17,7 +17,7 @@ use super::view::current_record;
 use super::voter::VoterCookie;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::RunRecord;
-use crate::story::Then;
+use crate::story::{Story, Then};
 
 struct ExploreChoice {
     label: String,
@@ -68,14 +68,14 @@ fn render(page: ExplorePage) -> Result<Html<String>, Error> {
     })
 }
 
-fn page(app: &AppState, record: &RunRecord) -> ExplorePage {
+fn page(story: &Story, record: &RunRecord) -> ExplorePage {
     ExplorePage {
-        theme_mode: app.story().settings.theme.mode.clone(),
-        theme_accent: app.story().settings.theme.accent.clone(),
-        story_title: app.story().title.clone(),
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
         run: record.state.run,
         published: record.state.published.explore,
-        start: app.story().start.clone(),
+        start: story.start.clone(),
         map_svg: None,
         slide: None,
     }
@@ -89,14 +89,15 @@ fn not_yet(page: ExplorePage) -> Result<Response, Error> {
 /// `GET /explore`: the story map, every box a link to its first slide.
 pub async fn index(State(app): State<AppState>, cookie: VoterCookie) -> Result<Response, Error> {
     let (jar, _) = cookie.ensure(&app);
+    let story = app.story();
     let record = current_record(&app).await?;
-    let mut page = page(&app, &record);
+    let mut page = page(&story, &record);
     if !page.published {
         return Ok((jar, not_yet(page)?).into_response());
     }
     let run = run_on_map(&app, &record).await?;
     page.map_svg = Some(crate::map::render(
-        &app.story(),
+        &story,
         MapOptions {
             run: Some(&run),
             link: Some("/explore/"),
@@ -112,14 +113,14 @@ pub async fn slide(
     cookie: VoterCookie,
 ) -> Result<Response, Error> {
     let (jar, _) = cookie.ensure(&app);
+    let story = app.story();
     let record = current_record(&app).await?;
-    let mut page = page(&app, &record);
+    let mut page = page(&story, &record);
     // Before it opens, every address answers alike: whether a slide
     // exists is story content too.
     if !page.published {
         return Ok((jar, not_yet(page)?).into_response());
     }
-    let story = app.story();
     let Some(slide) = story.slide(&id) else {
         return Err(Error::not_found(
             "unknown_slide",

@@ -25,7 +25,7 @@ use super::view::{DecisionView, StateView, current_record};
 use super::voter::VoterCookie;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::{Publication, RunId, RunRecord};
-use crate::story::Story;
+use crate::story::{Results, Story};
 
 /// Body of `/api/presenter/results` and `/api/presenter/explore`.
 #[derive(Deserialize)]
@@ -137,8 +137,8 @@ struct ResultsPage {
     decisions: Vec<ResultDecision>,
 }
 
-fn result_decisions(app: &AppState, history: &RunHistory) -> Vec<ResultDecision> {
-    let followed = followed(&app.story(), &history.path);
+fn result_decisions(story: &Story, history: &RunHistory) -> Vec<ResultDecision> {
+    let followed = followed(story, &history.path);
     history
         .decisions
         .iter()
@@ -164,9 +164,8 @@ fn result_decisions(app: &AppState, history: &RunHistory) -> Vec<ResultDecision>
         .collect()
 }
 
-fn steps(app: &AppState, path: &[String]) -> Vec<Step> {
-    let story = app.story();
-    let followed = followed(&story, path);
+fn steps(story: &Story, path: &[String]) -> Vec<Step> {
+    let followed = followed(story, path);
     path.iter()
         .map(|id| {
             let slide = story.slide(id);
@@ -209,6 +208,7 @@ fn fresh(status: StatusCode, body: impl IntoResponse) -> Response {
 pub async fn page(State(app): State<AppState>, headers: HeaderMap, cookie: VoterCookie) -> Result<Response, Error> {
     // The voter cookie lets the page's script open the live socket.
     let (jar, _) = cookie.ensure(&app);
+    let story = app.story();
     let record = current_record(&app).await?;
     let published = record.state.published.results;
     let waiting = !published && !presenter_reads(&app, &headers);
@@ -217,12 +217,12 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, cookie: Voter
         (Vec::new(), Vec::new())
     } else {
         let history = api::history(&app, record, run);
-        (steps(&app, &history.path), result_decisions(&app, &history))
+        (steps(&story, &history.path), result_decisions(&story, &history))
     };
     let html = render(ResultsPage {
-        theme_mode: app.story().settings.theme.mode.clone(),
-        theme_accent: app.story().settings.theme.accent.clone(),
-        story_title: app.story().title.clone(),
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
         run,
         published,
         waiting,
@@ -256,8 +256,8 @@ pub fn spreadsheet_safe(cell: &str) -> String {
 }
 
 /// The CSV export: a header, then one row per closed decision per choice.
-pub fn csv_of(app: &AppState, history: &RunHistory) -> Result<String, csv::Error> {
-    let followed = followed(&app.story(), &history.path);
+pub fn csv_of(story: &Story, history: &RunHistory) -> Result<String, csv::Error> {
+    let followed = followed(story, &history.path);
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
         "run", "decision", "prompt", "number", "choice", "label", "votes", "total", "won", "followed",
@@ -301,6 +301,7 @@ pub async fn run_or_export(
     headers: HeaderMap,
     Path(run): Path<String>,
 ) -> Result<Response, ApiError> {
+    let story = app.story();
     let (id, csv) = match (run.strip_suffix(".csv"), run.strip_suffix(".json")) {
         (Some(id), _) => (id, true),
         (_, Some(id)) => (id, false),
@@ -317,7 +318,7 @@ pub async fn run_or_export(
     if !record.state.published.results && !presenter_reads(&app, &headers) {
         return Err(not_published().into());
     }
-    let current = app.store.current(&app.story().start).await?.run;
+    let current = app.store.current(&story.start).await?.run;
     let history = api::history(&app, record, current);
     let name = format!(
         "attachment; filename=\"cyoa-run-{id}.{}\"",
@@ -325,12 +326,12 @@ pub async fn run_or_export(
     );
     let disposition = HeaderValue::from_str(&name).map_err(|e| internal(e, "the file name"))?;
     let mut response = if csv {
-        let text = csv_of(&app, &history).map_err(|e| internal(e, "the CSV"))?;
+        let text = csv_of(&story, &history).map_err(|e| internal(e, "the CSV"))?;
         ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response()
     } else {
-        let followed = followed(&app.story(), &history.path);
+        let followed = followed(&story, &history.path);
         Json(RunExport {
-            story: app.story().title.clone(),
+            story: story.title.clone(),
             history,
             followed,
         })
@@ -361,11 +362,18 @@ fn not_published() -> Error {
 }
 
 /// The current run on the map: its path and its tallies (live for the
-/// open vote).
+/// open vote, unless its results are hidden until it closes: the map is
+/// shown on the projector too).
 pub async fn run_on_map(app: &AppState, record: &RunRecord) -> Result<RunOnMap, Error> {
+    let story = app.story();
+    let live = |open: &str| {
+        story
+            .decision(open)
+            .is_none_or(|d| story.results_of(d) == Results::Live)
+    };
     let open_tally = match &record.state.open {
-        Some(open) => Some(app.store.tally(record.state.run, open).await?),
-        None => None,
+        Some(open) if live(open) => Some(app.store.tally(record.state.run, open).await?),
+        _ => None,
     };
     Ok(RunOnMap::new(record, open_tally))
 }
@@ -380,10 +388,11 @@ pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<
             "The story map is for the presenter: log in with the presenter URL that `cyoa serve` printed.",
         ));
     }
+    let story = app.story();
     let record = current_record(&app).await?;
     let run = run_on_map(&app, &record).await?;
     let svg = crate::map::render(
-        &app.story(),
+        &story,
         MapOptions {
             run: Some(&run),
             link: None,

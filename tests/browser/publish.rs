@@ -53,6 +53,7 @@ async fn key_m_shows_the_map_with_the_path_and_follows_the_talk(driver: &mut Dri
            && o.querySelector('.choice-label.taken .share').textContent === '100% (1)';",
     )
     .await;
+    crate::axe::check(&screen, "presenter with the story map").await;
     // The talk moves on: the open map follows, by the live push alone.
     press(&screen, ' ').await;
     wait_text(&screen, "#presenter h1", "Stay or go?").await;
@@ -85,6 +86,7 @@ async fn the_results_page_shows_the_tally_once_the_presenter_publishes_it(driver
     let reader = driver.browser(PHONE.0, PHONE.1).await;
     reader.goto(&app.url("/results")).await.expect("the results page");
     wait_text(&reader, "#results h1", "Results are not published yet").await;
+    crate::axe::check(&reader, "results page, not published").await;
 
     // P publishes: the waiting page turns into the results by itself.
     press(&screen, 'p').await;
@@ -97,6 +99,7 @@ async fn the_results_page_shows_the_tally_once_the_presenter_publishes_it(driver
     )
     .await;
     wait_text(&reader, ".path li[data-slide=\"which-way\"] .chose", "→ Left").await;
+    crate::axe::check(&reader, "results page").await;
     driver.close(reader).await;
     driver.close(phone).await;
     driver.close(screen).await;
@@ -111,6 +114,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
     let reader = driver.browser(SCREEN.0, SCREEN.1).await;
     reader.goto(&app.url("/explore")).await.expect("the explore page");
     wait_text(&reader, "#explore h1", "Exploring opens after the talk").await;
+    crate::axe::check(&reader, "explore page, not open").await;
     press(&screen, 'e').await;
     wait_text(&reader, "#explore h1", "Explore the story").await;
 
@@ -121,6 +125,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
         "return !!document.querySelector('.map-frame a[href=\"/explore/the-right-path\"]');",
     )
     .await;
+    crate::axe::check(&reader, "explore page").await;
     reader
         .find(Locator::Css(".map-frame a[href=\"/explore/the-right-path\"] text"))
         .await
@@ -150,6 +155,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
          return links.length === 2 && links.every(h => h === '/explore/the-end');",
     )
     .await;
+    crate::axe::check(&reader, "explore page of a decision").await;
     driver.close(reader).await;
     driver.close(phone).await;
     driver.close(screen).await;

@@ -224,3 +224,34 @@ async fn the_story_map_is_for_the_presenter_with_the_path_and_shares() {
         .collect();
     assert_eq!(current, ["end-paas"]);
 }
+
+#[tokio::test]
+async fn the_map_keeps_hidden_results_hidden_until_the_vote_closes() {
+    let story = crate::helpers::STORY.replace(
+        "[slides.build.decision]\n",
+        "[slides.build.decision]\nresults = \"hidden\"\n",
+    );
+    let app = spawn_app_with(Options {
+        story,
+        ..Options::default()
+    })
+    .await;
+    app.open_build().await;
+    app.voter().await.post_vote("build", "pets").await;
+    let map = || async {
+        app.api
+            .get(format!("{}/presenter/map.svg", app.address))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("an answer")
+            .text()
+            .await
+            .expect("SVG")
+    };
+    let svg = map().await;
+    assert!(!svg.contains("class=\"share\""), "a hidden tally on the map:\n{svg}");
+    app.close().await;
+    let svg = map().await;
+    assert!(svg.contains("100% (1)"), "the tally once closed:\n{svg}");
+}
