@@ -63,6 +63,9 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
     )
     .await;
 
+    // No serious or critical accessibility problem, at the start and at a vote.
+    super::axe::check(&console, "presenter console").await;
+
     // Phone-sized: nothing wider than the screen, big touch targets.
     let layout = page::js(
         &console,
@@ -98,6 +101,8 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
              && !!document.querySelector('button[data-command=\"close\"]');",
     )
     .await;
+
+    super::axe::check(&console, "presenter console at an open vote").await;
 
     // A vote shows on the console's tally, in place.
     tap(&phone, "left").await;
