@@ -56,6 +56,7 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
     wait_text(&console, "#console h1", "Welcome").await;
     wait_text(&console, ".notes-body strong", "hello").await;
     wait_text(&console, ".next-slide", "Which way?").await;
+    crate::axe::check(&console, "presenter console").await;
     wait_js(
         &console,
         "the elapsed time as m:ss",
@@ -101,6 +102,7 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
              && !!document.querySelector('button[data-command=\"close\"]');",
     )
     .await;
+    crate::axe::check(&console, "presenter console with an open vote").await;
 
     super::axe::check(&console, "presenter console at an open vote").await;
 

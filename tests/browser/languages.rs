@@ -73,7 +73,7 @@ async fn a_german_browser_and_a_german_story_get_german_texts() {
     press(&screen, 'c').await;
     wait_text(&phone, "#audience [data-status]", "Abstimmung geschlossen").await;
     page::wait_text_contains(&phone, "#audience .total", "Stimmen:").await;
-    super::axe::check(&phone, "audience page in German").await;
+    crate::axe::check(&phone, "German audience page with a closed vote").await;
     driver.close(phone).await;
     driver.close(screen).await;
 
