@@ -97,7 +97,8 @@ const LINE: &str = "#9aa0ad";
 const BOX: &str = "#f3f4f7";
 const VISITED_BOX: &str = "#fff1bf";
 const VISITED_LINE: &str = "#b7791f";
-const TAKEN: &str = "#d9480f";
+// Dark enough for 12 px text on white (5.7:1).
+const TAKEN: &str = "#b93a06";
 
 /// `text` safe inside SVG (XML) text and attribute values: the five markup
 /// characters escaped, and the control characters XML cannot hold dropped.
@@ -169,9 +170,11 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
 
     let mut svg = String::new();
     let title = escape(&story.title);
+    // A picture, or (with links in it) a group of links.
+    let role = if options.link.is_some() { "group" } else { "img" };
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="story-map" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" role="img" aria-labelledby="story-map-title" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="13">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="story-map" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" role="{role}" aria-labelledby="story-map-title" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="13">"#
     );
     let _ = write!(
         svg,
