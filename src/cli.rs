@@ -1,5 +1,5 @@
-//! The `cyoa` command line: `cyoa check`, `cyoa serve`, `cyoa audit` and
-//! `cyoa map`.
+//! The `cyoa` command line: `cyoa new`, `cyoa check`, `cyoa serve`,
+//! `cyoa audit` and `cyoa map`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +29,12 @@ pub struct Cli {
 // Parsed once per process: the size of the serve variant does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Command {
+    /// Write a starter story (a decision, two endings, notes, a comment on
+    /// every field) to FILE; never overwrites a file.
+    New {
+        /// Where to write it (TOML); it must not exist yet.
+        file: PathBuf,
+    },
     /// Check story files; print a summary, or every problem found.
     Check {
         /// Story files (TOML).
@@ -67,6 +73,10 @@ pub struct ServeArgs {
     /// Story file to serve [default: the bundled talk].
     #[arg(long, env = "CYOA_STORY")]
     pub story: Option<PathBuf>,
+    /// Load the story file again whenever it changes (needs --story); an
+    /// edit that does not check is shown on the presenter view, not served.
+    #[arg(long, env = "CYOA_WATCH")]
+    pub watch: bool,
     /// Address to listen on.
     #[arg(long, env = "CYOA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
@@ -133,6 +143,7 @@ pub struct ServeArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::New { file }) => new_story(&file),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::Audit {
@@ -142,6 +153,36 @@ pub fn main() -> ExitCode {
         }) => audit(&redis_url, &redis_prefix, repair),
         Some(Command::Map { file, output }) => map(&file, &output),
         None => serve(cli.serve),
+    }
+}
+
+/// `cyoa new`: writes the starter story to `file`, refusing to replace
+/// anything already there (the check and the creation are one step).
+fn new_story(file: &std::path::Path) -> ExitCode {
+    use std::io::Write;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .and_then(|mut f| f.write_all(crate::story::STARTER_TEXT.as_bytes()));
+    match created {
+        Ok(()) => {
+            println!("{}: written; a starter story to edit", file.display());
+            println!("check it:   cyoa check {}", file.display());
+            println!("present it: cyoa serve --story {} --watch", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "cyoa: {} already exists; `cyoa new` never overwrites a file: give another name, or move that file away first",
+                file.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("cyoa: cannot write {}: {e}", file.display());
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -202,6 +243,10 @@ fn map(file: &std::path::Path, output: &std::path::Path) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
+    if args.watch && args.story.is_none() {
+        eprintln!("cyoa: --watch needs the story file to watch: add --story FILE");
+        return ExitCode::FAILURE;
+    }
     let loaded = match &args.story {
         Some(path) => Story::load(path),
         None => Story::bundled(),
@@ -367,6 +412,10 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
     }
     if app.sms_results() {
         println!("sms results: on; each SMS voter is texted the outcome when a decision closes");
+    }
+    if let Some(path) = args.story.clone().filter(|_| args.watch) {
+        println!("watch: on; saving {} reloads the story", path.display());
+        tokio::spawn(web::reload::watch(app.state(), path));
     }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {

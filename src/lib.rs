@@ -6,6 +6,7 @@
 //! command).
 
 pub mod cli;
+pub mod i18n;
 pub mod map;
 pub mod metrics;
 pub mod sms;

@@ -10,6 +10,9 @@
 (function () {
   const main = document.getElementById("audience");
   if (!main) return;
+  // The page's texts in its language: a JSON block the server writes
+  // (src/i18n), read once; `t` fills in {placeholders}.
+  const texts = readTexts();
 
   // A page under /vote/{decision} is pinned to that one decision.
   const pinned = main.dataset.pinned || pinnedFromPath();
@@ -29,6 +32,7 @@
   let pending = null; // a choice sent and not answered yet
   let retry = null; // { decision, choice, tries, timer } of a vote the store refused
   let offlineTimer = null;
+  let redraw = false; // the story was reloaded: draw the next state anew
   const { paintChoice, cssEscape } = window.cyoa;
 
   const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
@@ -124,6 +128,9 @@
       case "tally":
         onTally(message);
         break;
+      case "story":
+        redraw = true;
+        break;
       case "voted":
         if (retry && retry.decision === message.decision) stopRetry();
         if (message.decision === shown.decision) {
@@ -131,23 +138,23 @@
           pending = null;
           markChoice(confirmed);
           updateHint();
-          say(confirmed ? "Your vote: " + choiceLabel(confirmed) + "." : "Your vote was withdrawn.");
+          say(confirmed ? t("your_vote", { label: choiceLabel(confirmed) }) : t("withdrawn"));
         }
         break;
       case "error":
         if (!message.vote) {
           // A notice (say a state push that failed), not the answer to a vote.
-          say(message.message || "The page will catch up.", true);
+          say(errorText(message, "catch_up"), true);
           break;
         }
         if (message.code === "store" && pending && retryVote()) {
-          say("The vote store is not answering; trying again…", true);
+          say(t("retrying"), true);
           break;
         }
         stopRetry();
         pending = null;
         markChoice(confirmed);
-        say(message.message || "That did not work; please try again.", true);
+        say(errorText(message, "try_again"), true);
         break;
     }
   }
@@ -178,13 +185,14 @@
       slideId === shown.slide &&
       decisionId === shown.decision &&
       status === shown.status;
-    if (same) {
+    if (same && !redraw) {
       markChoice(pending || confirmed);
       updateHint();
       updateCounts(decision);
       return;
     }
     const known = shown.slide !== null;
+    redraw = false;
     render(next);
     if (known) say(describe(next));
   }
@@ -239,7 +247,7 @@
     const nodes = [el("h1", { class: "slide-title" }, next.slide ? next.slide.title : "")];
     const decision = next.decision;
     if (!decision) {
-      nodes.push(el("p", { class: "waiting" }, "Follow the talk: the next vote shows up here by itself."));
+      nodes.push(el("p", { class: "waiting" }, t("follow")));
       return nodes;
     }
     const section = el("section", { class: "vote", "aria-labelledby": "prompt", "data-vote-status": decision.status });
@@ -266,7 +274,7 @@
     } else if (decision.status === "closed") {
       section.append(...buildResult(decision));
     } else {
-      section.append(el("p", { class: "waiting", "data-status": "" }, "The vote has not opened yet."));
+      section.append(el("p", { class: "waiting", "data-status": "" }, t("not_open_yet")));
     }
     nodes.push(section);
     return nodes;
@@ -275,8 +283,9 @@
   // "Or text 1–2 or A–B to +1…", as templates/audience.html writes it.
   function smsLine(number, count) {
     const letter = (i) => String.fromCharCode(65 + (i % 26));
-    const keys = count <= 1 ? "1 or A" : count <= 26 ? "1–" + count + " or A–" + letter(count - 1) : "1–" + count;
-    const line = el("p", { class: "sms", "data-sms": "" }, "Or text " + keys + " to ");
+    const or = " " + t("or") + " ";
+    const keys = count <= 1 ? "1" + or + "A" : count <= 26 ? "1–" + count + or + "A–" + letter(count - 1) : "1–" + count;
+    const line = el("p", { class: "sms", "data-sms": "" }, t("or_text", { keys: keys }));
     line.append(el("a", { href: "sms:" + number }, number));
     return line;
   }
@@ -288,7 +297,7 @@
       const count = el("span", { class: "choice-count" });
       count.append(
         el("span", { class: "choice-votes", "data-tally": choice.id }, String(choice.votes || 0)),
-        el("span", { class: "visually-hidden" }, " votes,"),
+        el("span", { class: "visually-hidden" }, t("votes_after")),
         document.createTextNode(" "),
         el("span", { class: "choice-percent", "data-percent": choice.id }),
       );
@@ -304,12 +313,12 @@
       );
       list.append(item);
     });
-    const total = el("p", { class: "total" }, "Votes: ");
+    const total = el("p", { class: "total" }, t("votes"));
     total.append(el("span", { "data-total": "" }));
     return [
       list,
       total,
-      el("p", { class: "status", "data-status": "" }, "Vote closed"),
+      el("p", { class: "status", "data-status": "" }, t("closed")),
       el("p", { class: "winner", "data-winner": "" }),
     ];
   }
@@ -340,9 +349,7 @@
     const hint = main.querySelector(".hint");
     if (!hint) return;
     const choice = pending || confirmed;
-    hint.textContent = choice
-      ? "You voted for " + choiceLabel(choice) + ". Tap another choice to change your vote."
-      : "Tap a choice to vote; you can change your mind until the vote closes.";
+    hint.textContent = choice ? t("hint_voted", { label: choiceLabel(choice) }) : t("hint_vote");
   }
 
   // The winner's label, "Tie: A and B", or nothing (as the server writes it).
@@ -350,23 +357,23 @@
     if (decision.winner) return choiceLabel(decision.winner, decision);
     const tie = Array.isArray(decision.tie) ? decision.tie.map((id) => choiceLabel(id, decision)) : [];
     if (tie.length < 2) return tie.join("");
-    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
+    return t("tie", { choices: tie.slice(0, -1).join(", ") + " " + t("and") + " " + tie[tie.length - 1] });
   }
 
   function describe(next) {
     const d = next.decision;
-    if (!d) return "Now: " + (next.slide ? next.slide.title : "") + ".";
-    if (d.status === "open") return "Vote open: " + d.prompt;
-    if (d.status === "closed") return ("Vote closed. " + outcome(d)).trim();
-    return "Coming up: " + d.prompt;
+    if (!d) return t("now", { title: next.slide ? next.slide.title : "" });
+    if (d.status === "open") return t("open", { prompt: d.prompt });
+    if (d.status === "closed") return t("closed_outcome", { outcome: outcome(d) }).trim();
+    return t("coming_up", { prompt: d.prompt });
   }
 
   function showMovedOn() {
     if (main.querySelector(".moved-on")) return;
-    const note = el("p", { class: "moved-on" }, "The talk has moved on. ");
-    note.append(el("a", { href: "/" }, "Follow it live"));
+    const note = el("p", { class: "moved-on" }, t("moved_on") + " ");
+    note.append(el("a", { href: "/" }, t("follow_live")));
     main.insertBefore(note, announce.parentNode === main ? announce : null);
-    say("The talk has moved on.");
+    say(t("moved_on"));
   }
 
   // ---- helpers --------------------------------------------------------------
@@ -427,11 +434,34 @@
   function ensureConnectionStatus() {
     let node = document.getElementById("connection");
     if (!node) {
-      node = el("p", { id: "connection", class: "connection", role: "status" }, "Reconnecting…");
+      node = el("p", { id: "connection", class: "connection", role: "status" }, t("reconnecting"));
       main.append(node);
     }
     node.hidden = true;
     return node;
+  }
+
+  // A refusal in the page's language: English keeps the server's message,
+  // with its details; another language has a text per error code.
+  function errorText(message, fallback) {
+    const translated = document.documentElement.lang !== "en" ? t("error_" + message.code) : "";
+    return translated || message.message || t(fallback);
+  }
+
+  // The page's texts (English when the block is missing or broken).
+  function readTexts() {
+    const block = document.getElementById("cyoa-texts");
+    try {
+      return (block && JSON.parse(block.textContent)) || {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  // The text `key` with {name} filled from `values`; "" for an unknown key.
+  function t(key, values) {
+    const text = Object.prototype.hasOwnProperty.call(texts, key) ? String(texts[key]) : "";
+    return text.replace(/\{([a-z_]+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
   }
 
   function el(tag, attrs, text) {

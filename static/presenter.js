@@ -60,6 +60,8 @@
     document.dispatchEvent(new CustomEvent("cyoa:message", { detail: message }));
     if (message.type === "state" && message.state) onState(message.state);
     else if (message.type === "tally") onTally(message);
+    // The story file was reloaded, or an edit refused: draw the page anew.
+    else if (message.type === "story") reloadSlide();
     else if (message.type === "error") flash(message.message || "The server refused that.");
   }
 
@@ -209,7 +211,20 @@
     if (tally.winner) return label(tally.winner);
     const tie = Array.isArray(tally.tie) ? tally.tie.map(label) : [];
     if (tie.length < 2) return tie.join("");
-    return "Tie: " + tie.slice(0, -1).join(", ") + " and " + tie[tie.length - 1];
+    // In the room's language, from the page's texts (as the server writes it).
+    const texts = pageTexts();
+    const and = texts.and || "and";
+    const choices = tie.slice(0, -1).join(", ") + " " + and + " " + tie[tie.length - 1];
+    return (texts.tie || "Tie: {choices}").replace("{choices}", choices);
+  }
+
+  function pageTexts() {
+    const block = document.getElementById("cyoa-texts");
+    try {
+      return (block && JSON.parse(block.textContent)) || {};
+    } catch (_) {
+      return {};
+    }
   }
 
   function outcomeKind(winner, tie) {

@@ -44,6 +44,7 @@ both_backends!(
     a_delivery_mark_runs_out,
     a_forgotten_delivery_is_first_again,
     concurrent_deliveries_of_one_message_have_one_first,
+    a_run_records_when_it_started,
     publishing_results_and_explore_belongs_to_the_run,
     a_new_run_starts_with_nothing_published,
     only_the_current_run_can_be_published,
@@ -87,11 +88,47 @@ async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
             path: path(&["welcome"]),
             open: None,
             published: Published::default(),
+            started: state.started,
         }
     );
     // Asking again finds run 1; the start slide only matters the first time.
     assert_eq!(store.current("elsewhere").await.unwrap(), state);
     assert_eq!(store.runs().await.unwrap().len(), 1);
+}
+
+/// Now by the clock of this machine, which the memory store and the test
+/// Redis share, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.unwrap().as_millis() as u64
+}
+
+async fn a_run_records_when_it_started(store: VoteStore) {
+    let before = now_ms();
+    let first = store.current("welcome").await.unwrap();
+    let after = now_ms();
+    let started = first.started.expect("run 1 knows when it started");
+    // Redis's clock is the same machine's clock, read to the millisecond.
+    assert!(
+        (before.saturating_sub(1)..=after + 1).contains(&started),
+        "started {started} is not between {before} and {after}"
+    );
+    // Moving, opening and closing keep it; the history has it too.
+    store
+        .show(first.run, "next", &path(&["welcome", "next"]))
+        .await
+        .unwrap();
+    let opened = store.open(first.run, "next").await.unwrap();
+    assert_eq!(opened.started, Some(started));
+    assert_eq!(store.current("welcome").await.unwrap().started, Some(started));
+    // A new run starts its own clock.
+    let second = store.new_run("welcome").await.unwrap();
+    let second_started = second.started.expect("run 2 knows when it started");
+    assert!(second_started >= started);
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs[0].state.started, Some(started));
+    assert_eq!(runs[1].state.started, Some(second_started));
+    assert_eq!(store.run(1).await.unwrap().unwrap().state.started, Some(started));
 }
 
 async fn a_new_run_is_numbered_next_and_closes_the_open_vote(store: VoteStore) {

@@ -170,7 +170,8 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
 
     let mut svg = String::new();
     let title = escape(&story.title);
-    // A picture, or (with links in it) a group of links.
+    // A picture, unless its boxes are links: an image hides its content
+    // from screen readers, so links inside one could not be reached.
     let role = if options.link.is_some() { "group" } else { "img" };
     let _ = write!(
         svg,

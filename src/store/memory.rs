@@ -76,6 +76,7 @@ impl Inner {
             path: vec![start.to_string()],
             open: None,
             published: Published::default(),
+            started: Some(now_ms()),
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -84,6 +85,13 @@ impl Inner {
         });
         state
     }
+}
+
+/// This process's clock in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RunData {

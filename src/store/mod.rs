@@ -64,6 +64,11 @@ pub struct RunState {
     pub open: Option<String>,
     /// What the presenter has opened to the audience in this run.
     pub published: Published,
+    /// When the run began, in milliseconds since the Unix epoch, by the
+    /// store's clock (Redis's `TIME`, or this process's for the memory
+    /// store), so every instance shows the same elapsed time. `None` for a
+    /// run recorded before cyoa kept it.
+    pub started: Option<u64>,
 }
 
 /// What of a run the audience may see besides the live talk: both start

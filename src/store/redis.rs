@@ -8,7 +8,7 @@
 //! | key                               | type   | holds                                      |
 //! |-----------------------------------|--------|--------------------------------------------|
 //! | `{prefix}current`                 | string | the current run's number (the newest one)  |
-//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, and `results`, `explore` (`1` when published) |
+//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms) |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
@@ -643,8 +643,9 @@ fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
     }
 }
 
-/// Reads `run, slide, path, open, results, explore` from `items` (the last
-/// two `'1'` or nil: a run kept by an older cyoa has neither).
+/// Reads `run, slide, path, open, results, explore, started` from `items`
+/// (`results` and `explore` are `'1'` or nil, `started` ms or nil: a run
+/// kept by an older cyoa may lack them).
 fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let mut next = || items.next().unwrap_or(Value::Nil);
     let run: RunId = parse(next())?;
@@ -654,6 +655,7 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let open: Option<String> = parse(next())?;
     let results: Option<String> = parse(next())?;
     let explore: Option<String> = parse(next())?;
+    let started: Option<u64> = parse(next())?;
     Ok(RunState {
         run,
         slide,
@@ -663,11 +665,12 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
             results: results.as_deref() == Some("1"),
             explore: explore.as_deref() == Some("1"),
         },
+        started,
     })
 }
 
-/// A history entry: `{run, slide, path, open, results, explore, {decision,
-/// tally, ...}}`.
+/// A history entry: `{run, slide, path, open, results, explore, started,
+/// {decision, tally, ...}}`.
 fn run_record(v: Value) -> Result<RunRecord> {
     let mut items = array(v)?.into_iter();
     let state = run_state(&mut items)?;

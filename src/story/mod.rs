@@ -34,6 +34,9 @@ pub use sms::normalise;
 pub const BUNDLED_NAME: &str = "stories/wsgi-deployment-adventure.toml";
 /// The bundled talk's text, compiled in so the binary serves it from anywhere.
 pub const BUNDLED_TEXT: &str = include_str!("../../stories/wsgi-deployment-adventure.toml");
+/// The story `cyoa new` writes: a few slides, one decision, two endings,
+/// and a comment on every field.
+pub const STARTER_TEXT: &str = include_str!("../../stories/starter.toml");
 
 /// A whole talk: its slides, where it starts and how it votes.
 #[derive(Debug, Clone)]
@@ -62,6 +65,9 @@ pub struct Settings {
     pub theme: Theme,
     /// Whether open votes show their counts; a decision may say otherwise.
     pub results: Results,
+    /// The audience's language (`en`, `de`); `None` follows each browser's
+    /// `Accept-Language`.
+    pub language: Option<String>,
 }
 
 /// Whether the room sees a decision's counts while its vote is open.
@@ -149,7 +155,8 @@ pub struct Slide {
     pub title: String,
     /// The body as written, in Markdown; shown through [`Slide::body_html`].
     pub body: String,
-    /// Speaker notes (plain text), never shown to the audience.
+    /// Speaker notes in Markdown, shown only on the presenter console
+    /// (`/presenter/notes`), never to the audience.
     pub notes: String,
     /// Optional image path or URL shown with the slide.
     pub image: Option<String>,

@@ -14,7 +14,7 @@ use super::fields::{a, shown};
 use super::load::{Reader, Value};
 use super::{Asset, DEFAULT_PRESENCE_GRACE, MAX_PRESENCE_GRACE, Results, Settings, SmsTexts, Theme, WebVotes};
 
-const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme", "results"];
+const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme", "results", "language"];
 const SMS_FIELDS: &[&str] = &["replies", "confirm", "help", "closed"];
 const THEME_FIELDS: &[&str] = &["mode", "accent", "background", "text", "logo", "css"];
 
@@ -50,6 +50,23 @@ impl Reader<'_> {
                 other => self
                     .p
                     .error(at, format!("`web_votes` must be `presence` or `sticky`, not `{other}`")),
+            }
+        }
+        if let Some((code, at)) = self.string(table, "language") {
+            if crate::i18n::CODES.contains(&code.as_str()) {
+                settings.language = Some(code);
+            } else {
+                self.p.error(
+                    at,
+                    format!(
+                        "`language` must be one of {}, not `{code}`; leave it out to follow each browser's language",
+                        crate::i18n::CODES
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
             }
         }
         if let Some((_, v)) = table.get_key_value("presence_grace") {
@@ -212,6 +229,7 @@ pub(super) fn default_settings() -> Settings {
             ..SmsTexts::default()
         },
         theme: Theme::default(),
+        language: None,
         results: Results::Live,
     }
 }

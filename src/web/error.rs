@@ -91,6 +91,8 @@ impl From<StoreError> for Error {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    /// The page's language.
+    tr: &'static crate::i18n::Language,
     theme_mode: Option<&'a str>,
     theme_accent: Option<&'a str>,
     status: u16,
@@ -101,12 +103,26 @@ struct ErrorPage<'a> {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         self.log();
+        let tr = crate::i18n::current();
+        let status = self.status.as_u16();
+        let reason = tr
+            .lookup(&format!("error.status_{status}"))
+            .or(self.status.canonical_reason())
+            .unwrap_or("Error");
+        // English keeps the message with its details; another language
+        // has a translation per code, where the audience may meet it.
+        let message = match tr.code {
+            "en" => None,
+            _ => tr.lookup(&format!("error.{}", self.code)),
+        }
+        .unwrap_or(&self.message);
         let page = ErrorPage {
+            tr,
             theme_mode: None,
             theme_accent: None,
-            status: self.status.as_u16(),
-            reason: self.status.canonical_reason().unwrap_or("Error"),
-            message: &self.message,
+            status,
+            reason,
+            message,
         };
         match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),

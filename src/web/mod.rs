@@ -15,9 +15,11 @@ pub mod headers;
 pub mod heartbeat;
 pub mod join;
 pub mod limits;
+pub mod notes;
 pub mod pages;
 pub mod presence;
 pub mod push;
+pub mod reload;
 pub mod results;
 pub mod scrape;
 pub mod serve;
@@ -213,6 +215,7 @@ impl Application {
             #[cfg(feature = "sms-outbound")]
             outbound,
             sockets: tokio_util::task::TaskTracker::new(),
+            story_problems: Default::default(),
             story: arc_swap::ArcSwap::from_pointee(config.story),
             store: config.store,
         });
@@ -224,6 +227,12 @@ impl Application {
             router,
             stop,
         })
+    }
+
+    /// The shared state, for tasks that run beside the server (the story
+    /// watcher of `serve --watch`).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// The port it listens on.
@@ -376,6 +385,7 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/", get(pages::audience))
         .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
         .route("/presenter", get(pages::presenter))
+        .route("/presenter/notes", get(notes::console))
         .route("/join.svg", get(join::svg))
         .route("/story-assets/{*name}", get(join::story_asset))
         .route("/api/state", get(api::state))
@@ -396,6 +406,8 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/explore/{slide}", get(explore::slide))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
+        // Pages (error pages too) in the story's or the browser's language.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::i18n::scope))
         .layer(CompressionLayer::new());
     let router = Router::new()
         // Not compressed: a socket upgrade and small answers.

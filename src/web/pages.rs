@@ -17,6 +17,7 @@ use super::join;
 use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
+use crate::i18n::Language;
 use crate::store::VoteKind;
 use crate::story::Story;
 
@@ -31,7 +32,7 @@ struct Panel {
     total: u64,
     /// The counts are hidden until the vote closes: rows without counts.
     hidden: bool,
-    status_text: &'static str,
+    status_text: String,
     winner_text: String,
 }
 
@@ -109,27 +110,36 @@ fn percent(votes: u64, total: u64) -> u64 {
         .unwrap_or(0)
 }
 
-/// "Tie: A and B", "Tie: A, B and C".
-fn tie_text(labels: &[&str]) -> String {
+/// "Tie: A and B", "Tie: A, B and C" (in the page's language).
+fn tie_text(labels: &[&str], tr: &Language) -> String {
     match labels {
         [] => String::new(),
         [one] => one.to_string(),
-        [init @ .., last] => format!("Tie: {} and {last}", init.join(", ")),
+        [init @ .., last] => {
+            let choices = format!("{} {} {last}", init.join(", "), tr.t("page.and"));
+            tr.f("page.tie", &[("choices", &choices)])
+        }
     }
 }
 
+/// "1–3 or A–C" with "or" in the page's language.
+fn sms_keys(keys: &str, tr: &Language) -> String {
+    keys.replace(" or ", &format!(" {} ", tr.t("page.or")))
+}
+
 impl Panel {
-    fn new(d: &DecisionView, you: Option<&str>) -> Self {
+    fn new(d: &DecisionView, you: Option<&str>, tr: &Language) -> Self {
         let winner_text = match (&d.winner, &d.tie) {
             (Some(w), _) => d.label(w).to_string(),
-            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>()),
+            (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>(), tr),
             _ => String::new(),
         };
-        let (status, status_text) = match d.status {
-            Status::Pending => ("pending", "Vote not open yet"),
-            Status::Open => ("open", "Vote open"),
-            Status::Closed => ("closed", "Vote closed"),
+        let (status, status_key) = match d.status {
+            Status::Pending => ("pending", "page.status_pending"),
+            Status::Open => ("open", "page.status_open"),
+            Status::Closed => ("closed", "page.status_closed"),
         };
+        let status_text = tr.t(status_key).to_string();
         Panel {
             id: d.id.clone(),
             prompt: d.prompt.clone(),
@@ -162,13 +172,18 @@ impl Panel {
 #[derive(Template)]
 #[template(path = "audience.html")]
 struct AudiencePage {
+    /// The page's language.
+    tr: &'static Language,
+    /// The line under the buttons: how to vote, or the vote cast.
+    hint: String,
+    /// "Or text 1–2 or A–B to", before the number.
+    sms_text: String,
     look: Look,
     story_title: String,
     run: u64,
     slide_title: String,
     decision: Option<Panel>,
     pinned: Option<String>,
-    you_label: String,
     announce: String,
     sms: Option<SmsHint>,
 }
@@ -176,6 +191,8 @@ struct AudiencePage {
 #[derive(Template)]
 #[template(path = "presenter.html")]
 struct PresenterPage {
+    /// The page's language (the room's, as the audience reads it).
+    tr: &'static Language,
     look: Look,
     story_title: String,
     run: u64,
@@ -190,6 +207,8 @@ struct PresenterPage {
     join: Option<JoinPanel>,
     /// A join slide: the panel is the slide.
     join_slide: bool,
+    /// Why the story file's last edit is not served (`serve --watch`).
+    problems: Vec<String>,
 }
 
 fn render(page: impl Template) -> Result<Html<String>, Error> {
@@ -204,33 +223,53 @@ fn render(page: impl Template) -> Result<Html<String>, Error> {
 }
 
 fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Result<Html<String>, Error> {
+    let tr = crate::i18n::current();
     let you = view.you.as_deref();
-    let decision = view.decision.as_ref().map(|d| Panel::new(d, you));
+    let decision = view.decision.as_ref().map(|d| Panel::new(d, you, tr));
     let you_label = match (&view.decision, you) {
         (Some(d), Some(you)) => d.label(you).to_string(),
         _ => String::new(),
     };
     let announce = match &decision {
-        Some(d) if d.open => format!("Vote open: {}", d.prompt),
-        Some(d) if d.closed => format!("Vote closed. {}", d.winner_text),
+        Some(d) if d.open => tr.f("page.announce_open", &[("prompt", &d.prompt)]),
+        Some(d) if d.closed => tr
+            .f("page.announce_closed", &[("outcome", &d.winner_text)])
+            .trim()
+            .to_string(),
         _ => String::new(),
     };
+    let hint = if you_label.is_empty() {
+        tr.t("page.hint_vote").to_string()
+    } else {
+        tr.f("page.hint_voted", &[("label", &you_label)])
+    };
+    // Only while the vote is open: a text counts only then.
+    let sms = view
+        .decision
+        .as_ref()
+        .filter(|d| d.status == Status::Open)
+        .and_then(|d| SmsHint::of(view, d))
+        .map(|mut s| {
+            s.keys = sms_keys(&s.keys, tr);
+            s
+        });
+    let sms_text = sms
+        .as_ref()
+        .map(|s| tr.f("page.or_text", &[("keys", &s.keys)]))
+        .unwrap_or_default();
     let story = app.story();
     render(AudiencePage {
+        tr,
+        hint,
+        sms_text,
         look: Look::of(&story),
         story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
         decision,
         pinned: pinned.map(str::to_string),
-        you_label,
         announce,
-        // Only while the vote is open: a text counts only then.
-        sms: view
-            .decision
-            .as_ref()
-            .filter(|d| d.status == Status::Open)
-            .and_then(|d| SmsHint::of(view, d)),
+        sms,
     })
 }
 
@@ -294,7 +333,8 @@ pub async fn vote(
 /// The login query of `/presenter`.
 #[derive(Deserialize)]
 pub struct PresenterQuery {
-    token: Option<String>,
+    /// The presenter token, to log in.
+    pub token: Option<String>,
 }
 
 /// `GET /presenter`: the presenter view; `?token=` logs in.
@@ -319,7 +359,9 @@ pub async fn presenter(
     let story = app.story();
     let slide = story.slide(&view.slide.id);
     let join_slide = slide.is_some_and(|s| s.join);
+    let tr = crate::i18n::current();
     let page = PresenterPage {
+        tr,
         look: Look::of(&story),
         story_title: story.title.clone(),
         run: view.run,
@@ -327,21 +369,26 @@ pub async fn presenter(
         slide_title: view.slide.title.clone(),
         body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
-        decision: view.decision.as_ref().map(|d| Panel::new(d, None)),
+        decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.public_url),
         // On a decision slide, until its vote closes.
         sms: view
             .decision
             .as_ref()
             .filter(|d| d.status != Status::Closed)
-            .and_then(|d| SmsHint::of(&view, d)),
+            .and_then(|d| SmsHint::of(&view, d))
+            .map(|mut s| {
+                s.keys = sms_keys(&s.keys, tr);
+                s
+            }),
         join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide)),
         join_slide,
+        problems: app.story_problems(),
     };
     Ok(render(page)?.into_response())
 }
 
-fn login_needed(app: &AppState, why: &str) -> Error {
+pub(super) fn login_needed(app: &AppState, why: &str) -> Error {
     Error::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -364,7 +411,7 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{percent, tie_text};
+    use super::{percent, sms_keys, tie_text};
 
     #[test]
     fn shares_are_rounded_whole_percents() {
@@ -376,7 +423,11 @@ mod tests {
 
     #[test]
     fn ties_read_as_a_sentence() {
-        assert_eq!(tie_text(&["A", "B"]), "Tie: A and B");
-        assert_eq!(tie_text(&["A", "B", "C"]), "Tie: A, B and C");
+        let en = crate::i18n::english();
+        assert_eq!(tie_text(&["A", "B"], en), "Tie: A and B");
+        assert_eq!(tie_text(&["A", "B", "C"], en), "Tie: A, B and C");
+        let de = crate::i18n::get("de").expect("German");
+        assert_eq!(tie_text(&["A", "B"], de), "Gleichstand: A und B");
+        assert_eq!(sms_keys("1–2 or A–B", de), "1–2 oder A–B");
     }
 }

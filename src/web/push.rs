@@ -70,6 +70,10 @@ pub enum Push {
     /// A `tally` message, already serialised (same for every socket): one
     /// buffer, shared by every socket's send instead of copied for each.
     Tally(Utf8Bytes),
+    /// `{"type":"story"}`: the story file was reloaded, or an edit of it
+    /// was refused (`serve --watch`). Pages draw themselves again; the
+    /// presenter's pages fetch the problems with the page.
+    Story,
 }
 
 /// The broadcast channels and the set of decisions whose tally changed.
@@ -130,6 +134,16 @@ impl Pushes {
         let _ = self.audience_tx.send(push.clone());
         let _ = self.tx.send(push);
         crate::metrics::state_pushed();
+    }
+
+    /// Tells the pages that the story was reloaded (every page) or that
+    /// the problems of its last edit changed (`reloaded` false: only the
+    /// presenter's pages show those).
+    pub fn story(&self, reloaded: bool) {
+        if reloaded {
+            let _ = self.audience_tx.send(Push::Story);
+        }
+        let _ = self.tx.send(Push::Story);
     }
 
     /// A new tally: to the presenter screens now, to the audience when
@@ -388,6 +402,7 @@ mod tests {
         match push {
             Push::Tally(text) => text.to_string(),
             Push::State(_) => "state".into(),
+            Push::Story => "story".into(),
         }
     }
 
@@ -420,6 +435,7 @@ mod tests {
             decision: None,
             you: None,
             sms: None,
+            started: None,
             published: Default::default(),
         });
         pushes.flush_audience();

@@ -72,7 +72,7 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
             _ = tick.tick() => {}
             push = pushes.recv() => match push {
                 Ok(Push::State(_)) | Err(RecvError::Lagged(_)) => {}
-                Ok(Push::Tally(_)) => continue,
+                Ok(Push::Tally(_) | Push::Story) => continue,
                 Err(RecvError::Closed) => return,
             },
             _ = stopping.changed() => return,

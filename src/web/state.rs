@@ -66,6 +66,10 @@ pub struct Inner {
     pub outbound: Option<Arc<crate::sms::outbound::Outbound>>,
     /// The open sockets' tasks, so that stopping can wait for them.
     pub sockets: tokio_util::task::TaskTracker,
+    /// Why the story file's last edit was not loaded (`serve --watch`), one
+    /// `FILE:LINE:COL: error: MESSAGE` line each; empty when it loaded. The
+    /// presenter view and console show them; the audience never does.
+    pub story_problems: std::sync::RwLock<Vec<String>>,
 }
 
 impl AppState {
@@ -85,6 +89,18 @@ impl AppState {
     /// Runs and votes stay in the store, keyed by decision and choice ids.
     pub fn replace_story(&self, story: Story) {
         self.0.story.store(Arc::new(story));
+    }
+
+    /// Why the last edit of the story file was not loaded; empty if it was.
+    pub fn story_problems(&self) -> Vec<String> {
+        self.0.story_problems.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Records why the last edit was not loaded (empty: it was).
+    pub fn set_story_problems(&self, problems: Vec<String>) {
+        if let Ok(mut held) = self.0.story_problems.write() {
+            *held = problems;
+        }
     }
 }
 
@@ -137,6 +153,7 @@ impl AppState {
             #[cfg(feature = "sms-outbound")]
             outbound: None,
             sockets: tokio_util::task::TaskTracker::new(),
+            story_problems: Default::default(),
             story: ArcSwap::from_pointee(story),
             store: VoteStore::Memory(crate::store::MemoryStore::new()),
         });

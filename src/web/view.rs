@@ -21,6 +21,9 @@ pub struct StateView {
     /// The number to text a vote to, when SMS voting is on and a number
     /// is set; `null` otherwise.
     pub sms: Option<SmsView>,
+    /// When the run began (ms since the Unix epoch, the store's clock);
+    /// `null` for a run recorded before cyoa kept it.
+    pub started: Option<u64>,
     /// Whether `/results` and `/explore` are open to the audience in this
     /// run.
     pub published: Published,
@@ -256,6 +259,7 @@ impl StateView {
             decision,
             you: None,
             sms: SmsView::of(app),
+            started: record.state.started,
             published: record.state.published,
         })
     }
@@ -269,6 +273,7 @@ impl StateView {
             decision: Some(decision_in_run(app, &record, decision).await?),
             you: None,
             sms: SmsView::of(app),
+            started: record.state.started,
             published: record.state.published,
         })
     }

@@ -301,6 +301,7 @@ where
                     push = pushes.recv() => match push {
                         Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
                         Ok(Push::Tally(text)) => text,
+                        Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
                         // Fell behind: the state carries every count.
                         Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
                         Err(broadcast::error::RecvError::Closed) => break,

@@ -64,6 +64,13 @@ impl Driver {
         self.browser_with(width, height, &[]).await
     }
 
+    /// [`Driver::browser`] set to the language `lang` (`de`): its user
+    /// interface and its `Accept-Language`.
+    pub async fn browser_in(&mut self, width: u32, height: u32, lang: &str) -> Client {
+        let flags = [format!("--lang={lang}"), format!("--accept-lang={lang}")];
+        self.browser_with(width, height, &[&flags[0], &flags[1]]).await
+    }
+
     /// [`Driver::browser`] with more Chromium flags, such as
     /// `--force-dark-mode` (the system prefers dark) or
     /// `--force-prefers-reduced-motion`.

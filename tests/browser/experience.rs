@@ -439,6 +439,7 @@ async fn hidden_results_show_only_the_total_until_the_vote_closes(driver: &mut D
     .await;
     assert_eq!(shown, json!([0, true, ""]), "no count while the results are hidden");
     axe::check(&screen, "presenter with hidden results").await;
+    save_screenshot(&screen, "hidden-results.png").await;
     // Nor do the pages' JSON and HTML carry them.
     let state: Value = reqwest::get(app.url("/api/state"))
         .await
@@ -455,6 +456,12 @@ async fn hidden_results_show_only_the_total_until_the_vote_closes(driver: &mut D
         "{state}"
     );
     assert_eq!(state["decision"]["winner"], Value::Null);
+    // Nor the story map on the projector (key M).
+    let map = story_map(&screen).await;
+    assert!(
+        map.contains("<svg") && !map.contains("% ("),
+        "the story map shows no share while the results are hidden: {map}"
+    );
 
     // Closed: the counts appear everywhere.
     press(&screen, 'c').await;
@@ -463,6 +470,11 @@ async fn hidden_results_show_only_the_total_until_the_vote_closes(driver: &mut D
     wait_text(&screen, "[data-percent=\"coffee\"]", "100%").await;
     page::wait_text_contains(&screen, "[data-winner]", "Coffee").await;
     wait_text(&voter, "#audience [data-tally=\"coffee\"]", "2").await;
+    let map = story_map(&screen).await;
+    assert!(
+        map.contains("100% (2)"),
+        "the story map shows the shares once closed: {map}"
+    );
     page::assert_not_reloaded(&screen, "presenter").await;
 
     let heard = listening.await.expect("the socket reader");
@@ -495,6 +507,19 @@ async fn hidden_results_show_only_the_total_until_the_vote_closes(driver: &mut D
     driver.close(other).await;
     driver.close(voter).await;
     driver.close(screen).await;
+}
+
+/// The presenter's story map (`/presenter/map.svg`), as the overlay gets it.
+async fn story_map(client: &Client) -> String {
+    let map = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/presenter/map.svg').then((r) => r.text()).then(done, (e) => done('failed: ' + e));",
+            vec![],
+        )
+        .await
+        .expect("the story map");
+    map.as_str().unwrap_or_default().to_string()
 }
 
 async fn body_colour(client: &Client) -> Value {

@@ -8,11 +8,14 @@
 
 mod app;
 mod axe;
+mod console;
 mod driver;
 mod experience;
+mod languages;
 mod page;
 mod publish;
 mod screenshots;
+mod watch;
 
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,6 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
 use crate::app::TestApp;
-use crate::axe;
 use crate::driver::Driver;
 use crate::page::{assert_not_reloaded, mark, press, tap, wait_js, wait_text, wait_text_contains, wait_vote_status};
 use crate::{PHONE, SCREEN, audience, open_first_decision, presenter};
@@ -54,6 +53,7 @@ async fn key_m_shows_the_map_with_the_path_and_follows_the_talk(driver: &mut Dri
            && o.querySelector('.choice-label.taken .share').textContent === '100% (1)';",
     )
     .await;
+    crate::axe::check(&screen, "presenter with the story map").await;
     // The talk moves on: the open map follows, by the live push alone.
     press(&screen, ' ').await;
     wait_text(&screen, "#presenter h1", "Stay or go?").await;
@@ -64,7 +64,6 @@ async fn key_m_shows_the_map_with_the_path_and_follows_the_talk(driver: &mut Dri
          return !!c && c.dataset.slides.split(' ').includes('stay-or-go');",
     )
     .await;
-    axe::check(&screen, "presenter view with the story map").await;
     // M again (or Escape) hides it.
     press(&screen, 'm').await;
     wait_js(
@@ -87,7 +86,7 @@ async fn the_results_page_shows_the_tally_once_the_presenter_publishes_it(driver
     let reader = driver.browser(PHONE.0, PHONE.1).await;
     reader.goto(&app.url("/results")).await.expect("the results page");
     wait_text(&reader, "#results h1", "Results are not published yet").await;
-    axe::check(&reader, "results page before they are published").await;
+    crate::axe::check(&reader, "results page, not published").await;
 
     // P publishes: the waiting page turns into the results by itself.
     press(&screen, 'p').await;
@@ -100,7 +99,7 @@ async fn the_results_page_shows_the_tally_once_the_presenter_publishes_it(driver
     )
     .await;
     wait_text(&reader, ".path li[data-slide=\"which-way\"] .chose", "→ Left").await;
-    axe::check(&reader, "results page").await;
+    crate::axe::check(&reader, "results page").await;
     driver.close(reader).await;
     driver.close(phone).await;
     driver.close(screen).await;
@@ -115,7 +114,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
     let reader = driver.browser(SCREEN.0, SCREEN.1).await;
     reader.goto(&app.url("/explore")).await.expect("the explore page");
     wait_text(&reader, "#explore h1", "Exploring opens after the talk").await;
-    axe::check(&reader, "explore page before it opens").await;
+    crate::axe::check(&reader, "explore page, not open").await;
     press(&screen, 'e').await;
     wait_text(&reader, "#explore h1", "Explore the story").await;
 
@@ -126,7 +125,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
         "return !!document.querySelector('.map-frame a[href=\"/explore/the-right-path\"]');",
     )
     .await;
-    axe::check(&reader, "explore map").await;
+    crate::axe::check(&reader, "explore page").await;
     reader
         .find(Locator::Css(".map-frame a[href=\"/explore/the-right-path\"] text"))
         .await
@@ -156,7 +155,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
          return links.length === 2 && links.every(h => h === '/explore/the-end');",
     )
     .await;
-    axe::check(&reader, "explore slide").await;
+    crate::axe::check(&reader, "explore page of a decision").await;
     driver.close(reader).await;
     driver.close(phone).await;
     driver.close(screen).await;

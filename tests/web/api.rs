@@ -8,10 +8,18 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn the_state_starts_on_the_first_slide_of_run_1() {
     let app = spawn_app().await;
+    let mut state = app.state().await;
+    // When the run began: ms since the Unix epoch, in the last minute.
+    let started = state["started"].take().as_u64().expect("the run's start time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(started <= now && now - started < 60_000, "started {started}, now {now}");
     assert_eq!(
-        app.state().await,
+        state,
         json!({"run": 1, "slide": {"id": "intro", "title": "Welcome to the test"}, "decision": null, "you": null, "sms": null,
-               "published": {"results": false, "explore": false}})
+               "published": {"results": false, "explore": false}, "started": null})
     );
 }
 

@@ -5,18 +5,22 @@
 //! presence tests run on a real Redis too (`support::redis`).
 
 mod api;
+mod authoring;
 mod bad_input;
 mod cli;
 mod coalescing;
+mod console;
 mod explore;
 mod flow;
 mod hardening;
 mod health;
 mod helpers;
+mod languages;
 mod map_cli;
 mod metrics;
 mod pages;
 mod presence;
+mod reload;
 mod results;
 mod sms;
 #[path = "../support/mod.rs"]

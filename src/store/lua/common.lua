@@ -14,13 +14,13 @@ end
 
 -- A run's state: slide, path, open, results, explore (nil when unset).
 local function run_state(run)
-  return redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open', 'results', 'explore')
+  return redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open', 'results', 'explore', 'started')
 end
 
 -- The reply of the scripts that return a run's state.
 local function state_reply(run)
   local s = run_state(run)
-  return {'ok', tonumber(run), s[1], s[2], s[3], s[4], s[5]}
+  return {'ok', tonumber(run), s[1], s[2], s[3], s[4], s[5], s[6]}
 end
 
 -- Whether `decision` is the open vote of the current run `run`.
@@ -59,10 +59,11 @@ local function close_vote(run, decision)
 end
 
 -- Begins the next run at slide `start` (`path` is its JSON path) and makes
--- it the current one; returns its number as a string.
+-- it the current one, noting when it started (ms, Redis's clock); returns
+-- its number as a string.
 local function begin_run(start, path)
   local run = tostring(redis.call('INCR', prefix .. 'current'))
-  redis.call('HSET', run_key(run, 'state'), 'slide', start, 'path', path)
+  redis.call('HSET', run_key(run, 'state'), 'slide', start, 'path', path, 'started', now_ms())
   return run
 end
 

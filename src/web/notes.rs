@@ -1,0 +1,173 @@
+//! `GET /presenter/notes`: the presenter console, for a second screen or a
+//! phone used as a remote. It shows the slide on screen and what comes
+//! next (for a decision, where each choice leads), the speaker notes, the
+//! live tally, the time since the run started, and buttons for every
+//! presenter command. It follows the run through the presenter socket, as
+//! the presenter view does, so a key pressed on either moves both.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::SignedCookieJar;
+
+use super::auth;
+use super::error::Error;
+use super::pages::{PresenterQuery, login_needed};
+use super::state::AppState;
+use super::view::{StateView, Status};
+use crate::story::{Story, Then, render_markdown};
+
+/// What the console shows of the current slide's decision.
+struct ConsoleDecision {
+    id: String,
+    prompt: String,
+    status: &'static str,
+    status_text: &'static str,
+    open: bool,
+    total: u64,
+    choices: Vec<ConsoleChoice>,
+}
+
+/// A choice, with the slide it leads to.
+struct ConsoleChoice {
+    id: String,
+    number: usize,
+    label: String,
+    votes: u64,
+    winner: bool,
+    /// The title of the slide it leads to.
+    leads_to: String,
+}
+
+/// What follows the current slide.
+enum Upcoming {
+    /// One next slide, by title.
+    Slide(String),
+    /// The vote decides (the choices say where each leads).
+    Vote,
+    /// The story ends here.
+    Ending,
+    /// The run is on a slide the story does not have.
+    Unknown,
+}
+
+#[derive(Template)]
+#[template(path = "notes.html")]
+struct ConsolePage {
+    theme_mode: Option<String>,
+    theme_accent: Option<String>,
+    story_title: String,
+    run: u64,
+    slide_id: String,
+    slide_title: String,
+    notes_html: String,
+    decision: Option<ConsoleDecision>,
+    upcoming: Upcoming,
+    /// When the run began, ms since the Unix epoch ("" when unknown).
+    started: String,
+    /// The server's clock when the page was drawn, ms: the page measures
+    /// the elapsed time against it, not against the phone's own clock.
+    now: u64,
+    problems: Vec<String>,
+}
+
+fn title_of(story: &Story, id: &str) -> String {
+    story.slide(id).map_or_else(|| id.to_string(), |s| s.title.clone())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `GET /presenter/notes`: the console; `?token=` logs in, as on `/presenter`.
+pub async fn console(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<PresenterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Error> {
+    let Query(query) = query?;
+    if let Some(token) = query.token {
+        if token.is_empty() || !auth::token_matches(&app, &token) {
+            return Err(login_needed(&app, "That presenter token is wrong."));
+        }
+        let jar = SignedCookieJar::new(app.key.clone()).add(auth::presenter_cookie(&app));
+        // 303 to the bare URL, so the token leaves the address bar and history.
+        return Ok((jar, Redirect::to("/presenter/notes")).into_response());
+    }
+    if !auth::has_presenter_cookie(&app, &headers) {
+        return Err(login_needed(&app, "This page is for the presenter."));
+    }
+    let story = app.story();
+    let view = StateView::load(&app).await?;
+    let slide = story.slide(&view.slide.id);
+    let story_decision = slide.and_then(|s| match &s.then {
+        Then::Decision(d) => Some(d),
+        _ => None,
+    });
+    let decision = view
+        .decision
+        .as_ref()
+        .filter(|d| d.id == view.slide.id)
+        .map(|d| ConsoleDecision {
+            id: d.id.clone(),
+            prompt: d.prompt.clone(),
+            status: match d.status {
+                Status::Pending => "pending",
+                Status::Open => "open",
+                Status::Closed => "closed",
+            },
+            status_text: match d.status {
+                Status::Pending => "Vote not open yet",
+                Status::Open => "Vote open",
+                Status::Closed => "Vote closed",
+            },
+            open: d.status == Status::Open,
+            total: d.total,
+            choices: d
+                .choices
+                .iter()
+                .map(|c| ConsoleChoice {
+                    id: c.id.clone(),
+                    number: c.number,
+                    label: c.label.clone(),
+                    votes: c.votes,
+                    winner: d.winner.as_deref() == Some(c.id.as_str())
+                        || d.tie.as_ref().is_some_and(|t| t.contains(&c.id)),
+                    leads_to: story_decision
+                        .and_then(|sd| sd.choice(&c.id))
+                        .map_or_else(String::new, |choice| title_of(&story, &choice.goto)),
+                })
+                .collect(),
+        });
+    let upcoming = match slide.map(|s| &s.then) {
+        Some(Then::Next(to)) => Upcoming::Slide(title_of(&story, to)),
+        Some(Then::Decision(_)) => Upcoming::Vote,
+        Some(Then::Ending) => Upcoming::Ending,
+        None => Upcoming::Unknown,
+    };
+    let page = ConsolePage {
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
+        run: view.run,
+        slide_id: view.slide.id.clone(),
+        slide_title: view.slide.title.clone(),
+        notes_html: slide.map(|s| render_markdown(&s.notes)).unwrap_or_default(),
+        decision,
+        upcoming,
+        started: view.started.map(|s| s.to_string()).unwrap_or_default(),
+        now: now_ms(),
+        problems: app.story_problems(),
+    };
+    page.render().map(|html| Html(html).into_response()).map_err(|e| {
+        Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "render",
+            "The page could not be drawn.",
+        )
+        .with_cause(e)
+    })
+}

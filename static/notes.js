@@ -1,0 +1,253 @@
+// cyoa presenter console (/presenter/notes): a second screen or a phone used
+// as a remote. The server draws the page; this script follows the run over
+// the presenter socket (fetching the page again when the slide, the vote's
+// status or the story changes), paints live tallies in place, ticks the
+// elapsed time, and sends presenter commands from buttons and keys.
+"use strict";
+
+(function () {
+  const main = document.getElementById("console");
+  if (!main) return;
+
+  const API = "/api/presenter/";
+  let state = null; // last state from the server
+  let fetching = false;
+  let refetch = false;
+  let flashTimer = null;
+  let offlineTimer = null;
+  // The server's clock minus this device's, so the elapsed time is the
+  // server's even when the phone's clock is off.
+  let skew = 0;
+  readClock();
+
+  const { cssEscape } = window.cyoa;
+  window.cyoa.socket("/ws?role=presenter", {
+    maxDelay: 8000,
+    onOpen: function () {
+      clearTimeout(offlineTimer);
+      connectionBox().hidden = true;
+    },
+    onMessage: onMessage,
+    onClose: function () {
+      clearTimeout(offlineTimer);
+      offlineTimer = setTimeout(function () {
+        connectionBox().hidden = false;
+      }, 1000);
+    },
+  });
+  document.addEventListener("keydown", onKey);
+  main.addEventListener("click", onClick);
+  tick();
+  setInterval(tick, 1000);
+
+  // ---- live updates -------------------------------------------------------
+
+  function onMessage(message) {
+    if (message.type === "state" && message.state) onState(message.state);
+    else if (message.type === "tally") onTally(message);
+    else if (message.type === "story") reload();
+    else if (message.type === "error") flash(message.message || "The server refused that.");
+  }
+
+  function onState(next) {
+    state = next;
+    const status = next.decision && next.decision.id === next.slide.id ? next.decision.status : "";
+    const same =
+      String(next.run) === main.dataset.run &&
+      next.slide &&
+      next.slide.id === main.dataset.slide &&
+      (main.dataset.voteStatus || "") === status;
+    if (same) paint(next.decision);
+    else reload();
+  }
+
+  function onTally(tally) {
+    if (tally.decision !== main.dataset.decision) return;
+    paint(tally);
+  }
+
+  // Fetches the console page again and swaps in its <main>.
+  async function reload() {
+    if (fetching) {
+      refetch = true;
+      return;
+    }
+    fetching = true;
+    try {
+      do {
+        refetch = false;
+        const response = await fetch("/presenter/notes", { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (!response.ok) {
+          flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
+          break;
+        }
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = doc.getElementById("console");
+        if (!fresh) break;
+        swap(fresh);
+        if (doc.title) document.title = doc.title;
+      } while (refetch);
+    } catch (_) {
+      flash("Could not load the slide; retrying when the connection is back.");
+    } finally {
+      fetching = false;
+    }
+    // A tally that arrived during the fetch may be newer than the page.
+    if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
+  }
+
+  function swap(fresh) {
+    const hiddenConnection = connectionBox().hidden;
+    Array.from(main.attributes).forEach(function (attr) {
+      if (attr.name !== "id") main.removeAttribute(attr.name);
+    });
+    Array.from(fresh.attributes).forEach((attr) => main.setAttribute(attr.name, attr.value));
+    main.replaceChildren(...Array.from(fresh.childNodes).map((node) => document.importNode(node, true)));
+    connectionBox().hidden = hiddenConnection;
+    readClock();
+    tick();
+  }
+
+  // ---- painting -----------------------------------------------------------
+
+  // Paints a `tally` message or a state's decision (same fields, but the
+  // decision's id is `id` rather than `decision`).
+  function paint(tally) {
+    if (!tally || (tally.decision || tally.id) !== main.dataset.decision) return;
+    const total = tally.total || 0;
+    (tally.choices || []).forEach(function (choice) {
+      main.querySelectorAll('[data-tally="' + cssEscape(choice.id) + '"]').forEach(function (node) {
+        node.textContent = String(choice.votes || 0);
+      });
+      const row = main.querySelector('[data-choice-row="' + cssEscape(choice.id) + '"]');
+      if (row) {
+        const tied = Array.isArray(tally.tie) && tally.tie.includes(choice.id);
+        row.classList.toggle("winner", tally.winner === choice.id || tied);
+      }
+    });
+    main.querySelectorAll("[data-total]").forEach(function (node) {
+      node.textContent = String(total);
+    });
+  }
+
+  function readClock() {
+    const now = Number(main.dataset.now);
+    if (now > 0) skew = now - Date.now();
+  }
+
+  // The time since the run started: m:ss, or h:mm:ss past an hour.
+  function tick() {
+    const node = document.getElementById("elapsed");
+    if (!node) return;
+    const started = Number(main.dataset.started);
+    if (!(started > 0)) {
+      node.textContent = "–";
+      return;
+    }
+    const seconds = Math.max(0, Math.floor((Date.now() + skew - started) / 1000));
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    node.textContent = h > 0 ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s);
+    node.setAttribute("datetime", "PT" + seconds + "S");
+  }
+
+  // ---- control ------------------------------------------------------------
+
+  function onClick(event) {
+    const button = event.target.closest("button");
+    if (!button || !main.contains(button)) return;
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    if (button.dataset.command) command(button.dataset.command);
+    else if (button.dataset.follow) command("follow", { choice: button.dataset.follow });
+  }
+
+  // The presenter view's keys, so a clicker or keyboard works here too.
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    // Enter and Space on a focused button press the button.
+    if (target && target.tagName === "BUTTON" && (event.key === "Enter" || event.key === " ")) return;
+    const action = keyAction(event.key);
+    if (!action) return;
+    event.preventDefault();
+    if (!event.repeat) action();
+  }
+
+  function keyAction(key) {
+    switch (key) {
+      case "ArrowRight":
+      case " ":
+      case "PageDown":
+      case "Enter":
+        return () => command("next");
+      case "ArrowLeft":
+      case "PageUp":
+        return () => command("back");
+      case "o":
+      case "O":
+        return () => command("open");
+      case "c":
+      case "C":
+        return () => command("close");
+      case "r":
+      case "R":
+        return newRun;
+      default:
+        return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
+    }
+  }
+
+  function newRun() {
+    const button = main.querySelector('[data-command="new-run"]');
+    const question = (button && button.dataset.confirm) || "Start a new run?";
+    if (window.confirm(question)) command("new-run");
+  }
+
+  function followNumber(n) {
+    const button = main.querySelectorAll("[data-follow]")[n - 1];
+    if (!button) return flash("There is no choice " + n + ".");
+    command("follow", { choice: button.dataset.follow });
+  }
+
+  async function command(name, body) {
+    let response;
+    try {
+      response = await fetch(API + name, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      return flash("The server cannot be reached.");
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
+    }
+    if (payload && payload.slide) onState(payload);
+  }
+
+  function flash(text) {
+    const box = document.getElementById("flash");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () {
+      box.hidden = true;
+    }, 4000);
+  }
+
+  function connectionBox() {
+    return document.getElementById("connection") || document.createElement("p");
+  }
+})();
