@@ -44,6 +44,7 @@ BASE_PORT=${BASE_PORT:-18300}
 PREFIX="soak$(date +%s):"
 WORK=$(mktemp -d /tmp/cyoa-soak.XXXXXX)
 declare -A PID
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true

@@ -97,7 +97,8 @@ const LINE: &str = "#9aa0ad";
 const BOX: &str = "#f3f4f7";
 const VISITED_BOX: &str = "#fff1bf";
 const VISITED_LINE: &str = "#b7791f";
-const TAKEN: &str = "#d9480f";
+// Dark enough for 12 px text on white (5.7:1).
+const TAKEN: &str = "#b93a06";
 
 /// `text` safe inside SVG (XML) text and attribute values: the five markup
 /// characters escaped, and the control characters XML cannot hold dropped.
