@@ -161,7 +161,22 @@
 
   // ---- following the talk ---------------------------------------------------
 
+  // The links to /results and /explore, shown while the presenter has
+  // published them (the server drew them, in the page's language).
+  function showPublished(published) {
+    const nav = document.getElementById("published-links");
+    if (!nav) return;
+    let any = false;
+    nav.querySelectorAll("[data-published-link]").forEach(function (link) {
+      const on = Boolean(published && published[link.dataset.publishedLink]);
+      link.hidden = !on;
+      any = any || on;
+    });
+    nav.hidden = !any;
+  }
+
   function onState(next) {
+    showPublished(next.published);
     const decision = next.decision;
     if (pinned && (!decision || decision.id !== pinned)) {
       // A pinned page keeps its decision and offers the live page instead.
@@ -216,7 +231,13 @@
   function render(next) {
     const active = document.activeElement;
     const focusedChoice = active && active.dataset ? active.dataset.choice : undefined;
-    const keep = new Set([announce, connection, main.querySelector(".story-title"), main.querySelector(".logo")]);
+    const keep = new Set([
+      announce,
+      connection,
+      main.querySelector(".story-title"),
+      main.querySelector(".logo"),
+      document.getElementById("published-links"),
+    ]);
     Array.from(main.children).forEach(function (child) {
       if (!keep.has(child)) child.remove();
     });

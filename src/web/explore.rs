@@ -8,13 +8,15 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::error::Error;
+use super::pages::{Look, render};
 use super::results::{followed, run_on_map};
 use super::state::AppState;
 use super::view::current_record;
 use super::voter::VoterCookie;
+use crate::i18n::Language;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::RunRecord;
 use crate::story::{Story, Then};
@@ -37,7 +39,7 @@ struct ExploreSlide {
     on_path: bool,
     prompt: Option<String>,
     choices: Vec<ExploreChoice>,
-    /// The `next` slide: its link and title.
+    /// The `next` slide: its link and "Next: its title".
     next: Option<(String, String)>,
     ending: bool,
 }
@@ -45,8 +47,9 @@ struct ExploreSlide {
 #[derive(Template)]
 #[template(path = "explore.html")]
 struct ExplorePage {
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    /// The page's language.
+    tr: &'static Language,
+    look: Look,
     story_title: String,
     run: u64,
     /// Opened by the presenter; false: the page says so and shows nothing.
@@ -57,21 +60,10 @@ struct ExplorePage {
     slide: Option<ExploreSlide>,
 }
 
-fn render(page: ExplorePage) -> Result<Html<String>, Error> {
-    page.render().map(Html).map_err(|e| {
-        Error::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "render",
-            "The page could not be drawn.",
-        )
-        .with_cause(e)
-    })
-}
-
 fn page(story: &Story, record: &RunRecord) -> ExplorePage {
     ExplorePage {
-        theme_mode: story.settings.theme.mode.clone(),
-        theme_accent: story.settings.theme.accent.clone(),
+        tr: crate::i18n::current(),
+        look: Look::of(story),
         story_title: story.title.clone(),
         run: record.state.run,
         published: record.state.published.explore,
@@ -133,6 +125,7 @@ pub async fn slide(
         Then::Decision(d) => {
             let tally = run.tallies.get(&d.id);
             let total = tally.map_or(0, |t| d.choices.iter().map(|c| t.get(&c.id)).sum::<u64>());
+            let tr = page.tr;
             let choices = d
                 .choices
                 .iter()
@@ -143,7 +136,14 @@ pub async fn slide(
                     share: tally.filter(|_| total > 0).map(|t| {
                         let votes = t.get(&c.id);
                         let percent = (votes * 100 + total / 2) / total;
-                        format!("{percent}% ({votes} of {total} votes)")
+                        tr.f(
+                            "explore.share",
+                            &[
+                                ("percent", &percent.to_string()),
+                                ("votes", &votes.to_string()),
+                                ("total", &total.to_string()),
+                            ],
+                        )
                     }),
                 })
                 .collect();
@@ -151,7 +151,8 @@ pub async fn slide(
         }
         Then::Next(to) => {
             let title = story.slide(to).map_or_else(|| to.clone(), |s| s.title.clone());
-            (None, Vec::new(), Some((format!("/explore/{to}"), title)), false)
+            let next = page.tr.f("explore.next", &[("title", &title)]);
+            (None, Vec::new(), Some((format!("/explore/{to}"), next)), false)
         }
         Then::Ending => (None, Vec::new(), None, true),
     };

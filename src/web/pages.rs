@@ -18,7 +18,7 @@ use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::i18n::Language;
-use crate::store::VoteKind;
+use crate::store::{Published, VoteKind};
 use crate::story::Story;
 
 /// A decision as the templates show it.
@@ -49,18 +49,22 @@ struct PanelChoice {
 }
 
 /// The story's theme as the templates use it (`look-attrs.html`,
-/// `look-head.html`).
-struct Look {
-    mode: Option<String>,
-    accent: Option<String>,
-    background: Option<String>,
-    text: Option<String>,
-    logo: Option<String>,
-    css: Option<String>,
+/// `look-head.html`): every page the audience or the room sees.
+pub(super) struct Look {
+    /// `light` or `dark`.
+    pub(super) mode: Option<String>,
+    /// The colours theme.js applies.
+    pub(super) accent: Option<String>,
+    pub(super) background: Option<String>,
+    pub(super) text: Option<String>,
+    /// The URLs of the story's logo and style sheet.
+    pub(super) logo: Option<String>,
+    pub(super) css: Option<String>,
 }
 
 impl Look {
-    fn of(story: &Story) -> Look {
+    /// The look of `story`: its mode, colours, logo and style sheet.
+    pub(super) fn of(story: &Story) -> Look {
         let theme = &story.settings.theme;
         // A file is linked only when its bytes were read (a story file).
         let url = |a: &Option<crate::story::Asset>| a.as_ref().filter(|a| a.bytes.is_some()).map(|a| a.url());
@@ -75,7 +79,7 @@ impl Look {
     }
 
     /// Whether the story sets a colour, which theme.js applies.
-    fn colours(&self) -> bool {
+    pub(super) fn colours(&self) -> bool {
         self.accent.is_some() || self.background.is_some() || self.text.is_some()
     }
 }
@@ -89,14 +93,17 @@ struct JoinPanel {
     /// The number to text, shown on a join slide (a decision slide says
     /// what to text with it while its vote can take it, and nothing after).
     sms_number: Option<String>,
+    /// The QR code's alt text, in the room's language.
+    qr_alt: String,
 }
 
 impl JoinPanel {
-    fn of(app: &AppState, join_slide: bool) -> JoinPanel {
+    fn of(app: &AppState, join_slide: bool, tr: &Language) -> JoinPanel {
         let url = format!("{}/", app.public_url);
         JoinPanel {
             short_url: join::short_url(&app.public_url),
             qr_size: join::qr_modules(&url).unwrap_or(0),
+            qr_alt: tr.f("join.qr_alt", &[("url", &url)]),
             url,
             sms_number: SmsView::of(app).filter(|_| join_slide).map(|s| s.number),
         }
@@ -111,7 +118,7 @@ fn percent(votes: u64, total: u64) -> u64 {
 }
 
 /// "Tie: A and B", "Tie: A, B and C" (in the page's language).
-fn tie_text(labels: &[&str], tr: &Language) -> String {
+pub(super) fn tie_text(labels: &[&str], tr: &Language) -> String {
     match labels {
         [] => String::new(),
         [one] => one.to_string(),
@@ -186,6 +193,8 @@ struct AudiencePage {
     pinned: Option<String>,
     announce: String,
     sms: Option<SmsHint>,
+    /// What the presenter published: the links to `/results` and `/explore`.
+    published: Published,
 }
 
 #[derive(Template)]
@@ -211,7 +220,8 @@ struct PresenterPage {
     problems: Vec<String>,
 }
 
-fn render(page: impl Template) -> Result<Html<String>, Error> {
+/// The page drawn, or the error page saying it could not be.
+pub(super) fn render(page: impl Template) -> Result<Html<String>, Error> {
     page.render().map(Html).map_err(|e| {
         Error::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -270,6 +280,7 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         pinned: pinned.map(str::to_string),
         announce,
         sms,
+        published: view.published,
     })
 }
 
@@ -381,7 +392,7 @@ pub async fn presenter(
                 s.keys = sms_keys(&s.keys, tr);
                 s
             }),
-        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide)),
+        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide, tr)),
         join_slide,
         problems: app.story_problems(),
     };

@@ -13,16 +13,18 @@ use askama::Template;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::api::{self, RunHistory};
 use super::auth::{self, Presenter};
 use super::control::{self, Action};
 use super::error::{ApiError, ApiJson, Error};
+use super::pages::{Look, render, tie_text};
 use super::state::AppState;
 use super::view::{DecisionView, StateView, current_record};
 use super::voter::VoterCookie;
+use crate::i18n::Language;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::{Publication, RunId, RunRecord};
 use crate::story::{Results, Story};
@@ -80,21 +82,12 @@ pub fn followed(story: &Story, path: &[String]) -> BTreeMap<String, String> {
     out
 }
 
-/// "Tie: A and B", "Tie: A, B and C".
-fn tie_text(labels: &[&str]) -> String {
-    match labels {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [init @ .., last] => format!("Tie: {} and {last}", init.join(", ")),
-    }
-}
-
-/// The outcome of a closed decision in words.
-fn outcome_text(d: &DecisionView) -> String {
+/// The outcome of a closed decision in words, in the page's language.
+fn outcome_text(d: &DecisionView, tr: &Language) -> String {
     match (&d.winner, &d.tie) {
-        (Some(w), _) => format!("Winner: {}", d.label(w)),
-        (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>()),
-        _ => "No votes".to_string(),
+        (Some(w), _) => tr.f("results.winner", &[("label", d.label(w))]),
+        (None, Some(tie)) => tie_text(&tie.iter().map(|id| d.label(id)).collect::<Vec<_>>(), tr),
+        _ => tr.t("results.nobody").to_string(),
     }
 }
 
@@ -116,8 +109,9 @@ struct ResultChoice {
 struct ResultDecision {
     id: String,
     prompt: String,
-    total: u64,
     outcome: String,
+    /// "3 votes", in the page's language.
+    total_text: String,
     tie: bool,
     choices: Vec<ResultChoice>,
 }
@@ -125,10 +119,13 @@ struct ResultDecision {
 #[derive(Template)]
 #[template(path = "results.html")]
 struct ResultsPage {
-    theme_mode: Option<String>,
-    theme_accent: Option<String>,
+    /// The page's language.
+    tr: &'static Language,
+    look: Look,
     story_title: String,
     run: RunId,
+    /// "Results of run 2", in the page's language.
+    heading: String,
     /// Published to the audience (else only the presenter sees this).
     published: bool,
     /// Not published and not the presenter: the page says so, nothing more.
@@ -137,7 +134,7 @@ struct ResultsPage {
     decisions: Vec<ResultDecision>,
 }
 
-fn result_decisions(story: &Story, history: &RunHistory) -> Vec<ResultDecision> {
+fn result_decisions(story: &Story, history: &RunHistory, tr: &Language) -> Vec<ResultDecision> {
     let followed = followed(story, &history.path);
     history
         .decisions
@@ -145,8 +142,8 @@ fn result_decisions(story: &Story, history: &RunHistory) -> Vec<ResultDecision> 
         .map(|d| ResultDecision {
             id: d.id.clone(),
             prompt: d.prompt.clone(),
-            total: d.total,
-            outcome: outcome_text(d),
+            outcome: outcome_text(d, tr),
+            total_text: tr.f("results.total", &[("total", &d.total.to_string())]),
             tie: d.tie.is_some(),
             choices: d
                 .choices
@@ -182,17 +179,6 @@ fn steps(story: &Story, path: &[String]) -> Vec<Step> {
         .collect()
 }
 
-fn render(page: impl Template) -> Result<Html<String>, Error> {
-    page.render().map(Html).map_err(|e| {
-        Error::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "render",
-            "The page could not be drawn.",
-        )
-        .with_cause(e)
-    })
-}
-
 /// A page that may change when the presenter publishes: never cached.
 fn fresh(status: StatusCode, body: impl IntoResponse) -> Response {
     let mut response = (status, body).into_response();
@@ -213,17 +199,19 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, cookie: Voter
     let published = record.state.published.results;
     let waiting = !published && !presenter_reads(&app, &headers);
     let run = record.state.run;
+    let tr = crate::i18n::current();
     let (steps, decisions) = if waiting {
         (Vec::new(), Vec::new())
     } else {
         let history = api::history(&app, record, run);
-        (steps(&story, &history.path), result_decisions(&story, &history))
+        (steps(&story, &history.path), result_decisions(&story, &history, tr))
     };
     let html = render(ResultsPage {
-        theme_mode: story.settings.theme.mode.clone(),
-        theme_accent: story.settings.theme.accent.clone(),
+        tr,
+        look: Look::of(&story),
         story_title: story.title.clone(),
         run,
+        heading: tr.f("results.heading", &[("run", &run.to_string())]),
         published,
         waiting,
         steps,
