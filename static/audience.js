@@ -340,7 +340,7 @@
       list,
       total,
       el("p", { class: "status", "data-status": "" }, t("closed")),
-      el("p", { class: "winner", "data-winner": "" }),
+      el("p", { class: "winner", "data-winner": "", "data-winner-prefix": t("winner_prefix") }),
     ];
   }
 

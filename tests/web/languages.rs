@@ -126,3 +126,178 @@ fn a_story_language_cyoa_lacks_is_refused_with_the_ones_it_has() {
     assert!(text.contains("fr.toml:6:"), "{text}");
     assert!(text.contains("`en`, `de`"), "{text}");
 }
+
+/// The presenter publishes the results or opens exploring.
+async fn publish(app: &TestApp, what: &str) {
+    let r = app
+        .presenter_call(what, Some(serde_json::json!({ "published": true })))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "publishing {what}");
+}
+
+/// The run played to `end-paas`: `build` (pets 1; both choices lead to
+/// `host`), then `host` (paas 1) followed.
+async fn play_build(app: &TestApp) {
+    app.open_build().await;
+    app.voter().await.post_vote("build", "pets").await;
+    app.close().await;
+    app.follow("pets").await;
+    app.open().await;
+    app.voter().await.post_vote("host", "paas").await;
+    app.close().await;
+    app.follow("paas").await;
+}
+
+#[tokio::test]
+async fn results_and_explore_and_their_waiting_pages_read_in_german() {
+    let app = spawn_app().await;
+    play_build(&app).await;
+
+    // Before publishing: the waiting pages.
+    let (status, doc) = page(&app, "/results", Some("de-DE,de;q=0.9")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(lang_of(&doc), "de");
+    assert_eq!(text_of(&doc, "h1"), "Die Ergebnisse sind noch nicht veröffentlicht");
+    assert_eq!(text_of(&doc, "main a"), "Zurück zum Vortrag");
+    for path in ["/explore", "/explore/host"] {
+        let (status, doc) = page(&app, path, Some("de")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(lang_of(&doc), "de", "{path}");
+        assert_eq!(text_of(&doc, "h1"), "Erkunden ist nach dem Vortrag möglich", "{path}");
+    }
+    // English stays English.
+    let (_, doc) = page(&app, "/results", Some("en")).await;
+    assert_eq!(lang_of(&doc), "en");
+    assert_eq!(text_of(&doc, "h1"), "Results are not published yet");
+
+    publish(&app, "results").await;
+    publish(&app, "explore").await;
+    let (status, doc) = page(&app, "/results", Some("de")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(lang_of(&doc), "de");
+    assert_eq!(text_of(&doc, "h1"), "Ergebnisse von Durchlauf 1");
+    assert_eq!(text_of(&doc, "#path-title"), "Der eingeschlagene Weg");
+    assert_eq!(
+        text_of(&doc, ".result[data-decision=build] .outcome"),
+        "Gewonnen: Tinder for Pets · 1 Stimmen"
+    );
+    assert_eq!(
+        text_of(&doc, ".result[data-decision=build] thead th:first-child"),
+        "Antwort"
+    );
+    assert!(text_of(&doc, ".exports").starts_with("Herunterladen:"));
+
+    let (_, doc) = page(&app, "/explore", Some("de")).await;
+    assert_eq!(text_of(&doc, "h1"), "Die Geschichte erkunden");
+    let (_, doc) = page(&app, "/explore/host", Some("de")).await;
+    assert_eq!(lang_of(&doc), "de");
+    assert_eq!(text_of(&doc, ".on-path"), "Hier ist der Vortrag entlanggegangen.");
+    assert_eq!(text_of(&doc, ".taken-mark"), "so hat der Saal entschieden");
+    assert_eq!(text_of(&doc, ".taken .share"), "100 % (1 von 1 Stimmen)");
+    assert_eq!(text_of(&doc, ".explore-nav a:first-child"), "Die ganze Karte");
+    let (_, doc) = page(&app, "/explore/intro", Some("de")).await;
+    assert_eq!(text_of(&doc, ".explore-next a"), "Weiter: What did you build?");
+    let (_, doc) = page(&app, "/explore/end-vps", Some("de")).await;
+    assert_eq!(text_of(&doc, ".ending"), "Hier endet dieser Weg.");
+    let (status, doc) = page(&app, "/explore/no-such-slide", Some("de")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        text_of(&doc, ".message"),
+        "Diese Folie gibt es in der Geschichte nicht; fang auf der Karte unter /explore neu an."
+    );
+}
+
+#[tokio::test]
+async fn the_storys_language_wins_on_results_explore_and_the_join_panel() {
+    let story = STORY.replace(
+        "start = \"intro\"",
+        "start = \"intro\"\n\n[settings]\nlanguage = \"de\"",
+    );
+    let app = spawn_app_with(Options {
+        story,
+        ..Options::default()
+    })
+    .await;
+    let (_, doc) = page(&app, "/results", Some("en-US,en;q=0.9")).await;
+    assert_eq!(lang_of(&doc), "de");
+    assert_eq!(text_of(&doc, "h1"), "Die Ergebnisse sind noch nicht veröffentlicht");
+    let (_, doc) = page(&app, "/explore", Some("en")).await;
+    assert_eq!(lang_of(&doc), "de");
+    assert_eq!(text_of(&doc, "h1"), "Erkunden ist nach dem Vortrag möglich");
+
+    // The room reads the projector: its join panel is in the story's language.
+    app.open_build().await;
+    let presenter = app.presenter_browser().await;
+    let doc = html(&presenter.get("/presenter").await.text().await.expect("a page"));
+    assert_eq!(lang_of(&doc), "de");
+    let panel = select(&doc, "aside.join-panel")[0];
+    assert_eq!(panel.attr("aria-label"), Some("So stimmst du mit ab"));
+    assert_eq!(text_of(&doc, ".join-call"), "Stimm mit deinem Handy ab");
+    let qr = select(&doc, ".join-panel img.qr")[0];
+    assert_eq!(qr.attr("alt"), Some(format!("QR-Code für {}/", app.address).as_str()));
+    let winner = select(&doc, "[data-winner]")[0];
+    assert_eq!(winner.attr("data-winner-prefix"), Some("Gewonnen: "));
+    assert_eq!(winner.attr("data-leading-prefix"), Some("Vorn liegt: "));
+}
+
+#[tokio::test]
+async fn the_audience_page_links_to_what_the_presenter_published() {
+    let app = spawn_app().await;
+    let links = |doc: &scraper::Html| {
+        let nav = select(doc, "nav#published-links")[0];
+        let shown = |what: &str| {
+            select(doc, &format!("nav#published-links a[data-published-link={what}]"))[0]
+                .attr("hidden")
+                .is_none()
+        };
+        (nav.attr("hidden").is_none(), shown("results"), shown("explore"))
+    };
+    let (_, doc) = page(&app, "/", Some("de")).await;
+    assert_eq!(links(&doc), (false, false, false), "nothing published yet");
+
+    publish(&app, "results").await;
+    let (_, doc) = page(&app, "/", Some("de")).await;
+    assert_eq!(links(&doc), (true, true, false));
+    assert_eq!(text_of(&doc, "a[href='/results']"), "Zu den Ergebnissen");
+    assert_eq!(
+        select(&doc, "nav#published-links")[0].attr("aria-label"),
+        Some("Nach dem Vortrag")
+    );
+
+    publish(&app, "explore").await;
+    let (_, doc) = page(&app, "/", Some("en")).await;
+    assert_eq!(links(&doc), (true, true, true));
+    assert_eq!(text_of(&doc, "a[href='/results']"), "See the results");
+    assert_eq!(text_of(&doc, "a[href='/explore']"), "Explore every branch");
+    // The pinned page has them too.
+    let (_, doc) = page(&app, "/vote/build", None).await;
+    assert_eq!(links(&doc), (true, true, true));
+}
+
+#[tokio::test]
+async fn results_and_explore_wear_the_storys_theme() {
+    let story = STORY.replace(
+        "start = \"intro\"",
+        "start = \"intro\"\n\n[settings.theme]\nmode = \"dark\"\naccent = \"#0a7d4f\"\nbackground = \"#101820\"\ntext = \"#f0f0f0\"",
+    );
+    let app = spawn_app_with(Options {
+        story,
+        ..Options::default()
+    })
+    .await;
+    for path in ["/results", "/explore", "/explore/intro"] {
+        let (_, doc) = page(&app, path, None).await;
+        let root = select(&doc, "html")[0];
+        assert_eq!(
+            (
+                root.attr("data-theme"),
+                root.attr("data-accent"),
+                root.attr("data-background"),
+                root.attr("data-text")
+            ),
+            (Some("dark"), Some("#0a7d4f"), Some("#101820"), Some("#f0f0f0")),
+            "{path}"
+        );
+        assert_eq!(select(&doc, "script[src='/static/theme.js']").len(), 1, "{path}");
+    }
+}
