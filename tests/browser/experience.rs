@@ -156,6 +156,7 @@ pub async fn run(driver: &mut Driver) {
     the_live_chart_grows_its_bars_and_tells_screen_readers(driver).await;
     hidden_results_show_only_the_total_until_the_vote_closes(driver).await;
     themes_follow_the_system_unless_the_story_sets_them(driver).await;
+    results_and_explore_wear_the_storys_look(driver).await;
     error_pages_pass_axe(driver).await;
 }
 
@@ -588,6 +589,63 @@ async fn themes_follow_the_system_unless_the_story_sets_them(driver: &mut Driver
     axe::check(&voter, "audience in the story's colours").await;
     driver.close(voter).await;
     driver.close(screen).await;
+}
+
+async fn results_and_explore_wear_the_storys_look(driver: &mut Driver) {
+    // The story's mode, colours, logo and style sheet, as on the talk's pages.
+    let looked = STORY.replace(
+        "accent = \"#0a7d4f\"",
+        "mode = \"light\"\naccent = \"#ffcc00\"\nbackground = \"#fdf6e3\"\ntext = \"#073642\"",
+    );
+    let (story, dir) = story_in_folder(&looked);
+    let app = TestApp::spawn_story(story, None).await;
+    let screen = login(driver, &app, (1280, 720), &[]).await;
+    let reader = driver.browser_with(360, 740, &["--force-dark-mode"]).await;
+    for (path, published, heading) in [
+        ("/results", false, "#results h1"),
+        ("/explore", false, "#explore h1"),
+        ("/results", true, "#results h1"),
+        ("/explore", true, "#explore h1"),
+        ("/explore/pick", true, "#explore h1"),
+    ] {
+        if published {
+            command(&screen, "results", json!({ "published": true })).await;
+            command(&screen, "explore", json!({ "published": true })).await;
+        }
+        reader.goto(&app.url(path)).await.expect("a page after the talk");
+        wait_js(
+            &reader,
+            heading,
+            &format!("return !!document.querySelector('{heading}');"),
+        )
+        .await;
+        wait_js(
+            &reader,
+            "the story's logo",
+            "const l = document.querySelector('img.logo'); return !!l && l.complete && l.naturalWidth > 0;",
+        )
+        .await;
+        let probe = js(
+            &reader,
+            "return getComputedStyle(document.documentElement).getPropertyValue('--story-css').trim();",
+            vec![],
+        )
+        .await;
+        assert_eq!(probe, json!("loaded"), "{path}: the story's style sheet applies");
+        assert_eq!(
+            body_colour(&reader).await,
+            json!("rgb(253, 246, 227)"),
+            "{path}: the story's background beats the system's dark mode"
+        );
+        let what = format!(
+            "{path} in the story's look{}",
+            if published { "" } else { ", not published" }
+        );
+        axe::check(&reader, &what).await;
+    }
+    driver.close(reader).await;
+    driver.close(screen).await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 async fn error_pages_pass_axe(driver: &mut Driver) {

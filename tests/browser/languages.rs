@@ -73,7 +73,46 @@ async fn a_german_browser_and_a_german_story_get_german_texts() {
     press(&screen, 'c').await;
     wait_text(&phone, "#audience [data-status]", "Abstimmung geschlossen").await;
     page::wait_text_contains(&phone, "#audience .total", "Stimmen:").await;
+    // The single winner's prefix, drawn by cyoa.css, is German too.
+    wait_js(
+        &phone,
+        "the German winner's prefix",
+        "const w = document.querySelector('#audience [data-winner]');
+         return !!w && w.dataset.outcome === 'winner'
+           && getComputedStyle(w, '::before').content === '\"Gewonnen: \"';",
+    )
+    .await;
     crate::axe::check(&phone, "German audience page with a closed vote").await;
+
+    // P and E: the links appear, in German, by the live push alone.
+    page::mark(&phone).await;
+    press(&screen, 'p').await;
+    wait_text(&phone, "#published-links a[href=\"/results\"]", "Zu den Ergebnissen").await;
+    press(&screen, 'e').await;
+    wait_text(&phone, "#published-links a[href=\"/explore\"]", "Alle Zweige erkunden").await;
+    wait_js(
+        &phone,
+        "both links shown",
+        "return [...document.querySelectorAll('#published-links a')].every(a => !a.hidden)
+           && !document.getElementById('published-links').hidden;",
+    )
+    .await;
+    page::assert_not_reloaded(&phone, "audience").await;
+    crate::axe::check(&phone, "German audience page with the published links").await;
+
+    // The results and explore pages read German too.
+    phone.goto(&app.url("/results")).await.expect("the results page");
+    wait_text(&phone, "#results h1", "Ergebnisse von Durchlauf 1").await;
+    wait_js(
+        &phone,
+        "<html lang=de>",
+        "return document.documentElement.lang === 'de';",
+    )
+    .await;
+    crate::axe::check(&phone, "German results page").await;
+    phone.goto(&app.url("/explore")).await.expect("the explore page");
+    wait_text(&phone, "#explore h1", "Die Geschichte erkunden").await;
+    crate::axe::check(&phone, "German explore page").await;
     driver.close(phone).await;
     driver.close(screen).await;
 
@@ -94,6 +133,23 @@ async fn a_german_browser_and_a_german_story_get_german_texts() {
         "Folge dem Vortrag: Die nächste Abstimmung erscheint hier von selbst.",
     )
     .await;
+    // The room reads the projector: its join panel speaks the story's
+    // language, whatever the presenter's browser says.
+    let screen = presenter(&mut driver, &app).await;
+    press(&screen, fantoccini::key::Key::Right.into()).await;
+    wait_text(&screen, "#presenter h1", "Which way?").await;
+    wait_text(&screen, ".join-call", "Stimm mit deinem Handy ab").await;
+    wait_js(
+        &screen,
+        "the German join panel",
+        "const p = document.querySelector('.join-panel');
+         return document.documentElement.lang === 'de'
+           && p.getAttribute('aria-label') === 'So stimmst du mit ab'
+           && p.querySelector('img.qr').alt.startsWith('QR-Code für ');",
+    )
+    .await;
+    crate::axe::check(&screen, "German presenter view with the join panel").await;
+    driver.close(screen).await;
 
     // And an English browser with no story language reads English.
     let app = TestApp::spawn_story(story(""), None).await;

@@ -33,6 +33,22 @@ async fn play_first_decision(screen: &Client, phone: &Client) {
     wait_text(screen, "#presenter h1", "The left path").await;
 }
 
+/// Waits until the audience page shows (or hides) its link to `/{what}`,
+/// and the links' box with it when it is the only one.
+async fn wait_published_link(phone: &Client, what: &str, shown: bool) {
+    let script = format!(
+        "const a = document.querySelector('#published-links a[data-published-link=\"{what}\"]');
+         if (!a) return false;
+         const visible = !a.hidden && a.getBoundingClientRect().height > 0;
+         return visible === {shown} && a.getAttribute('href') === '/{what}';"
+    );
+    let description = format!(
+        "the audience page's link to /{what} {}",
+        if shown { "shown" } else { "hidden" }
+    );
+    wait_js(phone, &description, &script).await;
+}
+
 async fn key_m_shows_the_map_with_the_path_and_follows_the_talk(driver: &mut Driver) {
     let app = TestApp::spawn().await;
     let screen = presenter(driver, &app).await;
@@ -82,6 +98,8 @@ async fn the_results_page_shows_the_tally_once_the_presenter_publishes_it(driver
     let screen = presenter(driver, &app).await;
     let phone = audience(driver, &app).await;
     play_first_decision(&screen, &phone).await;
+    mark(&phone).await;
+    wait_published_link(&phone, "results", false).await;
 
     let reader = driver.browser(PHONE.0, PHONE.1).await;
     reader.goto(&app.url("/results")).await.expect("the results page");
@@ -101,6 +119,28 @@ async fn the_results_page_shows_the_tally_once_the_presenter_publishes_it(driver
     wait_text(&reader, ".path li[data-slide=\"which-way\"] .chose", "→ Left").await;
     crate::axe::check(&reader, "results page").await;
     driver.close(reader).await;
+
+    // The audience page got its link by the live push alone, and loses it
+    // when the presenter takes the results back (P again).
+    wait_published_link(&phone, "results", true).await;
+    wait_published_link(&phone, "explore", false).await;
+    wait_text(
+        &phone,
+        "#published-links a[data-published-link=\"results\"]",
+        "See the results",
+    )
+    .await;
+    crate::axe::check(&phone, "audience page with the results link").await;
+    press(&screen, 'p').await;
+    wait_text_contains(&screen, "#flash", "Results hidden again").await;
+    wait_published_link(&phone, "results", false).await;
+    wait_js(
+        &phone,
+        "the links' box hidden with nothing in it",
+        "return document.getElementById('published-links').hidden;",
+    )
+    .await;
+    assert_not_reloaded(&phone, "audience").await;
     driver.close(phone).await;
     driver.close(screen).await;
 }
@@ -110,6 +150,7 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
     let screen = presenter(driver, &app).await;
     let phone = audience(driver, &app).await;
     play_first_decision(&screen, &phone).await;
+    mark(&phone).await;
 
     let reader = driver.browser(SCREEN.0, SCREEN.1).await;
     reader.goto(&app.url("/explore")).await.expect("the explore page");
@@ -117,6 +158,11 @@ async fn explore_mode_opens_a_branch_not_taken(driver: &mut Driver) {
     crate::axe::check(&reader, "explore page, not open").await;
     press(&screen, 'e').await;
     wait_text(&reader, "#explore h1", "Explore the story").await;
+    // The audience page offers exploring as soon as it opens.
+    wait_published_link(&phone, "explore", true).await;
+    wait_published_link(&phone, "results", false).await;
+    crate::axe::check(&phone, "audience page with the explore link").await;
+    assert_not_reloaded(&phone, "audience").await;
 
     // The right path was not taken: its box on the map is a link.
     wait_js(
