@@ -1,5 +1,8 @@
-//! The audience's texts in several languages: the audience page, the
-//! decision result, the error pages and the messages of `audience.js`.
+//! The audience's texts in several languages: every page the audience or
+//! the room reads (the audience page and its links once published, the
+//! decision result, the presenter view's join line and join panel,
+//! `/results`, `/explore` and their waiting pages, the error pages) and the
+//! messages of `audience.js`.
 //!
 //! Each language is one TOML file beside this module (`en.toml`,
 //! `de.toml`), compiled in; English is complete and every other file has
