@@ -29,6 +29,7 @@ use std::fmt::Write;
 pub use graph::{Graph, Group};
 use layout::{Layout, layout};
 
+use crate::i18n::Language;
 use crate::store::{RunRecord, Tally};
 use crate::story::{Story, Then};
 
@@ -74,6 +75,9 @@ pub struct MapOptions<'a> {
     /// Makes each box a link to this prefix and its first slide's id
     /// (`/explore/`).
     pub link: Option<&'a str>,
+    /// The language of the map's own words ("Story map", "3 more
+    /// slides"): the page's on `/explore`; English when `None`.
+    pub language: Option<&'a Language>,
 }
 
 // ---- the drawing's measures, in SVG units (px at scale 1) ----
@@ -133,7 +137,7 @@ fn clip(text: &str, max: usize) -> String {
 type Point = (f64, f64);
 
 /// The lines a group's box shows.
-fn box_lines(story: &Story, group: &Group) -> Vec<String> {
+fn box_lines(story: &Story, group: &Group, tr: &Language) -> Vec<String> {
     let title = |id: &str| clip(story.slide(id).map_or(id, |s| s.title.as_str()), MAX_TITLE);
     match group.slides.as_slice() {
         [] => Vec::new(),
@@ -141,8 +145,8 @@ fn box_lines(story: &Story, group: &Group) -> Vec<String> {
         [a, b] => vec![title(a), title(b)],
         [first, middle @ .., last] => {
             let more = match middle.len() {
-                1 => "· 1 more slide ·".to_string(),
-                n => format!("· {n} more slides ·"),
+                1 => tr.t("map.more_one").to_string(),
+                n => tr.f("map.more", &[("n", &n.to_string())]),
             };
             vec![title(first), more, title(last)]
         }
@@ -152,7 +156,11 @@ fn box_lines(story: &Story, group: &Group) -> Vec<String> {
 /// Draws `story` as an SVG document.
 pub fn render(story: &Story, options: MapOptions<'_>) -> String {
     let graph = Graph::of(story);
-    let lines: Vec<Vec<String>> = graph.groups.iter().map(|g| box_lines(story, g)).collect();
+    let tr: &Language = match options.language {
+        Some(language) => language,
+        None => crate::i18n::english(),
+    };
+    let lines: Vec<Vec<String>> = graph.groups.iter().map(|g| box_lines(story, g, tr)).collect();
     let heights: Vec<f64> = lines.iter().map(|l| NODE_PAD * 2.0 + LINE_H * l.len() as f64).collect();
     let Layout {
         items,
@@ -170,6 +178,7 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
 
     let mut svg = String::new();
     let title = escape(&story.title);
+    let map_title = escape(&tr.f("map.title", &[("title", &story.title)]));
     // A picture, unless its boxes are links: an image hides its content
     // from screen readers, so links inside one could not be reached.
     let role = if options.link.is_some() { "group" } else { "img" };
@@ -179,7 +188,7 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
     );
     let _ = write!(
         svg,
-        r#"<title id="story-map-title">Story map: {title}</title><defs><marker id="map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{LINE}"/></marker><marker id="map-arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="13" markerHeight="13" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{TAKEN}"/></marker></defs>"#
+        r#"<title id="story-map-title">{map_title}</title><defs><marker id="map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{LINE}"/></marker><marker id="map-arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="13" markerHeight="13" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{TAKEN}"/></marker></defs>"#
     );
     let _ = write!(
         svg,

@@ -93,6 +93,7 @@ pub async fn index(State(app): State<AppState>, cookie: VoterCookie) -> Result<R
         MapOptions {
             run: Some(&run),
             link: Some("/explore/"),
+            language: Some(page.tr),
         },
     ));
     Ok((jar, render(page)?).into_response())

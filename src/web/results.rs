@@ -384,6 +384,8 @@ pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<
         MapOptions {
             run: Some(&run),
             link: None,
+            // On the projector: the room's language.
+            language: Some(crate::i18n::current()),
         },
     );
     let mut response = fresh(StatusCode::OK, svg);

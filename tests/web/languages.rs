@@ -189,6 +189,10 @@ async fn results_and_explore_and_their_waiting_pages_read_in_german() {
 
     let (_, doc) = page(&app, "/explore", Some("de")).await;
     assert_eq!(text_of(&doc, "h1"), "Die Geschichte erkunden");
+    assert_eq!(
+        text_of(&doc, "svg.story-map > title"),
+        "Karte der Geschichte: The test adventure"
+    );
     let (_, doc) = page(&app, "/explore/host", Some("de")).await;
     assert_eq!(lang_of(&doc), "de");
     assert_eq!(text_of(&doc, ".on-path"), "Hier ist der Vortrag entlanggegangen.");
