@@ -301,28 +301,44 @@ async fn without_a_number_the_pages_show_no_sms_line() {
 /// Starts `cyoa serve` with `args`; returns its first three stdout lines
 /// and, once it has answered a request and been stopped, its stderr.
 fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
-    // A free port, known before cyoa binds it.
-    let bind = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
-        .args(["serve", "--bind", &bind])
-        .args(args)
-        .env_remove("TWILIO_AUTH_TOKEN")
-        .env_remove("TWILIO_NUMBER")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cyoa starts");
-    let lines: Vec<String> = BufReader::new(child.stdout.take().expect("stdout"))
-        .lines()
-        .take(3)
-        .map(|l| l.expect("text"))
-        .collect();
+    // A free port, known before cyoa binds it. Another test's client
+    // socket may take it in between: cyoa then cannot bind and exits
+    // without its three lines, and the next free port is tried.
+    for _ in 0..5 {
+        let bind = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
+            .args(["serve", "--bind", &bind])
+            .args(args)
+            .env_remove("TWILIO_AUTH_TOKEN")
+            .env_remove("TWILIO_NUMBER")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cyoa starts");
+        let lines: Vec<String> = BufReader::new(child.stdout.take().expect("stdout"))
+            .lines()
+            .take(3)
+            .map(|l| l.expect("text"))
+            .collect();
+        if lines.len() < 3 {
+            let _ = child.wait();
+            let log = crate::helpers::log_of(&mut child);
+            assert!(log.contains("in use"), "cyoa serve stopped before serving: {log}");
+            continue;
+        }
+        return (lines, stop_after_health_check(child, &bind));
+    }
+    panic!("five free ports were all taken before cyoa could bind them");
+}
+
+/// Checks that the server answers, then stops it and returns its log.
+fn stop_after_health_check(mut child: std::process::Child, bind: &str) -> String {
     // Serving once it answers; then stopped (a clean stop is cli.rs's test).
-    let mut stream = std::net::TcpStream::connect(&bind).expect("cyoa listens");
+    let mut stream = std::net::TcpStream::connect(bind).expect("cyoa listens");
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("a request");
@@ -331,8 +347,7 @@ fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     child.kill().expect("cyoa stops");
     child.wait().expect("cyoa exits");
-    let log = crate::helpers::log_of(&mut child);
-    (lines, log)
+    crate::helpers::log_of(&mut child)
 }
 
 #[test]
