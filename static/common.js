@@ -115,6 +115,42 @@
     });
   }
 
+  // A function that fetches `url` again and hands `onFresh` the element
+  // `id` of the new page (and the page, for its title). Calls made while a
+  // fetch runs are folded into one more fetch after it; `onDone` runs after
+  // the last. `flash(text)` tells the presenter what went wrong.
+  function pageReloader(url, id, onFresh, onDone, flash) {
+    let fetching = false;
+    let refetch = false;
+    return async function reload() {
+      if (fetching) {
+        refetch = true;
+        return;
+      }
+      fetching = true;
+      try {
+        do {
+          refetch = false;
+          const response = await fetch(url, { headers: { Accept: "text/html" }, cache: "no-store" });
+          if (!response.ok) {
+            flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
+            break;
+          }
+          const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+          const fresh = doc.getElementById(id);
+          if (!fresh) break;
+          onFresh(fresh);
+          if (doc.title) document.title = doc.title;
+        } while (refetch);
+      } catch (_) {
+        flash("Could not load the slide; retrying when the connection is back.");
+      } finally {
+        fetching = false;
+      }
+      onDone();
+    };
+  }
+
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
@@ -126,5 +162,6 @@
     paintChoice: paintChoice,
     paintBarsFromPage: paintBarsFromPage,
     cssEscape: cssEscape,
+    pageReloader: pageReloader,
   };
 })();

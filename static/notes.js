@@ -11,8 +11,6 @@
 
   const API = "/api/presenter/";
   let state = null; // last state from the server
-  let fetching = false;
-  let refetch = false;
   let flashTimer = null;
   let offlineTimer = null;
   // The server's clock minus this device's, so the elapsed time is the
@@ -66,35 +64,11 @@
     paint(tally);
   }
 
-  // Fetches the console page again and swaps in its <main>.
-  async function reload() {
-    if (fetching) {
-      refetch = true;
-      return;
-    }
-    fetching = true;
-    try {
-      do {
-        refetch = false;
-        const response = await fetch("/presenter/notes", { headers: { Accept: "text/html" }, cache: "no-store" });
-        if (!response.ok) {
-          flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
-          break;
-        }
-        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-        const fresh = doc.getElementById("console");
-        if (!fresh) break;
-        swap(fresh);
-        if (doc.title) document.title = doc.title;
-      } while (refetch);
-    } catch (_) {
-      flash("Could not load the slide; retrying when the connection is back.");
-    } finally {
-      fetching = false;
-    }
-    // A tally that arrived during the fetch may be newer than the page.
+  // Fetches the console page again and swaps in its <main>. A tally that
+  // arrived during the fetch may be newer than the page: painted after.
+  const reload = cyoa.pageReloader("/presenter/notes", "console", swap, function () {
     if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
-  }
+  }, function (text) { flash(text); });
 
   function swap(fresh) {
     const hiddenConnection = connectionBox().hidden;

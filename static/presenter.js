@@ -16,8 +16,6 @@
     "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode";
   let state = null; // last state from the server
   let offlineTimer = null;
-  let fetching = false; // a page fetch is running
-  let refetch = false; // another change arrived while fetching
   let flashTimer = null;
   // Screen readers hear the tally at most this often, not on every vote.
   const ANNOUNCE_EVERY = 5000;
@@ -99,35 +97,11 @@
     paint(d);
   }
 
-  // Fetches the presenter page again and swaps in its <main>.
-  async function reloadSlide() {
-    if (fetching) {
-      refetch = true;
-      return;
-    }
-    fetching = true;
-    try {
-      do {
-        refetch = false;
-        const response = await fetch("/presenter", { headers: { Accept: "text/html" }, cache: "no-store" });
-        if (!response.ok) {
-          flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
-          break;
-        }
-        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-        const fresh = doc.getElementById("presenter");
-        if (!fresh) break;
-        swapMain(fresh);
-        if (doc.title) document.title = doc.title;
-      } while (refetch);
-    } catch (_) {
-      flash("Could not load the slide; retrying when the connection is back.");
-    } finally {
-      fetching = false;
-    }
-    // A tally that arrived during the fetch may be newer than the page.
+  // Fetches the presenter page again and swaps in its <main>. A tally that
+  // arrived during the fetch may be newer than the page: painted after.
+  const reloadSlide = cyoa.pageReloader("/presenter", "presenter", swapMain, function () {
     if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
-  }
+  }, function (text) { flash(text); });
 
   function swapMain(fresh) {
     const keep = new Set([flashBox, connection, document.getElementById("tally-announce")]);

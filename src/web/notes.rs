@@ -8,12 +8,10 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::SignedCookieJar;
+use axum::response::{Html, IntoResponse, Response};
 
-use super::auth;
 use super::error::Error;
-use super::pages::{PresenterQuery, login_needed};
+use super::pages::PresenterQuery;
 use super::state::AppState;
 use super::view::{StateView, Status};
 use crate::story::{Story, Then, render_markdown};
@@ -89,16 +87,8 @@ pub async fn console(
     query: Result<Query<PresenterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Error> {
     let Query(query) = query?;
-    if let Some(token) = query.token {
-        if token.is_empty() || !auth::token_matches(&app, &token) {
-            return Err(login_needed(&app, "That presenter token is wrong."));
-        }
-        let jar = SignedCookieJar::new(app.key.clone()).add(auth::presenter_cookie(&app));
-        // 303 to the bare URL, so the token leaves the address bar and history.
-        return Ok((jar, Redirect::to("/presenter/notes")).into_response());
-    }
-    if !auth::has_presenter_cookie(&app, &headers) {
-        return Err(login_needed(&app, "This page is for the presenter."));
+    if let Some(login) = super::pages::presenter_door(&app, &headers, query.token, "/presenter/notes")? {
+        return Ok(login);
     }
     let story = app.story();
     let view = StateView::load(&app).await?;

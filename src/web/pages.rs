@@ -348,6 +348,29 @@ pub struct PresenterQuery {
     pub token: Option<String>,
 }
 
+/// The door of a presenter page at `here`: `?token=` logs in and answers
+/// with a redirect to `here` (`Some`); a logged-in presenter passes
+/// (`None`); anyone else gets the login page.
+pub fn presenter_door(
+    app: &AppState,
+    headers: &HeaderMap,
+    token: Option<String>,
+    here: &'static str,
+) -> Result<Option<Response>, Error> {
+    if let Some(token) = token {
+        if token.is_empty() || !auth::token_matches(app, &token) {
+            return Err(login_needed(app, "That presenter token is wrong."));
+        }
+        let jar = SignedCookieJar::new(app.key.clone()).add(auth::presenter_cookie(app));
+        // 303 to the bare URL, so the token leaves the address bar and history.
+        return Ok(Some((jar, Redirect::to(here)).into_response()));
+    }
+    if !auth::has_presenter_cookie(app, headers) {
+        return Err(login_needed(app, "This page is for the presenter."));
+    }
+    Ok(None)
+}
+
 /// `GET /presenter`: the presenter view; `?token=` logs in.
 pub async fn presenter(
     State(app): State<AppState>,
@@ -355,16 +378,8 @@ pub async fn presenter(
     query: Result<Query<PresenterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Error> {
     let Query(query) = query?;
-    if let Some(token) = query.token {
-        if token.is_empty() || !auth::token_matches(&app, &token) {
-            return Err(login_needed(&app, "That presenter token is wrong."));
-        }
-        let jar = SignedCookieJar::new(app.key.clone()).add(auth::presenter_cookie(&app));
-        // 303 to the bare URL, so the token leaves the address bar and history.
-        return Ok((jar, Redirect::to("/presenter")).into_response());
-    }
-    if !auth::has_presenter_cookie(&app, &headers) {
-        return Err(login_needed(&app, "This page is for the presenter."));
+    if let Some(login) = presenter_door(&app, &headers, query.token, "/presenter")? {
+        return Ok(login);
     }
     let view = StateView::load(&app).await?;
     let story = app.story();
