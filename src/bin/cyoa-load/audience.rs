@@ -271,18 +271,7 @@ pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest:
         sleep_until(next.into()).await;
         next += plan.sms_interval;
         let choice = pick(&mut rng, plan.choices.len(), current);
-        let params: Vec<(String, String)> = vec![
-            ("AccountSid".into(), "AC00000000000000000000000000000000".into()),
-            ("Body".into(), (choice + 1).to_string()),
-            ("From".into(), from.clone()),
-            ("MessageSid".into(), format!("SM{:032x}", rng.random::<u128>())),
-            ("NumMedia".into(), "0".into()),
-            ("To".into(), "+15550000000".into()),
-        ];
-        let signature = cyoa::sms::signature::compute(token.as_bytes(), &url, &params);
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&params)
-            .finish();
+        let (body, signature) = signed_sms(&url, &token, &from, choice + 1, &mut rng);
         let sent = plan.tracker.sent(choice, current);
         let response = client
             .post(&url)
@@ -379,4 +368,23 @@ pub async fn presenter_socket(server: &Server) -> Result<Socket, String> {
     server
         .socket(source, "?role=presenter", &format!("{PRESENTER_COOKIE}={cookie}"))
         .await
+}
+
+/// The body and the `X-Twilio-Signature` of a text from `from` saying
+/// `number`, posted to `url`, as Twilio signs it with `token`; each with
+/// its own `MessageSid`.
+pub fn signed_sms(url: &str, token: &str, from: &str, number: usize, rng: &mut impl rand::Rng) -> (String, String) {
+    let params: Vec<(String, String)> = vec![
+        ("AccountSid".into(), "AC00000000000000000000000000000000".into()),
+        ("Body".into(), number.to_string()),
+        ("From".into(), from.to_string()),
+        ("MessageSid".into(), format!("SM{:032x}", rng.random::<u128>())),
+        ("NumMedia".into(), "0".into()),
+        ("To".into(), "+15550000000".into()),
+    ];
+    let signature = cyoa::sms::signature::compute(token.as_bytes(), url, &params);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    (body, signature)
 }

@@ -170,20 +170,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let server = Server::new(&args.url, &args.presenter_token).await?;
 
     // A new run, on the decision's slide, its vote open.
-    server.command("new-run", None).await?;
-    server
-        .command("goto", Some(serde_json::json!({ "slide": args.decision })))
-        .await?;
-    server.command("open", None).await?;
-    let decision = server
-        .decision()
-        .await?
-        .filter(|d| d.id == args.decision && d.status == "open")
-        .ok_or_else(|| format!("the decision {} did not open", args.decision))?;
-    let choices: Vec<String> = decision.choices.iter().map(|c| c.id.clone()).collect();
-    if choices.is_empty() {
-        return Err(format!("the decision {} has no choices", args.decision));
-    }
+    let choices = server.open_decision(&args.decision).await?;
 
     let interval = if args.rate > 0.0 {
         Duration::from_secs_f64(args.voters as f64 / args.rate)

@@ -94,6 +94,25 @@ impl Server {
     }
 
     /// Runs a presenter command (`new-run`, `goto`, `open`, ...).
+    /// Starts a new run, goes to `decision`'s slide and opens its vote;
+    /// returns the choices' ids.
+    pub async fn open_decision(&self, decision: &str) -> Result<Vec<String>, String> {
+        self.command("new-run", None).await?;
+        self.command("goto", Some(serde_json::json!({ "slide": decision })))
+            .await?;
+        self.command("open", None).await?;
+        let view = self
+            .decision()
+            .await?
+            .filter(|d| d.id == decision && d.status == "open")
+            .ok_or_else(|| format!("the decision {decision} did not open"))?;
+        let choices: Vec<String> = view.choices.iter().map(|c| c.id.clone()).collect();
+        if choices.is_empty() {
+            return Err(format!("the decision {decision} has no choices"));
+        }
+        Ok(choices)
+    }
+
     pub async fn command(&self, name: &str, body: Option<serde_json::Value>) -> Result<(), String> {
         let mut request = self
             .client

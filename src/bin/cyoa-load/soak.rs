@@ -146,20 +146,7 @@ pub async fn run(args: SoakArgs) -> Result<bool, String> {
         servers.push(Server::new(url, &args.presenter_token).await?);
     }
     let first = &servers[0];
-    first.command("new-run", None).await?;
-    first
-        .command("goto", Some(serde_json::json!({ "slide": args.decision })))
-        .await?;
-    first.command("open", None).await?;
-    let decision = first
-        .decision()
-        .await?
-        .filter(|d| d.id == args.decision && d.status == "open")
-        .ok_or_else(|| format!("the decision {} did not open", args.decision))?;
-    let choices: Vec<String> = decision.choices.iter().map(|c| c.id.clone()).collect();
-    if choices.is_empty() {
-        return Err(format!("the decision {} has no choices", args.decision));
-    }
+    let choices = first.open_decision(&args.decision).await?;
     let began = Instant::now();
     let soak = Arc::new(Soak {
         servers,
@@ -687,18 +674,7 @@ async fn phone(soak: Arc<Soak>, slot: usize, number: usize, seed: u64) {
         loop {
             let server = &soak.servers[rng.random_range(0..soak.servers.len())];
             let url = format!("{}/sms", server.base);
-            let params: Vec<(String, String)> = vec![
-                ("AccountSid".into(), "AC00000000000000000000000000000000".into()),
-                ("Body".into(), (choice + 1).to_string()),
-                ("From".into(), from.clone()),
-                ("MessageSid".into(), format!("SM{:032x}", rng.random::<u128>())),
-                ("NumMedia".into(), "0".into()),
-                ("To".into(), "+15550000000".into()),
-            ];
-            let signature = cyoa::sms::signature::compute(token.as_bytes(), &url, &params);
-            let body = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&params)
-                .finish();
+            let (body, signature) = crate::audience::signed_sms(&url, &token, &from, choice + 1, &mut rng);
             let response = client
                 .post(&url)
                 .header("content-type", "application/x-www-form-urlencoded")
