@@ -151,6 +151,32 @@
     };
   }
 
+  // Sends the presenter command `name` (`body`: its JSON) and hands the
+  // new state to `onState`; a refusal or a lost connection goes to `flash`.
+  async function presenterCommand(name, body, onState, flash) {
+    let response;
+    try {
+      response = await fetch("/api/presenter/" + name, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      return flash("The server cannot be reached.");
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
+    }
+    if (payload && payload.slide) onState(payload);
+  }
+
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
@@ -163,5 +189,6 @@
     paintBarsFromPage: paintBarsFromPage,
     cssEscape: cssEscape,
     pageReloader: pageReloader,
+    presenterCommand: presenterCommand,
   };
 })();

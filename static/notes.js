@@ -9,7 +9,6 @@
   const main = document.getElementById("console");
   if (!main) return;
 
-  const API = "/api/presenter/";
   let state = null; // last state from the server
   let flashTimer = null;
   let offlineTimer = null;
@@ -186,28 +185,8 @@
     command("follow", { choice: button.dataset.follow });
   }
 
-  async function command(name, body) {
-    let response;
-    try {
-      response = await fetch(API + name, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
-        body: JSON.stringify(body || {}),
-        credentials: "same-origin",
-      });
-    } catch (_) {
-      return flash("The server cannot be reached.");
-    }
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (_) {
-      payload = null;
-    }
-    if (!response.ok) {
-      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
-    }
-    if (payload && payload.slide) onState(payload);
+  function command(name, body) {
+    return cyoa.presenterCommand(name, body, onState, function (text) { flash(text); });
   }
 
   function flash(text) {

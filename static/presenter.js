@@ -11,7 +11,6 @@
   const main = document.getElementById("presenter");
   if (!main) return;
 
-  const API = "/api/presenter/";
   const KEYS =
     "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode";
   let state = null; // last state from the server
@@ -287,28 +286,8 @@
     }
   }
 
-  async function command(name, body) {
-    let response;
-    try {
-      response = await fetch(API + name, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
-        body: JSON.stringify(body || {}),
-        credentials: "same-origin",
-      });
-    } catch (_) {
-      return flash("The server cannot be reached.");
-    }
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (_) {
-      payload = null;
-    }
-    if (!response.ok) {
-      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
-    }
-    if (payload && payload.slide) onState(payload);
+  function command(name, body) {
+    return cyoa.presenterCommand(name, body, onState, function (text) { flash(text); });
   }
 
   function flash(text, millis) {
