@@ -88,24 +88,7 @@ impl TestApp {
             Ok(loaded) => loaded.story,
             Err(problems) => panic!("the test story has problems: {problems:?}"),
         };
-        let mut app = TestApp {
-            story,
-            public_url: None,
-            // `results` too when built with `sms-outbound`.
-            #[allow(clippy::needless_update)]
-            sms: SmsOptions {
-                auth_token: Some(token.to_string()),
-                number: Some(number.to_string()),
-                insecure_skip_signature: false,
-                ..SmsOptions::default()
-            },
-            port: 0,
-            store: VoteStore::Memory(MemoryStore::new()),
-            stop: None,
-            serving: None,
-        };
-        app.start().await;
-        app
+        TestApp::spawn_story_with_sms(story, token, number).await
     }
 
     /// `story` with SMS voting on, as [`TestApp::spawn_with_sms`].
