@@ -10,8 +10,8 @@ use super::load::{Reader, Value};
 use super::sms::{self, Source};
 use super::{Choice, Decision, MAX_CHOICES, MAX_ID_LEN, MIN_CHOICES};
 
-const DECISION_FIELDS: &[&str] = &["prompt", "choices", "results"];
-const CHOICE_FIELDS: &[&str] = &["id", "label", "keywords", "goto"];
+const DECISION_FIELDS: [&str; 3] = ["prompt", "choices", "results"];
+const CHOICE_FIELDS: [&str; 4] = ["id", "label", "keywords", "goto"];
 
 impl Reader<'_> {
     /// The decision of slide `slide_id`; `goto_at` gets where each choice's
@@ -19,19 +19,20 @@ impl Reader<'_> {
     pub(super) fn decision(&mut self, slide_id: &str, value: &Value<'_>, goto_at: &mut Vec<usize>) -> Option<Decision> {
         let table = self.table(value, "decision")?;
         let at = value.span().start;
-        self.unknown_fields(table, DECISION_FIELDS);
+        let [prompt, choices_field, results] = self.fields(table, &DECISION_FIELDS);
         let prompt = self
-            .required_text(
-                table,
+            .required_text_field(
                 "prompt",
+                prompt,
                 at,
                 "the question put to the audience, `prompt = \"...\"`",
             )
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .to_string();
         let mut choices = Vec::new();
         // Spans of each choice's id, label and keywords, for collision messages.
         let mut choice_places: Vec<ChoicePlaces> = Vec::new();
-        match table.get_key_value("choices") {
+        match choices_field {
             None => self.p.error(
                 at,
                 format!("missing `choices`: decision `{slide_id}` needs {MIN_CHOICES} to {MAX_CHOICES} choices"),
@@ -39,6 +40,8 @@ impl Reader<'_> {
             Some((key, v)) => match v.get_ref() {
                 DeValue::Array(items) => {
                     let n = items.len();
+                    choices.reserve(n);
+                    choice_places.reserve(n);
                     if !(MIN_CHOICES..=MAX_CHOICES).contains(&n) {
                         self.p.error(
                             key.span().start,
@@ -68,7 +71,7 @@ impl Reader<'_> {
         if self.choice_ids(slide_id, &choices, &choice_places) {
             self.sms_collisions(&choices, &choice_places);
         }
-        let results = self.results(table);
+        let results = self.results_field(results);
         Some(Decision {
             id: slide_id.to_string(),
             prompt,
@@ -93,28 +96,28 @@ impl Reader<'_> {
                 return None;
             }
         };
-        self.unknown_fields(table, CHOICE_FIELDS);
-        let id = self.required_string(table, "id", at, "the choice's id, `id = \"a\"`");
-        if let Some((id, id_at)) = &id
+        let [id, label, keywords_field, goto] = self.fields(table, &CHOICE_FIELDS);
+        let id = self.required_str("id", id, at, "the choice's id, `id = \"a\"`");
+        if let Some((id, id_at)) = id
             && !is_id(id)
         {
             self.p.error(
-                *id_at,
+                id_at,
                 format!("choice id `{id}` must be 1 to {MAX_ID_LEN} characters: lowercase letters a-z, digits and `-`"),
             );
         }
-        let label = self.required_text(table, "label", at, "what the audience sees, `label = \"...\"`");
-        let label_at = table.get_key_value("label").map_or(at, |(_, v)| v.span().start);
-        let goto = self.required_string(table, "goto", at, "the slide this choice leads to, `goto = \"...\"`");
+        let label_at = label.map_or(at, |(_, v)| v.span().start);
+        let label = self.required_text_field("label", label, at, "what the audience sees, `label = \"...\"`");
+        let goto = self.required_str("goto", goto, at, "the slide this choice leads to, `goto = \"...\"`");
         let mut keywords = Vec::new();
         let mut keyword_at = Vec::new();
-        if let Some((_, v)) = table.get_key_value("keywords") {
+        if let Some((_, v)) = keywords_field {
             match v.get_ref() {
                 DeValue::Array(items) => {
                     for item in items.iter() {
                         match item.get_ref() {
                             DeValue::String(s) => {
-                                if sms::normalise(s).is_empty() {
+                                if !sms::has_word(s) {
                                     self.p.error(
                                         item.span().start,
                                         format!("keyword `{s}` has no letters or digits, so no SMS can match it"),
@@ -140,7 +143,7 @@ impl Reader<'_> {
             }
         }
         let (id, id_at) = id.unwrap_or_default();
-        let (goto, goto_at) = goto.unwrap_or((String::new(), at));
+        let (goto, goto_at) = goto.unwrap_or(("", at));
         let places = ChoicePlaces {
             id: if id.is_empty() { at } else { id_at },
             label: label_at,
@@ -149,10 +152,10 @@ impl Reader<'_> {
             goto: if goto.is_empty() { usize::MAX } else { goto_at },
         };
         let choice = Choice {
-            id,
-            label: label.unwrap_or_default(),
+            id: id.to_string(),
+            label: label.unwrap_or_default().to_string(),
             keywords,
-            goto,
+            goto: goto.to_string(),
         };
         Some((choice, places))
     }
@@ -160,9 +163,21 @@ impl Reader<'_> {
     /// Reports choice ids used twice; whether all were unique.
     fn choice_ids(&mut self, slide_id: &str, choices: &[Choice], places: &[ChoicePlaces]) -> bool {
         let mut unique = true;
+        // A decision has a handful of choices: looking back beats hashing,
+        // and a set takes over for a long (already refused) list, so that it
+        // stays linear.
         let mut seen = HashSet::new();
-        for (c, at) in choices.iter().zip(places) {
-            if !c.id.is_empty() && !seen.insert(c.id.as_str()) {
+        let few = choices.len() <= Owners::FEW;
+        for (i, (c, at)) in choices.iter().zip(places).enumerate() {
+            if c.id.is_empty() {
+                continue;
+            }
+            let twice = if few {
+                choices[..i].iter().any(|earlier| earlier.id == c.id)
+            } else {
+                !seen.insert(c.id.as_str())
+            };
+            if twice {
                 self.p.error(
                     at.id,
                     format!("choice id `{}` is used twice in decision `{slide_id}`", c.id),

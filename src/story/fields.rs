@@ -4,7 +4,7 @@
 use toml::de::{DeTable, DeValue};
 
 use super::MAX_ID_LEN;
-use super::load::{Reader, Value};
+use super::load::{Field, Key, Reader, Value};
 
 /// Work spent on "did you mean" suggestions per file, so that a huge file
 /// full of bad references cannot make checking slow: looking at a candidate
@@ -13,22 +13,47 @@ pub(super) const SUGGESTION_BUDGET: usize = 2_000_000;
 const DISTANCE_COST: usize = 40;
 
 impl Reader<'_> {
+    /// The fields of `table` named in `known`, each at its position in
+    /// `known`; every other key is reported as unknown, in key order. One
+    /// pass over the table instead of a lookup per field: a big story has
+    /// tens of thousands of tables.
+    pub(super) fn fields<'t, 'i, const N: usize>(
+        &mut self,
+        table: &'t DeTable<'i>,
+        known: &[&str; N],
+    ) -> [Option<Field<'t, 'i>>; N] {
+        let mut found = [None; N];
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            match known.iter().position(|k| *k == name) {
+                Some(i) => found[i] = Some((key, value)),
+                None => self.unknown_field(key, known),
+            }
+        }
+        found
+    }
+
     /// Reports every key of `table` that is not in `known`.
     pub(super) fn unknown_fields(&mut self, table: &DeTable<'_>, known: &[&str]) {
         for key in table.keys() {
-            let name = key.get_ref().as_ref();
-            if known.contains(&name) {
-                continue;
+            if !known.contains(&key.get_ref().as_ref()) {
+                self.unknown_field(key, known);
             }
-            let hint = match closest(name, known.iter().copied(), &mut self.budget) {
-                Some(k) => format!("; did you mean `{k}`?"),
-                None => format!(
-                    "; the fields here are {}",
-                    known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                ),
-            };
-            self.p.error(key.span().start, format!("unknown field `{name}`{hint}"));
         }
+    }
+
+    /// Reports `key`, which is not one of `known`, with the closest known
+    /// field as a suggestion or else the list of them.
+    fn unknown_field(&mut self, key: &Key<'_>, known: &[&str]) {
+        let name = key.get_ref().as_ref();
+        let hint = match closest(name, known.iter().copied(), &mut self.budget) {
+            Some(k) => format!("; did you mean `{k}`?"),
+            None => format!(
+                "; the fields here are {}",
+                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        self.p.error(key.span().start, format!("unknown field `{name}`{hint}"));
     }
 
     /// The table in `value`, or an error naming `key`.
@@ -51,7 +76,14 @@ impl Reader<'_> {
     /// An optional string field, borrowed from the document, and where its
     /// value is.
     pub(super) fn str<'t>(&mut self, table: &'t DeTable<'_>, key: &str) -> Option<(&'t str, usize)> {
-        let (_, v) = table.get_key_value(key)?;
+        let field = table.get_key_value(key);
+        self.str_field(key, field)
+    }
+
+    /// The string in `field` (named `key`), borrowed from the document, and
+    /// where its value is; nothing if the field is absent.
+    pub(super) fn str_field<'t>(&mut self, key: &str, field: Option<Field<'t, '_>>) -> Option<(&'t str, usize)> {
+        let (_, v) = field?;
         match v.get_ref() {
             DeValue::String(s) => Some((s.as_ref(), v.span().start)),
             other => {
@@ -62,24 +94,32 @@ impl Reader<'_> {
         }
     }
 
-    /// A required string field; `at` is where to point if it is missing.
-    pub(super) fn required_string(
+    /// A required string field (`key`, found in a table as `field`),
+    /// borrowed; `at` is where to point if it is missing.
+    pub(super) fn required_str<'t>(
         &mut self,
-        table: &DeTable<'_>,
         key: &str,
+        field: Option<Field<'t, '_>>,
         at: usize,
         what: &str,
-    ) -> Option<(String, usize)> {
-        if table.get_key_value(key).is_none() {
+    ) -> Option<(&'t str, usize)> {
+        if field.is_none() {
             self.p.error(at, format!("missing `{key}`: {what}"));
             return None;
         }
-        self.string(table, key)
+        self.str_field(key, field)
     }
 
-    /// A required string field that must not be blank.
-    pub(super) fn required_text(&mut self, table: &DeTable<'_>, key: &str, at: usize, what: &str) -> Option<String> {
-        let (text, value_at) = self.required_string(table, key, at, what)?;
+    /// A required string field (`key`, found as `field`) that must not be
+    /// blank, borrowed.
+    pub(super) fn required_text_field<'t>(
+        &mut self,
+        key: &str,
+        field: Option<Field<'t, '_>>,
+        at: usize,
+        what: &str,
+    ) -> Option<&'t str> {
+        let (text, value_at) = self.required_str(key, field, at, what)?;
         if text.trim().is_empty() {
             self.p.error(value_at, format!("`{key}` is empty; write {what}"));
         }

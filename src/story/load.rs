@@ -36,11 +36,13 @@ pub const DEFAULT_PRESENCE_GRACE: u64 = 10;
 /// rest are usually echoes of the first (or the file is not TOML at all).
 const MAX_SYNTAX_ERRORS: usize = 50;
 
-const STORY_FIELDS: &[&str] = &["title", "start", "settings", "slides"];
-const SLIDE_FIELDS: &[&str] = &["title", "body", "notes", "image", "join", "next", "decision"];
+const STORY_FIELDS: [&str; 4] = ["title", "start", "settings", "slides"];
+const SLIDE_FIELDS: [&str; 7] = ["title", "body", "notes", "image", "join", "next", "decision"];
 
-type Key<'i> = Spanned<DeString<'i>>;
+pub(super) type Key<'i> = Spanned<DeString<'i>>;
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
+/// A key of a table and its value, borrowed from the document.
+pub(super) type Field<'t, 'i> = (&'t Key<'i>, &'t Value<'i>);
 
 pub(super) fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     let name = path.display().to_string();
@@ -141,22 +143,21 @@ impl<'p> Reader<'p> {
             self.syntax_errors(&errors);
             return None;
         }
-        let root = root.get_ref();
-        self.unknown_fields(root, STORY_FIELDS);
-        let title = self.required_text(root, "title", 0, "the talk's title, `title = \"...\"`");
-        let start = self.required_string(root, "start", 0, "the id of the first slide, `start = \"welcome\"`");
-        let settings = match root.get_key_value("settings") {
+        let [title, start, settings, slides_field] = self.fields(root.get_ref(), &STORY_FIELDS);
+        let title = self.required_text_field("title", title, 0, "the talk's title, `title = \"...\"`");
+        let start = self.required_str("start", start, 0, "the id of the first slide, `start = \"welcome\"`");
+        let settings = match settings {
             Some((_, v)) => self.settings(v),
             None => default_settings(),
         };
         let mut places = Places {
-            start: start.as_ref().map_or(0, |(_, at)| *at),
+            start: start.map_or(0, |(_, at)| at),
             slide: Vec::new(),
             next: Vec::new(),
             goto: Vec::new(),
         };
         let mut slides = Vec::new();
-        match root.get_key_value("slides") {
+        match slides_field {
             None => self.p.error(
                 0,
                 "missing `slides`: a story needs at least one slide, e.g. `[slides.welcome]`",
@@ -169,7 +170,11 @@ impl<'p> Reader<'p> {
                 DeValue::Table(table) => {
                     // The map is sorted by id; file order is what authors expect.
                     let mut entries: Vec<_> = table.iter().collect();
-                    entries.sort_by_key(|(k, _)| k.span().start);
+                    entries.sort_unstable_by_key(|(k, _)| k.span().start);
+                    slides.reserve_exact(entries.len());
+                    places.slide.reserve_exact(entries.len());
+                    places.next.reserve_exact(entries.len());
+                    places.goto.reserve_exact(entries.len());
                     for (key, value) in entries {
                         slides.push(self.slide(key, value, &mut places));
                     }
@@ -183,7 +188,8 @@ impl<'p> Reader<'p> {
                 ),
             },
         }
-        let (title, start) = (title.unwrap_or_default(), start.map(|(s, _)| s).unwrap_or_default());
+        let title = title.unwrap_or_default().to_string();
+        let start = start.map_or("", |(s, _)| s).to_string();
         let story = Story::new(title, start, settings, slides);
         self.links(&story, &places);
         Some(story)
@@ -252,9 +258,9 @@ impl<'p> Reader<'p> {
 
     /// One slide, read as far as it goes; its problems are recorded.
     fn slide(&mut self, key: &Key<'_>, value: &Value<'_>, places: &mut Places) -> Slide {
-        let id = key.get_ref().to_string();
+        let id: &str = key.get_ref();
         let at = key.span().start;
-        if !is_id(&id) {
+        if !is_id(id) {
             self.p.error(
                 at,
                 format!("slide id `{id}` must be 1 to {MAX_ID_LEN} characters: lowercase letters a-z, digits and `-`"),
@@ -262,7 +268,7 @@ impl<'p> Reader<'p> {
         }
         places.slide.push(at);
         let mut slide = Slide {
-            id: id.clone(),
+            id: id.to_string(),
             title: String::new(),
             body: String::new(),
             notes: String::new(),
@@ -282,14 +288,15 @@ impl<'p> Reader<'p> {
             }
         };
         if let Some(table) = table {
-            self.unknown_fields(table, SLIDE_FIELDS);
+            let [title, body, notes, image, join, next, decision] = self.fields(table, &SLIDE_FIELDS);
             slide.title = self
-                .required_text(table, "title", at, "the slide's heading, `title = \"...\"`")
-                .unwrap_or_default();
-            slide.body = self.string(table, "body").map(|(s, _)| s).unwrap_or_default();
-            slide.notes = self.string(table, "notes").map(|(s, _)| s).unwrap_or_default();
-            slide.image = self.string(table, "image").map(|(s, _)| s);
-            if let Some((_, v)) = table.get_key_value("join") {
+                .required_text_field("title", title, at, "the slide's heading, `title = \"...\"`")
+                .unwrap_or_default()
+                .to_string();
+            slide.body = self.str_field("body", body).map_or("", |(s, _)| s).to_string();
+            slide.notes = self.str_field("notes", notes).map_or("", |(s, _)| s).to_string();
+            slide.image = self.str_field("image", image).map(|(s, _)| s.to_string());
+            if let Some((_, v)) = join {
                 match v.get_ref() {
                     DeValue::Boolean(b) => slide.join = *b,
                     other => self.p.error(
@@ -298,13 +305,11 @@ impl<'p> Reader<'p> {
                     ),
                 }
             }
-            let next = self.string(table, "next");
-            let decision = table
-                .get_key_value("decision")
-                .and_then(|(_, v)| self.decision(&id, v, &mut goto_at));
-            slide.then = match (next, decision) {
-                (Some((_, next_at)), Some(d)) => {
-                    let key_at = table.get_key_value("next").map_or(next_at, |(k, _)| k.span().start);
+            let next_str = self.str_field("next", next);
+            let decision = decision.and_then(|(_, v)| self.decision(id, v, &mut goto_at));
+            slide.then = match (next_str, decision) {
+                (Some((_, next_value_at)), Some(d)) => {
+                    let key_at = next.map_or(next_value_at, |(k, _)| k.span().start);
                     self.p.error(
                         key_at,
                         format!(
@@ -315,7 +320,7 @@ impl<'p> Reader<'p> {
                 }
                 (Some((next, at_next)), None) => {
                     next_at = Some(at_next);
-                    Then::Next(next)
+                    Then::Next(next.to_string())
                 }
                 (None, Some(d)) => Then::Decision(d),
                 (None, None) => Then::Ending,

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::diag::{Diagnostic, Loaded, Problems};
 use super::fields::{a, shown};
-use super::load::{Reader, Value};
+use super::load::{Field, Reader, Value};
 use super::{Asset, DEFAULT_PRESENCE_GRACE, MAX_PRESENCE_GRACE, Results, Settings, SmsTexts, Theme, WebVotes};
 
 const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme", "results", "language"];
@@ -130,8 +130,14 @@ impl Reader<'_> {
 
     /// `results = "live" | "hidden"` in `table` (the settings or a decision).
     pub(super) fn results(&mut self, table: &DeTable<'_>) -> Option<Results> {
-        let (v, at) = self.string(table, "results")?;
-        match v.as_str() {
+        let field = table.get_key_value("results");
+        self.results_field(field)
+    }
+
+    /// The `results` field of a table, found as `field`.
+    pub(super) fn results_field(&mut self, field: Option<Field<'_, '_>>) -> Option<Results> {
+        let (v, at) = self.str_field("results", field)?;
+        match v {
             "live" => Some(Results::Live),
             "hidden" => Some(Results::Hidden),
             other => {

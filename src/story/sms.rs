@@ -20,9 +20,23 @@ pub fn normalise(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().flat_map(char::to_lowercase));
+        if word.is_ascii() {
+            // Most words: lowercase in place, not char by char.
+            let start = out.len();
+            out.push_str(word);
+            out[start..].make_ascii_lowercase();
+        } else {
+            out.extend(word.chars().flat_map(char::to_lowercase));
+        }
     }
     out
+}
+
+/// Whether `text` has a word at all once normalised: `normalise(text)` is
+/// empty exactly when no character of `text` is a letter or digit. Checked
+/// without building the normal form.
+pub(super) fn has_word(text: &str) -> bool {
+    text.chars().any(char::is_alphanumeric)
 }
 
 /// Where a word a choice answers to comes from.
@@ -143,6 +157,18 @@ mod tests {
     #[test]
     fn normalise_of_only_punctuation_is_empty() {
         assert_eq!(normalise(" ?! 🎉 "), "");
+    }
+
+    #[test]
+    fn has_word_says_whether_the_normal_form_is_empty() {
+        for text in ["", " ", "?!", " ?! 🎉 ", "a", "(B)!", "🐶 x", "É", "٣", "_-_", "Don't"] {
+            assert_eq!(has_word(text), !normalise(text).is_empty(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn normalise_lowercases_mixed_ascii_and_other_words() {
+        assert_eq!(normalise("GO Straße ÉCOLE now"), "go straße école now");
     }
 
     #[test]
