@@ -57,8 +57,12 @@ pub(super) fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     };
     let file = std::fs::File::open(path).map_err(|e| refuse(format!("cannot read the story: {e}")))?;
     // Read at most one byte past the limit: the size in the metadata can be
-    // wrong (pipes, /dev/zero, a file still being written).
-    let mut bytes = Vec::new();
+    // wrong (pipes, /dev/zero, a file still being written), so it is only
+    // a hint for the first allocation (which saves growing a large buffer
+    // in steps and copying it each time).
+    let hint = file.metadata().map_or(0, |m| m.len());
+    let hint = usize::try_from(hint).unwrap_or(MAX_FILE_BYTES).min(MAX_FILE_BYTES) + 1;
+    let mut bytes = Vec::with_capacity(hint);
     let limit = u64::try_from(MAX_FILE_BYTES).unwrap_or(u64::MAX).saturating_add(1);
     file.take(limit)
         .read_to_end(&mut bytes)
