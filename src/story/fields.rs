@@ -194,7 +194,37 @@ fn closest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>, budget: &m
 
 #[cfg(test)]
 mod tests {
+    use super::super::diag::Problems;
     use super::*;
+
+    #[test]
+    fn fields_are_found_by_position_and_strangers_reported() {
+        let text = "b = 1\nzz = 2\na = \"x\"\nnxt = 3\n";
+        let (root, errors) = DeTable::parse_recoverable(text);
+        assert!(errors.is_empty());
+        let mut p = Problems::default();
+        let mut reader = Reader {
+            p: &mut p,
+            text,
+            budget: SUGGESTION_BUDGET,
+        };
+        let [a, b, next] = reader.fields(root.get_ref(), &["a", "b", "next"]);
+        let start = |f: Option<Field<'_, '_>>| f.map(|(k, _)| k.span().start);
+        assert_eq!((start(a), start(b), start(next)), (Some(13), Some(0), None));
+        assert_eq!(reader.str_field("a", a).map(|(s, _)| s), Some("x"));
+        let messages: Vec<String> = p
+            .into_diagnostics("t.toml", text)
+            .into_iter()
+            .map(|d| format!("{}:{}: {}", d.line, d.col, d.message))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "2:1: unknown field `zz`; the fields here are `a`, `b`, `next`",
+                "4:1: unknown field `nxt`; did you mean `next`?",
+            ]
+        );
+    }
 
     #[test]
     fn ids_are_lowercase_letters_digits_and_dashes() {
