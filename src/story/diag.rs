@@ -140,13 +140,15 @@ impl<'t> Cursor<'t> {
             target -= 1;
         }
         if target > self.offset {
-            for c in self.text[self.offset..target].chars() {
-                if c == '\n' {
-                    self.line += 1;
-                    self.col = 1;
-                } else {
-                    self.col += 1;
+            // Newlines counted over bytes, characters only after the last
+            // one: both are tight loops, unlike decoding every character.
+            let passed = &self.text[self.offset..target];
+            match passed.rfind('\n') {
+                Some(last) => {
+                    self.line += passed.bytes().filter(|&b| b == b'\n').count();
+                    self.col = 1 + passed[last + 1..].chars().count();
                 }
+                None => self.col += passed.chars().count(),
             }
             self.offset = target;
         }
@@ -171,5 +173,24 @@ mod tests {
         assert_eq!(places, [("a", 1, 1), ("x", 2, 3), ("z", 4, 1), ("end", 4, 2)]);
         assert_eq!(d[0].to_string(), "f.toml:1:1: error: a");
         assert_eq!(d[2].to_string(), "f.toml:4:1: warning: z");
+    }
+
+    #[test]
+    fn places_are_counted_the_same_in_steps_or_at_once() {
+        let text = "a€\n\nbé\ncc🙂d\n€\n";
+        let boundaries: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+        for &from in &boundaries {
+            for &to in boundaries.iter().filter(|&&to| to >= from) {
+                let mut stepped = Cursor::new(text);
+                stepped.advance_to(from);
+                let mut direct = Cursor::new(text);
+                // Character by character, as a person counts.
+                let before = &text[..to];
+                let line = 1 + before.matches('\n').count();
+                let col = 1 + before.rsplit('\n').next().unwrap_or("").chars().count();
+                assert_eq!(stepped.advance_to(to), (line, col), "{from}..{to}");
+                assert_eq!(direct.advance_to(to), (line, col), "{to}");
+            }
+        }
     }
 }
