@@ -27,9 +27,12 @@
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
 //! decision, moves the counters and records the voter in one step, and the
-//! counters always equal the voter records. The scripts build their keys
-//! from the prefix, so this store needs a single Redis (6.2 or later, for
-//! `ZADD GT`), not a Cluster; with `redis+sentinel://` URLs the store
+//! counters always equal the voter records. The presence sweep alone is a
+//! walk in steps, one script call each, so that votes run between them;
+//! each voter's check and withdrawal is still atomic within its step. The
+//! scripts build their keys from the prefix, so this store needs a single
+//! Redis (6.2 or later, for `ZADD GT`), not a Cluster; with
+//! `redis+sentinel://` URLs the store
 //! asks Redis Sentinel where that Redis is, and follows a failover. Reads of
 //! one tally or one voter are single commands.
 
@@ -62,6 +65,23 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// Voters per `keep_present` script call.
 const PRESENT_PER_CALL: usize = 1000;
+
+/// The `COUNT` of each `HSCAN` step of the presence sweep
+/// (`withdraw_absent.lua`): about this many voter records per script call.
+/// A vote waits behind a script call, and the sweep of 10,000 voters in a
+/// single call took Redis 23 to 55 ms (`SLOWLOG`), 2 to 6 µs a voter: a
+/// step of 256 holds Redis for about 0.6 to 1.4 ms, so a vote waits at most
+/// that long, while 10,000 voters still take only about 40 calls a sweep
+/// (once a second), each a round trip and a few cheap checks more. Much
+/// smaller steps would multiply those; much larger ones, the wait.
+const SWEEP_STEP: usize = 256;
+
+/// The most steps one sweep takes. A walk of the records ends when `HSCAN`
+/// answers cursor 0, which it does within about (voters + buckets) /
+/// [`SWEEP_STEP`] steps; this bound (over two million voters) only stops a
+/// server whose cursor never comes back to 0 from looping the sweeper
+/// forever. The next sweep starts the walk again.
+const SWEEP_MAX_STEPS: usize = 10_000;
 
 /// A script with the shared helpers of `lua/common.lua` in front.
 macro_rules! script {
@@ -363,11 +383,31 @@ impl RedisStore {
         instance: &str,
         grace: Duration,
     ) -> Result<u64> {
-        let ms = grace.as_millis().to_string();
-        let reply = self
-            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision, instance, &ms])
-            .await?;
-        parse(reply)
+        let (run, ms, count) = (run.to_string(), grace.as_millis().to_string(), SWEEP_STEP.to_string());
+        // One script call a step (see `withdraw_absent.lua`): votes run
+        // between the steps instead of waiting for the whole walk.
+        let mut cursor = "0".to_string();
+        let mut withdrawn = 0;
+        for _ in 0..SWEEP_MAX_STEPS {
+            let reply = self
+                .eval(
+                    &SCRIPTS.withdraw_absent,
+                    &[&run, decision, instance, &ms, &cursor, &count],
+                )
+                .await?;
+            let (some, next): (u64, String) = parse(reply)?;
+            withdrawn += some;
+            if next == "0" {
+                return Ok(withdrawn);
+            }
+            cursor = next;
+        }
+        tracing::warn!(
+            steps = SWEEP_MAX_STEPS,
+            decision,
+            "the presence sweep did not finish its walk of the voters; the next sweep starts again"
+        );
+        Ok(withdrawn)
     }
 
     pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
