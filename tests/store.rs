@@ -40,6 +40,7 @@ both_backends!(
     voters_without_a_running_lease_lose_their_presence_votes,
     a_lease_is_only_lengthened_and_outlives_the_decision,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
+    a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
     a_delivery_is_first_only_once,
     a_delivery_mark_runs_out,
     a_forgotten_delivery_is_first_again,
@@ -551,6 +552,60 @@ async fn nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run(store:
     assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
 }
 
+/// Voters in a crowd: well over one step (256 records) of the Redis
+/// sweep's walk.
+const CROWD: usize = 1500;
+
+/// How voter `n` of the crowd votes: its choice, whether sticky, and
+/// whether its lease runs (1 in 3 present; of the others, 1 in 7 had a
+/// lease that ran out, the rest never had one).
+fn crowd_voter(n: usize) -> (&'static str, VoteKind, bool) {
+    let choice = if n % 2 == 0 { "pets" } else { "doc" };
+    let kind = if n % 5 == 0 { Sticky } else { Presence };
+    (choice, kind, n % 3 == 0)
+}
+
+/// A sweep of a crowd, which the Redis store walks in several steps,
+/// withdraws exactly the presence votes of the absent voters, and only once.
+async fn a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    let present: Vec<Voter> = (0..CROWD).filter(|n| crowd_voter(*n).2).map(voter).collect();
+    let ran_out: Vec<Voter> = (0..CROWD)
+        .filter(|n| !crowd_voter(*n).2 && n % 7 == 1)
+        .map(voter)
+        .collect();
+    store.keep_present(&present, MINUTE).await.unwrap();
+    store.keep_present(&ran_out, Duration::ZERO).await.unwrap();
+    let mut kept = BTreeMap::new();
+    let mut absent = 0;
+    for n in 0..CROWD {
+        let (choice, kind, here) = crowd_voter(n);
+        store.vote(run, "build", &voter(n), choice, kind).await.unwrap();
+        if kind == Sticky || here {
+            *kept.entry(choice.to_string()).or_insert(0) += 1;
+        } else {
+            absent += 1;
+        }
+    }
+    assert_eq!(absent, 800, "4 in 5 vote by presence, 2 in 3 of those are absent");
+
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), absent);
+    assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
+    for n in 0..CROWD {
+        let (_, kind, here) = crowd_voter(n);
+        let choice = store.choice_of(run, "build", &voter(n)).await.unwrap();
+        assert_eq!(choice.is_some(), kind == Sticky || here, "voter {n}");
+    }
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        0,
+        "a second sweep finds nobody absent"
+    );
+    assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
+    let audit = store.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{audit:?}");
+}
+
 async fn a_delivery_is_first_only_once(store: VoteStore) {
     assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
     assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "redelivered");
@@ -1016,8 +1071,55 @@ async fn a_vote_is_one_evalsha() {
     assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
 }
 
+/// The Redis sweep of a crowd is a walk of short script calls: several
+/// EVALSHA, each running one `HSCAN` step of 256 records of the voters,
+/// never a read of all of them at once; every absent vote goes exactly once.
+#[tokio::test]
+async fn the_redis_sweep_of_a_crowd_is_a_walk_of_short_script_calls() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    for n in 0..CROWD {
+        store.vote(run, "build", &voter(n), "pets", Presence).await.unwrap();
+    }
+    let mut monitor = Monitor::start(&server);
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), CROWD as u64);
+    let ran = monitor.entries_until_marker(&server);
+
+    let sent: Vec<_> = ran.iter().filter(|e| !e.by_script).collect();
+    assert!(sent.iter().all(|e| e.is("EVALSHA")), "{sent:?}");
+    let voters = format!("cyoa:run:{run}:voters:build");
+    let steps: Vec<_> = ran.iter().filter(|e| e.by_script && e.is("HSCAN")).collect();
+    assert_eq!(steps.len(), sent.len(), "one HSCAN step per call: {steps:?}");
+    assert!(steps.len() > 1, "a crowd of {CROWD} takes several steps: {steps:?}");
+    for step in &steps {
+        assert_eq!(step.args[0], voters, "{step:?}");
+        assert_eq!(step.args[2..], ["COUNT", "256"], "{step:?}");
+    }
+    let whole = ran.iter().find(|e| e.is("HGETALL") && e.args.first() == Some(&voters));
+    assert!(whole.is_none(), "{whole:?}");
+    let deleted = ran.iter().filter(|e| e.is("HDEL") && e.args.first() == Some(&voters));
+    assert_eq!(deleted.count(), CROWD);
+    assert_eq!(store.tally(run, "build").await.unwrap().total(), 0);
+}
+
 /// A MONITOR connection: every command the server runs, as it runs it.
 struct Monitor(std::io::BufReader<std::net::TcpStream>);
+
+/// One command MONITOR saw.
+#[derive(Debug)]
+struct Ran {
+    /// Run by a script (`[0 lua]`), not sent by a client.
+    by_script: bool,
+    name: String,
+    args: Vec<String>,
+}
+
+impl Ran {
+    fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}
 
 impl Monitor {
     fn start(server: &RedisServer) -> Monitor {
@@ -1034,6 +1136,14 @@ impl Monitor {
     /// The names of the commands clients sent (not those scripts ran), up
     /// to a marker this sends from another connection.
     fn commands_until_marker(&mut self, server: &RedisServer) -> Vec<String> {
+        let ran = self.entries_until_marker(server);
+        ran.into_iter().filter(|e| !e.by_script).map(|e| e.name).collect()
+    }
+
+    /// Every command run, by clients and by scripts, up to a marker this
+    /// sends from another connection. (Arguments are read as simple quoted
+    /// words: enough for cyoa's keys and numbers.)
+    fn entries_until_marker(&mut self, server: &RedisServer) -> Vec<Ran> {
         use std::io::BufRead;
         const MARKER: &str = "cyoa-monitor-marker";
         let _: String = ::redis::cmd("ECHO")
@@ -1055,11 +1165,13 @@ impl Monitor {
             let Some((client, rest)) = line.split_once("] ") else {
                 continue;
             };
-            if client.ends_with(" lua") {
-                continue;
-            }
-            if let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
-                commands.push(name.to_string());
+            let mut words = rest.trim_end().split('"').skip(1).step_by(2).map(str::to_string);
+            if let Some(name) = words.next() {
+                commands.push(Ran {
+                    by_script: client.ends_with(" lua"),
+                    name,
+                    args: words.collect(),
+                });
             }
         }
     }
