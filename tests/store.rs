@@ -41,6 +41,7 @@ both_backends!(
     a_lease_is_only_lengthened_and_outlives_the_decision,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
     a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
+    sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records,
     a_delivery_is_first_only_once,
     a_delivery_mark_runs_out,
     a_forgotten_delivery_is_first_again,
@@ -604,6 +605,50 @@ async fn a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once(sto
     assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
     let audit = store.audit(false).await.unwrap();
     assert!(audit.drift.is_empty(), "{audit:?}");
+}
+
+/// Sweeps running all through a burst of votes (the Redis store's walk
+/// lets the votes in between its steps) leave a tally equal to a recount
+/// of the voters' choices, and the last sweep leaves only sticky votes.
+async fn sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    for n in 0..CROWD {
+        store.vote(run, "build", &voter(n), "pets", Presence).await.unwrap();
+    }
+    let (done, mut burst_over) = tokio::sync::watch::channel(false);
+    let sweeper = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut sweeps = 0;
+            while !*burst_over.borrow_and_update() {
+                store.withdraw_absent(run, "build").await.unwrap();
+                sweeps += 1;
+            }
+            sweeps
+        })
+    };
+    vote_in_a_burst(&store, run, "build").await;
+    done.send(true).unwrap();
+    assert!(sweeper.await.unwrap() > 0);
+    store.withdraw_absent(run, "build").await.unwrap();
+
+    let audit = store.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{audit:?}");
+    let mut recount = BTreeMap::new();
+    for n in 0..CROWD {
+        if let Some(choice) = store.choice_of(run, "build", &voter(n)).await.unwrap() {
+            *recount.entry(choice).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(counts(&store.tally(run, "build").await.unwrap()), recount);
+    // Only sticky votes are left: withdrawing the presence ones finds none.
+    for n in 0..CROWD {
+        assert_eq!(
+            store.withdraw(run, "build", &voter(n), true).await.unwrap(),
+            None,
+            "voter {n}"
+        );
+    }
 }
 
 async fn a_delivery_is_first_only_once(store: VoteStore) {
