@@ -77,8 +77,9 @@ const PRESENT_PER_CALL: usize = 1000;
 const SWEEP_STEP: usize = 256;
 
 /// The most steps one sweep takes. A walk of the records ends when `HSCAN`
-/// answers cursor 0, which it does within about (voters + buckets) /
-/// [`SWEEP_STEP`] steps; this bound (over two million voters) only stops a
+/// answers cursor 0, which it does within about voters / [`SWEEP_STEP`]
+/// steps (a few more where the hash table has many empty buckets); this
+/// bound, far above any audience (about two million voters), only keeps a
 /// server whose cursor never comes back to 0 from looping the sweeper
 /// forever. The next sweep starts the walk again.
 const SWEEP_MAX_STEPS: usize = 10_000;
