@@ -90,7 +90,11 @@ mod tests {
         let start = beat.last_heard;
         assert_eq!(beat.deadline(), start + PING);
         assert_eq!(beat.fire(start + PING), Beat::Ping);
-        assert_eq!(beat.deadline(), start + TIMEOUT, "the silence ends before the next ping");
+        assert_eq!(
+            beat.deadline(),
+            start + TIMEOUT,
+            "the silence ends before the next ping"
+        );
         assert_eq!(beat.fire(start + TIMEOUT), Beat::Silent);
     }
 

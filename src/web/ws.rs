@@ -358,8 +358,8 @@ mod tests {
     use std::pin::Pin;
 
     use futures_util::{sink, stream};
-    use tokio::sync::mpsc;
     use serde_json::{Value, json};
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::story::Story;
