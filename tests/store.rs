@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use cyoa::store::{
-    Closed, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter,
+    Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome,
+    VoteStore, Voter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
@@ -42,10 +43,10 @@ both_backends!(
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
     a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
     sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records,
-    a_delivery_is_first_only_once,
+    a_delivery_counts_only_once,
     a_delivery_mark_runs_out,
-    a_forgotten_delivery_is_first_again,
-    concurrent_deliveries_of_one_message_have_one_first,
+    a_refused_text_marks_nothing,
+    concurrent_deliveries_of_one_message_count_once,
     a_run_records_when_it_started,
     publishing_results_and_explore_belongs_to_the_run,
     a_new_run_starts_with_nothing_published,
@@ -651,58 +652,100 @@ async fn sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records(s
     }
 }
 
-async fn a_delivery_is_first_only_once(store: VoteStore) {
-    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "redelivered");
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "and again");
-    assert!(store.first_delivery("SM2", MINUTE).await.unwrap(), "another message");
-    assert!(
-        store.first_delivery("sm1", MINUTE).await.unwrap(),
+/// A text's vote on the open "build" decision, from phone `n`, delivered
+/// as `sid`.
+async fn text(store: &VoteStore, run: u64, n: usize, choice: &str, sid: &str, ttl: Duration) -> Delivery {
+    store.sms_vote(run, "build", &voter(n), choice, sid, ttl).await.unwrap()
+}
+
+fn counted(previous: Option<&str>) -> Delivery {
+    Delivery::First(VoteOutcome::Counted {
+        previous: previous.map(str::to_string),
+    })
+}
+
+async fn a_delivery_counts_only_once(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(text(&store, run, 1, "pets", "SM1", MINUTE).await, counted(None));
+    let again = Delivery::Again(Some("pets".into()));
+    assert_eq!(text(&store, run, 1, "pets", "SM1", MINUTE).await, again, "redelivered");
+    assert_eq!(
+        text(&store, run, 1, "doc", "SM1", MINUTE).await,
+        again,
+        "a redelivery moves nothing"
+    );
+    assert_eq!(
+        text(&store, run, 1, "doc", "SM2", MINUTE).await,
+        counted(Some("pets")),
+        "another message"
+    );
+    assert_eq!(
+        text(&store, run, 1, "pets", "sm1", MINUTE).await,
+        counted(Some("doc")),
         "ids are case-sensitive"
+    );
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("pets", 1)]))
     );
 }
 
 async fn a_delivery_mark_runs_out(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
     let ttl = Duration::from_millis(50);
-    assert!(store.first_delivery("SM1", ttl).await.unwrap());
-    assert!(store.first_delivery("SM-long", MINUTE).await.unwrap());
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "still remembered");
+    assert_eq!(text(&store, run, 1, "pets", "SM1", ttl).await, counted(None));
+    assert_eq!(text(&store, run, 2, "doc", "SM-long", MINUTE).await, counted(None));
     // The mark runs out on the store's own clock; ask until it has.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !store.first_delivery("SM1", ttl).await.unwrap() {
+    while let Delivery::Again(_) = text(&store, run, 1, "pets", "SM1", ttl).await {
         assert!(tokio::time::Instant::now() < deadline, "the mark never ran out");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(
-        !store.first_delivery("SM-long", MINUTE).await.unwrap(),
+    assert_eq!(
+        text(&store, run, 2, "doc", "SM-long", MINUTE).await,
+        Delivery::Again(Some("doc".into())),
         "a longer mark stays"
     );
-    assert!(
-        store.first_delivery("", Duration::ZERO).await.unwrap(),
+    assert_eq!(
+        text(&store, run, 3, "doc", "", Duration::ZERO).await,
+        counted(None),
         "a zero TTL is accepted"
+    );
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("pets", 1), ("doc", 2)]))
     );
 }
 
-async fn a_forgotten_delivery_is_first_again(store: VoteStore) {
-    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
-    store.forget_delivery("SM1").await.unwrap();
-    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap());
-    store.forget_delivery("never-seen").await.unwrap();
+async fn a_refused_text_marks_nothing(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let refused = store.sms_vote(run, "build", &voter(1), "pets", "SM1", MINUTE).await;
+    assert!(matches!(refused, Err(StoreError::NotOpen(_))), "{refused:?}");
+    let run = open_vote(&store, "build").await;
+    assert!(matches!(
+        store.sms_vote(run + 1, "build", &voter(1), "pets", "SM1", MINUTE).await,
+        Err(StoreError::NotCurrent(_))
+    ));
+    // Twilio's retry of the refused delivery counts once the vote is open.
+    assert_eq!(text(&store, run, 1, "pets", "SM1", MINUTE).await, counted(None));
 }
 
-async fn concurrent_deliveries_of_one_message_have_one_first(store: VoteStore) {
+async fn concurrent_deliveries_of_one_message_count_once(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.first_delivery("SM-race", MINUTE).await.unwrap() })
+            tokio::spawn(async move { text(&store, run, 7, "pets", "SM-race", MINUTE).await })
         })
         .collect();
     let mut firsts = 0;
     for task in tasks {
-        firsts += usize::from(task.await.unwrap());
+        if let Delivery::First(_) = task.await.unwrap() {
+            firsts += 1;
+        }
     }
     assert_eq!(firsts, 1);
+    assert_eq!(store.tally(run, "build").await.unwrap(), tally(&[("pets", 1)]));
 }
 
 const BURST_VOTERS: usize = 500;
@@ -931,22 +974,25 @@ async fn a_delivery_mark_is_one_key_under_the_prefix_that_expires() {
     let server = RedisServer::start();
     let a = redis_store_at(&server, "talk-a:").await;
     let b = redis_store_at(&server, "talk-b:").await;
-    assert!(a.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(
-        b.first_delivery("SM1", MINUTE).await.unwrap(),
+    let (run_a, run_b) = (open_vote(&a, "build").await, open_vote(&b, "build").await);
+    assert_eq!(text(&a, run_a, 1, "pets", "SM1", MINUTE).await, counted(None));
+    assert_eq!(
+        text(&b, run_b, 1, "pets", "SM1", MINUTE).await,
+        counted(None),
         "another prefix, another talk"
     );
 
     let mut con = server.connection();
-    let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*:sms:*").query(&mut con).unwrap();
     keys.sort();
     assert_eq!(keys, ["talk-a:sms:SM1", "talk-b:sms:SM1"]);
     let ttl: i64 = ::redis::cmd("PTTL").arg("talk-a:sms:SM1").query(&mut con).unwrap();
     assert!(ttl > 0 && ttl <= 60_000, "PTTL {ttl}");
 
     let again = redis_store_at(&server, "talk-a:").await;
-    assert!(
-        !again.first_delivery("SM1", MINUTE).await.unwrap(),
+    assert_eq!(
+        text(&again, run_a, 1, "pets", "SM1", MINUTE).await,
+        Delivery::Again(Some("pets".into())),
         "another instance sees the mark"
     );
 }

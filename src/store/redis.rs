@@ -47,8 +47,8 @@ use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{FromRedisValue, Script, Value};
 
 use super::{
-    Audit, Closed, Drift, Events, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally,
-    VoteKind, VoteOutcome, Voter,
+    Audit, Closed, Delivery, Drift, Events, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
+    Tally, VoteKind, VoteOutcome, Voter,
 };
 
 /// How long a command may take before the store reports Redis unavailable.
@@ -102,6 +102,7 @@ struct Scripts {
     open: Script,
     close: Script,
     vote: Script,
+    sms_vote: Script,
     withdraw: Script,
     keep_present: Script,
     withdraw_absent: Script,
@@ -122,6 +123,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     open: script!("open.lua"),
     close: script!("close.lua"),
     vote: script!("vote.lua"),
+    sms_vote: script!("sms_vote.lua"),
     withdraw: script!("withdraw.lua"),
     keep_present: script!("keep_present.lua"),
     withdraw_absent: script!("withdraw_absent.lua"),
@@ -339,16 +341,25 @@ impl RedisStore {
         };
         let args = [&run.to_string(), decision, voter.as_str(), choice, kind];
         let reply = self.eval(&SCRIPTS.vote, &args).await?;
-        let mut items = array(reply)?.into_iter();
-        match status(items.next())?.as_str() {
-            "counted" => Ok(VoteOutcome::Counted {
-                previous: parse(items.next().unwrap_or(Value::Nil))?,
-            }),
-            "unchanged" => Ok(VoteOutcome::Unchanged),
-            "not_open" => Err(StoreError::NotOpen(decision.to_string())),
-            "not_current" => Err(StoreError::NotCurrent(run)),
-            other => Err(unexpected(other)),
+        match vote_reply(reply, run, decision)? {
+            Delivery::First(outcome) => Ok(outcome),
+            Delivery::Again(_) => Err(unexpected("again")),
         }
+    }
+
+    pub(super) async fn sms_vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<Delivery> {
+        let ms = delivery_ms(ttl).to_string();
+        let args = [&run.to_string(), decision, voter.as_str(), choice, sid, &ms];
+        let reply = self.eval(&SCRIPTS.sms_vote, &args).await?;
+        vote_reply(reply, run, decision)
     }
 
     pub(super) async fn withdraw(
@@ -506,32 +517,6 @@ impl RedisStore {
             .eval(&SCRIPTS.history, &[&first.to_string(), &last.to_string()])
             .await?;
         array(reply)?.into_iter().map(run_record).collect()
-    }
-
-    pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
-        let mut con = self.con();
-        // PX 0 is an error in Redis; a zero TTL means "remember briefly".
-        let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{}sms:{sid}", self.prefix))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms)
-            .query_async(&mut con)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(set.is_some())
-    }
-
-    pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
-        let mut con = self.con();
-        let _: i64 = redis::cmd("DEL")
-            .arg(format!("{}sms:{sid}", self.prefix))
-            .query_async(&mut con)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {
@@ -708,6 +693,27 @@ fn unexpected(what: impl std::fmt::Display) -> StoreError {
 
 fn parse<T: FromRedisValue>(v: Value) -> Result<T> {
     redis::from_redis_value(v).map_err(unexpected)
+}
+
+/// The reply of vote.lua and sms_vote.lua.
+fn vote_reply(reply: Value, run: RunId, decision: &str) -> Result<Delivery> {
+    let mut items = array(reply)?.into_iter();
+    match status(items.next())?.as_str() {
+        "counted" => Ok(Delivery::First(VoteOutcome::Counted {
+            previous: parse(items.next().unwrap_or(Value::Nil))?,
+        })),
+        "unchanged" => Ok(Delivery::First(VoteOutcome::Unchanged)),
+        "again" => Ok(Delivery::Again(parse(items.next().unwrap_or(Value::Nil))?)),
+        "not_open" => Err(StoreError::NotOpen(decision.to_string())),
+        "not_current" => Err(StoreError::NotCurrent(run)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// A delivery mark's time to live in ms: PX 0 is an error in Redis, so a
+/// zero TTL means "remember briefly".
+fn delivery_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 fn array(v: Value) -> Result<Vec<Value>> {
