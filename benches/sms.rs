@@ -112,7 +112,7 @@ fn handle_in_memory(c: &mut Criterion) {
                 (headers, form.finish().into_bytes())
             },
             |(headers, body)| {
-                let outcome = runtime.block_on(sms::handle(&config, &story, &store, "/sms", &headers, &body));
+                let outcome = runtime.block_on(sms::handle(&config, &story, &store, None, "/sms", &headers, &body));
                 assert!(outcome.counted.is_some(), "{}", outcome.body);
                 outcome
             },

@@ -7,9 +7,14 @@
 //! `Authorization` header (no header is recorded), phone numbers (the SMS
 //! code logs their keyed hash only). `tests/web/telemetry.rs` checks it.
 
-use axum::Router;
-use axum::http::{HeaderValue, Request};
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
 use clap::ValueEnum;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -75,40 +80,43 @@ fn acceptable_id(value: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// Adds the request id and the request span to every route of `router`:
-/// an id from the client (nginx's `$request_id`, say) is kept when it is
-/// short and plain, else a fresh one is made; the response carries it in
-/// `X-Request-Id`; the span `request{id method path}` holds it, and a
-/// socket's tasks run inside that span.
-pub fn request_layers<S>(router: Router<S>) -> Router<S>
+/// The request id and the request span, around the whole application (one
+/// layer stack, not one per route): an id from the client (nginx's
+/// `$request_id`, say) is kept when it is short and plain, else a fresh one
+/// is made; the response carries it in `X-Request-Id`; the span
+/// `request{id method path}` holds it, and a socket's tasks run inside that
+/// span.
+pub fn request_layers<S>(service: S) -> crate::web::App
 where
-    S: Clone + Send + Sync + 'static,
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
 {
-    router
-        // The span names the path only: the query may hold the presenter token.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
-        }))
-        .layer(PropagateRequestIdLayer::new(axum::http::HeaderName::from_static(
-            REQUEST_ID,
-        )))
-        .layer(SetRequestIdLayer::new(
-            axum::http::HeaderName::from_static(REQUEST_ID),
-            MakeRequestHex,
-        ))
-        .layer(axum::middleware::map_request(
-            |mut req: Request<axum::body::Body>| async move {
-                if req.headers().get(REQUEST_ID).is_some_and(|v| !acceptable_id(v)) {
-                    req.headers_mut().remove(REQUEST_ID);
-                }
-                req
-            },
-        ))
+    let id = HeaderName::from_static(REQUEST_ID);
+    let layered = ServiceBuilder::new()
+        // Trace's body wrapper back to axum's body, outermost.
+        .map_response(IntoResponse::into_response)
+        .map_request(|mut req: Request<Body>| {
+            if req.headers().get(REQUEST_ID).is_some_and(|v| !acceptable_id(v)) {
+                req.headers_mut().remove(REQUEST_ID);
+            }
+            req
+        })
+        .layer(SetRequestIdLayer::new(id.clone(), MakeRequestHex))
+        .layer(PropagateRequestIdLayer::new(id))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span as fn(&Request<Body>) -> tracing::Span))
+        .service(service);
+    BoxCloneSyncService::new(layered)
+}
+
+/// The span of a request. It names the path only: the query may hold the
+/// presenter token.
+fn request_span(req: &Request<Body>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
 }
 
 #[cfg(test)]

@@ -212,7 +212,7 @@ proptest! {
         if let Ok(v) = HeaderValue::from_str(&signature) {
             headers.insert(sms::signature::HEADER, v);
         }
-        let outcome = rt.block_on(sms::handle(&config(), &story, &store, &path, &headers, &body));
+        let outcome = rt.block_on(sms::handle(&config(), &story, &store, None, &path, &headers, &body));
         check_outcome(&outcome);
         // Unsigned: never counted.
         prop_assert_ne!(outcome.status, StatusCode::OK);
@@ -248,7 +248,7 @@ proptest! {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
         let signature = sms::signature::compute(TOKEN.as_bytes(), URL, &decoded);
         headers.insert(sms::signature::HEADER, HeaderValue::from_str(&signature).unwrap());
-        let outcome = rt.block_on(sms::handle(&config(), &story, &store, "/sms", &headers, body.as_bytes()));
+        let outcome = rt.block_on(sms::handle(&config(), &story, &store, None, "/sms", &headers, body.as_bytes()));
         check_outcome(&outcome);
         prop_assert_ne!(outcome.status, StatusCode::FORBIDDEN, "signed correctly");
         if outcome.counted.is_some() {

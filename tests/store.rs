@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use cyoa::store::{
-    Closed, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome, VoteStore, Voter,
+    Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome,
+    VoteStore, Voter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
@@ -40,10 +41,12 @@ both_backends!(
     voters_without_a_running_lease_lose_their_presence_votes,
     a_lease_is_only_lengthened_and_outlives_the_decision,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
-    a_delivery_is_first_only_once,
+    a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
+    sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records,
+    a_delivery_counts_only_once,
     a_delivery_mark_runs_out,
-    a_forgotten_delivery_is_first_again,
-    concurrent_deliveries_of_one_message_have_one_first,
+    a_refused_text_marks_nothing,
+    concurrent_deliveries_of_one_message_count_once,
     a_run_records_when_it_started,
     publishing_results_and_explore_belongs_to_the_run,
     a_new_run_starts_with_nothing_published,
@@ -551,58 +554,198 @@ async fn nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run(store:
     assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
 }
 
-async fn a_delivery_is_first_only_once(store: VoteStore) {
-    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "redelivered");
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "and again");
-    assert!(store.first_delivery("SM2", MINUTE).await.unwrap(), "another message");
-    assert!(
-        store.first_delivery("sm1", MINUTE).await.unwrap(),
+/// Voters in a crowd: well over one step (256 records) of the Redis
+/// sweep's walk.
+const CROWD: usize = 1500;
+
+/// How voter `n` of the crowd votes: its choice, whether sticky, and
+/// whether its lease runs (1 in 3 present; of the others, 1 in 7 had a
+/// lease that ran out, the rest never had one).
+fn crowd_voter(n: usize) -> (&'static str, VoteKind, bool) {
+    let choice = if n % 2 == 0 { "pets" } else { "doc" };
+    let kind = if n % 5 == 0 { Sticky } else { Presence };
+    (choice, kind, n % 3 == 0)
+}
+
+/// A sweep of a crowd, which the Redis store walks in several steps,
+/// withdraws exactly the presence votes of the absent voters, and only once.
+async fn a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    let present: Vec<Voter> = (0..CROWD).filter(|n| crowd_voter(*n).2).map(voter).collect();
+    let ran_out: Vec<Voter> = (0..CROWD)
+        .filter(|n| !crowd_voter(*n).2 && n % 7 == 1)
+        .map(voter)
+        .collect();
+    store.keep_present(&present, MINUTE).await.unwrap();
+    store.keep_present(&ran_out, Duration::ZERO).await.unwrap();
+    let mut kept = BTreeMap::new();
+    let mut absent = 0;
+    for n in 0..CROWD {
+        let (choice, kind, here) = crowd_voter(n);
+        store.vote(run, "build", &voter(n), choice, kind).await.unwrap();
+        if kind == Sticky || here {
+            *kept.entry(choice.to_string()).or_insert(0) += 1;
+        } else {
+            absent += 1;
+        }
+    }
+    assert_eq!(absent, 800, "4 in 5 vote by presence, 2 in 3 of those are absent");
+
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), absent);
+    assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
+    for n in 0..CROWD {
+        let (_, kind, here) = crowd_voter(n);
+        let choice = store.choice_of(run, "build", &voter(n)).await.unwrap();
+        assert_eq!(choice.is_some(), kind == Sticky || here, "voter {n}");
+    }
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        0,
+        "a second sweep finds nobody absent"
+    );
+    assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
+    let audit = store.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{audit:?}");
+}
+
+/// Sweeps running all through a burst of votes (the Redis store's walk
+/// lets the votes in between its steps) leave a tally equal to a recount
+/// of the voters' choices, and the last sweep leaves only sticky votes.
+async fn sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    for n in 0..CROWD {
+        store.vote(run, "build", &voter(n), "pets", Presence).await.unwrap();
+    }
+    let (done, mut burst_over) = tokio::sync::watch::channel(false);
+    let sweeper = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut sweeps = 0;
+            while !*burst_over.borrow_and_update() {
+                store.withdraw_absent(run, "build").await.unwrap();
+                sweeps += 1;
+            }
+            sweeps
+        })
+    };
+    vote_in_a_burst(&store, run, "build").await;
+    done.send(true).unwrap();
+    assert!(sweeper.await.unwrap() > 0);
+    store.withdraw_absent(run, "build").await.unwrap();
+
+    let audit = store.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{audit:?}");
+    let mut recount = BTreeMap::new();
+    for n in 0..CROWD {
+        if let Some(choice) = store.choice_of(run, "build", &voter(n)).await.unwrap() {
+            *recount.entry(choice).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(counts(&store.tally(run, "build").await.unwrap()), recount);
+    // Only sticky votes are left: withdrawing the presence ones finds none.
+    for n in 0..CROWD {
+        assert_eq!(
+            store.withdraw(run, "build", &voter(n), true).await.unwrap(),
+            None,
+            "voter {n}"
+        );
+    }
+}
+
+/// A text's vote on the open "build" decision, from phone `n`, delivered
+/// as `sid`.
+async fn text(store: &VoteStore, run: u64, n: usize, choice: &str, sid: &str, ttl: Duration) -> Delivery {
+    store.sms_vote(run, "build", &voter(n), choice, sid, ttl).await.unwrap()
+}
+
+fn counted(previous: Option<&str>) -> Delivery {
+    Delivery::First(VoteOutcome::Counted {
+        previous: previous.map(str::to_string),
+    })
+}
+
+async fn a_delivery_counts_only_once(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(text(&store, run, 1, "pets", "SM1", MINUTE).await, counted(None));
+    let again = Delivery::Again(Some("pets".into()));
+    assert_eq!(text(&store, run, 1, "pets", "SM1", MINUTE).await, again, "redelivered");
+    assert_eq!(
+        text(&store, run, 1, "doc", "SM1", MINUTE).await,
+        again,
+        "a redelivery moves nothing"
+    );
+    assert_eq!(
+        text(&store, run, 1, "doc", "SM2", MINUTE).await,
+        counted(Some("pets")),
+        "another message"
+    );
+    assert_eq!(
+        text(&store, run, 1, "pets", "sm1", MINUTE).await,
+        counted(Some("doc")),
         "ids are case-sensitive"
+    );
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("pets", 1)]))
     );
 }
 
 async fn a_delivery_mark_runs_out(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
     let ttl = Duration::from_millis(50);
-    assert!(store.first_delivery("SM1", ttl).await.unwrap());
-    assert!(store.first_delivery("SM-long", MINUTE).await.unwrap());
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap(), "still remembered");
+    assert_eq!(text(&store, run, 1, "pets", "SM1", ttl).await, counted(None));
+    assert_eq!(text(&store, run, 2, "doc", "SM-long", MINUTE).await, counted(None));
     // The mark runs out on the store's own clock; ask until it has.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !store.first_delivery("SM1", ttl).await.unwrap() {
+    while let Delivery::Again(_) = text(&store, run, 1, "pets", "SM1", ttl).await {
         assert!(tokio::time::Instant::now() < deadline, "the mark never ran out");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(
-        !store.first_delivery("SM-long", MINUTE).await.unwrap(),
+    assert_eq!(
+        text(&store, run, 2, "doc", "SM-long", MINUTE).await,
+        Delivery::Again(Some("doc".into())),
         "a longer mark stays"
     );
-    assert!(
-        store.first_delivery("", Duration::ZERO).await.unwrap(),
+    assert_eq!(
+        text(&store, run, 3, "doc", "", Duration::ZERO).await,
+        counted(None),
         "a zero TTL is accepted"
+    );
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("pets", 1), ("doc", 2)]))
     );
 }
 
-async fn a_forgotten_delivery_is_first_again(store: VoteStore) {
-    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
-    store.forget_delivery("SM1").await.unwrap();
-    assert!(store.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(!store.first_delivery("SM1", MINUTE).await.unwrap());
-    store.forget_delivery("never-seen").await.unwrap();
+async fn a_refused_text_marks_nothing(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let refused = store.sms_vote(run, "build", &voter(1), "pets", "SM1", MINUTE).await;
+    assert!(matches!(refused, Err(StoreError::NotOpen(_))), "{refused:?}");
+    let run = open_vote(&store, "build").await;
+    assert!(matches!(
+        store.sms_vote(run + 1, "build", &voter(1), "pets", "SM1", MINUTE).await,
+        Err(StoreError::NotCurrent(_))
+    ));
+    // Twilio's retry of the refused delivery counts once the vote is open.
+    assert_eq!(text(&store, run, 1, "pets", "SM1", MINUTE).await, counted(None));
 }
 
-async fn concurrent_deliveries_of_one_message_have_one_first(store: VoteStore) {
+async fn concurrent_deliveries_of_one_message_count_once(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.first_delivery("SM-race", MINUTE).await.unwrap() })
+            tokio::spawn(async move { text(&store, run, 7, "pets", "SM-race", MINUTE).await })
         })
         .collect();
     let mut firsts = 0;
     for task in tasks {
-        firsts += usize::from(task.await.unwrap());
+        if let Delivery::First(_) = task.await.unwrap() {
+            firsts += 1;
+        }
     }
     assert_eq!(firsts, 1);
+    assert_eq!(store.tally(run, "build").await.unwrap(), tally(&[("pets", 1)]));
 }
 
 const BURST_VOTERS: usize = 500;
@@ -831,22 +974,25 @@ async fn a_delivery_mark_is_one_key_under_the_prefix_that_expires() {
     let server = RedisServer::start();
     let a = redis_store_at(&server, "talk-a:").await;
     let b = redis_store_at(&server, "talk-b:").await;
-    assert!(a.first_delivery("SM1", MINUTE).await.unwrap());
-    assert!(
-        b.first_delivery("SM1", MINUTE).await.unwrap(),
+    let (run_a, run_b) = (open_vote(&a, "build").await, open_vote(&b, "build").await);
+    assert_eq!(text(&a, run_a, 1, "pets", "SM1", MINUTE).await, counted(None));
+    assert_eq!(
+        text(&b, run_b, 1, "pets", "SM1", MINUTE).await,
+        counted(None),
         "another prefix, another talk"
     );
 
     let mut con = server.connection();
-    let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*:sms:*").query(&mut con).unwrap();
     keys.sort();
     assert_eq!(keys, ["talk-a:sms:SM1", "talk-b:sms:SM1"]);
     let ttl: i64 = ::redis::cmd("PTTL").arg("talk-a:sms:SM1").query(&mut con).unwrap();
     assert!(ttl > 0 && ttl <= 60_000, "PTTL {ttl}");
 
     let again = redis_store_at(&server, "talk-a:").await;
-    assert!(
-        !again.first_delivery("SM1", MINUTE).await.unwrap(),
+    assert_eq!(
+        text(&again, run_a, 1, "pets", "SM1", MINUTE).await,
+        Delivery::Again(Some("pets".into())),
         "another instance sees the mark"
     );
 }
@@ -1016,8 +1162,55 @@ async fn a_vote_is_one_evalsha() {
     assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
 }
 
+/// The Redis sweep of a crowd is a walk of short script calls: several
+/// EVALSHA, each running one `HSCAN` step of 256 records of the voters,
+/// never a read of all of them at once; every absent vote goes exactly once.
+#[tokio::test]
+async fn the_redis_sweep_of_a_crowd_is_a_walk_of_short_script_calls() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    for n in 0..CROWD {
+        store.vote(run, "build", &voter(n), "pets", Presence).await.unwrap();
+    }
+    let mut monitor = Monitor::start(&server);
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), CROWD as u64);
+    let ran = monitor.entries_until_marker(&server);
+
+    let sent: Vec<_> = ran.iter().filter(|e| !e.by_script).collect();
+    assert!(sent.iter().all(|e| e.is("EVALSHA")), "{sent:?}");
+    let voters = format!("cyoa:run:{run}:voters:build");
+    let steps: Vec<_> = ran.iter().filter(|e| e.by_script && e.is("HSCAN")).collect();
+    assert_eq!(steps.len(), sent.len(), "one HSCAN step per call: {steps:?}");
+    assert!(steps.len() > 1, "a crowd of {CROWD} takes several steps: {steps:?}");
+    for step in &steps {
+        assert_eq!(step.args[0], voters, "{step:?}");
+        assert_eq!(step.args[2..], ["COUNT", "256"], "{step:?}");
+    }
+    let whole = ran.iter().find(|e| e.is("HGETALL") && e.args.first() == Some(&voters));
+    assert!(whole.is_none(), "{whole:?}");
+    let deleted = ran.iter().filter(|e| e.is("HDEL") && e.args.first() == Some(&voters));
+    assert_eq!(deleted.count(), CROWD);
+    assert_eq!(store.tally(run, "build").await.unwrap().total(), 0);
+}
+
 /// A MONITOR connection: every command the server runs, as it runs it.
 struct Monitor(std::io::BufReader<std::net::TcpStream>);
+
+/// One command MONITOR saw.
+#[derive(Debug)]
+struct Ran {
+    /// Run by a script (`[0 lua]`), not sent by a client.
+    by_script: bool,
+    name: String,
+    args: Vec<String>,
+}
+
+impl Ran {
+    fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}
 
 impl Monitor {
     fn start(server: &RedisServer) -> Monitor {
@@ -1034,6 +1227,14 @@ impl Monitor {
     /// The names of the commands clients sent (not those scripts ran), up
     /// to a marker this sends from another connection.
     fn commands_until_marker(&mut self, server: &RedisServer) -> Vec<String> {
+        let ran = self.entries_until_marker(server);
+        ran.into_iter().filter(|e| !e.by_script).map(|e| e.name).collect()
+    }
+
+    /// Every command run, by clients and by scripts, up to a marker this
+    /// sends from another connection. (Arguments are read as simple quoted
+    /// words: enough for cyoa's keys and numbers.)
+    fn entries_until_marker(&mut self, server: &RedisServer) -> Vec<Ran> {
         use std::io::BufRead;
         const MARKER: &str = "cyoa-monitor-marker";
         let _: String = ::redis::cmd("ECHO")
@@ -1055,11 +1256,13 @@ impl Monitor {
             let Some((client, rest)) = line.split_once("] ") else {
                 continue;
             };
-            if client.ends_with(" lua") {
-                continue;
-            }
-            if let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
-                commands.push(name.to_string());
+            let mut words = rest.trim_end().split('"').skip(1).step_by(2).map(str::to_string);
+            if let Some(name) = words.next() {
+                commands.push(Ran {
+                    by_script: client.ends_with(" lua"),
+                    name,
+                    args: words.collect(),
+                });
             }
         }
     }

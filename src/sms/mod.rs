@@ -27,8 +27,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::store::{RunId, StoreError, VoteKind, VoteOutcome, VoteStore, Voter};
-use crate::story::{Decision, Story};
+use crate::store::{Delivery, RunId, StoreError, VoteOutcome, VoteStore, Voter};
+use crate::story::{Decision, SmsTexts, Story};
 use parse::Reading;
 
 /// The largest webhook body taken; Twilio's are a few hundred bytes.
@@ -193,6 +193,7 @@ pub async fn handle(
     config: &SmsConfig,
     story: &Story,
     store: &VoteStore,
+    open: OpenHint<'_>,
     path_and_query: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -253,15 +254,37 @@ pub async fn handle(
             format!("The text is over {MAX_TEXT_CHARS} characters; nothing was counted."),
         );
     }
-    take_vote(config, story, store, Message { from, text, sid }).await
+    take_vote(config, story, store, open, Message { from, text, sid }).await
 }
 
+/// The vote this instance last saw open (run, decision id), if any: a
+/// hint that lets a text vote in one store round trip. The store checks it
+/// in the same step; a stale hint only costs the longer way.
+pub type OpenHint<'a> = Option<(RunId, &'a str)>;
+
 /// Reads a checked message and counts it.
-async fn take_vote(config: &SmsConfig, story: &Story, store: &VoteStore, message: Message<'_>) -> SmsOutcome {
+async fn take_vote(
+    config: &SmsConfig,
+    story: &Story,
+    store: &VoteStore,
+    open: OpenHint<'_>,
+    message: Message<'_>,
+) -> SmsOutcome {
     let texts = &story.settings.sms;
     // Twilio answers its own keywords; a reply from us would be a second one.
     if parse::is_reserved(message.text) {
         return SmsOutcome::twiml(reply::empty());
+    }
+    let voter = Voter::phone(&phone_hash(&config.phone_key, message.from));
+    // The usual case: a choice of the vote open as far as this instance
+    // knows, marked and counted in one store call.
+    if let Some((run, id)) = open
+        && let Some(decision) = story.decision(id)
+        && let Reading::Choice(index, _) = parse::read(decision, message.text)
+        // None: the hint was stale; the longer way reads the run first.
+        && let Some(answer) = vote_text(story, store, run, decision, &voter, index, message.sid).await
+    {
+        return answer;
     }
     let state = match store.current(&story.start).await {
         Ok(state) => state,
@@ -276,77 +299,66 @@ async fn take_vote(config: &SmsConfig, story: &Story, store: &VoteStore, message
             return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
         }
     };
-    let voter = Voter::phone(&phone_hash(&config.phone_key, message.from));
-    let run = state.run;
-
-    match store.first_delivery(message.sid, DELIVERY_TTL).await {
-        Err(e) => return SmsOutcome::unavailable(&e),
-        Ok(true) => {}
-        Ok(false) => return redelivered(story, store, run, decision, &voter, index).await,
-    }
-    let outcome = count(story, store, run, decision, &voter, index).await;
-    if outcome.status == StatusCode::SERVICE_UNAVAILABLE {
-        // Not counted: let Twilio's retry count it. If the store cannot
-        // forget either, the retry finds no vote and counts it then (see
-        // `redelivered`).
-        if let Err(e) = store.forget_delivery(message.sid).await {
-            tracing::warn!(error = %e, "could not forget an SMS delivery that was not counted");
-        }
-    }
-    outcome
+    // Closed (or a new run began) since the run was read: None.
+    vote_text(story, store, state.run, decision, &voter, index, message.sid)
+        .await
+        .unwrap_or_else(|| SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts))))
 }
 
-/// Casts the phone's sticky vote for the `index`-th choice of `decision`.
-async fn count(
+/// Marks the delivery `sid` and casts the phone's sticky vote for the
+/// `index`-th choice of `decision`, in one store call; a delivery seen
+/// before counts nothing again. `None` when the vote is not open in `run`.
+async fn vote_text(
     story: &Story,
     store: &VoteStore,
     run: RunId,
     decision: &Decision,
     voter: &Voter,
     index: usize,
-) -> SmsOutcome {
+    sid: &str,
+) -> Option<SmsOutcome> {
     let texts = &story.settings.sms;
+    let Some(choice) = decision.choices.get(index) else {
+        return Some(SmsOutcome::twiml(reply::message(
+            texts,
+            &reply::help_text(texts, decision),
+        )));
+    };
+    match store
+        .sms_vote(run, &decision.id, voter, &choice.id, sid, DELIVERY_TTL)
+        .await
+    {
+        Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, outcome)),
+        Ok(Delivery::Again(current)) => Some(again(texts, decision, current)),
+        Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => None,
+        Err(e @ StoreError::Backend(_)) => Some(SmsOutcome::unavailable(&e)),
+    }
+}
+
+/// The answer to a text whose vote was taken: its confirmation, and the
+/// decision to push when the tally changed.
+fn confirmed(texts: &SmsTexts, run: RunId, decision: &Decision, index: usize, outcome: VoteOutcome) -> SmsOutcome {
     let Some(choice) = decision.choices.get(index) else {
         return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
     };
-    match store.vote(run, &decision.id, voter, &choice.id, VoteKind::Sticky).await {
-        Ok(outcome) => {
-            let mut answer = SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, index, choice)));
-            if matches!(outcome, VoteOutcome::Counted { .. }) {
-                answer.counted = Some((run, decision.id.clone()));
-            }
-            answer
-        }
-        // Closed (or a new run began) since the text was read.
-        Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => {
-            SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts)))
-        }
-        Err(e @ StoreError::Backend(_)) => SmsOutcome::unavailable(&e),
+    let mut answer = SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, index, choice)));
+    if matches!(outcome, VoteOutcome::Counted { .. }) {
+        answer.counted = Some((run, decision.id.clone()));
     }
+    answer
 }
 
-/// A webhook whose `MessageSid` was seen before: answer it as the first
-/// delivery was answered, without counting it again.
-async fn redelivered(
-    story: &Story,
-    store: &VoteStore,
-    run: RunId,
-    decision: &Decision,
-    voter: &Voter,
-    index: usize,
-) -> SmsOutcome {
-    let texts = &story.settings.sms;
-    match store.choice_of(run, &decision.id, voter).await {
-        Err(e) => SmsOutcome::unavailable(&e),
-        // The first delivery was marked but its vote never counted (the
-        // store failed in between): count it now.
-        Ok(None) => count(story, store, run, decision, voter, index).await,
-        // Counted, and perhaps moved since by a newer text: confirm the vote
-        // as it stands, never undo the newer one.
-        Ok(Some(current)) => match decision.choices.iter().enumerate().find(|(_, c)| c.id == current) {
-            Some((i, c)) => SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, i, c))),
-            None => SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision))),
-        },
+/// The answer to a delivery seen before (`current`: the voter's choice on
+/// `decision` as it stands): the confirmation the first delivery got, and
+/// nothing counted again. A mark and its vote are made in one step, so a
+/// voter without a choice here had the message counted elsewhere (an
+/// earlier decision or run): it gets the help text of this one.
+fn again(texts: &SmsTexts, decision: &Decision, current: Option<String>) -> SmsOutcome {
+    // Perhaps moved since by a newer text: confirm the vote as it stands,
+    // never undo the newer one.
+    match current.and_then(|current| decision.choices.iter().enumerate().find(|(_, c)| c.id == current)) {
+        Some((i, c)) => SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, i, c))),
+        None => SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision))),
     }
 }
 

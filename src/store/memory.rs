@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Closed, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind,
-    VoteOutcome, Voter,
+    Audit, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally,
+    VoteKind, VoteOutcome, Voter,
 };
 
 /// Votes and runs held in this process.
@@ -62,6 +62,23 @@ struct Ballots {
 }
 
 impl Ballots {
+    /// Casts or moves `voter`'s vote (the decision is open: checked).
+    fn cast(&mut self, voter: &Voter, choice: &str, kind: VoteKind) -> VoteOutcome {
+        if let Some((old, old_kind)) = self.voters.get_mut(voter) {
+            if old == choice {
+                // The same vote again; a sticky vote outlasts a presence one.
+                if *old_kind == VoteKind::Presence && kind == VoteKind::Sticky {
+                    *old_kind = kind;
+                }
+                return VoteOutcome::Unchanged;
+            }
+        }
+        let previous = self.remove(voter);
+        *self.tally.0.entry(choice.to_string()).or_insert(0) += 1;
+        self.voters.insert(voter.clone(), (choice.to_string(), kind));
+        VoteOutcome::Counted { previous }
+    }
+
     fn remove(&mut self, voter: &Voter) -> Option<String> {
         let (choice, _) = self.voters.remove(voter)?;
         if let Some(n) = self.tally.0.get_mut(&choice) {
@@ -72,6 +89,36 @@ impl Ballots {
 }
 
 impl Inner {
+    /// Marks the delivery `sid` as seen until `now + ttl`; false if a mark
+    /// lasts already.
+    fn mark_delivery(&mut self, sid: &str, ttl: Duration, now: Instant) -> bool {
+        let Inner {
+            deliveries,
+            delivery_order,
+            ..
+        } = self;
+        // Marks are queued in the order made; with one TTL that is also the
+        // order they expire in. A longer-lived mark ahead only delays the
+        // pruning of those behind it: lookups check the time themselves.
+        while let Some((until, _)) = delivery_order.front() {
+            if *until > now {
+                break;
+            }
+            if let Some((until, old)) = delivery_order.pop_front() {
+                if deliveries.get(&old) == Some(&until) {
+                    deliveries.remove(&old);
+                }
+            }
+        }
+        if deliveries.get(sid).is_some_and(|until| *until > now) {
+            return false;
+        }
+        let until = now + ttl;
+        deliveries.insert(sid.to_string(), until);
+        delivery_order.push_back((until, sid.to_string()));
+        true
+    }
+
     fn current_mut(&mut self, run: RunId) -> Result<&mut RunData> {
         let len = self.runs.len() as RunId;
         match self.runs.last_mut() {
@@ -230,18 +277,27 @@ impl MemoryStore {
     ) -> Result<VoteOutcome> {
         let mut inner = self.lock();
         let b = inner.current_mut(run)?.open_ballots(decision)?;
-        if let Some((old, old_kind)) = b.voters.get_mut(voter) {
-            if old == choice {
-                if *old_kind == VoteKind::Presence && kind == VoteKind::Sticky {
-                    *old_kind = kind;
-                }
-                return Ok(VoteOutcome::Unchanged);
-            }
+        Ok(b.cast(voter, choice, kind))
+    }
+
+    pub(super) async fn sms_vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<Delivery> {
+        let mut inner = self.lock();
+        // The checks of a vote first: a refused vote marks nothing.
+        inner.current_mut(run)?.open_ballots(decision)?;
+        if !inner.mark_delivery(sid, ttl, Instant::now()) {
+            let b = inner.current_mut(run)?.open_ballots(decision)?;
+            return Ok(Delivery::Again(b.voters.get(voter).map(|(c, _)| c.clone())));
         }
-        let previous = b.remove(voter);
-        *b.tally.0.entry(choice.to_string()).or_insert(0) += 1;
-        b.voters.insert(voter.clone(), (choice.to_string(), kind));
-        Ok(VoteOutcome::Counted { previous })
+        let b = inner.current_mut(run)?.open_ballots(decision)?;
+        Ok(Delivery::First(b.cast(voter, choice, VoteKind::Sticky)))
     }
 
     pub(super) async fn withdraw(
@@ -450,41 +506,6 @@ impl MemoryStore {
 
     pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         Ok(self.lock().get(run).map(RunData::record))
-    }
-
-    pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        let Inner {
-            deliveries,
-            delivery_order,
-            ..
-        } = &mut *inner;
-        // Marks are queued in the order made; with one TTL that is also the
-        // order they expire in. A longer-lived mark ahead only delays the
-        // pruning of those behind it: lookups check the time themselves.
-        while let Some((until, _)) = delivery_order.front() {
-            if *until > now {
-                break;
-            }
-            if let Some((until, old)) = delivery_order.pop_front() {
-                if deliveries.get(&old) == Some(&until) {
-                    deliveries.remove(&old);
-                }
-            }
-        }
-        if deliveries.get(sid).is_some_and(|until| *until > now) {
-            return Ok(false);
-        }
-        let until = now + ttl;
-        deliveries.insert(sid.to_string(), until);
-        delivery_order.push_back((until, sid.to_string()));
-        Ok(true)
-    }
-
-    pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
-        self.lock().deliveries.remove(sid);
-        Ok(())
     }
 
     /// Counters here move under one lock with the voter records: they

@@ -153,6 +153,16 @@ pub enum VoteOutcome {
     Unchanged,
 }
 
+/// What a text's vote did ([`VoteStore::sms_vote`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The first delivery of this text: its vote, as [`VoteStore::vote`].
+    First(VoteOutcome),
+    /// A delivery seen before: nothing counted again. The voter's choice as
+    /// it stands (`None` if the first delivery's vote never counted).
+    Again(Option<String>),
+}
+
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -367,18 +377,22 @@ impl VoteStore {
     pub async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         delegate!(self.run(run))
     }
-    /// Marks the delivery of the webhook with this id (an SMS's
-    /// `MessageSid`) as seen for `ttl`. True the first time, false while the
-    /// mark lasts, for every instance sharing the store: a redelivered
-    /// webhook is then answered without counting again.
-    pub async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
-        delegate!(self.first_delivery(sid, ttl))
-    }
-    /// Removes the mark of [`Self::first_delivery`], for a delivery that
-    /// could not be handled after all (its vote failed): Twilio's retry then
-    /// counts it.
-    pub async fn forget_delivery(&self, sid: &str) -> Result<()> {
-        delegate!(self.forget_delivery(sid))
+    /// A text's sticky vote and the mark of its delivery (`sid`, Twilio's
+    /// `MessageSid`, kept for `ttl`), in one atomic step and one round trip.
+    /// The mark is made only when the vote is taken, so a refused text can
+    /// be retried; a delivery marked before, on any instance sharing the
+    /// store, counts nothing again ([`Delivery::Again`]). Errors as
+    /// [`Self::vote`].
+    pub async fn sms_vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<Delivery> {
+        delegate!(self.sms_vote(run, decision, voter, choice, sid, ttl))
     }
     /// Tells every instance sharing the store about `event` (Redis
     /// pub/sub). The memory store has no other instance: nothing to do.

@@ -27,9 +27,12 @@
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
 //! round trip), so it is atomic: a vote checks the run and the open
 //! decision, moves the counters and records the voter in one step, and the
-//! counters always equal the voter records. The scripts build their keys
-//! from the prefix, so this store needs a single Redis (6.2 or later, for
-//! `ZADD GT`), not a Cluster; with `redis+sentinel://` URLs the store
+//! counters always equal the voter records. The presence sweep alone is a
+//! walk in steps, one script call each, so that votes run between them;
+//! each voter's check and withdrawal is still atomic within its step. The
+//! scripts build their keys from the prefix, so this store needs a single
+//! Redis (6.2 or later, for `ZADD GT`), not a Cluster; with
+//! `redis+sentinel://` URLs the store
 //! asks Redis Sentinel where that Redis is, and follows a failover. Reads of
 //! one tally or one voter are single commands.
 
@@ -44,8 +47,8 @@ use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{FromRedisValue, Script, Value};
 
 use super::{
-    Audit, Closed, Drift, Events, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally,
-    VoteKind, VoteOutcome, Voter,
+    Audit, Closed, Delivery, Drift, Events, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
+    Tally, VoteKind, VoteOutcome, Voter,
 };
 
 /// How long a command may take before the store reports Redis unavailable.
@@ -62,6 +65,24 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// Voters per `keep_present` script call.
 const PRESENT_PER_CALL: usize = 1000;
+
+/// The `COUNT` of each `HSCAN` step of the presence sweep
+/// (`withdraw_absent.lua`): about this many voter records per script call.
+/// A vote waits behind a script call, and the sweep of 10,000 voters in a
+/// single call took Redis 23 to 55 ms (`SLOWLOG`), 2 to 6 µs a voter: a
+/// step of 256 holds Redis for about 0.6 to 1.4 ms, so a vote waits at most
+/// that long, while 10,000 voters still take only about 40 calls a sweep
+/// (once a second), each a round trip and a few cheap checks more. Much
+/// smaller steps would multiply those; much larger ones, the wait.
+const SWEEP_STEP: usize = 256;
+
+/// The most steps one sweep takes. A walk of the records ends when `HSCAN`
+/// answers cursor 0, which it does within about voters / [`SWEEP_STEP`]
+/// steps (a few more where the hash table has many empty buckets); this
+/// bound, far above any audience (about two million voters), only keeps a
+/// server whose cursor never comes back to 0 from looping the sweeper
+/// forever. The next sweep starts the walk again.
+const SWEEP_MAX_STEPS: usize = 10_000;
 
 /// A script with the shared helpers of `lua/common.lua` in front.
 macro_rules! script {
@@ -81,6 +102,7 @@ struct Scripts {
     open: Script,
     close: Script,
     vote: Script,
+    sms_vote: Script,
     withdraw: Script,
     keep_present: Script,
     withdraw_absent: Script,
@@ -101,6 +123,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     open: script!("open.lua"),
     close: script!("close.lua"),
     vote: script!("vote.lua"),
+    sms_vote: script!("sms_vote.lua"),
     withdraw: script!("withdraw.lua"),
     keep_present: script!("keep_present.lua"),
     withdraw_absent: script!("withdraw_absent.lua"),
@@ -318,16 +341,25 @@ impl RedisStore {
         };
         let args = [&run.to_string(), decision, voter.as_str(), choice, kind];
         let reply = self.eval(&SCRIPTS.vote, &args).await?;
-        let mut items = array(reply)?.into_iter();
-        match status(items.next())?.as_str() {
-            "counted" => Ok(VoteOutcome::Counted {
-                previous: parse(items.next().unwrap_or(Value::Nil))?,
-            }),
-            "unchanged" => Ok(VoteOutcome::Unchanged),
-            "not_open" => Err(StoreError::NotOpen(decision.to_string())),
-            "not_current" => Err(StoreError::NotCurrent(run)),
-            other => Err(unexpected(other)),
+        match vote_reply(reply, run, decision)? {
+            Delivery::First(outcome) => Ok(outcome),
+            Delivery::Again(_) => Err(unexpected("again")),
         }
+    }
+
+    pub(super) async fn sms_vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<Delivery> {
+        let ms = delivery_ms(ttl).to_string();
+        let args = [&run.to_string(), decision, voter.as_str(), choice, sid, &ms];
+        let reply = self.eval(&SCRIPTS.sms_vote, &args).await?;
+        vote_reply(reply, run, decision)
     }
 
     pub(super) async fn withdraw(
@@ -363,11 +395,31 @@ impl RedisStore {
         instance: &str,
         grace: Duration,
     ) -> Result<u64> {
-        let ms = grace.as_millis().to_string();
-        let reply = self
-            .eval(&SCRIPTS.withdraw_absent, &[&run.to_string(), decision, instance, &ms])
-            .await?;
-        parse(reply)
+        let (run, ms, count) = (run.to_string(), grace.as_millis().to_string(), SWEEP_STEP.to_string());
+        // One script call a step (see `withdraw_absent.lua`): votes run
+        // between the steps instead of waiting for the whole walk.
+        let mut cursor = "0".to_string();
+        let mut withdrawn = 0;
+        for _ in 0..SWEEP_MAX_STEPS {
+            let reply = self
+                .eval(
+                    &SCRIPTS.withdraw_absent,
+                    &[&run, decision, instance, &ms, &cursor, &count],
+                )
+                .await?;
+            let (some, next): (u64, String) = parse(reply)?;
+            withdrawn += some;
+            if next == "0" {
+                return Ok(withdrawn);
+            }
+            cursor = next;
+        }
+        tracing::warn!(
+            steps = SWEEP_MAX_STEPS,
+            decision,
+            "the presence sweep did not finish its walk of the voters; the next sweep starts again"
+        );
+        Ok(withdrawn)
     }
 
     pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
@@ -465,32 +517,6 @@ impl RedisStore {
             .eval(&SCRIPTS.history, &[&first.to_string(), &last.to_string()])
             .await?;
         array(reply)?.into_iter().map(run_record).collect()
-    }
-
-    pub(super) async fn first_delivery(&self, sid: &str, ttl: Duration) -> Result<bool> {
-        let mut con = self.con();
-        // PX 0 is an error in Redis; a zero TTL means "remember briefly".
-        let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{}sms:{sid}", self.prefix))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms)
-            .query_async(&mut con)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(set.is_some())
-    }
-
-    pub(super) async fn forget_delivery(&self, sid: &str) -> Result<()> {
-        let mut con = self.con();
-        let _: i64 = redis::cmd("DEL")
-            .arg(format!("{}sms:{sid}", self.prefix))
-            .query_async(&mut con)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {
@@ -667,6 +693,27 @@ fn unexpected(what: impl std::fmt::Display) -> StoreError {
 
 fn parse<T: FromRedisValue>(v: Value) -> Result<T> {
     redis::from_redis_value(v).map_err(unexpected)
+}
+
+/// The reply of vote.lua and sms_vote.lua.
+fn vote_reply(reply: Value, run: RunId, decision: &str) -> Result<Delivery> {
+    let mut items = array(reply)?.into_iter();
+    match status(items.next())?.as_str() {
+        "counted" => Ok(Delivery::First(VoteOutcome::Counted {
+            previous: parse(items.next().unwrap_or(Value::Nil))?,
+        })),
+        "unchanged" => Ok(Delivery::First(VoteOutcome::Unchanged)),
+        "again" => Ok(Delivery::Again(parse(items.next().unwrap_or(Value::Nil))?)),
+        "not_open" => Err(StoreError::NotOpen(decision.to_string())),
+        "not_current" => Err(StoreError::NotCurrent(run)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// A delivery mark's time to live in ms: PX 0 is an error in Redis, so a
+/// zero TTL means "remember briefly".
+fn delivery_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 fn array(v: Value) -> Result<Vec<Value>> {

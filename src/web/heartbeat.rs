@@ -5,61 +5,111 @@
 //! [`Limits::socket_timeout`](super::limits::Limits) (60 s): a phone that
 //! went away without a goodbye frees its slot and its presence.
 //!
-//! [`keep_alive`] wraps the socket's two halves for
-//! [`super::ws::serve_socket`], which needs no change: writes go through a
-//! task that also sends the pings, and reads end when the client is silent
-//! too long.
+//! [`Heartbeat`] is the clock of one socket's loop
+//! ([`super::ws::serve_socket`]): one timer, armed for whichever comes
+//! first, the next ping or the end of the silence allowed. A message read
+//! only notes the time; the timer is not touched for it, so a busy socket
+//! costs the timer wheel nothing per vote.
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Messages waiting for the writer task; a socket this far behind waits.
-const QUEUE: usize = 16;
+/// What to do when the heartbeat's timer fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// Send a ping.
+    Ping,
+    /// The client has been silent too long: close the socket.
+    Silent,
+    /// Nothing yet (the client spoke since the timer was armed).
+    Wait,
+}
 
-/// The socket's halves with pings added and silence timed out.
-pub fn keep_alive(
-    socket: WebSocket,
+/// One socket's ping and silence clock.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
     ping_every: Duration,
     timeout: Duration,
-) -> (
-    impl Sink<Message, Error = ()> + Unpin + Send + 'static,
-    impl Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
-) {
-    let (mut sink, stream) = socket.split();
-    let (to_socket, mut outbox) = mpsc::channel::<Message>(QUEUE);
-    tokio::spawn(async move {
-        let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-        loop {
-            let message = tokio::select! {
-                message = outbox.recv() => match message {
-                    Some(m) => m,
-                    None => break,
-                },
-                _ = ping.tick() => Message::Ping(Default::default()),
-            };
-            let closing = matches!(message, Message::Close(_));
-            if sink.send(message).await.is_err() || closing {
-                break;
-            }
+    next_ping: Instant,
+    last_heard: Instant,
+}
+
+impl Heartbeat {
+    /// A clock started now.
+    pub fn new(ping_every: Duration, timeout: Duration) -> Self {
+        let now = Instant::now();
+        Heartbeat {
+            ping_every,
+            timeout,
+            next_ping: now + ping_every,
+            last_heard: now,
         }
-        let _ = sink.close().await;
-    });
-    let writes = futures_util::sink::unfold(to_socket, |tx, message: Message| async move {
-        tx.send(message).await.map_err(|_| ())?;
-        Ok::<_, ()>(tx)
-    });
-    let reads = futures_util::stream::unfold(stream, move |mut stream| async move {
-        tokio::select! {
-            message = stream.next() => message.map(|m| (m, stream)),
-            _ = tokio::time::sleep(timeout) => {
-                tracing::debug!(?timeout, "the socket was silent too long: closing it");
-                None
-            }
+    }
+
+    /// The client sent something (a pong counts).
+    pub fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+
+    /// When the timer must fire next.
+    pub fn deadline(&self) -> Instant {
+        self.next_ping.min(self.last_heard + self.timeout)
+    }
+
+    /// What the timer firing at `now` means; a ping moves the next one on.
+    pub fn fire(&mut self, now: Instant) -> Beat {
+        if now >= self.last_heard + self.timeout {
+            Beat::Silent
+        } else if now >= self.next_ping {
+            // From now, not from the missed instant: a stalled process sends
+            // one ping when it wakes, not a burst.
+            self.next_ping = now + self.ping_every;
+            Beat::Ping
+        } else {
+            Beat::Wait
         }
-    });
-    (Box::pin(writes), Box::pin(reads))
+    }
+
+    /// How long the silence allowed is, for the log.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PING: Duration = Duration::from_secs(30);
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn pings_then_times_out_a_silent_client() {
+        let mut beat = Heartbeat::new(PING, TIMEOUT);
+        let start = beat.last_heard;
+        assert_eq!(beat.deadline(), start + PING);
+        assert_eq!(beat.fire(start + PING), Beat::Ping);
+        assert_eq!(
+            beat.deadline(),
+            start + TIMEOUT,
+            "the silence ends before the next ping"
+        );
+        assert_eq!(beat.fire(start + TIMEOUT), Beat::Silent);
+    }
+
+    #[test]
+    fn a_client_that_speaks_is_kept() {
+        let mut beat = Heartbeat::new(PING, TIMEOUT);
+        let start = beat.last_heard;
+        assert_eq!(beat.fire(start + PING), Beat::Ping);
+        // The client answers 40 s in.
+        beat.last_heard = start + Duration::from_secs(40);
+        // The timer armed for the old silence fires at 60 s: a ping is due.
+        assert_eq!(beat.deadline(), start + TIMEOUT);
+        assert_eq!(beat.fire(start + TIMEOUT), Beat::Ping);
+        assert_eq!(beat.deadline(), start + Duration::from_secs(90), "30 s after that ping");
+        // Fired early (the clock moved on since it was armed): nothing to do.
+        assert_eq!(beat.fire(start + Duration::from_secs(70)), Beat::Wait);
+    }
 }

@@ -34,9 +34,12 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::convert::Infallible;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::Key;
 use sha2::{Digest, Sha512};
@@ -128,7 +131,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
-    router: Router,
+    router: App,
     stop: watch::Sender<bool>,
 }
 
@@ -373,15 +376,22 @@ async fn shutdown_signal() {
     }
 }
 
-/// Every route, with the layers every response gets.
-pub fn router(state: AppState, static_dir: PathBuf) -> Router {
+/// The whole application as one service: every route, with the layers
+/// every response gets.
+pub type App = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
+
+/// Every route, with the layers every response gets. The layers wrap the
+/// routers once, as one stack, rather than each route on its own (as
+/// `Router::layer` does), which would clone a boxed stack per layer on
+/// every request.
+pub fn router(state: AppState, static_dir: PathBuf) -> App {
     let static_files = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=3600"),
         ))
         .service(ServeDir::new(static_dir));
-    let compressed = Router::new()
+    let pages = Router::new()
         .route("/", get(pages::audience))
         .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
         .route("/presenter", get(pages::presenter))
@@ -406,10 +416,14 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
         .route("/explore/{slide}", get(explore::slide))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
-        // Pages (error pages too) in the story's or the browser's language.
+        .with_state(state.clone());
+    // Compressed, in the story's or the browser's language (error pages too).
+    let pages = tower::ServiceBuilder::new()
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::i18n::scope))
-        .layer(CompressionLayer::new());
-    let router = Router::new()
+        .map_response(IntoResponse::into_response)
+        .service(pages);
+    let routes = Router::new()
         // Not compressed: a socket upgrade and small answers.
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
@@ -423,15 +437,18 @@ pub fn router(state: AppState, static_dir: PathBuf) -> Router {
             "/sms",
             post(sms::webhook).layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES)),
         )
-        .merge(compressed)
-        .layer(DefaultBodyLimit::max(state.limits.limits.max_body))
+        .fallback_service(pages)
+        .with_state(state.clone());
+    let app = tower::ServiceBuilder::new()
+        .layer(axum::middleware::map_response_with_state(
+            headers::Https(state.secure_cookies),
+            headers::secure,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.limits.clone(),
             limits::per_address,
         ))
-        .layer(axum::middleware::map_response_with_state(
-            headers::Https(state.secure_cookies),
-            headers::secure,
-        ));
-    crate::telemetry::request_layers(router).with_state(state)
+        .layer(DefaultBodyLimit::max(state.limits.limits.max_body))
+        .service(routes);
+    crate::telemetry::request_layers(app)
 }

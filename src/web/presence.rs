@@ -281,8 +281,8 @@ pub async fn heartbeat(app: AppState) {
 
 /// Withdraws the presence votes on the open decision of voters nobody
 /// holds, twice a lease (at most every second), and pushes the tally when
-/// it withdrew any. Every instance runs one: the store's script is atomic,
-/// so two sweepers never withdraw a vote twice. It skips its turn while
+/// it withdrew any. Every instance runs one: the store checks and withdraws
+/// each voter atomically, so two sweepers never withdraw a vote twice. It skips its turn while
 /// this instance's own heartbeat is late.
 pub async fn sweeper(app: AppState) {
     let mut stopping = app.stopping.clone();

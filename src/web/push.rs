@@ -36,7 +36,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::state::AppState;
-use super::view::{StateView, outcome};
+use super::view::{StateView, Status, outcome};
 use crate::store::RunId;
 
 /// The shortest time between two tally pushes.
@@ -91,6 +91,9 @@ pub struct Pushes {
     wake: Notify,
     /// This instance's random id: it ignores its own events.
     instance: String,
+    /// The open vote of the last state pushed: a hint, checked by the
+    /// store when used (see [`Pushes::open_vote`]).
+    open: Mutex<Option<(RunId, String)>>,
 }
 
 impl Default for Pushes {
@@ -110,6 +113,7 @@ impl Pushes {
             announce: Mutex::new(HashSet::new()),
             wake: Notify::new(),
             instance: format!("{:016x}", rand::random::<u64>()),
+            open: Mutex::new(None),
         }
     }
 
@@ -129,11 +133,25 @@ impl Pushes {
         // The state carries every count: a tally read before it must not
         // follow it to the audience and show older counts.
         lock(&self.audience_due).clear();
+        *lock(&self.open) = view
+            .decision
+            .as_ref()
+            .filter(|d| d.status == Status::Open)
+            .map(|d| (view.run, d.id.clone()));
         let push = Push::State(Arc::new(view));
         // No socket open is fine: nobody to tell.
         let _ = self.audience_tx.send(push.clone());
         let _ = self.tx.send(push);
         crate::metrics::state_pushed();
+    }
+
+    /// The run and decision open when the last state was pushed (every
+    /// change of the run, here or on another instance, pushes one). Only
+    /// a hint, for a text message to vote in one store round trip: the
+    /// store checks it in the same step, and a stale hint costs the
+    /// longer way, never a wrong count.
+    pub fn open_vote(&self) -> Option<(RunId, String)> {
+        lock(&self.open).clone()
     }
 
     /// Tells the pages that the story was reloaded (every page) or that

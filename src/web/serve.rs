@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -36,7 +35,7 @@ const TOO_MANY: &str = "Too many connections from your address; close some and t
 /// requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: super::App,
     guards: Arc<Guards>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
@@ -118,13 +117,13 @@ async fn refuse(mut stream: TcpStream) {
 async fn connection(
     stream: Counted,
     peer: SocketAddr,
-    router: Router,
+    router: super::App,
     http: Arc<hyper::server::conn::http1::Builder>,
     mut closing: watch::Receiver<bool>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(request)
+        router.clone().oneshot(request.map(axum::body::Body::new))
     });
     let conn = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
     let mut conn = std::pin::pin!(conn);

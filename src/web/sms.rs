@@ -22,7 +22,18 @@ pub async fn webhook(
     // Twilio signs the URL it posted to, query included: the original one,
     // not what a nested router may have stripped.
     let path_and_query = uri.path_and_query().map_or("/sms", |p| p.as_str());
-    let outcome = crate::sms::handle(&app.sms, &app.story(), &app.store, path_and_query, &headers, &body).await;
+    let open = app.pushes.open_vote();
+    let hint = open.as_ref().map(|(run, decision)| (*run, decision.as_str()));
+    let outcome = crate::sms::handle(
+        &app.sms,
+        &app.story(),
+        &app.store,
+        hint,
+        path_and_query,
+        &headers,
+        &body,
+    )
+    .await;
     if let Some((run, decision)) = &outcome.counted {
         app.pushes.mark(*run, decision);
         #[cfg(feature = "sms-outbound")]

@@ -2,9 +2,9 @@
 //! presenter change, coalesced `tally` pushes, `voted` acks and `error`s.
 //! In: `{"type":"vote","decision":..,"choice":..}` from audience sockets.
 //!
-//! The socket is split: one task writes (pushes and replies), one reads
-//! (votes); when either ends, `select!` ends the other. The loop is generic
-//! over `Sink`/`Stream`, so unit tests drive it with channels.
+//! One task serves a socket: it reads votes and answers them, writes the
+//! pushes and pings, and closes a silent socket. The loop is generic over
+//! `Sink`/`Stream`, so unit tests drive it with channels.
 
 use std::fmt::Display;
 
@@ -15,12 +15,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use super::auth;
 use super::control;
 use super::error::{ApiError, Error};
+use super::heartbeat::{Beat, Heartbeat};
 use super::push::Push;
 use super::state::AppState;
 use super::view::StateView;
@@ -72,8 +73,7 @@ pub async fn upgrade(
         Ok(role) => match ws {
             Err(rejection) => rejection.into_response(),
             Ok(ws) => {
-                let limits = &app.limits.limits;
-                let (max, ping_every, timeout) = (limits.max_socket_message, limits.ping_every, limits.socket_timeout);
+                let max = app.limits.limits.max_socket_message;
                 // The socket's tasks log inside the request's span (its id).
                 let span = tracing::Span::current();
                 // Small buffers: a socket mostly sits idle, and tens of thousands
@@ -88,7 +88,7 @@ pub async fn upgrade(
                         async move {
                             let _open = crate::metrics::socket_open(role.name());
                             tracing::debug!(role = role.name(), "socket open");
-                            let (sink, stream) = super::heartbeat::keep_alive(socket, ping_every, timeout);
+                            let (sink, stream) = socket.split();
                             let sockets = app.sockets.clone();
                             sockets.track_future(serve_socket(app, role, sink, stream)).await;
                             tracing::debug!("socket closed");
@@ -267,8 +267,13 @@ async fn reply(app: &AppState, role: &Role, text: &str) -> String {
     }
 }
 
-/// Runs one socket until the client leaves, the connection fails or the
-/// server stops.
+/// Runs one socket until the client leaves, falls silent, the connection
+/// fails or the server stops.
+///
+/// One task serves the socket: it waits for whichever comes first, a
+/// message from the client (a vote, answered at once), a push, the
+/// heartbeat's timer or the server stopping, and writes what that calls
+/// for. No channel or second task stands between a vote and its answer.
 pub async fn serve_socket<W, R, E>(app: AppState, role: Role, mut sink: W, mut stream: R)
 where
     W: Sink<Message> + Unpin + Send + 'static,
@@ -285,71 +290,61 @@ where
     if let Role::Audience(voter) = &role {
         app.presence.connect(&app, voter).await;
     }
-    let (replies, mut to_send) = mpsc::channel::<String>(16);
-
-    let writer = {
-        let app = app.clone();
-        let role = role.clone();
-        let mut stopping = app.stopping.clone();
-        crate::telemetry::spawn_in_span(async move {
-            let first = state_text(&app, &role, None).await;
-            if sink.send(Message::Text(first.into())).await.is_err() {
-                return;
-            }
-            loop {
-                let text: Utf8Bytes = tokio::select! {
-                    push = pushes.recv() => match push {
-                        Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
-                        Ok(Push::Tally(text)) => text,
-                        Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
-                        // Fell behind: the state carries every count.
-                        Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                    reply = to_send.recv() => match reply {
-                        Some(text) => text.into(),
-                        None => break,
-                    },
-                    _ = stopping.changed() => {
-                        let _ = sink.send(Message::Close(None)).await;
-                        break;
+    let limits = &app.limits.limits;
+    let mut beat = Heartbeat::new(limits.ping_every, limits.socket_timeout);
+    let timer = tokio::time::sleep_until(beat.deadline());
+    tokio::pin!(timer);
+    let mut stopping = app.stopping.clone();
+    let first = state_text(&app, &role, None).await;
+    let mut open = sink.send(Message::Text(first.into())).await.is_ok();
+    while open {
+        let out = tokio::select! {
+            message = stream.next() => {
+                beat.heard();
+                match message {
+                    Some(Ok(Message::Text(text))) => Message::Text(reply(&app, &role, text.as_str()).await.into()),
+                    Some(Ok(Message::Binary(_))) => {
+                        Message::Text(error_text("bad_message", "Send votes as JSON text, not binary.").into())
                     }
-                };
-                if sink.send(Message::Text(text)).await.is_err() {
-                    break;
-                }
-            }
-        })
-    };
-
-    let reader = {
-        let app = app.clone();
-        let role = role.clone();
-        crate::telemetry::spawn_in_span(async move {
-            while let Some(message) = stream.next().await {
-                let answer = match message {
-                    Ok(Message::Text(text)) => reply(&app, &role, text.as_str()).await,
-                    Ok(Message::Binary(_)) => error_text("bad_message", "Send votes as JSON text, not binary."),
-                    Ok(Message::Close(_)) => break,
                     // The protocol layer answers pings itself.
-                    Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                    Err(e) => {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
                         tracing::debug!(error = %e, "socket read failed");
                         break;
                     }
-                };
-                if replies.send(answer).await.is_err() {
-                    break;
                 }
             }
-        })
-    };
-
-    let (mut writer, mut reader) = (writer, reader);
-    tokio::select! {
-        _ = &mut writer => reader.abort(),
-        _ = &mut reader => writer.abort(),
+            push = pushes.recv() => Message::Text(match push {
+                Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
+                Ok(Push::Tally(text)) => text,
+                Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
+                // Fell behind: the state carries every count.
+                Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
+                Err(broadcast::error::RecvError::Closed) => break,
+            }),
+            () = &mut timer => {
+                let beaten = beat.fire(tokio::time::Instant::now());
+                timer.as_mut().reset(beat.deadline());
+                match beaten {
+                    Beat::Ping => Message::Ping(Default::default()),
+                    Beat::Wait => continue,
+                    Beat::Silent => {
+                        tracing::debug!(timeout = ?beat.timeout(), "the socket was silent too long: closing it");
+                        break;
+                    }
+                }
+            }
+            _ = stopping.changed() => {
+                open = false;
+                Message::Close(None)
+            }
+        };
+        if sink.send(out).await.is_err() {
+            break;
+        }
     }
+    let _ = sink.close().await;
     if let Role::Audience(voter) = &role {
         app.presence.disconnect(&app, voter).await;
     }
@@ -364,6 +359,7 @@ mod tests {
 
     use futures_util::{sink, stream};
     use serde_json::{Value, json};
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::story::Story;

@@ -164,3 +164,71 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         assert!(audit.drift.is_empty(), "{name}: {audit:?}");
     }
 }
+
+/// A reaped instance's crowd, swept in several steps by the Redis store:
+/// every presence vote of its voters goes and is kept aside, the live
+/// instance's voters and the sticky votes stay, and the voters whose pages
+/// are still open on the instance get their votes back once when it
+/// rejoins.
+#[tokio::test]
+async fn a_reaped_instance_with_a_crowd_is_swept_in_steps_and_its_voters_still_there_get_their_votes_back() {
+    const MINUTE: Duration = Duration::from_secs(60);
+    // Well over one step (256 records) of the Redis sweep's walk.
+    const CROWD: usize = 1500;
+    let voter = |n: usize| Voter::web(&format!("voter-{n}"));
+    let choice = |n: usize| if n % 2 == 0 { "pets" } else { "docs" };
+    // The tally of the voters `n` for which `counts(n)`.
+    let tally_of = |counts: &dyn Fn(usize) -> bool| {
+        let pets = (0..CROWD).filter(|n| counts(*n) && choice(*n) == "pets").count() as u64;
+        let docs = (0..CROWD).filter(|n| counts(*n) && choice(*n) == "docs").count() as u64;
+        (pets, docs)
+    };
+    for (name, store) in both_stores().await {
+        let run = store.current("intro").await.expect("a run").run;
+        store.open(run, "build").await.expect("opens");
+        // A holds voters n % 3 == 0, B those n % 3 == 1; the others vote
+        // by SMS (sticky, no page). A's lease is over when it joins: as if
+        // it stalled since.
+        let on = |rest: usize| (0..CROWD).filter(|n| n % 3 == rest).map(voter).collect::<Vec<_>>();
+        assert_eq!(store.rejoin("b", &on(1), MINUTE).await.expect("joins"), 0, "{name}");
+        assert_eq!(
+            store.rejoin("a", &on(0), Duration::ZERO).await.expect("joins"),
+            0,
+            "{name}"
+        );
+        for n in 0..CROWD {
+            let kind = if n % 3 == 2 {
+                VoteKind::Sticky
+            } else {
+                VoteKind::Presence
+            };
+            store
+                .vote(run, "build", &voter(n), choice(n), kind)
+                .await
+                .expect("votes");
+        }
+        // A, stalled, withdraws nothing; B reaps A: all of A's voters go.
+        let sweep = |instance: &'static str| store.withdraw_absent_as(instance, run, "build", Duration::ZERO);
+        assert_eq!(sweep("a").await.expect("sweeps"), 0, "{name}");
+        assert_eq!(sweep("b").await.expect("sweeps"), 500, "{name}");
+        assert_eq!(sweep("b").await.expect("sweeps"), 0, "{name}: a second sweep");
+        let tally = store.tally(run, "build").await.expect("a tally");
+        assert_eq!(
+            (tally.get("pets"), tally.get("docs")),
+            tally_of(&|n| n % 3 != 0),
+            "{name}"
+        );
+        // A wakes and rejoins with its even voters only (the odd ones'
+        // pages closed meanwhile): each of their votes comes back, once.
+        let still: Vec<Voter> = (0..CROWD).filter(|n| n % 6 == 0).map(voter).collect();
+        assert_eq!(store.rejoin("a", &still, MINUTE).await.expect("rejoins"), 250, "{name}");
+        assert_eq!(store.rejoin("a", &still, MINUTE).await.expect("rejoins"), 0, "{name}");
+        assert_eq!(sweep("b").await.expect("sweeps"), 0, "{name}");
+        assert_eq!(sweep("a").await.expect("sweeps"), 0, "{name}");
+        let tally = store.tally(run, "build").await.expect("a tally");
+        let counted = |n: usize| n % 3 != 0 || n % 6 == 0;
+        assert_eq!((tally.get("pets"), tally.get("docs")), tally_of(&counted), "{name}");
+        let audit = store.audit(false).await.expect("audits");
+        assert!(audit.drift.is_empty(), "{name}: {audit:?}");
+    }
+}

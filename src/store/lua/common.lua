@@ -41,6 +41,34 @@ local function uncount(tally, choice)
   end
 end
 
+-- Casts or moves `voter`'s vote for `choice` on `decision`, which the
+-- caller checked is open in the current run `run`. kind is 'P' (presence)
+-- or 'S' (sticky); the voter's record is '<kind>|<choice>'. The counters
+-- change only here, in withdraw.lua and withdraw_absent.lua, always
+-- together with the voter records, so they stay equal. Returns
+-- {'counted', previous choice or false} or {'unchanged'}.
+local function cast(run, decision, voter, choice, kind)
+  local voters = run_key(run, 'voters:' .. decision)
+  local tally = run_key(run, 'tally:' .. decision)
+  local previous = false
+  local old = redis.call('HGET', voters, voter)
+  if old then
+    local old_kind, old_choice = string.sub(old, 1, 1), string.sub(old, 3)
+    if old_choice == choice then
+      -- The same vote again; a sticky vote outlasts a presence one.
+      if old_kind == 'P' and kind == 'S' then
+        redis.call('HSET', voters, voter, 'S|' .. choice)
+      end
+      return {'unchanged'}
+    end
+    uncount(tally, old_choice)
+    previous = old_choice
+  end
+  redis.call('HINCRBY', tally, choice, 1)
+  redis.call('HSET', voters, voter, kind .. '|' .. choice)
+  return {'counted', previous}
+end
+
 -- Redis's clock in milliseconds: one clock for every cyoa instance.
 local function now_ms()
   local t = redis.call('TIME')

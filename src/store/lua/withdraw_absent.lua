@@ -1,8 +1,8 @@
--- withdraw_absent(prefix, run, decision, instance, grace_ms): withdraws the
--- presence votes on the open decision of every voter who is not present:
--- held by no live instance (see arrive.lua) and without a running lease
--- (keep_present, leave). Returns how many votes were withdrawn. Sticky
--- votes stay; a closed decision is frozen.
+-- withdraw_absent(prefix, run, decision, instance, grace_ms, cursor, count):
+-- withdraws the presence votes on the open decision of every voter who is
+-- not present: held by no live instance (see arrive.lua) and without a
+-- running lease (keep_present, leave). Sticky votes stay; a closed
+-- decision is frozen.
 --
 -- An instance whose lease ran out is reaped first: it no longer holds its
 -- voters, who get a lease of `grace_ms` as if their pages had just closed
@@ -16,30 +16,52 @@
 -- so it is never reaped here; and if it was reaped already (stalled, and
 -- not rejoined yet), it withdraws nothing: its own voters are missing from
 -- its set until it rejoins.
+--
+-- One sweep is a walk over the voter records in steps, one call each, so
+-- that Redis never waits long on it (a vote runs between two steps): each
+-- call walks one `HSCAN <voters> <cursor> COUNT <count>` step and returns
+-- {withdrawn, next_cursor}; the caller starts with cursor '0' and calls
+-- again with the returned cursor until it is '0'. So:
+-- - the once-a-sweep work (reaping, trimming the leases that ran out) is
+--   done by the first step (cursor '0'); the checks that the decision is
+--   open and that the caller was not reaped are made by every step, and a
+--   step that fails them ends the sweep (returns cursor '0');
+-- - each voter's check and withdrawal is atomic within its step; leases
+--   are compared with the clock, not only trimmed, since one may run out
+--   between two steps; an instance whose lease runs out during the walk
+--   still holds its voters until the next sweep reaps it;
+-- - HSCAN may return a record twice (and misses records added during the
+--   walk, which the next sweep sees): a vote is counted off only by the
+--   HDEL that removed its record, so a second visit withdraws nothing;
+-- - orphans are settled by the step that ends the walk.
 local run, decision, me = ARGV[2], ARGV[3], ARGV[4] or ''
 local grace = tonumber(ARGV[5] or '0')
+local cursor = ARGV[6] or '0'
+local count = ARGV[7] or '256'
 if not is_open(run, decision) then
-  return 0
+  return {0, '0'}
 end
 local instances = prefix .. 'instances'
 if me ~= '' and not redis.call('ZSCORE', instances, me) then
-  return 0
+  return {0, '0'}
 end
 local now = now_ms()
 local leases = prefix .. 'presence'
 local orphans = prefix .. 'orphans'
-for _, dead in ipairs(redis.call('ZRANGEBYSCORE', instances, '-inf', '(' .. now)) do
-  if dead ~= me then
-    for _, voter in ipairs(redis.call('SMEMBERS', instance_key(dead))) do
-      redis.call('ZADD', leases, 'GT', now + grace, voter)
-      redis.call('HSET', orphans, voter, dead)
+if cursor == '0' then
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', instances, '-inf', '(' .. now)) do
+    if dead ~= me then
+      for _, voter in ipairs(redis.call('SMEMBERS', instance_key(dead))) do
+        redis.call('ZADD', leases, 'GT', now + grace, voter)
+        redis.call('HSET', orphans, voter, dead)
+      end
+      redis.call('DEL', instance_key(dead))
+      redis.call('ZREM', instances, dead)
     end
-    redis.call('DEL', instance_key(dead))
-    redis.call('ZREM', instances, dead)
   end
+  redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 end
 local live = redis.call('ZRANGE', instances, 0, -1)
-redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 local function held(voter)
   for _, instance in ipairs(live) do
     if redis.call('SISMEMBER', instance_key(instance), voter) == 1 then
@@ -48,29 +70,52 @@ local function held(voter)
   end
   return false
 end
+-- Whether the voter's own lease still runs (one trimmed by the first step
+-- is gone; one that ran out since is still there, with its end).
+local function leased(voter)
+  local until_ms = redis.call('ZSCORE', leases, voter)
+  return until_ms and tonumber(until_ms) > now
+end
 local voters = run_key(run, 'voters:' .. decision)
 local tally = run_key(run, 'tally:' .. decision)
 local reaped = run_key(run, 'reaped:' .. decision)
-local records = redis.call('HGETALL', voters)
+local step = redis.call('HSCAN', voters, cursor, 'COUNT', count)
+local records = step[2]
 local withdrawn = 0
 for i = 1, #records, 2 do
   local voter, record = records[i], records[i + 1]
-  if string.sub(record, 1, 1) == 'P' and not redis.call('ZSCORE', leases, voter) and not held(voter) then
-    uncount(tally, string.sub(record, 3))
-    redis.call('HDEL', voters, voter)
-    local by = redis.call('HGET', orphans, voter)
-    if by then
-      redis.call('HSET', reaped, voter, by .. '|' .. record)
+  if string.sub(record, 1, 1) == 'P' and not leased(voter) and not held(voter) then
+    -- Only the HDEL that removed the record counts it off: a record HSCAN
+    -- returned twice is withdrawn once.
+    if redis.call('HDEL', voters, voter) == 1 then
+      uncount(tally, string.sub(record, 3))
+      local by = redis.call('HGET', orphans, voter)
+      if by then
+        redis.call('HSET', reaped, voter, by .. '|' .. record)
+      end
+      withdrawn = withdrawn + 1
     end
-    withdrawn = withdrawn + 1
   end
 end
--- An orphan is settled once its lease ran out or an instance holds it.
-local flat = redis.call('HGETALL', orphans)
-for i = 1, #flat, 2 do
-  local voter = flat[i]
-  if not redis.call('ZSCORE', leases, voter) or held(voter) then
-    redis.call('HDEL', orphans, voter)
+local next_cursor = step[1]
+if next_cursor == '0' then
+  -- An orphan is settled once its lease ran out or an instance holds it;
+  -- but one whose lease ran out after its record was walked, and whose
+  -- presence vote therefore still stands, stays an orphan until the next
+  -- sweep withdraws that vote and keeps it aside. A single HGETALL, not a
+  -- walk: it runs once a sweep, and `orphans` is rare and small (empty but
+  -- for the voters of an instance reaped within about a grace).
+  local flat = redis.call('HGETALL', orphans)
+  for i = 1, #flat, 2 do
+    local voter = flat[i]
+    if held(voter) then
+      redis.call('HDEL', orphans, voter)
+    elseif not leased(voter) then
+      local record = redis.call('HGET', voters, voter)
+      if not record or string.sub(record, 1, 1) ~= 'P' then
+        redis.call('HDEL', orphans, voter)
+      end
+    end
   end
 end
-return withdrawn
+return {withdrawn, next_cursor}
