@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::Path;
 
 use toml::Spanned;
-use toml::de::{DeString, DeTable, DeValue};
+use toml::de::{DeString, DeValue};
 
 use super::check::Graph;
 use super::diag::{Diagnostic, Loaded, Problems, Severity};
@@ -142,7 +142,8 @@ impl<'p> Reader<'p> {
     /// The story as far as it could be read (problems recorded on the way),
     /// or `None` when the text is not TOML.
     fn story(&mut self) -> Option<Story> {
-        let (root, errors) = DeTable::parse_recoverable(self.text);
+        let pieces = super::split::Pieces::of(self.text);
+        let (root, errors) = super::split::parse(self.text, &pieces);
         if !errors.is_empty() {
             self.syntax_errors(&errors);
             return None;

@@ -18,6 +18,7 @@ mod load;
 mod markdown;
 mod settings;
 mod sms;
+mod split;
 
 use std::collections::HashMap;
 use std::path::Path;
