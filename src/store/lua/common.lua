@@ -41,6 +41,18 @@ local function uncount(tally, choice)
   end
 end
 
+-- Why a vote on `decision` in `run` cannot be taken now, as the reply of
+-- a voting script ({'not_current'} or {'not_open'}); nil when it can.
+local function refused(run, decision)
+  if not is_current(run) then
+    return {'not_current'}
+  end
+  if redis.call('HGET', run_key(run, 'state'), 'open') ~= decision then
+    return {'not_open'}
+  end
+  return nil
+end
+
 -- Casts or moves `voter`'s vote for `choice` on `decision`, which the
 -- caller checked is open in the current run `run`. kind is 'P' (presence)
 -- or 'S' (sticky); the voter's record is '<kind>|<choice>'. The counters

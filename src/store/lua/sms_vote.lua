@@ -9,11 +9,9 @@
 -- later command fails, and a mark without its vote would make Twilio's
 -- retry count nothing.
 local run, decision, voter, choice, sid, ttl = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-if not is_current(run) then
-  return {'not_current'}
-end
-if redis.call('HGET', run_key(run, 'state'), 'open') ~= decision then
-  return {'not_open'}
+local refusal = refused(run, decision)
+if refusal then
+  return refusal
 end
 local mark = prefix .. 'sms:' .. sid
 if redis.call('EXISTS', mark) == 1 then

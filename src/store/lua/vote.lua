@@ -2,10 +2,8 @@
 -- voter's vote on the open decision. kind is 'P' (presence) or 'S' (sticky);
 -- see cast() in common.lua.
 local run, decision, voter, choice, kind = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-if not is_current(run) then
-  return {'not_current'}
-end
-if redis.call('HGET', run_key(run, 'state'), 'open') ~= decision then
-  return {'not_open'}
+local refusal = refused(run, decision)
+if refusal then
+  return refusal
 end
 return cast(run, decision, voter, choice, kind)
