@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
@@ -133,21 +133,36 @@ pub struct Runs {
     pub runs: Vec<RunHistory>,
 }
 
-/// `GET /api/runs`: every run's history.
-pub async fn runs(State(app): State<AppState>) -> Result<Json<Runs>, ApiError> {
+/// `GET /api/runs`: every run's history, for the presenter; for anyone
+/// else, the runs whose results are published (a rehearsal stays the
+/// presenter's).
+pub async fn runs(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Runs>, ApiError> {
     let records = app.store.runs().await?;
     let current = records.last().map_or(0, |r| r.state.run);
+    let presenter = super::results::presenter_reads(&app, &headers);
     Ok(Json(Runs {
         current,
-        runs: records.into_iter().map(|r| history(&app, r, current)).collect(),
+        runs: records
+            .into_iter()
+            .filter(|r| presenter || r.state.published.results)
+            .map(|r| history(&app, r, current))
+            .collect(),
     }))
 }
 
-/// `GET /api/runs/{run}`: one run's history.
-pub async fn run(State(app): State<AppState>, Path(run): Path<String>) -> Result<Json<RunHistory>, ApiError> {
+/// `GET /api/runs/{run}`: one run's history, for the presenter, or for
+/// anyone once its results are published (403 `not_published` before).
+pub async fn run(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(run): Path<String>,
+) -> Result<Json<RunHistory>, ApiError> {
     let unknown = || Error::not_found("unknown_run", format!("There is no run {run:?}."));
     let id: RunId = run.parse().map_err(|_| unknown())?;
     let record = app.store.run(id).await?.ok_or_else(unknown)?;
+    if !record.state.published.results && !super::results::presenter_reads(&app, &headers) {
+        return Err(super::results::not_published().into());
+    }
     let current = app.store.current(&app.story().start).await?.run;
     Ok(Json(history(&app, record, current)))
 }

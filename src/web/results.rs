@@ -293,7 +293,7 @@ pub async fn run_or_export(
     let (id, csv) = match (run.strip_suffix(".csv"), run.strip_suffix(".json")) {
         (Some(id), _) => (id, true),
         (_, Some(id)) => (id, false),
-        _ => return Ok(api::run(State(app), Path(run)).await.into_response()),
+        _ => return Ok(api::run(State(app), headers, Path(run)).await.into_response()),
     };
     let bad = || Error::bad_request("bad_run", "A run is a number: /api/runs/1.csv or /api/runs/1.json.");
     if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -341,7 +341,8 @@ fn internal(e: impl std::fmt::Display, what: &str) -> Error {
     .with_cause(format!("{what}: {e}"))
 }
 
-fn not_published() -> Error {
+/// The refusal of a run's results before the presenter publishes them.
+pub fn not_published() -> Error {
     Error::new(
         StatusCode::FORBIDDEN,
         "not_published",

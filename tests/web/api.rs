@@ -103,7 +103,7 @@ async fn follow_closes_an_open_vote_first() {
     app.open_build().await;
     app.voter().await.post_vote("build", "pets").await;
     app.follow("pets").await;
-    let runs: Value = app.get("/api/runs").await.json().await.unwrap();
+    let runs: Value = app.presenter_get("/api/runs").await.json().await.unwrap();
     assert_eq!(runs["runs"][0]["decisions"][0]["id"], "build");
     assert_eq!(runs["runs"][0]["decisions"][0]["winner"], "pets");
 }
@@ -126,10 +126,10 @@ async fn a_new_run_starts_over_and_keeps_the_old_one_readable() {
     let s = app.new_run().await;
     assert_eq!((s["run"].clone(), s["slide"]["id"].clone()), (json!(2), json!("intro")));
 
-    let runs: Value = app.get("/api/runs").await.json().await.unwrap();
+    let runs: Value = app.presenter_get("/api/runs").await.json().await.unwrap();
     assert_eq!(runs["current"], 2);
     assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
-    let old: Value = app.get("/api/runs/1").await.json().await.unwrap();
+    let old: Value = app.presenter_get("/api/runs/1").await.json().await.unwrap();
     assert_eq!(old["run"], 1);
     assert_eq!(old["current"], false);
     assert_eq!(old["path"], json!(["intro", "build"]));
@@ -141,6 +141,45 @@ async fn a_new_run_starts_over_and_keeps_the_old_one_readable() {
     // The new run counts from zero.
     app.goto("build").await;
     assert_eq!(app.open().await["decision"]["total"], 0);
+}
+
+/// A run's history is the presenter's until its results are published: a
+/// rehearsal's tallies stay private.
+#[tokio::test]
+async fn the_history_is_for_the_presenter_until_the_results_are_published() {
+    let app = spawn_app().await;
+    app.open_build().await;
+    app.voter().await.post_vote("build", "docs").await;
+    app.close().await;
+    app.new_run().await;
+
+    // The audience: no run listed, run 1 refused.
+    let runs: Value = app.get("/api/runs").await.json().await.unwrap();
+    assert_eq!(runs["current"], 2);
+    assert_eq!(runs["runs"], json!([]));
+    let r = app.get("/api/runs/1").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "not_published");
+    // A voter's cookie changes nothing.
+    let voter = app.voter().await;
+    assert_eq!(voter.get("/api/runs/1").await.status(), StatusCode::FORBIDDEN);
+
+    // The presenter sees both runs, by token or by cookie.
+    let runs: Value = app.presenter_get("/api/runs").await.json().await.unwrap();
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
+    let b = app.presenter_browser().await;
+    assert_eq!(b.get("/api/runs/1").await.status(), StatusCode::OK);
+
+    // Published (for the current run, 2): run 2 opens to everyone, run 1
+    // stays the presenter's.
+    let r = app.presenter_call("results", Some(json!({ "published": true }))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let runs: Value = app.get("/api/runs").await.json().await.unwrap();
+    let listed: Vec<&Value> = runs["runs"].as_array().unwrap().iter().map(|r| &r["run"]).collect();
+    assert_eq!(listed, [&json!(2)]);
+    assert_eq!(app.get("/api/runs/2").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/api/runs/1").await.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use crate::helpers::{TOKEN, html, open_socket, spawn_app, text_of};
 
 /// Votes on `build` in all, from the state (closed or open).
 async fn build_total(app: &crate::helpers::TestApp) -> u64 {
-    let run: Value = app.get("/api/runs/1").await.json().await.unwrap();
+    let run: Value = app.presenter_get("/api/runs/1").await.json().await.unwrap();
     let state = app.state().await;
     if state["decision"]["id"] == "build" {
         return state["decision"]["total"].as_u64().unwrap();

@@ -62,7 +62,7 @@ async fn a_talk_runs_from_the_first_slide_to_an_ending() {
     // Going back leaves the decision slide: its vote closes.
     let back = app.back().await;
     assert_eq!(back["slide"]["id"], "build");
-    let host: Value = app.get("/api/runs/1").await.json().await.unwrap();
+    let host: Value = app.presenter_get("/api/runs/1").await.json().await.unwrap();
     let ids: Vec<_> = host["decisions"]
         .as_array()
         .unwrap()

@@ -230,6 +230,16 @@ impl TestApp {
         self.open().await
     }
 
+    /// `GET` a path with the presenter's Bearer token.
+    pub async fn presenter_get(&self, path: &str) -> Response {
+        self.api
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     /// `GET` a path without cookies.
     pub async fn get(&self, path: &str) -> Response {
         self.api
