@@ -28,7 +28,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::store::{Delivery, RunId, StoreError, VoteOutcome, VoteStore, Voter};
-use crate::story::{Decision, SmsTexts, Story};
+use crate::story::{Choice, Decision, SmsTexts, Story};
 use parse::Reading;
 
 /// The largest webhook body taken; Twilio's are a few hundred bytes.
@@ -328,7 +328,7 @@ async fn vote_text(
         .sms_vote(run, &decision.id, voter, &choice.id, sid, DELIVERY_TTL)
         .await
     {
-        Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, outcome)),
+        Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, choice, outcome)),
         Ok(Delivery::Again(current)) => Some(again(texts, decision, current)),
         Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => None,
         Err(e @ StoreError::Backend(_)) => Some(SmsOutcome::unavailable(&e)),
@@ -337,10 +337,14 @@ async fn vote_text(
 
 /// The answer to a text whose vote was taken: its confirmation, and the
 /// decision to push when the tally changed.
-fn confirmed(texts: &SmsTexts, run: RunId, decision: &Decision, index: usize, outcome: VoteOutcome) -> SmsOutcome {
-    let Some(choice) = decision.choices.get(index) else {
-        return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
-    };
+fn confirmed(
+    texts: &SmsTexts,
+    run: RunId,
+    decision: &Decision,
+    index: usize,
+    choice: &Choice,
+    outcome: VoteOutcome,
+) -> SmsOutcome {
     let mut answer = SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, index, choice)));
     if matches!(outcome, VoteOutcome::Counted { .. }) {
         answer.counted = Some((run, decision.id.clone()));

@@ -292,12 +292,12 @@ impl MemoryStore {
         let mut inner = self.lock();
         // The checks of a vote first: a refused vote marks nothing.
         inner.current_mut(run)?.open_ballots(decision)?;
-        if !inner.mark_delivery(sid, ttl, Instant::now()) {
-            let b = inner.current_mut(run)?.open_ballots(decision)?;
-            return Ok(Delivery::Again(b.voters.get(voter).map(|(c, _)| c.clone())));
-        }
+        let first = inner.mark_delivery(sid, ttl, Instant::now());
         let b = inner.current_mut(run)?.open_ballots(decision)?;
-        Ok(Delivery::First(b.cast(voter, choice, VoteKind::Sticky)))
+        Ok(match first {
+            true => Delivery::First(b.cast(voter, choice, VoteKind::Sticky)),
+            false => Delivery::Again(b.voters.get(voter).map(|(c, _)| c.clone())),
+        })
     }
 
     pub(super) async fn withdraw(

@@ -158,8 +158,9 @@ pub enum VoteOutcome {
 pub enum Delivery {
     /// The first delivery of this text: its vote, as [`VoteStore::vote`].
     First(VoteOutcome),
-    /// A delivery seen before: nothing counted again. The voter's choice as
-    /// it stands (`None` if the first delivery's vote never counted).
+    /// A delivery seen before: nothing counted again. The voter's choice on
+    /// this decision as it stands (`None`: the first delivery counted on
+    /// another decision or run).
     Again(Option<String>),
 }
 

@@ -29,12 +29,11 @@ pub mod view;
 pub mod voter;
 pub mod ws;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use std::convert::Infallible;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
