@@ -111,17 +111,15 @@ fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryR
         ));
     }
     match query.role.as_deref() {
-        Some("presenter") => {
-            if auth::has_presenter_cookie(app, headers) {
-                Ok(Role::Presenter)
-            } else {
-                Err(Error::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "The presenter socket needs the presenter cookie: log in at /presenter?token=TOKEN.",
-                ))
-            }
-        }
+        Some("presenter") => match auth::presenter_session(app, headers) {
+            auth::Session::Valid => Ok(Role::Presenter),
+            auth::Session::Expired => Err(auth::session_expired(app)),
+            auth::Session::None => Err(Error::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "The presenter socket needs the presenter cookie: log in at /presenter?token=TOKEN.",
+            )),
+        },
         None | Some("audience") => match VoterCookie::from_headers(app, headers) {
             VoterCookie::Known(id) => Ok(Role::Audience(id.voter())),
             VoterCookie::Missing => Err(Error::new(
