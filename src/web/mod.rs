@@ -400,10 +400,11 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
             HeaderValue::from_static("public, max-age=3600"),
         ))
         .service(ServeDir::new(static_dir));
-    // The presenter's pages and answers, refusals and the login too: never
+    // The presenter's pages and answers, refusals and the login too, and the
+    // runs' history (the presenter sees more of it than anyone else): never
     // kept by a browser or a proxy, where the next person at a shared
     // computer, or the proxy's next client, would find them.
-    let presenter = Router::new()
+    let never_cached = Router::new()
         .route("/presenter", get(pages::presenter))
         .route("/presenter/notes", get(notes::console))
         .route("/presenter/logout", post(pages::logout))
@@ -418,19 +419,19 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         .route("/api/presenter/new-run", post(api::new_run))
         .route("/api/presenter/results", post(results::publish))
         .route("/api/presenter/explore", post(results::publish_explore))
+        .route("/api/runs", get(api::runs))
+        .route("/api/runs/{run}", get(results::run_or_export))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
     let pages = Router::new()
-        .merge(presenter)
+        .merge(never_cached)
         .route("/", get(pages::audience))
         .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
         .route("/join.svg", get(join::svg))
         .route("/story-assets/{*name}", get(join::story_asset))
         .route("/api/state", get(api::state))
-        .route("/api/runs", get(api::runs))
-        .route("/api/runs/{run}", get(results::run_or_export))
         .route("/results", get(results::page))
         .route("/explore", get(explore::index))
         .route("/explore/{slide}", get(explore::slide))

@@ -259,6 +259,11 @@ async fn the_presenters_answers_are_never_cached() {
                 .await,
         );
     }
+    // The runs' history: the presenter sees more of it than anyone else.
+    for path in ["/api/runs", "/api/runs/1", "/api/runs/1.csv"] {
+        no_store(path, &app.presenter_get(path).await);
+        no_store(&format!("{path} unpublished"), &app.get(path).await);
+    }
     no_store("the logout", &log_out(&app, &b).await);
     // The audience's pages keep their own caching.
     assert_eq!(app.get("/").await.headers().get(CACHE_CONTROL), None);
