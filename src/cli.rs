@@ -353,6 +353,13 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
             }
         }
     }
+    // Before anything connects: a short token is a mistake to fix now.
+    if let Some(token) = &args.presenter_token
+        && let Err(why) = web::auth::check_token(token)
+    {
+        eprintln!("cyoa: {why}");
+        return ExitCode::FAILURE;
+    }
     let store = match &args.redis_url {
         Some(url) => match RedisStore::connect(url, &args.redis_prefix).await {
             Ok(store) => VoteStore::Redis(store),
@@ -364,13 +371,12 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         },
         None => VoteStore::Memory(MemoryStore::new()),
     };
-    let presenter_token = match args.presenter_token {
-        Some(t) if t.trim().is_empty() => {
-            eprintln!("cyoa: --presenter-token is empty; give a token or leave it out for a random one");
-            return ExitCode::FAILURE;
-        }
-        Some(t) => t,
-        None => random_hex(),
+    // A token cyoa made is printed in the presenter URL, one the operator
+    // set is not: they have it, and it may sit in a terminal's scrollback
+    // or a log collector.
+    let (presenter_token, generated) = match args.presenter_token {
+        Some(t) => (t, false),
+        None => (random_hex(), true),
     };
     // Two random halves: 256 bits for the cookie key.
     let secret = args.secret.clone().unwrap_or_else(|| random_hex() + &random_hex());
@@ -400,7 +406,14 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("presenter: {}", app.presenter_url());
+    if generated {
+        println!("presenter: {}", app.presenter_url());
+    } else {
+        println!(
+            "presenter: {} (log in with ?token= and the token you set)",
+            app.presenter_page()
+        );
+    }
     println!("audience: {}", app.audience_url());
     if app.sms_enabled() {
         println!(

@@ -177,6 +177,33 @@
     if (payload && payload.slide) onState(payload);
   }
 
+  // Logs this browser out of the presenter view, after asking (a stray key
+  // must not end the presenter's login in the middle of the talk), then
+  // shows the page the logout leads to.
+  async function presenterLogout(flash) {
+    if (!window.confirm("Log out of the presenter view on this browser?")) return;
+    let response;
+    try {
+      response = await fetch("/presenter/logout", {
+        method: "POST",
+        headers: { "X-Cyoa-Presenter": "1", Accept: "application/json" },
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      return flash("The server cannot be reached.");
+    }
+    if (!response.ok) {
+      let payload = null;
+      try {
+        payload = await response.json();
+      } catch (_) {
+        payload = null;
+      }
+      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
+    }
+    window.location.assign(response.redirected ? response.url : "/presenter/logged-out");
+  }
+
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
@@ -190,5 +217,6 @@
     cssEscape: cssEscape,
     pageReloader: pageReloader,
     presenterCommand: presenterCommand,
+    presenterLogout: presenterLogout,
   };
 })();

@@ -132,7 +132,8 @@
     const button = event.target.closest("button");
     if (!button || !main.contains(button)) return;
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
-    if (button.dataset.command) command(button.dataset.command);
+    if (button.dataset.logout !== undefined) cyoa.presenterLogout(flash);
+    else if (button.dataset.command) command(button.dataset.command);
     else if (button.dataset.follow) command("follow", { choice: button.dataset.follow });
   }
 
@@ -168,6 +169,9 @@
       case "r":
       case "R":
         return newRun;
+      case "l":
+      case "L":
+        return () => cyoa.presenterLogout(flash);
       default:
         return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
     }

@@ -12,7 +12,7 @@
   if (!main) return;
 
   const KEYS =
-    "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode";
+    "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode · L log out";
   let state = null; // last state from the server
   let offlineTimer = null;
   let flashTimer = null;
@@ -247,6 +247,9 @@
       case "r":
       case "R":
         return newRun;
+      case "l":
+      case "L":
+        return () => cyoa.presenterLogout(flash);
       case "?":
       case "h":
       case "H":

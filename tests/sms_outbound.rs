@@ -375,7 +375,7 @@ async fn without_the_auth_token_results_texts_do_not_start() {
         store: VoteStore::Memory(MemoryStore::new()),
         bind: "127.0.0.1:0".into(),
         public_url: None,
-        presenter_token: "t".into(),
+        presenter_token: "outbound-test-presenter-token".into(),
         secret: "s".into(),
         presence_grace: None,
         static_dir: "static".into(),

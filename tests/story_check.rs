@@ -897,3 +897,93 @@ fn the_documented_example_checks_clean() {
     let welcome = loaded.story.slide("welcome").expect("welcome");
     assert!(welcome.body_html().contains("<table>"), "{}", welcome.body_html());
 }
+
+// ---- a slide's image ----
+
+/// GOOD with `image = SRC` on slide `c` (line 15, the value at column 9).
+fn with_image(src: &str) -> String {
+    good_with("title = \"C\"", &format!("title = \"C\"\nimage = {src}"))
+}
+
+#[test]
+fn a_slide_image_may_be_a_path_or_a_web_url() {
+    for src in [
+        r#""/static/rocket.svg""#,
+        r#""images/cat.png""#,
+        r#""/join.svg""#,
+        r#""https://example.com/a.png""#,
+        r#""HTTP://example.com/a.png""#,
+    ] {
+        assert_eq!(problems(&with_image(src)), Vec::<String>::new(), "{src}");
+    }
+}
+
+#[test]
+fn a_slide_image_with_another_scheme_or_none_is_reported_where_it_is() {
+    run(&[
+        case(
+            "a script",
+            with_image(r#""javascript:alert(1)""#),
+            &[
+                "15:9: error: `image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `javascript:` URL",
+            ],
+        ),
+        case(
+            "a script hidden behind a tab",
+            with_image(r#""java\tscript:alert(1)""#),
+            &[
+                "15:9: error: `image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `java\\tscript:` URL",
+            ],
+        ),
+        case(
+            "inline data",
+            with_image(r#""data:image/svg+xml;base64,PHN2Zz4=""#),
+            &[
+                "15:9: error: `image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `data:` URL",
+            ],
+        ),
+        case(
+            "a local file",
+            with_image(r#""file:///home/me/cat.png""#),
+            &[
+                "15:9: error: `image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `file:` URL",
+            ],
+        ),
+        case(
+            "protocol-relative",
+            with_image(r#""//cdn.example/cat.png""#),
+            &[
+                "15:9: error: `image` starts with `//`, which leaves the scheme out; write the whole URL (`https://host/...`) or a path",
+            ],
+        ),
+        case(
+            "protocol-relative with a backslash",
+            with_image(r#"'/\cdn.example/cat.png'"#),
+            &[
+                "15:9: error: `image` starts with `//`, which leaves the scheme out; write the whole URL (`https://host/...`) or a path",
+            ],
+        ),
+        case(
+            "empty",
+            with_image(r#""  ""#),
+            &[
+                "15:9: error: `image` is empty; give a path (`/static/rocket.svg`) or an `https://` URL, or remove the line",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn check_reports_a_bad_image_at_file_line_and_column() {
+    let dir = TempDir::new("image");
+    let file = dir.file("image.toml", with_image(r#""javascript:alert(1)""#));
+    let out = cyoa_check(&[&file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:15:9: error: `image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `javascript:` URL\n",
+            file.display()
+        )
+    );
+}

@@ -5,6 +5,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::MAX_ID_LEN;
 use super::load::{Field, Key, Reader, Value};
+use super::markdown::{UrlKind, url_kind};
 
 /// Work spent on "did you mean" suggestions per file, so that a huge file
 /// full of bad references cannot make checking slow: looking at a candidate
@@ -92,6 +93,35 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// A slide's `image`: a path on cyoa's site or an `https:`/`http:`
+    /// URL. Anything else is reported at the value: a `javascript:` or
+    /// `data:` URL has no place in an `<img>`, and `//host/...` hides which
+    /// scheme it means.
+    pub(super) fn image_field(&mut self, field: Option<Field<'_, '_>>) -> Option<String> {
+        let (src, at) = self.str_field("image", field)?;
+        let problem = match url_kind(src) {
+            _ if src.trim().is_empty() => Some(
+                "`image` is empty; give a path (`/static/rocket.svg`) or an `https://` URL, or remove the line".to_string(),
+            ),
+            UrlKind::Path | UrlKind::Web => None,
+            UrlKind::ProtocolRelative => Some(
+                "`image` starts with `//`, which leaves the scheme out; write the whole URL (`https://host/...`) or a path"
+                    .to_string(),
+            ),
+            UrlKind::Mail | UrlKind::Other => {
+                let scheme: String = src.trim().chars().take_while(|c| *c != ':').take(20).collect();
+                Some(format!(
+                    "`image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `{}:` URL",
+                    scheme.escape_debug()
+                ))
+            }
+        };
+        if let Some(problem) = problem {
+            self.p.error(at, problem);
+        }
+        Some(src.to_string())
     }
 
     /// A required string field (`key`, found in a table as `field`),

@@ -300,7 +300,7 @@ impl<'p> Reader<'p> {
                 .to_string();
             slide.body = self.str_field("body", body).map_or("", |(s, _)| s).to_string();
             slide.notes = self.str_field("notes", notes).map_or("", |(s, _)| s).to_string();
-            slide.image = self.str_field("image", image).map(|(s, _)| s.to_string());
+            slide.image = self.image_field(image);
             if let Some((_, v)) = join {
                 match v.get_ref() {
                     DeValue::Boolean(b) => slide.join = *b,

@@ -32,6 +32,75 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// text of the hall from a few addresses of its own.
 const NOT_BY_ADDRESS: &[&str] = &["/sms"];
 
+/// How long a presenter login lasts unless `--presenter-session` says
+/// otherwise: a day of rehearsal and talk, not a week.
+pub const PRESENTER_SESSION: Duration = Duration::from_secs(12 * 60 * 60);
+/// The longest presenter login: browsers keep no cookie longer.
+pub const MAX_PRESENTER_SESSION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+
+/// A length of time as a flag takes it: seconds (`3600`), or a whole
+/// number with a unit `s`, `m`, `h` or `d` (`90s`, `30m`, `12h`, `2d`).
+/// Shown back in the largest unit that fits whole (`12h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Span, String> {
+        let bad = || {
+            format!(
+                "`{text}` is not a length of time: give seconds (`3600`) or a number with s, m, h or d (`30m`, `12h`)"
+            )
+        };
+        let text = text.trim();
+        let (number, unit) = match text.char_indices().last() {
+            Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
+            _ => (text, 's'),
+        };
+        let seconds_per = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 60 * 60,
+            'd' => 24 * 60 * 60,
+            _ => return Err(bad()),
+        };
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let seconds = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(seconds_per))
+            .ok_or_else(bad)?;
+        Ok(Span(Duration::from_secs(seconds)))
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.as_secs();
+        let unit = [(24 * 60 * 60, 'd'), (60 * 60, 'h'), (60, 'm')]
+            .into_iter()
+            .find(|(per, _)| seconds > 0 && seconds % per == 0);
+        match unit {
+            Some((per, unit)) => write!(f, "{}{unit}", seconds / per),
+            None => write!(f, "{seconds}s"),
+        }
+    }
+}
+
+/// `--presenter-session`: a [`Span`] from 1 s to [`MAX_PRESENTER_SESSION`].
+fn presenter_session(text: &str) -> Result<Span, String> {
+    let span: Span = text.parse()?;
+    if span.0.is_zero() || span.0 > MAX_PRESENTER_SESSION {
+        return Err(format!(
+            "a presenter login lasts from 1 s to {}, not {span}",
+            Span(MAX_PRESENTER_SESSION)
+        ));
+    }
+    Ok(span)
+}
+
 /// A rate: `per_second` on average, `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -80,6 +149,8 @@ pub struct Limits {
     /// Take the client address from the last `X-Forwarded-For` hop (behind
     /// a proxy such as nginx); otherwise it is the peer address.
     pub trust_forwarded_for: bool,
+    /// How long a presenter login (the cookie of `/presenter?token=`) lasts.
+    pub presenter_session: Duration,
 }
 
 impl Default for Limits {
@@ -105,6 +176,7 @@ impl Default for Limits {
             ping_every: Duration::from_secs(30),
             socket_timeout: Duration::from_secs(60),
             trust_forwarded_for: false,
+            presenter_session: PRESENTER_SESSION,
         }
     }
 }
@@ -151,6 +223,9 @@ pub struct LimitArgs {
     /// Behind a proxy: the client address is the last X-Forwarded-For hop.
     #[arg(long, env = "CYOA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// How long a presenter login lasts: seconds, or with a unit (30m, 12h, 2d).
+    #[arg(long, env = "CYOA_PRESENTER_SESSION", value_parser = presenter_session, default_value_t = Span(PRESENTER_SESSION))]
+    pub presenter_session: Span,
 }
 
 impl Default for LimitArgs {
@@ -170,6 +245,7 @@ impl Default for LimitArgs {
             ping_every: d.ping_every.as_secs(),
             socket_timeout: d.socket_timeout.as_secs(),
             trust_forwarded_for: d.trust_forwarded_for,
+            presenter_session: Span(d.presenter_session),
         }
     }
 }
@@ -198,6 +274,7 @@ impl From<&LimitArgs> for Limits {
             ping_every: Duration::from_secs(a.ping_every.max(1)),
             socket_timeout: Duration::from_secs(a.socket_timeout.max(2)),
             trust_forwarded_for: a.trust_forwarded_for,
+            presenter_session: a.presenter_session.0,
         }
     }
 }
@@ -382,6 +459,36 @@ pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, ne
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_is_seconds_or_a_number_with_a_unit() {
+        let secs = |text: &str| text.parse::<Span>().map(|s| s.0.as_secs());
+        assert_eq!(secs("3600"), Ok(3600));
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs(" 30m "), Ok(30 * 60));
+        assert_eq!(secs("12H"), Ok(12 * 3600));
+        assert_eq!(secs("2d"), Ok(2 * 86400));
+        for bad in [
+            "",
+            "h",
+            "12 h",
+            "1.5h",
+            "-1",
+            "+5",
+            "12w",
+            "1h30m",
+            "99999999999999999999d",
+        ] {
+            let e = secs(bad).unwrap_err();
+            assert!(e.contains("is not a length of time"), "{bad:?}: {e}");
+        }
+        assert_eq!(Span(PRESENTER_SESSION).to_string(), "12h");
+        assert_eq!(Span(Duration::from_secs(90)).to_string(), "90s");
+        assert_eq!(Span(Duration::from_secs(120)).to_string(), "2m");
+        assert!(presenter_session("0").unwrap_err().contains("from 1 s to 400d"));
+        assert!(presenter_session("401d").is_err());
+        assert_eq!(presenter_session("1"), Ok(Span(Duration::from_secs(1))));
+    }
 
     #[test]
     fn the_last_forwarded_hop_is_the_client_only_when_trusted() {

@@ -76,7 +76,7 @@ pub struct Config {
     pub bind: String,
     /// Base URL the audience uses; `None`: `http://` and the bound address.
     pub public_url: Option<String>,
-    /// The presenter token; must not be empty.
+    /// The presenter token; at least [`auth::MIN_TOKEN_CHARS`] characters.
     pub presenter_token: String,
     /// Signs cookies; any length, the longer the better.
     pub secret: String,
@@ -125,6 +125,12 @@ pub fn default_static_dir() -> PathBuf {
     }
 }
 
+/// The key that signs the voter and presenter cookies, derived from the
+/// secret: instances that share the secret read each other's cookies.
+pub fn cookie_key(secret: &str) -> Key {
+    Key::from(&Sha512::digest(secret.as_bytes()))
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
@@ -164,9 +170,7 @@ impl Application {
 
     /// [`Application::build`] with other limits than the defaults.
     pub async fn build_with(config: Config, limits: Limits) -> io::Result<Application> {
-        if config.presenter_token.is_empty() {
-            return Err(invalid("the presenter token must not be empty".into()));
-        }
+        auth::check_token(&config.presenter_token).map_err(invalid)?;
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
         let public_url = config
@@ -199,8 +203,12 @@ impl Application {
             None => None,
         };
         let state = AppState::new(state::Inner {
-            key: Key::from(&Sha512::digest(config.secret.as_bytes())),
-            presenter_mark: auth::presenter_mark(&config.secret, &config.presenter_token),
+            key: cookie_key(&config.secret),
+            presenter_sessions: auth::PresenterSessions::new(
+                &config.secret,
+                &config.presenter_token,
+                limits.presenter_session,
+            ),
             presenter_token: config.presenter_token,
             public_url,
             public_origin,
@@ -271,12 +279,14 @@ impl Application {
         false
     }
 
+    /// The presenter view's URL, without the token.
+    pub fn presenter_page(&self) -> String {
+        format!("{}/presenter", self.state.public_url)
+    }
+
     /// The presenter's login URL. It holds the token: print it once, never log it.
     pub fn presenter_url(&self) -> String {
-        format!(
-            "{}/presenter?token={}",
-            self.state.public_url, self.state.presenter_token
-        )
+        format!("{}?token={}", self.presenter_page(), self.state.presenter_token)
     }
 
     /// Serves until SIGTERM or Ctrl-C, then stops gracefully.
@@ -390,14 +400,16 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
             HeaderValue::from_static("public, max-age=3600"),
         ))
         .service(ServeDir::new(static_dir));
-    let pages = Router::new()
-        .route("/", get(pages::audience))
-        .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
+    // The presenter's pages and answers, refusals and the login too, and the
+    // runs' history (the presenter sees more of it than anyone else): never
+    // kept by a browser or a proxy, where the next person at a shared
+    // computer, or the proxy's next client, would find them.
+    let never_cached = Router::new()
         .route("/presenter", get(pages::presenter))
         .route("/presenter/notes", get(notes::console))
-        .route("/join.svg", get(join::svg))
-        .route("/story-assets/{*name}", get(join::story_asset))
-        .route("/api/state", get(api::state))
+        .route("/presenter/logout", post(pages::logout))
+        .route("/presenter/logged-out", get(pages::logged_out))
+        .route("/presenter/map.svg", get(results::map_svg))
         .route("/api/presenter/next", post(api::next))
         .route("/api/presenter/back", post(api::back))
         .route("/api/presenter/goto", post(api::goto))
@@ -405,11 +417,21 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         .route("/api/presenter/close", post(api::close))
         .route("/api/presenter/follow", post(api::follow))
         .route("/api/presenter/new-run", post(api::new_run))
-        .route("/api/runs", get(api::runs))
-        .route("/api/runs/{run}", get(results::run_or_export))
         .route("/api/presenter/results", post(results::publish))
         .route("/api/presenter/explore", post(results::publish_explore))
-        .route("/presenter/map.svg", get(results::map_svg))
+        .route("/api/runs", get(api::runs))
+        .route("/api/runs/{run}", get(results::run_or_export))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let pages = Router::new()
+        .merge(never_cached)
+        .route("/", get(pages::audience))
+        .route("/vote/{decision}", get(pages::pinned).post(pages::vote))
+        .route("/join.svg", get(join::svg))
+        .route("/story-assets/{*name}", get(join::story_asset))
+        .route("/api/state", get(api::state))
         .route("/results", get(results::page))
         .route("/explore", get(explore::index))
         .route("/explore/{slide}", get(explore::slide))

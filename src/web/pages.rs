@@ -1,5 +1,5 @@
 //! The HTML pages: the audience page (`/`, `/vote/{decision}`, the no-JS
-//! form vote) and the presenter view (`/presenter`, its login), in the
+//! form vote) and the presenter view (`/presenter`, its login and logout), in the
 //! story's theme, with the join panel (QR code, URL, SMS number) on the
 //! presenter's decision and join slides.
 
@@ -7,13 +7,15 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::SignedCookieJar;
+use axum_extra::extract::cookie::{CookieJar, SignedCookieJar};
 use serde::Deserialize;
 
 use super::auth;
+use super::auth::Session;
 use super::control;
-use super::error::{Error, PageForm};
+use super::error::{ApiError, Error, PageForm};
 use super::join;
+use super::limits::Span;
 use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
@@ -365,10 +367,46 @@ pub fn presenter_door(
         // 303 to the bare URL, so the token leaves the address bar and history.
         return Ok(Some((jar, Redirect::to(here)).into_response()));
     }
-    if !auth::has_presenter_cookie(app, headers) {
-        return Err(login_needed(app, "This page is for the presenter."));
+    match auth::presenter_session(app, headers) {
+        Session::Valid => Ok(None),
+        Session::Expired => Err(login_needed(
+            app,
+            &format!(
+                "Your presenter login has expired (a login lasts {}).",
+                Span(app.presenter_sessions.max_age())
+            ),
+        )),
+        Session::None => Err(login_needed(app, "This page is for the presenter.")),
     }
-    Ok(None)
+}
+
+/// `POST /presenter/logout`: this browser forgets its presenter login (the
+/// cookie is removed), then goes to the logged-out page. Only the
+/// presenter's own pages may ask (the rule of the presenter API), so another
+/// site cannot log the presenter out in the middle of the talk.
+pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::from_presenter_page(&app, &headers)?;
+    let jar = CookieJar::new().add(auth::presenter_cookie_removal());
+    Ok((jar, Redirect::to("/presenter/logged-out")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "logged-out.html")]
+struct LoggedOutPage {
+    theme_mode: Option<String>,
+    theme_accent: Option<String>,
+    /// Where to log in again (without the token).
+    login: String,
+}
+
+/// `GET /presenter/logged-out`: where the logout leads; it changes nothing.
+pub async fn logged_out(State(app): State<AppState>) -> Result<Html<String>, Error> {
+    let story = app.story();
+    render(LoggedOutPage {
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        login: login_url(&app),
+    })
 }
 
 /// `GET /presenter`: the presenter view; `?token=` logs in.
@@ -419,10 +457,15 @@ pub(super) fn login_needed(app: &AppState, why: &str) -> Error {
         StatusCode::UNAUTHORIZED,
         "unauthorized",
         format!(
-            "{why} Log in with the presenter URL that `cyoa serve` printed when it started: {}/presenter?token=…",
-            app.public_url
+            "{why} Log in with the presenter URL and the presenter token (`cyoa serve` prints both when it makes the token): {}",
+            login_url(app)
         ),
     )
+}
+
+/// The login URL as a page may show it: the token left out.
+fn login_url(app: &AppState) -> String {
+    format!("{}/presenter?token=…", app.public_url)
 }
 
 /// Anything else: a 404 page, or JSON under `/api/`.

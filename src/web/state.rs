@@ -32,9 +32,10 @@ pub struct Inner {
     pub key: Key,
     /// The presenter token; compared in constant time, never logged.
     pub presenter_token: String,
-    /// What the presenter cookie holds: a keyed hash of the token, so a new
-    /// token logs every old presenter cookie out.
-    pub presenter_mark: String,
+    /// Issues and checks presenter logins (the cookie holds the login's
+    /// time and a keyed hash of it and the token, so a new token logs every
+    /// old presenter cookie out).
+    pub presenter_sessions: super::auth::PresenterSessions,
     /// Base URL the audience uses, without a trailing slash.
     pub public_url: String,
     /// `scheme://host[:port]` of `public_url`, for the cross-origin check.
@@ -125,13 +126,18 @@ impl FromRef<AppState> for VoteStore {
 
 #[cfg(test)]
 impl AppState {
-    /// A state for unit tests: the story, a memory store, token `t`.
+    /// A state for unit tests: the story, a memory store, token
+    /// `unit-test-presenter-token`.
     pub(crate) fn for_tests(story: Story) -> (AppState, tokio::sync::watch::Sender<bool>) {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let state = AppState::new(Inner {
             key: Key::from(&[7u8; 64]),
-            presenter_mark: super::auth::presenter_mark("secret", "t"),
-            presenter_token: "t".into(),
+            presenter_sessions: super::auth::PresenterSessions::new(
+                "secret",
+                "unit-test-presenter-token",
+                super::limits::PRESENTER_SESSION,
+            ),
+            presenter_token: "unit-test-presenter-token".into(),
             public_url: "http://cyoa.test".into(),
             public_origin: "http://cyoa.test".into(),
             secure_cookies: false,

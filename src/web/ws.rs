@@ -111,17 +111,15 @@ fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryR
         ));
     }
     match query.role.as_deref() {
-        Some("presenter") => {
-            if auth::has_presenter_cookie(app, headers) {
-                Ok(Role::Presenter)
-            } else {
-                Err(Error::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "The presenter socket needs the presenter cookie: log in at /presenter?token=TOKEN.",
-                ))
-            }
-        }
+        Some("presenter") => match auth::presenter_session(app, headers) {
+            auth::Session::Valid => Ok(Role::Presenter),
+            auth::Session::Expired => Err(auth::session_expired(app)),
+            auth::Session::None => Err(Error::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "The presenter socket needs the presenter cookie: log in at /presenter?token=TOKEN.",
+            )),
+        },
         None | Some("audience") => match VoterCookie::from_headers(app, headers) {
             VoterCookie::Known(id) => Ok(Role::Audience(id.voter())),
             VoterCookie::Missing => Err(Error::new(
@@ -228,11 +226,16 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
     }
 }
 
-/// What a text message from the client gets back.
-async fn reply(app: &AppState, role: &Role, text: &str) -> String {
+/// What a message from the client gets back: `Some` text, or `None` for a
+/// binary message. Every message, binary too, counts against the socket's
+/// rate before anything else is looked at.
+async fn reply(app: &AppState, role: &Role, text: Option<&str>) -> String {
     if let Err(e) = app.limits.socket_message(role) {
         return error_text(e.code, &e.message);
     }
+    let Some(text) = text else {
+        return error_text("bad_message", "Send votes as JSON text, not binary.");
+    };
     if text.len() > MAX_MESSAGE {
         return error_text("too_large", "Messages are 4 KiB at most.");
     }
@@ -302,10 +305,8 @@ where
             message = stream.next() => {
                 beat.heard();
                 match message {
-                    Some(Ok(Message::Text(text))) => Message::Text(reply(&app, &role, text.as_str()).await.into()),
-                    Some(Ok(Message::Binary(_))) => {
-                        Message::Text(error_text("bad_message", "Send votes as JSON text, not binary.").into())
-                    }
+                    Some(Ok(Message::Text(text))) => Message::Text(reply(&app, &role, Some(text.as_str())).await.into()),
+                    Some(Ok(Message::Binary(_))) => Message::Text(reply(&app, &role, None).await.into()),
                     // The protocol layer answers pings itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => break,

@@ -1,7 +1,8 @@
 //! The presenter console (`/presenter/notes`) in headless Chromium, on a
 //! phone-sized window beside the presenter view and an audience phone: the
 //! notes, the elapsed time, the live tally, and buttons and keys on the
-//! console that move the presenter view and the audience page.
+//! console that move the presenter view and the audience page; logging out
+//! with the console's button and with L on the presenter view.
 
 use fantoccini::{Client, Locator};
 
@@ -41,10 +42,7 @@ title = "The right path"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_presenter_console_shows_notes_and_moves_the_talk() {
     let mut driver = Driver::start();
-    let story = cyoa::story::Story::parse("console-test.toml", STORY)
-        .expect("the console test story checks")
-        .story;
-    let app = TestApp::spawn_story(story, None).await;
+    let app = spawn_console_story().await;
     let screen = presenter(&mut driver, &app).await;
     let phone = audience(&mut driver, &app).await;
     let console = open_console(&mut driver, &app).await;
@@ -152,6 +150,57 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
     driver.close(console).await;
     driver.close(phone).await;
     driver.close(screen).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_button_and_l_on_the_presenter_view_log_that_browser_out() {
+    let mut driver = Driver::start();
+    let app = spawn_console_story().await;
+    let screen = presenter(&mut driver, &app).await;
+    let console = open_console(&mut driver, &app).await;
+
+    // L asks first; dismissed, nothing happens.
+    press(&screen, 'l').await;
+    screen.dismiss_alert().await.expect("the logout question");
+    press(&console, fantoccini::key::Key::Right.into()).await;
+    wait_text(&screen, "#presenter h1", "Which way?").await;
+
+    // The console's button, confirmed: that browser lands on the logged-out
+    // page and its presenter pages ask for a login; the projector goes on.
+    click(&console, "button[data-logout]").await;
+    console.accept_alert().await.expect("the logout question");
+    assert_logged_out(&console, &app, "/presenter/notes").await;
+    press(&screen, fantoccini::key::Key::Left.into()).await;
+    wait_text(&screen, "#presenter h1", "Welcome").await;
+
+    // L, confirmed, on the presenter view.
+    press(&screen, 'L').await;
+    screen.accept_alert().await.expect("the logout question");
+    assert_logged_out(&screen, &app, "/presenter").await;
+    driver.close(console).await;
+    driver.close(screen).await;
+}
+
+/// Waits for the logged-out page, then checks that the presenter page at
+/// `path` asks this browser for a login.
+async fn assert_logged_out(client: &Client, app: &TestApp, path: &str) {
+    wait_js(
+        client,
+        "the logged-out page",
+        "return location.pathname === '/presenter/logged-out' && !!document.getElementById('logged-out');",
+    )
+    .await;
+    wait_text(client, "#logged-out h1", "Logged out").await;
+    client.goto(&app.url(path)).await.expect("the presenter page again");
+    wait_text(client, "#error h1", "Not logged in").await;
+}
+
+/// A server of the console test story.
+async fn spawn_console_story() -> TestApp {
+    let story = cyoa::story::Story::parse("console-test.toml", STORY)
+        .expect("the console test story checks")
+        .story;
+    TestApp::spawn_story(story, None).await
 }
 
 /// A new phone-sized browser logged in on the console itself.

@@ -78,12 +78,19 @@ async fn serve_watch_reloads_the_story_and_shows_what_is_wrong() {
             .expect("cyoa serve starts"),
     );
     let mut lines = BufReader::new(served.0.stdout.take().expect("stdout")).lines();
-    let login = lines
+    // The token was given: the line holds the bare presenter URL.
+    let page = lines
         .next()
         .and_then(Result::ok)
-        .and_then(|l| l.strip_prefix("presenter: ").map(str::to_owned))
+        .and_then(|l| {
+            l.strip_prefix("presenter: ")?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
         .expect("the presenter line");
-    let base = login.split("/presenter").next().expect("the base URL").to_string();
+    let base = page.split("/presenter").next().expect("the base URL").to_string();
+    let login = format!("{page}?token={TOKEN}");
 
     let mut driver = Driver::start();
     let screen = driver.browser(SCREEN.0, SCREEN.1).await;

@@ -99,6 +99,63 @@ async fn a_socket_sending_too_fast_gets_an_error_and_stays_usable() {
 }
 
 #[tokio::test]
+async fn binary_frames_share_the_socket_rate_with_text_and_count_no_vote() {
+    const BURST: u32 = 5;
+    const SENT: usize = 40;
+    let app = spawn_app_with(with_limits(Limits {
+        socket_messages: rate(1, BURST),
+        ..Limits::default()
+    }))
+    .await;
+    app.open_build().await;
+    let voter = app.voter().await;
+    assert_eq!(voter.post_vote("build", "pets").await.status(), StatusCode::SEE_OTHER);
+    let limited_before = socket_limited(&app).await;
+    let mut socket = voter.socket().await;
+    // All at once, then every answer: the bucket holds BURST and refills
+    // one a second, so at most BURST plus the seconds taken get through.
+    let started = tokio::time::Instant::now();
+    for i in 0..SENT {
+        let frame = if i % 2 == 0 {
+            Message::Binary(vec![0xff; 8].into())
+        } else {
+            Message::Binary(br#"{"type":"vote","decision":"build","choice":"docs"}"#.to_vec().into())
+        };
+        socket.send(frame).await;
+    }
+    let mut codes = Vec::new();
+    for _ in 0..SENT {
+        codes.push(socket.answer().await["code"].as_str().unwrap_or_default().to_string());
+    }
+    let seconds = started.elapsed().as_secs() as usize;
+    let passed = codes.iter().filter(|c| *c == "bad_message").count();
+    let limited = codes.iter().filter(|c| *c == "rate_limited").count();
+    assert_eq!(passed + limited, SENT, "{codes:?}");
+    assert!(passed >= 1 && passed <= BURST as usize + seconds + 1, "{codes:?}");
+    assert!(limited >= 1, "{codes:?}");
+    // Counted where text frames are counted (other tests may add to it).
+    assert!(socket_limited(&app).await - limited_before >= limited as f64);
+    // Text frames draw on the same bucket: right after the flood, a text
+    // message is refused too unless a second went by.
+    socket.send_text("{}").await;
+    let text = socket.answer().await;
+    assert!(
+        text["code"] == "rate_limited" || started.elapsed() >= Duration::from_secs(1),
+        "{text}"
+    );
+    // Nothing a binary frame carried was counted; the vote stands.
+    assert_eq!((app.votes("pets").await, app.votes("docs").await), (1, 0));
+}
+
+/// `cyoa_rate_limited_total{limit="socket"}` now.
+async fn socket_limited(app: &crate::helpers::TestApp) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(r#"cyoa_rate_limited_total{limit="socket"} "#))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
 async fn one_address_past_its_request_rate_gets_429_but_sms_is_not_limited_by_address() {
     let app = spawn_app_with(with_limits(Limits {
         per_address: rate(1, 5),

@@ -23,6 +23,10 @@ pub use crate::support::ws::votes_of;
 /// The presenter token of every test server.
 pub const TOKEN: &str = "test-presenter-token";
 
+/// The secret of every test server (so a test can sign a cookie as the
+/// server does).
+pub const SECRET: &str = "a test secret that signs the cookies of one test server";
+
 /// How long a test waits for an event before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -120,7 +124,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         bind: "127.0.0.1:0".into(),
         public_url: options.public_url,
         presenter_token: TOKEN.into(),
-        secret: "a test secret that signs the cookies of one test server".into(),
+        secret: SECRET.into(),
         presence_grace: Some(options.grace),
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         sms: options.sms,

@@ -22,6 +22,7 @@ mod pages;
 mod presence;
 mod reload;
 mod results;
+mod sessions;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;
