@@ -345,3 +345,30 @@ async fn sockets_and_presenter_calls_from_another_site_are_refused() {
     }
     assert_eq!(app.state().await["slide"]["id"], "intro");
 }
+
+#[tokio::test]
+async fn the_presenter_sees_voters_join_and_mints_refused_live() {
+    let app = spawn_app_with(Options {
+        limits: Limits {
+            voter_mints: Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            ..test_limits()
+        },
+        ..Options::default()
+    })
+    .await;
+    let mut presenter = app.presenter_socket().await;
+    for _ in 0..4 {
+        app.browser().get("/").await;
+    }
+    // Pushed within a second or so of the change, to presenter sockets only.
+    let (pushed, _) = presenter
+        .wait_for("minting", |m| {
+            m["minting"]["minted"].as_u64() >= Some(2) && m["minting"]["refused_rate"].as_u64() >= Some(1)
+        })
+        .await;
+    assert!(pushed["minting"]["per_second"].as_f64().is_some(), "{pushed}");
+    assert_eq!(pushed["minting"]["refused_cross_site"], 0);
+}
