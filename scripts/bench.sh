@@ -65,12 +65,14 @@ until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
 
 # The per-address limits are raised: here the whole audience comes from a
 # few loopback addresses, not from a hall of phones. Per-voter limits stand.
+# Voters vote the moment they have a cookie (--voter-min-age 0).
 SMS_FLAGS=()
 if "$CYOA" serve --help | grep -q -- --twilio-auth-token; then SMS_FLAGS=(--twilio-auth-token "$TWILIO"); fi
 serve() { # PORT LOG [flags...]
   local port=$1 log=$2; shift 2
   RUST_LOG=cyoa=warn "$CYOA" serve --bind "127.0.0.1:$port" --presenter-token "$TOKEN" --secret "$SECRET" \
     --address-rate 10000000 --address-burst 10000000 --max-connections-per-address 1000000 \
+    --voter-mint-rate 10000000 --voter-mint-burst 10000000 --voter-min-age 0 \
     "${SMS_FLAGS[@]}" "$@" >"$WORK/$log" 2>&1 &
   PIDS+=($!)
   wait_for "http://127.0.0.1:$port/healthz"
@@ -105,17 +107,28 @@ cyoa_total() { # PORT
   curl -fs "http://127.0.0.1:$1/api/state" | sed -n 's/.*"total":\([0-9]*\).*/\1/p'
 }
 
-# scripts/vote.lua posts choice=... to /vote/what-did-you-build
-# with a random cookie named `voter`, which cyoa ignores (its cookie is
-# cyoa_voter), so every request is a new voter, on both servers.
-cp "$ROOT/scripts/vote.lua" "$WORK/vote.lua"
+# A vote counts only from a voter a page minted: scripts/mint.lua loads
+# cyoa's audience page for VOTERS voters and keeps their cookies, then
+# scripts/vote.lua posts choice=... to /vote/what-did-you-build as those
+# voters in turn (each request a vote of a real voter; a voter votes again,
+# moving its vote, once the list wraps). It also sends a random cookie
+# named `voter`, which cyoa ignores, so that a peer keying voters on it
+# sees a new voter per request.
+cp "$ROOT/scripts/vote.lua" "$ROOT/scripts/mint.lua" "$WORK/"
+VOTERS=${VOTERS:-20000}
+mint_voters() { # PORT FILE: VOTERS cookies of new voters, one a line
+  rm -f "$2"
+  while [ "$(wc -l <"$2" 2>/dev/null || echo 0)" -lt "$VOTERS" ]; do
+    wrk -t1 -c16 -d2s -s "$WORK/mint.lua" "http://127.0.0.1:$1" -- "$2" >/dev/null
+  done
+}
 
 ROWS=()
 row() { ROWS+=("$(printf '%-58s %s' "$1" "$2")"); }
 
-wrk_run() { # NAME URL -> prints requests/s, checks the tally
+wrk_run() { # NAME URL [VOTERS FILE] -> prints requests/s, checks the tally
   local name=$1 url=$2 out
-  out=$(wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency -s "$WORK/vote.lua" "$url")
+  out=$(wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency -s "$WORK/vote.lua" "$url" ${3:+-- "$3"})
   echo "$out" >&2
   local total bad rps p99
   total=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
@@ -127,16 +140,20 @@ wrk_run() { # NAME URL -> prints requests/s, checks the tally
 
 echo "== form votes under wrk (-t1 -c64 -d${WRK_SECONDS}s)" >&2
 open_decision "$MEM_PORT"
-read -r _ MEM_RPS MEM_OK MEM_BAD MEM_P99 < <(wrk_run mem "http://127.0.0.1:$MEM_PORT")
+# Both servers sign with the same --secret: one list of voters serves both.
+mint_voters "$MEM_PORT" "$WORK/voters.txt"
+read -r _ MEM_RPS MEM_OK MEM_BAD MEM_P99 < <(wrk_run mem "http://127.0.0.1:$MEM_PORT" "$WORK/voters.txt")
 MEM_TOTAL=$(cyoa_total "$MEM_PORT")
-row "form vote, cyoa memory (wrk)" "$MEM_RPS votes/s, p99 $MEM_P99, tally $MEM_TOTAL = $MEM_OK ok responses ($MEM_BAD other)"
+# Every ok response is a counted vote; the tally holds one per voter.
+voted() { echo $(($1 < VOTERS ? $1 : VOTERS)); }
+row "form vote, cyoa memory (wrk)" "$MEM_RPS votes/s, p99 $MEM_P99, tally $MEM_TOTAL = voters who voted $(voted "$MEM_OK") ($MEM_OK ok responses, $MEM_BAD other)"
 
 open_decision "$RED_PORT"
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
-read -r _ RED_RPS RED_OK RED_BAD RED_P99 < <(wrk_run redis "http://127.0.0.1:$RED_PORT")
+read -r _ RED_RPS RED_OK RED_BAD RED_P99 < <(wrk_run redis "http://127.0.0.1:$RED_PORT" "$WORK/voters.txt")
 RED_TOTAL=$(cyoa_total "$RED_PORT")
 EVALSHA=$(redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
-row "form vote, cyoa Redis (wrk)" "$RED_RPS votes/s, p99 $RED_P99, tally $RED_TOTAL = $RED_OK ok responses ($RED_BAD other)"
+row "form vote, cyoa Redis (wrk)" "$RED_RPS votes/s, p99 $RED_P99, tally $RED_TOTAL = voters who voted $(voted "$RED_OK") ($RED_OK ok responses, $RED_BAD other)"
 row "Redis round trips per vote (EVALSHA calls / votes)" "$EVALSHA / $RED_OK = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/$RED_OK}") (pushes' tally reads included)"
 
 if [ "$PEER" = yes ]; then

@@ -76,6 +76,8 @@ struct Metrics {
     redis_seconds: Timings,
     vote_to_push_seconds: Histogram,
     rate_limited: Family<Limit, Counter>,
+    voters_minted: Counter,
+    voter_mints_refused: Family<Reason, Counter>,
     /// When the oldest vote not yet pushed was counted, per (run, decision).
     pending: Mutex<HashMap<(u64, String), Instant>>,
 }
@@ -100,6 +102,8 @@ impl Metrics {
             // 1 ms .. ~4 s: a push normally follows within the 50 ms flush pause.
             vote_to_push_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
             rate_limited: Family::default(),
+            voters_minted: Counter::default(),
+            voter_mints_refused: Family::default(),
             pending: Mutex::new(HashMap::new()),
         };
         // Each metric under its exported name, with its help text.
@@ -120,7 +124,9 @@ impl Metrics {
             redis_errors: "redis_errors", "Redis calls that failed, by store operation";
             redis_seconds: "redis_seconds", "Round-trip time of Redis calls, by store operation";
             vote_to_push_seconds: "vote_to_push_seconds", "Time from a counted vote to the first tally push that includes it";
-            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address)";
+            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address, mint)";
+            voters_minted: "voters_minted", "Browser voters minted: voter cookies issued by a page load";
+            voter_mints_refused: "voter_mints_refused", "Page loads that minted no voter, by reason (rate: the address's mint limit; cross_site: a request from another site that is not a visit)";
         }
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
@@ -132,8 +138,11 @@ impl Metrics {
         for kind in ["state", "tally"] {
             let _ = m.pushes.get_or_create(&Kind { kind });
         }
-        for limit in ["vote", "socket", "address"] {
+        for limit in ["vote", "socket", "address", "mint"] {
             let _ = m.rate_limited.get_or_create(&Limit { limit });
+        }
+        for reason in ["rate", "cross_site"] {
+            let _ = m.voter_mints_refused.get_or_create(&Reason { reason });
         }
         Metrics { registry, ..m }
     }
@@ -244,9 +253,19 @@ pub fn redis_call(operation: &'static str, took: Duration, failed: bool) {
     }
 }
 
-/// A request or message refused by the rate limit `limit` (`vote`, `socket`, `address`).
+/// A request or message refused by the rate limit `limit` (`vote`, `socket`, `address`, `mint`).
 pub fn rate_limited(limit: &'static str) {
     METRICS.rate_limited.get_or_create(&Limit { limit }).inc();
+}
+
+/// A page minted a browser voter.
+pub fn voter_minted() {
+    METRICS.voters_minted.inc();
+}
+
+/// A page load minted no voter, for `reason` (`rate`, `cross_site`).
+pub fn voter_mint_refused(reason: &'static str) {
+    METRICS.voter_mints_refused.get_or_create(&Reason { reason }).inc();
 }
 
 #[cfg(test)]

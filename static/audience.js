@@ -4,7 +4,12 @@
 // keeps it current from the `state`, `tally`, `voted` and `error` messages of
 // /ws, rebuilding the same markup with DOM calls. Server strings only ever
 // reach the page as textContent. Without this script the page still works:
-// the form posts a sticky vote and the server redirects back.
+// the form posts the vote (with the page's token) and the server redirects
+// back; in a presence story that page reloads itself to keep its vote.
+//
+// A page opened less than the server's --voter-min-age ago gets `too_soon`
+// for a vote: the page sends that vote once more when the wait is over
+// (a second refusal says "tap your choice again").
 "use strict";
 
 (function () {
@@ -31,6 +36,7 @@
   let confirmed = null; // the voter's choice as the server last confirmed it
   let pending = null; // a choice sent and not answered yet
   let retry = null; // { decision, choice, tries, timer } of a vote the store refused
+  let soon = null; // { decision, choice, timer } of a vote sent again once the page is old enough
   let offlineTimer = null;
   let redraw = false; // the story was reloaded: draw the next state anew
   const { paintChoice, cssEscape } = window.cyoa;
@@ -84,6 +90,24 @@
     return true;
   }
 
+  // A vote refused as too soon after the page opened: sent once more when
+  // the server's wait is over (at most 10 s), if it is still the pending one.
+  function resendWhenOldEnough(message) {
+    const vote = message.vote || {};
+    if (soon && soon.decision === vote.decision && soon.choice === vote.choice) {
+      soon = null; // the second refusal: the person taps again
+      return false;
+    }
+    const s = { decision: vote.decision, choice: vote.choice };
+    soon = s;
+    const wait = Math.min(Math.max(Number(message.retry_ms) || 1000, 50), 10000);
+    s.timer = setTimeout(function () {
+      if (soon !== s || s.decision !== shown.decision || pending !== s.choice || !isOpen()) return;
+      sendVote(s.decision, s.choice);
+    }, wait + 50);
+    return true;
+  }
+
   const link = window.cyoa.socket("/ws", {
     maxDelay: 10000,
     onOpen: function () {
@@ -133,6 +157,7 @@
         break;
       case "voted":
         if (retry && retry.decision === message.decision) stopRetry();
+        if (soon && soon.decision === message.decision) soon = null;
         if (message.decision === shown.decision) {
           confirmed = message.choice || null;
           pending = null;
@@ -151,6 +176,7 @@
           say(t("retrying"), true);
           break;
         }
+        if (message.code === "too_soon" && pending && resendWhenOldEnough(message)) break;
         stopRetry();
         pending = null;
         markChoice(confirmed);
@@ -275,6 +301,8 @@
     section.append(el("h2", { id: "prompt", class: "prompt" }, decision.prompt));
     if (decision.status === "open") {
       const form = el("form", { method: "post", action: "/vote/" + encodeURIComponent(decision.id), class: "ballot" });
+      // The page's token for its voter, as the server's own form carries it.
+      form.append(el("input", { type: "hidden", name: "token", value: main.dataset.formToken || "" }));
       decision.choices.forEach(function (choice) {
         const button = el("button", {
           type: "submit",

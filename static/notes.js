@@ -43,6 +43,7 @@
     if (message.type === "state" && message.state) onState(message.state);
     else if (message.type === "tally") onTally(message);
     else if (message.type === "story") reload();
+    else if (message.type === "minting") paintMinting(message.minting);
     else if (message.type === "error") flash(message.message || "The server refused that.");
   }
 
@@ -101,6 +102,18 @@
     main.querySelectorAll("[data-total]").forEach(function (node) {
       node.textContent = String(total);
     });
+  }
+
+  // How fast voters join and how many mints were refused: a jump in either
+  // is a script or another site at work.
+  function paintMinting(figures) {
+    const box = document.getElementById("minting");
+    if (!box || !figures) return;
+    box.querySelectorAll("[data-mint]").forEach(function (node) {
+      const value = figures[node.dataset.mint];
+      if (value !== undefined) node.textContent = String(value);
+    });
+    box.classList.toggle("alarm", (figures.refused_rate || 0) + (figures.refused_cross_site || 0) > 0);
   }
 
   function readClock() {

@@ -45,6 +45,15 @@ fn serve(extra: &[&str]) -> Served {
         // of phones: the per-address limits would stop it.
         .args(["--address-rate", "100000", "--address-burst", "100000"])
         .args(["--max-connections-per-address", "100000"])
+        // Its voters come from a few addresses and vote at once.
+        .args([
+            "--voter-mint-rate",
+            "100000",
+            "--voter-mint-burst",
+            "100000",
+            "--voter-min-age",
+            "0",
+        ])
         .args(extra)
         .env("RUST_LOG", "cyoa=warn")
         .stdout(Stdio::piped())

@@ -19,7 +19,7 @@ use crate::store::{RunId, RunRecord};
 pub async fn state(State(app): State<AppState>, cookie: VoterCookie) -> Result<Json<StateView>, ApiError> {
     let view = StateView::load(&app)
         .await?
-        .with_you(&app, cookie.voter().as_ref())
+        .with_you(&app, cookie.card().map(|c| c.voter()).as_ref())
         .await?;
     Ok(Json(view))
 }

@@ -6,8 +6,9 @@
 //! logs out (`POST /presenter/logout`). A cookie rides along on any request
 //! the browser makes, so API calls with the cookie alone must also carry
 //! `X-Cyoa-Presenter: 1` (a custom header, which another origin cannot send
-//! without a CORS preflight we never grant) and, when the browser says
-//! where it comes from (`Origin`), come from our own origin.
+//! without a CORS preflight we never grant). Any presenter call that a
+//! browser says comes from another site ([`site`]: `Origin`, then
+//! `Sec-Fetch-Site`) is refused, token or not.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -168,13 +169,39 @@ pub fn presenter_cookie_removal() -> Cookie<'static> {
     cookie
 }
 
-/// Whether the request's `Origin`, if it has one, is ours: the public URL's
-/// origin, or the origin of the `Host` it was sent to.
-pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
+/// Which site a request says it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// Our own pages (or a visit typed in or bookmarked).
+    Ours,
+    /// Another site: another origin, even on the same registrable domain.
+    Foreign,
+    /// The request says nothing (a script, or a very old browser).
+    Unsaid,
+}
+
+/// Where the request comes from: its `Origin`, when it has one, is ours
+/// (the public URL's origin, or the origin of the `Host` it was sent to)
+/// or not; else `Sec-Fetch-Site` says `same-origin` or `none` (ours) or
+/// anything else (`same-site`, `cross-site`: foreign). One rule for every
+/// request that changes something: votes, sockets, presenter calls.
+pub fn site(state: &AppState, headers: &HeaderMap) -> Site {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return if origin_is_ours(state, headers, origin.to_str().ok()) {
+            Site::Ours
+        } else {
+            Site::Foreign
+        };
+    }
+    match headers.get(SEC_FETCH_SITE).map(|v| v.to_str()) {
+        None => Site::Unsaid,
+        Some(Ok("same-origin" | "none")) => Site::Ours,
+        Some(_) => Site::Foreign,
+    }
+}
+
+fn origin_is_ours(state: &AppState, headers: &HeaderMap, origin: Option<&str>) -> bool {
+    let Some(origin) = origin else {
         return false;
     };
     if origin == state.public_origin {
@@ -183,6 +210,35 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
 }
+
+/// Whether the request is not from another site (see [`site`]).
+pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    site(state, headers) != Site::Foreign
+}
+
+/// Whether a page load may mint a voter: from our own site, or a visit
+/// to the page itself (a link followed from another site). A request from
+/// another site for anything else (an image, a fetch, a frame) may not.
+pub fn visit_or_ours(state: &AppState, headers: &HeaderMap) -> bool {
+    if site(state, headers) != Site::Foreign {
+        return true;
+    }
+    let says = |name: &str, value: &str| headers.get(name).and_then(|v| v.to_str().ok()) == Some(value);
+    says("sec-fetch-mode", "navigate") && says("sec-fetch-dest", "document")
+}
+
+/// The 403 for a request from another site: `what` must come from cyoa's
+/// own pages.
+pub fn cross_site(what: &str) -> Error {
+    Error::new(
+        StatusCode::FORBIDDEN,
+        "cross_origin",
+        format!("{what} must come from cyoa's own pages, not from another site."),
+    )
+}
+
+/// The header browsers send to say which site a request comes from.
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -198,6 +254,9 @@ pub struct Presenter;
 impl Presenter {
     /// Checks the request's headers.
     pub fn check(state: &AppState, headers: &HeaderMap) -> Result<Presenter, Error> {
+        if site(state, headers) == Site::Foreign {
+            return Err(cross_site("Presenter calls"));
+        }
         if let Some(token) = bearer(headers) {
             if !token.is_empty() && token_matches(state, token) {
                 return Ok(Presenter);
@@ -226,11 +285,7 @@ pub fn from_presenter_page(state: &AppState, headers: &HeaderMap) -> Result<(), 
         ));
     }
     if !same_origin(state, headers) {
-        return Err(Error::new(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            "Presenter calls must come from the presenter page itself.",
-        ));
+        return Err(cross_site("Presenter calls"));
     }
     Ok(())
 }

@@ -5,11 +5,12 @@
 //! the cause (a store failure, say) is logged, never sent.
 
 use std::fmt::Display;
+use std::time::Duration;
 
 use askama::Template;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
@@ -26,6 +27,8 @@ pub struct Error {
     pub message: String,
     /// Why, for the log only.
     cause: Option<String>,
+    /// When it is worth trying again: sent as `Retry-After` (whole seconds).
+    retry_after: Option<Duration>,
 }
 
 impl Error {
@@ -36,7 +39,28 @@ impl Error {
             code,
             message: message.into(),
             cause: None,
+            retry_after: None,
         }
+    }
+    /// Says when to try again (`Retry-After`).
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+    /// The wait of [`Error::with_retry_after`] in milliseconds (at least 1).
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        self.retry_after
+            .map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX).max(1))
+    }
+    /// Adds `Retry-After` to `response` when a wait is known.
+    fn add_retry_after(&self, mut response: Response) -> Response {
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
     /// Adds the cause, logged and never sent.
     pub fn with_cause(mut self, cause: impl Display) -> Self {
@@ -124,13 +148,14 @@ impl IntoResponse for Error {
             reason,
             message,
         };
-        match page.render() {
+        let response = match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot render the error page");
-                (self.status, self.message).into_response()
+                (self.status, self.message.clone()).into_response()
             }
-        }
+        };
+        self.add_retry_after(response)
     }
 }
 
@@ -195,11 +220,12 @@ impl IntoResponse for ApiError {
         let e = self.0;
         e.log();
         let body = Json(json!({ "error": e.code, "message": e.message }));
-        if e.status == StatusCode::UNAUTHORIZED {
+        let response = if e.status == StatusCode::UNAUTHORIZED {
             (e.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
         } else {
             (e.status, body).into_response()
-        }
+        };
+        e.add_retry_after(response)
     }
 }
 

@@ -15,7 +15,7 @@ use super::pages::{Look, render};
 use super::results::{followed, run_on_map};
 use super::state::AppState;
 use super::view::current_record;
-use super::voter::VoterCookie;
+use super::voter::PageVoter;
 use crate::i18n::Language;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::RunRecord;
@@ -79,8 +79,7 @@ fn not_yet(page: ExplorePage) -> Result<Response, Error> {
 }
 
 /// `GET /explore`: the story map, every box a link to its first slide.
-pub async fn index(State(app): State<AppState>, cookie: VoterCookie) -> Result<Response, Error> {
-    let (jar, _) = cookie.ensure(&app);
+pub async fn index(State(app): State<AppState>, PageVoter { jar, .. }: PageVoter) -> Result<Response, Error> {
     let story = app.story();
     let record = current_record(&app).await?;
     let mut page = page(&story, &record);
@@ -103,9 +102,8 @@ pub async fn index(State(app): State<AppState>, cookie: VoterCookie) -> Result<R
 pub async fn slide(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    cookie: VoterCookie,
+    PageVoter { jar, .. }: PageVoter,
 ) -> Result<Response, Error> {
-    let (jar, _) = cookie.ensure(&app);
     let story = app.story();
     let record = current_record(&app).await?;
     let mut page = page(&story, &record);

@@ -1,20 +1,24 @@
 //! Limits that keep one client from taking the server from everyone else:
 //! rates per voter (votes, socket messages), a generous rate per address
-//! (a whole hall shares one NAT address), open connections per address,
-//! and the sizes and timeouts the accept loop ([`super::serve`]) applies.
+//! (a whole hall shares one NAT address), new voters per address, open
+//! connections per address, and the sizes and timeouts the accept loop
+//! ([`super::serve`]) applies.
 //!
 //! Rates are GCRA buckets from `governor`, one per key; keys not seen for a
 //! while are swept every [`SWEEP_EVERY`], so a stream of new addresses or
 //! voters cannot grow the state without bound.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use clap::Args;
@@ -22,6 +26,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::{ApiError, Error};
+use super::state::AppState;
+use super::voter::MintRefused;
 use super::ws::Role;
 use crate::store::Voter;
 
@@ -151,6 +157,11 @@ pub struct Limits {
     pub trust_forwarded_for: bool,
     /// How long a presenter login (the cookie of `/presenter?token=`) lasts.
     pub presenter_session: Duration,
+    /// New voters (cookies minted by a page) per client address: a hall
+    /// behind one NAT joins in a minute, a script gets few voters.
+    pub voter_mints: Rate,
+    /// How old a voter cookie must be before its votes count.
+    pub voter_min_age: Duration,
 }
 
 impl Default for Limits {
@@ -177,6 +188,13 @@ impl Default for Limits {
             socket_timeout: Duration::from_secs(60),
             trust_forwarded_for: false,
             presenter_session: PRESENTER_SESSION,
+            // 2,000 phones behind one address: 500 at once, the other
+            // 1,500 within 30 s (docs/operations.md).
+            voter_mints: Rate {
+                per_second: 50,
+                burst: 500,
+            },
+            voter_min_age: Duration::from_secs(1),
         }
     }
 }
@@ -226,6 +244,15 @@ pub struct LimitArgs {
     /// How long a presenter login lasts: seconds, or with a unit (30m, 12h, 2d).
     #[arg(long, env = "CYOA_PRESENTER_SESSION", value_parser = presenter_session, default_value_t = Span(PRESENTER_SESSION))]
     pub presenter_session: Span,
+    /// New voters per second per client address (a page load mints one).
+    #[arg(long, env = "CYOA_VOTER_MINT_RATE", default_value_t = Limits::default().voter_mints.per_second)]
+    pub voter_mint_rate: u32,
+    /// New voters per client address at once after a pause.
+    #[arg(long, env = "CYOA_VOTER_MINT_BURST", default_value_t = Limits::default().voter_mints.burst)]
+    pub voter_mint_burst: u32,
+    /// Seconds a voter cookie must be old before its votes count (0: at once).
+    #[arg(long, env = "CYOA_VOTER_MIN_AGE", default_value_t = Limits::default().voter_min_age.as_secs())]
+    pub voter_min_age: u64,
 }
 
 impl Default for LimitArgs {
@@ -246,6 +273,9 @@ impl Default for LimitArgs {
             socket_timeout: d.socket_timeout.as_secs(),
             trust_forwarded_for: d.trust_forwarded_for,
             presenter_session: Span(d.presenter_session),
+            voter_mint_rate: d.voter_mints.per_second,
+            voter_mint_burst: d.voter_mints.burst,
+            voter_min_age: d.voter_min_age.as_secs(),
         }
     }
 }
@@ -275,6 +305,11 @@ impl From<&LimitArgs> for Limits {
             socket_timeout: Duration::from_secs(a.socket_timeout.max(2)),
             trust_forwarded_for: a.trust_forwarded_for,
             presenter_session: a.presenter_session.0,
+            voter_mints: Rate {
+                per_second: a.voter_mint_rate,
+                burst: a.voter_mint_burst,
+            },
+            voter_min_age: Duration::from_secs(a.voter_min_age),
         }
     }
 }
@@ -286,7 +321,10 @@ pub struct Guards {
     votes: DefaultKeyedRateLimiter<String>,
     socket_messages: DefaultKeyedRateLimiter<String>,
     addresses: DefaultKeyedRateLimiter<IpAddr>,
+    mints: DefaultKeyedRateLimiter<IpAddr>,
     connections: Mutex<HashMap<IpAddr, usize>>,
+    /// Voters minted and refused here, for the presenter console.
+    pub minting: Minting,
 }
 
 impl Guards {
@@ -296,7 +334,9 @@ impl Guards {
             votes: RateLimiter::keyed(limits.votes.quota()),
             socket_messages: RateLimiter::keyed(limits.socket_messages.quota()),
             addresses: RateLimiter::keyed(limits.per_address.quota()),
+            mints: RateLimiter::keyed(limits.voter_mints.quota()),
             connections: Mutex::new(HashMap::new()),
+            minting: Minting::default(),
             limits,
         })
     }
@@ -314,6 +354,8 @@ impl Guards {
                 g.votes.retain_recent();
                 g.socket_messages.retain_recent();
                 g.addresses.retain_recent();
+                g.mints.retain_recent();
+                g.mints.shrink_to_fit();
                 g.votes.shrink_to_fit();
                 g.socket_messages.shrink_to_fit();
                 g.addresses.shrink_to_fit();
@@ -334,11 +376,36 @@ impl Guards {
     /// May this socket's client send a message now?
     pub fn socket_message(&self, role: &Role) -> Result<(), Error> {
         let key = match role {
-            Role::Audience(voter) => voter.as_str().to_string(),
+            Role::Audience(voter, _) => voter.as_str().to_string(),
             Role::Presenter => "presenter".to_string(),
         };
         check(&self.socket_messages, &key, "socket")
             .map_err(|wait| too_many(wait, "Too many messages at once: slow down; this socket still works."))
+    }
+
+    /// May `ip` mint a new voter now? `Err`: how long until it may. An
+    /// unknown address (a router driven without a socket) may.
+    pub fn mint(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        match ip {
+            Some(ip) => check(&self.mints, &address_key(ip), "mint"),
+            None => Ok(()),
+        }
+    }
+
+    /// A voter was minted: counted for `/metrics` and the console.
+    pub fn minted(&self) {
+        self.minting.minted.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::voter_minted();
+    }
+
+    /// A page did not mint a voter: counted by reason.
+    pub fn mint_refused(&self, why: MintRefused) {
+        let count = match why {
+            MintRefused::Rate => &self.minting.refused_rate,
+            MintRefused::CrossSite => &self.minting.refused_cross_site,
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::voter_mint_refused(why.reason());
     }
 
     /// Takes a connection slot for `ip`, or `None` when it has too many.
@@ -354,6 +421,34 @@ impl Guards {
             guards: self.clone(),
             ip,
         })
+    }
+}
+
+/// Voters minted and mints refused by this instance since it started.
+#[derive(Debug, Default)]
+pub struct Minting {
+    /// Voters minted.
+    pub minted: AtomicU64,
+    /// Mints refused by the per-address mint rate.
+    pub refused_rate: AtomicU64,
+    /// Mints refused to requests from another site.
+    pub refused_cross_site: AtomicU64,
+}
+
+/// The client's address a handler sees: as the per-address limits compute
+/// it ([`client_ip`]); `None` when unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        Ok(ClientAddress(client_ip(
+            &parts.headers,
+            peer,
+            state.limits.limits.trust_forwarded_for,
+        )))
     }
 }
 
@@ -400,8 +495,7 @@ where
 }
 
 fn too_many(wait: Duration, message: &str) -> Error {
-    let seconds = wait.as_secs_f64().ceil().max(1.0);
-    Error::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_cause(format!("retry in {seconds} s"))
+    Error::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_retry_after(wait)
 }
 
 /// The client's address: the peer, or with `trust_forwarded_for` the last
@@ -437,21 +531,18 @@ pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, ne
     match check(&guards.addresses, &address_key(ip), "address") {
         Ok(()) => next.run(request).await,
         Err(wait) => {
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let seconds = wait.as_secs_f64().ceil().max(1.0);
             let e = Error::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!("Too many requests from your network; try again in {seconds} s."),
-            );
-            let mut response = if path.starts_with("/api/") || path == "/ws" {
+            )
+            .with_retry_after(wait);
+            if path.starts_with("/api/") || path == "/ws" {
                 ApiError(e).into_response()
             } else {
                 e.into_response()
-            };
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
+            }
         }
     }
 }
@@ -459,6 +550,7 @@ pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, ne
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn a_span_is_seconds_or_a_number_with_a_unit() {

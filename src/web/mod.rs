@@ -307,6 +307,7 @@ impl Application {
             tokio::spawn(push::listener(app.clone())),
             tokio::spawn(presence::heartbeat(app.clone())),
             tokio::spawn(presence::sweeper(app.clone())),
+            tokio::spawn(notes::minting(app.clone())),
         ];
         #[cfg(feature = "sms-outbound")]
         let results = self

@@ -5,10 +5,15 @@
 //! presenter command. It follows the run through the presenter socket, as
 //! the presenter view does, so a key pressed on either moves both.
 
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use tokio::time::Instant;
 
 use super::error::Error;
 use super::pages::PresenterQuery;
@@ -68,6 +73,73 @@ struct ConsolePage {
     /// the elapsed time against it, not against the phone's own clock.
     now: u64,
     problems: Vec<String>,
+    minting: MintFigures,
+}
+
+/// How many voters join, for the console.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MintFigures {
+    /// New voters per second over the last [`MINT_WINDOW`], one decimal.
+    per_second: f64,
+    /// New voters since this instance started.
+    minted: u64,
+    /// Mints refused by the per-address limit.
+    refused_rate: u64,
+    /// Mints refused to another site's requests.
+    refused_cross_site: u64,
+}
+
+/// The span the console's mint rate is measured over.
+pub const MINT_WINDOW: Duration = Duration::from_secs(5);
+
+impl MintFigures {
+    fn read(app: &AppState, per_second: f64) -> MintFigures {
+        let m = &app.limits.minting;
+        MintFigures {
+            per_second: (per_second * 10.0).round() / 10.0,
+            minted: m.minted.load(Ordering::Relaxed),
+            refused_rate: m.refused_rate.load(Ordering::Relaxed),
+            refused_cross_site: m.refused_cross_site.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Pushes `{"type":"minting",...}` ([`MintFigures`]) to the presenter
+/// screens each second the figures changed, until the server stops.
+pub async fn minting(app: AppState) {
+    let mut stopping = app.stopping.clone();
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // (when, minted) of the last seconds: the rate is the change across them.
+    let mut seen: VecDeque<(Instant, u64)> = VecDeque::new();
+    let mut last = MintFigures::read(&app, 0.0);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        let now = Instant::now();
+        let minted = app.limits.minting.minted.load(Ordering::Relaxed);
+        seen.push_back((now, minted));
+        while seen
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > MINT_WINDOW)
+        {
+            seen.pop_front();
+        }
+        let per_second = match seen.front() {
+            Some((at, first)) if *at < now => {
+                minted.saturating_sub(*first) as f64 / now.duration_since(*at).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        let figures = MintFigures::read(&app, per_second);
+        if figures != last {
+            last = figures;
+            let text = serde_json::json!({ "type": "minting", "minting": figures }).to_string();
+            app.pushes.presenters(text.into());
+        }
+    }
 }
 
 fn title_of(story: &Story, id: &str) -> String {
@@ -151,6 +223,8 @@ pub async fn console(
         started: view.started.map(|s| s.to_string()).unwrap_or_default(),
         now: now_ms(),
         problems: app.story_problems(),
+        // The rate since the last push; the next push corrects it.
+        minting: MintFigures::read(&app, 0.0),
     };
     page.render().map(|html| Html(html).into_response()).map_err(|e| {
         Error::new(

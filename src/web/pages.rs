@@ -4,24 +4,25 @@
 //! presenter's decision and join slides.
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{CookieJar, SignedCookieJar};
 use serde::Deserialize;
 
-use super::auth;
-use super::auth::Session;
+use super::auth::{self, Session, Site};
 use super::control;
 use super::error::{ApiError, Error, PageForm};
 use super::join;
-use super::limits::Span;
+use super::limits::{ClientAddress, Span};
+use super::presence;
 use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
-use super::voter::VoterCookie;
+use super::voter::{self, PageVoter, VoterCard, VoterCookie};
 use crate::i18n::Language;
 use crate::store::{Published, VoteKind};
-use crate::story::Story;
+use crate::story::{Decision, Story};
 
 /// A decision as the templates show it.
 struct Panel {
@@ -197,6 +198,14 @@ struct AudiencePage {
     sms: Option<SmsHint>,
     /// What the presenter published: the links to `/results` and `/explore`.
     published: Published,
+    /// A line above the buttons: the last tap did not count ("tap your
+    /// choice again").
+    notice: Option<String>,
+    /// The form's token for this voter (empty: no voter yet).
+    form_token: String,
+    /// In a presence story, the seconds after which a page without
+    /// JavaScript reloads itself (its heartbeat), and the address it loads.
+    refresh: Option<(u64, String)>,
 }
 
 #[derive(Template)]
@@ -234,7 +243,19 @@ pub(super) fn render(page: impl Template) -> Result<Html<String>, Error> {
     })
 }
 
-fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Result<Html<String>, Error> {
+/// The voter of an audience page, and the line that says their last tap
+/// did not count.
+struct Reader<'a> {
+    card: Option<&'a VoterCard>,
+    notice: Option<&'static str>,
+}
+
+fn audience_page(
+    app: &AppState,
+    view: &StateView,
+    pinned: Option<&str>,
+    reader: Reader,
+) -> Result<Html<String>, Error> {
     let tr = crate::i18n::current();
     let you = view.you.as_deref();
     let decision = view.decision.as_ref().map(|d| Panel::new(d, you, tr));
@@ -269,6 +290,11 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         .as_ref()
         .map(|s| tr.f("page.or_text", &[("keys", &s.keys)]))
         .unwrap_or_default();
+    // `pinned` is a known decision id (`[a-z0-9-]`), safe in a URL.
+    let refresh = (presence::kind(app) == VoteKind::Presence).then(|| {
+        let here = pinned.map_or_else(|| "/".to_string(), |d| format!("/vote/{d}"));
+        (presence::page_refresh(app).as_secs(), format!("{here}?{HERE}=1"))
+    });
     let story = app.story();
     render(AudiencePage {
         tr,
@@ -283,64 +309,153 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
         announce,
         sms,
         published: view.published,
+        notice: reader.notice.map(|key| tr.t(key).to_string()),
+        form_token: reader.card.map(|c| voter::form_token(app, &c.id)).unwrap_or_default(),
+        refresh,
     })
+}
+
+/// The query parameter of a no-JavaScript page's reload: the voter is
+/// still on the page (see [`presence::page_loaded`]).
+const HERE: &str = "here";
+
+/// The query of the audience pages.
+#[derive(Deserialize)]
+pub struct PageQuery {
+    /// Set by the page's own reload in a presence story.
+    here: Option<String>,
+}
+
+/// An audience page load: the reload's lease, the page with the voter's
+/// cookie when minted now.
+async fn audience_load(
+    app: &AppState,
+    decision: Option<&Decision>,
+    PageVoter { jar, card }: PageVoter,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, Error> {
+    let voter = card.as_ref().map(VoterCard::voter);
+    if let (Some(voter), Ok(Query(PageQuery { here: Some(_) }))) = (&voter, query) {
+        presence::page_loaded(app, voter).await;
+    }
+    let view = match decision {
+        Some(d) => StateView::load_pinned(app, d).await?,
+        None => StateView::load(app).await?,
+    };
+    let view = view.with_you(app, voter.as_ref()).await?;
+    let reader = Reader {
+        card: card.as_ref(),
+        notice: None,
+    };
+    Ok((jar, audience_page(app, &view, decision.map(|d| d.id.as_str()), reader)?).into_response())
 }
 
 /// `GET /`: the audience page, following the run.
 pub async fn audience(
     State(app): State<AppState>,
-    cookie: VoterCookie,
-) -> Result<(SignedCookieJar, Html<String>), Error> {
-    let (jar, id) = cookie.ensure(&app);
-    let view = StateView::load(&app).await?.with_you(&app, Some(&id.voter())).await?;
-    Ok((jar, audience_page(&app, &view, None)?))
+    reader: PageVoter,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, Error> {
+    audience_load(&app, None, reader, query).await
 }
 
 /// `GET /vote/{decision}`: the audience page pinned to one decision.
 pub async fn pinned(
     State(app): State<AppState>,
     Path(decision): Path<String>,
-    cookie: VoterCookie,
-) -> Result<(SignedCookieJar, Html<String>), Error> {
+    reader: PageVoter,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, Error> {
     let story = app.story();
-    let Some(d) = story.decision(&decision) else {
-        return Err(Error::not_found(
-            "unknown_decision",
-            format!("There is no vote called {decision:?}."),
-        ));
-    };
-    let (jar, id) = cookie.ensure(&app);
-    let view = StateView::load_pinned(&app, d)
-        .await?
-        .with_you(&app, Some(&id.voter()))
-        .await?;
-    Ok((jar, audience_page(&app, &view, Some(&d.id))?))
+    let d = known_decision(&story, &decision)?;
+    audience_load(&app, Some(d), reader, query).await
+}
+
+fn known_decision<'a>(story: &'a Story, decision: &str) -> Result<&'a Decision, Error> {
+    story
+        .decision(decision)
+        .ok_or_else(|| Error::not_found("unknown_decision", format!("There is no vote called {decision:?}.")))
 }
 
 /// The no-JavaScript vote form.
 #[derive(Deserialize)]
 pub struct VoteForm {
     choice: String,
+    /// The page's token for its voter ([`voter::form_token`]).
+    token: Option<String>,
 }
 
-/// `POST /vote/{decision}`: a sticky vote, then back to the pinned page.
+/// `POST /vote/{decision}`: a vote from the page's form, then back to the
+/// pinned page. It counts only from our own site (or, when the browser
+/// does not say, with the page's token), with a voter cookie a page
+/// issued at least `--voter-min-age` ago. Without a valid cookie it
+/// counts nothing and answers the page with a new cookie and "tap your
+/// choice again"; with a cookie too young, the same without a new cookie.
 pub async fn vote(
     State(app): State<AppState>,
     Path(decision): Path<String>,
+    headers: HeaderMap,
+    ClientAddress(ip): ClientAddress,
     cookie: VoterCookie,
     PageForm(form): PageForm<VoteForm>,
 ) -> Result<Response, Error> {
-    if cookie == VoterCookie::Forged {
-        return Err(Error::bad_request(
-            "bad_cookie",
-            "Your voter cookie is invalid; reload the page.",
+    let site = auth::site(&app, &headers);
+    if site == Site::Foreign {
+        crate::metrics::vote_refused("cross_origin");
+        return Err(auth::cross_site("Votes"));
+    }
+    let story = app.story();
+    let d = known_decision(&story, &decision)?;
+    let Some(card) = cookie.card() else {
+        crate::metrics::vote_refused("no_voter");
+        if site == Site::Unsaid {
+            // Perhaps another site's form in a browser that does not say:
+            // no voter is minted and no cookie replaced.
+            return Err(Error::new(
+                StatusCode::FORBIDDEN,
+                "no_voter",
+                "This vote came without a voter cookie: open the vote page, then tap your choice there.",
+            ));
+        }
+        let (jar, card) = voter::page_voter(&app, &cookie, &headers, ip)?;
+        return tap_again(&app, d, card.as_ref(), jar).await;
+    };
+    if site == Site::Unsaid && !voter::form_token_matches(&app, &card.id, form.token.as_deref()) {
+        crate::metrics::vote_refused("bad_token");
+        return Err(Error::new(
+            StatusCode::FORBIDDEN,
+            "bad_token",
+            "This vote did not come from cyoa's own page: open the vote page, then tap your choice there.",
         ));
     }
-    // A browser without a cookie is a fresh voter: it gets one and counts.
-    let (jar, id) = cookie.ensure(&app);
-    control::cast(&app, &id.voter(), &decision, &form.choice, VoteKind::Sticky).await?;
-    // `decision` is a known decision id here (`[a-z0-9-]`), safe in a URL.
-    Ok((jar, Redirect::to(&format!("/vote/{decision}"))).into_response())
+    if voter::old_enough(&app, card.issued_ms).is_err() {
+        return tap_again(&app, d, Some(card), SignedCookieJar::new(app.key.clone())).await;
+    }
+    let voter = card.voter();
+    // The form is a page's vote: present while the page reloads itself.
+    presence::page_loaded(&app, &voter).await;
+    control::cast(&app, &voter, &d.id, &form.choice, presence::kind(&app)).await?;
+    Ok(Redirect::to(&format!("/vote/{}", d.id)).into_response())
+}
+
+/// A form vote that counted nothing: 409 with the pinned page, `jar`
+/// (a new cookie, or none) and "tap your choice again".
+async fn tap_again(
+    app: &AppState,
+    d: &Decision,
+    card: Option<&VoterCard>,
+    jar: SignedCookieJar,
+) -> Result<Response, Error> {
+    let view = StateView::load_pinned(app, d)
+        .await?
+        .with_you(app, card.map(VoterCard::voter).as_ref())
+        .await?;
+    let reader = Reader {
+        card,
+        notice: Some("page.tap_again"),
+    };
+    let page = audience_page(app, &view, Some(&d.id), reader)?;
+    Ok((StatusCode::CONFLICT, jar, page).into_response())
 }
 
 /// The login query of `/presenter`.

@@ -34,7 +34,16 @@
 //! It also holds off for one lease after start, so that pages reconnecting
 //! after every instance restarted find their votes still there.
 //!
+//! A page without JavaScript has no socket. In a presence story it reloads
+//! itself every [`page_refresh`] (`<noscript><meta http-equiv="refresh">`)
+//! as its heartbeat: its form vote, and each of those reloads, give the
+//! voter a lease of [`page_lease`] (a refresh and a grace) through
+//! [`VoteStore::keep_present`], and its votes are cast as presence votes.
+//! When the page stops reloading, the sweeper withdraws the vote one grace
+//! after the refresh that did not come.
+//!
 //! [`VoteStore::arrive`]: crate::store::VoteStore::arrive
+//! [`VoteStore::keep_present`]: crate::store::VoteStore::keep_present
 //! [`VoteStore::leave`]: crate::store::VoteStore::leave
 //! [`VoteStore::beat`]: crate::store::VoteStore::beat
 //! [`VoteStore::rejoin`]: crate::store::VoteStore::rejoin
@@ -47,7 +56,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::state::AppState;
-use crate::store::Voter;
+use crate::store::{VoteKind, Voter};
+use crate::story::WebVotes;
 
 /// The shortest voter lease, whatever the grace.
 pub const MIN_LEASE: Duration = Duration::from_secs(1);
@@ -94,6 +104,48 @@ impl Default for Presence {
 /// grace period, at least [`MIN_LEASE`].
 pub fn lease(app: &AppState) -> Duration {
     app.grace.max(MIN_LEASE)
+}
+
+/// The shortest and longest time between two reloads of a no-JavaScript
+/// page in a presence story.
+const PAGE_REFRESH: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(30));
+
+/// How often a no-JavaScript audience page reloads itself in a presence
+/// story: three leases, between 3 s and 30 s (30 s at the default grace
+/// of 10 s: few requests, and a vote gone at most 40 s after its page).
+pub fn page_refresh(app: &AppState) -> Duration {
+    (lease(app) * 3).clamp(PAGE_REFRESH.0, PAGE_REFRESH.1)
+}
+
+/// The lease a load or form vote of a no-JavaScript page gives its
+/// voter: until the next reload is due, and a grace after it.
+pub fn page_lease(app: &AppState) -> Duration {
+    page_refresh(app) + lease(app)
+}
+
+/// Whether web votes count while their page is open (the story's
+/// `web_votes`), and so cast as presence votes.
+pub fn kind(app: &AppState) -> VoteKind {
+    match app.web_votes {
+        WebVotes::Presence => VoteKind::Presence,
+        WebVotes::Sticky => VoteKind::Sticky,
+    }
+}
+
+/// A no-JavaScript page of `voter` was loaded (its reload, or its form
+/// vote): the voter is present for [`page_lease`] more. A store that does
+/// not answer is logged; the page is served anyway.
+pub async fn page_loaded(app: &AppState, voter: &Voter) {
+    if kind(app) != VoteKind::Presence {
+        return;
+    }
+    if let Err(e) = app
+        .store
+        .keep_present(std::slice::from_ref(voter), page_lease(app))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot renew the lease of a page without JavaScript");
+    }
 }
 
 /// How long this instance's own lease lasts: a voter's lease, at least

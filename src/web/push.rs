@@ -74,6 +74,9 @@ pub enum Push {
     /// was refused (`serve --watch`). Pages draw themselves again; the
     /// presenter's pages fetch the problems with the page.
     Story,
+    /// A message for the presenter screens only, already serialised (the
+    /// console's `minting` figures).
+    Presenter(Utf8Bytes),
 }
 
 /// The broadcast channels and the set of decisions whose tally changed.
@@ -162,6 +165,11 @@ impl Pushes {
             let _ = self.audience_tx.send(Push::Story);
         }
         let _ = self.tx.send(Push::Story);
+    }
+
+    /// Sends `text` to the presenter screens only.
+    pub fn presenters(&self, text: Utf8Bytes) {
+        let _ = self.tx.send(Push::Presenter(text));
     }
 
     /// A new tally: to the presenter screens now, to the audience when
@@ -418,7 +426,7 @@ mod tests {
 
     fn text_of(push: Push) -> String {
         match push {
-            Push::Tally(text) => text.to_string(),
+            Push::Tally(text) | Push::Presenter(text) => text.to_string(),
             Push::State(_) => "state".into(),
             Push::Story => "story".into(),
         }

@@ -23,7 +23,7 @@ use super::error::{ApiError, ApiJson, Error};
 use super::pages::{Look, render, tie_text};
 use super::state::AppState;
 use super::view::{DecisionView, StateView, current_record};
-use super::voter::VoterCookie;
+use super::voter::PageVoter;
 use crate::i18n::Language;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::{Publication, RunId, RunRecord};
@@ -191,9 +191,12 @@ fn fresh(status: StatusCode, body: impl IntoResponse) -> Response {
 /// `GET /results`: the current run's path and tallies once published (the
 /// presenter sees them before); until then a page saying so, 403, that
 /// reloads itself when they are published.
-pub async fn page(State(app): State<AppState>, headers: HeaderMap, cookie: VoterCookie) -> Result<Response, Error> {
+pub async fn page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    PageVoter { jar, .. }: PageVoter,
+) -> Result<Response, Error> {
     // The voter cookie lets the page's script open the live socket.
-    let (jar, _) = cookie.ensure(&app);
     let story = app.story();
     let record = current_record(&app).await?;
     let published = record.state.published.results;

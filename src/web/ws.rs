@@ -25,9 +25,8 @@ use super::heartbeat::{Beat, Heartbeat};
 use super::push::Push;
 use super::state::AppState;
 use super::view::StateView;
-use super::voter::VoterCookie;
-use crate::store::{VoteKind, Voter};
-use crate::story::WebVotes;
+use super::voter::{self, VoterCookie};
+use crate::store::Voter;
 
 /// The largest message cyoa reads; a vote is well under 200 bytes.
 pub const MAX_MESSAGE: usize = 4 * 1024;
@@ -39,8 +38,9 @@ pub const MAX_FRAME: usize = 64 * 1024;
 /// Who is on the other end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
-    /// An audience page of this voter: it votes and counts for presence.
-    Audience(Voter),
+    /// An audience page of this voter, whose cookie was issued at this
+    /// time (ms since the Unix epoch): it votes and counts for presence.
+    Audience(Voter, u64),
     /// The presenter view: pushes only.
     Presenter,
 }
@@ -49,7 +49,7 @@ impl Role {
     /// `audience` or `presenter`, for metrics and logs.
     pub fn name(&self) -> &'static str {
         match self {
-            Role::Audience(_) => "audience",
+            Role::Audience(..) => "audience",
             Role::Presenter => "presenter",
         }
     }
@@ -104,11 +104,7 @@ fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryR
     let Query(query) = query?;
     // A page of another site may open a socket to us with our cookies.
     if !auth::same_origin(app, headers) {
-        return Err(Error::new(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            "Sockets must come from cyoa's own pages.",
-        ));
+        return Err(auth::cross_site("Sockets"));
     }
     match query.role.as_deref() {
         Some("presenter") => match auth::presenter_session(app, headers) {
@@ -121,7 +117,7 @@ fn who(app: &AppState, headers: &HeaderMap, query: Result<Query<WsQuery>, QueryR
             )),
         },
         None | Some("audience") => match VoterCookie::from_headers(app, headers) {
-            VoterCookie::Known(id) => Ok(Role::Audience(id.voter())),
+            VoterCookie::Known(card) => Ok(Role::Audience(card.voter(), card.issued_ms)),
             VoterCookie::Missing => Err(Error::new(
                 StatusCode::UNAUTHORIZED,
                 "no_voter",
@@ -157,6 +153,9 @@ enum Outbound<'a> {
         message: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         vote: Option<VoteRef<'a>>,
+        /// For `too_soon`: the milliseconds until the vote would count.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_ms: Option<u64>,
     },
 }
 
@@ -180,6 +179,7 @@ fn error_text(code: &str, message: &str) -> String {
         code,
         message,
         vote: None,
+        retry_ms: None,
     }
     .text()
 }
@@ -210,7 +210,7 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
         None => StateView::load(app).await,
     };
     let voter = match role {
-        Role::Audience(v) => Some(v),
+        Role::Audience(v, _) => Some(v),
         Role::Presenter => None,
     };
     let view = match view {
@@ -245,14 +245,22 @@ async fn reply(app: &AppState, role: &Role, text: Option<&str>) -> String {
             r#"Send {"type":"vote","decision":"DECISION","choice":"CHOICE"}."#,
         );
     };
-    let Role::Audience(voter) = role else {
+    let Role::Audience(voter, issued_ms) = role else {
         return error_text("bad_message", "The presenter's socket does not vote.");
     };
-    let kind = match app.web_votes {
-        WebVotes::Presence => VoteKind::Presence,
-        WebVotes::Sticky => VoteKind::Sticky,
-    };
-    match control::cast(app, voter, &decision, &choice, kind).await {
+    if let Err(e) = voter::old_enough(app, *issued_ms) {
+        return Outbound::Error {
+            code: e.code,
+            message: &e.message,
+            vote: Some(VoteRef {
+                decision: &decision,
+                choice: &choice,
+            }),
+            retry_ms: e.retry_after_ms(),
+        }
+        .text();
+    }
+    match control::cast(app, voter, &decision, &choice, super::presence::kind(app)).await {
         Ok(()) => Outbound::Voted {
             decision: &decision,
             choice: &choice,
@@ -265,6 +273,7 @@ async fn reply(app: &AppState, role: &Role, text: Option<&str>) -> String {
                 decision: &decision,
                 choice: &choice,
             }),
+            retry_ms: None,
         }
         .text(),
     }
@@ -287,10 +296,10 @@ where
     // then arrives as a push instead of being lost.
     let mut pushes = match role {
         Role::Presenter => app.pushes.subscribe(),
-        Role::Audience(_) => app.pushes.subscribe_audience(),
+        Role::Audience(..) => app.pushes.subscribe_audience(),
     };
     // The lease first: a vote read after this counts while the page stays.
-    if let Role::Audience(voter) = &role {
+    if let Role::Audience(voter, _) = &role {
         app.presence.connect(&app, voter).await;
     }
     let limits = &app.limits.limits;
@@ -318,7 +327,7 @@ where
             }
             push = pushes.recv() => Message::Text(match push {
                 Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
-                Ok(Push::Tally(text)) => text,
+                Ok(Push::Tally(text) | Push::Presenter(text)) => text,
                 Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
                 // Fell behind: the state carries every count.
                 Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
@@ -346,7 +355,7 @@ where
         }
     }
     let _ = sink.close().await;
-    if let Role::Audience(voter) = &role {
+    if let Role::Audience(voter, _) = &role {
         app.presence.disconnect(&app, voter).await;
     }
 }
@@ -363,6 +372,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::store::VoteKind;
     use crate::story::Story;
     use crate::web::control::{self, Action};
 
@@ -424,7 +434,7 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
         let (app, _stop) = app();
         control::apply(&app, Action::Next).await.unwrap();
         control::apply(&app, Action::Open).await.unwrap();
-        let (tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        let (tx, mut out, _task) = connect(&app, Role::Audience(voter(), 0));
         let first = next_json(&mut out).await;
         assert_eq!(
             (first["type"].as_str(), first["state"]["decision"]["id"].as_str()),
@@ -442,7 +452,7 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
     #[tokio::test]
     async fn a_bad_message_gets_an_error_and_the_socket_goes_on() {
         let (app, _stop) = app();
-        let (tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        let (tx, mut out, _task) = connect(&app, Role::Audience(voter(), 0));
         next_json(&mut out).await;
         tx.send(Ok(Message::Binary(vec![1, 2, 3].into()))).unwrap();
         assert_eq!(next_json(&mut out).await["code"], "bad_message");
@@ -459,7 +469,7 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
         control::apply(&app, Action::Next).await.unwrap();
         control::apply(&app, Action::Open).await.unwrap();
         app.store.vote(1, "d", &voter(), "x", VoteKind::Sticky).await.unwrap();
-        let (_tx, mut out, _task) = connect(&app, Role::Audience(voter()));
+        let (_tx, mut out, _task) = connect(&app, Role::Audience(voter(), 0));
         next_json(&mut out).await;
         control::apply(&app, Action::Close).await.unwrap();
         let pushed = next_json(&mut out).await;
@@ -470,7 +480,7 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
     #[tokio::test]
     async fn the_socket_ends_when_the_client_goes_and_presence_forgets_it() {
         let (app, _stop) = app();
-        let (tx, mut out, task) = connect(&app, Role::Audience(voter()));
+        let (tx, mut out, task) = connect(&app, Role::Audience(voter(), 0));
         next_json(&mut out).await;
         assert_eq!(app.presence.open_sockets(&voter()), 1);
         drop(tx);

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, SmsOptions, default_static_dir};
+use cyoa::web::{Application, Config, Limits, SmsOptions, default_static_dir};
 
 /// How long a web vote outlives its voter's last page in these tests.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -131,17 +131,25 @@ impl TestApp {
     /// Starts serving on the app's port (a free one the first time), with
     /// the same store, token and cookie key as before.
     async fn start(&mut self) {
-        let app = Application::build(Config {
-            story: self.story.clone(),
-            store: self.store.clone(),
-            bind: format!("127.0.0.1:{}", self.port),
-            public_url: self.public_url.clone(),
-            presenter_token: TOKEN.into(),
-            secret: "browser-test-secret-browser-test-secret".into(),
-            presence_grace: Some(GRACE),
-            static_dir: default_static_dir(),
-            sms: self.sms.clone(),
-        })
+        let app = Application::build_with(
+            Config {
+                story: self.story.clone(),
+                store: self.store.clone(),
+                bind: format!("127.0.0.1:{}", self.port),
+                public_url: self.public_url.clone(),
+                presenter_token: TOKEN.into(),
+                secret: "browser-test-secret-browser-test-secret".into(),
+                presence_grace: Some(GRACE),
+                static_dir: default_static_dir(),
+                sms: self.sms.clone(),
+            },
+            // Votes count from a fresh cookie at once: the page's own resend
+            // after `too_soon` is tested on its own.
+            Limits {
+                voter_min_age: Duration::ZERO,
+                ..Limits::default()
+            },
+        )
         .await
         .expect("the server binds its port");
         self.port = app.port();

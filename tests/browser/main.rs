@@ -9,6 +9,7 @@
 mod app;
 mod axe;
 mod console;
+mod cross_site;
 mod driver;
 mod experience;
 mod languages;
@@ -41,6 +42,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     the_audience_page_follows_the_presenter_to_the_next_decision(&mut driver).await;
     both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
     sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
+    cross_site::another_site_cannot_vote_for_a_visitor(&mut driver).await;
     publish::scenarios(&mut driver).await;
     experience::run(&mut driver).await;
     screenshots::take(&mut driver).await;

@@ -94,6 +94,15 @@ impl Talk {
     }
 }
 
+/// `--voter-min-age 0`, unless the talk's own arguments set it.
+fn min_age(talk: &Talk) -> &'static [&'static str] {
+    if talk.args.iter().any(|a| a == "--voter-min-age") {
+        &[]
+    } else {
+        &["--voter-min-age", "0"]
+    }
+}
+
 /// One running `cyoa serve` process.
 pub struct Instance {
     child: Child,
@@ -140,6 +149,8 @@ impl Instance {
             .args(["--presence-grace", &talk.grace.to_string()])
             .args(["--presenter-token", TOKEN])
             .args(["--secret", SECRET])
+            // Votes count from a cookie at once, unless a test sets its own.
+            .args(min_age(talk))
             .args(&talk.args)
             .env("RUST_LOG", "cyoa=info")
             .stdin(Stdio::null())
@@ -296,6 +307,8 @@ impl Instance {
         self.client
             .post(format!("{}/vote/{decision}", self.address))
             .header("cookie", cookie)
+            // From cyoa's own page, as a browser says.
+            .header("origin", &self.address)
             .form(&[("choice", choice)])
             .send()
             .await

@@ -37,6 +37,10 @@ async fn a_short_soak_with_a_crash_and_a_redis_restart_ends_with_every_counter_e
         "1000000",
         "--max-connections-per-address",
         "100000",
+        "--voter-mint-rate",
+        "1000000",
+        "--voter-mint-burst",
+        "1000000",
     ]
     .map(String::from)
     .to_vec();

@@ -104,13 +104,15 @@ async fn a_forged_voter_cookie_is_refused_and_counts_nothing() {
     ] {
         let b = app.browser();
         b.set_raw_cookie(forged);
+        // The form's answer: nothing counted, a new cookie, tap again.
         let r = b.post_vote("build", "pets").await;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{forged}");
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{forged}");
         let doc = html(&r.text().await.unwrap());
         assert_eq!(
-            text_of(&doc, "main#error .message"),
-            "Your voter cookie is invalid; reload the page."
+            text_of(&doc, "[data-notice]"),
+            "Your vote has not counted yet: tap your choice again."
         );
+        b.set_raw_cookie(forged);
         // The socket refuses it before the upgrade.
         assert_eq!(
             b.socket_at("/ws").await.err(),

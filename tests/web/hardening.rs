@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{Options, TOKEN, WAIT, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TOKEN, WAIT, spawn_app, spawn_app_with, test_limits};
 
 fn with_limits(limits: Limits) -> Options {
     Options {
@@ -30,7 +30,7 @@ fn rate(per_second: u32, burst: u32) -> Rate {
 async fn a_voter_tapping_past_the_burst_gets_429_and_nothing_more_counts() {
     let app = spawn_app_with(with_limits(Limits {
         votes: rate(1, 3),
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     app.open_build().await;
@@ -70,7 +70,7 @@ async fn a_hall_behind_one_address_votes_in_full() {
 async fn a_socket_sending_too_fast_gets_an_error_and_stays_usable() {
     let app = spawn_app_with(with_limits(Limits {
         socket_messages: rate(2, 3),
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     app.open_build().await;
@@ -159,7 +159,7 @@ async fn socket_limited(app: &crate::helpers::TestApp) -> f64 {
 async fn one_address_past_its_request_rate_gets_429_but_sms_is_not_limited_by_address() {
     let app = spawn_app_with(with_limits(Limits {
         per_address: rate(1, 5),
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     for _ in 0..5 {
@@ -208,7 +208,7 @@ async fn a_body_over_the_limit_is_413() {
 async fn a_request_head_over_the_limit_is_431() {
     let app = spawn_app_with(with_limits(Limits {
         max_header: 8 * 1024,
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     let r = app
@@ -238,7 +238,7 @@ async fn a_large_socket_message_gets_an_error_and_a_huge_one_closes_the_socket()
 async fn past_its_connection_limit_an_address_gets_503_until_one_closes() {
     let app = spawn_app_with(with_limits(Limits {
         connections_per_address: 2,
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     let host = app.address.trim_start_matches("http://").to_string();
@@ -276,7 +276,7 @@ async fn a_silent_socket_is_closed_and_a_live_one_is_kept() {
     let app = spawn_app_with(with_limits(Limits {
         ping_every: Duration::from_millis(200),
         socket_timeout: Duration::from_millis(800),
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     app.open_build().await;
@@ -412,7 +412,7 @@ async fn every_response_carries_a_request_id_and_keeps_a_plain_one_from_the_clie
 async fn a_client_that_sends_no_request_or_sits_idle_is_disconnected() {
     let app = spawn_app_with(with_limits(Limits {
         header_timeout: Duration::from_millis(500),
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     let host = app.address.trim_start_matches("http://").to_string();
@@ -448,7 +448,7 @@ async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_rate() {
     let app = spawn_app_with(with_limits(Limits {
         per_address: rate(1, 2),
         trust_forwarded_for: true,
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     let get = |hops: &'static str| {

@@ -102,8 +102,49 @@ impl Default for Options {
             public_url: None,
             store: None,
             sms: SmsOptions::default(),
-            limits: Limits::default(),
+            limits: test_limits(),
         }
+    }
+}
+
+/// The default limits, but votes count from a cookie at once
+/// (`--voter-min-age 0`): tests of the minimum age set it themselves.
+pub fn test_limits() -> Limits {
+    Limits {
+        voter_min_age: Duration::ZERO,
+        ..Limits::default()
+    }
+}
+
+/// Runs each named test (an `async fn(Options)`) once per store: on the
+/// memory store (`memory::name`) and on the shared test Redis
+/// (`redis::name`).
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::helpers::Options::default()).await
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::helpers::on_redis().await).await
+            })*
+        }
+    };
+}
+
+/// Options with a Redis store of its own prefix on the shared test server.
+pub async fn on_redis() -> Options {
+    let url = crate::support::redis::shared().url();
+    let store = cyoa::store::RedisStore::connect(&url, &crate::support::redis::fresh_prefix())
+        .await
+        .expect("the test redis-server answers");
+    Options {
+        store: Some(VoteStore::Redis(store)),
+        ..Options::default()
     }
 }
 
@@ -291,14 +332,20 @@ impl Browser {
             .expect("the server answers")
     }
 
-    /// `POST /vote/{decision}` with the form field `choice`.
+    /// `POST /vote/{decision}` with the form field `choice`, from cyoa's
+    /// own page as a browser sends it (with `Origin`).
     pub async fn post_vote(&self, decision: &str, choice: &str) -> Response {
-        self.client
-            .post(format!("{}/vote/{decision}", self.address))
-            .form(&[("choice", choice)])
-            .send()
+        self.post_vote_with(decision, &[("choice", choice)], &[("origin", &self.address)])
             .await
-            .expect("the server answers")
+    }
+
+    /// `POST /vote/{decision}` with these form fields and headers.
+    pub async fn post_vote_with(&self, decision: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Response {
+        let mut req = self.client.post(format!("{}/vote/{decision}", self.address)).form(form);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("the server answers")
     }
 
     /// `GET /api/state` with this browser's cookies.

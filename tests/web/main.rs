@@ -14,7 +14,9 @@ mod explore;
 mod flow;
 mod hardening;
 mod health;
+#[macro_use]
 mod helpers;
+mod integrity;
 mod languages;
 mod map_cli;
 mod metrics;

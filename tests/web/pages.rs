@@ -140,13 +140,22 @@ async fn the_form_vote_counts_once_moves_and_redirects_back() {
 }
 
 #[tokio::test]
-async fn a_form_vote_from_a_browser_without_a_cookie_counts_and_sets_one() {
+async fn a_form_vote_from_a_browser_without_a_cookie_counts_nothing_and_says_tap_again() {
     let app = spawn_app().await;
     app.open_build().await;
     let b = app.browser();
     let r = b.post_vote("build", "pets").await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(set_cookies(&r)[0].starts_with("cyoa_voter="));
+    let doc = html(&r.text().await.unwrap());
+    assert_eq!(
+        text_of(&doc, "[data-notice]"),
+        "Your vote has not counted yet: tap your choice again."
+    );
+    assert_eq!(select(&doc, "form[action='/vote/build'] button").len(), 2);
+    assert_eq!(app.votes("pets").await, 0);
+    // The tap again counts, with the cookie the answer set.
+    assert_eq!(b.post_vote("build", "pets").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.votes("pets").await, 1);
     assert_eq!(b.state().await["you"], "pets");
 }

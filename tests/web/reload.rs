@@ -25,17 +25,20 @@ struct Served {
 impl Served {
     async fn start(file: &Path) -> Served {
         let story = Story::load(file).expect("the story checks").story;
-        let app = Application::build(Config {
-            story,
-            store: VoteStore::Memory(MemoryStore::new()),
-            bind: "127.0.0.1:0".into(),
-            public_url: None,
-            presenter_token: TOKEN.into(),
-            secret: "a test secret that signs the cookies of one test server".into(),
-            presence_grace: None,
-            static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
-            sms: SmsOptions::default(),
-        })
+        let app = Application::build_with(
+            Config {
+                story,
+                store: VoteStore::Memory(MemoryStore::new()),
+                bind: "127.0.0.1:0".into(),
+                public_url: None,
+                presenter_token: TOKEN.into(),
+                secret: "a test secret that signs the cookies of one test server".into(),
+                presence_grace: None,
+                static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+                sms: SmsOptions::default(),
+            },
+            crate::helpers::test_limits(),
+        )
         .await
         .expect("the server binds");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -135,6 +138,7 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     presenter.wait_for("state", |_| true).await;
     let voted = voter
         .post(format!("{}/vote/build", served.address))
+        .header("origin", &served.address)
         .form(&[("choice", "pets")])
         .send()
         .await
@@ -187,6 +191,7 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     presenter.wait_for("story", |_| true).await;
     let moved = voter
         .post(format!("{}/vote/build", served.address))
+        .header("origin", &served.address)
         .form(&[("choice", "docs")])
         .send()
         .await

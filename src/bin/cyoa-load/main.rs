@@ -13,6 +13,12 @@
 //! last acknowledged choice). The exit code is 1 when the tallies differ
 //! or the run could not be set up.
 //!
+//! Its voters vote as soon as their socket is open, and all of them come
+//! from a few addresses: start the server with `--voter-min-age 0` and a
+//! `--voter-mint-rate` and `--voter-mint-burst` above the voters' rate
+//! (`scripts/bench.sh` does); otherwise votes come back `too_soon` and
+//! voters `429`, each counted as an error.
+//!
 //! `cyoa-load soak --url A --url B ...` plays a long, messy audience
 //! against several instances instead and checks every counter at the end
 //! (see `soak.rs`; `scripts/soak.sh` runs it with the crashes).

@@ -167,9 +167,17 @@ impl Server {
             .send()
             .await
             .map_err(|e| format!("GET /: {}", error_kind(&e)))?;
+        let status = response.status();
         let cookie = cookie_value(&response, VOTER_COOKIE);
         // Read the page so that the connection goes back to the pool.
         let _ = response.bytes().await;
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            // Every voter here comes from a few addresses.
+            return Err(
+                "GET /: no new voter (429): start the server with a higher --voter-mint-rate and --voter-mint-burst"
+                    .into(),
+            );
+        }
         cookie.ok_or_else(|| "GET /: no voter cookie".to_string())
     }
 
