@@ -16,7 +16,9 @@ use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{Browser, Options, SECRET, TOKEN, TestApp, html, open_socket, spawn_app, spawn_app_with, text_of};
+use crate::helpers::{
+    Browser, Options, SECRET, TOKEN, TestApp, html, open_socket, spawn_app, spawn_app_with, test_limits, text_of,
+};
 
 /// `cyoa_presenter=VALUE`: a login at `issued` (Unix seconds), signed as
 /// the test server signs it, for a login lasting `max_age`.
@@ -116,7 +118,7 @@ async fn the_session_flag_sets_how_long_a_login_lasts() {
     let app = spawn_app_with(Options {
         limits: Limits {
             presenter_session: Duration::from_secs(60),
-            ..Limits::default()
+            ..test_limits()
         },
         ..Options::default()
     })
