@@ -76,6 +76,7 @@ struct Metrics {
     redis_seconds: Timings,
     vote_to_push_seconds: Histogram,
     rate_limited: Family<Limit, Counter>,
+    body_timeouts: Counter,
     /// When the oldest vote not yet pushed was counted, per (run, decision).
     pending: Mutex<HashMap<(u64, String), Instant>>,
 }
@@ -100,6 +101,7 @@ impl Metrics {
             // 1 ms .. ~4 s: a push normally follows within the 50 ms flush pause.
             vote_to_push_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
             rate_limited: Family::default(),
+            body_timeouts: Counter::default(),
             pending: Mutex::new(HashMap::new()),
         };
         // Each metric under its exported name, with its help text.
@@ -120,7 +122,8 @@ impl Metrics {
             redis_errors: "redis_errors", "Redis calls that failed, by store operation";
             redis_seconds: "redis_seconds", "Round-trip time of Redis calls, by store operation";
             vote_to_push_seconds: "vote_to_push_seconds", "Time from a counted vote to the first tally push that includes it";
-            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address)";
+            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address, sms_signature)";
+            body_timeouts: "body_timeouts", "Requests answered 408: their body did not arrive within --body-timeout";
         }
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
@@ -132,7 +135,7 @@ impl Metrics {
         for kind in ["state", "tally"] {
             let _ = m.pushes.get_or_create(&Kind { kind });
         }
-        for limit in ["vote", "socket", "address"] {
+        for limit in ["vote", "socket", "address", "sms_signature"] {
             let _ = m.rate_limited.get_or_create(&Limit { limit });
         }
         Metrics { registry, ..m }
@@ -244,9 +247,15 @@ pub fn redis_call(operation: &'static str, took: Duration, failed: bool) {
     }
 }
 
-/// A request or message refused by the rate limit `limit` (`vote`, `socket`, `address`).
+/// A request or message refused by the rate limit `limit` (`vote`,
+/// `socket`, `address`, `sms_signature`).
 pub fn rate_limited(limit: &'static str) {
     METRICS.rate_limited.get_or_create(&Limit { limit }).inc();
+}
+
+/// A request answered 408: its body was too slow.
+pub fn body_timed_out() {
+    METRICS.body_timeouts.inc();
 }
 
 #[cfg(test)]

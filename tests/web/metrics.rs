@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{TOKEN, TestApp, WAIT, spawn_app};
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
@@ -21,7 +21,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the series named `series` (name and labels, exactly).
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("no {series} in\n{text}"))
@@ -52,6 +52,7 @@ async fn metrics_name_every_family() {
         "cyoa_redis_seconds",
         "cyoa_vote_to_push_seconds",
         "cyoa_rate_limited",
+        "cyoa_body_timeouts",
     ] {
         assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
     }
