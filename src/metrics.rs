@@ -77,6 +77,8 @@ struct Metrics {
     vote_to_push_seconds: Histogram,
     rate_limited: Family<Limit, Counter>,
     body_timeouts: Counter,
+    store_data_lost: Counter,
+    store_lost: Gauge,
     /// When the oldest vote not yet pushed was counted, per (run, decision).
     pending: Mutex<HashMap<(u64, String), Instant>>,
 }
@@ -102,6 +104,8 @@ impl Metrics {
             vote_to_push_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
             rate_limited: Family::default(),
             body_timeouts: Counter::default(),
+            store_data_lost: Counter::default(),
+            store_lost: Gauge::default(),
             pending: Mutex::new(HashMap::new()),
         };
         // Each metric under its exported name, with its help text.
@@ -124,6 +128,8 @@ impl Metrics {
             vote_to_push_seconds: "vote_to_push_seconds", "Time from a counted vote to the first tally push that includes it";
             rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address, sms_signature)";
             body_timeouts: "body_timeouts", "Requests answered 408: their body did not arrive within --body-timeout";
+            store_data_lost: "store_data_lost", "Times the vote store (Redis) was found without this talk's data";
+            store_lost: "store_lost", "1 while the vote store is taken for having lost its data (per store in the process)";
         }
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
@@ -251,6 +257,17 @@ pub fn redis_call(operation: &'static str, took: Duration, failed: bool) {
 /// `socket`, `address`, `sms_signature`).
 pub fn rate_limited(limit: &'static str) {
     METRICS.rate_limited.get_or_create(&Limit { limit }).inc();
+}
+
+/// The vote store was found without its data (`true`), or with it again
+/// (`false`, restored from a backup).
+pub fn store_data_lost(lost: bool) {
+    if lost {
+        METRICS.store_data_lost.inc();
+        METRICS.store_lost.inc();
+    } else {
+        METRICS.store_lost.dec();
+    }
 }
 
 /// A request answered 408: its body was too slow.

@@ -389,7 +389,7 @@ async fn vote_text(
         Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, choice, outcome)),
         Ok(Delivery::Again(current)) => Some(again(texts, decision, current)),
         Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => None,
-        Err(e @ StoreError::Backend(_)) => Some(SmsOutcome::unavailable(&e)),
+        Err(e @ (StoreError::Backend(_) | StoreError::Lost(_))) => Some(SmsOutcome::unavailable(&e)),
     }
 }
 

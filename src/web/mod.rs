@@ -171,6 +171,13 @@ impl Application {
         if config.presenter_token.is_empty() {
             return Err(invalid("the presenter token must not be empty".into()));
         }
+        // Before anything is served: from now on Redis answering without
+        // this identity means it lost the talk's data.
+        config
+            .store
+            .claim_identity()
+            .await
+            .map_err(|e| io::Error::other(format!("cannot claim the vote store: {e}")))?;
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
         let public_url = config
