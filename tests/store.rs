@@ -922,16 +922,6 @@ async fn a_new_redis_store_finds_the_runs_tallies_and_slide_again() {
     assert_eq!(second.tally(run, "build").await.unwrap().get("pets"), 2);
 }
 
-/// Deletes every key of `prefix` on the shared server: what a flush does
-/// to this talk, without touching the other tests' keys.
-fn delete_prefix(prefix: &str) {
-    let mut con = shared().connection();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut con).unwrap();
-    if !keys.is_empty() {
-        let _: i64 = redis::cmd("DEL").arg(&keys).query(&mut con).unwrap();
-    }
-}
-
 #[tokio::test]
 async fn a_claimed_redis_store_that_lost_its_data_refuses_to_begin_a_run() {
     let prefix = fresh_prefix();
@@ -948,7 +938,7 @@ async fn a_claimed_redis_store_that_lost_its_data_refuses_to_begin_a_run() {
         .query(&mut shared().connection())
         .unwrap();
 
-    delete_prefix(&prefix);
+    shared().delete_prefix(&prefix);
     // Before any heartbeat: asking for the run does not begin run 1.
     for result in [store.current("welcome").await, store.new_run("welcome").await] {
         match result {
@@ -993,7 +983,7 @@ async fn a_claimed_redis_store_that_lost_its_data_refuses_to_begin_a_run() {
     let unclaimed = redis_store_at(shared(), &prefix).await;
     unclaimed.verify().await.unwrap();
     assert_eq!(unclaimed.lost(), None);
-    delete_prefix(&prefix);
+    shared().delete_prefix(&prefix);
 }
 
 #[tokio::test]

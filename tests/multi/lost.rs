@@ -15,31 +15,6 @@ use crate::support::redis::RedisServer;
 const LOST: &str = "cyoa_store_data_lost_total";
 const LOST_NOW: &str = "cyoa_store_lost";
 
-/// Every key of `prefix` as `DUMP` writes it: a backup.
-fn backup(redis: &RedisServer, prefix: &str) -> Vec<(String, Vec<u8>)> {
-    let mut con = redis.connection();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut con).unwrap();
-    keys.into_iter()
-        .map(|key| {
-            let dump: Vec<u8> = redis::cmd("DUMP").arg(&key).query(&mut con).unwrap();
-            (key, dump)
-        })
-        .collect()
-}
-
-fn restore(redis: &RedisServer, keys: &[(String, Vec<u8>)]) {
-    let mut con = redis.connection();
-    for (key, dump) in keys {
-        let () = redis::cmd("RESTORE")
-            .arg(key)
-            .arg(0)
-            .arg(dump)
-            .arg("REPLACE")
-            .query(&mut con)
-            .unwrap();
-    }
-}
-
 fn flush(redis: &RedisServer) {
     let () = redis::cmd("FLUSHALL").query(&mut redis.connection()).unwrap();
 }
@@ -108,7 +83,7 @@ async fn redis_flushed_under_running_instances_is_reported_and_no_new_talk_begin
     let mut screen = b.presenter_socket().await;
     assert_eq!(a.readyz().await, StatusCode::OK);
     assert_eq!(a.metric(LOST).await, 0.0);
-    let saved = backup(&redis, &talk.prefix);
+    let saved = redis.backup(&talk.prefix);
     assert!(
         saved.iter().any(|(k, _)| k.ends_with("identity")),
         "the identity is kept"
@@ -127,7 +102,7 @@ async fn redis_flushed_under_running_instances_is_reported_and_no_new_talk_begin
     }
 
     // Redis restored from its backup: the talk carries on where it was.
-    restore(&redis, &saved);
+    redis.restore(&saved);
     a.wait_ready(StatusCode::OK).await;
     b.wait_ready(StatusCode::OK).await;
     screen.wait_for("story", |_| true).await;

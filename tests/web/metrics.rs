@@ -53,6 +53,8 @@ async fn metrics_name_every_family() {
         "cyoa_vote_to_push_seconds",
         "cyoa_rate_limited",
         "cyoa_body_timeouts",
+        "cyoa_store_data_lost",
+        "cyoa_store_lost",
     ] {
         assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
     }
