@@ -74,6 +74,7 @@ fn handle_in_memory(c: &mut Criterion) {
         public_url: "https://talk.example.com".into(),
         number: Some("+15005550006".into()),
         phone_key: sms::derive_phone_key(b"bench secret"),
+        account_sid: None,
     };
     let store = VoteStore::Memory(MemoryStore::new());
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

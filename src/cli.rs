@@ -115,8 +115,8 @@ pub struct ServeArgs {
     #[cfg(feature = "sms-outbound")]
     #[arg(long, env = "CYOA_SMS_RESULTS")]
     pub sms_results: bool,
-    /// Twilio account SID (AC...), for texting the results.
-    #[cfg(feature = "sms-outbound")]
+    /// Twilio account SID (AC...): /sms takes only this account's texts;
+    /// --sms-results texts from it.
     #[arg(long, env = "TWILIO_ACCOUNT_SID")]
     pub twilio_account_sid: Option<String>,
     /// Results texts per second at most, per instance.
@@ -341,6 +341,7 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         auth_token: args.twilio_auth_token.clone(),
         number: args.sms_number.clone(),
         insecure_skip_signature: args.insecure_skip_twilio_signature,
+        account_sid: args.twilio_account_sid.clone(),
         ..SmsOptions::default()
     };
     #[cfg(feature = "sms-outbound")]

@@ -78,6 +78,9 @@ struct Metrics {
     rate_limited: Family<Limit, Counter>,
     voters_minted: Counter,
     voter_mints_refused: Family<Reason, Counter>,
+    body_timeouts: Counter,
+    store_data_lost: Counter,
+    store_lost: Gauge,
     /// When the oldest vote not yet pushed was counted, per (run, decision).
     pending: Mutex<HashMap<(u64, String), Instant>>,
 }
@@ -104,6 +107,9 @@ impl Metrics {
             rate_limited: Family::default(),
             voters_minted: Counter::default(),
             voter_mints_refused: Family::default(),
+            body_timeouts: Counter::default(),
+            store_data_lost: Counter::default(),
+            store_lost: Gauge::default(),
             pending: Mutex::new(HashMap::new()),
         };
         // Each metric under its exported name, with its help text.
@@ -124,9 +130,12 @@ impl Metrics {
             redis_errors: "redis_errors", "Redis calls that failed, by store operation";
             redis_seconds: "redis_seconds", "Round-trip time of Redis calls, by store operation";
             vote_to_push_seconds: "vote_to_push_seconds", "Time from a counted vote to the first tally push that includes it";
-            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address, mint)";
+            rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address, mint, sms_signature)";
             voters_minted: "voters_minted", "Browser voters minted: voter cookies issued by a page load";
             voter_mints_refused: "voter_mints_refused", "Page loads that minted no voter, by reason (rate: the address's mint limit; cross_site: a request from another site that is not a visit)";
+            body_timeouts: "body_timeouts", "Requests answered 408: their body did not arrive within --body-timeout";
+            store_data_lost: "store_data_lost", "Times the vote store (Redis) was found without this talk's data";
+            store_lost: "store_lost", "1 while the vote store is taken for having lost its data (per store in the process)";
         }
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
@@ -138,7 +147,7 @@ impl Metrics {
         for kind in ["state", "tally"] {
             let _ = m.pushes.get_or_create(&Kind { kind });
         }
-        for limit in ["vote", "socket", "address", "mint"] {
+        for limit in ["vote", "socket", "address", "mint", "sms_signature"] {
             let _ = m.rate_limited.get_or_create(&Limit { limit });
         }
         for reason in ["rate", "cross_site"] {
@@ -253,7 +262,8 @@ pub fn redis_call(operation: &'static str, took: Duration, failed: bool) {
     }
 }
 
-/// A request or message refused by the rate limit `limit` (`vote`, `socket`, `address`, `mint`).
+/// A request or message refused by the rate limit `limit` (`vote`,
+/// `socket`, `address`, `mint`, `sms_signature`).
 pub fn rate_limited(limit: &'static str) {
     METRICS.rate_limited.get_or_create(&Limit { limit }).inc();
 }
@@ -266,6 +276,22 @@ pub fn voter_minted() {
 /// A page load minted no voter, for `reason` (`rate`, `cross_site`).
 pub fn voter_mint_refused(reason: &'static str) {
     METRICS.voter_mints_refused.get_or_create(&Reason { reason }).inc();
+}
+
+/// The vote store was found without its data (`true`), or with it again
+/// (`false`, restored from a backup).
+pub fn store_data_lost(lost: bool) {
+    if lost {
+        METRICS.store_data_lost.inc();
+        METRICS.store_lost.inc();
+    } else {
+        METRICS.store_lost.dec();
+    }
+}
+
+/// A request answered 408: its body was too slow.
+pub fn body_timed_out() {
+    METRICS.body_timeouts.inc();
 }
 
 #[cfg(test)]

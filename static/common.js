@@ -132,13 +132,17 @@
         do {
           refetch = false;
           const response = await fetch(url, { headers: { Accept: "text/html" }, cache: "no-store" });
-          if (!response.ok) {
+          // A 503 may be the page saying the vote store lost its data: shown like a slide.
+          if (!response.ok && response.status !== 503) {
             flash(response.status === 401 ? "Logged out: open the presenter link with its token again." : "Could not load the slide (" + response.status + ").");
             break;
           }
           const doc = new DOMParser().parseFromString(await response.text(), "text/html");
           const fresh = doc.getElementById(id);
-          if (!fresh) break;
+          if (!fresh) {
+            if (!response.ok) flash("Could not load the slide (" + response.status + ").");
+            break;
+          }
           onFresh(fresh);
           if (doc.title) document.title = doc.title;
         } while (refetch);

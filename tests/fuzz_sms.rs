@@ -59,6 +59,7 @@ fn config() -> SmsConfig {
         public_url: "https://talk.example.com".to_string(),
         number: None,
         phone_key: [1; 32],
+        account_sid: None,
     }
 }
 
@@ -222,7 +223,8 @@ proptest! {
     fn the_handler_survives_any_signed_form(
         from in any::<String>(),
         text in prop_oneof![text(), "[0-9]{1600,1700}"],
-        sid in any::<String>(),
+        // Twilio's shape, a near miss, or anything.
+        sid in prop_oneof!["(SM|MM)[0-9a-f]{32}", "(SM|MM|sm)[0-9a-fA-F]{30,34}", any::<String>()],
         extra in prop::collection::vec((any::<String>(), any::<String>()), 0..4),
         drop in 0usize..4,
     ) {
@@ -252,6 +254,10 @@ proptest! {
         check_outcome(&outcome);
         prop_assert_ne!(outcome.status, StatusCode::FORBIDDEN, "signed correctly");
         if outcome.counted.is_some() {
+            // Only a MessageSid of Twilio's shape, given once, counts.
+            let given = decoded.iter().find(|(k, _)| k == "MessageSid").map_or("", |(_, v)| v.as_str());
+            prop_assert!(sms::is_message_sid(given), "{given:?}");
+            prop_assert_eq!(decoded.iter().filter(|(k, _)| k == "MessageSid").count(), 1);
             prop_assert!(parse::match_choice(story.decision("what-did-you-build").unwrap(), &text).is_some());
         }
     }

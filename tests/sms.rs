@@ -12,6 +12,7 @@ use cyoa::sms::{self, Secret, SmsConfig, SmsOutcome};
 use cyoa::store::{RunId, Tally, VoteKind, VoteStore, Voter};
 use cyoa::story::Story;
 use support::backends::redis_store_at;
+use support::message_sid;
 use support::redis::{RedisServer, fresh_prefix, shared};
 
 const TOKEN: &str = "twilio-test-token";
@@ -34,6 +35,9 @@ both_backends!(
     forged_missing_or_misaddressed_signatures_are_refused,
     the_signature_is_checked_against_the_public_url_behind_a_proxy,
     malformed_webhooks_are_refused_with_the_reason,
+    a_boundary_shifted_replay_is_refused_and_the_phones_vote_stands,
+    only_the_configured_twilio_account_counts,
+    a_field_cyoa_reads_given_twice_is_refused,
     without_an_auth_token_sms_voting_is_off,
     the_insecure_switch_takes_unsigned_webhooks,
 );
@@ -52,12 +56,28 @@ fn config() -> SmsConfig {
         public_url: PUBLIC_URL.to_string(),
         number: Some("+15005550006".to_string()),
         phone_key: [42; 32],
+        account_sid: None,
+    }
+}
+
+/// The account of every test text.
+const ACCOUNT: &str = "AC00000000000000000000000000000000";
+
+/// The `MessageSid` of a text named `tag` (already one, or empty: as is).
+fn sid(tag: &str) -> String {
+    if tag.is_empty() || sms::is_message_sid(tag) {
+        tag.to_string()
+    } else {
+        message_sid(tag)
     }
 }
 
 /// The form fields of an inbound SMS, as Twilio sends them (with a few of
-/// the fields cyoa does not read, and one Twilio may add some day).
-fn fields(from: &str, body: &str, sid: &str) -> Vec<(String, String)> {
+/// the fields cyoa does not read, and one Twilio may add some day); `tag`
+/// names the message (see [`sid`]).
+fn fields(from: &str, body: &str, tag: &str) -> Vec<(String, String)> {
+    let sid = sid(tag);
+    let sid = sid.as_str();
     [
         ("ToCountry", "US"),
         ("SmsMessageSid", sid),
@@ -66,7 +86,7 @@ fn fields(from: &str, body: &str, sid: &str) -> Vec<(String, String)> {
         ("To", "+15005550006"),
         ("Body", body),
         ("MessageSid", sid),
-        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("AccountSid", ACCOUNT),
         ("NumSegments", "1"),
         ("ApiVersion", "2010-04-01"),
         ("SomeFieldTwilioAddsLater", "anything"),
@@ -677,6 +697,150 @@ async fn malformed_webhooks_are_refused_with_the_reason(store: VoteStore) {
 
     assert_eq!(talk.tally().await.total(), 0);
     assert_eq!(talk.choice_of_phone(PHONE).await, None);
+}
+
+/// `params` with the field `name`'s value swapped for `value`.
+fn with_field(params: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.clone(), if k == name { value.to_string() } else { v.clone() }))
+        .collect()
+}
+
+/// `params` as Twilio signs them (sorted), with every field after
+/// `MessageSid` folded into its value: the same signed string, so the same
+/// signature, and a new MessageSid.
+fn folded_after_message_sid(params: &[(String, String)]) -> Vec<(String, String)> {
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let at = sorted
+        .iter()
+        .position(|(k, _)| k == "MessageSid")
+        .expect("a MessageSid");
+    let tail: String = sorted.drain(at + 1..).map(|(k, v)| k + &v).collect();
+    sorted[at].1 += &tail;
+    sorted
+}
+
+async fn a_boundary_shifted_replay_is_refused_and_the_phones_vote_stands(store: VoteStore) {
+    let talk = Talk::voting(store).await;
+    let url = format!("{PUBLIC_URL}/sms");
+    // The phone votes 1 (in a full webhook, and again in the smallest one
+    // Twilio could send), then changes its mind to 2.
+    let old = fields(PHONE, "1", "old");
+    let old_headers = signed_headers(TOKEN, &url, &old);
+    assert!(talk.post("/sms", &old_headers, &old).await.counted.is_some());
+    let small: Vec<(String, String)> = [
+        ("Body", "1"),
+        ("From", PHONE),
+        ("MessageSid", &sid("old1")),
+        ("To", "+15005550006"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let small_headers = signed_headers(TOKEN, &url, &small);
+    assert_eq!(
+        message(&talk.post("/sms", &small_headers, &small).await),
+        Some(confirms(TINDER))
+    );
+    assert!(talk.text(PHONE, "2", "new").await.counted.is_some());
+    assert_eq!(talk.choice_of_phone(PHONE).await.as_deref(), Some("dachshund"));
+
+    // The captured webhooks, their fields cut in other places: Twilio's
+    // signature still holds, and the MessageSid is one never seen.
+    let mut replays = vec![("every later field in the MessageSid", folded_after_message_sid(&old))];
+    let shifted: Vec<(String, String)> = vec![
+        ("Body".into(), "1".into()),
+        ("From".into(), PHONE.into()),
+        ("MessageSid".into(), sid("old1") + "T"),
+        ("o".into(), "+15005550006".into()),
+    ];
+    replays.push(("MessageSid=SMold1T&o=+1...", shifted));
+    for (case, replay) in replays {
+        let headers = if case.starts_with("Message") {
+            &small_headers
+        } else {
+            &old_headers
+        };
+        let original = if case.starts_with("Message") { &small } else { &old };
+        let signature = headers[sms::signature::HEADER].to_str().unwrap();
+        assert!(
+            sms::signature::is_valid(TOKEN.as_bytes(), signature, &url, &replay),
+            "{case}: the replay carries a good signature"
+        );
+        assert_ne!(&replay, original, "{case}");
+        let outcome = talk.post("/sms", headers, &replay).await;
+        assert_eq!(outcome.status, StatusCode::BAD_REQUEST, "{case}: {outcome:?}");
+        assert!(outcome.body.contains("MessageSid"), "{case}: {}", outcome.body);
+        assert!(outcome.body.contains("nothing was counted"), "{case}: {}", outcome.body);
+        assert_eq!(outcome.counted, None, "{case}");
+    }
+    // The phone's newer vote stands, and nothing else was counted.
+    assert_eq!(talk.choice_of_phone(PHONE).await.as_deref(), Some("dachshund"));
+    assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 1)]));
+}
+
+async fn only_the_configured_twilio_account_counts(store: VoteStore) {
+    let mut talk = Talk::voting(store).await;
+    let url = format!("{PUBLIC_URL}/sms");
+    talk.config.account_sid = Some("AC0123456789abcdef0123456789abcdef".to_string());
+    // Signed with the token, from another account (or none).
+    let other = fields(PHONE, "1", "acct1");
+    let missing: Vec<_> = other.iter().filter(|(k, _)| k != "AccountSid").cloned().collect();
+    for (case, params) in [("another account", other), ("no AccountSid", missing)] {
+        let outcome = talk.post("/sms", &signed_headers(TOKEN, &url, &params), &params).await;
+        assert_eq!(outcome.status, StatusCode::BAD_REQUEST, "{case}: {outcome:?}");
+        assert!(outcome.body.contains("AccountSid"), "{case}: {}", outcome.body);
+        assert!(
+            outcome.body.contains("--twilio-account-sid"),
+            "{case}: {}",
+            outcome.body
+        );
+        assert_eq!(outcome.counted, None, "{case}");
+    }
+    assert_eq!(talk.tally().await.total(), 0);
+    // This account's text counts, its SID in either case.
+    for (tag, account) in [
+        ("acct2", "AC0123456789abcdef0123456789abcdef"),
+        ("acct3", "AC0123456789ABCDEF0123456789ABCDEF"),
+    ] {
+        let params = with_field(&fields(PHONE, "1", tag), "AccountSid", account);
+        let outcome = talk.post("/sms", &signed_headers(TOKEN, &url, &params), &params).await;
+        assert_eq!(message(&outcome), Some(confirms(TINDER)), "{account}");
+    }
+    assert_eq!(counts(&talk.tally().await), tally(&[("tinder", 1)]));
+}
+
+async fn a_field_cyoa_reads_given_twice_is_refused(store: VoteStore) {
+    let talk = Talk::voting(store).await;
+    let url = format!("{PUBLIC_URL}/sms");
+    for (name, second) in [
+        ("Body", "2".to_string()),
+        ("From", "+15550009999".to_string()),
+        ("MessageSid", sid("twice2")),
+        ("AccountSid", ACCOUNT.to_string()),
+    ] {
+        let mut params = fields(PHONE, "1", "twice1");
+        params.push((name.to_string(), second));
+        let outcome = talk.post("/sms", &signed_headers(TOKEN, &url, &params), &params).await;
+        assert_eq!(outcome.status, StatusCode::BAD_REQUEST, "{name}: {outcome:?}");
+        assert!(
+            outcome
+                .body
+                .contains(&format!("The field {name} is given more than once")),
+            "{}",
+            outcome.body
+        );
+        assert_eq!(outcome.counted, None, "{name}");
+    }
+    assert_eq!(talk.tally().await.total(), 0);
+    // A field cyoa does not read may repeat (Twilio signs every value).
+    let mut params = fields(PHONE, "1", "twice1");
+    params.push(("SomeFieldTwilioAddsLater".to_string(), "again".to_string()));
+    let outcome = talk.post("/sms", &signed_headers(TOKEN, &url, &params), &params).await;
+    assert_eq!(message(&outcome), Some(confirms(TINDER)));
+    assert_eq!(talk.tally().await.total(), 1);
 }
 
 async fn without_an_auth_token_sms_voting_is_off(store: VoteStore) {

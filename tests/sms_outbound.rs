@@ -148,6 +148,7 @@ async fn spawn(store: VoteStore, results: OutboundConfig) -> TestApp {
             auth_token: Some(TWILIO_TOKEN.into()),
             number: Some(NUMBER.into()),
             insecure_skip_signature: false,
+            account_sid: None,
             results: Some(results),
         },
         ..Options::default()
@@ -155,10 +156,12 @@ async fn spawn(store: VoteStore, results: OutboundConfig) -> TestApp {
     .await
 }
 
-/// A signed text from `from`.
-async fn text(app: &TestApp, from: &str, body: &str, sid: &str) -> Response {
+/// A signed text from `from`; `tag` names it (its `MessageSid` is made
+/// from it, in Twilio's shape).
+async fn text(app: &TestApp, from: &str, body: &str, tag: &str) -> Response {
     let url = format!("{}/sms", app.address);
-    let params: Vec<(String, String)> = [("From", from), ("To", NUMBER), ("Body", body), ("MessageSid", sid)]
+    let sid = support::message_sid(tag);
+    let params: Vec<(String, String)> = [("From", from), ("To", NUMBER), ("Body", body), ("MessageSid", &sid)]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
@@ -383,6 +386,7 @@ async fn without_the_auth_token_results_texts_do_not_start() {
             auth_token: None,
             number: Some(NUMBER.into()),
             insecure_skip_signature: true,
+            account_sid: None,
             results: Some(results(&fake, 1, 1)),
         },
     })

@@ -923,6 +923,70 @@ async fn a_new_redis_store_finds_the_runs_tallies_and_slide_again() {
 }
 
 #[tokio::test]
+async fn a_claimed_redis_store_that_lost_its_data_refuses_to_begin_a_run() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    store.claim_identity().await.unwrap();
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    // A second instance claims the same identity.
+    let other = redis_store_at(shared(), &prefix).await;
+    other.claim_identity().await.unwrap();
+    other.verify().await.unwrap();
+    let identity: String = redis::cmd("GET")
+        .arg(format!("{prefix}identity"))
+        .query(&mut shared().connection())
+        .unwrap();
+
+    shared().delete_prefix(&prefix);
+    // Before any heartbeat: asking for the run does not begin run 1.
+    for result in [store.current("welcome").await, store.new_run("welcome").await] {
+        match result {
+            Err(StoreError::Lost(why)) => assert!(why.contains("none of this talk's data"), "{why}"),
+            other => panic!("not refused as lost: {other:?}"),
+        }
+    }
+    assert!(store.lost().is_some());
+    // Every call is refused from now on, without reaching Redis.
+    assert!(matches!(
+        store.vote(run, "build", &voter(2), "pets", Sticky).await,
+        Err(StoreError::Lost(_))
+    ));
+    assert!(matches!(other.verify().await, Err(StoreError::Lost(_))));
+    let current: Option<String> = redis::cmd("GET")
+        .arg(format!("{prefix}current"))
+        .query(&mut shared().connection())
+        .unwrap();
+    assert_eq!(current, None, "no run was begun");
+
+    // The identity comes back (Redis restored): calls are taken again.
+    let () = redis::cmd("SET")
+        .arg(format!("{prefix}identity"))
+        .arg(&identity)
+        .query(&mut shared().connection())
+        .unwrap();
+    store.verify().await.unwrap();
+    assert_eq!(store.lost(), None);
+    assert!(store.current("welcome").await.is_ok());
+
+    // Another identity (another talk began on the empty store) is lost too.
+    let () = redis::cmd("SET")
+        .arg(format!("{prefix}identity"))
+        .arg("another")
+        .query(&mut shared().connection())
+        .unwrap();
+    match store.verify().await {
+        Err(StoreError::Lost(why)) => assert!(why.contains("another talk"), "{why}"),
+        other => panic!("not lost: {other:?}"),
+    }
+    // A store that claimed nothing (`cyoa audit`) checks nothing.
+    let unclaimed = redis_store_at(shared(), &prefix).await;
+    unclaimed.verify().await.unwrap();
+    assert_eq!(unclaimed.lost(), None);
+    shared().delete_prefix(&prefix);
+}
+
+#[tokio::test]
 async fn the_redis_store_survives_a_redis_restart_and_reports_an_outage() {
     let mut server = RedisServer::start();
     let store = redis_store_at(&server, "cyoa:").await;

@@ -4,9 +4,16 @@
 //! what to answer. In order: SMS voting must be on (an auth token, or the
 //! insecure switch for local experiments); the body must be a form of at
 //! most 16 KiB; Twilio's signature must be right ([`signature`]); `From`,
-//! `Body` and `MessageSid` must be there. Then the text is read against
-//! the open decision ([`parse`]) and counted as the phone's sticky vote,
-//! and a TwiML reply says what happened ([`reply`]).
+//! `Body` and `MessageSid` must be there, once each, the `MessageSid` of
+//! Twilio's shape and the `AccountSid` the configured one. Then the text
+//! is read against the open decision ([`parse`]) and counted as the
+//! phone's sticky vote, and a TwiML reply says what happened ([`reply`]).
+//!
+//! Why the shape matters: Twilio signs the names and values one after the
+//! other with nothing between them, so `MessageSid=SMold1&To=+1…` and
+//! `MessageSid=SMold1T&o=+1…` carry the same signature. A `MessageSid` of
+//! exactly 34 characters fixes where it ends, so a captured webhook cannot
+//! be replayed under a new `MessageSid` (docs/twilio.md).
 //!
 //! A phone is filed only under a keyed hash of its number ([`phone_hash`]);
 //! the number is never stored or logged. A webhook Twilio delivers twice
@@ -40,6 +47,10 @@ pub const MAX_TEXT_CHARS: usize = 1600;
 pub const DELIVERY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 const PLAIN: &str = "text/plain; charset=utf-8";
+
+/// The status of a webhook whose signature is missing or wrong, and of no
+/// other refusal: the web layer counts these per address.
+pub const BAD_SIGNATURE: StatusCode = StatusCode::FORBIDDEN;
 
 /// A secret string (the Twilio auth token) that never shows in `Debug`.
 #[derive(Clone)]
@@ -81,6 +92,9 @@ pub struct SmsConfig {
     /// Key of the phone hash. Every instance sharing a store must use the
     /// same key, or one phone would count once per instance.
     pub phone_key: [u8; 32],
+    /// The Twilio account (`--twilio-account-sid`, `TWILIO_ACCOUNT_SID`):
+    /// when set, only webhooks whose `AccountSid` is this one count.
+    pub account_sid: Option<String>,
 }
 
 impl SmsConfig {
@@ -98,6 +112,7 @@ impl fmt::Debug for SmsConfig {
             .field("public_url", &self.public_url)
             .field("number", &self.number)
             .field("phone_key", &"(set)")
+            .field("account_sid", &self.account_sid)
             .finish()
     }
 }
@@ -107,6 +122,21 @@ impl fmt::Debug for SmsConfig {
 /// given the same secret hashes phones alike.
 pub fn derive_phone_key(secret: &[u8]) -> [u8; 32] {
     keyed_sha256(secret, b"cyoa sms phone key")
+}
+
+/// Whether `sid` has the shape of a Twilio message SID: `SM` (a text) or
+/// `MM` (a picture message) and 32 lowercase hex digits, as Twilio makes
+/// them. Its fixed length is what keeps a signed webhook's fields from
+/// being cut in other places (see the module's notes).
+pub fn is_message_sid(sid: &str) -> bool {
+    let lower_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    matches!(sid.get(..2), Some("SM" | "MM")) && sid.len() == 34 && sid.bytes().skip(2).all(lower_hex)
+}
+
+/// Whether `sid` has the shape of a Twilio account SID: `AC` and 32 hex
+/// digits (Twilio's own examples write some in capitals).
+pub fn is_account_sid(sid: &str) -> bool {
+    sid.starts_with("AC") && sid.len() == 34 && sid.bytes().skip(2).all(|c| c.is_ascii_hexdigit())
 }
 
 /// The hash a phone number is filed under: hex HMAC-SHA256 of the number,
@@ -179,6 +209,10 @@ impl SmsOutcome {
     }
 }
 
+/// The fields cyoa reads. Each must come at most once: with two, which
+/// one counts would be a guess, and the signature covers both.
+const READ: [&str; 4] = ["From", "Body", "MessageSid", "AccountSid"];
+
 /// The fields of the webhook cyoa reads.
 struct Message<'a> {
     from: &'a str,
@@ -229,12 +263,21 @@ pub async fn handle(
         let url = public_url(&config.public_url, path_and_query);
         if given.is_empty() || !signature::is_valid(token.as_bytes(), given, &url, &params) {
             return SmsOutcome::refuse(
-                StatusCode::FORBIDDEN,
+                BAD_SIGNATURE,
                 "The X-Twilio-Signature is missing or wrong for this URL and body; nothing was counted.",
             );
         }
     }
 
+    if let Some(name) = READ
+        .iter()
+        .find(|name| params.iter().filter(|(k, _)| k == *name).count() > 1)
+    {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            format!("The field {name} is given more than once, which Twilio never does; nothing was counted."),
+        );
+    }
     let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let (Some(from), Some(text), Some(sid)) = (field("From"), field("Body"), field("MessageSid")) else {
         return SmsOutcome::refuse(
@@ -246,6 +289,21 @@ pub async fn handle(
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
             "From and MessageSid must not be empty; nothing was counted.",
+        );
+    }
+    if !is_message_sid(sid) {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            "The MessageSid is not Twilio's: SM or MM and 32 lowercase hex digits; nothing was counted.",
+        );
+    }
+    if let Some(account) = &config.account_sid
+        && !field("AccountSid").is_some_and(|given| given.eq_ignore_ascii_case(account))
+    {
+        return SmsOutcome::refuse(
+            StatusCode::BAD_REQUEST,
+            "The AccountSid is missing or not this server's Twilio account (--twilio-account-sid); \
+             nothing was counted.",
         );
     }
     if text.chars().count() > MAX_TEXT_CHARS {
@@ -331,7 +389,7 @@ async fn vote_text(
         Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, choice, outcome)),
         Ok(Delivery::Again(current)) => Some(again(texts, decision, current)),
         Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => None,
-        Err(e @ StoreError::Backend(_)) => Some(SmsOutcome::unavailable(&e)),
+        Err(e @ (StoreError::Backend(_) | StoreError::Lost(_))) => Some(SmsOutcome::unavailable(&e)),
     }
 }
 
@@ -410,12 +468,39 @@ mod tests {
             public_url: "https://talk.example.com".to_string(),
             number: Some("+15005550006".to_string()),
             phone_key: [0xab; 32],
+            account_sid: None,
         };
         let shown = format!("{config:?} {:?}", config.auth_token);
         assert!(!shown.contains("3141592653"), "{shown}");
         assert!(!shown.to_lowercase().contains("abab"), "{shown}");
         assert!(!shown.contains("171"), "{shown}");
         assert!(shown.contains("talk.example.com"), "{shown}");
+    }
+
+    #[test]
+    fn only_twilios_sid_shapes_pass() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert!(is_message_sid(&format!("SM{hex}")));
+        assert!(is_message_sid(&format!("MM{hex}")));
+        for bad in [
+            String::new(),
+            "SM".to_string(),
+            "SMold1".to_string(),
+            "SMold1T".to_string(),
+            format!("SM{hex}0"),
+            format!("SM{}", &hex[1..]),
+            format!("SM{}", hex.to_uppercase()),
+            format!("MG{hex}"),
+            format!("sm{hex}"),
+            format!("SM{}g", &hex[1..]),
+            format!("SM{}é", &hex[2..]),
+        ] {
+            assert!(!is_message_sid(&bad), "{bad:?}");
+        }
+        assert!(is_account_sid(&format!("AC{hex}")));
+        assert!(is_account_sid("AC44CE4123947237834573457345347567"));
+        assert!(!is_account_sid("AC1"));
+        assert!(!is_account_sid(&format!("SM{hex}")));
     }
 
     #[test]

@@ -543,6 +543,11 @@ impl MemoryStore {
         Ok(audit)
     }
 
+    /// Nothing to check: this store lives and dies with the process.
+    pub(super) async fn verify(&self) -> Result<()> {
+        Ok(())
+    }
+
     pub(super) async fn ping(&self) -> Result<()> {
         Ok(())
     }

@@ -179,6 +179,10 @@ pub enum StoreError {
     /// The backend failed (Redis down, bad reply).
     #[error("store unavailable: {0}")]
     Backend(String),
+    /// Redis came back without this talk's data; nothing is taken until
+    /// the operator acts (see [`VoteStore::verify`]).
+    #[error("the vote store lost its data: {0}")]
+    Lost(String),
 }
 
 /// A counter that disagrees with the voter records it should count.
@@ -421,5 +425,29 @@ impl VoteStore {
     /// Whether the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         delegate!(self.ping())
+    }
+    /// Claims the store for this server: reads its identity (Redis: the
+    /// random id in `{prefix}identity`, written by the first instance to
+    /// find none) so that [`Self::verify`] can tell when Redis lost its
+    /// data. The memory store cannot lose its data while it runs.
+    pub async fn claim_identity(&self) -> Result<()> {
+        match self {
+            VoteStore::Memory(_) => Ok(()),
+            VoteStore::Redis(s) => s.claim_identity().await,
+        }
+    }
+    /// Checks that the store still holds the data claimed at start:
+    /// [`StoreError::Lost`] when Redis came back without it (every call is
+    /// then refused); when it holds it again (restored from a backup),
+    /// calls are taken again.
+    pub async fn verify(&self) -> Result<()> {
+        delegate!(self.verify())
+    }
+    /// Why the store is taken for having lost its data, if it is.
+    pub fn lost(&self) -> Option<String> {
+        match self {
+            VoteStore::Memory(_) => None,
+            VoteStore::Redis(s) => s.lost(),
+        }
     }
 }

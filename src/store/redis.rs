@@ -7,6 +7,7 @@
 //!
 //! | key                               | type   | holds                                      |
 //! |-----------------------------------|--------|--------------------------------------------|
+//! | `{prefix}identity`                | string | a random id: "this talk's data" (see below) |
 //! | `{prefix}current`                 | string | the current run's number (the newest one)  |
 //! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms) |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
@@ -35,6 +36,17 @@
 //! `redis+sentinel://` URLs the store
 //! asks Redis Sentinel where that Redis is, and follows a failover. Reads of
 //! one tally or one voter are single commands.
+//!
+//! Redis that comes back without its data (restarted without its RDB or
+//! AOF file, flushed, a failover to an empty replica) would otherwise look
+//! like a first start: cyoa would quietly begin run 1 at the first slide.
+//! So a server claims the store's identity at start ([`RedisStore::claim_identity`]:
+//! the id in `{prefix}identity`, written by the first instance that finds
+//! none) and checks it on every heartbeat ([`RedisStore::verify`]) and in
+//! the two scripts that could begin a run. Finding none, or another, the
+//! store is lost: every script call is refused with [`StoreError::Lost`]
+//! until the identity comes back (Redis restored from its backup); a
+//! restart of the instances accepts the empty store as a new talk.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +108,7 @@ macro_rules! script {
 
 /// The store's Lua scripts, hashed once.
 struct Scripts {
+    identity: Script,
     current: Script,
     new_run: Script,
     show: Script,
@@ -117,6 +130,7 @@ struct Scripts {
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    identity: script!("identity.lua"),
     current: script!("current.lua"),
     new_run: script!("new_run.lua"),
     show: script!("show.lua"),
@@ -142,6 +156,19 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 pub struct RedisStore {
     link: Arc<Link>,
     pub(super) prefix: Arc<str>,
+    identity: Arc<Identity>,
+}
+
+/// What this store knows of `{prefix}identity`: the id it claimed, and
+/// whether Redis has lost it since.
+#[derive(Default)]
+struct Identity {
+    /// The id found (or written) at [`RedisStore::claim_identity`]; unset
+    /// for a store used without a server (`cyoa audit`, the store's own
+    /// tests), which checks nothing.
+    seen: std::sync::OnceLock<String>,
+    /// Why the store is taken for having lost its data; `None` while not.
+    lost: std::sync::Mutex<Option<String>>,
 }
 
 /// The connection to the primary, and how to find a new one.
@@ -214,6 +241,7 @@ impl RedisStore {
         // a Redis restart the scripts are loaded again on first use.
         let s = &*SCRIPTS;
         for script in [
+            &s.identity,
             &s.current,
             &s.new_run,
             &s.show,
@@ -243,7 +271,83 @@ impl RedisStore {
                 looking: AtomicBool::new(false),
             }),
             prefix: prefix.into(),
+            identity: Arc::default(),
         })
+    }
+
+    /// Reads the store's identity, writing a fresh one if there is none,
+    /// and remembers it: from now on, Redis answering none or another is
+    /// lost data. A second call keeps the first identity.
+    pub async fn claim_identity(&self) -> Result<()> {
+        let fresh = format!("{:032x}", rand::random::<u128>());
+        let found: String = parse(self.eval(&SCRIPTS.identity, &[&fresh]).await?)?;
+        let _ = self.identity.seen.set(found);
+        Ok(())
+    }
+
+    /// The identity claimed at start, `""` when none was.
+    fn expected(&self) -> &str {
+        self.identity.seen.get().map_or("", String::as_str)
+    }
+
+    /// Checks that Redis still holds the identity claimed at start (one
+    /// `GET`): [`StoreError::Lost`] when it holds none or another; when
+    /// it holds it again (restored from a backup), the store takes calls
+    /// again. A store that claimed nothing checks nothing.
+    pub async fn verify(&self) -> Result<()> {
+        let Some(seen) = self.identity.seen.get() else {
+            return Ok(());
+        };
+        let mut con = self.con();
+        let found: Option<String> = redis::cmd("GET")
+            .arg(format!("{}identity", self.prefix))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| self.failed(e))?;
+        if found.as_deref() == Some(seen.as_str()) {
+            self.found_again();
+            return Ok(());
+        }
+        Err(self.lose(lost_reason(found.as_deref())))
+    }
+
+    /// Why the store is taken for having lost its data, if it is.
+    pub fn lost(&self) -> Option<String> {
+        self.identity.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Takes the store for lost (said once: an error in the log, and the
+    /// metrics), or keeps the newest reason (an empty Redis may have been
+    /// given a new talk since), and returns the error every call now gets.
+    fn lose(&self, why: String) -> StoreError {
+        let mut lost = self.identity.lost.lock().unwrap_or_else(|e| e.into_inner());
+        if lost.is_none() {
+            tracing::error!(
+                why = %why,
+                "the vote store lost its data: votes and presenter actions are refused until Redis is \
+                 restored from its backup or every instance is restarted (docs/reliability.md)"
+            );
+            crate::metrics::store_data_lost(true);
+        }
+        *lost = Some(why.clone());
+        StoreError::Lost(why)
+    }
+
+    /// Redis holds the claimed identity again: calls are taken again.
+    fn found_again(&self) {
+        let mut lost = self.identity.lost.lock().unwrap_or_else(|e| e.into_inner());
+        if lost.take().is_some() {
+            tracing::warn!("the vote store holds this talk's data again (restored): taking votes again");
+            crate::metrics::store_data_lost(false);
+        }
+    }
+
+    /// A script's refusal for lost data is remembered as such.
+    fn noted<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Err(StoreError::Lost(why)) => Err(self.lose(why)),
+            other => other,
+        }
     }
 
     /// The connection in use.
@@ -276,8 +380,12 @@ impl RedisStore {
         format!("{}run:{run}:{part}", self.prefix)
     }
 
-    /// Runs `script` with the prefix as ARGV[1] followed by `args`.
+    /// Runs `script` with the prefix as ARGV[1] followed by `args`;
+    /// refused while the store is taken for lost.
     async fn eval(&self, script: &Script, args: &[&str]) -> Result<Value> {
+        if let Some(why) = self.lost() {
+            return Err(StoreError::Lost(why));
+        }
         let mut invocation = script.arg(&*self.prefix);
         for a in args {
             invocation.arg(*a);
@@ -288,14 +396,14 @@ impl RedisStore {
 
     pub(super) async fn current(&self, start: &str) -> Result<RunState> {
         let path = path_json(&[start.to_string()])?;
-        let reply = self.eval(&SCRIPTS.current, &[start, &path]).await?;
-        state_reply(reply, 0, "")
+        let reply = self.eval(&SCRIPTS.current, &[start, &path, self.expected()]).await?;
+        self.noted(state_reply(reply, 0, ""))
     }
 
     pub(super) async fn new_run(&self, start: &str) -> Result<RunState> {
         let path = path_json(&[start.to_string()])?;
-        let reply = self.eval(&SCRIPTS.new_run, &[start, &path]).await?;
-        state_reply(reply, 0, "")
+        let reply = self.eval(&SCRIPTS.new_run, &[start, &path, self.expected()]).await?;
+        self.noted(state_reply(reply, 0, ""))
     }
 
     pub(super) async fn show(&self, run: RunId, slide: &str, path: &[String]) -> Result<RunState> {
@@ -745,7 +853,23 @@ fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
         "not_current" => Err(StoreError::NotCurrent(run)),
         "other_open" => Err(StoreError::OtherOpen(parse(items.next().unwrap_or(Value::Nil))?)),
         "not_open" => Err(StoreError::NotOpen(decision.to_string())),
+        "lost" => Err(StoreError::Lost(lost_reason(
+            parse::<Option<String>>(items.next().unwrap_or(Value::Nil))?.as_deref(),
+        ))),
         other => Err(unexpected(other)),
+    }
+}
+
+/// What the store's identity key holding `found` (instead of the one
+/// claimed at start) says happened.
+fn lost_reason(found: Option<&str>) -> String {
+    match found {
+        None => "Redis holds none of this talk's data: it came back empty (restarted without its RDB or AOF \
+                 file, flushed, or failed over to an empty replica)"
+            .to_string(),
+        Some(_) => "Redis holds another talk's data: it came back empty and another instance began a new talk \
+                    on it"
+            .to_string(),
     }
 }
 

@@ -172,13 +172,25 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the vote store answers.
+/// `GET /readyz`: the vote store answers and still holds the talk's data.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    if let Some(why) = app.store.lost() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the vote store lost its data: {why}; restore Redis from its backup, or restart every instance \
+                 to begin a new talk (docs/reliability.md)"
+            ),
+        );
+    }
     match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
+        Ok(()) => (StatusCode::OK, "ready".to_string()),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "the vote store does not answer")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the vote store does not answer".to_string(),
+            )
         }
     }
 }

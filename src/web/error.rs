@@ -16,6 +16,12 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
+/// What a request gets while the vote store is taken for having lost its
+/// data: nothing counts until the operator acts.
+pub const STORE_LOST: &str = "The vote store lost its data, so nothing was counted or changed. \
+     Votes and the presenter's commands wait until the operator restores Redis from its backup \
+     or restarts cyoa to begin a new talk.";
+
 /// Something a request could not do.
 #[derive(Debug)]
 pub struct Error {
@@ -106,6 +112,7 @@ impl From<StoreError> for Error {
                 "store",
                 "The vote store is not answering; try again in a moment.",
             ),
+            StoreError::Lost(_) => Error::new(StatusCode::SERVICE_UNAVAILABLE, "store_lost", STORE_LOST),
         }
         .with_cause(e)
     }

@@ -7,23 +7,31 @@
 //! Rates are GCRA buckets from `governor`, one per key; keys not seen for a
 //! while are swept every [`SWEEP_EVERY`], so a stream of new addresses or
 //! voters cannot grow the state without bound.
+//!
+//! `/sms` has a limit of its own instead of the per-address rate: Twilio
+//! posts every text of the hall from a few addresses, so only failed
+//! signatures count ([`sms_signatures`]); past them, the address is refused
+//! before its signature is checked.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use clap::Args;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http_body_util::BodyExt;
+use tower_http::timeout::{DeadlineBody, TimeoutError};
 
 use super::error::{ApiError, Error};
 use super::state::AppState;
@@ -125,6 +133,16 @@ impl Rate {
     }
 }
 
+/// Failed Twilio signatures per address on `/sms`, by default: ten at
+/// once (a misconfigured URL shows in a few texts), then one a second.
+pub const SMS_BAD_SIGNATURES: Rate = Rate {
+    per_second: 1,
+    burst: 10,
+};
+
+/// How long a request body may take to arrive, by default.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Every limit, with the defaults documented in `docs/operations.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -162,6 +180,12 @@ pub struct Limits {
     pub voter_mints: Rate,
     /// How old a voter cookie must be before its votes count.
     pub voter_min_age: Duration,
+    /// Failed Twilio signatures per client address on `/sms`; past them
+    /// the address gets 429 before its signature is checked.
+    pub sms_bad_signatures: Rate,
+    /// Time a request's body has, from the end of its head, to arrive in
+    /// full; a slower one is answered 408 and nothing is done.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -195,6 +219,8 @@ impl Default for Limits {
                 burst: 500,
             },
             voter_min_age: Duration::from_secs(1),
+            sms_bad_signatures: SMS_BAD_SIGNATURES,
+            body_timeout: BODY_TIMEOUT,
         }
     }
 }
@@ -253,6 +279,15 @@ pub struct LimitArgs {
     /// Seconds a voter cookie must be old before its votes count (0: at once).
     #[arg(long, env = "CYOA_VOTER_MIN_AGE", default_value_t = Limits::default().voter_min_age.as_secs())]
     pub voter_min_age: u64,
+    /// Failed Twilio signatures per second per client address on /sms.
+    #[arg(long, env = "CYOA_SMS_BAD_SIGNATURE_RATE", default_value_t = SMS_BAD_SIGNATURES.per_second)]
+    pub sms_bad_signature_rate: u32,
+    /// Failed Twilio signatures per client address at once.
+    #[arg(long, env = "CYOA_SMS_BAD_SIGNATURE_BURST", default_value_t = SMS_BAD_SIGNATURES.burst)]
+    pub sms_bad_signature_burst: u32,
+    /// Seconds a request body may take to arrive; slower ones get 408.
+    #[arg(long, env = "CYOA_BODY_TIMEOUT", default_value_t = BODY_TIMEOUT.as_secs())]
+    pub body_timeout: u64,
 }
 
 impl Default for LimitArgs {
@@ -276,6 +311,9 @@ impl Default for LimitArgs {
             voter_mint_rate: d.voter_mints.per_second,
             voter_mint_burst: d.voter_mints.burst,
             voter_min_age: d.voter_min_age.as_secs(),
+            sms_bad_signature_rate: d.sms_bad_signatures.per_second,
+            sms_bad_signature_burst: d.sms_bad_signatures.burst,
+            body_timeout: d.body_timeout.as_secs(),
         }
     }
 }
@@ -310,6 +348,11 @@ impl From<&LimitArgs> for Limits {
                 burst: a.voter_mint_burst,
             },
             voter_min_age: Duration::from_secs(a.voter_min_age),
+            sms_bad_signatures: Rate {
+                per_second: a.sms_bad_signature_rate,
+                burst: a.sms_bad_signature_burst,
+            },
+            body_timeout: Duration::from_secs(a.body_timeout.max(1)),
         }
     }
 }
@@ -322,6 +365,7 @@ pub struct Guards {
     socket_messages: DefaultKeyedRateLimiter<String>,
     addresses: DefaultKeyedRateLimiter<IpAddr>,
     mints: DefaultKeyedRateLimiter<IpAddr>,
+    bad_signatures: Strikes,
     connections: Mutex<HashMap<IpAddr, usize>>,
     /// Voters minted and refused here, for the presenter console.
     pub minting: Minting,
@@ -335,6 +379,7 @@ impl Guards {
             socket_messages: RateLimiter::keyed(limits.socket_messages.quota()),
             addresses: RateLimiter::keyed(limits.per_address.quota()),
             mints: RateLimiter::keyed(limits.voter_mints.quota()),
+            bad_signatures: Strikes::new(limits.sms_bad_signatures),
             connections: Mutex::new(HashMap::new()),
             minting: Minting::default(),
             limits,
@@ -359,6 +404,7 @@ impl Guards {
                 g.votes.shrink_to_fit();
                 g.socket_messages.shrink_to_fit();
                 g.addresses.shrink_to_fit();
+                g.bad_signatures.sweep(Instant::now());
             }
         });
     }
@@ -452,6 +498,63 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
+/// Failures per address, as a leaky bucket that only failures fill: each
+/// adds one, it drains at `per_second`, and an address whose bucket holds
+/// `burst` waits. Unlike governor's limiters it can be read without being
+/// filled, which a limit that counts only failures needs: whether a
+/// request fails is known only after it was let in.
+struct Strikes {
+    rate: Rate,
+    /// Per address: the level after its last failure, and when that was.
+    by_address: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Strikes {
+    fn new(rate: Rate) -> Self {
+        Strikes {
+            rate: Rate {
+                per_second: rate.per_second.max(1),
+                burst: rate.burst.max(1),
+            },
+            by_address: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (f64, Instant)>> {
+        self.by_address.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The level of a bucket filled to `level` at `at`, drained until `now`.
+    fn drained(&self, (level, at): (f64, Instant), now: Instant) -> f64 {
+        (level - now.duration_since(at).as_secs_f64() * f64::from(self.rate.per_second)).max(0.0)
+    }
+
+    /// `Ok` when `ip` may try at `now`, else how long until it may.
+    fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let level = self.lock().get(&ip).map_or(0.0, |&entry| self.drained(entry, now));
+        let over = level + 1.0 - f64::from(self.rate.burst);
+        if over > 0.0 {
+            Err(Duration::from_secs_f64(over / f64::from(self.rate.per_second)))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `ip` failed once more, at `now`.
+    fn strike(&self, ip: IpAddr, now: Instant) {
+        let mut by_address = self.lock();
+        let level = by_address.get(&ip).map_or(0.0, |&entry| self.drained(entry, now));
+        by_address.insert(ip, (level + 1.0, now));
+    }
+
+    /// Forgets the addresses whose bucket ran empty by `now`.
+    fn sweep(&self, now: Instant) {
+        let mut by_address = self.lock();
+        by_address.retain(|_, entry| self.drained(*entry, now) > 0.0);
+        by_address.shrink_to_fit();
+    }
+}
+
 /// One open connection of an address; freed when dropped.
 pub struct ConnectionSlot {
     guards: Arc<Guards>,
@@ -517,6 +620,29 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_forwarded_
     peer.map(|p| p.ip())
 }
 
+/// The address a request's limits count (see [`client_ip`] and
+/// [`address_key`]); `None` when unknown.
+fn request_address(guards: &Guards, request: &Request) -> Option<IpAddr> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    client_ip(request.headers(), peer, guards.limits.trust_forwarded_for).map(address_key)
+}
+
+/// The 429 answer to a request to `path`, with `Retry-After`: JSON for
+/// the API and sockets, a page otherwise.
+fn refused(path: &str, wait: Duration, message: impl FnOnce(u64) -> String) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let e = Error::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message(seconds));
+    let mut response = if path.starts_with("/api/") || path == "/ws" {
+        ApiError(e).into_response()
+    } else {
+        e.into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
 /// Middleware: the per-address request rate (not on `/sms`). Over it:
 /// 429 with `Retry-After`, JSON for the API and sockets, text otherwise.
 pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, next: Next) -> Response {
@@ -524,27 +650,86 @@ pub async fn per_address(State(guards): State<Arc<Guards>>, request: Request, ne
     if NOT_BY_ADDRESS.contains(&path) {
         return next.run(request).await;
     }
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let Some(ip) = client_ip(request.headers(), peer, guards.limits.trust_forwarded_for) else {
+    let Some(ip) = request_address(&guards, &request) else {
         return next.run(request).await;
     };
-    match check(&guards.addresses, &address_key(ip), "address") {
+    match check(&guards.addresses, &ip, "address") {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let seconds = wait.as_secs_f64().ceil().max(1.0);
-            let e = Error::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("Too many requests from your network; try again in {seconds} s."),
-            )
-            .with_retry_after(wait);
-            if path.starts_with("/api/") || path == "/ws" {
-                ApiError(e).into_response()
-            } else {
-                e.into_response()
-            }
-        }
+        Err(wait) => refused(path, wait, |seconds| {
+            format!("Too many requests from your network; try again in {seconds} s.")
+        }),
     }
+}
+
+/// Middleware of `/sms`: an address whose Twilio signatures failed more
+/// than [`Limits::sms_bad_signatures`] allows is answered 429 before its
+/// signature is checked; a good signature costs nothing, so Twilio's own
+/// stream of texts is never held up.
+pub async fn sms_signatures(State(guards): State<Arc<Guards>>, request: Request, next: Next) -> Response {
+    let Some(ip) = request_address(&guards, &request) else {
+        return next.run(request).await;
+    };
+    if let Err(wait) = guards.bad_signatures.check(ip, Instant::now()) {
+        crate::metrics::rate_limited("sms_signature");
+        let path = request.uri().path().to_string();
+        return refused(&path, wait, |seconds| {
+            format!(
+                "Too many webhooks with a wrong X-Twilio-Signature from your address; nothing was counted. Try again in {seconds} s."
+            )
+        });
+    }
+    let response = next.run(request).await;
+    if response.status() == crate::sms::BAD_SIGNATURE {
+        guards.bad_signatures.strike(ip, Instant::now());
+    }
+    response
+}
+
+/// Middleware: a request's body must arrive in full within
+/// [`Limits::body_timeout`] of its head; a slower one (a client sending a
+/// byte now and then, to hold the connection) is answered 408. Every
+/// handler reads its body before it acts, so nothing was done. A request
+/// without a body (a page, a socket's upgrade) passes as it is: the
+/// deadline never reaches an upgraded socket.
+pub async fn body_deadline(State(guards): State<Arc<Guards>>, request: Request, next: Next) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let timeout = guards.limits.body_timeout;
+    let late = Arc::new(AtomicBool::new(false));
+    let noted = late.clone();
+    let request = request.map(|body| {
+        Body::new(DeadlineBody::new(timeout, body).map_err(move |e| {
+            if e.is::<TimeoutError>() {
+                noted.store(true, Ordering::Release);
+            }
+            e
+        }))
+    });
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    if !late.load(Ordering::Acquire) {
+        return response;
+    }
+    crate::metrics::body_timed_out();
+    let e = Error::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!(
+            "The request body took longer than {} s to arrive; nothing was done. Send it again.",
+            timeout.as_secs_f64()
+        ),
+    );
+    let mut response = if path.starts_with("/api/") {
+        ApiError(e).into_response()
+    } else {
+        e.into_response()
+    };
+    // The rest of the body is not read: the connection cannot be reused.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 #[cfg(test)]
@@ -620,6 +805,31 @@ mod tests {
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
         );
         guards.vote(&b).unwrap();
+    }
+
+    #[test]
+    fn only_strikes_fill_the_bucket_and_it_drains() {
+        let strikes = Strikes::new(Rate {
+            per_second: 2,
+            burst: 3,
+        });
+        let (ip, other): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert!(strikes.check(ip, t0).is_ok(), "checking fills nothing");
+        }
+        for _ in 0..3 {
+            assert!(strikes.check(ip, t0).is_ok());
+            strikes.strike(ip, t0);
+        }
+        assert_eq!(strikes.check(ip, t0), Err(Duration::from_millis(500)));
+        assert!(strikes.check(other, t0).is_ok(), "another address is not affected");
+        let later = t0 + Duration::from_millis(500);
+        assert!(strikes.check(ip, later).is_ok(), "drained by one");
+        strikes.sweep(later);
+        assert_eq!(strikes.lock().len(), 1, "a bucket not yet empty is kept");
+        strikes.sweep(t0 + Duration::from_millis(1500));
+        assert!(strikes.lock().is_empty(), "an empty bucket is forgotten");
     }
 
     #[test]

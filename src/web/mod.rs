@@ -98,6 +98,9 @@ pub struct SmsOptions {
     pub number: Option<String>,
     /// Takes unsigned webhooks: local experiments only.
     pub insecure_skip_signature: bool,
+    /// The Twilio account SID (`AC…`): `/sms` then takes only this
+    /// account's webhooks, and `--sms-results` texts from it.
+    pub account_sid: Option<String>,
     /// Texts each SMS voter the outcome when a decision closes
     /// (`--sms-results`); `None`: off.
     #[cfg(feature = "sms-outbound")]
@@ -110,6 +113,7 @@ impl std::fmt::Debug for SmsOptions {
             .field("auth_token", &self.auth_token.as_ref().map(|_| "(set)"))
             .field("number", &self.number)
             .field("insecure_skip_signature", &self.insecure_skip_signature)
+            .field("account_sid", &self.account_sid)
             .finish()
     }
 }
@@ -171,6 +175,13 @@ impl Application {
     /// [`Application::build`] with other limits than the defaults.
     pub async fn build_with(config: Config, limits: Limits) -> io::Result<Application> {
         auth::check_token(&config.presenter_token).map_err(invalid)?;
+        // Before anything is served: from now on Redis answering without
+        // this identity means it lost the talk's data.
+        config
+            .store
+            .claim_identity()
+            .await
+            .map_err(|e| io::Error::other(format!("cannot claim the vote store: {e}")))?;
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
         let public_url = config
@@ -181,6 +192,14 @@ impl Application {
         let (public_origin, secure_cookies) = origin_of(&public_url)?;
         let (stop, stopping) = watch::channel(false);
         let settings = &config.story.settings;
+        // An empty SID (say `TWILIO_ACCOUNT_SID=`) is no SID.
+        let account_sid = config.sms.account_sid.filter(|s| !s.trim().is_empty());
+        if let Some(sid) = account_sid.as_deref().filter(|s| !crate::sms::is_account_sid(s)) {
+            return Err(invalid(format!(
+                "the Twilio account SID {sid:?} (--twilio-account-sid) is not one: it is AC followed by \
+                 32 hex digits, as the Twilio console shows it"
+            )));
+        }
         let sms = SmsConfig {
             // An empty token (say `TWILIO_AUTH_TOKEN=`) is no token.
             auth_token: config.sms.auth_token.filter(|t| !t.is_empty()).map(Secret::new),
@@ -188,6 +207,7 @@ impl Application {
             public_url: public_url.clone(),
             number: config.sms.number.filter(|n| !n.trim().is_empty()),
             phone_key: derive_phone_key(config.secret.as_bytes()),
+            account_sid,
         };
         #[cfg(feature = "sms-outbound")]
         let outbound = match config.sms.results {
@@ -454,10 +474,16 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         // Twilio's webhook. Its body limit is above the 16 KiB that
         // `sms::handle` checks itself, so an oversized text gets its clear
         // answer. Not rate-limited by address: every webhook comes from
-        // Twilio's few addresses; the signature is the gate.
+        // Twilio's few addresses; the signature is the gate, and only the
+        // failed ones count against an address.
         .route(
             "/sms",
-            post(sms::webhook).layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES)),
+            post(sms::webhook)
+                .layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.limits.clone(),
+                    limits::sms_signatures,
+                )),
         )
         .fallback_service(pages)
         .with_state(state.clone());
@@ -469,6 +495,10 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         .layer(axum::middleware::from_fn_with_state(
             state.limits.clone(),
             limits::per_address,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::body_deadline,
         ))
         .layer(DefaultBodyLimit::max(state.limits.limits.max_body))
         .service(routes);

@@ -163,7 +163,10 @@ pub async fn console(
         return Ok(login);
     }
     let story = app.story();
-    let view = StateView::load(&app).await?;
+    let view = match StateView::load(&app).await {
+        Ok(view) => view,
+        Err(e) => return super::pages::store_lost(&app, super::pages::PresenterScreen::Console, e),
+    };
     let slide = story.slide(&view.slide.id);
     let story_decision = slide.and_then(|s| match &s.then {
         Then::Decision(d) => Some(d),

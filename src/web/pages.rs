@@ -21,7 +21,7 @@ use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::{self, PageVoter, VoterCard, VoterCookie};
 use crate::i18n::Language;
-use crate::store::{Published, VoteKind};
+use crate::store::{Published, StoreError, VoteKind};
 use crate::story::{Decision, Story};
 
 /// A decision as the templates show it.
@@ -534,7 +534,10 @@ pub async fn presenter(
     if let Some(login) = presenter_door(&app, &headers, query.token, "/presenter")? {
         return Ok(login);
     }
-    let view = StateView::load(&app).await?;
+    let view = match StateView::load(&app).await {
+        Ok(view) => view,
+        Err(e) => return store_lost(&app, PresenterScreen::View, e),
+    };
     let story = app.story();
     let slide = story.slide(&view.slide.id);
     let join_slide = slide.is_some_and(|s| s.join);
@@ -565,6 +568,55 @@ pub async fn presenter(
         problems: app.story_problems(),
     };
     Ok(render(page)?.into_response())
+}
+
+/// One of the presenter's screens.
+#[derive(Clone, Copy)]
+pub(super) enum PresenterScreen {
+    /// `/presenter`, on the projector.
+    View,
+    /// `/presenter/notes`, the console.
+    Console,
+}
+
+/// The page a presenter's screen shows instead of the slide while the
+/// vote store is taken for having lost its data: a banner saying so and
+/// what the operator does; 503, like every call then. Its `<main>` has the
+/// screen's id, so a screen already open swaps it in when its socket says
+/// to draw the page anew.
+#[derive(Template)]
+#[template(path = "store-lost.html")]
+struct StoreLostPage<'a> {
+    theme_mode: Option<String>,
+    theme_accent: Option<String>,
+    story_title: String,
+    main_id: &'static str,
+    body_class: &'static str,
+    script: &'static str,
+    why: &'a str,
+}
+
+/// What a presenter's screen answers when its state could not be read
+/// (`failed`): the store-lost page if that is why, else the error.
+pub(super) fn store_lost(app: &AppState, screen: PresenterScreen, failed: StoreError) -> Result<Response, Error> {
+    let Some(why) = app.store.lost() else {
+        return Err(failed.into());
+    };
+    let story = app.story();
+    let (main_id, body_class, script) = match screen {
+        PresenterScreen::View => ("presenter", "presenter", "presenter.js"),
+        PresenterScreen::Console => ("console", "console", "notes.js"),
+    };
+    let page = StoreLostPage {
+        theme_mode: story.settings.theme.mode.clone(),
+        theme_accent: story.settings.theme.accent.clone(),
+        story_title: story.title.clone(),
+        main_id,
+        body_class,
+        script,
+        why: &why,
+    };
+    Ok((StatusCode::SERVICE_UNAVAILABLE, render(page)?).into_response())
 }
 
 pub(super) fn login_needed(app: &AppState, why: &str) -> Error {

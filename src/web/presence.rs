@@ -42,11 +42,17 @@
 //! When the page stops reloading, the sweeper withdraws the vote one grace
 //! after the refresh that did not come.
 //!
+//! The heartbeat also checks that the store still holds this talk's data
+//! ([`VoteStore::verify`]): Redis that came back empty stops the beats and
+//! sweeps and puts the banner on the presenter's screens until the
+//! operator acts (docs/reliability.md).
+//!
 //! [`VoteStore::arrive`]: crate::store::VoteStore::arrive
 //! [`VoteStore::keep_present`]: crate::store::VoteStore::keep_present
 //! [`VoteStore::leave`]: crate::store::VoteStore::leave
 //! [`VoteStore::beat`]: crate::store::VoteStore::beat
 //! [`VoteStore::rejoin`]: crate::store::VoteStore::rejoin
+//! [`VoteStore::verify`]: crate::store::VoteStore::verify
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -85,6 +91,9 @@ pub struct Presence {
     /// Counts voters arriving and leaving here, so that a rejoin can tell
     /// whether its list went stale while it ran.
     changes: AtomicU64,
+    /// Whether the presenter's screens were last told that the store lost
+    /// its data.
+    store_lost: AtomicBool,
 }
 
 impl Default for Presence {
@@ -96,6 +105,7 @@ impl Default for Presence {
             beat_at: Mutex::new(None),
             must_rejoin: AtomicBool::new(true),
             changes: AtomicU64::new(0),
+            store_lost: AtomicBool::new(false),
         }
     }
 }
@@ -327,7 +337,28 @@ pub async fn heartbeat(app: AppState) {
             _ = ticks.tick() => {}
             _ = stopping.changed() => return,
         }
-        app.presence.beat(&app).await;
+        watch_store(&app).await;
+        // Nothing to renew in a store that lost its data.
+        if app.store.lost().is_none() {
+            app.presence.beat(&app).await;
+        }
+    }
+}
+
+/// Checks, once a heartbeat, that the store still holds this talk's data
+/// (a request may have found out first). When that changes, the presenter's
+/// screens draw their page anew: the banner "the vote store lost its data",
+/// or the slide again once Redis was restored from its backup; then the
+/// next heartbeat tells the store again which voters are here.
+async fn watch_store(app: &AppState) {
+    // An outage is not lost data: the calls themselves and /readyz tell.
+    let _ = app.store.verify().await;
+    let lost = app.store.lost().is_some();
+    if app.presence.store_lost.swap(lost, Ordering::AcqRel) != lost {
+        if !lost {
+            app.presence.must_rejoin.store(true, Ordering::Release);
+        }
+        app.pushes.story(false);
     }
 }
 
@@ -347,7 +378,7 @@ pub async fn sweeper(app: AppState) {
             _ = ticks.tick() => {}
             _ = stopping.changed() => return,
         }
-        if !app.presence.may_sweep(&app) {
+        if !app.presence.may_sweep(&app) || app.store.lost().is_some() {
             continue;
         }
         if let Err(e) = sweep(&app).await {

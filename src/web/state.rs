@@ -155,6 +155,7 @@ impl AppState {
                 public_url: "http://cyoa.test".into(),
                 number: None,
                 phone_key: [7; 32],
+                account_sid: None,
             },
             #[cfg(feature = "sms-outbound")]
             outbound: None,

@@ -81,6 +81,25 @@ impl TestApp {
         TestApp::spawn_story(story, None).await
     }
 
+    /// The test story on `store` (a Redis store, say).
+    pub async fn spawn_on(store: VoteStore) -> TestApp {
+        let story = match Story::parse("browser-test.toml", STORY) {
+            Ok(loaded) => loaded.story,
+            Err(problems) => panic!("the test story has problems: {problems:?}"),
+        };
+        let mut app = TestApp {
+            story,
+            public_url: None,
+            sms: SmsOptions::default(),
+            port: 0,
+            store,
+            stop: None,
+            serving: None,
+        };
+        app.start().await;
+        app
+    }
+
     /// The test story with SMS voting on: Twilio's auth token `token`, the
     /// number `number` shown on the pages.
     pub async fn spawn_with_sms(token: &str, number: &str) -> TestApp {

@@ -16,6 +16,9 @@ mod languages;
 mod page;
 mod publish;
 mod screenshots;
+mod store_lost;
+#[path = "../support/mod.rs"]
+mod support;
 mod watch;
 
 use std::time::{Duration, Instant};

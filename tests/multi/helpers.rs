@@ -338,6 +338,30 @@ impl Instance {
         r.json().await.expect("JSON")
     }
 
+    /// `GET` a page or text route with these `Cookie`s (and the presenter
+    /// token when `cookie` is `None`); the status and the body.
+    pub async fn get_text(&self, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+        let req = self.client.get(format!("{}{path}", self.address));
+        let req = match cookie {
+            Some(cookie) => req.header("cookie", cookie),
+            None => req.bearer_auth(TOKEN),
+        };
+        let r = req.send().await.expect("answers");
+        (r.status(), r.text().await.expect("a body"))
+    }
+
+    /// The value of one `/metrics` series (name and labels, exactly).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let (status, text) = self.get_text("/metrics", None).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{series}: {e}"))
+    }
+
     /// Polls `/readyz` until it answers `status`.
     pub async fn wait_ready(&self, status: StatusCode) {
         let deadline = Instant::now() + Duration::from_secs(20);

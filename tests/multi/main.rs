@@ -2,7 +2,7 @@
 //! `redis-server`, serving one talk: cross-instance votes and presenter
 //! moves, `kill -9` of an instance with voters on it, a Redis restart in the
 //! middle of voting, SIGTERM with open sockets, a restart that finds the
-//! talk again, and `cyoa audit`.
+//! talk again, a Redis that comes back without it, and `cyoa audit`.
 //!
 //! Each test starts its own Redis (`support::redis::RedisServer`) and its
 //! own instances on free ports; numbers worth knowing (push latency across
@@ -13,6 +13,7 @@ mod crash;
 mod cross;
 mod crowd;
 mod helpers;
+mod lost;
 mod outage;
 mod restart;
 mod sentinel;

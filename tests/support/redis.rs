@@ -108,6 +108,47 @@ impl RedisServer {
             .unwrap_or_else(|e| panic!("cannot connect to the test redis-server at {}: {e}", self.url()))
     }
 
+    /// Every key under `prefix` as `DUMP` writes it: a backup of one talk.
+    pub fn backup(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let mut con = self.connection();
+        let keys: Vec<String> = ::redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query(&mut con)
+            .expect("KEYS");
+        keys.into_iter()
+            .map(|key| {
+                let dump: Vec<u8> = ::redis::cmd("DUMP").arg(&key).query(&mut con).expect("DUMP");
+                (key, dump)
+            })
+            .collect()
+    }
+
+    /// Puts a [`RedisServer::backup`] back, over whatever the keys hold.
+    pub fn restore(&self, backup: &[(String, Vec<u8>)]) {
+        let mut con = self.connection();
+        for (key, dump) in backup {
+            let () = ::redis::cmd("RESTORE")
+                .arg(key)
+                .arg(0)
+                .arg(dump)
+                .arg("REPLACE")
+                .query(&mut con)
+                .expect("RESTORE");
+        }
+    }
+
+    /// Deletes every key under `prefix`: what a flush does to one talk,
+    /// without touching the other tests' keys on a shared server.
+    pub fn delete_prefix(&self, prefix: &str) {
+        let keys: Vec<String> = self.backup(prefix).into_iter().map(|(key, _)| key).collect();
+        if !keys.is_empty() {
+            let _: i64 = ::redis::cmd("DEL")
+                .arg(&keys)
+                .query(&mut self.connection())
+                .expect("DEL");
+        }
+    }
+
     /// Stops the server after saving its data to its directory; clients see
     /// the connection drop. [`RedisServer::start_again`] brings it back.
     pub fn stop(&mut self) {

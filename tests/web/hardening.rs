@@ -467,3 +467,51 @@ async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_rate() {
     );
     assert_eq!(get("203.0.113.2").await.unwrap().status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_at_the_body_timeout_and_sockets_live_on() {
+    let app = spawn_app_with(with_limits(Limits {
+        body_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    }))
+    .await;
+    // A JSON body sent at once passes the deadline.
+    app.open_build().await;
+    let voter = app.voter().await;
+    let mut socket = voter.socket().await;
+    assert_eq!(socket.next_json().await.unwrap()["type"], "state");
+
+    // A voter's form vote whose 100 bytes come one every 200 ms.
+    let host = app.address.trim_start_matches("http://").to_string();
+    let (mut reader, mut writer) = TcpStream::connect(&host).await.unwrap().into_split();
+    let cookie = voter.cookie_header().expect("the voter has a cookie");
+    let head = format!(
+        "POST /vote/build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 100\r\nCookie: {cookie}\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let body: Vec<u8> = format!("choice=docs&pad={}", "x".repeat(84)).into_bytes();
+    assert_eq!(body.len(), 100);
+    let trickle = tokio::spawn(async move {
+        for byte in body {
+            if writer.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, reader.read_to_end(&mut answer))
+        .await
+        .expect("the server answers a slow body and closes")
+        .unwrap();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("took longer than 1 s to arrive"), "{answer}");
+    assert_eq!(app.votes("docs").await, 0, "nothing counted");
+
+    // The socket, open all along (longer than the deadline), still votes.
+    assert_eq!(socket.vote("build", "docs").await["type"], "voted");
+    assert_eq!(app.votes("docs").await, 1);
+}

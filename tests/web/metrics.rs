@@ -54,6 +54,9 @@ async fn metrics_name_every_family() {
         "cyoa_rate_limited",
         "cyoa_voters_minted",
         "cyoa_voter_mints_refused",
+        "cyoa_body_timeouts",
+        "cyoa_store_data_lost",
+        "cyoa_store_lost",
     ] {
         assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
     }

@@ -12,6 +12,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, votes_of};
+use crate::metrics::{scrape, value};
+use crate::support::message_sid;
 
 const TWILIO_TOKEN: &str = "web-test-twilio-auth-token";
 const NUMBER: &str = "+15005550006";
@@ -35,8 +37,11 @@ async fn spawn_sms_app() -> TestApp {
     .await
 }
 
-/// The fields of an inbound text, as Twilio posts them.
-fn fields(from: &str, body: &str, sid: &str) -> Vec<(String, String)> {
+/// The fields of an inbound text, as Twilio posts them; `tag` names the
+/// message (its `MessageSid` is made from it, in Twilio's shape).
+fn fields(from: &str, body: &str, tag: &str) -> Vec<(String, String)> {
+    let sid = message_sid(tag);
+    let sid = sid.as_str();
     [
         ("ToCountry", "US"),
         ("From", from),
@@ -373,4 +378,117 @@ fn serve_says_whether_sms_voting_is_on_and_where_twilio_must_post() {
     let (lines, log) = serve_output(&["--insecure-skip-twilio-signature"], &[]);
     assert!(lines[2].starts_with("sms: on"), "{lines:?}");
     assert!(log.contains("WARNING: --insecure-skip-twilio-signature"), "{log}");
+}
+
+/// A server taking texts, whose addresses may fail `burst` signatures at
+/// once and one a second after.
+async fn spawn_sms_app_failing(burst: u32) -> TestApp {
+    spawn_app_with(Options {
+        sms: sms_on(),
+        limits: cyoa::web::Limits {
+            sms_bad_signatures: cyoa::web::limits::Rate { per_second: 1, burst },
+            ..cyoa::web::Limits::default()
+        },
+        ..Options::default()
+    })
+    .await
+}
+
+const REFUSED_SIGNATURES: &str = "cyoa_rate_limited_total{limit=\"sms_signature\"}";
+
+#[tokio::test]
+async fn past_its_failed_signatures_an_address_gets_429_even_for_a_good_text() {
+    let app = spawn_sms_app_failing(3).await;
+    app.open_build().await;
+    let url = format!("{}/sms", app.address);
+    let before = value(&scrape(&app).await, REFUSED_SIGNATURES);
+    // Three wrong signatures: each refused as such.
+    for n in 0..3 {
+        let params = fields("+14155550101", "1", &format!("bad{n}"));
+        let r = post_sms(&app, "/sms", &params, Some(("not-the-token", &url))).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{n}");
+    }
+    // Now even a good one from that address waits, counting nothing.
+    let r = text(&app, "+14155550101", "1", "good1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert!(r.text().await.unwrap().contains("X-Twilio-Signature"));
+    // Unsigned too: refused before the signature is looked at.
+    let unsigned = post_sms(&app, "/sms", &fields("+14155550102", "2", "bad9"), None).await;
+    assert_eq!(unsigned.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.votes("pets").await + app.votes("docs").await, 0, "nothing counted");
+    assert_eq!(
+        value(&scrape(&app).await, REFUSED_SIGNATURES) - before,
+        2.0,
+        "both refusals counted"
+    );
+    // The rest of the server does not mind.
+    assert_eq!(app.get("/api/state").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_stream_of_good_texts_is_never_limited() {
+    let app = spawn_sms_app_failing(1).await;
+    app.open_build().await;
+    for n in 0..40 {
+        let r = text(&app, &format!("+141555502{n:02}"), "1", &format!("stream{n}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "text {n}");
+    }
+    assert_eq!(app.votes("pets").await, 40);
+}
+
+#[tokio::test]
+async fn only_the_configured_twilio_account_counts_on_the_server() {
+    let account = "AC0123456789abcdef0123456789abcdef";
+    let app = spawn_app_with(Options {
+        sms: SmsOptions {
+            account_sid: Some(account.into()),
+            ..sms_on()
+        },
+        ..Options::default()
+    })
+    .await;
+    app.open_build().await;
+    // `fields` carries the account AC000...: not this server's.
+    let r = text(&app, "+14155550101", "1", "acct1").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("AccountSid"));
+    assert_eq!(app.votes("pets").await, 0);
+    let params: Vec<(String, String)> = fields("+14155550101", "1", "acct2")
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "AccountSid" {
+                (k, account.to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let url = format!("{}/sms", app.address);
+    twiml(post_sms(&app, "/sms", &params, Some((TWILIO_TOKEN, &url))).await).await;
+    assert_eq!(app.votes("pets").await, 1);
+}
+
+#[tokio::test]
+async fn a_malformed_twilio_account_sid_is_refused_at_start() {
+    let config = cyoa::web::Config {
+        story: cyoa::story::Story::bundled().unwrap().story,
+        store: cyoa::store::VoteStore::Memory(cyoa::store::MemoryStore::new()),
+        bind: "127.0.0.1:0".into(),
+        public_url: None,
+        presenter_token: "a presenter token of some length".into(),
+        secret: "secret".into(),
+        presence_grace: None,
+        static_dir: cyoa::web::default_static_dir(),
+        sms: SmsOptions {
+            account_sid: Some("AC123".into()),
+            ..sms_on()
+        },
+    };
+    let Err(e) = cyoa::web::Application::build(config).await else {
+        panic!("a malformed account SID was taken");
+    };
+    assert!(e.to_string().contains("--twilio-account-sid"), "{e}");
+    assert!(e.to_string().contains("32 hex digits"), "{e}");
 }

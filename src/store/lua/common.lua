@@ -12,6 +12,22 @@ local function instance_key(instance)
   return prefix .. 'instance:' .. instance
 end
 
+-- nil when the store still holds the data this instance has been using
+-- (its identity key is `expected`, or the caller keeps none: ''), else the
+-- reply {'lost', the identity found or false}: Redis came back without its
+-- data, and the scripts that could begin a run refuse rather than quietly
+-- start the talk over.
+local function lost(expected)
+  if expected == '' then
+    return nil
+  end
+  local found = redis.call('GET', prefix .. 'identity')
+  if found == expected then
+    return nil
+  end
+  return {'lost', found}
+end
+
 -- Whether `run` (a decimal string) is the current run.
 local function is_current(run)
   return redis.call('GET', prefix .. 'current') == run
