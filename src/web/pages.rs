@@ -14,11 +14,12 @@ use super::auth;
 use super::control;
 use super::error::{Error, PageForm};
 use super::join;
+use super::room::{self, Pass, TypedCode};
 use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::i18n::Language;
-use crate::store::{Published, VoteKind};
+use crate::store::{Published, RunId, VoteKind};
 use crate::story::Story;
 
 /// A decision as the templates show it.
@@ -84,10 +85,17 @@ impl Look {
     }
 }
 
-/// The join panel: the QR code, the URL to type, the number to text.
+/// The join panel: the QR code, the URL to type, the room code, the number
+/// to text.
 struct JoinPanel {
+    /// The URL the QR code holds: with `?code=` when the room code is on.
     url: String,
     short_url: String,
+    /// The QR code's image: `/join.svg`, with the run when the room code
+    /// is on, so that a new run's code is not taken from the cache.
+    qr_src: String,
+    /// The room code to type, when it is on.
+    room_code: Option<String>,
     /// The QR code's size in modules (its SVG's own width and height).
     qr_size: usize,
     /// The number to text, shown on a join slide (a decision slide says
@@ -98,10 +106,16 @@ struct JoinPanel {
 }
 
 impl JoinPanel {
-    fn of(app: &AppState, join_slide: bool, tr: &Language) -> JoinPanel {
-        let url = format!("{}/", app.public_url);
+    /// The panel of run `run`, whose room code is `room_code` (when on).
+    fn of(app: &AppState, run: RunId, room_code: Option<String>, join_slide: bool, tr: &Language) -> JoinPanel {
+        let url = join::audience_url(app, room_code.as_deref());
         JoinPanel {
             short_url: join::short_url(&app.public_url),
+            qr_src: match &room_code {
+                Some(_) => format!("/join.svg?run={run}"),
+                None => "/join.svg".to_string(),
+            },
+            room_code,
             qr_size: join::qr_modules(&url).unwrap_or(0),
             qr_alt: tr.f("join.qr_alt", &[("url", &url)]),
             url,
@@ -211,6 +225,8 @@ struct PresenterPage {
     image: Option<String>,
     decision: Option<Panel>,
     audience_url: String,
+    /// The room code, on the join line of a slide without the join panel.
+    room_code: Option<String>,
     sms: Option<SmsHint>,
     /// The join panel, on decision and join slides.
     join: Option<JoinPanel>,
@@ -284,22 +300,30 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
     })
 }
 
-/// `GET /`: the audience page, following the run.
+/// `GET /`: the audience page, following the run (behind the join page
+/// when the room code is on).
 pub async fn audience(
     State(app): State<AppState>,
+    headers: HeaderMap,
+    TypedCode(code): TypedCode,
     cookie: VoterCookie,
-) -> Result<(SignedCookieJar, Html<String>), Error> {
+) -> Result<Response, Error> {
+    if let Some(door) = room::door(&app, &headers, code.as_deref(), "/").await? {
+        return Ok(door);
+    }
     let (jar, id) = cookie.ensure(&app);
     let view = StateView::load(&app).await?.with_you(&app, Some(&id.voter())).await?;
-    Ok((jar, audience_page(&app, &view, None)?))
+    Ok((jar, audience_page(&app, &view, None)?).into_response())
 }
 
 /// `GET /vote/{decision}`: the audience page pinned to one decision.
 pub async fn pinned(
     State(app): State<AppState>,
     Path(decision): Path<String>,
+    headers: HeaderMap,
+    TypedCode(code): TypedCode,
     cookie: VoterCookie,
-) -> Result<(SignedCookieJar, Html<String>), Error> {
+) -> Result<Response, Error> {
     let story = app.story();
     let Some(d) = story.decision(&decision) else {
         return Err(Error::not_found(
@@ -307,12 +331,16 @@ pub async fn pinned(
             format!("There is no vote called {decision:?}."),
         ));
     };
+    // `d.id` is a decision id (`[a-z0-9-]`), safe in a URL.
+    if let Some(door) = room::door(&app, &headers, code.as_deref(), &format!("/vote/{}", d.id)).await? {
+        return Ok(door);
+    }
     let (jar, id) = cookie.ensure(&app);
     let view = StateView::load_pinned(&app, d)
         .await?
         .with_you(&app, Some(&id.voter()))
         .await?;
-    Ok((jar, audience_page(&app, &view, Some(&d.id))?))
+    Ok((jar, audience_page(&app, &view, Some(&d.id))?).into_response())
 }
 
 /// The no-JavaScript vote form.
@@ -325,6 +353,7 @@ pub struct VoteForm {
 pub async fn vote(
     State(app): State<AppState>,
     Path(decision): Path<String>,
+    pass: Pass,
     cookie: VoterCookie,
     PageForm(form): PageForm<VoteForm>,
 ) -> Result<Response, Error> {
@@ -336,7 +365,7 @@ pub async fn vote(
     }
     // A browser without a cookie is a fresh voter: it gets one and counts.
     let (jar, id) = cookie.ensure(&app);
-    control::cast(&app, &id.voter(), &decision, &form.choice, VoteKind::Sticky).await?;
+    control::cast(&app, pass, &id.voter(), &decision, &form.choice, VoteKind::Sticky).await?;
     // `decision` is a known decision id here (`[a-z0-9-]`), safe in a URL.
     Ok((jar, Redirect::to(&format!("/vote/{decision}"))).into_response())
 }
@@ -386,6 +415,9 @@ pub async fn presenter(
     let slide = story.slide(&view.slide.id);
     let join_slide = slide.is_some_and(|s| s.join);
     let tr = crate::i18n::current();
+    let room_code = room::presenter_code(&app, view.run, view.started);
+    let join = (join_slide || view.decision.is_some())
+        .then(|| JoinPanel::of(&app, view.run, room_code.clone(), join_slide, tr));
     let page = PresenterPage {
         tr,
         look: Look::of(&story),
@@ -397,6 +429,7 @@ pub async fn presenter(
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.public_url),
+        room_code,
         // On a decision slide, until its vote closes.
         sms: view
             .decision
@@ -407,7 +440,7 @@ pub async fn presenter(
                 s.keys = sms_keys(&s.keys, tr);
                 s
             }),
-        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide, tr)),
+        join,
         join_slide,
         problems: app.story_problems(),
     };

@@ -35,6 +35,8 @@ pub struct Inner {
     /// What the presenter cookie holds: a keyed hash of the token, so a new
     /// token logs every old presenter cookie out.
     pub presenter_mark: String,
+    /// The room code's key and flag ([`super::room`]).
+    pub room: super::room::Room,
     /// Base URL the audience uses, without a trailing slash.
     pub public_url: String,
     /// `scheme://host[:port]` of `public_url`, for the cross-origin check.
@@ -132,6 +134,7 @@ impl AppState {
             key: Key::from(&[7u8; 64]),
             presenter_mark: super::auth::presenter_mark("secret", "t"),
             presenter_token: "t".into(),
+            room: super::room::Room::new("secret", false),
             public_url: "http://cyoa.test".into(),
             public_origin: "http://cyoa.test".into(),
             secure_cookies: false,

@@ -141,6 +141,7 @@ impl TestApp {
             presence_grace: Some(GRACE),
             static_dir: default_static_dir(),
             sms: self.sms.clone(),
+            room_code: false,
         })
         .await
         .expect("the server binds its port");

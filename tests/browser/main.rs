@@ -14,6 +14,7 @@ mod experience;
 mod languages;
 mod page;
 mod publish;
+mod room;
 mod screenshots;
 mod watch;
 
@@ -42,6 +43,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     both_pages_reconnect_by_themselves_when_the_server_comes_back(&mut driver).await;
     sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
     publish::scenarios(&mut driver).await;
+    room::scenario(&mut driver).await;
     experience::run(&mut driver).await;
     screenshots::take(&mut driver).await;
     publish::map_screenshot(&mut driver).await;

@@ -20,6 +20,31 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::support::ws::Ws;
 pub use crate::support::ws::votes_of;
 
+/// Runs each named test (an `async fn(Options)`) once per store, as
+/// `memory::NAME` and `redis::NAME` (a real Redis, under a key prefix of
+/// its own). The options are the defaults, or `options: F;` first, where
+/// `F(store)` makes them from the store (`None`: a fresh memory store); the
+/// path `F` is read from inside the generated modules (`super::f`).
+macro_rules! on_both_stores {
+    (options: $options:path; $($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($options(None)).await
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($options(Some(crate::support::backends::redis_store().await))).await
+            })*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        on_both_stores!(options: crate::helpers::Options::on; $($name),*);
+    };
+}
+
 /// The presenter token of every test server.
 pub const TOKEN: &str = "test-presenter-token";
 
@@ -88,6 +113,18 @@ pub struct Options {
     pub sms: SmsOptions,
     /// Rate, size and timeout limits.
     pub limits: Limits,
+    /// `--room-code`: joining needs the room code, whatever the story says.
+    pub room_code: bool,
+}
+
+impl Options {
+    /// The default options on `store` (`None`: a fresh memory store).
+    pub fn on(store: Option<VoteStore>) -> Options {
+        Options {
+            store,
+            ..Options::default()
+        }
+    }
 }
 
 impl Default for Options {
@@ -99,6 +136,7 @@ impl Default for Options {
             store: None,
             sms: SmsOptions::default(),
             limits: Limits::default(),
+            room_code: false,
         }
     }
 }
@@ -124,6 +162,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         presence_grace: Some(options.grace),
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         sms: options.sms,
+        room_code: options.room_code,
     };
     let app = Application::build_with(config, options.limits)
         .await

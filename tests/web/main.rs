@@ -14,6 +14,7 @@ mod explore;
 mod flow;
 mod hardening;
 mod health;
+#[macro_use]
 mod helpers;
 mod languages;
 mod map_cli;
@@ -22,6 +23,7 @@ mod pages;
 mod presence;
 mod reload;
 mod results;
+mod room;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;

@@ -3,28 +3,7 @@
 //! closes. Tests wait for the tally push, never sleep-and-check. Every test
 //! runs twice: on the memory store and on a real Redis (leases in Redis).
 
-use cyoa::store::{RedisStore, VoteStore};
-
 use crate::helpers::{Options, spawn_app_with};
-use crate::support::redis::{fresh_prefix, shared};
-
-/// Runs each named test (an `async fn(Options)`) once per store.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::helpers::Options::default()).await
-            })*
-        }
-        mod redis {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::on_redis().await).await
-            })*
-        }
-    };
-}
 
 on_both_stores!(
     two_tabs_of_one_voter_count_once,
@@ -33,18 +12,6 @@ on_both_stores!(
     form_votes_are_sticky_and_outlive_the_page,
     in_a_sticky_story_socket_votes_outlive_the_page,
 );
-
-/// Options with a Redis store of its own prefix on the shared test server.
-async fn on_redis() -> Options {
-    let url = shared().url();
-    let store = RedisStore::connect(&url, &fresh_prefix())
-        .await
-        .expect("the test redis-server answers");
-    Options {
-        store: Some(VoteStore::Redis(store)),
-        ..Options::default()
-    }
-}
 
 async fn two_tabs_of_one_voter_count_once(options: Options) {
     let app = spawn_app_with(options).await;

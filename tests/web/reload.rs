@@ -35,6 +35,7 @@ impl Served {
             presence_grace: None,
             static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
             sms: SmsOptions::default(),
+            room_code: false,
         })
         .await
         .expect("the server binds");
