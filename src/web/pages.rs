@@ -305,10 +305,10 @@ fn audience_page(app: &AppState, view: &StateView, pinned: Option<&str>) -> Resu
 pub async fn audience(
     State(app): State<AppState>,
     headers: HeaderMap,
-    TypedCode(code): TypedCode,
+    typed: TypedCode,
     cookie: VoterCookie,
 ) -> Result<Response, Error> {
-    if let Some(door) = room::door(&app, &headers, code.as_deref(), "/").await? {
+    if let Some(door) = room::door(&app, &headers, &typed, "/").await? {
         return Ok(door);
     }
     let (jar, id) = cookie.ensure(&app);
@@ -321,7 +321,7 @@ pub async fn pinned(
     State(app): State<AppState>,
     Path(decision): Path<String>,
     headers: HeaderMap,
-    TypedCode(code): TypedCode,
+    typed: TypedCode,
     cookie: VoterCookie,
 ) -> Result<Response, Error> {
     let story = app.story();
@@ -332,7 +332,7 @@ pub async fn pinned(
         ));
     };
     // `d.id` is a decision id (`[a-z0-9-]`), safe in a URL.
-    if let Some(door) = room::door(&app, &headers, code.as_deref(), &format!("/vote/{}", d.id)).await? {
+    if let Some(door) = room::door(&app, &headers, &typed, &format!("/vote/{}", d.id)).await? {
         return Ok(door);
     }
     let (jar, id) = cookie.ensure(&app);

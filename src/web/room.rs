@@ -18,19 +18,28 @@
 //! that run only, so a vote from before a new run is refused by the store
 //! itself, in the same step that counts.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use askama::Template;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite, SignedCookieJar};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::error::Error;
+use super::limits;
 use super::pages::{Look, render};
 use super::state::AppState;
 use crate::i18n::Language;
@@ -53,11 +62,20 @@ const MAX_TYPED: usize = 64;
 /// How long the room cookie lasts; it is only good for its run anyway.
 const MAX_AGE_HOURS: i64 = 24;
 
-/// The room code's key and the `--room-code` flag.
+/// Wrong codes one address may type at once, for a hall behind one NAT
+/// whose people mistype now and then...
+pub const WRONG_CODES_BURST: u32 = 30;
+/// ...and then per minute: a guesser tries 3,600 of the 28.6 million codes
+/// an hour, one in 8,000.
+pub const WRONG_CODES_PER_MINUTE: u32 = 60;
+
+/// The room code's key, the `--room-code` flag, and the limit on wrong
+/// codes per address.
 pub struct Room {
     key: [u8; 32],
     /// `cyoa serve --room-code`: on whatever the story says.
     forced: bool,
+    wrong: WrongCodes,
 }
 
 impl Room {
@@ -68,6 +86,7 @@ impl Room {
         Room {
             key: mac.finalize().into_bytes().into(),
             forced,
+            wrong: WrongCodes::new(wrong_codes_quota()),
         }
     }
 
@@ -102,6 +121,62 @@ impl Room {
     /// The code of the run `state` describes.
     pub fn code_of(&self, state: &RunState) -> String {
         self.code(state.run, state.started)
+    }
+}
+
+/// The limit on wrong codes per address. Over it, an address is shut out
+/// until the limit lets it try again, and no code of its is read meanwhile,
+/// the right one neither: a guesser who goes on learns nothing.
+struct WrongCodes {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses over the limit, and until when.
+    shut: Mutex<HashMap<IpAddr, Instant>>,
+    /// Wrong codes seen, to forget idle addresses now and then.
+    seen: AtomicU64,
+}
+
+/// [`WRONG_CODES_BURST`], then [`WRONG_CODES_PER_MINUTE`].
+fn wrong_codes_quota() -> Quota {
+    let per_minute = NonZeroU32::new(WRONG_CODES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(WRONG_CODES_BURST).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(per_minute).allow_burst(burst)
+}
+
+impl WrongCodes {
+    fn new(quota: Quota) -> WrongCodes {
+        WrongCodes {
+            limiter: RateLimiter::keyed(quota),
+            shut: Mutex::new(HashMap::new()),
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// How long `from` is still shut out, if it is.
+    fn shut_for(&self, from: IpAddr) -> Option<Duration> {
+        let shut = self.shut.lock().unwrap_or_else(|e| e.into_inner());
+        let until = *shut.get(&from)?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+    }
+
+    /// Counts a wrong code from `from`; over the limit, shuts it out and
+    /// says for how long.
+    fn wrong(&self, from: IpAddr) -> Option<Duration> {
+        // Every 1,024 wrong codes, the addresses whose allowance is whole
+        // again are forgotten, so that many guessing addresses cannot fill
+        // the memory.
+        if self.seen.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            self.limiter.retain_recent();
+        }
+        let not_until = self.limiter.check_key(&from).err()?;
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        crate::metrics::rate_limited("room_code");
+        let now = Instant::now();
+        let mut shut = self.shut.lock().unwrap_or_else(|e| e.into_inner());
+        shut.retain(|_, until| *until > now);
+        shut.insert(from, now + wait);
+        Some(wait)
     }
 }
 
@@ -216,18 +291,26 @@ impl FromRequestParts<AppState> for Pass {
 }
 
 /// The code in the address (`?code=`), from the QR code's link or the join
-/// page's form; other query fields are left alone.
+/// page's form (other query fields are left alone), and who sent it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TypedCode(pub Option<String>);
+pub struct TypedCode {
+    /// The code as typed.
+    pub code: Option<String>,
+    /// The client's address, as the rate limits count it.
+    pub from: Option<IpAddr>,
+}
 
 impl FromRequestParts<AppState> for TypedCode {
     type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Infallible> {
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Infallible> {
         let query = parts.uri.query().unwrap_or_default();
         let code = form_urlencoded::parse(query.as_bytes())
             .find(|(name, _)| name == "code")
             .map(|(_, value)| value.into_owned());
-        Ok(TypedCode(code))
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let from =
+            limits::client_ip(&parts.headers, peer, app.limits.limits.trust_forwarded_for).map(limits::address_key);
+        Ok(TypedCode { code, from })
     }
 }
 
@@ -282,6 +365,16 @@ fn join_page(app: &AppState, here: &str, status: StatusCode, problem: Option<&st
     Ok((status, render(page)?).into_response())
 }
 
+/// The join page of an address shut out for typing too many wrong codes
+/// (429, with `Retry-After`).
+fn too_many_wrong(app: &AppState, here: &str, wait: Duration) -> Result<Response, Error> {
+    let mut page = join_page(app, here, StatusCode::TOO_MANY_REQUESTS, Some("room.too_many"))?;
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    page.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Ok(page)
+}
+
 /// The door of an audience page at `here` (`/`, `/vote/{decision}`) when
 /// the room code is on: `?code=` with the right code sets the room cookie
 /// and redirects to `here`; a wrong one gets the join page again, saying
@@ -291,7 +384,7 @@ fn join_page(app: &AppState, here: &str, status: StatusCode, problem: Option<&st
 pub async fn door(
     app: &AppState,
     headers: &HeaderMap,
-    typed: Option<&str>,
+    typed: &TypedCode,
     here: &str,
 ) -> Result<Option<Response>, Error> {
     let story = app.story();
@@ -301,8 +394,25 @@ pub async fn door(
     let current = app.store.current(&story.start).await?;
     let held = held(app, headers);
     let inside = held.as_ref().is_some_and(|h| admits(app, h, &current));
-    let typed = typed.map(read_typed).filter(|t| *t != Err(NotACode::Empty));
-    match typed {
+    let code = typed
+        .code
+        .as_deref()
+        .map(read_typed)
+        .filter(|t| *t != Err(NotACode::Empty));
+    // Shut out for guessing: no code is read, right or wrong.
+    if let (Some(_), Some(from), false) = (&code, typed.from, inside)
+        && let Some(wait) = app.room.wrong.shut_for(from)
+    {
+        return too_many_wrong(app, here, wait).map(Some);
+    }
+    let wrong = |problem| {
+        match typed.from.and_then(|from| app.room.wrong.wrong(from)) {
+            Some(wait) => too_many_wrong(app, here, wait),
+            None => join_page(app, here, StatusCode::FORBIDDEN, Some(problem)),
+        }
+        .map(Some)
+    };
+    match code {
         // Already in (an old photo of the QR code, a second scan): no
         // need to read the code again.
         Some(_) if inside => Ok(Some(Redirect::to(here).into_response())),
@@ -311,8 +421,8 @@ pub async fn door(
             // 303 to the bare URL: the code leaves the address bar.
             Ok(Some((jar, Redirect::to(here)).into_response()))
         }
-        Some(Ok(_)) => join_page(app, here, StatusCode::FORBIDDEN, Some("room.wrong")).map(Some),
-        Some(Err(_)) => join_page(app, here, StatusCode::FORBIDDEN, Some("room.not_a_code")).map(Some),
+        Some(Ok(_)) => wrong("room.wrong"),
+        Some(Err(_)) => wrong("room.not_a_code"),
         None if inside => Ok(None),
         // A cookie of an earlier run: say why the code is asked again.
         None if held.is_some() => join_page(app, here, StatusCode::OK, Some("room.new_run")).map(Some),
@@ -405,6 +515,24 @@ choices = [{ id = "x", label = "X", goto = "d" }, { id = "y", label = "Y", goto 
         );
         assert_eq!(app.store.tally(2, "d").await.expect("a tally").get("y"), 0);
         assert_eq!(app.store.tally(1, "d").await.expect("a tally").get("x"), 1);
+    }
+
+    #[test]
+    fn an_address_past_the_wrong_codes_limit_is_shut_out_until_it_may_try_again() {
+        let per_hour = NonZeroU32::new(1).expect("one");
+        let wrong = WrongCodes::new(Quota::per_hour(per_hour).allow_burst(NonZeroU32::new(2).expect("two")));
+        let (guesser, other): (IpAddr, IpAddr) = (
+            "203.0.113.9".parse().expect("an address"),
+            "198.51.100.7".parse().expect("an address"),
+        );
+        assert_eq!((wrong.wrong(guesser), wrong.wrong(guesser)), (None, None));
+        assert_eq!(wrong.shut_for(guesser), None, "within the burst");
+        let wait = wrong.wrong(guesser).expect("the third wrong code is one too many");
+        assert!(wait > Duration::from_secs(3000), "{wait:?}");
+        let left = wrong.shut_for(guesser).expect("shut out");
+        assert!(left > Duration::from_secs(3000) && left <= wait, "{left:?}");
+        assert_eq!(wrong.shut_for(other), None, "other addresses are not");
+        assert_eq!(wrong.wrong(other), None);
     }
 
     #[test]

@@ -326,6 +326,11 @@ impl Browser {
             .expect("the server answers")
     }
 
+    /// `http://127.0.0.1:PORT`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     /// `POST /vote/{decision}` with the form field `choice`.
     pub async fn post_vote(&self, decision: &str, choice: &str) -> Response {
         self.client

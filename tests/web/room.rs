@@ -18,6 +18,7 @@ on_both_stores!(
     a_wrong_code_lets_nothing_in_and_counts_nothing,
     a_new_run_has_a_new_code_and_the_old_one_votes_no_more,
     only_the_presenter_ever_receives_the_code,
+    an_address_that_guesses_is_shut_out_and_others_are_not,
 );
 
 /// The test story with `room_code = true`, on `store` (memory if `None`).
@@ -279,6 +280,52 @@ async fn only_the_presenter_ever_receives_the_code(options: Options) {
         .wait_for("state", |m| m["state"]["decision"]["status"] == "closed")
         .await;
     assert_eq!(closed["state"]["room_code"], code.as_str());
+}
+
+/// `GET path` from the client address `from` (behind a trusted proxy).
+async fn get_from(b: &Browser, from: &str, path: &str) -> reqwest::Response {
+    b.client
+        .get(format!("{}{path}", b.address()))
+        .header("x-forwarded-for", from)
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+async fn an_address_that_guesses_is_shut_out_and_others_are_not(mut options: Options) {
+    options.limits.trust_forwarded_for = true;
+    let app = spawn_app_with(options).await;
+    let code = code_of(&app).await;
+    let wrong: String = std::iter::once(if code.starts_with('A') { 'B' } else { 'A' })
+        .chain(code.chars().skip(1))
+        .collect();
+    let guesser = app.browser();
+    // The allowance of a hall that mistypes now and then, then 429: how
+    // many more get through first depends on the time they took.
+    let burst = cyoa::web::room::WRONG_CODES_BURST as usize;
+    let mut refused = None;
+    for tried in 1..=burst * 10 {
+        let r = get_from(&guesser, "203.0.113.9", &format!("/?code={wrong}")).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((tried, r));
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "wrong code {tried}");
+    }
+    let (tried, r) = refused.expect("a guesser is refused in the end");
+    assert!(
+        tried > burst,
+        "refused after {tried} wrong codes, within the allowance of {burst}"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(cookies_set(&r).is_empty());
+    let doc = html(&r.text().await.expect("a body"));
+    assert!(text_of(&doc, "#room-problem").contains("Too many wrong codes"));
+    // Another address is not held up, and nothing was let in or counted.
+    let other = app.browser();
+    let r = get_from(&other, "198.51.100.7", &format!("/?code={code}")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(cookies_set(&guesser.get("/").await), Vec::<String>::new());
 }
 
 #[tokio::test]
