@@ -49,6 +49,9 @@ use crate::story::Story;
 /// Name of the room cookie.
 pub const ROOM_COOKIE: &str = "cyoa_room";
 
+/// The error code of a request refused for want of the current run's code.
+pub const REFUSED: &str = "room_code";
+
 /// The characters of a room code: capital letters and digits without the
 /// look-alikes 0, O, 1, I and L.
 pub const ALPHABET: &[u8; 31] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -318,7 +321,7 @@ impl FromRequestParts<AppState> for TypedCode {
 pub fn code_needed() -> Error {
     Error::new(
         StatusCode::FORBIDDEN,
-        "room_code",
+        REFUSED,
         "This room needs its code: open the audience page and type the code shown on the screen.",
     )
 }
@@ -327,7 +330,7 @@ pub fn code_needed() -> Error {
 pub fn new_code_needed() -> Error {
     Error::new(
         StatusCode::FORBIDDEN,
-        "room_code",
+        REFUSED,
         "A new run has started with a new room code: open the audience page and type the code shown on the screen.",
     )
 }

@@ -77,7 +77,7 @@ pub async fn upgrade(
         _ => Ok(Pass::Open),
     };
     let pass = match pass {
-        Err(e) if e.code != "room_code" => return ApiError(e).into_response(),
+        Err(e) if e.code != room::REFUSED => return ApiError(e).into_response(),
         pass => pass.map_err(|e| e.message),
     };
     match role {
@@ -104,7 +104,7 @@ pub async fn upgrade(
                             let pass = match pass {
                                 Ok(pass) => pass,
                                 Err(why) => {
-                                    let refusal = error_text("room_code", &why);
+                                    let refusal = error_text(room::REFUSED, &why);
                                     let _ = sink.send(Message::Text(refusal.into())).await;
                                     let _ = sink.close().await;
                                     return;
@@ -345,7 +345,7 @@ where
             push = pushes.recv() => Message::Text(match push {
                 Ok(Push::State(view)) if !pass.admits(view.run) => {
                     open = false;
-                    error_text("room_code", &room::new_code_needed().message).into()
+                    error_text(room::REFUSED, &room::new_code_needed().message).into()
                 }
                 Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
                 Ok(Push::Tally(text)) => text,

@@ -328,6 +328,35 @@ async fn an_address_that_guesses_is_shut_out_and_others_are_not(mut options: Opt
     assert_eq!(cookies_set(&guesser.get("/").await), Vec::<String>::new());
 }
 
+/// Two instances on one Redis with one `--secret` (a restarted instance is
+/// the same case): one code, and a room cookie of either lets a phone vote
+/// on the other.
+#[tokio::test]
+async fn every_instance_that_shares_the_secret_shows_the_same_code() {
+    use crate::support::backends::redis_store_at;
+    use crate::support::redis::{fresh_prefix, shared};
+    let prefix = fresh_prefix();
+    let a = spawn_app_with(room_options(Some(redis_store_at(shared(), &prefix).await))).await;
+    let b = spawn_app_with(room_options(Some(redis_store_at(shared(), &prefix).await))).await;
+    let code = code_of(&a).await;
+    assert_eq!(b.open().await["room_code"], code.as_str());
+    // Cookies know hosts, not ports: the phone entered on A is on B too.
+    let phone = enter(&a, &format!("/?code={code}")).await;
+    let on_b = |path: &str| format!("{}{path}", b.address);
+    let page = phone.client.get(on_b("/")).send().await.expect("B answers");
+    let doc = html(&page.text().await.expect("a body"));
+    assert_eq!(select(&doc, "main#audience").len(), 1, "B lets the phone in");
+    let r = phone
+        .client
+        .post(on_b("/vote/build"))
+        .form(&[("choice", "pets")])
+        .send()
+        .await
+        .expect("B answers");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(a.votes("pets").await, 1);
+}
+
 #[tokio::test]
 async fn the_room_code_flag_turns_it_on_for_any_story() {
     let app = spawn_app_with(Options {
