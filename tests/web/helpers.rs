@@ -25,6 +25,8 @@ pub use crate::support::ws::votes_of;
 /// its own). The options are the defaults, or `options: F;` first, where
 /// `F(store)` makes them from the store (`None`: a fresh memory store); the
 /// path `F` is read from inside the generated modules (`super::f`).
+// Other test binaries that borrow these helpers do not use it.
+#[allow(unused_macros)]
 macro_rules! on_both_stores {
     (options: $options:path; $($name:ident),* $(,)?) => {
         mod memory {
