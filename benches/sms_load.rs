@@ -129,6 +129,7 @@ fn main() {
                 insecure_skip_signature: false,
                 ..SmsOptions::default()
             },
+            room_code: false,
         })
         .await
         .expect("the server binds");

@@ -100,6 +100,11 @@ pub struct ServeArgs {
     /// Seconds a web vote outlives its voter's last open page [default: the story's].
     #[arg(long, env = "CYOA_PRESENCE_GRACE")]
     pub presence_grace: Option<u64>,
+    /// Joining needs the room code shown on the presenter's join panel (and
+    /// carried by its QR code), new with each run; as the story's
+    /// `room_code = true`.
+    #[arg(long, env = "CYOA_ROOM_CODE")]
+    pub room_code: bool,
     /// Twilio auth token: turns SMS voting on (Twilio posts texts to /sms).
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     pub twilio_auth_token: Option<String>,
@@ -392,6 +397,7 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         presence_grace: args.presence_grace.map(Duration::from_secs),
         static_dir: web::default_static_dir(),
         sms,
+        room_code: args.room_code,
     };
     if args.insecure_skip_twilio_signature {
         eprintln!(
@@ -423,6 +429,9 @@ async fn run_server(args: ServeArgs, story: Story) -> ExitCode {
         );
     } else {
         println!("sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)");
+    }
+    if app.room_code() {
+        println!("room code: on; the presenter's join panel shows it and its QR code carries it, new with each run");
     }
     if app.sms_results() {
         println!("sms results: on; each SMS voter is texted the outcome when a decision closes");

@@ -167,6 +167,12 @@
         }
         break;
       case "error":
+        // The room code of this page's run no longer lets it in (a new run
+        // began): the page, loaded again, asks for the new code.
+        if (message.code === "room_code") {
+          location.reload();
+          break;
+        }
         if (!message.vote) {
           // A notice (say a state push that failed), not the answer to a vote.
           say(errorText(message, "catch_up"), true);

@@ -64,6 +64,12 @@
 
   function onState(next) {
     state = next;
+    // The room code (presenter only), in step with the run.
+    if (next.room_code) {
+      main.querySelectorAll("[data-room-code]").forEach(function (node) {
+        node.textContent = next.room_code;
+      });
+    }
     const status = next.decision ? next.decision.status : "";
     const same =
       String(next.run) === main.dataset.run &&

@@ -389,6 +389,7 @@ async fn without_the_auth_token_results_texts_do_not_start() {
             account_sid: None,
             results: Some(results(&fake, 1, 1)),
         },
+        room_code: false,
     })
     .await;
     let e = built.err().expect("refused");

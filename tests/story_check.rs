@@ -475,6 +475,18 @@ fn settings_are_read() {
 }
 
 #[test]
+fn room_code_turns_the_room_code_on() {
+    let on = Story::parse(
+        "t.toml",
+        &good_with("start = \"a\"", "start = \"a\"\n[settings]\nroom_code = true"),
+    )
+    .expect("valid")
+    .story;
+    assert!(on.settings.room_code);
+    assert!(!Story::parse("t.toml", GOOD).expect("valid").story.settings.room_code);
+}
+
+#[test]
 fn results_join_and_theme_values_are_checked() {
     let settings = "start = \"a\"\n[settings]\nresults = \"secret\"\n[settings.theme]\nbackground = \"url(x)\"\n\
                     text = \"#12\"\nlogo = \"../logo.png\"\ncss = \"style.scss\"";
@@ -501,6 +513,11 @@ fn results_join_and_theme_values_are_checked() {
             &[
                 "7:11: error: `results` must be `live` (counts show as votes arrive) or `hidden` (counts show when the vote closes), not `later`",
             ],
+        ),
+        case(
+            "room_code is true or false",
+            good_with("start = \"a\"", "start = \"a\"\n[settings]\nroom_code = \"yes\""),
+            &["4:13: error: `room_code` must be `true` or `false`, not a string"],
         ),
         case(
             "join is true or false",

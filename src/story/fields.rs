@@ -124,6 +124,21 @@ impl Reader<'_> {
         Some(src.to_string())
     }
 
+    /// An optional `true`/`false` field (`key`, found in a table as `field`).
+    pub(super) fn bool_field(&mut self, key: &str, field: Option<Field<'_, '_>>) -> Option<bool> {
+        let (_, v) = field?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.p.error(
+                    v.span().start,
+                    format!("`{key}` must be `true` or `false`, not {}", a(other)),
+                );
+                None
+            }
+        }
+    }
+
     /// A required string field (`key`, found in a table as `field`),
     /// borrowed; `at` is where to point if it is missing.
     pub(super) fn required_str<'t>(

@@ -69,6 +69,9 @@ pub struct Settings {
     /// The audience's language (`en`, `de`); `None` follows each browser's
     /// `Accept-Language`.
     pub language: Option<String>,
+    /// Whether joining needs the room code shown on the presenter's join
+    /// panel (`cyoa serve --room-code` turns it on too).
+    pub room_code: bool,
 }
 
 /// Whether the room sees a decision's counts while its vote is open.

@@ -1,6 +1,7 @@
 //! Reading `[settings]`: vote mode, presence grace, SMS reply texts,
-//! whether open votes show their counts, and the theme (colours, and the
-//! logo and style sheet read from files next to the story).
+//! whether open votes show their counts, whether joining needs the room
+//! code, and the theme (colours, and the logo and style sheet read from
+//! files next to the story).
 
 use std::io::Read;
 use std::path::{Component, Path};
@@ -10,11 +11,19 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::diag::{Diagnostic, Loaded, Problems};
-use super::fields::{a, shown};
+use super::fields::shown;
 use super::load::{Field, Reader, Value};
 use super::{Asset, DEFAULT_PRESENCE_GRACE, MAX_PRESENCE_GRACE, Results, Settings, SmsTexts, Theme, WebVotes};
 
-const SETTINGS_FIELDS: &[&str] = &["web_votes", "presence_grace", "sms", "theme", "results", "language"];
+const SETTINGS_FIELDS: &[&str] = &[
+    "web_votes",
+    "presence_grace",
+    "sms",
+    "theme",
+    "results",
+    "language",
+    "room_code",
+];
 const SMS_FIELDS: &[&str] = &["replies", "confirm", "help", "closed"];
 const THEME_FIELDS: &[&str] = &["mode", "accent", "background", "text", "logo", "css"];
 
@@ -90,18 +99,15 @@ impl Reader<'_> {
         if let Some(results) = self.results(table) {
             settings.results = results;
         }
+        if let Some(on) = self.bool_field("room_code", table.get_key_value("room_code")) {
+            settings.room_code = on;
+        }
         if let Some((_, v)) = table.get_key_value("sms")
             && let Some(sms) = self.table(v, "sms")
         {
             self.unknown_fields(sms, SMS_FIELDS);
-            if let Some((_, v)) = sms.get_key_value("replies") {
-                match v.get_ref() {
-                    DeValue::Boolean(b) => settings.sms.replies = *b,
-                    other => self.p.error(
-                        v.span().start,
-                        format!("`replies` must be `true` or `false`, not {}", a(other)),
-                    ),
-                }
+            if let Some(replies) = self.bool_field("replies", sms.get_key_value("replies")) {
+                settings.sms.replies = replies;
             }
             settings.sms.confirm = self.reply_text(sms, "confirm", &["label", "choice"]);
             settings.sms.help = self.reply_text(sms, "help", &["options"]);
@@ -237,6 +243,7 @@ pub(super) fn default_settings() -> Settings {
         theme: Theme::default(),
         language: None,
         results: Results::Live,
+        room_code: false,
     }
 }
 

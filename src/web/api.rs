@@ -24,8 +24,10 @@ pub async fn state(State(app): State<AppState>, cookie: VoterCookie) -> Result<J
     Ok(Json(view))
 }
 
-async fn act(app: &AppState, action: Action) -> Result<Json<StateView>, ApiError> {
-    Ok(Json(control::apply(app, action).await?))
+/// Applies a presenter command and answers with the presenter's state
+/// (the room code included).
+pub(super) async fn act(app: &AppState, action: Action) -> Result<Json<StateView>, ApiError> {
+    Ok(Json(control::apply(app, action).await?.for_presenter(app)))
 }
 
 /// `POST /api/presenter/next`.

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use axum::http::StatusCode;
 
 use super::error::Error;
+use super::room::{self, Pass};
 use super::state::AppState;
 use super::view::{StateView, Status, current_record, decision_in_run};
 use crate::store::{Publication, RunState, StoreError, VoteKind, Voter};
@@ -178,9 +179,17 @@ fn unknown_choice(choice: &str) -> Error {
     )
 }
 
-/// Casts (or moves) `voter`'s vote and schedules the tally push.
-pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind: VoteKind) -> Result<(), Error> {
-    let counted = count(app, voter, decision, choice, kind).await;
+/// Casts (or moves) `voter`'s vote and schedules the tally push. `pass`
+/// says in which run it may count ([`room::admit`]).
+pub async fn cast(
+    app: &AppState,
+    pass: Pass,
+    voter: &Voter,
+    decision: &str,
+    choice: &str,
+    kind: VoteKind,
+) -> Result<(), Error> {
+    let counted = count(app, pass, voter, decision, choice, kind).await;
     match &counted {
         Ok(()) => crate::metrics::vote_counted(voter),
         Err(e) => crate::metrics::vote_refused(e.code),
@@ -188,7 +197,14 @@ pub async fn cast(app: &AppState, voter: &Voter, decision: &str, choice: &str, k
     counted
 }
 
-async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind: VoteKind) -> Result<(), Error> {
+async fn count(
+    app: &AppState,
+    pass: Pass,
+    voter: &Voter,
+    decision: &str,
+    choice: &str,
+    kind: VoteKind,
+) -> Result<(), Error> {
     // Before any work: a voter tapping in a loop costs the store nothing.
     app.limits.vote(voter)?;
     let story = app.story();
@@ -201,14 +217,35 @@ async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind
     if d.choice(choice).is_none() {
         return Err(unknown_choice(choice));
     }
+    let not_open = || {
+        Error::conflict(
+            "not_open",
+            format!(
+                "The vote on “{}” is not open: it has not started yet or it is closed.",
+                d.prompt
+            ),
+        )
+    };
+    // Entered with a room code: the vote counts in that code's run or not
+    // at all; the store checks the run is still current in the same step.
+    if let Pass::Run(run) = pass {
+        return match app.store.vote(run, decision, voter, choice, kind).await {
+            Ok(_) => {
+                marked(app, run, decision);
+                Ok(())
+            }
+            Err(StoreError::NotCurrent(_)) => Err(room::new_code_needed()),
+            Err(StoreError::NotOpen(_)) => Err(not_open()),
+            Err(e) => Err(e.into()),
+        };
+    }
     // One store call in the usual case: the vote itself checks that the
     // run is current and the decision open, in the same atomic step.
     let hint = app.run_hint.load(Ordering::Relaxed);
     if hint != 0 {
         match app.store.vote(hint, decision, voter, choice, kind).await {
             Ok(_) => {
-                app.pushes.mark(hint, decision);
-                crate::metrics::vote_marked(hint, decision);
+                marked(app, hint, decision);
                 return Ok(());
             }
             // A new run, or this decision is not open: look again below.
@@ -219,16 +256,15 @@ async fn count(app: &AppState, voter: &Voter, decision: &str, choice: &str, kind
     let state = app.store.current(&app.story().start).await?;
     app.run_hint.store(state.run, Ordering::Relaxed);
     if state.open.as_deref() != Some(decision) {
-        return Err(Error::conflict(
-            "not_open",
-            format!(
-                "The vote on “{}” is not open: it has not started yet or it is closed.",
-                d.prompt
-            ),
-        ));
+        return Err(not_open());
     }
     app.store.vote(state.run, decision, voter, choice, kind).await?;
-    app.pushes.mark(state.run, decision);
-    crate::metrics::vote_marked(state.run, decision);
+    marked(app, state.run, decision);
     Ok(())
+}
+
+/// A vote counted in `run`: its decision's tally is due for a push.
+fn marked(app: &AppState, run: crate::store::RunId, decision: &str) {
+    app.pushes.mark(run, decision);
+    crate::metrics::vote_marked(run, decision);
 }

@@ -4,7 +4,7 @@
 //! `GET /story-assets/{name}`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
@@ -17,6 +17,16 @@ use super::state::AppState;
 pub fn short_url(public_url: &str) -> String {
     let rest = public_url.split_once("://").map_or(public_url, |(_, rest)| rest);
     rest.trim_end_matches('/').to_string()
+}
+
+/// The audience page's URL as the QR code and the join panel give it:
+/// with the room code, when it is on, so that a phone that scans never
+/// types it.
+pub fn audience_url(app: &AppState, room_code: Option<&str>) -> String {
+    match room_code {
+        Some(code) => format!("{}/?code={code}", app.public_url),
+        None => format!("{}/", app.public_url),
+    }
 }
 
 /// The QR code of `url` as an SVG of one unit per module (scaled by the
@@ -43,9 +53,21 @@ pub fn qr_modules(url: &str) -> Option<usize> {
 }
 
 /// `GET /join.svg`: the QR code of the audience page, for the presenter
-/// view and for a story's own slides.
-pub async fn svg(State(app): State<AppState>) -> Result<Response, Error> {
-    let url = format!("{}/", app.public_url);
+/// view and for a story's own slides. With the room code on, the presenter
+/// (cookie or token) gets the URL with the code, never cached, since it
+/// changes with the run; anyone else the bare URL, whose page asks for the
+/// code, so the image cannot give the code away.
+pub async fn svg(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    let story = app.story();
+    let room_on = app.room.on(&story);
+    let code = if room_on && super::results::presenter_reads(&app, &headers) {
+        let current = app.store.current(&story.start).await?;
+        Some(app.room.code_of(&current))
+    } else {
+        None
+    };
+    let url = audience_url(&app, code.as_deref());
+    let cache = if room_on { "no-store" } else { "public, max-age=300" };
     let Some(svg) = qr_svg(&url) else {
         return Err(Error::not_found(
             "url_too_long",
@@ -55,7 +77,7 @@ pub async fn svg(State(app): State<AppState>) -> Result<Response, Error> {
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         svg,
     )

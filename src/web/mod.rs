@@ -21,6 +21,7 @@ pub mod presence;
 pub mod push;
 pub mod reload;
 pub mod results;
+pub mod room;
 pub mod scrape;
 pub mod serve;
 pub mod sms;
@@ -86,6 +87,8 @@ pub struct Config {
     pub static_dir: PathBuf,
     /// SMS voting through Twilio; off by default.
     pub sms: SmsOptions,
+    /// `--room-code`: joining needs the room code, whatever the story says.
+    pub room_code: bool,
 }
 
 /// How cyoa takes votes by text message (the `--twilio-*` and `--sms-*`
@@ -229,6 +232,7 @@ impl Application {
                 &config.presenter_token,
                 limits.presenter_session,
             ),
+            room: room::Room::new(&config.secret, config.room_code),
             presenter_token: config.presenter_token,
             public_url,
             public_origin,
@@ -289,6 +293,12 @@ impl Application {
     /// webhook.
     pub fn sms_url(&self) -> String {
         format!("{}/sms", self.state.public_url)
+    }
+
+    /// Whether joining needs the room code (`--room-code` or the story's
+    /// `room_code`).
+    pub fn room_code(&self) -> bool {
+        self.state.room.on(&self.state.story())
     }
 
     /// Whether SMS voters are texted the outcome (`--sms-results`).

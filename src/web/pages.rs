@@ -5,7 +5,10 @@
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{CookieJar, SignedCookieJar};
@@ -17,11 +20,12 @@ use super::error::{ApiError, Error, PageForm};
 use super::join;
 use super::limits::{ClientAddress, Span};
 use super::presence;
+use super::room::{self, Pass, TypedCode};
 use super::state::AppState;
 use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
-use super::voter::{self, PageVoter, VoterCard, VoterCookie};
+use super::voter::{self, VoterCard, VoterCookie};
 use crate::i18n::Language;
-use crate::store::{Published, StoreError, VoteKind};
+use crate::store::{Published, RunId, StoreError, VoteKind};
 use crate::story::{Decision, Story};
 
 /// A decision as the templates show it.
@@ -87,10 +91,17 @@ impl Look {
     }
 }
 
-/// The join panel: the QR code, the URL to type, the number to text.
+/// The join panel: the QR code, the URL to type, the room code, the number
+/// to text.
 struct JoinPanel {
+    /// The URL the QR code holds: with `?code=` when the room code is on.
     url: String,
     short_url: String,
+    /// The QR code's image: `/join.svg`, with the run when the room code
+    /// is on, so that a new run's code is not taken from the cache.
+    qr_src: String,
+    /// The room code to type, when it is on.
+    room_code: Option<String>,
     /// The QR code's size in modules (its SVG's own width and height).
     qr_size: usize,
     /// The number to text, shown on a join slide (a decision slide says
@@ -101,10 +112,16 @@ struct JoinPanel {
 }
 
 impl JoinPanel {
-    fn of(app: &AppState, join_slide: bool, tr: &Language) -> JoinPanel {
-        let url = format!("{}/", app.public_url);
+    /// The panel of run `run`, whose room code is `room_code` (when on).
+    fn of(app: &AppState, run: RunId, room_code: Option<String>, join_slide: bool, tr: &Language) -> JoinPanel {
+        let url = join::audience_url(app, room_code.as_deref());
         JoinPanel {
             short_url: join::short_url(&app.public_url),
+            qr_src: match &room_code {
+                Some(_) => format!("/join.svg?run={run}"),
+                None => "/join.svg".to_string(),
+            },
+            room_code,
             qr_size: join::qr_modules(&url).unwrap_or(0),
             qr_alt: tr.f("join.qr_alt", &[("url", &url)]),
             url,
@@ -222,6 +239,8 @@ struct PresenterPage {
     image: Option<String>,
     decision: Option<Panel>,
     audience_url: String,
+    /// The room code, on the join line of a slide without the join panel.
+    room_code: Option<String>,
     sms: Option<SmsHint>,
     /// The join panel, on decision and join slides.
     join: Option<JoinPanel>,
@@ -326,14 +345,50 @@ pub struct PageQuery {
     here: Option<String>,
 }
 
-/// An audience page load: the reload's lease, the page with the voter's
-/// cookie when minted now.
+/// What an audience page load brings: who asks, and from where.
+pub struct AudienceRequest {
+    headers: HeaderMap,
+    typed: TypedCode,
+    cookie: VoterCookie,
+    ip: Option<std::net::IpAddr>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+}
+
+impl FromRequestParts<AppState> for AudienceRequest {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Infallible> {
+        let Ok(typed) = TypedCode::from_request_parts(parts, app).await;
+        let Ok(ClientAddress(ip)) = ClientAddress::from_request_parts(parts, app).await;
+        Ok(AudienceRequest {
+            cookie: VoterCookie::from_headers(app, &parts.headers),
+            query: Query::<PageQuery>::from_request_parts(parts, app).await,
+            headers: parts.headers.clone(),
+            typed,
+            ip,
+        })
+    }
+}
+
+/// An audience page load at `here`: the room's door first (when the room
+/// code is on; no voter is minted behind it), then the voter (minted now
+/// within the address's limit), the reload's lease, and the page.
 async fn audience_load(
     app: &AppState,
     decision: Option<&Decision>,
-    PageVoter { jar, card }: PageVoter,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    here: &str,
+    request: AudienceRequest,
 ) -> Result<Response, Error> {
+    let AudienceRequest {
+        headers,
+        typed,
+        cookie,
+        ip,
+        query,
+    } = request;
+    if let Some(door) = room::door(app, &headers, &typed, here).await? {
+        return Ok(door);
+    }
+    let (jar, card) = voter::page_voter(app, &cookie, &headers, ip)?;
     let voter = card.as_ref().map(VoterCard::voter);
     if let (Some(voter), Ok(Query(PageQuery { here: Some(_) }))) = (&voter, query) {
         presence::page_loaded(app, voter).await;
@@ -350,25 +405,22 @@ async fn audience_load(
     Ok((jar, audience_page(app, &view, decision.map(|d| d.id.as_str()), reader)?).into_response())
 }
 
-/// `GET /`: the audience page, following the run.
-pub async fn audience(
-    State(app): State<AppState>,
-    reader: PageVoter,
-    query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Response, Error> {
-    audience_load(&app, None, reader, query).await
+/// `GET /`: the audience page, following the run (behind the join page
+/// when the room code is on).
+pub async fn audience(State(app): State<AppState>, request: AudienceRequest) -> Result<Response, Error> {
+    audience_load(&app, None, "/", request).await
 }
 
 /// `GET /vote/{decision}`: the audience page pinned to one decision.
 pub async fn pinned(
     State(app): State<AppState>,
     Path(decision): Path<String>,
-    reader: PageVoter,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    request: AudienceRequest,
 ) -> Result<Response, Error> {
     let story = app.story();
     let d = known_decision(&story, &decision)?;
-    audience_load(&app, Some(d), reader, query).await
+    // `d.id` is a decision id (`[a-z0-9-]`), safe in a URL.
+    audience_load(&app, Some(d), &format!("/vote/{}", d.id), request).await
 }
 
 fn known_decision<'a>(story: &'a Story, decision: &str) -> Result<&'a Decision, Error> {
@@ -396,6 +448,7 @@ pub async fn vote(
     Path(decision): Path<String>,
     headers: HeaderMap,
     ClientAddress(ip): ClientAddress,
+    pass: Pass,
     cookie: VoterCookie,
     PageForm(form): PageForm<VoteForm>,
 ) -> Result<Response, Error> {
@@ -434,7 +487,7 @@ pub async fn vote(
     let voter = card.voter();
     // The form is a page's vote: present while the page reloads itself.
     presence::page_loaded(&app, &voter).await;
-    control::cast(&app, &voter, &d.id, &form.choice, presence::kind(&app)).await?;
+    control::cast(&app, pass, &voter, &d.id, &form.choice, presence::kind(&app)).await?;
     Ok(Redirect::to(&format!("/vote/{}", d.id)).into_response())
 }
 
@@ -542,6 +595,9 @@ pub async fn presenter(
     let slide = story.slide(&view.slide.id);
     let join_slide = slide.is_some_and(|s| s.join);
     let tr = crate::i18n::current();
+    let room_code = room::presenter_code(&app, view.run, view.started);
+    let join = (join_slide || view.decision.is_some())
+        .then(|| JoinPanel::of(&app, view.run, room_code.clone(), join_slide, tr));
     let page = PresenterPage {
         tr,
         look: Look::of(&story),
@@ -553,6 +609,7 @@ pub async fn presenter(
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.public_url),
+        room_code,
         // On a decision slide, until its vote closes.
         sms: view
             .decision
@@ -563,7 +620,7 @@ pub async fn presenter(
                 s.keys = sms_keys(&s.keys, tr);
                 s
             }),
-        join: (join_slide || view.decision.is_some()).then(|| JoinPanel::of(&app, join_slide, tr)),
+        join,
         join_slide,
         problems: app.story_problems(),
     };

@@ -463,6 +463,7 @@ mod tests {
             sms: None,
             started: None,
             published: Default::default(),
+            room_code: None,
         });
         pushes.flush_audience();
         assert_eq!(text_of(audience.try_recv().unwrap()), "state");

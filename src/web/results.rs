@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{self, RunHistory};
 use super::auth::{self, Presenter};
-use super::control::{self, Action};
+use super::control::Action;
 use super::error::{ApiError, ApiJson, Error};
 use super::pages::{Look, render, tie_text};
 use super::state::AppState;
@@ -43,9 +43,7 @@ pub async fn publish(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<PublishBody>,
 ) -> Result<Json<StateView>, ApiError> {
-    Ok(Json(
-        control::apply(&app, Action::Publish(Publication::Results, body.published)).await?,
-    ))
+    api::act(&app, Action::Publish(Publication::Results, body.published)).await
 }
 
 /// `POST /api/presenter/explore` `{"published": true}`: opens (or closes)
@@ -55,9 +53,7 @@ pub async fn publish_explore(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<PublishBody>,
 ) -> Result<Json<StateView>, ApiError> {
-    Ok(Json(
-        control::apply(&app, Action::Publish(Publication::Explore, body.published)).await?,
-    ))
+    api::act(&app, Action::Publish(Publication::Explore, body.published)).await
 }
 
 /// Whether the presenter is reading: the Bearer token, or the presenter

@@ -83,7 +83,7 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
             _ = tick.tick() => {}
             push = pushes.recv() => match push {
                 Ok(Push::State(_)) | Err(RecvError::Lagged(_)) => {}
-                Ok(Push::Tally(_) | Push::Story) => continue,
+                Ok(Push::Tally(_) | Push::Story | Push::Presenter(_)) => continue,
                 Err(RecvError::Closed) => return,
             },
             _ = stopping.changed() => return,

@@ -36,6 +36,8 @@ pub struct Inner {
     /// time and a keyed hash of it and the token, so a new token logs every
     /// old presenter cookie out).
     pub presenter_sessions: super::auth::PresenterSessions,
+    /// The room code's key and flag ([`super::room`]).
+    pub room: super::room::Room,
     /// Base URL the audience uses, without a trailing slash.
     pub public_url: String,
     /// `scheme://host[:port]` of `public_url`, for the cross-origin check.
@@ -138,6 +140,7 @@ impl AppState {
                 super::limits::PRESENTER_SESSION,
             ),
             presenter_token: "unit-test-presenter-token".into(),
+            room: super::room::Room::new("secret", false),
             public_url: "http://cyoa.test".into(),
             public_origin: "http://cyoa.test".into(),
             secure_cookies: false,

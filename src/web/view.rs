@@ -27,6 +27,11 @@ pub struct StateView {
     /// Whether `/results` and `/explore` are open to the audience in this
     /// run.
     pub published: Published,
+    /// The run's room code, in the presenter's state only (never the
+    /// audience's: it would let anyone in); left out of the JSON when it
+    /// is not there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_code: Option<String>,
 }
 
 /// How to vote by text message.
@@ -261,6 +266,7 @@ impl StateView {
             sms: SmsView::of(app),
             started: record.state.started,
             published: record.state.published,
+            room_code: None,
         })
     }
 
@@ -275,7 +281,14 @@ impl StateView {
             sms: SmsView::of(app),
             started: record.state.started,
             published: record.state.published,
+            room_code: None,
         })
+    }
+
+    /// The view as the presenter gets it: with the room code, when it is on.
+    pub fn for_presenter(mut self, app: &AppState) -> StateView {
+        self.room_code = super::room::presenter_code(app, self.run, self.started);
+        self
     }
 
     /// Fills `you` with `voter`'s choice on the decision.

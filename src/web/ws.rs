@@ -23,6 +23,7 @@ use super::control;
 use super::error::{ApiError, Error};
 use super::heartbeat::{Beat, Heartbeat};
 use super::push::Push;
+use super::room::{self, Pass};
 use super::state::AppState;
 use super::view::StateView;
 use super::voter::{self, VoterCookie};
@@ -68,7 +69,18 @@ pub async fn upgrade(
     query: Result<Query<WsQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    match who(&app, &headers, query) {
+    let role = who(&app, &headers, query);
+    // An audience socket votes in the run of its room cookie only; without
+    // one, the page hears why (an `error`, then the close) and asks for it.
+    let pass = match &role {
+        Ok(Role::Audience(..)) => room::admit(&app, &headers).await,
+        _ => Ok(Pass::Open),
+    };
+    let pass = match pass {
+        Err(e) if e.code != room::REFUSED => return ApiError(e).into_response(),
+        pass => pass.map_err(|e| e.message),
+    };
+    match role {
         Err(e) => ApiError(e).into_response(),
         Ok(role) => match ws {
             Err(rejection) => rejection.into_response(),
@@ -88,9 +100,18 @@ pub async fn upgrade(
                         async move {
                             let _open = crate::metrics::socket_open(role.name());
                             tracing::debug!(role = role.name(), "socket open");
-                            let (sink, stream) = socket.split();
+                            let (mut sink, stream) = socket.split();
+                            let pass = match pass {
+                                Ok(pass) => pass,
+                                Err(why) => {
+                                    let refusal = error_text(room::REFUSED, &why);
+                                    let _ = sink.send(Message::Text(refusal.into())).await;
+                                    let _ = sink.close().await;
+                                    return;
+                                }
+                            };
                             let sockets = app.sockets.clone();
-                            sockets.track_future(serve_socket(app, role, sink, stream)).await;
+                            sockets.track_future(serve_socket(app, role, pass, sink, stream)).await;
                             tracing::debug!("socket closed");
                         }
                         .instrument(span)
@@ -217,6 +238,10 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
         Ok(v) => v.with_you(app, voter).await,
         Err(e) => Err(e),
     };
+    let view = match role {
+        Role::Presenter => view.map(|v| v.for_presenter(app)),
+        Role::Audience(..) => view,
+    };
     match view {
         Ok(state) => Outbound::State { state: &state }.text(),
         Err(e) => {
@@ -229,7 +254,7 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
 /// What a message from the client gets back: `Some` text, or `None` for a
 /// binary message. Every message, binary too, counts against the socket's
 /// rate before anything else is looked at.
-async fn reply(app: &AppState, role: &Role, text: Option<&str>) -> String {
+async fn reply(app: &AppState, role: &Role, pass: Pass, text: Option<&str>) -> String {
     if let Err(e) = app.limits.socket_message(role) {
         return error_text(e.code, &e.message);
     }
@@ -260,7 +285,7 @@ async fn reply(app: &AppState, role: &Role, text: Option<&str>) -> String {
         }
         .text();
     }
-    match control::cast(app, voter, &decision, &choice, super::presence::kind(app)).await {
+    match control::cast(app, pass, voter, &decision, &choice, super::presence::kind(app)).await {
         Ok(()) => Outbound::Voted {
             decision: &decision,
             choice: &choice,
@@ -280,13 +305,15 @@ async fn reply(app: &AppState, role: &Role, text: Option<&str>) -> String {
 }
 
 /// Runs one socket until the client leaves, falls silent, the connection
-/// fails or the server stops.
+/// fails or the server stops; an audience socket that came in with a room
+/// code also ends when a new run starts (its page then asks for the new
+/// code).
 ///
 /// One task serves the socket: it waits for whichever comes first, a
 /// message from the client (a vote, answered at once), a push, the
 /// heartbeat's timer or the server stopping, and writes what that calls
 /// for. No channel or second task stands between a vote and its answer.
-pub async fn serve_socket<W, R, E>(app: AppState, role: Role, mut sink: W, mut stream: R)
+pub async fn serve_socket<W, R, E>(app: AppState, role: Role, pass: Pass, mut sink: W, mut stream: R)
 where
     W: Sink<Message> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
@@ -314,8 +341,8 @@ where
             message = stream.next() => {
                 beat.heard();
                 match message {
-                    Some(Ok(Message::Text(text))) => Message::Text(reply(&app, &role, Some(text.as_str())).await.into()),
-                    Some(Ok(Message::Binary(_))) => Message::Text(reply(&app, &role, None).await.into()),
+                    Some(Ok(Message::Text(text))) => Message::Text(reply(&app, &role, pass, Some(text.as_str())).await.into()),
+                    Some(Ok(Message::Binary(_))) => Message::Text(reply(&app, &role, pass, None).await.into()),
                     // The protocol layer answers pings itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => break,
@@ -326,6 +353,10 @@ where
                 }
             }
             push = pushes.recv() => Message::Text(match push {
+                Ok(Push::State(view)) if !pass.admits(view.run) => {
+                    open = false;
+                    error_text(room::REFUSED, &room::new_code_needed().message).into()
+                }
                 Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
                 Ok(Push::Tally(text) | Push::Presenter(text)) => text,
                 Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
@@ -403,7 +434,7 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
         });
         let stream = stream::unfold(from_test, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
         let (sink, stream): (Pin<Box<_>>, Pin<Box<_>>) = (Box::pin(sink), Box::pin(stream));
-        let task = tokio::spawn(serve_socket(app.clone(), role, sink, stream));
+        let task = tokio::spawn(serve_socket(app.clone(), role, Pass::Open, sink, stream));
         (to_server, from_server, task)
     }
 

@@ -161,6 +161,7 @@ impl TestApp {
                 presence_grace: Some(GRACE),
                 static_dir: default_static_dir(),
                 sms: self.sms.clone(),
+                room_code: false,
             },
             // Votes count from a fresh cookie at once: the page's own resend
             // after `too_soon` is tested on its own.

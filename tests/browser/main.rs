@@ -15,6 +15,7 @@ mod experience;
 mod languages;
 mod page;
 mod publish;
+mod room;
 mod screenshots;
 mod store_lost;
 #[path = "../support/mod.rs"]
@@ -47,6 +48,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     sms_and_web_votes_add_up_on_the_presenters_tally(&mut driver).await;
     cross_site::another_site_cannot_vote_for_a_visitor(&mut driver).await;
     publish::scenarios(&mut driver).await;
+    room::scenario(&mut driver).await;
     experience::run(&mut driver).await;
     screenshots::take(&mut driver).await;
     publish::map_screenshot(&mut driver).await;

@@ -20,6 +20,33 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::support::ws::Ws;
 pub use crate::support::ws::votes_of;
 
+/// Runs each named test (an `async fn(Options)`) once per store, as
+/// `memory::NAME` and `redis::NAME` (a real Redis, under a key prefix of
+/// its own). The options are the defaults, or `options: F;` first, where
+/// `F(store)` makes them from the store (`None`: a fresh memory store); the
+/// path `F` is read from inside the generated modules (`super::f`).
+// Other test binaries that borrow these helpers do not use it.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    (options: $options:path; $($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($options(None)).await
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($options(Some(crate::support::backends::redis_store().await))).await
+            })*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        on_both_stores!(options: crate::helpers::Options::on; $($name),*);
+    };
+}
+
 /// The presenter token of every test server.
 pub const TOKEN: &str = "test-presenter-token";
 
@@ -92,6 +119,18 @@ pub struct Options {
     pub sms: SmsOptions,
     /// Rate, size and timeout limits.
     pub limits: Limits,
+    /// `--room-code`: joining needs the room code, whatever the story says.
+    pub room_code: bool,
+}
+
+impl Options {
+    /// The default options on `store` (`None`: a fresh memory store).
+    pub fn on(store: Option<VoteStore>) -> Options {
+        Options {
+            store,
+            ..Options::default()
+        }
+    }
 }
 
 impl Default for Options {
@@ -103,6 +142,7 @@ impl Default for Options {
             store: None,
             sms: SmsOptions::default(),
             limits: test_limits(),
+            room_code: false,
         }
     }
 }
@@ -113,38 +153,6 @@ pub fn test_limits() -> Limits {
     Limits {
         voter_min_age: Duration::ZERO,
         ..Limits::default()
-    }
-}
-
-/// Runs each named test (an `async fn(Options)`) once per store: on the
-/// memory store (`memory::name`) and on the shared test Redis
-/// (`redis::name`).
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::helpers::Options::default()).await
-            })*
-        }
-        mod redis {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::helpers::on_redis().await).await
-            })*
-        }
-    };
-}
-
-/// Options with a Redis store of its own prefix on the shared test server.
-pub async fn on_redis() -> Options {
-    let url = crate::support::redis::shared().url();
-    let store = cyoa::store::RedisStore::connect(&url, &crate::support::redis::fresh_prefix())
-        .await
-        .expect("the test redis-server answers");
-    Options {
-        store: Some(VoteStore::Redis(store)),
-        ..Options::default()
     }
 }
 
@@ -169,6 +177,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         presence_grace: Some(options.grace),
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         sms: options.sms,
+        room_code: options.room_code,
     };
     let app = Application::build_with(config, options.limits)
         .await
@@ -330,6 +339,11 @@ impl Browser {
             .send()
             .await
             .expect("the server answers")
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// `POST /vote/{decision}` with the form field `choice`, from cyoa's

@@ -24,6 +24,7 @@ mod pages;
 mod presence;
 mod reload;
 mod results;
+mod room;
 mod sessions;
 mod sms;
 #[path = "../support/mod.rs"]

@@ -36,6 +36,7 @@ impl Served {
                 presence_grace: None,
                 static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
                 sms: SmsOptions::default(),
+                room_code: false,
             },
             crate::helpers::test_limits(),
         )

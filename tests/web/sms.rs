@@ -485,6 +485,7 @@ async fn a_malformed_twilio_account_sid_is_refused_at_start() {
             account_sid: Some("AC123".into()),
             ..sms_on()
         },
+        room_code: false,
     };
     let Err(e) = cyoa::web::Application::build(config).await else {
         panic!("a malformed account SID was taken");
