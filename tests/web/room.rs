@@ -349,6 +349,8 @@ async fn every_instance_that_shares_the_secret_shows_the_same_code() {
     let r = phone
         .client
         .post(on_b("/vote/build"))
+        // From B's own page, as a browser says.
+        .header("origin", b.address.as_str())
         .form(&[("choice", "pets")])
         .send()
         .await
