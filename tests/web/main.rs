@@ -24,6 +24,7 @@ mod pages;
 mod presence;
 mod reload;
 mod results;
+mod reveal;
 mod sessions;
 mod sms;
 #[path = "../support/mod.rs"]
