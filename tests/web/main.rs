@@ -26,6 +26,7 @@ mod reload;
 mod results;
 mod reveal;
 mod sessions;
+mod slow_reader;
 mod sms;
 #[path = "../support/mod.rs"]
 mod support;
