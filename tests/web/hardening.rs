@@ -104,7 +104,7 @@ async fn binary_frames_share_the_socket_rate_with_text_and_count_no_vote() {
     const SENT: usize = 40;
     let app = spawn_app_with(with_limits(Limits {
         socket_messages: rate(1, BURST),
-        ..Limits::default()
+        ..test_limits()
     }))
     .await;
     app.open_build().await;

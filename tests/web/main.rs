@@ -28,6 +28,7 @@ mod reveal;
 mod sessions;
 mod slow_reader;
 mod sms;
+mod static_files;
 #[path = "../support/mod.rs"]
 mod support;
 mod telemetry;
