@@ -2,19 +2,14 @@
 // vote shares, kept fresh by the live pushes, and the keys that publish the
 // run's results (P, for /results) and the explore mode (E, for /explore).
 //
-// Loaded by presenter.js, which passes every socket message on as a
-// `cyoa:message` event. The map is drawn by the server (/presenter/map.svg)
+// Loaded by the presenter view after presenter.js, which passes every
+// socket message on as a `cyoa:message` event. The map is drawn by the server (/presenter/map.svg)
 // and put inline, so it scrolls and scales with the page.
 "use strict";
 
 (function () {
   const main = document.getElementById("presenter");
   if (!main || document.getElementById("map-overlay")) return;
-
-  const style = document.createElement("link");
-  style.rel = "stylesheet";
-  style.href = "/static/map.css";
-  document.head.append(style);
 
   const overlay = document.createElement("div");
   overlay.id = "map-overlay";

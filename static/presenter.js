@@ -22,10 +22,9 @@
   let announcedAt = 0;
   let announced = "";
 
-  // The story map overlay (M) and the publishing keys (P, E): static/map.js.
-  const mapScript = document.createElement("script");
-  mapScript.src = "/static/map.js";
-  document.head.append(mapScript);
+  // The story map overlay (M) and the publishing keys (P, E) are
+  // static/map.js, which the page loads after this script (with its
+  // version, like every static file).
 
   const flashBox = ensure("flash", "p", { class: "flash", role: "alert" });
   const connection = ensure("connection", "p", { class: "connection", role: "status" }, "Reconnecting…");

@@ -237,8 +237,9 @@ impl RedisStore {
         let mut con = ConnectionManager::new_with_config(client.clone(), manager_config())
             .await
             .map_err(|e| backend("cannot connect to Redis", e))?;
-        // Loaded now so that even the first vote is a single EVALSHA. After
-        // a Redis restart the scripts are loaded again on first use.
+        // Loaded now so that the first call of each script listed here is
+        // usually a single EVALSHA (a script left out, or a Redis restart,
+        // costs one NOSCRIPT answer and a load on first use).
         let s = &*SCRIPTS;
         for script in [
             &s.identity,

@@ -7,6 +7,7 @@
 //! the audience after the talk. [`Application`] binds and serves it all.
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod control;
 pub mod error;
@@ -46,7 +47,6 @@ use sha2::{Digest, Sha512};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use limits::Limits;
@@ -425,12 +425,15 @@ pub type App = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
 /// `Router::layer` does), which would clone a boxed stack per layer on
 /// every request.
 pub fn router(state: AppState, static_dir: PathBuf) -> App {
-    let static_files = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=3600"),
-        ))
-        .service(ServeDir::new(static_dir));
+    // Hashed once, here: the pages name each file with its version.
+    let assets = std::sync::Arc::new(assets::Assets::load(&static_dir));
+    let static_files = {
+        let assets = assets.clone();
+        tower::service_fn(move |request| {
+            let assets = assets.clone();
+            async move { Ok::<_, Infallible>(assets::serve(assets, request).await) }
+        })
+    };
     // The presenter's pages and answers, refusals and the login too, and the
     // runs' history (the presenter sees more of it than anyone else): never
     // kept by a browser or a proxy, where the next person at a shared
@@ -473,6 +476,9 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
     let pages = tower::ServiceBuilder::new()
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::i18n::scope))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            assets::scope(assets.clone(), request, next)
+        }))
         .map_response(IntoResponse::into_response)
         .service(pages);
     let routes = Router::new()

@@ -94,9 +94,12 @@ pub struct Pushes {
     wake: Notify,
     /// This instance's random id: it ignores its own events.
     instance: String,
-    /// The open vote of the last state pushed: a hint, checked by the
-    /// store when used (see [`Pushes::open_vote`]).
-    open: Mutex<Option<(RunId, String)>>,
+    /// The open vote of the last state pushed (`None` before the first):
+    /// a hint for a text message, checked by the store when used (see
+    /// [`Pushes::open_vote`]), and the gate of every tally push (see
+    /// [`Pushes::tally`]). Held while a push is sent, so that a state and
+    /// a tally go out in the order of this check.
+    open: Mutex<Option<Option<(RunId, String)>>>,
 }
 
 impl Default for Pushes {
@@ -133,18 +136,21 @@ impl Pushes {
 
     /// Sends a new state to every socket at once.
     pub fn state(&self, view: StateView) {
+        let mut open = lock(&self.open);
         // The state carries every count: a tally read before it must not
         // follow it to the audience and show older counts.
         lock(&self.audience_due).clear();
-        *lock(&self.open) = view
-            .decision
-            .as_ref()
-            .filter(|d| d.status == Status::Open)
-            .map(|d| (view.run, d.id.clone()));
+        *open = Some(
+            view.decision
+                .as_ref()
+                .filter(|d| d.status == Status::Open)
+                .map(|d| (view.run, d.id.clone())),
+        );
         let push = Push::State(Arc::new(view));
         // No socket open is fine: nobody to tell.
         let _ = self.audience_tx.send(push.clone());
         let _ = self.tx.send(push);
+        drop(open);
         crate::metrics::state_pushed();
     }
 
@@ -154,7 +160,7 @@ impl Pushes {
     /// store checks it in the same step, and a stale hint costs the
     /// longer way, never a wrong count.
     pub fn open_vote(&self) -> Option<(RunId, String)> {
-        lock(&self.open).clone()
+        lock(&self.open).clone().flatten()
     }
 
     /// Tells the pages that the story was reloaded (every page) or that
@@ -173,10 +179,25 @@ impl Pushes {
     }
 
     /// A new tally: to the presenter screens now, to the audience when
-    /// its next push is due.
-    fn tally(&self, run: RunId, decision: &str, text: Utf8Bytes) {
+    /// its next push is due; dropped when the last state pushed says the
+    /// vote is no longer open. A tally read just before a close would
+    /// otherwise follow the closing state, which carries the final counts,
+    /// and show older ones (or, with hidden results, hide the revealed
+    /// winner). Once a vote is closed its counts never change, and a
+    /// reopening pushes a state first. Before the first state push
+    /// (a start with a vote already open) every tally goes out.
+    fn tally(&self, run: RunId, decision: &str, text: Utf8Bytes) -> bool {
+        let open = lock(&self.open);
+        let still_open = match open.as_ref() {
+            None => true,
+            Some(open) => open.as_ref().is_some_and(|(r, d)| *r == run && d == decision),
+        };
+        if !still_open {
+            return false;
+        }
         let _ = self.tx.send(Push::Tally(text.clone()));
         lock(&self.audience_due).insert((run, decision.to_string()), text);
+        true
     }
 
     /// Sends the audience the tallies it has not had.
@@ -406,8 +427,9 @@ async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::R
     };
     match serde_json::to_string(&message) {
         Ok(text) => {
-            app.pushes.tally(run, decision_id, text.into());
-            crate::metrics::tally_pushed(run, decision_id);
+            if app.pushes.tally(run, decision_id, text.into()) {
+                crate::metrics::tally_pushed(run, decision_id);
+            }
         }
         Err(e) => tracing::error!(error = %e, "cannot serialise a tally"),
     }
@@ -468,6 +490,44 @@ mod tests {
         pushes.flush_audience();
         assert_eq!(text_of(audience.try_recv().unwrap()), "state");
         assert_eq!(audience.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[test]
+    fn a_tally_after_the_closing_state_is_dropped_and_one_of_the_open_vote_goes_out() {
+        let pushes = Pushes::new();
+        let mut presenter = pushes.subscribe();
+        let mut audience = pushes.subscribe_audience();
+        let state = |status| StateView {
+            run: 1,
+            slide: SlideView {
+                id: "d".into(),
+                title: "D".into(),
+            },
+            decision: Some(crate::web::view::DecisionView {
+                id: "d".into(),
+                prompt: "?".into(),
+                status,
+                choices: Vec::new(),
+                total: 0,
+                winner: None,
+                tie: None,
+                hidden: false,
+            }),
+            you: None,
+            sms: None,
+            started: None,
+            published: Default::default(),
+        };
+        pushes.state(state(Status::Open));
+        assert!(pushes.tally(1, "d", tally("while open")));
+        assert!(!pushes.tally(2, "d", tally("another run")));
+        pushes.state(state(Status::Closed));
+        assert!(!pushes.tally(1, "d", tally("read before the close")));
+        pushes.flush_audience();
+        let heard: Vec<String> = std::iter::from_fn(|| presenter.try_recv().ok()).map(text_of).collect();
+        assert_eq!(heard, ["state", "while open", "state"]);
+        let heard: Vec<String> = std::iter::from_fn(|| audience.try_recv().ok()).map(text_of).collect();
+        assert_eq!(heard, ["state", "state"]);
     }
 
     #[test]

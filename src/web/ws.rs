@@ -304,6 +304,35 @@ async fn reply(app: &AppState, role: &Role, pass: Pass, text: Option<&str>) -> S
     }
 }
 
+/// Writes one message; `false` when the connection failed, the client did
+/// not take the message within `within` (it stopped reading: a full
+/// buffer blocks the send, and with it the socket's heartbeat), or the
+/// server began to stop meanwhile.
+async fn send_within<W: Sink<Message> + Unpin>(
+    sink: &mut W,
+    message: Message,
+    within: std::time::Duration,
+    stopping: Option<&mut tokio::sync::watch::Receiver<bool>>,
+) -> bool {
+    let send = tokio::time::timeout(within, sink.send(message));
+    let sent = match stopping {
+        Some(stopping) => tokio::select! {
+            biased;
+            sent = send => sent,
+            _ = stopping.changed() => return false,
+        },
+        None => send.await,
+    };
+    match sent {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::debug!(timeout = ?within, "the client took no message for too long: closing its socket");
+            false
+        }
+    }
+}
+
 /// Runs one socket until the client leaves, falls silent, the connection
 /// fails or the server stops; an audience socket that came in with a room
 /// code also ends when a new run starts (its page then asks for the new
@@ -335,7 +364,8 @@ where
     tokio::pin!(timer);
     let mut stopping = app.stopping.clone();
     let first = state_text(&app, &role, None).await;
-    let mut open = sink.send(Message::Text(first.into())).await.is_ok();
+    let within = limits.socket_timeout;
+    let mut open = send_within(&mut sink, Message::Text(first.into()), within, Some(&mut stopping)).await;
     while open {
         let out = tokio::select! {
             message = stream.next() => {
@@ -381,11 +411,15 @@ where
                 Message::Close(None)
             }
         };
-        if sink.send(out).await.is_err() {
+        // The goodbye (`open` now false) is sent even though the server
+        // is stopping; every other send gives way to the stop.
+        let stop = if open { Some(&mut stopping) } else { None };
+        if !send_within(&mut sink, out, within, stop).await {
             break;
         }
     }
-    let _ = sink.close().await;
+    // A client that stopped reading cannot take the close either.
+    let _ = tokio::time::timeout(within, sink.close()).await;
     if let Role::Audience(voter, _) = &role {
         app.presence.disconnect(&app, voter).await;
     }

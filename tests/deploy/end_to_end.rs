@@ -285,13 +285,34 @@ async fn the_audience_and_the_presenter_reach_two_instances_through_nginx() {
         page.headers()
     );
     let html = page.text().await.unwrap_or_default();
+    let stylesheet = html
+        .split('"')
+        .find(|part| part.starts_with("/static/cyoa.css?v="))
+        .unwrap_or_else(|| panic!("the audience page links no versioned stylesheet:\n{html}"))
+        .to_string();
+
+    // The page's versioned URL comes from cyoa (which knows the hash), kept
+    // a year.
+    let versioned = Client::new()
+        .get(deployment.url(&stylesheet))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {stylesheet}: {e}"));
+    assert_eq!(versioned.status(), StatusCode::OK);
+    assert_eq!(
+        versioned.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        Some("public, max-age=31536000, immutable"),
+        "{:?}",
+        versioned.headers()
+    );
     assert!(
-        html.contains("/static/cyoa.css"),
-        "the audience page links no stylesheet:\n{html}"
+        versioned.headers().get("content-security-policy").is_some(),
+        "nginx served the versioned {stylesheet} itself, unchecked"
     );
 
-    // Static files come from nginx, not cyoa: nginx's cache header, and
-    // none of the security headers cyoa puts on every response.
+    // A URL without a version comes from nginx, from disk: revalidated on
+    // every use, and none of the security headers cyoa puts on every
+    // response.
     let css = Client::new()
         .get(deployment.url("/static/cyoa.css"))
         .send()
@@ -300,7 +321,7 @@ async fn the_audience_and_the_presenter_reach_two_instances_through_nginx() {
     assert_eq!(css.status(), StatusCode::OK);
     assert_eq!(
         css.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()),
-        Some("public, max-age=604800"),
+        Some("no-cache"),
         "{:?}",
         css.headers()
     );

@@ -345,3 +345,79 @@ fn rendering_fills_in_ports_paths_and_upstreams() {
     assert!(text.contains("listen 127.0.0.1:18443;"), "{text}");
     assert!(!text.contains("[::]"), "{text}");
 }
+
+/// A stand-in for cyoa behind nginx: answers every request with a marker
+/// header and the immutable cache header, and says which paths it saw.
+fn fake_upstream() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("cannot listen: {e}"));
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no port: {e}"));
+    let (seen, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let _ = seen.send(line.split_whitespace().nth(1).unwrap_or("").to_string());
+            // The rest of the request head.
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let _ = reader.get_mut().write_all(
+                b"HTTP/1.1 200 OK\r\nX-Served-By: cyoa\r\nCache-Control: public, max-age=31536000, immutable\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            );
+        }
+    });
+    (port, heard)
+}
+
+/// `GET path` from the site (plain HTTP): the response head, lowercased.
+fn head_of(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("nginx: {e}"));
+    stream
+        .set_read_timeout(Some(READY_WITHIN))
+        .unwrap_or_else(|e| panic!("a timeout: {e}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap_or_else(|e| panic!("cannot send: {e}"));
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_lowercase();
+    text.split("\r\n\r\n").next().unwrap_or("").to_string()
+}
+
+#[test]
+fn versioned_static_urls_go_to_cyoa_and_plain_ones_come_from_disk_revalidated() {
+    let (upstream, heard) = fake_upstream();
+    let nginx = Nginx::start(&[upstream], &repo_file("static"));
+    // A page's URL: cyoa checks the hash and sets the cache header.
+    let versioned = head_of(nginx.https_port, "/static/common.js?v=0123456789abcdef");
+    assert!(versioned.starts_with("http/1.1 200"), "{versioned}");
+    assert!(versioned.contains("x-served-by: cyoa"), "{versioned}");
+    assert!(
+        versioned.contains("cache-control: public, max-age=31536000, immutable"),
+        "{versioned}"
+    );
+    assert_eq!(
+        heard.recv_timeout(READY_WITHIN).ok().as_deref(),
+        Some("/static/common.js?v=0123456789abcdef")
+    );
+    // A typed URL: from disk, never kept without asking again.
+    let plain = head_of(nginx.https_port, "/static/common.js");
+    assert!(plain.starts_with("http/1.1 200"), "{plain}");
+    assert!(!plain.contains("x-served-by"), "{plain}");
+    assert!(plain.contains("cache-control: no-cache"), "{plain}");
+    assert!(!plain.contains("immutable"), "{plain}");
+    let missing = head_of(nginx.https_port, "/static/no-such-file.js");
+    assert!(missing.starts_with("http/1.1 404"), "{missing}\n{}", nginx.error_log());
+    assert!(heard.try_recv().is_err(), "cyoa was asked for an unversioned file");
+}

@@ -85,8 +85,11 @@ async fn a_crowd_moving_between_instances_is_counted_exactly_once() {
         })
         .await;
     assert_eq!(tally["total"], truth.0 + truth.1);
-    // Still so a few leases later (grace 1 s), on every instance.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Still so a few leases later (grace 1 s), on every instance: each
+    // beats and sweeps several times meanwhile.
+    for instance in instances.iter() {
+        instance.wait_for_beats_and_sweeps(4).await;
+    }
     for instance in instances.iter() {
         let state = instance.get_json("/api/state").await;
         let counted = (

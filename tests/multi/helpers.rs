@@ -503,3 +503,45 @@ impl Socket {
         }
     }
 }
+
+impl Instance {
+    /// How many calls of the store operation `operation` this instance has
+    /// made, from its `/metrics` (`cyoa_redis_seconds_count`): its
+    /// heartbeat is `beat`, its sweeper `withdraw_absent`.
+    pub async fn store_calls(&self, operation: &str) -> u64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("the instance answers")
+            .text()
+            .await
+            .expect("the metrics");
+        let series = format!("cyoa_redis_seconds_count{{operation=\"{operation}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |n| n.trim().parse().expect("a count"))
+    }
+
+    /// Waits until this instance has made `more` heartbeats and `more`
+    /// sweeps since the call: time has passed on its own clock, seen as
+    /// events rather than guessed with a sleep, whatever the machine's load.
+    pub async fn wait_for_beats_and_sweeps(&self, more: u64) {
+        let (beats, sweeps) = (
+            self.store_calls("beat").await,
+            self.store_calls("withdraw_absent").await,
+        );
+        let deadline = Instant::now() + WAIT * 6;
+        while self.store_calls("beat").await < beats + more || self.store_calls("withdraw_absent").await < sweeps + more
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the instance made fewer than {more} heartbeats and sweeps in {:?}",
+                WAIT * 6
+            );
+            // A poll interval, not a guess: the loop waits for the counts.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -59,9 +59,11 @@ async fn a_stalled_instance_gets_its_present_voters_votes_back_exactly_once() {
         "counted once at most, but saw {most_pets} for pets and {most_docs} for docs: {back} (after {reaped})"
     );
     assert_eq!(back["total"], 3, "without the voter who left: {back}");
-    // Still so after several leases (grace 1 s): nothing to wait for, only
-    // time can show that nothing else happens.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Still so after several leases (grace 1 s): each instance beats and
+    // sweeps again and again meanwhile, and nothing else happens.
+    for instance in [&a, &b] {
+        instance.wait_for_beats_and_sweeps(6).await;
+    }
     for instance in [&a, &b] {
         let state = instance.get_json("/api/state").await;
         assert_eq!(votes_of(&state["decision"], "pets"), 3, "{state}");
@@ -80,6 +82,38 @@ async fn a_stalled_instance_gets_its_present_voters_votes_back_exactly_once() {
     drop(staying);
 }
 
+/// Waits until every instance's lease in the store ended `beyond` ago by
+/// the store's own clock (Redis `TIME`): the time a stopped instance was
+/// away, seen in the store rather than guessed with a sleep.
+async fn leases_over(talk: &Talk, beyond: Duration) {
+    let mut redis = redis::Client::open(talk.redis_url.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("the test Redis answers");
+    let beyond_ms = u64::try_from(beyond.as_millis()).expect("a short time");
+    let deadline = std::time::Instant::now() + WITHIN;
+    loop {
+        let (seconds, micros): (u64, u64) = redis::cmd("TIME").query(&mut redis).expect("TIME");
+        let now_ms = seconds * 1000 + micros / 1000;
+        let leases: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(format!("{}instances", talk.prefix))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query(&mut redis)
+            .expect("the leases");
+        assert!(!leases.is_empty(), "no instance holds a lease");
+        if leases.iter().all(|(_, ends)| (*ends as u64) + beyond_ms < now_ms) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leases {leases:?} did not end within {WITHIN:?}"
+        );
+        // A poll interval: the loop waits for the store's clock.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_lone_instance_that_stalls_keeps_its_present_voters_votes() {
     let redis = RedisServer::start();
@@ -96,9 +130,9 @@ async fn a_lone_instance_that_stalls_keeps_its_present_voters_votes() {
     // heartbeat and its sweeper are both late, and whichever runs first,
     // its own voters, still there, keep their votes.
     a.pause();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    leases_over(&talk, 3 * Duration::from_secs(talk.grace)).await;
     a.resume();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    a.wait_for_beats_and_sweeps(4).await;
     let state = a.get_json("/api/state").await;
     assert_eq!(votes_of(&state["decision"], "docs"), 3, "{state}");
     drop(sockets);

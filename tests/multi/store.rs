@@ -18,6 +18,18 @@ async fn both_stores() -> [(&'static str, VoteStore); 2] {
     ]
 }
 
+/// The clock the store's leases run on, in milliseconds: Redis's `TIME`
+/// (what its scripts read) or this process's clock (the memory store's).
+fn store_clock_ms(name: &str) -> u64 {
+    if name == "redis" {
+        let (seconds, micros): (u64, u64) = redis::cmd("TIME").query(&mut shared().connection()).expect("TIME");
+        return seconds * 1000 + micros / 1000;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn path(slides: &[&str]) -> Vec<String> {
     slides.iter().map(|s| s.to_string()).collect()
 }
@@ -82,9 +94,18 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         let a_voters = [voter(0), voter(1)];
         assert_eq!(store.rejoin("a", &a_voters, Duration::ZERO).await.expect("joins"), 0);
         // A lease of zero ends at the millisecond of the join, and a sweep
-        // in that same millisecond still finds it running: let the store's
-        // clock pass it (on a fast machine the calls below fit in one).
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        // in that same millisecond still finds it running: wait for the
+        // store's clock to pass it (on a fast machine the calls below fit
+        // in one).
+        let joined = store_clock_ms(name);
+        let deadline = std::time::Instant::now() + MINUTE;
+        while store_clock_ms(name) <= joined {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the {name} store's clock stands still"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         for (n, choice, kind) in [
             (0, "pets", VoteKind::Presence),
             (1, "docs", VoteKind::Presence),

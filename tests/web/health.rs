@@ -44,14 +44,12 @@ async fn every_kind_of_response_carries_the_security_headers() {
 #[tokio::test]
 async fn static_files_are_served_with_a_cache_header() {
     let app = spawn_app().await;
+    // Unversioned URLs (the pages use versioned ones, see static_files.rs):
+    // served, and revalidated on every use.
     for file in ["cyoa.css", "common.js", "audience.js", "presenter.js"] {
         let r = app.get(&format!("/static/{file}")).await;
         assert_eq!(r.status(), StatusCode::OK, "{file}");
-        assert_eq!(
-            r.headers().get(CACHE_CONTROL).unwrap(),
-            "public, max-age=3600",
-            "{file}"
-        );
+        assert_eq!(r.headers().get(CACHE_CONTROL).unwrap(), "no-cache", "{file}");
     }
     assert_eq!(app.get("/static/missing.js").await.status(), StatusCode::NOT_FOUND);
 }

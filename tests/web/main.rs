@@ -24,9 +24,12 @@ mod pages;
 mod presence;
 mod reload;
 mod results;
+mod reveal;
 mod room;
 mod sessions;
+mod slow_reader;
 mod sms;
+mod static_files;
 #[path = "../support/mod.rs"]
 mod support;
 mod telemetry;

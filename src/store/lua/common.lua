@@ -72,8 +72,9 @@ end
 -- Casts or moves `voter`'s vote for `choice` on `decision`, which the
 -- caller checked is open in the current run `run`. kind is 'P' (presence)
 -- or 'S' (sticky); the voter's record is '<kind>|<choice>'. The counters
--- change only here, in withdraw.lua and withdraw_absent.lua, always
--- together with the voter records, so they stay equal. Returns
+-- change only here, in withdraw.lua, withdraw_absent.lua and rejoin.lua,
+-- always together with the voter records, so they stay equal, and in
+-- audit.lua, which sets them back to what the voter records say. Returns
 -- {'counted', previous choice or false} or {'unchanged'}.
 local function cast(run, decision, voter, choice, kind)
   local voters = run_key(run, 'voters:' .. decision)
