@@ -1062,7 +1062,7 @@ async fn a_delivery_mark_is_one_key_under_the_prefix_that_expires() {
 }
 
 /// Every key of the store carries its prefix, the run, and the layout
-/// documented in `src/store/redis.rs`; two prefixes never meet.
+/// documented in `src/store/redis/mod.rs`; two prefixes never meet.
 #[tokio::test]
 async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
     let server = RedisServer::start();

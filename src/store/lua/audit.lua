@@ -8,7 +8,7 @@ local run, decision, repair = ARGV[2], ARGV[3], ARGV[4] == '1'
 local recorded = {}
 local records = redis.call('HGETALL', run_key(run, 'voters:' .. decision))
 for i = 2, #records, 2 do
-  local choice = string.sub(records[i], 3)
+  local _, choice = parse_voter_record(records[i])
   recorded[choice] = (recorded[choice] or 0) + 1
 end
 local drift = {}

@@ -57,6 +57,36 @@ local function uncount(tally, choice)
   end
 end
 
+-- A voter record, the value kept for each voter in `voters:<decision>`:
+-- '<kind>|<choice>', kind 'P' (presence) or 'S' (sticky). Every script
+-- writes and reads it through these two (and cyoa's Rust code through
+-- `decode::voter_record`), never by hand.
+local function voter_record(kind, choice)
+  return kind .. '|' .. choice
+end
+
+-- The kind and the choice of a voter record.
+local function parse_voter_record(record)
+  return string.sub(record, 1, 1), string.sub(record, 3)
+end
+
+-- A presence vote withdrawn from a voter held by a reaped instance, kept
+-- aside in `reaped:<decision>` (withdraw_absent.lua) so that the instance
+-- can give it back (rejoin.lua): '<instance>|<voter record>'.
+local function reaped_record(instance, record)
+  return instance .. '|' .. record
+end
+
+-- The instance and the voter record of a reaped record; nil for anything
+-- else.
+local function parse_reaped_record(reaped)
+  local bar = string.find(reaped, '|', 1, true)
+  if not bar then
+    return nil
+  end
+  return string.sub(reaped, 1, bar - 1), string.sub(reaped, bar + 1)
+end
+
 -- Why a vote on `decision` in `run` cannot be taken now, as the reply of
 -- a voting script ({'not_current'} or {'not_open'}); nil when it can.
 local function refused(run, decision)
@@ -71,10 +101,11 @@ end
 
 -- Casts or moves `voter`'s vote for `choice` on `decision`, which the
 -- caller checked is open in the current run `run`. kind is 'P' (presence)
--- or 'S' (sticky); the voter's record is '<kind>|<choice>'. The counters
--- change only here, in withdraw.lua, withdraw_absent.lua and rejoin.lua,
--- always together with the voter records, so they stay equal, and in
--- audit.lua, which sets them back to what the voter records say. Returns
+-- or 'S' (sticky), kept in the voter's record (voter_record). The live
+-- counters change only here (vote.lua, sms_vote.lua), in withdraw.lua,
+-- withdraw_absent.lua and rejoin.lua, always together with the voter
+-- records, so they stay equal; audit.lua rewrites a counter (live or
+-- frozen) from the records only when asked to repair it. Returns
 -- {'counted', previous choice or false} or {'unchanged'}.
 local function cast(run, decision, voter, choice, kind)
   local voters = run_key(run, 'voters:' .. decision)
@@ -82,11 +113,11 @@ local function cast(run, decision, voter, choice, kind)
   local previous = false
   local old = redis.call('HGET', voters, voter)
   if old then
-    local old_kind, old_choice = string.sub(old, 1, 1), string.sub(old, 3)
+    local old_kind, old_choice = parse_voter_record(old)
     if old_choice == choice then
       -- The same vote again; a sticky vote outlasts a presence one.
       if old_kind == 'P' and kind == 'S' then
-        redis.call('HSET', voters, voter, 'S|' .. choice)
+        redis.call('HSET', voters, voter, voter_record('S', choice))
       end
       return {'unchanged'}
     end
@@ -94,7 +125,7 @@ local function cast(run, decision, voter, choice, kind)
     previous = old_choice
   end
   redis.call('HINCRBY', tally, choice, 1)
-  redis.call('HSET', voters, voter, kind .. '|' .. choice)
+  redis.call('HSET', voters, voter, voter_record(kind, choice))
   return {'counted', previous}
 end
 

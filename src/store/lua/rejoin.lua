@@ -36,13 +36,12 @@ local tally = run_key(run, 'tally:' .. decision)
 local flat = redis.call('HGETALL', reaped)
 local restored = 0
 for i = 1, #flat, 2 do
-  local voter, tag = flat[i], flat[i + 1]
-  -- tag: '<instance>|P|<choice>'
-  local bar = string.find(tag, '|', 1, true)
-  if bar and string.sub(tag, 1, bar - 1) == me then
+  local voter = flat[i]
+  local by, record = parse_reaped_record(flat[i + 1])
+  if by == me then
     if redis.call('SISMEMBER', held, voter) == 1 and redis.call('HEXISTS', voters, voter) == 0 then
-      local record = string.sub(tag, bar + 1)
-      redis.call('HINCRBY', tally, string.sub(record, 3), 1)
+      local _, choice = parse_voter_record(record)
+      redis.call('HINCRBY', tally, choice, 1)
       redis.call('HSET', voters, voter, record)
       restored = restored + 1
     end

@@ -16,7 +16,11 @@ end
 local mark = prefix .. 'sms:' .. sid
 if redis.call('EXISTS', mark) == 1 then
   local record = redis.call('HGET', run_key(run, 'voters:' .. decision), voter)
-  return {'again', record and string.sub(record, 3) or false}
+  if not record then
+    return {'again', false}
+  end
+  local _, current = parse_voter_record(record)
+  return {'again', current}
 end
 local reply = cast(run, decision, voter, choice, 'S')
 redis.call('SET', mark, '1', 'PX', ttl)

@@ -7,10 +7,13 @@ if not is_open(run, decision) then
 end
 local voters = run_key(run, 'voters:' .. decision)
 local old = redis.call('HGET', voters, voter)
-if not old or (presence_only == '1' and string.sub(old, 1, 1) == 'S') then
+if not old then
   return false
 end
-local choice = string.sub(old, 3)
+local kind, choice = parse_voter_record(old)
+if presence_only == '1' and kind == 'S' then
+  return false
+end
 uncount(run_key(run, 'tally:' .. decision), choice)
 redis.call('HDEL', voters, voter)
 return choice

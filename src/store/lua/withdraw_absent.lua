@@ -84,14 +84,15 @@ local records = step[2]
 local withdrawn = 0
 for i = 1, #records, 2 do
   local voter, record = records[i], records[i + 1]
-  if string.sub(record, 1, 1) == 'P' and not leased(voter) and not held(voter) then
+  local kind, choice = parse_voter_record(record)
+  if kind == 'P' and not leased(voter) and not held(voter) then
     -- Only the HDEL that removed the record counts it off: a record HSCAN
     -- returned twice is withdrawn once.
     if redis.call('HDEL', voters, voter) == 1 then
-      uncount(tally, string.sub(record, 3))
+      uncount(tally, choice)
       local by = redis.call('HGET', orphans, voter)
       if by then
-        redis.call('HSET', reaped, voter, by .. '|' .. record)
+        redis.call('HSET', reaped, voter, reaped_record(by, record))
       end
       withdrawn = withdrawn + 1
     end
@@ -112,7 +113,7 @@ if next_cursor == '0' then
       redis.call('HDEL', orphans, voter)
     elseif not leased(voter) then
       local record = redis.call('HGET', voters, voter)
-      if not record or string.sub(record, 1, 1) ~= 'P' then
+      if not record or parse_voter_record(record) ~= 'P' then
         redis.call('HDEL', orphans, voter)
       end
     end

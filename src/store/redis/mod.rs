@@ -26,7 +26,8 @@
 //! | `{prefix}events`                  | pub/sub channel | changes, for the other instances  |
 //!
 //! Every change is one Lua script (`lua/*.lua`, run with EVALSHA: one
-//! round trip), so it is atomic: a vote checks the run and the open
+//! round trip while Redis holds the script, see [`scripts`]), so it is
+//! atomic: a vote checks the run and the open
 //! decision, moves the counters and records the voter in one step, and the
 //! counters always equal the voter records. The presence sweep alone is a
 //! walk in steps, one script call each, so that votes run between them;
@@ -47,33 +48,40 @@
 //! store is lost: every script call is refused with [`StoreError::Lost`]
 //! until the identity comes back (Redis restored from its backup); a
 //! restart of the instances accepts the empty store as a new talk.
+//!
+//! The key format is the store's alone: the keys above are built from the
+//! prefix here, in `outbox` (the `smsout:` keys) and in the Lua scripts
+//! (`run_key` and `instance_key` in `lua/common.lua`), and nowhere else in
+//! cyoa. A voter record is `<kind>|<choice>` (`P` presence, `S` sticky),
+//! written and read in the scripts only through `voter_record` and
+//! `parse_voter_record` in common.lua, and in Rust through
+//! [`decode::voter_record`].
+//!
+//! In parts: this file holds [`RedisStore`], its keys and its operations
+//! (each one script call or one command); [`connection`] connects, follows
+//! Sentinel failovers and subscribes to the events; [`decode`] turns
+//! Redis's replies into the store's types; [`scripts`] is the one list of
+//! Lua scripts, loaded into Redis ahead of use.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::sentinel::{SentinelClient, SentinelServerType};
-use redis::{FromRedisValue, Script, Value};
+use redis::{Script, Value};
 
 use super::{
-    Audit, Closed, Delivery, Drift, Events, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
-    Tally, VoteKind, VoteOutcome, Voter,
+    Audit, Delivery, Publication, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
 };
 
-/// How long a command may take before the store reports Redis unavailable.
-/// Generous: a vote that timed out may still have counted.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one attempt to connect may take.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
-/// Attempts to reconnect after the first fails, and the longest pause
-/// between them. Requests wait for these attempts, so they are few: while
-/// Redis is down a vote fails within seconds instead of hanging, and the
-/// next request tries again.
-const RECONNECT_RETRIES: usize = 2;
-const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
+mod connection;
+mod decode;
+mod scripts;
+
+use connection::Link;
+use decode::{
+    audit_reply, close_reply, history_reply, kind_letter, lost_reason, move_reply, parse, state_reply, unexpected,
+    vote_reply, voter_record,
+};
+use scripts::SCRIPTS;
 
 /// Voters per `keep_present` script call.
 const PRESENT_PER_CALL: usize = 1000;
@@ -96,61 +104,6 @@ const SWEEP_STEP: usize = 256;
 /// forever. The next sweep starts the walk again.
 const SWEEP_MAX_STEPS: usize = 10_000;
 
-/// A script with the shared helpers of `lua/common.lua` in front.
-macro_rules! script {
-    ($file:literal) => {
-        Script::new(concat!(
-            include_str!("lua/common.lua"),
-            include_str!(concat!("lua/", $file))
-        ))
-    };
-}
-
-/// The store's Lua scripts, hashed once.
-struct Scripts {
-    identity: Script,
-    current: Script,
-    new_run: Script,
-    show: Script,
-    open: Script,
-    close: Script,
-    vote: Script,
-    sms_vote: Script,
-    withdraw: Script,
-    keep_present: Script,
-    withdraw_absent: Script,
-    arrive: Script,
-    leave: Script,
-    beat: Script,
-    rejoin: Script,
-    history: Script,
-    move_to: Script,
-    audit: Script,
-    set_published: Script,
-}
-
-static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    identity: script!("identity.lua"),
-    current: script!("current.lua"),
-    new_run: script!("new_run.lua"),
-    show: script!("show.lua"),
-    open: script!("open.lua"),
-    close: script!("close.lua"),
-    vote: script!("vote.lua"),
-    sms_vote: script!("sms_vote.lua"),
-    withdraw: script!("withdraw.lua"),
-    keep_present: script!("keep_present.lua"),
-    withdraw_absent: script!("withdraw_absent.lua"),
-    arrive: script!("arrive.lua"),
-    leave: script!("leave.lua"),
-    beat: script!("beat.lua"),
-    rejoin: script!("rejoin.lua"),
-    history: script!("history.lua"),
-    move_to: script!("move_to.lua"),
-    audit: script!("audit.lua"),
-    set_published: script!("set_published.lua"),
-});
-
 /// Votes and runs in Redis, under a key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -171,47 +124,6 @@ struct Identity {
     lost: std::sync::Mutex<Option<String>>,
 }
 
-/// The connection to the primary, and how to find a new one.
-struct Link {
-    /// The connection in use and the client that opened it (which also
-    /// opens the event subscriptions); replaced after a Sentinel failover.
-    current: std::sync::RwLock<(ConnectionManager, redis::Client)>,
-    /// With `redis+sentinel://`: asks the Sentinels for the primary.
-    sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
-    /// Whether a lookup of the primary is under way (one at a time).
-    looking: AtomicBool,
-}
-
-/// The settings of every connection to the primary.
-fn manager_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-        .set_number_of_retries(RECONNECT_RETRIES)
-        .set_max_delay(RECONNECT_MAX_DELAY)
-}
-
-/// The Sentinels and the primary's name of a
-/// `redis+sentinel://host:port[,host:port...]/name` URL.
-fn sentinel_url(url: &str) -> Option<Result<(Vec<String>, String)>> {
-    let rest = url.strip_prefix("redis+sentinel://")?;
-    let bad =
-        || StoreError::Backend("bad Redis URL: use redis+sentinel://HOST:PORT[,HOST:PORT...]/PRIMARY-NAME".into());
-    let Some((hosts, name)) = rest.split_once('/') else {
-        return Some(Err(bad()));
-    };
-    let name = name.trim_end_matches('/');
-    let hosts: Vec<String> = hosts
-        .split(',')
-        .filter(|h| !h.is_empty())
-        .map(|h| format!("redis://{h}/"))
-        .collect();
-    if hosts.is_empty() || name.is_empty() {
-        return Some(Err(bad()));
-    }
-    Some(Ok((hosts, name.to_string())))
-}
-
 impl RedisStore {
     /// Connects to `url`; keys start with `prefix`. Fails if Redis does not
     /// answer; once connected, the store reconnects on its own.
@@ -221,59 +133,18 @@ impl RedisStore {
     /// fails: after a failover the store follows the new primary without a
     /// restart.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
-        let (client, sentinel) = match sentinel_url(url) {
-            None => (redis::Client::open(url).map_err(|e| backend("bad Redis URL", e))?, None),
-            Some(parsed) => {
-                let (hosts, name) = parsed?;
-                let mut sentinel = SentinelClient::build(hosts, name, None, SentinelServerType::Master)
-                    .map_err(|e| backend("bad Redis Sentinel URL", e))?;
-                let client = sentinel
-                    .async_get_client()
-                    .await
-                    .map_err(|e| backend("the Sentinels named no primary", e))?;
-                (client, Some(tokio::sync::Mutex::new(sentinel)))
-            }
-        };
-        let mut con = ConnectionManager::new_with_config(client.clone(), manager_config())
-            .await
-            .map_err(|e| backend("cannot connect to Redis", e))?;
-        // Loaded now so that the first call of each script listed here is
-        // usually a single EVALSHA (a script left out, or a Redis restart,
-        // costs one NOSCRIPT answer and a load on first use).
-        let s = &*SCRIPTS;
-        for script in [
-            &s.identity,
-            &s.current,
-            &s.new_run,
-            &s.show,
-            &s.open,
-            &s.close,
-            &s.vote,
-            &s.withdraw,
-            &s.keep_present,
-            &s.withdraw_absent,
-            &s.arrive,
-            &s.leave,
-            &s.beat,
-            &s.rejoin,
-            &s.move_to,
-            &s.history,
-            &s.set_published,
-        ] {
-            script
-                .load_async(&mut con)
-                .await
-                .map_err(|e| backend("cannot load the store's scripts into Redis", e))?;
-        }
         Ok(RedisStore {
-            link: Arc::new(Link {
-                current: std::sync::RwLock::new((con, client)),
-                sentinel,
-                looking: AtomicBool::new(false),
-            }),
+            link: Arc::new(Link::open(url).await?),
             prefix: prefix.into(),
             identity: Arc::default(),
         })
+    }
+
+    /// The prefix every key of this store starts with: which talk it holds
+    /// in a Redis shared by several, for a log line or a label. Only the
+    /// store builds keys from it.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Reads the store's identity, writing a fresh one if there is none,
@@ -351,34 +222,26 @@ impl RedisStore {
         }
     }
 
-    /// The connection in use.
-    pub(super) fn con(&self) -> ConnectionManager {
-        self.link.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
-    }
-
-    /// The client of the primary in use.
-    fn client(&self) -> redis::Client {
-        self.link.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
-    }
-
-    /// A command failed: the store error, and with Sentinels, a lookup of
-    /// the primary in the background (it may have failed over; the next
-    /// command then goes to the new one).
-    pub(super) fn failed(&self, e: redis::RedisError) -> StoreError {
-        if self.link.sentinel.is_some() && !self.link.looking.swap(true, Ordering::AcqRel) {
-            let link = self.link.clone();
-            tokio::spawn(async move {
-                if let Err(e) = find_primary(&link).await {
-                    tracing::warn!(error = %e, "cannot find the Redis primary through the Sentinels");
-                }
-                link.looking.store(false, Ordering::Release);
-            });
-        }
-        backend("Redis", e)
-    }
-
+    /// The key of one part of a run (`state`, `tally:{decision}`, ...), as
+    /// `run_key` in common.lua builds it.
     fn key(&self, run: RunId, part: &str) -> String {
         format!("{}run:{run}:{part}", self.prefix)
+    }
+
+    /// The `SCAN MATCH` pattern of the `part` keys (`voters`, `tally`,
+    /// `frozen`) of every decision of every run.
+    fn every_decision_key(&self, part: &str) -> String {
+        format!("{}run:*:{part}:*", glob_escape(&self.prefix))
+    }
+
+    /// The run and decision of a key `{prefix}run:{n}:{part}:{decision}`;
+    /// `None` for any other key. A decision id may itself hold colons, a
+    /// run number cannot.
+    fn decision_of_key(&self, key: &str, part: &str) -> Option<(RunId, String)> {
+        let rest = key.strip_prefix(&*self.prefix)?.strip_prefix("run:")?;
+        let (run, rest) = rest.split_once(':')?;
+        let decision = rest.strip_prefix(part)?.strip_prefix(':')?;
+        Some((run.parse().ok()?, decision.to_string()))
     }
 
     /// Runs `script` with the prefix as ARGV[1] followed by `args`;
@@ -428,12 +291,7 @@ impl RedisStore {
 
     pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {
         let reply = self.eval(&SCRIPTS.close, &[&run.to_string(), decision]).await?;
-        let mut items = array(reply)?.into_iter();
-        match status(items.next())?.as_str() {
-            "ok" => tally(items.next().unwrap_or(Value::Nil)),
-            "not_current" => Err(StoreError::NotCurrent(run)),
-            other => Err(unexpected(other)),
-        }
+        close_reply(reply, run)
     }
 
     pub(super) async fn vote(
@@ -444,11 +302,7 @@ impl RedisStore {
         choice: &str,
         kind: VoteKind,
     ) -> Result<VoteOutcome> {
-        let kind = match kind {
-            VoteKind::Presence => "P",
-            VoteKind::Sticky => "S",
-        };
-        let args = [&run.to_string(), decision, voter.as_str(), choice, kind];
+        let args = [&run.to_string(), decision, voter.as_str(), choice, kind_letter(kind)];
         let reply = self.eval(&SCRIPTS.vote, &args).await?;
         match vote_reply(reply, run, decision)? {
             Delivery::First(outcome) => Ok(outcome),
@@ -574,7 +428,7 @@ impl RedisStore {
             .query_async(&mut con)
             .await
             .map_err(|e| self.failed(e))?;
-        tally(reply)
+        decode::tally(reply)
     }
 
     pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
@@ -594,7 +448,7 @@ impl RedisStore {
         if current.as_deref() != Some(run.to_string().as_str()) {
             return Ok(None);
         }
-        tally(reply).map(Some)
+        decode::tally(reply).map(Some)
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
@@ -605,8 +459,10 @@ impl RedisStore {
             .query_async(&mut con)
             .await
             .map_err(|e| self.failed(e))?;
-        // The record is "<kind>|<choice>".
-        Ok(record.and_then(|r| r.split_once('|').map(|(_, choice)| choice.to_string())))
+        Ok(record
+            .as_deref()
+            .and_then(voter_record)
+            .map(|(_, choice)| choice.to_string()))
     }
 
     pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
@@ -625,7 +481,7 @@ impl RedisStore {
         let reply = self
             .eval(&SCRIPTS.history, &[&first.to_string(), &last.to_string()])
             .await?;
-        array(reply)?.into_iter().map(run_record).collect()
+        history_reply(reply)
     }
 
     pub(super) async fn ping(&self) -> Result<()> {
@@ -647,12 +503,7 @@ impl RedisStore {
         let reply = self
             .eval(&SCRIPTS.move_to, &[&run.to_string(), &from, slide, &path])
             .await?;
-        if let Value::Array(items) = &reply {
-            if matches!(items.first(), Some(Value::BulkString(s)) if s == b"moved") {
-                return Ok(None);
-            }
-        }
-        state_reply(reply, run, "").map(Some)
+        move_reply(reply, run)
     }
 
     /// The pub/sub channel every instance sharing this prefix listens on.
@@ -671,29 +522,10 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Opens a connection of its own, subscribes to the events channel and
-    /// returns its messages. The stream ends when the connection does.
-    pub(super) async fn subscribe(&self) -> Result<Events> {
-        let client = self.client();
-        let connecting = client.get_async_pubsub();
-        let mut pubsub = tokio::time::timeout(CONNECTION_TIMEOUT, connecting)
-            .await
-            .map_err(|_| StoreError::Backend("Redis: no connection for the events within the timeout".into()))?
-            .map_err(|e| self.failed(e))?;
-        tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(self.channel()))
-            .await
-            .map_err(|_| StoreError::Backend("Redis: no answer to SUBSCRIBE within the timeout".into()))?
-            .map_err(|e| backend("cannot subscribe to the events", e))?;
-        let messages = pubsub
-            .into_on_message()
-            .filter_map(|m| std::future::ready(m.get_payload::<String>().ok()));
-        Ok(Box::pin(messages))
-    }
-
     pub(super) async fn audit(&self, repair: bool) -> Result<Audit> {
         let mut decisions = std::collections::BTreeSet::new();
         for part in ["voters", "tally", "frozen"] {
-            let pattern = format!("{}run:*:{part}:*", glob_escape(&self.prefix));
+            let pattern = self.every_decision_key(part);
             let mut con = self.con();
             let mut cursor: u64 = 0;
             loop {
@@ -706,19 +538,7 @@ impl RedisStore {
                     .query_async(&mut con)
                     .await
                     .map_err(|e| self.failed(e))?;
-                for key in keys {
-                    // `{prefix}run:{n}:{part}:{decision}`; a decision id may
-                    // itself hold colons, a run number cannot.
-                    let rest = key.strip_prefix(&*self.prefix).and_then(|k| k.strip_prefix("run:"));
-                    let Some((run, rest)) = rest.and_then(|r| r.split_once(':')) else {
-                        continue;
-                    };
-                    let (Ok(run), Some(decision)) = (run.parse::<RunId>(), rest.strip_prefix(&format!("{part}:")))
-                    else {
-                        continue;
-                    };
-                    decisions.insert((run, decision.to_string()));
-                }
+                decisions.extend(keys.iter().filter_map(|key| self.decision_of_key(key, part)));
                 cursor = next;
                 if cursor == 0 {
                     break;
@@ -729,22 +549,7 @@ impl RedisStore {
         let flag = if repair { "1" } else { "0" };
         for (run, decision) in &decisions {
             let reply = self.eval(&SCRIPTS.audit, &[&run.to_string(), decision, flag]).await?;
-            for entry in array(reply)? {
-                let mut items = array(entry)?.into_iter();
-                let mut next = || items.next().unwrap_or(Value::Nil);
-                let counter: String = parse(next())?;
-                let choice: String = parse(next())?;
-                let counted: String = parse(next())?;
-                let recorded: u64 = parse(next())?;
-                drift.push(Drift {
-                    run: *run,
-                    decision: decision.clone(),
-                    counter,
-                    choice,
-                    counted: Some(counted).filter(|c| !c.is_empty()),
-                    recorded,
-                });
-            }
+            drift.extend(audit_reply(reply, *run, decision)?);
         }
         drift.sort_by(|a, b| {
             (a.run, &a.decision, &a.counter, &a.choice).cmp(&(b.run, &b.decision, &b.counter, &b.choice))
@@ -768,150 +573,12 @@ fn glob_escape(s: &str) -> String {
     out
 }
 
-/// Asks the Sentinels for the primary; if it moved, connects to the new
-/// one and puts that connection in use.
-async fn find_primary(link: &Link) -> redis::RedisResult<()> {
-    let Some(sentinel) = &link.sentinel else {
-        return Ok(());
-    };
-    let client = sentinel.lock().await.async_get_client().await?;
-    let known = link
-        .current
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .1
-        .get_connection_info()
-        .addr()
-        .clone();
-    if *client.get_connection_info().addr() == known {
-        return Ok(());
-    }
-    let con = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
-    tracing::info!("the Redis primary moved (Sentinel failover): using the new one");
-    *link.current.write().unwrap_or_else(|e| e.into_inner()) = (con, client);
-    Ok(())
-}
-
-fn backend(what: &str, e: redis::RedisError) -> StoreError {
-    StoreError::Backend(format!("{what}: {e}"))
-}
-
-fn unexpected(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("unexpected reply from Redis: {what}"))
-}
-
-fn parse<T: FromRedisValue>(v: Value) -> Result<T> {
-    redis::from_redis_value(v).map_err(unexpected)
-}
-
-/// The reply of vote.lua and sms_vote.lua.
-fn vote_reply(reply: Value, run: RunId, decision: &str) -> Result<Delivery> {
-    let mut items = array(reply)?.into_iter();
-    match status(items.next())?.as_str() {
-        "counted" => Ok(Delivery::First(VoteOutcome::Counted {
-            previous: parse(items.next().unwrap_or(Value::Nil))?,
-        })),
-        "unchanged" => Ok(Delivery::First(VoteOutcome::Unchanged)),
-        "again" => Ok(Delivery::Again(parse(items.next().unwrap_or(Value::Nil))?)),
-        "not_open" => Err(StoreError::NotOpen(decision.to_string())),
-        "not_current" => Err(StoreError::NotCurrent(run)),
-        other => Err(unexpected(other)),
-    }
+fn path_json(path: &[String]) -> Result<String> {
+    serde_json::to_string(path).map_err(|e| StoreError::Backend(format!("cannot encode the path: {e}")))
 }
 
 /// A delivery mark's time to live in ms: PX 0 is an error in Redis, so a
 /// zero TTL means "remember briefly".
 fn delivery_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn array(v: Value) -> Result<Vec<Value>> {
-    match v {
-        Value::Array(items) => Ok(items),
-        other => Err(unexpected(format!("{other:?}"))),
-    }
-}
-
-/// The status word a script's reply starts with.
-fn status(v: Option<Value>) -> Result<String> {
-    parse(v.unwrap_or(Value::Nil))
-}
-
-fn tally(v: Value) -> Result<Tally> {
-    Ok(Tally(parse::<BTreeMap<String, u64>>(v)?))
-}
-
-fn path_json(path: &[String]) -> Result<String> {
-    serde_json::to_string(path).map_err(|e| StoreError::Backend(format!("cannot encode the path: {e}")))
-}
-
-/// A state reply: `{'ok', run, slide, path, open, results, explore}` or a
-/// refusal.
-fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<RunState> {
-    let mut items = array(reply)?.into_iter();
-    match status(items.next())?.as_str() {
-        "ok" => run_state(&mut items),
-        "not_current" => Err(StoreError::NotCurrent(run)),
-        "other_open" => Err(StoreError::OtherOpen(parse(items.next().unwrap_or(Value::Nil))?)),
-        "not_open" => Err(StoreError::NotOpen(decision.to_string())),
-        "lost" => Err(StoreError::Lost(lost_reason(
-            parse::<Option<String>>(items.next().unwrap_or(Value::Nil))?.as_deref(),
-        ))),
-        other => Err(unexpected(other)),
-    }
-}
-
-/// What the store's identity key holding `found` (instead of the one
-/// claimed at start) says happened.
-fn lost_reason(found: Option<&str>) -> String {
-    match found {
-        None => "Redis holds none of this talk's data: it came back empty (restarted without its RDB or AOF \
-                 file, flushed, or failed over to an empty replica)"
-            .to_string(),
-        Some(_) => "Redis holds another talk's data: it came back empty and another instance began a new talk \
-                    on it"
-            .to_string(),
-    }
-}
-
-/// Reads `run, slide, path, open, results, explore, started` from `items`
-/// (`results` and `explore` are `'1'` or nil, `started` ms or nil: a run
-/// kept by an older cyoa may lack them).
-fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
-    let mut next = || items.next().unwrap_or(Value::Nil);
-    let run: RunId = parse(next())?;
-    let slide: String = parse(next())?;
-    let path: String = parse(next())?;
-    let path: Vec<String> = serde_json::from_str(&path).map_err(|e| unexpected(format!("path {path:?}: {e}")))?;
-    let open: Option<String> = parse(next())?;
-    let results: Option<String> = parse(next())?;
-    let explore: Option<String> = parse(next())?;
-    let started: Option<u64> = parse(next())?;
-    Ok(RunState {
-        run,
-        slide,
-        path,
-        open,
-        published: Published {
-            results: results.as_deref() == Some("1"),
-            explore: explore.as_deref() == Some("1"),
-        },
-        started,
-    })
-}
-
-/// A history entry: `{run, slide, path, open, results, explore, started,
-/// {decision, tally, ...}}`.
-fn run_record(v: Value) -> Result<RunRecord> {
-    let mut items = array(v)?.into_iter();
-    let state = run_state(&mut items)?;
-    let mut closed = Vec::new();
-    let mut entries = array(items.next().unwrap_or(Value::Nil))?.into_iter();
-    while let Some(decision) = entries.next() {
-        closed.push(Closed {
-            decision: parse(decision)?,
-            tally: tally(entries.next().unwrap_or(Value::Nil))?,
-        });
-    }
-    Ok(RunRecord { state, closed })
 }
