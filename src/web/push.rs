@@ -517,6 +517,7 @@ mod tests {
             sms: None,
             started: None,
             published: Default::default(),
+            room_code: None,
         };
         pushes.state(state(Status::Open));
         assert!(pushes.tally(1, "d", tally("while open")));
