@@ -17,10 +17,11 @@
 
 use std::time::{Duration, Instant};
 
+use cyoa::settings::{Settings, SmsSettings, StoreChoice};
 use cyoa::sms::signature;
 use cyoa::store::{MemoryStore, RedisStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, SmsOptions};
+use cyoa::web::Application;
 
 const TOKEN: &str = "load-test-twilio-auth-token";
 
@@ -112,27 +113,21 @@ fn main() {
             .await
             .expect("show");
         store.open(state.run, &decision).await.expect("open");
-        let app = Application::build(Config {
-            story: story.clone(),
-            store: store.clone(),
-            bind: "127.0.0.1:0".into(),
-            public_url: None,
-            presenter_token: "load-test-presenter-token".into(),
-            secret: "load-test-secret".into(),
-            presence_grace: None,
-            static_dir: cyoa::web::default_static_dir(),
-            // `results` too when built with `sms-outbound`.
-            #[allow(clippy::needless_update)]
-            sms: SmsOptions {
-                auth_token: Some(TOKEN.into()),
-                number: Some("+15005550006".into()),
-                insecure_skip_signature: false,
-                ..SmsOptions::default()
-            },
-            room_code: false,
-        })
-        .await
-        .expect("the server binds");
+        let mut settings = Settings::new("load-test-presenter-token", "load-test-secret");
+        settings.server.bind = "127.0.0.1:0".into();
+        settings.store = StoreChoice::Open(store.clone());
+        // `results` too when built with `sms-outbound`.
+        #[allow(clippy::needless_update)]
+        let sms = SmsSettings {
+            auth_token: Some(TOKEN.into()),
+            number: Some("+15005550006".into()),
+            insecure_skip_signature: false,
+            ..SmsSettings::default()
+        };
+        settings.sms = sms;
+        let app = Application::build(settings, story.clone())
+            .await
+            .expect("the server binds");
         let port = app.port();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {

@@ -3,12 +3,13 @@
 //! The flow follows the modules: [`story`] (the talk as a file) ->
 //! [`store`] (runs and votes, in memory or Redis) -> [`web`] (pages, API,
 //! live pushes; [`sms`] reads Twilio webhooks) -> [`cli`] (the `cyoa`
-//! command).
+//! command), which turns its flags into one checked [`settings::Settings`].
 
 pub mod cli;
 pub mod i18n;
 pub mod map;
 pub mod metrics;
+pub mod settings;
 pub mod sms;
 pub mod store;
 pub mod story;

@@ -21,10 +21,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use cyoa::settings::{Settings, SmsSettings};
 use cyoa::sms::Secret;
 use cyoa::sms::outbound::OutboundConfig;
 use cyoa::store::{MemoryStore, RedisStore, VoteStore};
-use cyoa::web::SmsOptions;
 use helpers::{Options, TestApp, WAIT, spawn_app_with};
 use reqwest::Response;
 
@@ -144,7 +144,7 @@ fn results(fake: &FakeTwilio, per_second: u32, max_attempts: u32) -> OutboundCon
 async fn spawn(store: VoteStore, results: OutboundConfig) -> TestApp {
     spawn_app_with(Options {
         store: Some(store),
-        sms: SmsOptions {
+        sms: SmsSettings {
             auth_token: Some(TWILIO_TOKEN.into()),
             number: Some(NUMBER.into()),
             insecure_skip_signature: false,
@@ -373,25 +373,17 @@ async fn sends_keep_to_the_rate_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_auth_token_results_texts_do_not_start() {
     let fake = FakeTwilio::start(0, StatusCode::INTERNAL_SERVER_ERROR).await;
-    let built = cyoa::web::Application::build(cyoa::web::Config {
-        story: cyoa::story::Story::parse("t.toml", helpers::STORY).unwrap().story,
-        store: VoteStore::Memory(MemoryStore::new()),
-        bind: "127.0.0.1:0".into(),
-        public_url: None,
-        presenter_token: "outbound-test-presenter-token".into(),
-        secret: "s".into(),
-        presence_grace: None,
-        static_dir: "static".into(),
-        sms: SmsOptions {
-            auth_token: None,
-            number: Some(NUMBER.into()),
-            insecure_skip_signature: true,
-            account_sid: None,
-            results: Some(results(&fake, 1, 1)),
-        },
-        room_code: false,
-    })
-    .await;
+    let mut settings = Settings::new("outbound-test-presenter-token", "s");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.sms = SmsSettings {
+        auth_token: None,
+        number: Some(NUMBER.into()),
+        insecure_skip_signature: true,
+        account_sid: None,
+        results: Some(results(&fake, 1, 1)),
+    };
+    let story = cyoa::story::Story::parse("t.toml", helpers::STORY).unwrap().story;
+    let built = cyoa::web::Application::build(settings, story).await;
     let e = built.err().expect("refused");
     assert!(e.to_string().contains("--twilio-auth-token"), "{e}");
 }

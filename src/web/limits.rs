@@ -188,37 +188,57 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
+/// Votes per voter by default: a person cannot tap faster in earnest.
+pub const VOTES: Rate = Rate {
+    per_second: 5,
+    burst: 10,
+};
+/// Socket messages per voter by default, votes or not.
+pub const SOCKET_MESSAGES: Rate = Rate {
+    per_second: 20,
+    burst: 40,
+};
+/// Requests per client address by default: a whole hall may share one.
+pub const PER_ADDRESS: Rate = Rate {
+    per_second: 200,
+    burst: 1000,
+};
+/// Open connections per client address by default.
+pub const CONNECTIONS_PER_ADDRESS: usize = 1000;
+/// The largest request head by default (bytes).
+pub const MAX_HEADER: usize = 16 * 1024;
+/// Time to send a request's head by default; also the idle keep-alive limit.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the server pings each socket by default.
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+/// How long a socket may stay silent by default.
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
+/// New voters per client address by default: 2,000 phones behind one
+/// address, 500 at once, the other 1,500 within 30 s (docs/operations.md).
+pub const VOTER_MINTS: Rate = Rate {
+    per_second: 50,
+    burst: 500,
+};
+/// How old a voter cookie must be by default before its votes count.
+pub const VOTER_MIN_AGE: Duration = Duration::from_secs(1);
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            votes: Rate {
-                per_second: 5,
-                burst: 10,
-            },
-            socket_messages: Rate {
-                per_second: 20,
-                burst: 40,
-            },
-            per_address: Rate {
-                per_second: 200,
-                burst: 1000,
-            },
-            connections_per_address: 1000,
+            votes: VOTES,
+            socket_messages: SOCKET_MESSAGES,
+            per_address: PER_ADDRESS,
+            connections_per_address: CONNECTIONS_PER_ADDRESS,
             max_body: super::MAX_BODY,
-            max_header: 16 * 1024,
-            header_timeout: Duration::from_secs(30),
+            max_header: MAX_HEADER,
+            header_timeout: HEADER_TIMEOUT,
             max_socket_message: super::ws::MAX_FRAME,
-            ping_every: Duration::from_secs(30),
-            socket_timeout: Duration::from_secs(60),
+            ping_every: PING_EVERY,
+            socket_timeout: SOCKET_TIMEOUT,
             trust_forwarded_for: false,
             presenter_session: PRESENTER_SESSION,
-            // 2,000 phones behind one address: 500 at once, the other
-            // 1,500 within 30 s (docs/operations.md).
-            voter_mints: Rate {
-                per_second: 50,
-                burst: 500,
-            },
-            voter_min_age: Duration::from_secs(1),
+            voter_mints: VOTER_MINTS,
+            voter_min_age: VOTER_MIN_AGE,
             sms_bad_signatures: SMS_BAD_SIGNATURES,
             body_timeout: BODY_TIMEOUT,
         }
@@ -229,40 +249,40 @@ impl Default for Limits {
 #[derive(Args, Debug, Clone)]
 pub struct LimitArgs {
     /// Votes per second per voter (web and socket).
-    #[arg(long, env = "CYOA_VOTE_RATE", default_value_t = 5)]
+    #[arg(long, env = "CYOA_VOTE_RATE", default_value_t = VOTES.per_second)]
     pub vote_rate: u32,
     /// Votes per voter at once after a pause.
-    #[arg(long, env = "CYOA_VOTE_BURST", default_value_t = 10)]
+    #[arg(long, env = "CYOA_VOTE_BURST", default_value_t = VOTES.burst)]
     pub vote_burst: u32,
     /// Socket messages per second per voter.
-    #[arg(long, env = "CYOA_SOCKET_RATE", default_value_t = 20)]
+    #[arg(long, env = "CYOA_SOCKET_RATE", default_value_t = SOCKET_MESSAGES.per_second)]
     pub socket_rate: u32,
     /// Socket messages per voter at once.
-    #[arg(long, env = "CYOA_SOCKET_BURST", default_value_t = 40)]
+    #[arg(long, env = "CYOA_SOCKET_BURST", default_value_t = SOCKET_MESSAGES.burst)]
     pub socket_burst: u32,
     /// Requests per second per client address (a hall behind one NAT shares it).
-    #[arg(long, env = "CYOA_ADDRESS_RATE", default_value_t = 200)]
+    #[arg(long, env = "CYOA_ADDRESS_RATE", default_value_t = PER_ADDRESS.per_second)]
     pub address_rate: u32,
     /// Requests per client address at once.
-    #[arg(long, env = "CYOA_ADDRESS_BURST", default_value_t = 1000)]
+    #[arg(long, env = "CYOA_ADDRESS_BURST", default_value_t = PER_ADDRESS.burst)]
     pub address_burst: u32,
     /// Open connections per client address.
-    #[arg(long, env = "CYOA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 1000)]
+    #[arg(long, env = "CYOA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = CONNECTIONS_PER_ADDRESS)]
     pub max_connections_per_address: usize,
     /// Largest request body in bytes.
     #[arg(long, env = "CYOA_MAX_BODY", default_value_t = super::MAX_BODY)]
     pub max_body: usize,
     /// Largest request head (request line and headers) in bytes.
-    #[arg(long, env = "CYOA_MAX_HEADER", default_value_t = 16 * 1024)]
+    #[arg(long, env = "CYOA_MAX_HEADER", default_value_t = MAX_HEADER)]
     pub max_header: usize,
     /// Seconds to send a request's headers; also the idle keep-alive limit.
-    #[arg(long, env = "CYOA_HEADER_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "CYOA_HEADER_TIMEOUT", default_value_t = HEADER_TIMEOUT.as_secs())]
     pub header_timeout: u64,
     /// Seconds between the server's pings on each socket.
-    #[arg(long, env = "CYOA_PING_EVERY", default_value_t = 30)]
+    #[arg(long, env = "CYOA_PING_EVERY", default_value_t = PING_EVERY.as_secs())]
     pub ping_every: u64,
     /// Seconds of silence (no pong) before a socket is closed.
-    #[arg(long, env = "CYOA_SOCKET_TIMEOUT", default_value_t = 60)]
+    #[arg(long, env = "CYOA_SOCKET_TIMEOUT", default_value_t = SOCKET_TIMEOUT.as_secs())]
     pub socket_timeout: u64,
     /// Behind a proxy: the client address is the last X-Forwarded-For hop.
     #[arg(long, env = "CYOA_TRUST_FORWARDED_FOR")]
@@ -271,13 +291,13 @@ pub struct LimitArgs {
     #[arg(long, env = "CYOA_PRESENTER_SESSION", value_parser = presenter_session, default_value_t = Span(PRESENTER_SESSION))]
     pub presenter_session: Span,
     /// New voters per second per client address (a page load mints one).
-    #[arg(long, env = "CYOA_VOTER_MINT_RATE", default_value_t = Limits::default().voter_mints.per_second)]
+    #[arg(long, env = "CYOA_VOTER_MINT_RATE", default_value_t = VOTER_MINTS.per_second)]
     pub voter_mint_rate: u32,
     /// New voters per client address at once after a pause.
-    #[arg(long, env = "CYOA_VOTER_MINT_BURST", default_value_t = Limits::default().voter_mints.burst)]
+    #[arg(long, env = "CYOA_VOTER_MINT_BURST", default_value_t = VOTER_MINTS.burst)]
     pub voter_mint_burst: u32,
     /// Seconds a voter cookie must be old before its votes count (0: at once).
-    #[arg(long, env = "CYOA_VOTER_MIN_AGE", default_value_t = Limits::default().voter_min_age.as_secs())]
+    #[arg(long, env = "CYOA_VOTER_MIN_AGE", default_value_t = VOTER_MIN_AGE.as_secs())]
     pub voter_min_age: u64,
     /// Failed Twilio signatures per second per client address on /sms.
     #[arg(long, env = "CYOA_SMS_BAD_SIGNATURE_RATE", default_value_t = SMS_BAD_SIGNATURES.per_second)]
@@ -288,34 +308,6 @@ pub struct LimitArgs {
     /// Seconds a request body may take to arrive; slower ones get 408.
     #[arg(long, env = "CYOA_BODY_TIMEOUT", default_value_t = BODY_TIMEOUT.as_secs())]
     pub body_timeout: u64,
-}
-
-impl Default for LimitArgs {
-    fn default() -> Self {
-        let d = Limits::default();
-        LimitArgs {
-            vote_rate: d.votes.per_second,
-            vote_burst: d.votes.burst,
-            socket_rate: d.socket_messages.per_second,
-            socket_burst: d.socket_messages.burst,
-            address_rate: d.per_address.per_second,
-            address_burst: d.per_address.burst,
-            max_connections_per_address: d.connections_per_address,
-            max_body: d.max_body,
-            max_header: d.max_header,
-            header_timeout: d.header_timeout.as_secs(),
-            ping_every: d.ping_every.as_secs(),
-            socket_timeout: d.socket_timeout.as_secs(),
-            trust_forwarded_for: d.trust_forwarded_for,
-            presenter_session: Span(d.presenter_session),
-            voter_mint_rate: d.voter_mints.per_second,
-            voter_mint_burst: d.voter_mints.burst,
-            voter_min_age: d.voter_min_age.as_secs(),
-            sms_bad_signature_rate: d.sms_bad_signatures.per_second,
-            sms_bad_signature_burst: d.sms_bad_signatures.burst,
-            body_timeout: d.body_timeout.as_secs(),
-        }
-    }
 }
 
 impl From<&LimitArgs> for Limits {

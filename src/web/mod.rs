@@ -52,8 +52,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use limits::Limits;
 pub use state::AppState;
 
+use crate::settings::Settings;
 use crate::sms::{Secret, SmsConfig, derive_phone_key};
-use crate::store::VoteStore;
 use crate::story::Story;
 
 /// How long stopping may take: open connections are dropped after this.
@@ -66,71 +66,6 @@ pub const MAX_BODY: usize = 4 * 1024;
 /// files, no inline script or style, no framing.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/// Everything the server needs to start.
-pub struct Config {
-    /// The talk.
-    pub story: Story,
-    /// The vote store.
-    pub store: VoteStore,
-    /// Address to listen on (`127.0.0.1:0` picks a free port).
-    pub bind: String,
-    /// Base URL the audience uses; `None`: `http://` and the bound address.
-    pub public_url: Option<String>,
-    /// The presenter token; at least [`auth::MIN_TOKEN_CHARS`] characters.
-    pub presenter_token: String,
-    /// Signs cookies; any length, the longer the better.
-    pub secret: String,
-    /// Overrides the story's presence grace.
-    pub presence_grace: Option<Duration>,
-    /// Directory served at `/static`.
-    pub static_dir: PathBuf,
-    /// SMS voting through Twilio; off by default.
-    pub sms: SmsOptions,
-    /// `--room-code`: joining needs the room code, whatever the story says.
-    pub room_code: bool,
-}
-
-/// How cyoa takes votes by text message (the `--twilio-*` and `--sms-*`
-/// flags). The default is off.
-#[derive(Clone, Default)]
-pub struct SmsOptions {
-    /// Twilio's auth token: with it, `/sms` takes signed webhooks.
-    pub auth_token: Option<String>,
-    /// The number to text, shown on the pages.
-    pub number: Option<String>,
-    /// Takes unsigned webhooks: local experiments only.
-    pub insecure_skip_signature: bool,
-    /// The Twilio account SID (`AC…`): `/sms` then takes only this
-    /// account's webhooks, and `--sms-results` texts from it.
-    pub account_sid: Option<String>,
-    /// Texts each SMS voter the outcome when a decision closes
-    /// (`--sms-results`); `None`: off.
-    #[cfg(feature = "sms-outbound")]
-    pub results: Option<crate::sms::outbound::OutboundConfig>,
-}
-
-impl std::fmt::Debug for SmsOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmsOptions")
-            .field("auth_token", &self.auth_token.as_ref().map(|_| "(set)"))
-            .field("number", &self.number)
-            .field("insecure_skip_signature", &self.insecure_skip_signature)
-            .field("account_sid", &self.account_sid)
-            .finish()
-    }
-}
-
-/// The `static/` directory: the one in the working directory, else the
-/// one beside the sources this binary was built from.
-pub fn default_static_dir() -> PathBuf {
-    let here = PathBuf::from("static");
-    if here.is_dir() {
-        here
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
-    }
-}
 
 /// The key that signs the voter and presenter cookies, derived from the
 /// secret: instances that share the secret read each other's cookies.
@@ -145,100 +80,80 @@ pub struct Application {
     state: AppState,
     router: App,
     stop: watch::Sender<bool>,
+    /// The story file `--watch` loads again on every change.
+    watched: Option<PathBuf>,
 }
 
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
-/// `scheme://host[:port]` of a URL, and whether it is https.
-fn origin_of(url: &str) -> io::Result<(String, bool)> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| invalid(format!("the public URL {url:?} must start with http:// or https://")))?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return Err(invalid(format!(
-            "the public URL {url:?} must start with http:// or https://"
-        )));
-    }
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() {
-        return Err(invalid(format!("the public URL {url:?} has no host")));
-    }
-    Ok((format!("{scheme}://{}", host.to_ascii_lowercase()), scheme == "https"))
-}
-
 impl Application {
-    /// Checks the config and binds the listener (so port 0 is resolved).
-    pub async fn build(config: Config) -> io::Result<Application> {
-        Self::build_with(config, Limits::default()).await
-    }
-
-    /// [`Application::build`] with other limits than the defaults.
-    pub async fn build_with(config: Config, limits: Limits) -> io::Result<Application> {
-        auth::check_token(&config.presenter_token).map_err(invalid)?;
+    /// The server's startup: checks the settings ([`Settings::validate`]),
+    /// opens the vote store and claims it, binds the listener (so port 0
+    /// is resolved) and wires SMS voting. The background tasks, the story
+    /// watcher among them, start with [`Application::run_until`].
+    pub async fn build(settings: Settings, story: Story) -> io::Result<Application> {
+        settings.validate().map_err(invalid)?;
+        let Settings {
+            server,
+            secrets,
+            story: source,
+            store,
+            limits,
+            sms,
+            room: room_settings,
+            log_format: _,
+        } = settings;
+        let store = store.open().await.map_err(invalid)?;
         // Before anything is served: from now on Redis answering without
         // this identity means it lost the talk's data.
-        config
-            .store
+        store
             .claim_identity()
             .await
             .map_err(|e| io::Error::other(format!("cannot claim the vote store: {e}")))?;
-        let listener = TcpListener::bind(&config.bind).await?;
+        let listener = TcpListener::bind(&server.bind)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on {}: {e}", server.bind)))?;
         let addr = listener.local_addr()?;
-        let public_url = config
+        let public_url = server
             .public_url
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_string();
-        let (public_origin, secure_cookies) = origin_of(&public_url)?;
+        let (public_origin, secure_cookies) = crate::settings::public_origin(&public_url).map_err(invalid)?;
         let (stop, stopping) = watch::channel(false);
-        let settings = &config.story.settings;
-        // An empty SID (say `TWILIO_ACCOUNT_SID=`) is no SID.
-        let account_sid = config.sms.account_sid.filter(|s| !s.trim().is_empty());
-        if let Some(sid) = account_sid.as_deref().filter(|s| !crate::sms::is_account_sid(s)) {
-            return Err(invalid(format!(
-                "the Twilio account SID {sid:?} (--twilio-account-sid) is not one: it is AC followed by \
-                 32 hex digits, as the Twilio console shows it"
-            )));
-        }
-        let sms = SmsConfig {
-            // An empty token (say `TWILIO_AUTH_TOKEN=`) is no token.
-            auth_token: config.sms.auth_token.filter(|t| !t.is_empty()).map(Secret::new),
-            insecure_skip_signature: config.sms.insecure_skip_signature,
-            public_url: public_url.clone(),
-            number: config.sms.number.filter(|n| !n.trim().is_empty()),
-            phone_key: derive_phone_key(config.secret.as_bytes()),
-            account_sid,
-        };
+        let story_settings = &story.settings;
+        let phone_key = derive_phone_key(secrets.secret.as_bytes());
         #[cfg(feature = "sms-outbound")]
-        let outbound = match config.sms.results {
-            Some(results) if sms.auth_token.is_some() => Some(std::sync::Arc::new(
-                crate::sms::outbound::Outbound::new(results, config.secret.as_bytes(), sms.phone_key)
-                    .map_err(invalid)?,
+        let outbound = match sms.results {
+            Some(results) => Some(std::sync::Arc::new(
+                crate::sms::outbound::Outbound::new(results, secrets.secret.as_bytes(), phone_key).map_err(invalid)?,
             )),
-            Some(_) => {
-                return Err(invalid(
-                    "texting the results (--sms-results) needs the Twilio auth token (--twilio-auth-token)".into(),
-                ));
-            }
             None => None,
         };
+        let sms = SmsConfig {
+            auth_token: sms.auth_token.map(Secret::new),
+            insecure_skip_signature: sms.insecure_skip_signature,
+            public_url: public_url.clone(),
+            number: sms.number,
+            phone_key,
+            account_sid: sms.account_sid,
+        };
         let state = AppState::new(state::Inner {
-            key: cookie_key(&config.secret),
+            key: cookie_key(&secrets.secret),
             presenter_sessions: auth::PresenterSessions::new(
-                &config.secret,
-                &config.presenter_token,
+                &secrets.secret,
+                &secrets.presenter_token,
                 limits.presenter_session,
             ),
-            room: room::Room::new(&config.secret, config.room_code),
-            presenter_token: config.presenter_token,
+            room: room::Room::new(&secrets.secret, room_settings.room_code),
+            presenter_token: secrets.presenter_token,
             public_url,
             public_origin,
             secure_cookies,
-            web_votes: settings.web_votes,
-            grace: config.presence_grace.unwrap_or(settings.presence_grace),
+            web_votes: story_settings.web_votes,
+            grace: room_settings.presence_grace.unwrap_or(story_settings.presence_grace),
             pushes: push::Pushes::new(),
             limits: limits::Guards::new(limits),
             presence: presence::Presence::default(),
@@ -250,21 +165,21 @@ impl Application {
             outbound,
             sockets: tokio_util::task::TaskTracker::new(),
             story_problems: Default::default(),
-            story: arc_swap::ArcSwap::from_pointee(config.story),
-            store: config.store,
+            story: arc_swap::ArcSwap::from_pointee(story),
+            store,
         });
-        let router = router(state.clone(), config.static_dir);
+        let router = router(state.clone(), server.static_dir);
         Ok(Application {
             listener,
             port: addr.port(),
             state,
             router,
             stop,
+            watched: source.watched().cloned(),
         })
     }
 
-    /// The shared state, for tasks that run beside the server (the story
-    /// watcher of `serve --watch`).
+    /// The shared state, for tests that drive it beside the server.
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
@@ -309,6 +224,11 @@ impl Application {
         false
     }
 
+    /// The story file watched for changes (`serve --watch`), if any.
+    pub fn watched(&self) -> Option<&std::path::Path> {
+        self.watched.as_deref()
+    }
+
     /// The presenter view's URL, without the token.
     pub fn presenter_page(&self) -> String {
         format!("{}/presenter", self.state.public_url)
@@ -339,6 +259,7 @@ impl Application {
             tokio::spawn(presence::sweeper(app.clone())),
             tokio::spawn(notes::minting(app.clone())),
         ];
+        let watcher = self.watched.map(|path| tokio::spawn(reload::watch(app.clone(), path)));
         #[cfg(feature = "sms-outbound")]
         let results = self
             .state
@@ -359,7 +280,7 @@ impl Application {
             let result = serve.await;
             app.sockets.close();
             app.sockets.wait().await;
-            for task in background {
+            for task in background.into_iter().chain(watcher) {
                 let _ = task.await;
             }
             #[cfg(feature = "sms-outbound")]

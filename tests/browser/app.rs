@@ -6,9 +6,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use cyoa::settings::{Settings, SmsSettings, StoreChoice};
 use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, Limits, SmsOptions, default_static_dir};
+use cyoa::web::{Application, Limits};
 
 /// How long a web vote outlives its voter's last page in these tests.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -63,7 +64,7 @@ title = "The end"
 pub struct TestApp {
     story: Story,
     public_url: Option<String>,
-    sms: SmsOptions,
+    sms: SmsSettings,
     port: u16,
     /// The server's vote store, to set a scene without a browser per voter.
     pub store: VoteStore,
@@ -90,7 +91,7 @@ impl TestApp {
         let mut app = TestApp {
             story,
             public_url: None,
-            sms: SmsOptions::default(),
+            sms: SmsSettings::default(),
             port: 0,
             store,
             stop: None,
@@ -116,11 +117,11 @@ impl TestApp {
             story,
             public_url: None,
             #[allow(clippy::needless_update)]
-            sms: SmsOptions {
+            sms: SmsSettings {
                 auth_token: Some(token.to_string()),
                 number: Some(number.to_string()),
                 insecure_skip_signature: false,
-                ..SmsOptions::default()
+                ..SmsSettings::default()
             },
             port: 0,
             store: VoteStore::Memory(MemoryStore::new()),
@@ -137,7 +138,7 @@ impl TestApp {
         let mut app = TestApp {
             story,
             public_url: public_url.map(str::to_owned),
-            sms: SmsOptions::default(),
+            sms: SmsSettings::default(),
             port: 0,
             store: VoteStore::Memory(MemoryStore::new()),
             stop: None,
@@ -150,28 +151,21 @@ impl TestApp {
     /// Starts serving on the app's port (a free one the first time), with
     /// the same store, token and cookie key as before.
     async fn start(&mut self) {
-        let app = Application::build_with(
-            Config {
-                story: self.story.clone(),
-                store: self.store.clone(),
-                bind: format!("127.0.0.1:{}", self.port),
-                public_url: self.public_url.clone(),
-                presenter_token: TOKEN.into(),
-                secret: "browser-test-secret-browser-test-secret".into(),
-                presence_grace: Some(GRACE),
-                static_dir: default_static_dir(),
-                sms: self.sms.clone(),
-                room_code: false,
-            },
-            // Votes count from a fresh cookie at once: the page's own resend
-            // after `too_soon` is tested on its own.
-            Limits {
-                voter_min_age: Duration::ZERO,
-                ..Limits::default()
-            },
-        )
-        .await
-        .expect("the server binds its port");
+        let mut settings = Settings::new(TOKEN, "browser-test-secret-browser-test-secret");
+        settings.server.bind = format!("127.0.0.1:{}", self.port);
+        settings.server.public_url = self.public_url.clone();
+        settings.store = StoreChoice::Open(self.store.clone());
+        settings.sms = self.sms.clone();
+        settings.room.presence_grace = Some(GRACE);
+        // Votes count from a fresh cookie at once: the page's own resend
+        // after `too_soon` is tested on its own.
+        settings.limits = Limits {
+            voter_min_age: Duration::ZERO,
+            ..Limits::default()
+        };
+        let app = Application::build(settings, self.story.clone())
+            .await
+            .expect("the server binds its port");
         self.port = app.port();
         let (stop, stopped) = oneshot::channel::<()>();
         self.stop = Some(stop);

@@ -7,9 +7,10 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cyoa::store::{MemoryStore, VoteStore};
+use cyoa::settings::{Settings, SmsSettings, StoreChoice};
+use cyoa::store::VoteStore;
 use cyoa::story::Story;
-use cyoa::web::{Application, Config, Limits, SmsOptions};
+use cyoa::web::{Application, Limits};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
@@ -116,7 +117,7 @@ pub struct Options {
     /// against Redis by passing a `RedisStore` with its own prefix here.)
     pub store: Option<VoteStore>,
     /// SMS voting: off unless set.
-    pub sms: SmsOptions,
+    pub sms: SmsSettings,
     /// Rate, size and timeout limits.
     pub limits: Limits,
     /// `--room-code`: joining needs the room code, whatever the story says.
@@ -140,7 +141,7 @@ impl Default for Options {
             grace: Duration::from_secs(1),
             public_url: None,
             store: None,
-            sms: SmsOptions::default(),
+            sms: SmsSettings::default(),
             limits: test_limits(),
             room_code: false,
         }
@@ -167,19 +168,18 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         Ok(loaded) => loaded.story,
         Err(problems) => panic!("the test story does not load: {problems:?}"),
     };
-    let config = Config {
-        story,
-        store: options.store.unwrap_or_else(|| VoteStore::Memory(MemoryStore::new())),
-        bind: "127.0.0.1:0".into(),
-        public_url: options.public_url,
-        presenter_token: TOKEN.into(),
-        secret: SECRET.into(),
-        presence_grace: Some(options.grace),
-        static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
-        sms: options.sms,
-        room_code: options.room_code,
-    };
-    let app = Application::build_with(config, options.limits)
+    let mut settings = Settings::new(TOKEN, SECRET);
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.public_url = options.public_url;
+    settings.server.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
+    if let Some(store) = options.store {
+        settings.store = StoreChoice::Open(store);
+    }
+    settings.limits = options.limits;
+    settings.sms = options.sms;
+    settings.room.room_code = options.room_code;
+    settings.room.presence_grace = Some(options.grace);
+    let app = Application::build(settings, story)
         .await
         .expect("the test server binds");
     let port = app.port();

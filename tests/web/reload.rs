@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use cyoa::store::{MemoryStore, VoteStore};
+use cyoa::settings::Settings;
 use cyoa::story::Story;
 use cyoa::web::reload::{Reload, reload};
-use cyoa::web::{AppState, Application, Config, SmsOptions};
+use cyoa::web::{AppState, Application};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -25,23 +25,10 @@ struct Served {
 impl Served {
     async fn start(file: &Path) -> Served {
         let story = Story::load(file).expect("the story checks").story;
-        let app = Application::build_with(
-            Config {
-                story,
-                store: VoteStore::Memory(MemoryStore::new()),
-                bind: "127.0.0.1:0".into(),
-                public_url: None,
-                presenter_token: TOKEN.into(),
-                secret: "a test secret that signs the cookies of one test server".into(),
-                presence_grace: None,
-                static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
-                sms: SmsOptions::default(),
-                room_code: false,
-            },
-            crate::helpers::test_limits(),
-        )
-        .await
-        .expect("the server binds");
+        let mut settings = Settings::new(TOKEN, crate::helpers::SECRET);
+        settings.server.bind = "127.0.0.1:0".into();
+        settings.limits = crate::helpers::test_limits();
+        let app = Application::build(settings, story).await.expect("the server binds");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let served = Served {

@@ -346,6 +346,8 @@ async fn every_instance_that_shares_the_secret_shows_the_same_code() {
     let page = phone.client.get(on_b("/")).send().await.expect("B answers");
     let doc = html(&page.text().await.expect("a body"));
     assert_eq!(select(&doc, "main#audience").len(), 1, "B lets the phone in");
+    // As the page's own form from a browser: same-origin (a form that
+    // says nothing would need the page's token).
     let r = phone
         .client
         .post(on_b("/vote/build"))

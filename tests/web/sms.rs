@@ -6,8 +6,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
+use cyoa::settings::{Settings, SmsSettings};
 use cyoa::sms::signature;
-use cyoa::web::SmsOptions;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
@@ -18,14 +18,14 @@ use crate::support::message_sid;
 const TWILIO_TOKEN: &str = "web-test-twilio-auth-token";
 const NUMBER: &str = "+15005550006";
 
-fn sms_on() -> SmsOptions {
+fn sms_on() -> SmsSettings {
     // `results` too when built with `sms-outbound`.
     #[allow(clippy::needless_update)]
-    SmsOptions {
+    SmsSettings {
         auth_token: Some(TWILIO_TOKEN.into()),
         number: Some(NUMBER.into()),
         insecure_skip_signature: false,
-        ..SmsOptions::default()
+        ..SmsSettings::default()
     }
 }
 
@@ -287,7 +287,7 @@ async fn the_pages_and_the_state_show_the_number_to_text_while_a_vote_can_take_i
 #[tokio::test]
 async fn without_a_number_the_pages_show_no_sms_line() {
     let app = spawn_app_with(Options {
-        sms: SmsOptions {
+        sms: SmsSettings {
             number: None,
             ..sms_on()
         },
@@ -442,7 +442,7 @@ async fn a_stream_of_good_texts_is_never_limited() {
 async fn only_the_configured_twilio_account_counts_on_the_server() {
     let account = "AC0123456789abcdef0123456789abcdef";
     let app = spawn_app_with(Options {
-        sms: SmsOptions {
+        sms: SmsSettings {
             account_sid: Some(account.into()),
             ..sms_on()
         },
@@ -472,22 +472,14 @@ async fn only_the_configured_twilio_account_counts_on_the_server() {
 
 #[tokio::test]
 async fn a_malformed_twilio_account_sid_is_refused_at_start() {
-    let config = cyoa::web::Config {
-        story: cyoa::story::Story::bundled().unwrap().story,
-        store: cyoa::store::VoteStore::Memory(cyoa::store::MemoryStore::new()),
-        bind: "127.0.0.1:0".into(),
-        public_url: None,
-        presenter_token: "a presenter token of some length".into(),
-        secret: "secret".into(),
-        presence_grace: None,
-        static_dir: cyoa::web::default_static_dir(),
-        sms: SmsOptions {
-            account_sid: Some("AC123".into()),
-            ..sms_on()
-        },
-        room_code: false,
+    let mut settings = Settings::new("a presenter token of some length", "secret");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.sms = SmsSettings {
+        account_sid: Some("AC123".into()),
+        ..sms_on()
     };
-    let Err(e) = cyoa::web::Application::build(config).await else {
+    let story = cyoa::story::Story::bundled().unwrap().story;
+    let Err(e) = cyoa::web::Application::build(settings, story).await else {
         panic!("a malformed account SID was taken");
     };
     assert!(e.to_string().contains("--twilio-account-sid"), "{e}");

@@ -1,0 +1,513 @@
+//! What `cyoa serve` runs with: the flags and environment variables
+//! ([`ServeArgs`]), turned into one checked [`Settings`].
+//!
+//! Every flag's default is defined once, as a constant here or in
+//! [`crate::web::limits`], and clap shows and uses that same constant.
+//! Every check of the settings is in [`Settings::validate`]: the command
+//! line runs it before anything connects or binds, and
+//! [`crate::web::Application::build`] runs it again, so a server built
+//! by hand (the tests, the benchmarks) is held to the same rules.
+//! The settings say where the store and the story are; connecting to the
+//! one and watching the other is the application's startup.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::store::{MemoryStore, RedisStore, VoteStore};
+use crate::telemetry::LogFormat;
+use crate::web::limits::{LimitArgs, Limits};
+
+/// Where `cyoa serve` listens unless `--bind` says otherwise.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// The prefix of every Redis key unless `--redis-prefix` says otherwise.
+pub const DEFAULT_REDIS_PREFIX: &str = "cyoa:";
+/// Results texts per second per instance (`--sms-results-per-second`): a
+/// US long code sends about one a second.
+#[cfg(feature = "sms-outbound")]
+pub const RESULTS_PER_SECOND: u32 = 1;
+/// Attempts per results text (`--sms-results-attempts`).
+#[cfg(feature = "sms-outbound")]
+pub const RESULTS_ATTEMPTS: u32 = 5;
+/// The wait before a results text is tried again; each next one doubles it.
+#[cfg(feature = "sms-outbound")]
+pub const RESULTS_FIRST_RETRY: Duration = Duration::from_secs(2);
+
+/// Options of `cyoa serve`; each may also come from the environment.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Story file to serve [default: the bundled talk].
+    #[arg(long, env = "CYOA_STORY")]
+    pub story: Option<PathBuf>,
+    /// Load the story file again whenever it changes (needs --story); an
+    /// edit that does not check is shown on the presenter view, not served.
+    #[arg(long, env = "CYOA_WATCH")]
+    pub watch: bool,
+    /// Address to listen on.
+    #[arg(long, env = "CYOA_BIND", default_value = DEFAULT_BIND)]
+    pub bind: String,
+    /// Base URL the audience uses, for links and QR codes [default: from --bind].
+    #[arg(long, env = "CYOA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
+    /// to follow Sentinel failovers); without it votes are kept in memory.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, env = "CYOA_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
+    pub redis_prefix: String,
+    /// Presenter token [default: a random one, printed at start].
+    #[arg(long, env = "CYOA_PRESENTER_TOKEN", hide_env_values = true)]
+    pub presenter_token: Option<String>,
+    /// Key that signs cookies and hashes phone numbers [default: random; set
+    /// it when several instances serve one talk].
+    #[arg(long, env = "CYOA_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Seconds a web vote outlives its voter's last open page [default: the story's].
+    #[arg(long, env = "CYOA_PRESENCE_GRACE")]
+    pub presence_grace: Option<u64>,
+    /// Joining needs the room code shown on the presenter's join panel (and
+    /// carried by its QR code), new with each run; as the story's
+    /// `room_code = true`.
+    #[arg(long, env = "CYOA_ROOM_CODE")]
+    pub room_code: bool,
+    /// Twilio auth token: turns SMS voting on (Twilio posts texts to /sms).
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    /// The Twilio number the audience texts, shown on the pages.
+    #[arg(long, env = "TWILIO_NUMBER")]
+    pub sms_number: Option<String>,
+    /// Take texts on /sms without checking Twilio's signature: anyone can
+    /// then vote as any phone. For local experiments only.
+    #[arg(long)]
+    pub insecure_skip_twilio_signature: bool,
+    /// Text each SMS voter the outcome when a decision closes (their number
+    /// is then kept, encrypted, until sent). Needs --twilio-account-sid.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS")]
+    pub sms_results: bool,
+    /// Twilio account SID (AC...): /sms takes only this account's texts;
+    /// --sms-results texts from it.
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    /// Results texts per second at most, per instance.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS_PER_SECOND", default_value_t = RESULTS_PER_SECOND)]
+    pub sms_results_per_second: u32,
+    /// Attempts per results text before it is given up.
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "CYOA_SMS_RESULTS_ATTEMPTS", default_value_t = RESULTS_ATTEMPTS)]
+    pub sms_results_attempts: u32,
+    /// Base URL of Twilio's REST API (a fake one for tests).
+    #[cfg(feature = "sms-outbound")]
+    #[arg(long, env = "TWILIO_API_URL", default_value = crate::sms::outbound::TWILIO_API, hide = true)]
+    pub twilio_api_url: String,
+    /// Log lines as readable text or as JSON objects (levels from RUST_LOG).
+    #[arg(long, env = "CYOA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Rate, size, connection and timeout limits (docs/operations.md).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Everything `cyoa serve` runs with, checked ([`Settings::validate`]).
+/// [`Settings::new`] gives the defaults; every group may be changed.
+pub struct Settings {
+    /// Where it listens and what the audience sees as its address.
+    pub server: Server,
+    /// The presenter token and the key of cookies and phone hashes.
+    pub secrets: Secrets,
+    /// The story file, if any, and whether it is watched.
+    pub story: StorySource,
+    /// Where votes are kept.
+    pub store: StoreChoice,
+    /// Rates, sizes, connections and timeouts.
+    pub limits: Limits,
+    /// Votes by text message; off by default.
+    pub sms: SmsSettings,
+    /// How the room takes part, over what the story says.
+    pub room: RoomSettings,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// Where the server listens and how the world reaches it.
+pub struct Server {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub bind: String,
+    /// Base URL the audience uses; `None`: `http://` and the bound address.
+    pub public_url: Option<String>,
+    /// Directory served at `/static`.
+    pub static_dir: PathBuf,
+}
+
+/// The secrets; they never appear in logs or pages.
+pub struct Secrets {
+    /// The presenter token; at least [`crate::web::auth::MIN_TOKEN_CHARS`]
+    /// characters.
+    pub presenter_token: String,
+    /// Whether cyoa made the token: only then is it printed at start (the
+    /// operator has one they set, and it may sit in a log collector).
+    pub generated_token: bool,
+    /// Signs cookies, keys phone hashes and room codes; any length, the
+    /// longer the better.
+    pub secret: String,
+}
+
+/// The story file.
+#[derive(Debug, Clone, Default)]
+pub struct StorySource {
+    /// `--story`; `None`: the bundled talk (or one a test gives).
+    pub file: Option<PathBuf>,
+    /// `--watch`: the file is loaded again whenever it changes.
+    pub watch: bool,
+}
+
+impl StorySource {
+    /// The file to watch, when `--watch` is on.
+    pub fn watched(&self) -> Option<&PathBuf> {
+        self.file.as_ref().filter(|_| self.watch)
+    }
+}
+
+/// Where runs and votes are kept.
+pub enum StoreChoice {
+    /// In this process; lost when it stops.
+    Memory,
+    /// In Redis, connected at startup. The URL may hold a password: it is
+    /// never printed.
+    Redis {
+        /// `--redis-url`.
+        url: String,
+        /// `--redis-prefix`.
+        prefix: String,
+    },
+    /// A store already open (tests, and servers that share one).
+    Open(VoteStore),
+}
+
+impl StoreChoice {
+    /// The store, connected; the error says which flag to look at.
+    pub async fn open(self) -> Result<VoteStore, String> {
+        match self {
+            StoreChoice::Memory => Ok(VoteStore::Memory(MemoryStore::new())),
+            StoreChoice::Redis { url, prefix } => RedisStore::connect(&url, &prefix)
+                .await
+                .map(VoteStore::Redis)
+                // The URL may hold a password: it is not repeated here.
+                .map_err(|e| format!("cannot use Redis (--redis-url): {e}")),
+            StoreChoice::Open(store) => Ok(store),
+        }
+    }
+}
+
+/// How cyoa takes votes by text message (the `--twilio-*` and `--sms-*`
+/// flags). The default is off.
+#[derive(Clone, Default)]
+pub struct SmsSettings {
+    /// Twilio's auth token: with it, `/sms` takes signed webhooks.
+    pub auth_token: Option<String>,
+    /// The number to text, shown on the pages.
+    pub number: Option<String>,
+    /// Takes unsigned webhooks: local experiments only.
+    pub insecure_skip_signature: bool,
+    /// The Twilio account SID (`AC…`): `/sms` then takes only this
+    /// account's webhooks, and `--sms-results` texts from it.
+    pub account_sid: Option<String>,
+    /// Texts each SMS voter the outcome when a decision closes
+    /// (`--sms-results`); `None`: off.
+    #[cfg(feature = "sms-outbound")]
+    pub results: Option<crate::sms::outbound::OutboundConfig>,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "(set)"))
+            .field("number", &self.number)
+            .field("insecure_skip_signature", &self.insecure_skip_signature)
+            .field("account_sid", &self.account_sid)
+            .finish()
+    }
+}
+
+impl SmsSettings {
+    /// Whether results texts are on (`--sms-results`).
+    pub fn results_on(&self) -> bool {
+        #[cfg(feature = "sms-outbound")]
+        return self.results.is_some();
+        #[cfg(not(feature = "sms-outbound"))]
+        false
+    }
+}
+
+/// The room's flags, over the story's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct RoomSettings {
+    /// `--room-code`: joining needs the room code, whatever the story says.
+    pub room_code: bool,
+    /// `--presence-grace`: overrides the story's presence grace.
+    pub presence_grace: Option<Duration>,
+}
+
+impl Settings {
+    /// The defaults, with this presenter token and secret: the bundled
+    /// story's settings, a memory store, SMS off, the default limits, on
+    /// [`DEFAULT_BIND`].
+    pub fn new(presenter_token: impl Into<String>, secret: impl Into<String>) -> Settings {
+        Settings {
+            server: Server {
+                bind: DEFAULT_BIND.into(),
+                public_url: None,
+                static_dir: default_static_dir(),
+            },
+            secrets: Secrets {
+                presenter_token: presenter_token.into(),
+                generated_token: false,
+                secret: secret.into(),
+            },
+            story: StorySource::default(),
+            store: StoreChoice::Memory,
+            limits: Limits::default(),
+            sms: SmsSettings::default(),
+            room: RoomSettings::default(),
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// The settings the flags give, checked. A token or secret left out
+    /// is made at random; an empty value (say `TWILIO_AUTH_TOKEN=`) counts
+    /// as left out.
+    pub fn from_args(args: ServeArgs) -> Result<Settings, String> {
+        let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+        let sms = SmsSettings {
+            #[cfg(feature = "sms-outbound")]
+            results: match args.sms_results {
+                true => Some(results_config(&args)?),
+                false => None,
+            },
+            auth_token: given(args.twilio_auth_token),
+            number: given(args.sms_number),
+            insecure_skip_signature: args.insecure_skip_twilio_signature,
+            account_sid: given(args.twilio_account_sid),
+        };
+        let (presenter_token, generated_token) = match args.presenter_token {
+            Some(token) => (token, false),
+            None => (random_hex(), true),
+        };
+        let settings = Settings {
+            server: Server {
+                bind: args.bind,
+                public_url: args.public_url,
+                static_dir: default_static_dir(),
+            },
+            secrets: Secrets {
+                presenter_token,
+                generated_token,
+                // Two random halves: 256 bits for the cookie key.
+                secret: args.secret.unwrap_or_else(|| random_hex() + &random_hex()),
+            },
+            story: StorySource {
+                file: args.story,
+                watch: args.watch,
+            },
+            store: match args.redis_url {
+                Some(url) => StoreChoice::Redis {
+                    url,
+                    prefix: args.redis_prefix,
+                },
+                None => StoreChoice::Memory,
+            },
+            limits: (&args.limits).into(),
+            sms,
+            room: RoomSettings {
+                room_code: args.room_code,
+                presence_grace: args.presence_grace.map(Duration::from_secs),
+            },
+            log_format: args.log_format,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Every check of the settings, each saying what to change: the
+    /// presenter token's length, the public URL's shape, the Twilio
+    /// account SID's shape, `--watch` without a file, results texts
+    /// without the auth token.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.story.watch && self.story.file.is_none() {
+            return Err("--watch needs the story file to watch: add --story FILE".into());
+        }
+        crate::web::auth::check_token(&self.secrets.presenter_token)?;
+        if let Some(url) = &self.server.public_url {
+            public_origin(url)?;
+        }
+        if let Some(sid) = self
+            .sms
+            .account_sid
+            .as_deref()
+            .filter(|s| !crate::sms::is_account_sid(s))
+        {
+            return Err(format!(
+                "the Twilio account SID {sid:?} (--twilio-account-sid) is not one: it is AC followed by \
+                 32 hex digits, as the Twilio console shows it"
+            ));
+        }
+        if self.sms.results_on() && self.sms.auth_token.is_none() {
+            return Err(results_need(
+                "the Twilio auth token (--twilio-auth-token or TWILIO_AUTH_TOKEN)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of a public URL, and whether it is https; or
+/// what is wrong with it.
+pub fn public_origin(url: &str) -> Result<(String, bool), String> {
+    let must = || format!("the public URL {url:?} (--public-url) must start with http:// or https://");
+    let (scheme, rest) = url.split_once("://").ok_or_else(must)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(must());
+    }
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(format!("the public URL {url:?} (--public-url) has no host"));
+    }
+    Ok((format!("{scheme}://{}", host.to_ascii_lowercase()), scheme == "https"))
+}
+
+/// The `static/` directory: the one in the working directory, else the
+/// one beside the sources this binary was built from.
+pub fn default_static_dir() -> PathBuf {
+    let here = PathBuf::from("static");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
+    }
+}
+
+/// 128 random bits as hex: the default token and secret.
+fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn results_need(what: &str) -> String {
+    format!("--sms-results needs {what}")
+}
+
+/// The outbound settings of `--sms-results`, or what they lack.
+#[cfg(feature = "sms-outbound")]
+fn results_config(args: &ServeArgs) -> Result<crate::sms::outbound::OutboundConfig, String> {
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let auth_token = given(&args.twilio_auth_token)
+        .ok_or_else(|| results_need("the Twilio auth token (--twilio-auth-token or TWILIO_AUTH_TOKEN)"))?;
+    let account_sid = given(&args.twilio_account_sid)
+        .ok_or_else(|| results_need("the Twilio account SID (--twilio-account-sid or TWILIO_ACCOUNT_SID)"))?;
+    let from = given(&args.sms_number)
+        .ok_or_else(|| results_need("the number to text from (--sms-number or TWILIO_NUMBER)"))?;
+    Ok(crate::sms::outbound::OutboundConfig {
+        api_base: args.twilio_api_url.clone(),
+        account_sid,
+        auth_token: crate::sms::Secret::new(auth_token),
+        from,
+        per_second: std::num::NonZeroU32::new(args.sms_results_per_second)
+            .ok_or_else(|| "--sms-results-per-second must be at least 1".to_string())?,
+        max_attempts: args.sms_results_attempts.max(1),
+        first_retry: RESULTS_FIRST_RETRY,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn settings(flags: &[&str]) -> Result<Settings, String> {
+        let flags =
+            Flags::try_parse_from(std::iter::once("cyoa").chain(flags.iter().copied())).map_err(|e| e.to_string())?;
+        Settings::from_args(flags.serve)
+    }
+
+    #[test]
+    fn no_flags_give_the_defaults_defined_once() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.limits,
+            Limits::default(),
+            "the flags' defaults are the limits' defaults"
+        );
+        assert_eq!(s.server.bind, DEFAULT_BIND);
+        assert!(matches!(s.store, StoreChoice::Memory));
+        assert!(s.secrets.generated_token);
+        assert_eq!(s.secrets.presenter_token.len(), 32);
+        assert_eq!(s.secrets.secret.len(), 64);
+        assert!(!s.sms.results_on());
+        let redis = settings(&["--redis-url", "redis://127.0.0.1:1/"]).unwrap();
+        assert!(matches!(redis.store, StoreChoice::Redis { prefix, .. } if prefix == DEFAULT_REDIS_PREFIX));
+    }
+
+    #[test]
+    fn an_empty_value_counts_as_left_out() {
+        let s = settings(&[
+            "--twilio-auth-token",
+            "",
+            "--sms-number",
+            " ",
+            "--twilio-account-sid",
+            "",
+        ])
+        .unwrap();
+        assert!(s.sms.auth_token.is_none() && s.sms.number.is_none() && s.sms.account_sid.is_none());
+    }
+
+    #[test]
+    fn every_check_says_what_to_change() {
+        let refused = |flags: &[&str], says: &str| {
+            let Err(why) = settings(flags) else {
+                panic!("{flags:?} was taken");
+            };
+            assert!(why.contains(says), "{flags:?}: {why}");
+        };
+        refused(&["--watch"], "--watch needs the story file");
+        refused(&["--presenter-token", "short"], "needs at least 16");
+        refused(
+            &["--public-url", "talk.example.com"],
+            "must start with http:// or https://",
+        );
+        refused(
+            &["--public-url", "ftp://talk.example.com"],
+            "must start with http:// or https://",
+        );
+        refused(&["--public-url", "https:///talk"], "has no host");
+        refused(&["--twilio-account-sid", "AC123"], "32 hex digits");
+        #[cfg(feature = "sms-outbound")]
+        {
+            refused(&["--sms-results"], "--sms-results needs the Twilio auth token");
+            refused(&["--sms-results", "--twilio-auth-token", "t"], "--twilio-account-sid");
+            let sid = "AC0123456789abcdef0123456789abcdef";
+            let all = ["--sms-results", "--twilio-auth-token", "t", "--twilio-account-sid", sid];
+            refused(&all, "--sms-number");
+            let rate = [
+                &all[..],
+                &["--sms-number", "+15005550006", "--sms-results-per-second", "0"],
+            ]
+            .concat();
+            refused(&rate, "--sms-results-per-second must be at least 1");
+        }
+        let mut by_hand = Settings::new("a presenter token of some length", "secret");
+        assert_eq!(by_hand.validate(), Ok(()));
+        by_hand.secrets.presenter_token = "short".into();
+        assert!(by_hand.validate().unwrap_err().contains("needs at least 16"));
+    }
+}
