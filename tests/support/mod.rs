@@ -9,5 +9,6 @@
 // `#[macro_use] mod support;`.
 #[macro_use]
 pub mod backends;
+pub mod load;
 pub mod redis;
 pub mod ws;
