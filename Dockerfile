@@ -11,10 +11,12 @@ FROM rust:1-slim AS build
 WORKDIR /src
 COPY . .
 # Cargo's downloads and build directory stay in BuildKit caches between
-# builds, so that a source change does not rebuild every dependency.
+# builds, so that a source change does not rebuild every dependency. Cargo
+# reads the whole workspace, but builds (and downloads for) the server
+# alone: the load generator (load/) stays out of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin cyoa \
+    cargo build --release --locked -p cyoa --bin cyoa \
     && cp target/release/cyoa /usr/local/bin/cyoa
 
 FROM debian:stable-slim

@@ -49,7 +49,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 
 echo "== building (release)" >&2
-cargo build --release --bins >&2
+cargo build --release -p cyoa -p cyoa-load >&2
 CYOA=$ROOT/target/release/cyoa
 LOAD=$ROOT/target/release/cyoa-load
 

@@ -55,7 +55,7 @@ ulimit -n "$(ulimit -Hn)"
 
 if [ "${SOAK_NO_BUILD:-}" != 1 ]; then
   echo "== building (release)" >&2
-  cargo build --release --bin cyoa --bin cyoa-load >&2
+  cargo build --release -p cyoa -p cyoa-load >&2
 fi
 CYOA=$ROOT/target/release/cyoa
 LOAD=$ROOT/target/release/cyoa-load

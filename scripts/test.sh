@@ -28,13 +28,16 @@ if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
   npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
+# --workspace: the server (cyoa) and the load generator (load/, cyoa-load).
+# The server's tests that run the load generator (tests/load.rs, the soak in
+# tests/multi) find it built next to the server by the same `cargo test`.
 echo "test.sh: formatting and lints"
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo clippy --all-targets --features sms-outbound --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --features sms-outbound --locked -- -D warnings
 
 scripts/lint-deploy.sh
 echo "test.sh: tests"
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked
 cargo test --features sms-outbound --test sms_outbound --locked
 cargo test --doc --locked

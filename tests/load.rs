@@ -3,6 +3,8 @@
 //! generator's votes, mind changes, leaves and returns (and signed SMS
 //! webhooks, when the server takes them) must end in a server tally equal
 //! to the generator's ground truth, with the memory store and with Redis.
+//! The generator is the workspace's other package (load/), built next to
+//! the server binary (`support::load`).
 
 mod support;
 
@@ -85,7 +87,7 @@ fn serve(extra: &[&str]) -> Served {
 /// Runs `cyoa-load` against `served` and checks that it reports matching
 /// tallies and exits 0.
 fn load(served: &Served) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cyoa-load"));
+    let mut command = Command::new(support::load::binary());
     command
         .args(["--url", &served.url, "--presenter-token", TOKEN])
         .args(["--voters", "200", "--duration", "3", "--leave", "0.05"])

@@ -25,31 +25,9 @@ pub const SECRET: &str = "the secret every instance of one multi test shares";
 /// How long a test waits for an event before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// Two decisions in a row, then endings.
-pub const STORY: &str = r#"
-title = "The multi-instance adventure"
-start = "intro"
-
-[slides.intro]
-title = "Welcome"
-next = "build"
-
-[slides.build]
-title = "What did you build?"
-[slides.build.decision]
-prompt = "Pets or docs?"
-choices = [
-  { id = "pets", label = "Tinder for Pets", goto = "host" },
-  { id = "docs", label = "Doc Send", goto = "host" },
-]
-
-[slides.host]
-title = "Where do you host it?"
-next = "end"
-
-[slides.end]
-title = "The end"
-"#;
+/// Two decisions in a row, then endings: the story of the single-instance
+/// tests too.
+pub const STORY: &str = include_str!("../fixtures/two_decisions.toml");
 
 /// Writes [`STORY`] to a file of its own and returns its path.
 pub fn story_file() -> PathBuf {

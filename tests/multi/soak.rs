@@ -47,7 +47,7 @@ async fn a_short_soak_with_a_crash_and_a_redis_restart_ends_with_every_counter_e
     let a = talk.instance().await;
     let mut b = talk.instance().await;
 
-    let mut load = Command::new(env!("CARGO_BIN_EXE_cyoa-load"))
+    let mut load = Command::new(crate::support::load::binary())
         .arg("soak")
         .args(["--url", &a.address, "--url", &b.address])
         .args(["--presenter-token", TOKEN, "--twilio-auth-token", TWILIO_TOKEN])

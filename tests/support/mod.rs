@@ -9,6 +9,7 @@
 // `#[macro_use] mod support;`.
 #[macro_use]
 pub mod backends;
+pub mod load;
 pub mod redis;
 pub mod ws;
 

@@ -58,41 +58,9 @@ pub const SECRET: &str = "a test secret that signs the cookies of one test serve
 /// How long a test waits for an event before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A small story with two decisions in a row, then two endings.
-pub const STORY: &str = r#"
-title = "The test adventure"
-start = "intro"
-
-[slides.intro]
-title = "Welcome to the test"
-body = "Hello **room**."
-next = "build"
-
-[slides.build]
-title = "What did you build?"
-[slides.build.decision]
-prompt = "Pets or docs?"
-choices = [
-  { id = "pets", label = "Tinder for Pets", goto = "host" },
-  { id = "docs", label = "Doc Send", goto = "host" },
-]
-
-[slides.host]
-title = "Where do you host it?"
-[slides.host.decision]
-prompt = "Which host?"
-choices = [
-  { id = "vps", label = "A VPS", goto = "end-vps" },
-  { id = "paas", label = "A PaaS", goto = "end-paas" },
-  { id = "rack", label = "Your own rack", goto = "end-vps" },
-]
-
-[slides.end-vps]
-title = "The VPS ending"
-
-[slides.end-paas]
-title = "The PaaS ending"
-"#;
+/// A small story with two decisions in a row, then two endings (shared
+/// with the multi-instance tests).
+pub const STORY: &str = include_str!("../fixtures/two_decisions.toml");
 
 /// A server for one test.
 pub struct TestApp {

@@ -123,7 +123,7 @@ fn a_story_language_cyoa_lacks_is_refused_with_the_ones_it_has() {
     );
     let problems = cyoa::story::Story::parse("fr.toml", &story).expect_err("French is refused");
     let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    assert!(text.contains("fr.toml:6:"), "{text}");
+    assert!(text.contains("fr.toml:5:"), "{text}");
     assert!(text.contains("`en`, `de`"), "{text}");
 }
 

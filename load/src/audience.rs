@@ -271,15 +271,8 @@ pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest:
         sleep_until(next.into()).await;
         next += plan.sms_interval;
         let choice = pick(&mut rng, plan.choices.len(), current);
-        let (body, signature) = signed_sms(&url, &token, &from, choice + 1, &mut rng);
         let sent = plan.tracker.sent(choice, current);
-        let response = client
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(cyoa::sms::signature::HEADER, signature)
-            .body(body)
-            .send()
-            .await;
+        let response = text(&client, &url, &token, &from, choice + 1, &mut rng).await;
         match response {
             Ok(r) if r.status().is_success() => {
                 let _ = r.bytes().await;
@@ -370,10 +363,30 @@ pub async fn presenter_socket(server: &Server) -> Result<Socket, String> {
         .await
 }
 
+/// Posts Twilio's webhook for a text from `from` saying `number` to `url`,
+/// signed as Twilio signs it with `token`; each text with its own
+/// `MessageSid`.
+pub async fn text(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    from: &str,
+    number: usize,
+    rng: &mut impl rand::Rng,
+) -> reqwest::Result<reqwest::Response> {
+    let (body, signature) = signed_sms(url, token, from, number, rng);
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(cyoa::sms::signature::HEADER, signature)
+        .body(body)
+        .send()
+        .await
+}
+
 /// The body and the `X-Twilio-Signature` of a text from `from` saying
-/// `number`, posted to `url`, as Twilio signs it with `token`; each with
-/// its own `MessageSid`.
-pub fn signed_sms(url: &str, token: &str, from: &str, number: usize, rng: &mut impl rand::Rng) -> (String, String) {
+/// `number`, posted to `url`, as Twilio signs it with `token`.
+fn signed_sms(url: &str, token: &str, from: &str, number: usize, rng: &mut impl rand::Rng) -> (String, String) {
     let params: Vec<(String, String)> = vec![
         ("AccountSid".into(), "AC00000000000000000000000000000000".into()),
         ("Body".into(), number.to_string()),

@@ -674,14 +674,7 @@ async fn phone(soak: Arc<Soak>, slot: usize, number: usize, seed: u64) {
         loop {
             let server = &soak.servers[rng.random_range(0..soak.servers.len())];
             let url = format!("{}/sms", server.base);
-            let (body, signature) = crate::audience::signed_sms(&url, &token, &from, choice + 1, &mut rng);
-            let response = client
-                .post(&url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header(cyoa::sms::signature::HEADER, signature)
-                .body(body)
-                .send()
-                .await;
+            let response = crate::audience::text(&client, &url, &token, &from, choice + 1, &mut rng).await;
             if let Ok(r) = response {
                 let ok = r.status().is_success();
                 let _ = r.bytes().await;
