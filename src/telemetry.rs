@@ -86,7 +86,7 @@ fn acceptable_id(value: &HeaderValue) -> bool {
 /// is made; the response carries it in `X-Request-Id`; the span
 /// `request{id method path}` holds it, and a socket's tasks run inside that
 /// span.
-pub fn request_layers<S>(service: S) -> crate::web::App
+pub fn request_layers<S>(service: S) -> BoxCloneSyncService<Request<Body>, Response, Infallible>
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,

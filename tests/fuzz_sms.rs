@@ -92,6 +92,7 @@ fn check_outcome(outcome: &sms::SmsOutcome) {
     assert!(known.contains(&outcome.status), "{outcome:?}");
     if outcome.status != StatusCode::OK {
         assert!(outcome.counted.is_none());
+        assert!(outcome.refused.is_some(), "a refusal names its reason: {outcome:?}");
         assert!(outcome.content_type.starts_with("text/plain"));
         return;
     }
@@ -185,6 +186,7 @@ proptest! {
                 content_type: sms::reply::CONTENT_TYPE,
                 body: sms::reply::message(&texts, &text),
                 counted: None,
+                refused: None,
             };
             check_outcome(&outcome);
         }

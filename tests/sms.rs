@@ -263,12 +263,14 @@ async fn each_text_counts_for_the_choice_it_names_or_gets_the_reply_it_should(st
                 let named = if *id == "tinder" { TINDER } else { DACHSHUND };
                 assert_eq!(reply.as_deref(), Some(confirms(named).as_str()), "{body:?}");
                 assert_eq!(outcome.counted, Some((talk.run, DECISION.to_string())), "{body:?}");
+                assert_eq!(outcome.refused, None, "{body:?}");
                 assert_eq!(talk.choice_of_phone(&phone).await.as_deref(), Some(*id), "{body:?}");
                 *expected.0.entry(id.to_string()).or_default() += 1;
             }
             None => {
                 assert_eq!(reply.as_deref(), Some(HELP), "{body:?}");
                 assert_eq!(outcome.counted, None, "{body:?}");
+                assert_eq!(outcome.refused, Some("unknown_choice"), "{body:?}");
                 assert_eq!(talk.choice_of_phone(&phone).await, None, "{body:?}");
             }
         }
@@ -292,6 +294,7 @@ async fn a_phone_moving_its_vote_moves_it(store: VoteStore) {
     let again = talk.text(PHONE, "wiener", "SM3").await;
     assert_eq!(message(&again), Some(confirms(DACHSHUND)));
     assert_eq!(again.counted, None);
+    assert_eq!(again.refused, None, "taken, as a web vote for the same choice");
     assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 1)]));
 
     // The same phone written another way is the same voter.
@@ -307,6 +310,7 @@ async fn a_redelivered_message_counts_once(store: VoteStore) {
     assert_eq!(message(&second), message(&first), "the same kind of reply");
     assert!(first.counted.is_some());
     assert_eq!(second.counted, None, "nothing new to push");
+    assert_eq!(second.refused, Some("redelivered"));
     assert_eq!(counts(&talk.tally().await), tally(&[("dachshund", 1)]));
 
     // Many deliveries of one message at once from many phones' worth of
@@ -405,6 +409,7 @@ async fn carrier_keywords_are_never_votes_and_get_no_reply(store: VoteStore) {
         let outcome = talk.text(PHONE, word, &format!("SMkw{n}")).await;
         assert_eq!(message(&outcome), None, "{word:?}");
         assert_eq!(outcome.counted, None, "{word:?}");
+        assert_eq!(outcome.refused, Some("keyword"), "{word:?}");
     }
     assert_eq!(talk.tally().await.total(), 0);
     assert_eq!(talk.choice_of_phone(PHONE).await, None);
@@ -422,6 +427,7 @@ async fn with_no_vote_open_the_reply_says_so_and_nothing_counts(store: VoteStore
     talk.store.close(talk.run, DECISION).await.unwrap();
     let late = talk.text("+15550004444", "2", "SM3").await;
     assert_eq!(message(&late).as_deref(), Some(CLOSED));
+    assert_eq!(late.refused, Some("not_open"));
     assert_eq!(counts(&talk.tally().await), tally(&[("tinder", 1)]));
     // Keywords stay silent even then.
     assert_eq!(message(&talk.text(PHONE, "STOP", "SM4").await), None);

@@ -9,18 +9,15 @@
 //! exactly its keys and placeholders (checked by the tests below). A page
 //! is drawn in the story's `[settings] language` when it sets one, else in
 //! the first language of the browser's `Accept-Language` (by q-value) that
-//! cyoa has, else in English. [`scope`] picks it once per request; handlers
-//! and error pages read it with [`current`].
+//! cyoa has, else in English ([`choose`]). The web layer picks it once per
+//! request and runs the request [`with_language`]; handlers and error
+//! pages read it with [`current`]. This module knows nothing of HTTP, so
+//! the story (which checks `language` against [`CODES`]) and the map can
+//! use it without the web layer.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::LazyLock;
-
-use axum::extract::{Request, State};
-use axum::http::header::ACCEPT_LANGUAGE;
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::web::AppState;
 
 /// The languages cyoa has, by code, English first.
 const FILES: &[(&str, &str)] = &[("en", include_str!("en.toml")), ("de", include_str!("de.toml"))];
@@ -159,16 +156,10 @@ pub fn current() -> &'static Language {
     CURRENT.try_with(|l| *l).unwrap_or_else(|_| english())
 }
 
-/// Middleware: picks the request's language (story, then
-/// `Accept-Language`) for everything the request draws, error pages too.
-pub async fn scope(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let accept = request
-        .headers()
-        .get(ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let language = choose(app.story().settings.language.as_deref(), accept.as_deref());
-    CURRENT.scope(language, next.run(request)).await
+/// Runs `work` in `language`: everything it draws, and [`current`] within
+/// it, speaks that language.
+pub async fn with_language<F: Future>(language: &'static Language, work: F) -> F::Output {
+    CURRENT.scope(language, work).await
 }
 
 #[cfg(test)]

@@ -6,8 +6,12 @@
 //! most 16 KiB; Twilio's signature must be right ([`signature`]); `From`,
 //! `Body` and `MessageSid` must be there, once each, the `MessageSid` of
 //! Twilio's shape and the `AccountSid` the configured one. Then the text
-//! is read against the open decision ([`parse`]) and counted as the
-//! phone's sticky vote, and a TwiML reply says what happened ([`reply`]).
+//! is read against the open decision ([`parse`]) and handed as the
+//! phone's sticky vote to the [`Ballots`] it was given, and a TwiML reply
+//! says what happened ([`reply`]). The server's `Ballots` is its own
+//! counting of every vote (`web::control::count`), so a text is counted in
+//! the metrics and pushed exactly as a tap is; this module knows nothing of
+//! the web layer.
 //!
 //! Why the shape matters: Twilio signs the names and values one after the
 //! other with nothing between them, so `MessageSid=SMold1&To=+1…` and
@@ -28,13 +32,14 @@ pub mod reply;
 pub mod signature;
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::store::{Delivery, RunId, StoreError, VoteOutcome, VoteStore, Voter};
+use crate::store::{Delivery, RunId, RunState, StoreError, VoteOutcome, VoteStore, Voter};
 use crate::story::{Choice, Decision, SmsTexts, Story};
 use parse::Reading;
 
@@ -166,6 +171,47 @@ fn normalise_phone(number: &str) -> String {
         .collect()
 }
 
+/// A text's vote, once read: the phone's sticky vote for `choice` on
+/// `decision` in `run`, delivered as Twilio's message `sid`.
+#[derive(Debug, Clone, Copy)]
+pub struct TextVote<'a> {
+    /// The run it counts in; the store checks it is current.
+    pub run: RunId,
+    /// The decision's id; the store checks its vote is open.
+    pub decision: &'a str,
+    /// The phone, by its keyed hash ([`phone_hash`]).
+    pub voter: &'a Voter,
+    /// The choice's id.
+    pub choice: &'a str,
+    /// Twilio's `MessageSid`: a second delivery counts nothing again.
+    pub sid: &'a str,
+}
+
+/// Where [`handle`] reads the run and takes a text's vote once it knows
+/// the run, the decision and the choice. The server takes it through the
+/// one function that counts every vote (`web::control::count`: the
+/// metrics, the tally push); a bare [`VoteStore`] takes it alone, as the
+/// library's own tests and benchmarks do.
+pub trait Ballots: Sync {
+    /// The current run, begun at `start` if there is none yet.
+    fn current(&self, start: &str) -> impl Future<Output = Result<RunState, StoreError>> + Send;
+
+    /// Marks the delivery and casts the vote in one store step
+    /// ([`VoteStore::sms_vote`], the delivery remembered for
+    /// [`DELIVERY_TTL`]).
+    fn take(&self, vote: TextVote<'_>) -> impl Future<Output = Result<Delivery, StoreError>> + Send;
+}
+
+impl Ballots for VoteStore {
+    fn current(&self, start: &str) -> impl Future<Output = Result<RunState, StoreError>> + Send {
+        VoteStore::current(self, start)
+    }
+
+    fn take(&self, vote: TextVote<'_>) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
+        self.sms_vote(vote.run, vote.decision, vote.voter, vote.choice, vote.sid, DELIVERY_TTL)
+    }
+}
+
 /// What to answer a webhook, for the web layer to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsOutcome {
@@ -175,27 +221,40 @@ pub struct SmsOutcome {
     pub content_type: &'static str,
     /// TwiML for Twilio, or a short plain-text reason for a refusal.
     pub body: String,
-    /// The run and decision whose tally changed, if the text moved a vote:
-    /// push the new tally.
+    /// The run and decision whose tally changed, if the text moved a vote.
     pub counted: Option<(RunId, String)>,
+    /// Why the text counted nothing, if it did not (`bad_signature`,
+    /// `not_open`, `redelivered`, ...): the reason in `sms_refused`.
+    pub refused: Option<&'static str>,
 }
 
 impl SmsOutcome {
-    fn refuse(status: StatusCode, reason: impl Into<String>) -> Self {
+    fn refuse(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
         SmsOutcome {
             status,
             content_type: PLAIN,
             body: reason.into(),
             counted: None,
+            refused: Some(code),
         }
     }
 
+    /// A TwiML answer to a text that was taken.
     fn twiml(body: String) -> Self {
         SmsOutcome {
             status: StatusCode::OK,
             content_type: reply::CONTENT_TYPE,
             body,
             counted: None,
+            refused: None,
+        }
+    }
+
+    /// A TwiML answer to a text that counted nothing, for `code`.
+    fn twiml_refusal(code: &'static str, body: String) -> Self {
+        SmsOutcome {
+            refused: Some(code),
+            ..Self::twiml(body)
         }
     }
 
@@ -204,6 +263,7 @@ impl SmsOutcome {
         tracing::warn!(error = %e, "SMS vote not taken: the vote store failed");
         Self::refuse(
             StatusCode::SERVICE_UNAVAILABLE,
+            "store",
             "The vote store is unavailable; nothing was counted. Twilio may retry.",
         )
     }
@@ -226,7 +286,7 @@ struct Message<'a> {
 pub async fn handle(
     config: &SmsConfig,
     story: &Story,
-    store: &VoteStore,
+    votes: &impl Ballots,
     open: OpenHint<'_>,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -235,6 +295,7 @@ pub async fn handle(
     if !config.enabled() {
         return SmsOutcome::refuse(
             StatusCode::SERVICE_UNAVAILABLE,
+            "sms_off",
             "SMS voting is off: cyoa was started without a Twilio auth token. \
              Start it with --twilio-auth-token (or TWILIO_AUTH_TOKEN) and point \
              the Twilio number's Messaging webhook at this URL.",
@@ -243,12 +304,14 @@ pub async fn handle(
     if body.len() > MAX_BODY_BYTES {
         return SmsOutcome::refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
             format!("The webhook body is over {MAX_BODY_BYTES} bytes; nothing was counted."),
         );
     }
     if !is_form(headers) {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "not_a_form",
             "Expected a form (Content-Type: application/x-www-form-urlencoded), as Twilio sends; nothing was counted.",
         );
     }
@@ -264,6 +327,7 @@ pub async fn handle(
         if given.is_empty() || !signature::is_valid(token.as_bytes(), given, &url, &params) {
             return SmsOutcome::refuse(
                 BAD_SIGNATURE,
+                "bad_signature",
                 "The X-Twilio-Signature is missing or wrong for this URL and body; nothing was counted.",
             );
         }
@@ -275,6 +339,7 @@ pub async fn handle(
     {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "repeated_field",
             format!("The field {name} is given more than once, which Twilio never does; nothing was counted."),
         );
     }
@@ -282,18 +347,21 @@ pub async fn handle(
     let (Some(from), Some(text), Some(sid)) = (field("From"), field("Body"), field("MessageSid")) else {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "missing_field",
             "The webhook needs the fields From, Body and MessageSid; nothing was counted.",
         );
     };
     if normalise_phone(from).is_empty() || sid.is_empty() {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "missing_field",
             "From and MessageSid must not be empty; nothing was counted.",
         );
     }
     if !is_message_sid(sid) {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "bad_message_sid",
             "The MessageSid is not Twilio's: SM or MM and 32 lowercase hex digits; nothing was counted.",
         );
     }
@@ -302,6 +370,7 @@ pub async fn handle(
     {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "wrong_account",
             "The AccountSid is missing or not this server's Twilio account (--twilio-account-sid); \
              nothing was counted.",
         );
@@ -309,10 +378,11 @@ pub async fn handle(
     if text.chars().count() > MAX_TEXT_CHARS {
         return SmsOutcome::refuse(
             StatusCode::BAD_REQUEST,
+            "too_long",
             format!("The text is over {MAX_TEXT_CHARS} characters; nothing was counted."),
         );
     }
-    take_vote(config, story, store, open, Message { from, text, sid }).await
+    take_vote(config, story, votes, open, Message { from, text, sid }).await
 }
 
 /// The vote this instance last saw open (run, decision id), if any: a
@@ -324,14 +394,14 @@ pub type OpenHint<'a> = Option<(RunId, &'a str)>;
 async fn take_vote(
     config: &SmsConfig,
     story: &Story,
-    store: &VoteStore,
+    votes: &impl Ballots,
     open: OpenHint<'_>,
     message: Message<'_>,
 ) -> SmsOutcome {
     let texts = &story.settings.sms;
     // Twilio answers its own keywords; a reply from us would be a second one.
     if parse::is_reserved(message.text) {
-        return SmsOutcome::twiml(reply::empty());
+        return SmsOutcome::twiml_refusal("keyword", reply::empty());
     }
     let voter = Voter::phone(&phone_hash(&config.phone_key, message.from));
     // The usual case: a choice of the vote open as far as this instance
@@ -340,27 +410,40 @@ async fn take_vote(
         && let Some(decision) = story.decision(id)
         && let Reading::Choice(index, _) = parse::read(decision, message.text)
         // None: the hint was stale; the longer way reads the run first.
-        && let Some(answer) = vote_text(story, store, run, decision, &voter, index, message.sid).await
+        && let Some(answer) = vote_text(story, votes, run, decision, &voter, index, message.sid).await
     {
         return answer;
     }
-    let state = match store.current(&story.start).await {
+    let state = match votes.current(&story.start).await {
         Ok(state) => state,
         Err(e) => return SmsOutcome::unavailable(&e),
     };
     let Some(decision) = state.open.as_deref().and_then(|d| story.decision(d)) else {
-        return SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts)));
+        return not_open(texts);
     };
     let index = match parse::read(decision, message.text) {
         Reading::Choice(index, _) => index,
         Reading::Unknown | Reading::Reserved => {
-            return SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision)));
+            return unknown_choice(texts, decision);
         }
     };
     // Closed (or a new run began) since the run was read: None.
-    vote_text(story, store, state.run, decision, &voter, index, message.sid)
+    vote_text(story, votes, state.run, decision, &voter, index, message.sid)
         .await
-        .unwrap_or_else(|| SmsOutcome::twiml(reply::message(texts, &reply::closed_text(texts))))
+        .unwrap_or_else(|| not_open(texts))
+}
+
+/// The answer to a text while no vote is open: the closed text.
+fn not_open(texts: &SmsTexts) -> SmsOutcome {
+    SmsOutcome::twiml_refusal("not_open", reply::message(texts, &reply::closed_text(texts)))
+}
+
+/// The answer to a text that names no choice of `decision`: its help.
+fn unknown_choice(texts: &SmsTexts, decision: &Decision) -> SmsOutcome {
+    SmsOutcome::twiml_refusal(
+        "unknown_choice",
+        reply::message(texts, &reply::help_text(texts, decision)),
+    )
 }
 
 /// Marks the delivery `sid` and casts the phone's sticky vote for the
@@ -368,7 +451,7 @@ async fn take_vote(
 /// before counts nothing again. `None` when the vote is not open in `run`.
 async fn vote_text(
     story: &Story,
-    store: &VoteStore,
+    votes: &impl Ballots,
     run: RunId,
     decision: &Decision,
     voter: &Voter,
@@ -377,15 +460,16 @@ async fn vote_text(
 ) -> Option<SmsOutcome> {
     let texts = &story.settings.sms;
     let Some(choice) = decision.choices.get(index) else {
-        return Some(SmsOutcome::twiml(reply::message(
-            texts,
-            &reply::help_text(texts, decision),
-        )));
+        return Some(unknown_choice(texts, decision));
     };
-    match store
-        .sms_vote(run, &decision.id, voter, &choice.id, sid, DELIVERY_TTL)
-        .await
-    {
+    let vote = TextVote {
+        run,
+        decision: &decision.id,
+        voter,
+        choice: &choice.id,
+        sid,
+    };
+    match votes.take(vote).await {
         Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, choice, outcome)),
         Ok(Delivery::Again(current)) => Some(again(texts, decision, current)),
         Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => None,
@@ -418,10 +502,11 @@ fn confirmed(
 fn again(texts: &SmsTexts, decision: &Decision, current: Option<String>) -> SmsOutcome {
     // Perhaps moved since by a newer text: confirm the vote as it stands,
     // never undo the newer one.
-    match current.and_then(|current| decision.choices.iter().enumerate().find(|(_, c)| c.id == current)) {
-        Some((i, c)) => SmsOutcome::twiml(reply::message(texts, &reply::confirm_text(texts, i, c))),
-        None => SmsOutcome::twiml(reply::message(texts, &reply::help_text(texts, decision))),
-    }
+    let body = match current.and_then(|current| decision.choices.iter().enumerate().find(|(_, c)| c.id == current)) {
+        Some((i, c)) => reply::message(texts, &reply::confirm_text(texts, i, c)),
+        None => reply::message(texts, &reply::help_text(texts, decision)),
+    };
+    SmsOutcome::twiml_refusal("redelivered", body)
 }
 
 /// Whether the request says it carries a URL-encoded form.

@@ -10,7 +10,8 @@ use super::error::Error;
 use super::room::{self, Pass};
 use super::state::AppState;
 use super::view::{StateView, Status, current_record, decision_in_run};
-use crate::store::{Publication, RunState, StoreError, VoteKind, Voter};
+use crate::sms::{Ballots, TextVote};
+use crate::store::{Delivery, Publication, RunId, RunState, StoreError, VoteKind, Voter};
 use crate::story::Then;
 
 /// One presenter command.
@@ -179,8 +180,73 @@ fn unknown_choice(choice: &str) -> Error {
     )
 }
 
-/// Casts (or moves) `voter`'s vote and schedules the tally push. `pass`
-/// says in which run it may count ([`room::admit`]).
+/// How a vote came in, which decides the store call that takes it and
+/// its `channel` in the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ballot<'a> {
+    /// A tap on an audience page, by the form or the socket ([`cast`]):
+    /// a presence vote or a sticky one, as the story says.
+    Tap(VoteKind),
+    /// A text message, always sticky, its delivery marked under Twilio's
+    /// `MessageSid` in the same store step, so a webhook Twilio delivers
+    /// twice counts once ([`crate::sms`]).
+    Text {
+        /// Twilio's `MessageSid` of the text.
+        sid: &'a str,
+    },
+}
+
+impl Ballot<'_> {
+    /// The `channel` label of `votes_counted`.
+    fn channel(self) -> &'static str {
+        match self {
+            Ballot::Tap(_) => "web",
+            Ballot::Text { .. } => "sms",
+        }
+    }
+}
+
+/// Counts `voter`'s vote for `choice` on `decision` in `run`: the one
+/// place where every vote, tapped or texted, goes into the store. The
+/// store checks in the same step that `run` is current and the decision
+/// open. A vote taken (moved, or the same choice again) is counted in the
+/// metrics by its channel and marks its decision's tally for the next push,
+/// which starts the vote-to-push clock; a text delivered before counts
+/// nothing again and marks nothing.
+pub async fn count(
+    app: &AppState,
+    run: RunId,
+    decision: &str,
+    voter: &Voter,
+    choice: &str,
+    ballot: Ballot<'_>,
+) -> Result<Delivery, StoreError> {
+    let delivery = match ballot {
+        Ballot::Tap(kind) => Delivery::First(app.store.vote(run, decision, voter, choice, kind).await?),
+        // The store's own way to take a text, as the SMS module defines it.
+        Ballot::Text { sid } => {
+            let vote = TextVote {
+                run,
+                decision,
+                voter,
+                choice,
+                sid,
+            };
+            app.store.take(vote).await?
+        }
+    };
+    if let Delivery::First(_) = delivery {
+        crate::metrics::vote_counted(ballot.channel());
+        app.pushes.mark(run, decision);
+        crate::metrics::vote_marked(run, decision);
+    }
+    Ok(delivery)
+}
+
+/// Casts (or moves) the vote of `voter`'s tap, by the form or the socket,
+/// through [`count`]. `pass` says in which run it may count
+/// ([`room::admit`]). A refusal is counted in `votes_refused` by the code
+/// the voter is sent.
 pub async fn cast(
     app: &AppState,
     pass: Pass,
@@ -189,15 +255,14 @@ pub async fn cast(
     choice: &str,
     kind: VoteKind,
 ) -> Result<(), Error> {
-    let counted = count(app, pass, voter, decision, choice, kind).await;
-    match &counted {
-        Ok(()) => crate::metrics::vote_counted(voter),
-        Err(e) => crate::metrics::vote_refused(e.code),
+    let counted = tap(app, pass, voter, decision, choice, kind).await;
+    if let Err(e) = &counted {
+        crate::metrics::vote_refused(e.code);
     }
     counted
 }
 
-async fn count(
+async fn tap(
     app: &AppState,
     pass: Pass,
     voter: &Voter,
@@ -205,6 +270,7 @@ async fn count(
     choice: &str,
     kind: VoteKind,
 ) -> Result<(), Error> {
+    let ballot = Ballot::Tap(kind);
     // Before any work: a voter tapping in a loop costs the store nothing.
     app.limits.vote(voter)?;
     let story = app.story();
@@ -229,11 +295,8 @@ async fn count(
     // Entered with a room code: the vote counts in that code's run or not
     // at all; the store checks the run is still current in the same step.
     if let Pass::Run(run) = pass {
-        return match app.store.vote(run, decision, voter, choice, kind).await {
-            Ok(_) => {
-                marked(app, run, decision);
-                Ok(())
-            }
+        return match count(app, run, decision, voter, choice, ballot).await {
+            Ok(_) => Ok(()),
             Err(StoreError::NotCurrent(_)) => Err(room::new_code_needed()),
             Err(StoreError::NotOpen(_)) => Err(not_open()),
             Err(e) => Err(e.into()),
@@ -243,11 +306,8 @@ async fn count(
     // run is current and the decision open, in the same atomic step.
     let hint = app.run_hint.load(Ordering::Relaxed);
     if hint != 0 {
-        match app.store.vote(hint, decision, voter, choice, kind).await {
-            Ok(_) => {
-                marked(app, hint, decision);
-                return Ok(());
-            }
+        match count(app, hint, decision, voter, choice, ballot).await {
+            Ok(_) => return Ok(()),
             // A new run, or this decision is not open: look again below.
             Err(StoreError::NotCurrent(_) | StoreError::NotOpen(_)) => {}
             Err(e) => return Err(e.into()),
@@ -258,13 +318,6 @@ async fn count(
     if state.open.as_deref() != Some(decision) {
         return Err(not_open());
     }
-    app.store.vote(state.run, decision, voter, choice, kind).await?;
-    marked(app, state.run, decision);
+    count(app, state.run, decision, voter, choice, ballot).await?;
     Ok(())
-}
-
-/// A vote counted in `run`: its decision's tally is due for a push.
-fn marked(app: &AppState, run: crate::store::RunId, decision: &str) {
-    app.pushes.mark(run, decision);
-    crate::metrics::vote_marked(run, decision);
 }

@@ -15,6 +15,7 @@ pub mod explore;
 pub mod headers;
 pub mod heartbeat;
 pub mod join;
+pub mod language;
 pub mod limits;
 pub mod notes;
 pub mod pages;
@@ -396,7 +397,7 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
     // Compressed, in the story's or the browser's language (error pages too).
     let pages = tower::ServiceBuilder::new()
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::i18n::scope))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), language::scope))
         .layer(axum::middleware::from_fn(move |request, next| {
             assets::scope(assets.clone(), request, next)
         }))

@@ -458,7 +458,8 @@ pub async fn vote(
         return Err(auth::cross_site("Votes"));
     }
     let story = app.story();
-    let d = known_decision(&story, &decision)?;
+    // A vote, refused before it reaches `control::cast`: counted here.
+    let d = known_decision(&story, &decision).inspect_err(|e| crate::metrics::vote_refused(e.code))?;
     let Some(card) = cookie.card() else {
         crate::metrics::vote_refused("no_voter");
         if site == Site::Unsaid {

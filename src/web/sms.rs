@@ -1,15 +1,34 @@
 //! `POST /sms`: Twilio's Messaging webhook, handed to [`crate::sms::handle`].
 //!
-//! A text that counts marks its decision dirty in [`super::push`], exactly
-//! as a web vote does, so SMS and web votes add up in the same coalesced
-//! tally pushes.
+//! The server is the [`Ballots`] the SMS module votes through: a text's
+//! vote is counted by [`control::count`], the function that counts every
+//! tap too, so it shows in `votes_counted{channel="sms"}`, marks its
+//! decision's tally for the same coalesced pushes as a web vote, and starts
+//! the same vote-to-push clock. Every webhook is counted in `sms_received`,
+//! and one that counted nothing in `sms_refused`, by reason.
+
+use std::future::Future;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use super::control::{self, Ballot};
 use super::state::AppState;
+use crate::sms::{Ballots, TextVote};
+use crate::store::{Delivery, RunState, StoreError};
+
+impl Ballots for AppState {
+    fn current(&self, start: &str) -> impl Future<Output = Result<RunState, StoreError>> + Send {
+        self.store.current(start)
+    }
+
+    fn take(&self, vote: TextVote<'_>) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
+        let ballot = Ballot::Text { sid: vote.sid };
+        control::count(self, vote.run, vote.decision, vote.voter, vote.choice, ballot)
+    }
+}
 
 /// `POST /sms`: counts the text and answers Twilio with TwiML (or refuses
 /// it with a plain-text reason).
@@ -19,24 +38,18 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    crate::metrics::sms_received();
     // Twilio signs the URL it posted to, query included: the original one,
     // not what a nested router may have stripped.
     let path_and_query = uri.path_and_query().map_or("/sms", |p| p.as_str());
     let open = app.pushes.open_vote();
     let hint = open.as_ref().map(|(run, decision)| (*run, decision.as_str()));
-    let outcome = crate::sms::handle(
-        &app.sms,
-        &app.story(),
-        &app.store,
-        hint,
-        path_and_query,
-        &headers,
-        &body,
-    )
-    .await;
+    let outcome = crate::sms::handle(&app.sms, &app.story(), &app, hint, path_and_query, &headers, &body).await;
+    if let Some(reason) = outcome.refused {
+        crate::metrics::sms_refused(reason);
+    }
+    #[cfg(feature = "sms-outbound")]
     if let Some((run, decision)) = &outcome.counted {
-        app.pushes.mark(*run, decision);
-        #[cfg(feature = "sms-outbound")]
         remember_voter(&app, *run, decision, &body).await;
     }
     let content_type = HeaderValue::from_static(outcome.content_type);

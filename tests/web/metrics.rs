@@ -22,12 +22,33 @@ pub(crate) async fn scrape(app: &TestApp) -> String {
 
 /// The value of the series named `series` (name and labels, exactly).
 pub(crate) fn value(text: &str, series: &str) -> f64 {
+    recorded(text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
+/// The value of `series`, or 0 when nothing was recorded under it yet
+/// (families with open-ended labels show a series once it is used).
+pub(crate) fn value_or_zero(text: &str, series: &str) -> f64 {
+    recorded(text, series).unwrap_or(0.0)
+}
+
+fn recorded(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// Scrapes until `series` grew past its value in `before` (say, once the
+/// flusher pushed the tally of a vote counted), or [`WAIT`] passed: the
+/// last scrape, for the caller's assertions.
+pub(crate) async fn scrape_until_grown(app: &TestApp, before: &str, series: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let after = scrape(app).await;
+        if value_or_zero(&after, series) > value_or_zero(before, series) || tokio::time::Instant::now() > deadline {
+            return after;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -73,16 +94,7 @@ async fn metrics_count_votes_sockets_and_pushes() {
     socket.wait_for_tally("build", "pets", 1).await;
     assert_eq!(voter.post_vote("nope", "pets").await.status(), StatusCode::NOT_FOUND);
 
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let after = loop {
-        let after = scrape(&app).await;
-        let pushed =
-            value(&after, "cyoa_vote_to_push_seconds_count") > value(&before, "cyoa_vote_to_push_seconds_count");
-        if pushed || tokio::time::Instant::now() > deadline {
-            break after;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let after = scrape_until_grown(&app, &before, "cyoa_vote_to_push_seconds_count").await;
     let grew = |series: &str| value(&after, series) > value(&before, series);
     assert!(grew("cyoa_votes_counted_total{channel=\"web\"}"), "{after}");
     assert!(grew("cyoa_pushes_total{kind=\"tally\"}"), "{after}");
@@ -149,14 +161,10 @@ async fn metrics_time_redis_calls_and_count_its_failures() {
     assert_eq!(voter.post_vote("build", "pets").await.status(), StatusCode::SEE_OTHER);
     let after = scrape(&app).await;
     let series = "cyoa_redis_seconds_count{operation=\"vote\"}";
-    let calls = |text: &str| {
-        if text.contains(series) {
-            value(text, series)
-        } else {
-            0.0
-        }
-    };
-    assert!(calls(&after) > calls(&before), "{after}");
+    assert!(
+        value_or_zero(&after, series) > value_or_zero(&before, series),
+        "{after}"
+    );
 
     server.stop();
     let refused = voter.post_vote("build", "docs").await;

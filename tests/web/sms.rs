@@ -12,7 +12,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, votes_of};
-use crate::metrics::{scrape, value};
+use crate::metrics::{scrape, scrape_until_grown, value, value_or_zero};
 use crate::support::message_sid;
 
 const TWILIO_TOKEN: &str = "web-test-twilio-auth-token";
@@ -133,6 +133,64 @@ async fn sms_and_web_votes_add_up_on_the_presenters_tally() {
     twiml(text(&app, "+14155550101", "B", "SM0004").await).await;
     presenter.wait_for_tally("build", "docs", 2).await;
     assert_eq!(app.votes("pets").await, 2);
+}
+
+const SMS_COUNTED: &str = "cyoa_votes_counted_total{channel=\"sms\"}";
+const SMS_RECEIVED: &str = "cyoa_sms_received_total";
+const VOTE_TO_PUSH: &str = "cyoa_vote_to_push_seconds_count";
+
+fn sms_refused(reason: &str) -> String {
+    format!("cyoa_sms_refused_total{{reason=\"{reason}\"}}")
+}
+
+#[tokio::test]
+async fn a_text_moves_the_metrics_a_web_vote_moves() {
+    let app = spawn_sms_app().await;
+    app.open_build().await;
+    let mut presenter = app.presenter_socket().await;
+    let before = scrape(&app).await;
+
+    twiml(text(&app, "+14155550121", "2", "metrics1").await).await;
+    presenter.wait_for_tally("build", "docs", 1).await;
+    // The flusher records the push as it sends it: wait for the clock.
+    let after = scrape_until_grown(&app, &before, VOTE_TO_PUSH).await;
+    let grew = |series: &str| value_or_zero(&after, series) > value_or_zero(&before, series);
+    assert!(grew(SMS_COUNTED), "{after}");
+    assert!(grew(VOTE_TO_PUSH), "{after}");
+    assert!(grew(SMS_RECEIVED), "{after}");
+    assert!(grew("cyoa_pushes_total{kind=\"tally\"}"), "{after}");
+}
+
+#[tokio::test]
+async fn a_refused_text_moves_sms_refused_by_its_reason_and_counts_nothing() {
+    let app = spawn_sms_app().await;
+    app.open_build().await;
+    let url = format!("{}/sms", app.address);
+    let before = scrape(&app).await;
+
+    let forged = post_sms(
+        &app,
+        "/sms",
+        &fields("+14155550131", "1", "refused1"),
+        Some(("not-it", &url)),
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let help = twiml(text(&app, "+14155550132", "pizza", "refused2").await).await;
+    assert!(help.contains("<Message>"), "the help text: {help}");
+    twiml(text(&app, "+14155550133", "2", "refused3").await).await;
+    // Twilio delivers the same message again: nothing more counts.
+    twiml(text(&app, "+14155550133", "2", "refused3").await).await;
+
+    let after = scrape(&app).await;
+    let moved = |series: &str| value_or_zero(&after, series) - value_or_zero(&before, series);
+    assert!(moved(&sms_refused("bad_signature")) >= 1.0, "{after}");
+    assert!(moved(&sms_refused("unknown_choice")) >= 1.0, "{after}");
+    assert!(moved(&sms_refused("redelivered")) >= 1.0, "{after}");
+    assert!(moved(SMS_RECEIVED) >= 4.0, "{after}");
+    assert_eq!(app.votes("pets").await, 0, "the forged text counted nothing");
+    assert_eq!(app.votes("docs").await, 1, "the redelivered text counted once");
+    assert_eq!(app.state().await["decision"]["total"], 1);
 }
 
 #[tokio::test]
