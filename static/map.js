@@ -1,6 +1,6 @@
-// cyoa presenter view: the story map overlay (key M) with the run's path and
-// vote shares, kept fresh by the live pushes, and the keys that publish the
-// run's results (P, for /results) and the explore mode (E, for /explore).
+// cyoa presenter view: the story map overlay (key M, Escape hides it) with
+// the run's path and vote shares, kept fresh by the live pushes. The keys
+// are static/keys.js's table; this script only does what M and Escape mean.
 //
 // Loaded by the presenter view after presenter.js, which passes every
 // socket message on as a `cyoa:message` event. The map is drawn by the server (/presenter/map.svg)
@@ -19,56 +19,19 @@
   overlay.setAttribute("aria-label", "Story map");
   document.body.append(overlay);
 
-  let published = { results: false, explore: false };
   let loading = false;
   let again = false;
   let pending = null;
   let centred = false;
 
-  fetch("/api/state", { cache: "no-store", credentials: "same-origin" })
-    .then((r) => (r.ok ? r.json() : null))
-    .then(function (state) {
-      if (state && state.published) published = state.published;
-    })
-    .catch(function () {});
-
   document.addEventListener("cyoa:message", function (event) {
     const message = event.detail || {};
-    if (message.type === "state" && message.state) {
-      if (message.state.published) published = message.state.published;
-      refreshSoon();
-    } else if (message.type === "tally") {
-      refreshSoon();
-    }
+    if ((message.type === "state" && message.state) || message.type === "tally") refreshSoon();
   });
-  document.addEventListener("keydown", onKey);
-
-  function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
-    const target = event.target;
-    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-    switch (event.key) {
-      case "m":
-      case "M":
-        event.preventDefault();
-        toggle();
-        break;
-      case "Escape":
-        if (!overlay.hidden) toggle();
-        break;
-      case "p":
-      case "P":
-        event.preventDefault();
-        publish("results", "Results published at /results.", "Results hidden again.");
-        break;
-      case "e":
-      case "E":
-        event.preventDefault();
-        publish("explore", "Explore mode on at /explore.", "Explore mode off.");
-        break;
-      default:
-    }
-  }
+  cyoa.keys.on("map", toggle);
+  cyoa.keys.on("escape", function () {
+    if (!overlay.hidden) toggle();
+  });
 
   function toggle() {
     overlay.hidden = !overlay.hidden;
@@ -118,25 +81,6 @@
       current.scrollIntoView({ block: "center", inline: "center" });
       centred = true;
     }
-  }
-
-  async function publish(key, on, off) {
-    const body = { published: !published[key] };
-    let response;
-    try {
-      response = await fetch("/api/presenter/" + key, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
-        body: JSON.stringify(body),
-        credentials: "same-origin",
-      });
-    } catch (_) {
-      return flash("The server cannot be reached.");
-    }
-    const payload = await response.json().catch(() => null);
-    if (!response.ok) return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
-    if (payload && payload.published) published = payload.published;
-    flash(published[key] ? on : off);
   }
 
   function flash(text) {

@@ -2,7 +2,8 @@
 // as a remote. The server draws the page; this script follows the run over
 // the presenter socket (fetching the page again when the slide, the vote's
 // status or the story changes), paints live tallies in place, ticks the
-// elapsed time, and sends presenter commands from buttons and keys.
+// elapsed time, and sends presenter commands from its buttons (its keys are
+// static/keys.js, the same as the presenter view's).
 "use strict";
 
 (function () {
@@ -32,7 +33,7 @@
       }, 1000);
     },
   });
-  document.addEventListener("keydown", onKey);
+  cyoa.keys.start("console", { state: () => state, onState: onState, flash: flash });
   main.addEventListener("click", onClick);
   tick();
   setInterval(tick, 1000);
@@ -148,58 +149,6 @@
     if (button.dataset.logout !== undefined) cyoa.presenterLogout(flash);
     else if (button.dataset.command) command(button.dataset.command);
     else if (button.dataset.follow) command("follow", { choice: button.dataset.follow });
-  }
-
-  // The presenter view's keys, so a clicker or keyboard works here too.
-  function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const target = event.target;
-    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-    // Enter and Space on a focused button press the button.
-    if (target && target.tagName === "BUTTON" && (event.key === "Enter" || event.key === " ")) return;
-    const action = keyAction(event.key);
-    if (!action) return;
-    event.preventDefault();
-    if (!event.repeat) action();
-  }
-
-  function keyAction(key) {
-    switch (key) {
-      case "ArrowRight":
-      case " ":
-      case "PageDown":
-      case "Enter":
-        return () => command("next");
-      case "ArrowLeft":
-      case "PageUp":
-        return () => command("back");
-      case "o":
-      case "O":
-        return () => command("open");
-      case "c":
-      case "C":
-        return () => command("close");
-      case "r":
-      case "R":
-        return newRun;
-      case "l":
-      case "L":
-        return () => cyoa.presenterLogout(flash);
-      default:
-        return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
-    }
-  }
-
-  function newRun() {
-    const button = main.querySelector('[data-command="new-run"]');
-    const question = (button && button.dataset.confirm) || "Start a new run?";
-    if (window.confirm(question)) command("new-run");
-  }
-
-  function followNumber(n) {
-    const button = main.querySelectorAll("[data-follow]")[n - 1];
-    if (!button) return flash("There is no choice " + n + ".");
-    command("follow", { choice: button.dataset.follow });
   }
 
   function command(name, body) {

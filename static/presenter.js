@@ -11,8 +11,6 @@
   const main = document.getElementById("presenter");
   if (!main) return;
 
-  const KEYS =
-    "→ Space PgDn next · ← PgUp back · O open · C close · 1–9 follow a choice · Enter the winner · F full screen · R new run · M story map · P publish results · E explore mode · L log out";
   let state = null; // last state from the server
   let offlineTimer = null;
   let flashTimer = null;
@@ -22,9 +20,9 @@
   let announcedAt = 0;
   let announced = "";
 
-  // The story map overlay (M) and the publishing keys (P, E) are
-  // static/map.js, which the page loads after this script (with its
-  // version, like every static file).
+  // The keys are static/keys.js (one table for every presenter screen);
+  // the story map overlay (M) is static/map.js, which the page loads after
+  // this script (with its version, like every static file).
 
   const flashBox = ensure("flash", "p", { class: "flash", role: "alert" });
   const connection = ensure("connection", "p", { class: "connection", role: "status" }, "Reconnecting…");
@@ -48,7 +46,8 @@
       }, 1000);
     },
   });
-  document.addEventListener("keydown", onKey);
+  cyoa.keys.start("view", { state: () => state, onState: onState, flash: flash });
+  cyoa.keys.on("fullscreen", toggleFullscreen);
 
   // ---- live updates -------------------------------------------------------
 
@@ -218,74 +217,6 @@
 
   // ---- control ------------------------------------------------------------
 
-  function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const target = event.target;
-    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-    const action = keyAction(event.key);
-    if (!action) return;
-    event.preventDefault();
-    // A held key would skip through the story: one press, one command.
-    if (!event.repeat) action();
-  }
-
-  function keyAction(key) {
-    switch (key) {
-      case "ArrowRight":
-      case " ":
-      case "PageDown":
-        return () => command("next");
-      case "ArrowLeft":
-      case "PageUp":
-        return () => command("back");
-      case "o":
-      case "O":
-        return () => command("open");
-      case "c":
-      case "C":
-        return () => command("close");
-      case "Enter":
-        return followWinner;
-      case "f":
-      case "F":
-        return toggleFullscreen;
-      case "r":
-      case "R":
-        return newRun;
-      case "l":
-      case "L":
-        return () => cyoa.presenterLogout(flash);
-      case "?":
-      case "h":
-      case "H":
-        return () => flash(KEYS, 8000);
-      default:
-        return /^[1-9]$/.test(key) ? () => followNumber(Number(key)) : null;
-    }
-  }
-
-  function followNumber(n) {
-    const d = state && state.decision;
-    if (!d) return flash("There is no decision on this slide.");
-    const choice = d.choices.find((c) => c.number === n) || d.choices[n - 1];
-    if (!choice) return flash("There is no choice " + n + ".");
-    command("follow", { choice: choice.id });
-  }
-
-  // Follows a closed vote's winner; anything else is "next", whose refusal
-  // (vote still open, a tie) the server explains.
-  function followWinner() {
-    const d = state && state.decision;
-    if (d && d.status === "closed" && d.winner && d.id === main.dataset.slide) {
-      return command("follow", { choice: d.winner });
-    }
-    command("next");
-  }
-
-  function newRun() {
-    if (window.confirm("Start a new run? The votes of this run stay in its history.")) command("new-run");
-  }
-
   function toggleFullscreen() {
     if (document.fullscreenElement) {
       document.exitFullscreen().catch(function () {});
@@ -294,17 +225,13 @@
     }
   }
 
-  function command(name, body) {
-    return cyoa.presenterCommand(name, body, onState, function (text) { flash(text); });
-  }
-
-  function flash(text, millis) {
+  function flash(text) {
     flashBox.textContent = text;
     flashBox.hidden = false;
     clearTimeout(flashTimer);
     flashTimer = setTimeout(function () {
       flashBox.hidden = true;
-    }, millis || 4000);
+    }, 4000);
   }
 
   // ---- helpers ------------------------------------------------------------

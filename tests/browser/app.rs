@@ -196,6 +196,16 @@ impl TestApp {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `GET /api/state`: where the talk stands, as anyone sees it.
+    pub async fn state(&self) -> serde_json::Value {
+        reqwest::get(self.url("/api/state"))
+            .await
+            .expect("the state")
+            .json()
+            .await
+            .expect("the state in JSON")
+    }
+
     /// The presenter's login URL (it sets the cookie and redirects).
     pub fn presenter_login_url(&self) -> String {
         self.url(&format!("/presenter?token={TOKEN}"))

@@ -120,12 +120,7 @@ pub async fn another_site_cannot_vote_for_a_visitor(driver: &mut Driver) {
     assert!(refusal.contains("not from another site"), "{refusal}");
 
     // Nothing counted; the visitor's vote and cookie are as they were.
-    let state: serde_json::Value = reqwest::get(app.url("/api/state"))
-        .await
-        .expect("the state")
-        .json()
-        .await
-        .expect("JSON");
+    let state = app.state().await;
     let decision = &state["decision"];
     assert_eq!(decision["total"], 1, "{state}");
     let left = decision["choices"]

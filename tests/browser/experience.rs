@@ -442,12 +442,7 @@ async fn hidden_results_show_only_the_total_until_the_vote_closes(driver: &mut D
     axe::check(&screen, "presenter with hidden results").await;
     save_screenshot(&screen, "hidden-results.png").await;
     // Nor do the pages' JSON and HTML carry them.
-    let state: Value = reqwest::get(app.url("/api/state"))
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("JSON");
+    let state = app.state().await;
     assert_eq!(state["decision"]["hidden"], json!(true));
     assert_eq!(state["decision"]["total"], json!(2));
     assert!(

@@ -17,8 +17,9 @@ async fn pages_name_every_static_file_with_its_version_and_that_url_is_kept_a_ye
     let app = spawn_app().await;
     let presenter = app.presenter_browser().await;
     let page = presenter.get("/presenter").await.text().await.expect("a page");
+    let console = presenter.get("/presenter/notes").await.text().await.expect("a page");
     let audience = app.get("/").await.text().await.expect("a page");
-    for text in [page, audience] {
+    for text in [page, console, audience] {
         let doc = html(&text);
         let urls: Vec<String> = select(&doc, "script[src], link[rel=stylesheet]")
             .iter()
