@@ -443,6 +443,15 @@ impl VoteStore {
     pub async fn verify(&self) -> Result<()> {
         delegate!(self.verify())
     }
+    /// Whether other instances may share this store, and so hear of this
+    /// one's votes and presenter changes on its events channel (Redis);
+    /// `false` for a store only this process sees.
+    pub fn shared(&self) -> bool {
+        match self {
+            VoteStore::Memory(_) => false,
+            VoteStore::Redis(_) => true,
+        }
+    }
     /// Why the store is taken for having lost its data, if it is.
     pub fn lost(&self) -> Option<String> {
         match self {

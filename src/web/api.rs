@@ -8,18 +8,18 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Presenter;
-use super::control::{self, Action};
 use super::error::{ApiError, ApiJson, Error};
 use super::state::AppState;
-use super::view::{DecisionView, StateView, Status};
 use super::voter::VoterCookie;
 use crate::store::{RunId, RunRecord};
+use crate::talk::control::{self, Action};
+use crate::talk::view::{DecisionView, StateView, Status};
 
 /// `GET /api/state`: where the talk stands; `you` from the voter cookie.
 pub async fn state(State(app): State<AppState>, cookie: VoterCookie) -> Result<Json<StateView>, ApiError> {
-    let view = StateView::load(&app)
+    let view = StateView::load(&app.talk)
         .await?
-        .with_you(&app, cookie.card().map(|c| c.voter()).as_ref())
+        .with_you(&app.talk, cookie.card().map(|c| c.voter()).as_ref())
         .await?;
     Ok(Json(view))
 }
@@ -27,7 +27,7 @@ pub async fn state(State(app): State<AppState>, cookie: VoterCookie) -> Result<J
 /// Applies a presenter command and answers with the presenter's state
 /// (the room code included).
 pub(super) async fn act(app: &AppState, action: Action) -> Result<Json<StateView>, ApiError> {
-    Ok(Json(control::apply(app, action).await?.for_presenter(app)))
+    Ok(Json(app.for_presenter(control::apply(&app.talk, action).await?)))
 }
 
 /// `POST /api/presenter/next`.
@@ -107,7 +107,7 @@ pub struct RunHistory {
 
 /// The history of `record`; `current` is the current run's number.
 pub fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory {
-    let story = app.story();
+    let story = app.talk.story();
     let decisions = record
         .closed
         .iter()
@@ -139,7 +139,7 @@ pub struct Runs {
 /// else, the runs whose results are published (a rehearsal stays the
 /// presenter's).
 pub async fn runs(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Runs>, ApiError> {
-    let records = app.store.runs().await?;
+    let records = app.talk.store.runs().await?;
     let current = records.last().map_or(0, |r| r.state.run);
     let presenter = super::results::presenter_reads(&app, &headers);
     Ok(Json(Runs {
@@ -161,11 +161,11 @@ pub async fn run(
 ) -> Result<Json<RunHistory>, ApiError> {
     let unknown = || Error::not_found("unknown_run", format!("There is no run {run:?}."));
     let id: RunId = run.parse().map_err(|_| unknown())?;
-    let record = app.store.run(id).await?.ok_or_else(unknown)?;
+    let record = app.talk.store.run(id).await?.ok_or_else(unknown)?;
     if !record.state.published.results && !super::results::presenter_reads(&app, &headers) {
         return Err(super::results::not_published().into());
     }
-    let current = app.store.current(&app.story().start).await?.run;
+    let current = app.talk.store.current(&app.talk.story().start).await?.run;
     Ok(Json(history(&app, record, current)))
 }
 
@@ -176,7 +176,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the vote store answers and still holds the talk's data.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    if let Some(why) = app.store.lost() {
+    if let Some(why) = app.talk.store.lost() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -185,7 +185,7 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
             ),
         );
     }
-    match app.store.ping().await {
+    match app.talk.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready".to_string()),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: the store does not answer");

@@ -132,14 +132,15 @@ pub fn unix_now() -> u64 {
 
 /// Whether `given` is the presenter token, in constant time.
 pub fn token_matches(state: &AppState, given: &str) -> bool {
-    bool::from(given.as_bytes().ct_eq(state.presenter_token.as_bytes()))
+    bool::from(given.as_bytes().ct_eq(state.access.presenter_token.as_bytes()))
 }
 
 /// What the request's presenter cookie is worth now.
 pub fn presenter_session(state: &AppState, headers: &HeaderMap) -> Session {
-    let jar = SignedCookieJar::from_headers(headers, state.key.clone());
-    jar.get(PRESENTER_COOKIE)
-        .map_or(Session::None, |c| state.presenter_sessions.check(c.value(), unix_now()))
+    let jar = SignedCookieJar::from_headers(headers, state.access.key.clone());
+    jar.get(PRESENTER_COOKIE).map_or(Session::None, |c| {
+        state.access.presenter_sessions.check(c.value(), unix_now())
+    })
 }
 
 /// Whether the request carries a valid presenter cookie.
@@ -150,14 +151,14 @@ pub fn has_presenter_cookie(state: &AppState, headers: &HeaderMap) -> bool {
 /// The cookie `/presenter?token=..` sets: a login from now, for this
 /// browser, this site only; the browser drops it when the login ends.
 pub fn presenter_cookie(state: &AppState) -> Cookie<'static> {
-    let sessions = &state.presenter_sessions;
+    let sessions = &state.access.presenter_sessions;
     let max_age = i64::try_from(sessions.max_age().as_secs()).unwrap_or(i64::MAX);
     Cookie::build((PRESENTER_COOKIE, sessions.issue(unix_now())))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
         .max_age(time::Duration::seconds(max_age))
-        .secure(state.secure_cookies)
+        .secure(state.site.secure_cookies)
         .build()
 }
 
@@ -204,7 +205,7 @@ fn origin_is_ours(state: &AppState, headers: &HeaderMap, origin: Option<&str>) -
     let Some(origin) = origin else {
         return false;
     };
-    if origin == state.public_origin {
+    if origin == state.site.public_origin {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
@@ -305,7 +306,7 @@ pub fn session_expired(state: &AppState) -> Error {
         "session_expired",
         format!(
             "Your presenter login has expired (a login lasts {}, --presenter-session): log in again at /presenter?token=TOKEN.",
-            super::limits::Span(state.presenter_sessions.max_age())
+            super::limits::Span(state.access.presenter_sessions.max_age())
         ),
     )
 }

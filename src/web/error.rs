@@ -118,6 +118,20 @@ impl From<StoreError> for Error {
     }
 }
 
+/// The one place where the talk's refusals get their HTTP status.
+impl From<crate::talk::Error> for Error {
+    fn from(e: crate::talk::Error) -> Self {
+        use crate::talk::Error as Talk;
+        match e {
+            Talk::NotFound { code, message } => Error::not_found(code, message),
+            Talk::Conflict { code, message } => Error::conflict(code, message),
+            Talk::Invalid { code, message } => Error::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            Talk::RunOver => super::room::new_code_needed(),
+            Talk::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The HTML error page.
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -200,6 +214,12 @@ impl From<Error> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<crate::talk::Error> for ApiError {
+    fn from(e: crate::talk::Error) -> Self {
         ApiError(e.into())
     }
 }

@@ -14,12 +14,12 @@ use super::error::Error;
 use super::pages::{Look, render};
 use super::results::{followed, run_on_map};
 use super::state::AppState;
-use super::view::current_record;
 use super::voter::PageVoter;
 use crate::i18n::Language;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::RunRecord;
 use crate::story::{Story, Then};
+use crate::talk::view::current_record;
 
 struct ExploreChoice {
     label: String,
@@ -80,8 +80,8 @@ fn not_yet(page: ExplorePage) -> Result<Response, Error> {
 
 /// `GET /explore`: the story map, every box a link to its first slide.
 pub async fn index(State(app): State<AppState>, PageVoter { jar, .. }: PageVoter) -> Result<Response, Error> {
-    let story = app.story();
-    let record = current_record(&app).await?;
+    let story = app.talk.story();
+    let record = current_record(&app.talk).await?;
     let mut page = page(&story, &record);
     if !page.published {
         return Ok((jar, not_yet(page)?).into_response());
@@ -104,8 +104,8 @@ pub async fn slide(
     Path(id): Path<String>,
     PageVoter { jar, .. }: PageVoter,
 ) -> Result<Response, Error> {
-    let story = app.story();
-    let record = current_record(&app).await?;
+    let story = app.talk.story();
+    let record = current_record(&app.talk).await?;
     let mut page = page(&story, &record);
     // Before it opens, every address answers alike: whether a slide
     // exists is story content too.

@@ -24,8 +24,8 @@ pub fn short_url(public_url: &str) -> String {
 /// types it.
 pub fn audience_url(app: &AppState, room_code: Option<&str>) -> String {
     match room_code {
-        Some(code) => format!("{}/?code={code}", app.public_url),
-        None => format!("{}/", app.public_url),
+        Some(code) => format!("{}/?code={code}", app.site.public_url),
+        None => format!("{}/", app.site.public_url),
     }
 }
 
@@ -58,11 +58,11 @@ pub fn qr_modules(url: &str) -> Option<usize> {
 /// changes with the run; anyone else the bare URL, whose page asks for the
 /// code, so the image cannot give the code away.
 pub async fn svg(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
-    let story = app.story();
-    let room_on = app.room.on(&story);
+    let story = app.talk.story();
+    let room_on = app.access.room.on(&story);
     let code = if room_on && super::results::presenter_reads(&app, &headers) {
-        let current = app.store.current(&story.start).await?;
-        Some(app.room.code_of(&current))
+        let current = app.talk.store.current(&story.start).await?;
+        Some(app.access.room.code_of(&current))
     } else {
         None
     };
@@ -88,7 +88,7 @@ pub async fn svg(State(app): State<AppState>, headers: HeaderMap) -> Result<Resp
 /// bytes read when the story was loaded. Nothing else is served here, so no
 /// path can reach any other file.
 pub async fn story_asset(State(app): State<AppState>, Path(name): Path<String>) -> Result<Response, Error> {
-    let story = app.story();
+    let story = app.talk.story();
     let theme = &story.settings.theme;
     let found = [theme.logo.as_ref(), theme.css.as_ref()]
         .into_iter()

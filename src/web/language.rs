@@ -21,6 +21,6 @@ pub async fn scope(State(app): State<AppState>, request: Request, next: Next) ->
         .get(ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let language = i18n::choose(app.story().settings.language.as_deref(), accept.as_deref());
+    let language = i18n::choose(app.talk.story().settings.language.as_deref(), accept.as_deref());
     i18n::with_language(language, next.run(request)).await
 }

@@ -485,7 +485,7 @@ impl FromRequestParts<AppState> for ClientAddress {
         Ok(ClientAddress(client_ip(
             &parts.headers,
             peer,
-            state.limits.limits.trust_forwarded_for,
+            state.traffic.limits.limits.trust_forwarded_for,
         )))
     }
 }

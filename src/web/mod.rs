@@ -1,15 +1,15 @@
 //! The web server: pages, the JSON API, the live socket.
 //!
-//! The flow of a request: [`auth`] and [`voter`] say who is calling,
-//! [`control`] changes the run or counts a vote, [`view`] says where the
-//! talk stands, [`push`] tells every socket, [`presence`] withdraws the
-//! votes of voters who left; [`results`] and [`explore`] open the run to
-//! the audience after the talk. [`Application`] binds and serves it all.
+//! The flow of a request: [`auth`], [`voter`] and [`room`] say who is
+//! calling and where they may vote, then the talk's core
+//! ([`crate::talk`]) changes the run or counts the vote, and [`error`]
+//! turns its refusals into HTTP answers; [`ws`] carries its pushes to the
+//! sockets; [`results`] and [`explore`] open the run to the audience after
+//! the talk. [`Application`] binds and serves it all.
 
 pub mod api;
 pub mod assets;
 pub mod auth;
-pub mod control;
 pub mod error;
 pub mod explore;
 pub mod headers;
@@ -19,16 +19,12 @@ pub mod language;
 pub mod limits;
 pub mod notes;
 pub mod pages;
-pub mod presence;
-pub mod push;
-pub mod reload;
 pub mod results;
 pub mod room;
 pub mod scrape;
 pub mod serve;
 pub mod sms;
 pub mod state;
-pub mod view;
 pub mod voter;
 pub mod ws;
 
@@ -124,7 +120,6 @@ impl Application {
             .to_string();
         let (public_origin, secure_cookies) = crate::settings::public_origin(&public_url).map_err(invalid)?;
         let (stop, stopping) = watch::channel(false);
-        let story_settings = &story.settings;
         let phone_key = derive_phone_key(secrets.secret.as_bytes());
         #[cfg(feature = "sms-outbound")]
         let outbound = match sms.results {
@@ -141,33 +136,35 @@ impl Application {
             phone_key,
             account_sid: sms.account_sid,
         };
+        let grace = room_settings.presence_grace.unwrap_or(story.settings.presence_grace);
+        let sms_number = sms.number.clone().filter(|_| sms.enabled());
+        let talk = crate::talk::Talk::new(story, store, grace, sms_number, stopping);
         let state = AppState::new(state::Inner {
-            key: cookie_key(&secrets.secret),
-            presenter_sessions: auth::PresenterSessions::new(
-                &secrets.secret,
-                &secrets.presenter_token,
-                limits.presenter_session,
-            ),
-            room: room::Room::new(&secrets.secret, room_settings.room_code),
-            presenter_token: secrets.presenter_token,
-            public_url,
-            public_origin,
-            secure_cookies,
-            web_votes: story_settings.web_votes,
-            grace: room_settings.presence_grace.unwrap_or(story_settings.presence_grace),
-            pushes: push::Pushes::new(),
-            limits: limits::Guards::new(limits),
-            presence: presence::Presence::default(),
-            control: tokio::sync::Mutex::new(()),
-            stopping,
-            run_hint: std::sync::atomic::AtomicU64::new(0),
-            sms,
-            #[cfg(feature = "sms-outbound")]
-            outbound,
-            sockets: tokio_util::task::TaskTracker::new(),
-            story_problems: Default::default(),
-            story: arc_swap::ArcSwap::from_pointee(story),
-            store,
+            talk,
+            access: state::Access {
+                key: cookie_key(&secrets.secret),
+                presenter_sessions: auth::PresenterSessions::new(
+                    &secrets.secret,
+                    &secrets.presenter_token,
+                    limits.presenter_session,
+                ),
+                room: room::Room::new(&secrets.secret, room_settings.room_code),
+                presenter_token: secrets.presenter_token,
+            },
+            site: state::Site {
+                public_url,
+                public_origin,
+                secure_cookies,
+            },
+            traffic: state::Traffic {
+                limits: limits::Guards::new(limits),
+                sockets: tokio_util::task::TaskTracker::new(),
+            },
+            sms: state::Texts {
+                config: sms,
+                #[cfg(feature = "sms-outbound")]
+                outbound,
+            },
         });
         let router = router(state.clone(), server.static_dir);
         Ok(Application {
@@ -192,35 +189,35 @@ impl Application {
 
     /// The audience's base URL, without a trailing slash.
     pub fn public_url(&self) -> &str {
-        &self.state.public_url
+        &self.state.site.public_url
     }
 
     /// The audience page's URL.
     pub fn audience_url(&self) -> String {
-        format!("{}/", self.state.public_url)
+        format!("{}/", self.state.site.public_url)
     }
 
     /// Whether `/sms` takes votes.
     pub fn sms_enabled(&self) -> bool {
-        self.state.sms.enabled()
+        self.state.sms.config.enabled()
     }
 
     /// The URL Twilio must post text messages to: the number's Messaging
     /// webhook.
     pub fn sms_url(&self) -> String {
-        format!("{}/sms", self.state.public_url)
+        format!("{}/sms", self.state.site.public_url)
     }
 
     /// Whether joining needs the room code (`--room-code` or the story's
     /// `room_code`).
     pub fn room_code(&self) -> bool {
-        self.state.room.on(&self.state.story())
+        self.state.access.room.on(&self.state.talk.story())
     }
 
     /// Whether SMS voters are texted the outcome (`--sms-results`).
     pub fn sms_results(&self) -> bool {
         #[cfg(feature = "sms-outbound")]
-        return self.state.outbound.is_some();
+        return self.state.sms.outbound.is_some();
         #[cfg(not(feature = "sms-outbound"))]
         false
     }
@@ -232,12 +229,12 @@ impl Application {
 
     /// The presenter view's URL, without the token.
     pub fn presenter_page(&self) -> String {
-        format!("{}/presenter", self.state.public_url)
+        format!("{}/presenter", self.state.site.public_url)
     }
 
     /// The presenter's login URL. It holds the token: print it once, never log it.
     pub fn presenter_url(&self) -> String {
-        format!("{}?token={}", self.presenter_page(), self.state.presenter_token)
+        format!("{}?token={}", self.presenter_page(), self.state.access.presenter_token)
     }
 
     /// Serves until SIGTERM or Ctrl-C, then stops gracefully.
@@ -253,14 +250,11 @@ impl Application {
     /// deadline are dropped.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let app = self.state.clone();
-        let background = [
-            tokio::spawn(push::flusher(app.clone())),
-            tokio::spawn(push::listener(app.clone())),
-            tokio::spawn(presence::heartbeat(app.clone())),
-            tokio::spawn(presence::sweeper(app.clone())),
-            tokio::spawn(notes::minting(app.clone())),
-        ];
-        let watcher = self.watched.map(|path| tokio::spawn(reload::watch(app.clone(), path)));
+        let mut background = app.talk.spawn_background();
+        background.push(tokio::spawn(notes::minting(app.clone())));
+        let watcher = self
+            .watched
+            .map(|path| tokio::spawn(crate::talk::reload::watch(app.talk.clone(), path)));
         #[cfg(feature = "sms-outbound")]
         let results = self
             .state
@@ -269,18 +263,23 @@ impl Application {
             .map(|outbound| tokio::spawn(sms::results_worker(self.state.clone(), outbound)));
         let tell = self.stop;
         let (stopped, signalled) = tokio::sync::oneshot::channel::<()>();
-        let serve = serve::serve(self.listener, self.router, self.state.limits.clone(), async move {
-            stop.await;
-            tracing::info!("stopping");
-            // Sockets are upgraded connections the server no longer
-            // tracks: they close on this signal.
-            let _ = tell.send(true);
-            let _ = stopped.send(());
-        });
+        let serve = serve::serve(
+            self.listener,
+            self.router,
+            self.state.traffic.limits.clone(),
+            async move {
+                stop.await;
+                tracing::info!("stopping");
+                // Sockets are upgraded connections the server no longer
+                // tracks: they close on this signal.
+                let _ = tell.send(true);
+                let _ = stopped.send(());
+            },
+        );
         let work = async {
             let result = serve.await;
-            app.sockets.close();
-            app.sockets.wait().await;
+            app.traffic.sockets.close();
+            app.traffic.sockets.wait().await;
             for task in background.into_iter().chain(watcher) {
                 let _ = task.await;
             }
@@ -302,7 +301,7 @@ impl Application {
             _ = deadline => {
                 tracing::warn!(
                     within = ?SHUTDOWN_WITHIN,
-                    sockets = app.sockets.len(),
+                    sockets = app.traffic.sockets.len(),
                     "connections still open at the shutdown deadline: dropping them"
                 );
                 Ok(())
@@ -419,7 +418,7 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
             post(sms::webhook)
                 .layer(DefaultBodyLimit::max(2 * crate::sms::MAX_BODY_BYTES))
                 .layer(axum::middleware::from_fn_with_state(
-                    state.limits.clone(),
+                    state.traffic.limits.clone(),
                     limits::sms_signatures,
                 )),
         )
@@ -427,18 +426,18 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         .with_state(state.clone());
     let app = tower::ServiceBuilder::new()
         .layer(axum::middleware::map_response_with_state(
-            headers::Https(state.secure_cookies),
+            headers::Https(state.site.secure_cookies),
             headers::secure,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.limits.clone(),
+            state.traffic.limits.clone(),
             limits::per_address,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.limits.clone(),
+            state.traffic.limits.clone(),
             limits::body_deadline,
         ))
-        .layer(DefaultBodyLimit::max(state.limits.limits.max_body))
+        .layer(DefaultBodyLimit::max(state.traffic.limits.limits.max_body))
         .service(routes);
     crate::telemetry::request_layers(app)
 }

@@ -18,8 +18,8 @@ use tokio::time::Instant;
 use super::error::Error;
 use super::pages::PresenterQuery;
 use super::state::AppState;
-use super::view::{StateView, Status};
 use crate::story::{Story, Then, render_markdown};
+use crate::talk::view::{StateView, Status};
 
 /// What the console shows of the current slide's decision.
 struct ConsoleDecision {
@@ -94,7 +94,7 @@ pub const MINT_WINDOW: Duration = Duration::from_secs(5);
 
 impl MintFigures {
     fn read(app: &AppState, per_second: f64) -> MintFigures {
-        let m = &app.limits.minting;
+        let m = &app.traffic.limits.minting;
         MintFigures {
             per_second: (per_second * 10.0).round() / 10.0,
             minted: m.minted.load(Ordering::Relaxed),
@@ -107,7 +107,7 @@ impl MintFigures {
 /// Pushes `{"type":"minting",...}` ([`MintFigures`]) to the presenter
 /// screens each second the figures changed, until the server stops.
 pub async fn minting(app: AppState) {
-    let mut stopping = app.stopping.clone();
+    let mut stopping = app.talk.stopping();
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // (when, minted) of the last seconds: the rate is the change across them.
@@ -119,7 +119,7 @@ pub async fn minting(app: AppState) {
             _ = stopping.changed() => return,
         }
         let now = Instant::now();
-        let minted = app.limits.minting.minted.load(Ordering::Relaxed);
+        let minted = app.traffic.limits.minting.minted.load(Ordering::Relaxed);
         seen.push_back((now, minted));
         while seen
             .front()
@@ -137,7 +137,7 @@ pub async fn minting(app: AppState) {
         if figures != last {
             last = figures;
             let text = serde_json::json!({ "type": "minting", "minting": figures }).to_string();
-            app.pushes.presenters(text.into());
+            app.talk.pushes.presenters(text.into());
         }
     }
 }
@@ -162,8 +162,8 @@ pub async fn console(
     if let Some(login) = super::pages::presenter_door(&app, &headers, query.token, "/presenter/notes")? {
         return Ok(login);
     }
-    let story = app.story();
-    let view = match StateView::load(&app).await {
+    let story = app.talk.story();
+    let view = match StateView::load(&app.talk).await {
         Ok(view) => view,
         Err(e) => return super::pages::store_lost(&app, super::pages::PresenterScreen::Console, e),
     };
@@ -225,7 +225,7 @@ pub async fn console(
         upcoming,
         started: view.started.map(|s| s.to_string()).unwrap_or_default(),
         now: now_ms(),
-        problems: app.story_problems(),
+        problems: app.talk.story_problems(),
         // The rate since the last push; the next push corrects it.
         minting: MintFigures::read(&app, 0.0),
     };

@@ -15,18 +15,17 @@ use axum_extra::extract::cookie::{CookieJar, SignedCookieJar};
 use serde::Deserialize;
 
 use super::auth::{self, Session, Site};
-use super::control;
 use super::error::{ApiError, Error, PageForm};
 use super::join;
 use super::limits::{ClientAddress, Span};
-use super::presence;
 use super::room::{self, Pass, TypedCode};
 use super::state::AppState;
-use super::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 use super::voter::{self, VoterCard, VoterCookie};
 use crate::i18n::Language;
 use crate::store::{Published, RunId, StoreError, VoteKind};
 use crate::story::{Decision, Story};
+use crate::talk::presence;
+use crate::talk::view::{DecisionView, SmsHint, SmsView, StateView, Status};
 
 /// A decision as the templates show it.
 struct Panel {
@@ -116,7 +115,7 @@ impl JoinPanel {
     fn of(app: &AppState, run: RunId, room_code: Option<String>, join_slide: bool, tr: &Language) -> JoinPanel {
         let url = join::audience_url(app, room_code.as_deref());
         JoinPanel {
-            short_url: join::short_url(&app.public_url),
+            short_url: join::short_url(&app.site.public_url),
             qr_src: match &room_code {
                 Some(_) => format!("/join.svg?run={run}"),
                 None => "/join.svg".to_string(),
@@ -125,7 +124,7 @@ impl JoinPanel {
             qr_size: join::qr_modules(&url).unwrap_or(0),
             qr_alt: tr.f("join.qr_alt", &[("url", &url)]),
             url,
-            sms_number: SmsView::of(app).filter(|_| join_slide).map(|s| s.number),
+            sms_number: SmsView::of(&app.talk).filter(|_| join_slide).map(|s| s.number),
         }
     }
 }
@@ -310,11 +309,11 @@ fn audience_page(
         .map(|s| tr.f("page.or_text", &[("keys", &s.keys)]))
         .unwrap_or_default();
     // `pinned` is a known decision id (`[a-z0-9-]`), safe in a URL.
-    let refresh = (presence::kind(app) == VoteKind::Presence).then(|| {
+    let refresh = (presence::kind(&app.talk) == VoteKind::Presence).then(|| {
         let here = pinned.map_or_else(|| "/".to_string(), |d| format!("/vote/{d}"));
-        (presence::page_refresh(app).as_secs(), format!("{here}?{HERE}=1"))
+        (presence::page_refresh(&app.talk).as_secs(), format!("{here}?{HERE}=1"))
     });
-    let story = app.story();
+    let story = app.talk.story();
     render(AudiencePage {
         tr,
         hint,
@@ -391,13 +390,13 @@ async fn audience_load(
     let (jar, card) = voter::page_voter(app, &cookie, &headers, ip)?;
     let voter = card.as_ref().map(VoterCard::voter);
     if let (Some(voter), Ok(Query(PageQuery { here: Some(_) }))) = (&voter, query) {
-        presence::page_loaded(app, voter).await;
+        presence::page_loaded(&app.talk, voter).await;
     }
     let view = match decision {
-        Some(d) => StateView::load_pinned(app, d).await?,
-        None => StateView::load(app).await?,
+        Some(d) => StateView::load_pinned(&app.talk, d).await?,
+        None => StateView::load(&app.talk).await?,
     };
-    let view = view.with_you(app, voter.as_ref()).await?;
+    let view = view.with_you(&app.talk, voter.as_ref()).await?;
     let reader = Reader {
         card: card.as_ref(),
         notice: None,
@@ -417,7 +416,7 @@ pub async fn pinned(
     Path(decision): Path<String>,
     request: AudienceRequest,
 ) -> Result<Response, Error> {
-    let story = app.story();
+    let story = app.talk.story();
     let d = known_decision(&story, &decision)?;
     // `d.id` is a decision id (`[a-z0-9-]`), safe in a URL.
     audience_load(&app, Some(d), &format!("/vote/{}", d.id), request).await
@@ -457,7 +456,7 @@ pub async fn vote(
         crate::metrics::vote_refused("cross_origin");
         return Err(auth::cross_site("Votes"));
     }
-    let story = app.story();
+    let story = app.talk.story();
     // A vote, refused before it reaches `control::cast`: counted here.
     let d = known_decision(&story, &decision).inspect_err(|e| crate::metrics::vote_refused(e.code))?;
     let Some(card) = cookie.card() else {
@@ -483,12 +482,12 @@ pub async fn vote(
         ));
     }
     if voter::old_enough(&app, card.issued_ms).is_err() {
-        return tap_again(&app, d, Some(card), SignedCookieJar::new(app.key.clone())).await;
+        return tap_again(&app, d, Some(card), SignedCookieJar::new(app.access.key.clone())).await;
     }
     let voter = card.voter();
     // The form is a page's vote: present while the page reloads itself.
-    presence::page_loaded(&app, &voter).await;
-    control::cast(&app, pass, &voter, &d.id, &form.choice, presence::kind(&app)).await?;
+    presence::page_loaded(&app.talk, &voter).await;
+    app.cast(pass, &voter, &d.id, &form.choice).await?;
     Ok(Redirect::to(&format!("/vote/{}", d.id)).into_response())
 }
 
@@ -500,9 +499,9 @@ async fn tap_again(
     card: Option<&VoterCard>,
     jar: SignedCookieJar,
 ) -> Result<Response, Error> {
-    let view = StateView::load_pinned(app, d)
+    let view = StateView::load_pinned(&app.talk, d)
         .await?
-        .with_you(app, card.map(VoterCard::voter).as_ref())
+        .with_you(&app.talk, card.map(VoterCard::voter).as_ref())
         .await?;
     let reader = Reader {
         card,
@@ -532,7 +531,7 @@ pub fn presenter_door(
         if token.is_empty() || !auth::token_matches(app, &token) {
             return Err(login_needed(app, "That presenter token is wrong."));
         }
-        let jar = SignedCookieJar::new(app.key.clone()).add(auth::presenter_cookie(app));
+        let jar = SignedCookieJar::new(app.access.key.clone()).add(auth::presenter_cookie(app));
         // 303 to the bare URL, so the token leaves the address bar and history.
         return Ok(Some((jar, Redirect::to(here)).into_response()));
     }
@@ -542,7 +541,7 @@ pub fn presenter_door(
             app,
             &format!(
                 "Your presenter login has expired (a login lasts {}).",
-                Span(app.presenter_sessions.max_age())
+                Span(app.access.presenter_sessions.max_age())
             ),
         )),
         Session::None => Err(login_needed(app, "This page is for the presenter.")),
@@ -570,7 +569,7 @@ struct LoggedOutPage {
 
 /// `GET /presenter/logged-out`: where the logout leads; it changes nothing.
 pub async fn logged_out(State(app): State<AppState>) -> Result<Html<String>, Error> {
-    let story = app.story();
+    let story = app.talk.story();
     render(LoggedOutPage {
         theme_mode: story.settings.theme.mode.clone(),
         theme_accent: story.settings.theme.accent.clone(),
@@ -588,11 +587,11 @@ pub async fn presenter(
     if let Some(login) = presenter_door(&app, &headers, query.token, "/presenter")? {
         return Ok(login);
     }
-    let view = match StateView::load(&app).await {
+    let view = match StateView::load(&app.talk).await {
         Ok(view) => view,
         Err(e) => return store_lost(&app, PresenterScreen::View, e),
     };
-    let story = app.story();
+    let story = app.talk.story();
     let slide = story.slide(&view.slide.id);
     let join_slide = slide.is_some_and(|s| s.join);
     let tr = crate::i18n::current();
@@ -609,7 +608,7 @@ pub async fn presenter(
         body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
-        audience_url: format!("{}/", app.public_url),
+        audience_url: format!("{}/", app.site.public_url),
         room_code,
         // On a decision slide, until its vote closes.
         sms: view
@@ -623,7 +622,7 @@ pub async fn presenter(
             }),
         join,
         join_slide,
-        problems: app.story_problems(),
+        problems: app.talk.story_problems(),
     };
     Ok(render(page)?.into_response())
 }
@@ -657,10 +656,10 @@ struct StoreLostPage<'a> {
 /// What a presenter's screen answers when its state could not be read
 /// (`failed`): the store-lost page if that is why, else the error.
 pub(super) fn store_lost(app: &AppState, screen: PresenterScreen, failed: StoreError) -> Result<Response, Error> {
-    let Some(why) = app.store.lost() else {
+    let Some(why) = app.talk.store.lost() else {
         return Err(failed.into());
     };
-    let story = app.story();
+    let story = app.talk.story();
     let (main_id, body_class, script) = match screen {
         PresenterScreen::View => ("presenter", "presenter", "presenter.js"),
         PresenterScreen::Console => ("console", "console", "notes.js"),
@@ -690,7 +689,7 @@ pub(super) fn login_needed(app: &AppState, why: &str) -> Error {
 
 /// The login URL as a page may show it: the token left out.
 fn login_url(app: &AppState) -> String {
-    format!("{}/presenter?token=…", app.public_url)
+    format!("{}/presenter?token=…", app.site.public_url)
 }
 
 /// Anything else: a 404 page, or JSON under `/api/`.

@@ -18,16 +18,16 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{self, RunHistory};
 use super::auth::{self, Presenter};
-use super::control::Action;
 use super::error::{ApiError, ApiJson, Error};
 use super::pages::{Look, render, tie_text};
 use super::state::AppState;
-use super::view::{DecisionView, StateView, current_record};
 use super::voter::PageVoter;
 use crate::i18n::Language;
 use crate::map::{MapOptions, RunOnMap};
 use crate::store::{Publication, RunId, RunRecord};
 use crate::story::{Results, Story};
+use crate::talk::control::Action;
+use crate::talk::view::{DecisionView, StateView, current_record};
 
 /// Body of `/api/presenter/results` and `/api/presenter/explore`.
 #[derive(Deserialize)]
@@ -193,8 +193,8 @@ pub async fn page(
     PageVoter { jar, .. }: PageVoter,
 ) -> Result<Response, Error> {
     // The voter cookie lets the page's script open the live socket.
-    let story = app.story();
-    let record = current_record(&app).await?;
+    let story = app.talk.story();
+    let record = current_record(&app.talk).await?;
     let published = record.state.published.results;
     let waiting = !published && !presenter_reads(&app, &headers);
     let run = record.state.run;
@@ -288,7 +288,7 @@ pub async fn run_or_export(
     headers: HeaderMap,
     Path(run): Path<String>,
 ) -> Result<Response, ApiError> {
-    let story = app.story();
+    let story = app.talk.story();
     let (id, csv) = match (run.strip_suffix(".csv"), run.strip_suffix(".json")) {
         (Some(id), _) => (id, true),
         (_, Some(id)) => (id, false),
@@ -299,13 +299,13 @@ pub async fn run_or_export(
         return Err(bad().into());
     }
     let id: RunId = id.parse().map_err(|_| bad())?;
-    let Some(record) = app.store.run(id).await? else {
+    let Some(record) = app.talk.store.run(id).await? else {
         return Err(Error::not_found("unknown_run", format!("There is no run {id}.")).into());
     };
     if !record.state.published.results && !presenter_reads(&app, &headers) {
         return Err(not_published().into());
     }
-    let current = app.store.current(&story.start).await?.run;
+    let current = app.talk.store.current(&story.start).await?.run;
     let history = api::history(&app, record, current);
     let name = format!(
         "attachment; filename=\"cyoa-run-{id}.{}\"",
@@ -353,14 +353,14 @@ pub fn not_published() -> Error {
 /// open vote, unless its results are hidden until it closes: the map is
 /// shown on the projector too).
 pub async fn run_on_map(app: &AppState, record: &RunRecord) -> Result<RunOnMap, Error> {
-    let story = app.story();
+    let story = app.talk.story();
     let live = |open: &str| {
         story
             .decision(open)
             .is_none_or(|d| story.results_of(d) == Results::Live)
     };
     let open_tally = match &record.state.open {
-        Some(open) if live(open) => Some(app.store.tally(record.state.run, open).await?),
+        Some(open) if live(open) => Some(app.talk.store.tally(record.state.run, open).await?),
         _ => None,
     };
     Ok(RunOnMap::new(record, open_tally))
@@ -376,8 +376,8 @@ pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<
             "The story map is for the presenter: log in with the presenter URL that `cyoa serve` printed.",
         ));
     }
-    let story = app.story();
-    let record = current_record(&app).await?;
+    let story = app.talk.story();
+    let record = current_record(&app.talk).await?;
     let run = run_on_map(&app, &record).await?;
     let svg = crate::map::render(
         &story,

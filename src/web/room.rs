@@ -228,7 +228,7 @@ fn cookie(app: &AppState, run: RunId, code: &str) -> Cookie<'static> {
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(time::Duration::hours(MAX_AGE_HOURS))
-        .secure(app.secure_cookies)
+        .secure(app.site.secure_cookies)
         .build()
 }
 
@@ -236,7 +236,7 @@ fn cookie(app: &AppState, run: RunId, code: &str) -> Cookie<'static> {
 /// entered with, when it is one we signed.
 fn held(app: &AppState, headers: &HeaderMap) -> Option<(RunId, String)> {
     CookieJar::from_headers(headers).get(ROOM_COOKIE)?;
-    let jar = SignedCookieJar::from_headers(headers, app.key.clone());
+    let jar = SignedCookieJar::from_headers(headers, app.access.key.clone());
     let value = jar.get(ROOM_COOKIE)?.value().to_string();
     let (run, code) = value.split_once('.')?;
     Some((run.parse().ok()?, code.to_string()))
@@ -244,41 +244,25 @@ fn held(app: &AppState, headers: &HeaderMap) -> Option<(RunId, String)> {
 
 /// Whether the cookie `held` is good for the run `current`.
 fn admits(app: &AppState, held: &(RunId, String), current: &RunState) -> bool {
-    held.0 == current.run && same_code(&held.1, &app.room.code_of(current))
+    held.0 == current.run && same_code(&held.1, &app.access.room.code_of(current))
 }
 
-/// Where a request may vote: the answer of [`admit`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pass {
-    /// No room code: votes go to the current run.
-    Open,
-    /// Entered with the code of this run: votes count in it, and are
-    /// refused once another run has started.
-    Run(RunId),
-}
-
-impl Pass {
-    /// Whether this pass lets a page follow the run `run`.
-    pub fn admits(self, run: RunId) -> bool {
-        match self {
-            Pass::Open => true,
-            Pass::Run(r) => r == run,
-        }
-    }
-}
+/// Where a request may vote: the answer of [`admit`] (the talk's own
+/// notion, as a vote carries it into the core).
+pub use crate::talk::Pass;
 
 /// May this request vote in the current run? With the room code off,
 /// always (and no store call is made); with it on, only with the room
 /// cookie of the current run: else the 403 `room_code` refusal.
 pub async fn admit(app: &AppState, headers: &HeaderMap) -> Result<Pass, Error> {
-    let story = app.story();
-    if !app.room.on(&story) {
+    let story = app.talk.story();
+    if !app.access.room.on(&story) {
         return Ok(Pass::Open);
     }
     let Some(held) = held(app, headers) else {
         return Err(code_needed());
     };
-    let current = app.store.current(&story.start).await?;
+    let current = app.talk.store.current(&story.start).await?;
     if admits(app, &held, &current) {
         Ok(Pass::Run(current.run))
     } else {
@@ -311,8 +295,8 @@ impl FromRequestParts<AppState> for TypedCode {
             .find(|(name, _)| name == "code")
             .map(|(_, value)| value.into_owned());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        let from =
-            limits::client_ip(&parts.headers, peer, app.limits.limits.trust_forwarded_for).map(limits::address_key);
+        let from = limits::client_ip(&parts.headers, peer, app.traffic.limits.limits.trust_forwarded_for)
+            .map(limits::address_key);
         Ok(TypedCode { code, from })
     }
 }
@@ -338,7 +322,10 @@ pub fn new_code_needed() -> Error {
 /// The room code of the current run, for the presenter's pages and state;
 /// `None` when the room code is off.
 pub fn presenter_code(app: &AppState, run: RunId, started: Option<u64>) -> Option<String> {
-    app.room.on(&app.story()).then(|| app.room.code(run, started))
+    app.access
+        .room
+        .on(&app.talk.story())
+        .then(|| app.access.room.code(run, started))
 }
 
 /// The join page: asks for the room code, with a plain form that works
@@ -356,7 +343,7 @@ struct JoinPage {
 }
 
 fn join_page(app: &AppState, here: &str, status: StatusCode, problem: Option<&str>) -> Result<Response, Error> {
-    let story = app.story();
+    let story = app.talk.story();
     let tr = crate::i18n::current();
     let page = JoinPage {
         tr,
@@ -390,11 +377,11 @@ pub async fn door(
     typed: &TypedCode,
     here: &str,
 ) -> Result<Option<Response>, Error> {
-    let story = app.story();
-    if !app.room.on(&story) {
+    let story = app.talk.story();
+    if !app.access.room.on(&story) {
         return Ok(None);
     }
-    let current = app.store.current(&story.start).await?;
+    let current = app.talk.store.current(&story.start).await?;
     let held = held(app, headers);
     let inside = held.as_ref().is_some_and(|h| admits(app, h, &current));
     let code = typed
@@ -404,12 +391,12 @@ pub async fn door(
         .filter(|t| *t != Err(NotACode::Empty));
     // Shut out for guessing: no code is read, right or wrong.
     if let (Some(_), Some(from), false) = (&code, typed.from, inside)
-        && let Some(wait) = app.room.wrong.shut_for(from)
+        && let Some(wait) = app.access.room.wrong.shut_for(from)
     {
         return too_many_wrong(app, here, wait).map(Some);
     }
     let wrong = |problem| {
-        match typed.from.and_then(|from| app.room.wrong.wrong(from)) {
+        match typed.from.and_then(|from| app.access.room.wrong.wrong(from)) {
             Some(wait) => too_many_wrong(app, here, wait),
             None => join_page(app, here, StatusCode::FORBIDDEN, Some(problem)),
         }
@@ -419,8 +406,8 @@ pub async fn door(
         // Already in (an old photo of the QR code, a second scan): no
         // need to read the code again.
         Some(_) if inside => Ok(Some(Redirect::to(here).into_response())),
-        Some(Ok(code)) if same_code(&code, &app.room.code_of(&current)) => {
-            let jar = SignedCookieJar::new(app.key.clone()).add(cookie(app, current.run, &code));
+        Some(Ok(code)) if same_code(&code, &app.access.room.code_of(&current)) => {
+            let jar = SignedCookieJar::new(app.access.key.clone()).add(cookie(app, current.run, &code));
             // 303 to the bare URL: the code leaves the address bar.
             Ok(Some((jar, Redirect::to(here)).into_response()))
         }
@@ -486,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn a_vote_with_the_last_runs_pass_counts_nothing_in_the_new_one() {
         use crate::store::{VoteKind, Voter};
-        use crate::web::control::{self, Action};
+        use crate::talk::control::{self, Action};
         let story = Story::parse(
             "t.toml",
             r#"
@@ -504,20 +491,23 @@ choices = [{ id = "x", label = "X", goto = "d" }, { id = "y", label = "Y", goto 
         .expect("the story checks")
         .story;
         let (app, _stop) = AppState::for_tests(story);
-        control::apply(&app, Action::Open).await.expect("open");
+        control::apply(&app.talk, Action::Open).await.expect("open");
         let voter = Voter::web("0123456789abcdef0123456789abcdef");
-        control::cast(&app, Pass::Run(1), &voter, "d", "x", VoteKind::Sticky)
+        control::cast(&app.talk, Pass::Run(1), &voter, "d", "x", VoteKind::Sticky)
             .await
             .expect("counted in its run");
-        control::apply(&app, Action::NewRun).await.expect("a new run");
-        control::apply(&app, Action::Open).await.expect("open");
-        let refused = control::cast(&app, Pass::Run(1), &voter, "d", "y", VoteKind::Sticky).await;
+        control::apply(&app.talk, Action::NewRun).await.expect("a new run");
+        control::apply(&app.talk, Action::Open).await.expect("open");
+        let refused = control::cast(&app.talk, Pass::Run(1), &voter, "d", "y", VoteKind::Sticky).await;
         assert_eq!(
-            refused.map_err(|e| (e.status, e.code)),
+            refused.map_err(|e| {
+                let e = Error::from(e);
+                (e.status, e.code)
+            }),
             Err((StatusCode::FORBIDDEN, "room_code"))
         );
-        assert_eq!(app.store.tally(2, "d").await.expect("a tally").get("y"), 0);
-        assert_eq!(app.store.tally(1, "d").await.expect("a tally").get("x"), 1);
+        assert_eq!(app.talk.store.tally(2, "d").await.expect("a tally").get("y"), 0);
+        assert_eq!(app.talk.store.tally(1, "d").await.expect("a tally").get("x"), 1);
     }
 
     #[test]

@@ -1,34 +1,18 @@
 //! `POST /sms`: Twilio's Messaging webhook, handed to [`crate::sms::handle`].
 //!
-//! The server is the [`Ballots`] the SMS module votes through: a text's
-//! vote is counted by [`control::count`], the function that counts every
-//! tap too, so it shows in `votes_counted{channel="sms"}`, marks its
+//! The talk is the [`Ballots`](crate::sms::Ballots) the SMS module votes
+//! through: a text's vote is counted by [`crate::talk::control::count`],
+//! the function that counts every tap too, so it shows in `votes_counted{channel="sms"}`, marks its
 //! decision's tally for the same coalesced pushes as a web vote, and starts
 //! the same vote-to-push clock. Every webhook is counted in `sms_received`,
 //! and one that counted nothing in `sms_refused`, by reason.
-
-use std::future::Future;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::control::{self, Ballot};
 use super::state::AppState;
-use crate::sms::{Ballots, TextVote};
-use crate::store::{Delivery, RunState, StoreError};
-
-impl Ballots for AppState {
-    fn current(&self, start: &str) -> impl Future<Output = Result<RunState, StoreError>> + Send {
-        self.store.current(start)
-    }
-
-    fn take(&self, vote: TextVote<'_>) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
-        let ballot = Ballot::Text { sid: vote.sid };
-        control::count(self, vote.run, vote.decision, vote.voter, vote.choice, ballot)
-    }
-}
 
 /// `POST /sms`: counts the text and answers Twilio with TwiML (or refuses
 /// it with a plain-text reason).
@@ -42,9 +26,18 @@ pub async fn webhook(
     // Twilio signs the URL it posted to, query included: the original one,
     // not what a nested router may have stripped.
     let path_and_query = uri.path_and_query().map_or("/sms", |p| p.as_str());
-    let open = app.pushes.open_vote();
+    let open = app.talk.pushes.open_vote();
     let hint = open.as_ref().map(|(run, decision)| (*run, decision.as_str()));
-    let outcome = crate::sms::handle(&app.sms, &app.story(), &app, hint, path_and_query, &headers, &body).await;
+    let outcome = crate::sms::handle(
+        &app.sms.config,
+        &app.talk.story(),
+        &app.talk,
+        hint,
+        path_and_query,
+        &headers,
+        &body,
+    )
+    .await;
     if let Some(reason) = outcome.refused {
         crate::metrics::sms_refused(reason);
     }
@@ -61,12 +54,12 @@ pub async fn webhook(
 /// vote.
 #[cfg(feature = "sms-outbound")]
 async fn remember_voter(app: &AppState, run: crate::store::RunId, decision: &str, body: &[u8]) {
-    let Some(outbound) = &app.outbound else { return };
+    let Some(outbound) = &app.sms.outbound else { return };
     // `sms::handle` counted it, so the form has a non-empty `From`.
     let Some((_, from)) = form_urlencoded::parse(body).find(|(k, _)| k == "From") else {
         return;
     };
-    if let Err(e) = outbound.remember(&app.store, run, decision, &from).await {
+    if let Err(e) = outbound.remember(&app.talk.store, run, decision, &from).await {
         tracing::warn!(error = %e, "cannot keep an SMS voter's number for the results text");
     }
 }
@@ -82,12 +75,12 @@ const RESULTS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// server stops.
 #[cfg(feature = "sms-outbound")]
 pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::outbound::Outbound>) {
-    use super::push::Push;
+    use crate::talk::push::Push;
     use tokio::sync::broadcast::error::RecvError;
 
     // Only states matter here: the channel with fewer tallies.
-    let mut pushes = app.pushes.subscribe_audience();
-    let mut stopping = app.stopping.clone();
+    let mut pushes = app.talk.pushes.subscribe_audience();
+    let mut stopping = app.talk.stopping();
     let mut tick = tokio::time::interval(RESULTS_EVERY);
     let mut last_run = None;
     loop {
@@ -101,7 +94,7 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
             },
             _ = stopping.changed() => return,
         }
-        let run = match app.store.current(&app.story().start).await {
+        let run = match app.talk.store.current(&app.talk.story().start).await {
             Ok(state) => state.run,
             Err(e) => {
                 tracing::warn!(error = %e, "results texts wait: the store failed");
@@ -109,17 +102,17 @@ pub async fn results_worker(app: AppState, outbound: std::sync::Arc<crate::sms::
             }
         };
         if let Some(old) = last_run.filter(|old| *old != run) {
-            if let Err(e) = outbound.forget_run(&app.store, &app.story(), old).await {
+            if let Err(e) = outbound.forget_run(&app.talk.store, &app.talk.story(), old).await {
                 tracing::warn!(error = %e, run = old, "cannot forget the results texts of the last run");
             }
         }
         last_run = Some(run);
-        if let Err(e) = outbound.collect_run(&app.store, &app.story(), run).await {
+        if let Err(e) = outbound.collect_run(&app.talk.store, &app.talk.story(), run).await {
             tracing::warn!(error = %e, "cannot queue the results texts");
         }
         // Sending waits for the rate limit: the server's stop comes first.
         tokio::select! {
-            round = outbound.send_due(&app.store) => match round {
+            round = outbound.send_due(&app.talk.store) => match round {
                 Ok(round) if round != Default::default() => tracing::info!(?round, "results texts"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot send the results texts"),

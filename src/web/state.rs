@@ -1,22 +1,21 @@
-//! The state every handler shares: the story, the vote store, the secrets
-//! and the live machinery (pushes to sockets, presence of voters).
+//! The state every handler shares: the [`Talk`] (the story, the store, the
+//! live machinery), plus what only HTTP needs, in four groups: who may do
+//! what ([`Access`]), where the site is served ([`Site`]), the traffic's
+//! limits and open sockets ([`Traffic`]), and SMS voting ([`Texts`]).
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum_extra::extract::cookie::Key;
-use tokio::sync::{Mutex, watch};
 
-use super::presence::Presence;
-use super::push::Pushes;
-use arc_swap::ArcSwap;
-
+use super::auth::PresenterSessions;
+use super::error::Error;
+use super::limits::Guards;
+use super::room::Room;
 use crate::sms::SmsConfig;
-use crate::store::VoteStore;
-use crate::story::{Story, WebVotes};
+use crate::store::{VoteStore, Voter};
+use crate::talk::{Pass, StateView, Talk};
 
 /// Cheap to clone: every clone shares one [`Inner`].
 #[derive(Clone)]
@@ -24,10 +23,20 @@ pub struct AppState(Arc<Inner>);
 
 /// What [`AppState`] holds.
 pub struct Inner {
-    /// The talk being served; see [`AppState::story`].
-    pub story: ArcSwap<Story>,
-    /// Where runs and votes are kept (memory or Redis).
-    pub store: VoteStore,
+    /// The talk itself: story, store, pushes, presence, control.
+    pub talk: Talk,
+    /// Cookies, presenter logins and the room code.
+    pub access: Access,
+    /// The public URL and what follows from it.
+    pub site: Site,
+    /// Rate limits, connection counts and the open sockets.
+    pub traffic: Traffic,
+    /// SMS voting (`POST /sms`) and the results texts.
+    pub sms: Texts,
+}
+
+/// Who may do what.
+pub struct Access {
     /// Signs the voter and presenter cookies; derived from the secret.
     pub key: Key,
     /// The presenter token; compared in constant time, never logged.
@@ -35,44 +44,36 @@ pub struct Inner {
     /// Issues and checks presenter logins (the cookie holds the login's
     /// time and a keyed hash of it and the token, so a new token logs every
     /// old presenter cookie out).
-    pub presenter_sessions: super::auth::PresenterSessions,
+    pub presenter_sessions: PresenterSessions,
     /// The room code's key and flag ([`super::room`]).
-    pub room: super::room::Room,
+    pub room: Room,
+}
+
+/// Where the site is served.
+pub struct Site {
     /// Base URL the audience uses, without a trailing slash.
     pub public_url: String,
     /// `scheme://host[:port]` of `public_url`, for the cross-origin check.
     pub public_origin: String,
     /// Whether cookies carry the Secure flag (the public URL is https).
     pub secure_cookies: bool,
-    /// How votes cast over the WebSocket count.
-    pub web_votes: WebVotes,
-    /// How long a presence vote outlives its voter's last audience socket.
-    pub grace: Duration,
-    /// State and tally pushes to every socket.
-    pub pushes: Pushes,
+}
+
+/// The traffic: limits and the sockets open now.
+pub struct Traffic {
     /// Rate limits and connection counts ([`super::limits`]).
-    pub limits: std::sync::Arc<super::limits::Guards>,
-    /// Open audience sockets per voter on this instance; their leases.
-    pub presence: Presence,
-    /// Serialises presenter changes, so two quick key presses cannot
-    /// interleave their read-then-write of the run state.
-    pub control: Mutex<()>,
-    /// Turns true when the server is stopping; sockets then close.
-    pub stopping: watch::Receiver<bool>,
-    /// The run the last vote went to (0: none yet), so that a vote is one
-    /// store call: the store itself checks that the run is still current.
-    pub run_hint: AtomicU64,
-    /// SMS voting (`POST /sms`), on or off.
-    pub sms: SmsConfig,
+    pub limits: Arc<Guards>,
+    /// The open sockets' tasks, so that stopping can wait for them.
+    pub sockets: tokio_util::task::TaskTracker,
+}
+
+/// SMS voting.
+pub struct Texts {
+    /// The webhook's settings, on or off.
+    pub config: SmsConfig,
     /// Texts SMS voters the outcome (`--sms-results`), when on.
     #[cfg(feature = "sms-outbound")]
     pub outbound: Option<Arc<crate::sms::outbound::Outbound>>,
-    /// The open sockets' tasks, so that stopping can wait for them.
-    pub sockets: tokio_util::task::TaskTracker,
-    /// Why the story file's last edit was not loaded (`serve --watch`), one
-    /// `FILE:LINE:COL: error: MESSAGE` line each; empty when it loaded. The
-    /// presenter view and console show them; the audience never does.
-    pub story_problems: std::sync::RwLock<Vec<String>>,
 }
 
 impl AppState {
@@ -81,29 +82,31 @@ impl AppState {
         AppState(Arc::new(inner))
     }
 
-    /// The story as it is now. A handler takes it once and keeps the `Arc`
-    /// for the whole request, so a reload in the middle cannot show it half
-    /// of one story and half of the next.
-    pub fn story(&self) -> Arc<Story> {
-        self.0.story.load_full()
-    }
-
-    /// Serves `story` from now on (`serve --watch` after a clean check).
-    /// Runs and votes stay in the store, keyed by decision and choice ids.
-    pub fn replace_story(&self, story: Story) {
-        self.0.story.store(Arc::new(story));
-    }
-
-    /// Why the last edit of the story file was not loaded; empty if it was.
-    pub fn story_problems(&self) -> Vec<String> {
-        self.0.story_problems.read().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    /// Records why the last edit was not loaded (empty: it was).
-    pub fn set_story_problems(&self, problems: Vec<String>) {
-        if let Ok(mut held) = self.0.story_problems.write() {
-            *held = problems;
+    /// Casts (or moves) the vote of `voter`'s tap, by the form or the
+    /// socket: the voter's rate limit first (a voter tapping in a loop
+    /// costs the store nothing), then the talk's
+    /// [`cast`](crate::talk::control::cast), as a presence or a sticky vote
+    /// as the story says. A refusal is counted in `votes_refused` by the
+    /// code the voter is sent.
+    pub async fn cast(&self, pass: Pass, voter: &Voter, decision: &str, choice: &str) -> Result<(), Error> {
+        let counted: Result<(), Error> = async {
+            self.traffic.limits.vote(voter)?;
+            let kind = crate::talk::presence::kind(&self.talk);
+            crate::talk::control::cast(&self.talk, pass, voter, decision, choice, kind).await?;
+            Ok(())
         }
+        .await;
+        if let Err(e) = &counted {
+            crate::metrics::vote_refused(e.code);
+        }
+        counted
+    }
+
+    /// The view as the presenter gets it: the talk's view with the room
+    /// code, when it is on.
+    pub fn for_presenter(&self, mut view: StateView) -> StateView {
+        view.room_code = super::room::presenter_code(self, view.run, view.started);
+        view
     }
 }
 
@@ -116,56 +119,55 @@ impl Deref for AppState {
 
 impl FromRef<AppState> for Key {
     fn from_ref(state: &AppState) -> Key {
-        state.key.clone()
+        state.access.key.clone()
     }
 }
 
 impl FromRef<AppState> for VoteStore {
     fn from_ref(state: &AppState) -> VoteStore {
-        state.store.clone()
+        state.talk.store.clone()
     }
 }
 
 #[cfg(test)]
 impl AppState {
-    /// A state for unit tests: the story, a memory store, token
+    /// A state for unit tests: [`Talk::for_tests`] of the story, token
     /// `unit-test-presenter-token`.
-    pub(crate) fn for_tests(story: Story) -> (AppState, tokio::sync::watch::Sender<bool>) {
-        let (stop, stopping) = tokio::sync::watch::channel(false);
+    pub(crate) fn for_tests(story: crate::story::Story) -> (AppState, tokio::sync::watch::Sender<bool>) {
+        let (talk, stop) = Talk::for_tests(story);
         let state = AppState::new(Inner {
-            key: Key::from(&[7u8; 64]),
-            presenter_sessions: super::auth::PresenterSessions::new(
-                "secret",
-                "unit-test-presenter-token",
-                super::limits::PRESENTER_SESSION,
-            ),
-            presenter_token: "unit-test-presenter-token".into(),
-            room: super::room::Room::new("secret", false),
-            public_url: "http://cyoa.test".into(),
-            public_origin: "http://cyoa.test".into(),
-            secure_cookies: false,
-            web_votes: story.settings.web_votes,
-            grace: Duration::from_millis(100),
-            pushes: super::push::Pushes::new(),
-            limits: super::limits::Guards::new(super::limits::Limits::default()),
-            presence: Presence::default(),
-            control: Mutex::new(()),
-            stopping,
-            run_hint: AtomicU64::new(0),
-            sms: SmsConfig {
-                auth_token: None,
-                insecure_skip_signature: false,
-                public_url: "http://cyoa.test".into(),
-                number: None,
-                phone_key: [7; 32],
-                account_sid: None,
+            talk,
+            access: Access {
+                key: Key::from(&[7u8; 64]),
+                presenter_sessions: PresenterSessions::new(
+                    "secret",
+                    "unit-test-presenter-token",
+                    super::limits::PRESENTER_SESSION,
+                ),
+                presenter_token: "unit-test-presenter-token".into(),
+                room: Room::new("secret", false),
             },
-            #[cfg(feature = "sms-outbound")]
-            outbound: None,
-            sockets: tokio_util::task::TaskTracker::new(),
-            story_problems: Default::default(),
-            story: ArcSwap::from_pointee(story),
-            store: VoteStore::Memory(crate::store::MemoryStore::new()),
+            site: Site {
+                public_url: "http://cyoa.test".into(),
+                public_origin: "http://cyoa.test".into(),
+                secure_cookies: false,
+            },
+            traffic: Traffic {
+                limits: Guards::new(super::limits::Limits::default()),
+                sockets: tokio_util::task::TaskTracker::new(),
+            },
+            sms: Texts {
+                config: SmsConfig {
+                    auth_token: None,
+                    insecure_skip_signature: false,
+                    public_url: "http://cyoa.test".into(),
+                    number: None,
+                    phone_key: [7; 32],
+                    account_sid: None,
+                },
+                #[cfg(feature = "sms-outbound")]
+                outbound: None,
+            },
         });
         (state, stop)
     }

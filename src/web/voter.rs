@@ -144,7 +144,7 @@ impl VoterCookie {
         if CookieJar::from_headers(headers).get(VOTER_COOKIE).is_none() {
             return VoterCookie::Missing;
         }
-        let signed = SignedCookieJar::from_headers(headers, state.key.clone());
+        let signed = SignedCookieJar::from_headers(headers, state.access.key.clone());
         match signed
             .get(VOTER_COOKIE)
             .and_then(|c| VoterCard::parse(c.value(), now_ms()))
@@ -201,16 +201,16 @@ pub fn page_voter(
     headers: &HeaderMap,
     ip: Option<IpAddr>,
 ) -> Result<(SignedCookieJar, Option<VoterCard>), Error> {
-    let jar = SignedCookieJar::new(app.key.clone());
+    let jar = SignedCookieJar::new(app.access.key.clone());
     if let VoterCookie::Known(card) = cookie {
         return Ok((jar, Some(card.clone())));
     }
     if !super::auth::visit_or_ours(app, headers) {
-        app.limits.mint_refused(MintRefused::CrossSite);
+        app.traffic.limits.mint_refused(MintRefused::CrossSite);
         return Ok((jar, None));
     }
-    if let Err(wait) = app.limits.mint(ip) {
-        app.limits.mint_refused(MintRefused::Rate);
+    if let Err(wait) = app.traffic.limits.mint(ip) {
+        app.traffic.limits.mint_refused(MintRefused::Rate);
         let seconds = wait.as_secs_f64().ceil().max(1.0);
         return Err(Error::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -221,9 +221,9 @@ pub fn page_voter(
         )
         .with_retry_after(wait));
     }
-    app.limits.minted();
+    app.traffic.limits.minted();
     let card = VoterCard::mint(now_ms());
-    Ok((jar.add(card.cookie(app.secure_cookies)), Some(card)))
+    Ok((jar.add(card.cookie(app.site.secure_cookies)), Some(card)))
 }
 
 /// The voter of a page load ([`page_voter`]) as an extractor: the jar
@@ -250,7 +250,7 @@ impl FromRequestParts<AppState> for PageVoter {
 /// (`--voter-min-age`); else the `too_soon` refusal, with the time left.
 pub fn old_enough(app: &AppState, issued_ms: u64) -> Result<(), Error> {
     let card_age = Duration::from_millis(now_ms().saturating_sub(issued_ms));
-    let wait = app.limits.limits.voter_min_age.saturating_sub(card_age);
+    let wait = app.traffic.limits.limits.voter_min_age.saturating_sub(card_age);
     if wait.is_zero() {
         return Ok(());
     }
@@ -267,7 +267,7 @@ pub fn old_enough(app: &AppState, issued_ms: u64) -> Result<(), Error> {
 /// derived from `--secret`, so another site cannot make one for a victim.
 pub fn form_token(app: &AppState, id: &VoterId) -> String {
     // HMAC takes a key of any length; this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(app.key.master()).unwrap_or_else(|_| unreachable!());
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(app.access.key.master()).unwrap_or_else(|_| unreachable!());
     mac.update(b"cyoa vote form\0");
     mac.update(id.0.as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])

@@ -19,15 +19,14 @@ use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use super::auth;
-use super::control;
 use super::error::{ApiError, Error};
 use super::heartbeat::{Beat, Heartbeat};
-use super::push::Push;
 use super::room::{self, Pass};
 use super::state::AppState;
-use super::view::StateView;
 use super::voter::{self, VoterCookie};
 use crate::store::Voter;
+use crate::talk::push::Push;
+use crate::talk::view::StateView;
 
 /// The largest message cyoa reads; a vote is well under 200 bytes.
 pub const MAX_MESSAGE: usize = 4 * 1024;
@@ -85,7 +84,7 @@ pub async fn upgrade(
         Ok(role) => match ws {
             Err(rejection) => rejection.into_response(),
             Ok(ws) => {
-                let max = app.limits.limits.max_socket_message;
+                let max = app.traffic.limits.limits.max_socket_message;
                 // The socket's tasks log inside the request's span (its id).
                 let span = tracing::Span::current();
                 // Small buffers: a socket mostly sits idle, and tens of thousands
@@ -110,7 +109,7 @@ pub async fn upgrade(
                                     return;
                                 }
                             };
-                            let sockets = app.sockets.clone();
+                            let sockets = app.traffic.sockets.clone();
                             sockets.track_future(serve_socket(app, role, pass, sink, stream)).await;
                             tracing::debug!("socket closed");
                         }
@@ -228,18 +227,18 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, serde_json::Err
 async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> String {
     let view = match view {
         Some(v) => Ok(v.clone()),
-        None => StateView::load(app).await,
+        None => StateView::load(&app.talk).await,
     };
     let voter = match role {
         Role::Audience(v, _) => Some(v),
         Role::Presenter => None,
     };
     let view = match view {
-        Ok(v) => v.with_you(app, voter).await,
+        Ok(v) => v.with_you(&app.talk, voter).await,
         Err(e) => Err(e),
     };
     let view = match role {
-        Role::Presenter => view.map(|v| v.for_presenter(app)),
+        Role::Presenter => view.map(|v| app.for_presenter(v)),
         Role::Audience(..) => view,
     };
     match view {
@@ -255,7 +254,7 @@ async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> St
 /// binary message. Every message, binary too, counts against the socket's
 /// rate before anything else is looked at.
 async fn reply(app: &AppState, role: &Role, pass: Pass, text: Option<&str>) -> String {
-    if let Err(e) = app.limits.socket_message(role) {
+    if let Err(e) = app.traffic.limits.socket_message(role) {
         return error_text(e.code, &e.message);
     }
     let Some(text) = text else {
@@ -285,7 +284,7 @@ async fn reply(app: &AppState, role: &Role, pass: Pass, text: Option<&str>) -> S
         }
         .text();
     }
-    match control::cast(app, pass, voter, &decision, &choice, super::presence::kind(app)).await {
+    match app.cast(pass, voter, &decision, &choice).await {
         Ok(()) => Outbound::Voted {
             decision: &decision,
             choice: &choice,
@@ -351,18 +350,18 @@ where
     // Subscribe before reading the first state: a change made in between
     // then arrives as a push instead of being lost.
     let mut pushes = match role {
-        Role::Presenter => app.pushes.subscribe(),
-        Role::Audience(..) => app.pushes.subscribe_audience(),
+        Role::Presenter => app.talk.pushes.subscribe(),
+        Role::Audience(..) => app.talk.pushes.subscribe_audience(),
     };
     // The lease first: a vote read after this counts while the page stays.
     if let Role::Audience(voter, _) = &role {
-        app.presence.connect(&app, voter).await;
+        app.talk.presence.connect(&app.talk, voter).await;
     }
-    let limits = &app.limits.limits;
+    let limits = &app.traffic.limits.limits;
     let mut beat = Heartbeat::new(limits.ping_every, limits.socket_timeout);
     let timer = tokio::time::sleep_until(beat.deadline());
     tokio::pin!(timer);
-    let mut stopping = app.stopping.clone();
+    let mut stopping = app.talk.stopping();
     let first = state_text(&app, &role, None).await;
     let within = limits.socket_timeout;
     let mut open = send_within(&mut sink, Message::Text(first.into()), within, Some(&mut stopping)).await;
@@ -421,7 +420,7 @@ where
     // A client that stopped reading cannot take the close either.
     let _ = tokio::time::timeout(within, sink.close()).await;
     if let Role::Audience(voter, _) = &role {
-        app.presence.disconnect(&app, voter).await;
+        app.talk.presence.disconnect(&app.talk, voter).await;
     }
 }
 
@@ -439,7 +438,7 @@ mod tests {
     use super::*;
     use crate::store::VoteKind;
     use crate::story::Story;
-    use crate::web::control::{self, Action};
+    use crate::talk::control::{self, Action};
 
     const STORY: &str = r#"
 title = "T"
@@ -497,8 +496,8 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
     #[tokio::test]
     async fn a_socket_gets_the_state_then_acks_a_vote() {
         let (app, _stop) = app();
-        control::apply(&app, Action::Next).await.unwrap();
-        control::apply(&app, Action::Open).await.unwrap();
+        control::apply(&app.talk, Action::Next).await.unwrap();
+        control::apply(&app.talk, Action::Open).await.unwrap();
         let (tx, mut out, _task) = connect(&app, Role::Audience(voter(), 0));
         let first = next_json(&mut out).await;
         assert_eq!(
@@ -511,7 +510,7 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
             next_json(&mut out).await,
             json!({"type": "voted", "decision": "d", "choice": "y"})
         );
-        assert_eq!(app.store.tally(1, "d").await.unwrap().get("y"), 1);
+        assert_eq!(app.talk.store.tally(1, "d").await.unwrap().get("y"), 1);
     }
 
     #[tokio::test]
@@ -531,12 +530,16 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
     #[tokio::test]
     async fn a_presenter_change_reaches_the_socket_with_this_voters_choice() {
         let (app, _stop) = app();
-        control::apply(&app, Action::Next).await.unwrap();
-        control::apply(&app, Action::Open).await.unwrap();
-        app.store.vote(1, "d", &voter(), "x", VoteKind::Sticky).await.unwrap();
+        control::apply(&app.talk, Action::Next).await.unwrap();
+        control::apply(&app.talk, Action::Open).await.unwrap();
+        app.talk
+            .store
+            .vote(1, "d", &voter(), "x", VoteKind::Sticky)
+            .await
+            .unwrap();
         let (_tx, mut out, _task) = connect(&app, Role::Audience(voter(), 0));
         next_json(&mut out).await;
-        control::apply(&app, Action::Close).await.unwrap();
+        control::apply(&app.talk, Action::Close).await.unwrap();
         let pushed = next_json(&mut out).await;
         assert_eq!(pushed["state"]["decision"]["status"], "closed");
         assert_eq!(pushed["state"]["you"], "x");
@@ -547,10 +550,10 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
         let (app, _stop) = app();
         let (tx, mut out, task) = connect(&app, Role::Audience(voter(), 0));
         next_json(&mut out).await;
-        assert_eq!(app.presence.open_sockets(&voter()), 1);
+        assert_eq!(app.talk.presence.open_sockets(&voter()), 1);
         drop(tx);
         task.await.unwrap();
-        assert_eq!(app.presence.open_sockets(&voter()), 0);
+        assert_eq!(app.talk.presence.open_sockets(&voter()), 0);
     }
 
     #[tokio::test]

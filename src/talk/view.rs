@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::state::AppState;
+use super::Talk;
 use crate::store::{Published, RunId, RunRecord, StoreError, Tally, Voter};
 use crate::story::{Decision, Results, Story};
 
@@ -29,7 +29,8 @@ pub struct StateView {
     pub published: Published,
     /// The run's room code, in the presenter's state only (never the
     /// audience's: it would let anyone in); left out of the JSON when it
-    /// is not there.
+    /// is not there. The talk leaves it out; the web layer adds it for the
+    /// presenter (`AppState::for_presenter`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub room_code: Option<String>,
 }
@@ -43,9 +44,9 @@ pub struct SmsView {
 
 impl SmsView {
     /// What the pages show, if anything: SMS voting on and a number set.
-    pub fn of(app: &AppState) -> Option<SmsView> {
-        let number = app.sms.number.as_ref().filter(|_| app.sms.enabled())?;
-        Some(SmsView { number: number.clone() })
+    pub fn of(talk: &Talk) -> Option<SmsView> {
+        let number = talk.sms_number.clone()?;
+        Some(SmsView { number })
     }
 
     /// What to send for a decision with `choices` choices: `1–3 or A–C`
@@ -207,16 +208,12 @@ impl DecisionView {
 }
 
 /// The decision's view in a run record: open, closed (frozen tally), or pending.
-pub async fn decision_in_run(
-    app: &AppState,
-    record: &RunRecord,
-    decision: &Decision,
-) -> Result<DecisionView, StoreError> {
+pub async fn decision_in_run(talk: &Talk, record: &RunRecord, decision: &Decision) -> Result<DecisionView, StoreError> {
     if record.state.open.as_deref() == Some(decision.id.as_str()) {
-        let tally = app.store.tally(record.state.run, &decision.id).await?;
+        let tally = talk.store.tally(record.state.run, &decision.id).await?;
         let view = DecisionView::new(decision, Status::Open, &tally);
         // Hidden results never leave the server while the vote is open.
-        return Ok(match app.story().results_of(decision) {
+        return Ok(match talk.story().results_of(decision) {
             Results::Hidden => view.without_counts(),
             Results::Live => view,
         });
@@ -228,10 +225,10 @@ pub async fn decision_in_run(
 }
 
 /// The current run's record (creating run 1 on first use).
-pub async fn current_record(app: &AppState) -> Result<RunRecord, StoreError> {
-    let state = app.store.current(&app.story().start).await?;
+pub async fn current_record(talk: &Talk) -> Result<RunRecord, StoreError> {
+    let state = talk.store.current(&talk.story().start).await?;
     let run = state.run;
-    Ok(app.store.run(run).await?.unwrap_or(RunRecord {
+    Ok(talk.store.run(run).await?.unwrap_or(RunRecord {
         state,
         closed: Vec::new(),
     }))
@@ -248,14 +245,14 @@ fn slide_view(story: &Story, id: &str) -> SlideView {
 
 impl StateView {
     /// Where the talk stands now, without `you`.
-    pub async fn load(app: &AppState) -> Result<StateView, StoreError> {
-        let record = current_record(app).await?;
-        let story = &app.story();
+    pub async fn load(talk: &Talk) -> Result<StateView, StoreError> {
+        let record = current_record(talk).await?;
+        let story = &talk.story();
         let decision = story
             .decision(&record.state.slide)
             .or_else(|| record.state.open.as_deref().and_then(|d| story.decision(d)));
         let decision = match decision {
-            Some(d) => Some(decision_in_run(app, &record, d).await?),
+            Some(d) => Some(decision_in_run(talk, &record, d).await?),
             None => None,
         };
         Ok(StateView {
@@ -263,7 +260,7 @@ impl StateView {
             slide: slide_view(story, &record.state.slide),
             decision,
             you: None,
-            sms: SmsView::of(app),
+            sms: SmsView::of(talk),
             started: record.state.started,
             published: record.state.published,
             room_code: None,
@@ -271,30 +268,24 @@ impl StateView {
     }
 
     /// Where the talk stands, with `decision` pinned to the given one.
-    pub async fn load_pinned(app: &AppState, decision: &Decision) -> Result<StateView, StoreError> {
-        let record = current_record(app).await?;
+    pub async fn load_pinned(talk: &Talk, decision: &Decision) -> Result<StateView, StoreError> {
+        let record = current_record(talk).await?;
         Ok(StateView {
             run: record.state.run,
-            slide: slide_view(&app.story(), &record.state.slide),
-            decision: Some(decision_in_run(app, &record, decision).await?),
+            slide: slide_view(&talk.story(), &record.state.slide),
+            decision: Some(decision_in_run(talk, &record, decision).await?),
             you: None,
-            sms: SmsView::of(app),
+            sms: SmsView::of(talk),
             started: record.state.started,
             published: record.state.published,
             room_code: None,
         })
     }
 
-    /// The view as the presenter gets it: with the room code, when it is on.
-    pub fn for_presenter(mut self, app: &AppState) -> StateView {
-        self.room_code = super::room::presenter_code(app, self.run, self.started);
-        self
-    }
-
     /// Fills `you` with `voter`'s choice on the decision.
-    pub async fn with_you(mut self, app: &AppState, voter: Option<&Voter>) -> Result<StateView, StoreError> {
+    pub async fn with_you(mut self, talk: &Talk, voter: Option<&Voter>) -> Result<StateView, StoreError> {
         self.you = match (voter, &self.decision) {
-            (Some(v), Some(d)) => app.store.choice_of(self.run, &d.id, v).await?,
+            (Some(v), Some(d)) => talk.store.choice_of(self.run, &d.id, v).await?,
             _ => None,
         };
         Ok(self)

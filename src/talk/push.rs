@@ -35,7 +35,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
-use super::state::AppState;
+use super::Talk;
 use super::view::{StateView, Status, outcome};
 use crate::store::RunId;
 
@@ -242,9 +242,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Tells the other instances that the presenter changed the run: each
 /// pushes the new state to its sockets. (This instance already did.)
-pub async fn announce_state(app: &AppState) {
-    let event = format!("{} state", app.pushes.instance);
-    if let Err(e) = app.store.publish(&event).await {
+pub async fn announce_state(talk: &Talk) {
+    let event = format!("{} state", talk.pushes.instance);
+    if let Err(e) = talk.store.publish(&event).await {
         tracing::warn!(error = %e, "cannot tell the other instances about a presenter change");
     }
 }
@@ -252,13 +252,13 @@ pub async fn announce_state(app: &AppState) {
 /// Listens to the other instances' events until the server stops,
 /// subscribing again (with a growing pause) whenever the subscription
 /// fails. Returns at once with the memory store.
-pub async fn listener(app: AppState) {
-    let mut stopping = app.stopping.clone();
+pub async fn listener(talk: Talk) {
+    let mut stopping = talk.stopping();
     let mut pause = RESUBSCRIBE_FIRST;
     let mut first = true;
     loop {
         let subscribed = tokio::select! {
-            s = app.store.subscribe() => s,
+            s = talk.store.subscribe() => s,
             _ = stopping.changed() => return,
         };
         match subscribed {
@@ -267,17 +267,17 @@ pub async fn listener(app: AppState) {
                 pause = RESUBSCRIBE_FIRST;
                 if !first {
                     tracing::info!("listening to the other instances again");
-                    resync(&app).await;
+                    resync(&talk).await;
                 }
                 first = false;
-                let echo = format!("{} ping", app.pushes.instance);
+                let echo = format!("{} ping", talk.pushes.instance);
                 let mut checks = tokio::time::interval(ECHO_EVERY);
                 let mut awaiting_echo = false;
                 loop {
                     tokio::select! {
                         event = events.next() => match event {
                             Some(event) if event == echo => awaiting_echo = false,
-                            Some(event) => on_event(&app, &event).await,
+                            Some(event) => on_event(&talk, &event).await,
                             None => break,
                         },
                         _ = checks.tick() => {
@@ -287,7 +287,7 @@ pub async fn listener(app: AppState) {
                             if awaiting_echo {
                                 break;
                             }
-                            awaiting_echo = app.store.publish(&echo).await.is_ok();
+                            awaiting_echo = talk.store.publish(&echo).await.is_ok();
                         }
                         _ = stopping.changed() => return,
                     }
@@ -306,29 +306,29 @@ pub async fn listener(app: AppState) {
 
 /// A fresh state (it carries every count) to every socket: after a
 /// presenter change elsewhere, or after events may have been missed.
-async fn resync(app: &AppState) {
-    match StateView::load(app).await {
-        Ok(view) => app.pushes.state(view),
+async fn resync(talk: &Talk) {
+    match StateView::load(talk).await {
+        Ok(view) => talk.pushes.state(view),
         Err(e) => tracing::warn!(error = %e, "cannot resync the sockets after resubscribing"),
     }
 }
 
 /// One event from the channel: `<instance> state`,
 /// `<instance> tally <run> <decision>` or `<instance> ping` (an echo check).
-async fn on_event(app: &AppState, event: &str) {
+async fn on_event(talk: &Talk, event: &str) {
     let mut parts = event.splitn(4, ' ');
     let (Some(from), Some(kind)) = (parts.next(), parts.next()) else {
         return;
     };
-    if from == app.pushes.instance {
+    if from == talk.pushes.instance {
         return;
     }
     match (kind, parts.next(), parts.next()) {
-        ("state", None, None) => resync(app).await,
+        ("state", None, None) => resync(talk).await,
         ("ping", None, None) => {}
         ("tally", Some(run), Some(decision)) => {
             if let Ok(run) = run.parse::<RunId>() {
-                app.pushes.mark_here(run, decision);
+                talk.pushes.mark_here(run, decision);
             }
         }
         _ => tracing::debug!(event, "ignored an unknown event"),
@@ -357,35 +357,35 @@ struct ChoiceVotes<'a> {
 
 /// The flusher: the one task per process that turns dirty decisions into
 /// tally pushes. Ends when the server stops.
-pub async fn flusher(app: AppState) {
-    let mut stopping = app.stopping.clone();
+pub async fn flusher(talk: Talk) {
+    let mut stopping = talk.stopping();
     let mut audience_next = Instant::now();
     loop {
-        let audience_waits = !lock(&app.pushes.audience_due).is_empty();
+        let audience_waits = !lock(&talk.pushes.audience_due).is_empty();
         tokio::select! {
-            _ = app.pushes.wake.notified() => {}
+            _ = talk.pushes.wake.notified() => {}
             _ = tokio::time::sleep_until(audience_next), if audience_waits => {}
             _ = stopping.changed() => return,
         }
         // The other instances first: they read the tally meanwhile.
-        for (run, decision) in app.pushes.take_announced() {
-            if matches!(app.store, crate::store::VoteStore::Memory(_)) {
+        for (run, decision) in talk.pushes.take_announced() {
+            if !talk.store.shared() {
                 break;
             }
-            let event = format!("{} tally {run} {decision}", app.pushes.instance);
-            if let Err(e) = app.store.publish(&event).await {
+            let event = format!("{} tally {run} {decision}", talk.pushes.instance);
+            if let Err(e) = talk.store.publish(&event).await {
                 tracing::warn!(error = %e, decision, "cannot tell the other instances about a vote");
             }
         }
-        for (run, decision) in app.pushes.take() {
-            if let Err(e) = flush(&app, run, &decision).await {
+        for (run, decision) in talk.pushes.take() {
+            if let Err(e) = flush(&talk, run, &decision).await {
                 tracing::warn!(error = %e, decision, "cannot push the tally");
             }
         }
         let now = Instant::now();
-        if now >= audience_next && !lock(&app.pushes.audience_due).is_empty() {
-            app.pushes.flush_audience();
-            audience_next = now + app.pushes.audience_every();
+        if now >= audience_next && !lock(&talk.pushes.audience_due).is_empty() {
+            talk.pushes.flush_audience();
+            audience_next = now + talk.pushes.audience_every();
         }
         // Votes arriving meanwhile leave a permit in `wake`: they are
         // pushed right after the pause, together.
@@ -393,13 +393,13 @@ pub async fn flusher(app: AppState) {
     }
 }
 
-async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::Result<()> {
-    let story = app.story();
+async fn flush(talk: &Talk, run: RunId, decision_id: &str) -> crate::store::Result<()> {
+    let story = talk.story();
     let Some(decision) = story.decision(decision_id) else {
         return Ok(());
     };
     // A tally of a run that is over would overwrite the new run's zeros.
-    let Some(tally) = app.store.tally_if_current(run, decision_id).await? else {
+    let Some(tally) = talk.store.tally_if_current(run, decision_id).await? else {
         return Ok(());
     };
     let (winner, tie) = outcome(decision, &tally);
@@ -427,7 +427,7 @@ async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::R
     };
     match serde_json::to_string(&message) {
         Ok(text) => {
-            if app.pushes.tally(run, decision_id, text.into()) {
+            if talk.pushes.tally(run, decision_id, text.into()) {
                 crate::metrics::tally_pushed(run, decision_id);
             }
         }
@@ -439,7 +439,7 @@ async fn flush(app: &AppState, run: RunId, decision_id: &str) -> crate::store::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::view::SlideView;
+    use crate::talk::view::SlideView;
     use tokio::sync::broadcast::error::TryRecvError;
 
     fn tally(text: &str) -> Utf8Bytes {
@@ -503,7 +503,7 @@ mod tests {
                 id: "d".into(),
                 title: "D".into(),
             },
-            decision: Some(crate::web::view::DecisionView {
+            decision: Some(crate::talk::view::DecisionView {
                 id: "d".into(),
                 prompt: "?".into(),
                 status,

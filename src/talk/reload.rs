@@ -26,7 +26,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::state::AppState;
+use super::Talk;
 use super::view::StateView;
 use crate::story::{Loaded, Story};
 
@@ -45,8 +45,8 @@ pub enum Reload {
 }
 
 /// Watches `path` until the server stops, loading every change.
-pub async fn watch(app: AppState, path: PathBuf) {
-    let mut stopping = app.stopping.clone();
+pub async fn watch(talk: Talk, path: PathBuf) {
+    let mut stopping = talk.stopping();
     let mut loaded = stamp(&path).await;
     let mut seen = loaded;
     let mut held = false;
@@ -62,7 +62,7 @@ pub async fn watch(app: AppState, path: PathBuf) {
         seen = now;
         if settled || held {
             loaded = now;
-            held = matches!(reload(&app, &path).await, Reload::Held(_));
+            held = matches!(reload(&talk, &path).await, Reload::Held(_));
         }
     }
 }
@@ -76,7 +76,7 @@ async fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 /// Loads `path` and, if it checks and fits the run, serves it; tells every
 /// page either way.
-pub async fn reload(app: &AppState, path: &Path) -> Reload {
+pub async fn reload(talk: &Talk, path: &Path) -> Reload {
     let owned = path.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || Story::load(&owned))
         .await
@@ -91,15 +91,15 @@ pub async fn reload(app: &AppState, path: &Path) -> Reload {
         });
     let outcome = match loaded {
         Err(problems) => Reload::Refused(problems.iter().map(ToString::to_string).collect()),
-        Ok(Loaded { story, warnings }) => match fits(app, path, &story).await {
+        Ok(Loaded { story, warnings }) => match fits(talk, path, &story).await {
             Err(why) => Reload::Held(why),
             Ok(()) => {
                 for w in &warnings {
                     tracing::warn!(warning = %w, "story warning");
                 }
-                note_fixed_settings(&app.story(), &story);
+                note_fixed_settings(&talk.story(), &story);
                 tracing::info!(story = %path.display(), summary = %story.summary(), "reloaded the story");
-                app.replace_story(story);
+                talk.replace_story(story);
                 Reload::Loaded
             }
         },
@@ -109,7 +109,7 @@ pub async fn reload(app: &AppState, path: &Path) -> Reload {
         Reload::Refused(problems) => problems.clone(),
         Reload::Held(why) => vec![why.clone()],
     };
-    let changed = app.story_problems() != problems;
+    let changed = talk.story_problems() != problems;
     // Logged when they change: a held edit is tried again on every poll.
     if changed {
         match &outcome {
@@ -122,24 +122,24 @@ pub async fn reload(app: &AppState, path: &Path) -> Reload {
             Reload::Loaded => {}
         }
     }
-    app.set_story_problems(problems);
+    talk.set_story_problems(problems);
     if outcome == Reload::Loaded {
         // `story` first: pages that see it draw the state that follows anew.
-        app.pushes.story(true);
-        match StateView::load(app).await {
-            Ok(view) => app.pushes.state(view),
+        talk.pushes.story(true);
+        match StateView::load(talk).await {
+            Ok(view) => talk.pushes.state(view),
             Err(e) => tracing::warn!(error = %e, "cannot push the reloaded story's state"),
         }
     } else if changed {
-        app.pushes.story(false);
+        talk.pushes.story(false);
     }
     outcome
 }
 
 /// Whether `story` can be served where the run stands: its slide must
 /// still exist, and an open vote must keep its decision and choices.
-async fn fits(app: &AppState, path: &Path, story: &Story) -> Result<(), String> {
-    let state = app
+async fn fits(talk: &Talk, path: &Path, story: &Story) -> Result<(), String> {
+    let state = talk
         .store
         .current(&story.start)
         .await
@@ -157,7 +157,7 @@ async fn fits(app: &AppState, path: &Path, story: &Story) -> Result<(), String> 
             s.decision(open)
                 .map(|d| d.choices.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
         };
-        let (before, after) = (ids(&app.story()), ids(story));
+        let (before, after) = (ids(&talk.story()), ids(story));
         if after.is_none() || (before.is_some() && before != after) {
             return Err(format!(
                 "{file}: the vote on `{open}` is open and the edit removes it or changes its choices; \

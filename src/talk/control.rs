@@ -1,14 +1,12 @@
 //! What the presenter does to a run (next, back, go to, open, close, follow,
 //! new run, publish the results or the explore mode) and what a vote does;
-//! shared by the API, the pages and the socket.
+//! shared by the API, the pages, the socket and SMS.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 
-use axum::http::StatusCode;
-
+use super::Talk;
 use super::error::Error;
-use super::room::{self, Pass};
-use super::state::AppState;
 use super::view::{StateView, Status, current_record, decision_in_run};
 use crate::sms::{Ballots, TextVote};
 use crate::store::{Delivery, Publication, RunId, RunState, StoreError, VoteKind, Voter};
@@ -37,53 +35,53 @@ pub enum Action {
 }
 
 /// Applies `action`, pushes the new state to every socket and returns it.
-pub async fn apply(app: &AppState, action: Action) -> Result<StateView, Error> {
-    let _one_at_a_time = app.control.lock().await;
-    let state = app.store.current(&app.story().start).await?;
+pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
+    let _one_at_a_time = talk.control.lock().await;
+    let state = talk.store.current(&talk.story().start).await?;
     match action {
-        Action::Next => next(app, &state).await?,
+        Action::Next => next(talk, &state).await?,
         Action::Back => {
             if state.path.len() < 2 {
                 return Err(Error::conflict("at_start", "This is the first slide of the run."));
             }
             let mut path = state.path.clone();
             path.pop();
-            let slide = path.last().cloned().unwrap_or_else(|| app.story().start.clone());
-            show(app, &state, &slide, path).await?;
+            let slide = path.last().cloned().unwrap_or_else(|| talk.story().start.clone());
+            show(talk, &state, &slide, path).await?;
         }
         Action::Goto(slide) => {
-            if app.story().slide(&slide).is_none() {
+            if talk.story().slide(&slide).is_none() {
                 return Err(Error::not_found(
                     "unknown_slide",
                     format!("There is no slide {slide:?}."),
                 ));
             }
             let path = with(&state.path, &slide);
-            show(app, &state, &slide, path).await?;
+            show(talk, &state, &slide, path).await?;
         }
         Action::Open => {
-            let story = app.story();
+            let story = talk.story();
             let Some(decision) = story.decision(&state.slide) else {
                 return Err(not_a_decision());
             };
-            app.store.open(state.run, &decision.id).await?;
+            talk.store.open(state.run, &decision.id).await?;
         }
         Action::Close => {
             if let Some(open) = &state.open {
-                app.store.close(state.run, open).await?;
+                talk.store.close(state.run, open).await?;
             }
         }
-        Action::Follow(choice) => follow(app, &state, &choice).await?,
+        Action::Follow(choice) => follow(talk, &state, &choice).await?,
         Action::NewRun => {
-            app.store.new_run(&app.story().start).await?;
+            talk.store.new_run(&talk.story().start).await?;
         }
         Action::Publish(what, on) => {
-            app.store.set_published(state.run, what, on).await?;
+            talk.store.set_published(state.run, what, on).await?;
         }
     }
-    let view = StateView::load(app).await?;
-    app.pushes.state(view.clone());
-    super::push::announce_state(app).await;
+    let view = StateView::load(talk).await?;
+    talk.pushes.state(view.clone());
+    super::push::announce_state(talk).await;
     Ok(view)
 }
 
@@ -109,13 +107,13 @@ fn with(path: &[String], slide: &str) -> Vec<String> {
 /// if the path changed, nothing moves and the presenter is told to look
 /// again. Closing first is safe either way: closing the open vote is what
 /// any move away from its slide does, and closing twice changes nothing.
-async fn show(app: &AppState, state: &RunState, slide: &str, path: Vec<String>) -> Result<(), Error> {
+async fn show(talk: &Talk, state: &RunState, slide: &str, path: Vec<String>) -> Result<(), Error> {
     if let Some(open) = &state.open {
         if open != slide {
-            app.store.close(state.run, open).await?;
+            talk.store.close(state.run, open).await?;
         }
     }
-    match app.store.move_to(state.run, &state.path, slide, &path).await? {
+    match talk.store.move_to(state.run, &state.path, slide, &path).await? {
         Some(_) => Ok(()),
         None => Err(Error::conflict(
             "moved",
@@ -124,8 +122,8 @@ async fn show(app: &AppState, state: &RunState, slide: &str, path: Vec<String>) 
     }
 }
 
-async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
-    let story = app.story();
+async fn next(talk: &Talk, state: &RunState) -> Result<(), Error> {
+    let story = talk.story();
     let Some(slide) = story.slide(&state.slide) else {
         return Err(Error::conflict(
             "unknown_slide",
@@ -133,19 +131,19 @@ async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
         ));
     };
     match &slide.then {
-        Then::Next(to) => show(app, state, to, with(&state.path, to)).await,
+        Then::Next(to) => show(talk, state, to, with(&state.path, to)).await,
         Then::Ending => Err(Error::conflict(
             "end_of_story",
             "This is an ending: go back, or start a new run.",
         )),
         Then::Decision(decision) => {
-            let record = current_record(app).await?;
-            let view = decision_in_run(app, &record, decision).await?;
+            let record = current_record(talk).await?;
+            let view = decision_in_run(talk, &record, decision).await?;
             match (view.status, &view.winner, &view.tie) {
                 (Status::Pending, ..) => Err(no_winner("The vote has not been opened: open it (O) first.")),
                 (Status::Open, ..) => Err(no_winner("The vote is still open: close it (C) first.")),
                 (Status::Closed, Some(winner), _) => match decision.choice(winner) {
-                    Some(choice) => show(app, state, &choice.goto, with(&state.path, &choice.goto)).await,
+                    Some(choice) => show(talk, state, &choice.goto, with(&state.path, &choice.goto)).await,
                     None => Err(no_winner(
                         "The winner is not a choice of this story: follow one by its number.",
                     )),
@@ -157,8 +155,8 @@ async fn next(app: &AppState, state: &RunState) -> Result<(), Error> {
     }
 }
 
-async fn follow(app: &AppState, state: &RunState, choice: &str) -> Result<(), Error> {
-    let story = app.story();
+async fn follow(talk: &Talk, state: &RunState, choice: &str) -> Result<(), Error> {
+    let story = talk.story();
     let Some(decision) = story.decision(&state.slide) else {
         return Err(not_a_decision());
     };
@@ -166,18 +164,17 @@ async fn follow(app: &AppState, state: &RunState, choice: &str) -> Result<(), Er
         return Err(unknown_choice(choice));
     };
     if state.open.as_deref() == Some(decision.id.as_str()) {
-        app.store.close(state.run, &decision.id).await?;
+        talk.store.close(state.run, &decision.id).await?;
     }
-    let fresh = app.store.current(&app.story().start).await?;
-    show(app, &fresh, &choice.goto, with(&fresh.path, &choice.goto)).await
+    let fresh = talk.store.current(&talk.story().start).await?;
+    show(talk, &fresh, &choice.goto, with(&fresh.path, &choice.goto)).await
 }
 
 fn unknown_choice(choice: &str) -> Error {
-    Error::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown_choice",
-        format!("There is no choice {choice:?} in this vote."),
-    )
+    Error::Invalid {
+        code: "unknown_choice",
+        message: format!("There is no choice {choice:?} in this vote."),
+    }
 }
 
 /// How a vote came in, which decides the store call that takes it and
@@ -214,7 +211,7 @@ impl Ballot<'_> {
 /// which starts the vote-to-push clock; a text delivered before counts
 /// nothing again and marks nothing.
 pub async fn count(
-    app: &AppState,
+    talk: &Talk,
     run: RunId,
     decision: &str,
     voter: &Voter,
@@ -222,7 +219,7 @@ pub async fn count(
     ballot: Ballot<'_>,
 ) -> Result<Delivery, StoreError> {
     let delivery = match ballot {
-        Ballot::Tap(kind) => Delivery::First(app.store.vote(run, decision, voter, choice, kind).await?),
+        Ballot::Tap(kind) => Delivery::First(talk.store.vote(run, decision, voter, choice, kind).await?),
         // The store's own way to take a text, as the SMS module defines it.
         Ballot::Text { sid } => {
             let vote = TextVote {
@@ -232,38 +229,43 @@ pub async fn count(
                 choice,
                 sid,
             };
-            app.store.take(vote).await?
+            talk.store.take(vote).await?
         }
     };
     if let Delivery::First(_) = delivery {
         crate::metrics::vote_counted(ballot.channel());
-        app.pushes.mark(run, decision);
+        talk.pushes.mark(run, decision);
         crate::metrics::vote_marked(run, decision);
     }
     Ok(delivery)
 }
 
-/// Casts (or moves) the vote of `voter`'s tap, by the form or the socket,
-/// through [`count`]. `pass` says in which run it may count
-/// ([`room::admit`]). A refusal is counted in `votes_refused` by the code
-/// the voter is sent.
-pub async fn cast(
-    app: &AppState,
-    pass: Pass,
-    voter: &Voter,
-    decision: &str,
-    choice: &str,
-    kind: VoteKind,
-) -> Result<(), Error> {
-    let counted = tap(app, pass, voter, decision, choice, kind).await;
-    if let Err(e) = &counted {
-        crate::metrics::vote_refused(e.code);
-    }
-    counted
+/// Where a tap may vote: a vote counts in the current run, or only in the
+/// run its voter was admitted to (the room code: the web layer's
+/// `room::admit` gives it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// No room code: votes go to the current run.
+    Open,
+    /// Entered with the code of this run: votes count in it, and are
+    /// refused ([`Error::RunOver`]) once another run has started.
+    Run(RunId),
 }
 
-async fn tap(
-    app: &AppState,
+impl Pass {
+    /// Whether this pass lets a page follow the run `run`.
+    pub fn admits(self, run: RunId) -> bool {
+        match self {
+            Pass::Open => true,
+            Pass::Run(r) => r == run,
+        }
+    }
+}
+
+/// Casts (or moves) the vote of `voter`'s tap, by the form or the socket,
+/// through [`count`]. `pass` says in which run it may count.
+pub async fn cast(
+    talk: &Talk,
     pass: Pass,
     voter: &Voter,
     decision: &str,
@@ -271,9 +273,7 @@ async fn tap(
     kind: VoteKind,
 ) -> Result<(), Error> {
     let ballot = Ballot::Tap(kind);
-    // Before any work: a voter tapping in a loop costs the store nothing.
-    app.limits.vote(voter)?;
-    let story = app.story();
+    let story = talk.story();
     let Some(d) = story.decision(decision) else {
         return Err(Error::not_found(
             "unknown_decision",
@@ -295,29 +295,44 @@ async fn tap(
     // Entered with a room code: the vote counts in that code's run or not
     // at all; the store checks the run is still current in the same step.
     if let Pass::Run(run) = pass {
-        return match count(app, run, decision, voter, choice, ballot).await {
+        return match count(talk, run, decision, voter, choice, ballot).await {
             Ok(_) => Ok(()),
-            Err(StoreError::NotCurrent(_)) => Err(room::new_code_needed()),
+            Err(StoreError::NotCurrent(_)) => Err(Error::RunOver),
             Err(StoreError::NotOpen(_)) => Err(not_open()),
             Err(e) => Err(e.into()),
         };
     }
     // One store call in the usual case: the vote itself checks that the
     // run is current and the decision open, in the same atomic step.
-    let hint = app.run_hint.load(Ordering::Relaxed);
+    let hint = talk.run_hint.load(Ordering::Relaxed);
     if hint != 0 {
-        match count(app, hint, decision, voter, choice, ballot).await {
+        match count(talk, hint, decision, voter, choice, ballot).await {
             Ok(_) => return Ok(()),
             // A new run, or this decision is not open: look again below.
             Err(StoreError::NotCurrent(_) | StoreError::NotOpen(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let state = app.store.current(&app.story().start).await?;
-    app.run_hint.store(state.run, Ordering::Relaxed);
+    let state = talk.store.current(&talk.story().start).await?;
+    talk.run_hint.store(state.run, Ordering::Relaxed);
     if state.open.as_deref() != Some(decision) {
         return Err(not_open());
     }
-    count(app, state.run, decision, voter, choice, ballot).await?;
+    count(talk, state.run, decision, voter, choice, ballot).await?;
     Ok(())
+}
+
+/// The server's [`Ballots`]: a text's vote is counted by [`count`], the
+/// function that counts every tap too, so it shows in
+/// `votes_counted{channel="sms"}`, marks its decision's tally for the same
+/// coalesced pushes as a web vote, and starts the same vote-to-push clock.
+impl Ballots for Talk {
+    fn current(&self, start: &str) -> impl Future<Output = Result<RunState, StoreError>> + Send {
+        self.store.current(start)
+    }
+
+    fn take(&self, vote: TextVote<'_>) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
+        let ballot = Ballot::Text { sid: vote.sid };
+        count(self, vote.run, vote.decision, vote.voter, vote.choice, ballot)
+    }
 }

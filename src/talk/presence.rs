@@ -61,7 +61,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::state::AppState;
+use super::Talk;
 use crate::store::{VoteKind, Voter};
 use crate::story::WebVotes;
 
@@ -112,8 +112,8 @@ impl Default for Presence {
 
 /// How long a voter's lease lasts after the last page here closed: the
 /// grace period, at least [`MIN_LEASE`].
-pub fn lease(app: &AppState) -> Duration {
-    app.grace.max(MIN_LEASE)
+pub fn lease(talk: &Talk) -> Duration {
+    talk.grace.max(MIN_LEASE)
 }
 
 /// The shortest and longest time between two reloads of a no-JavaScript
@@ -123,20 +123,20 @@ const PAGE_REFRESH: (Duration, Duration) = (Duration::from_secs(3), Duration::fr
 /// How often a no-JavaScript audience page reloads itself in a presence
 /// story: three leases, between 3 s and 30 s (30 s at the default grace
 /// of 10 s: few requests, and a vote gone at most 40 s after its page).
-pub fn page_refresh(app: &AppState) -> Duration {
-    (lease(app) * 3).clamp(PAGE_REFRESH.0, PAGE_REFRESH.1)
+pub fn page_refresh(talk: &Talk) -> Duration {
+    (lease(talk) * 3).clamp(PAGE_REFRESH.0, PAGE_REFRESH.1)
 }
 
 /// The lease a load or form vote of a no-JavaScript page gives its
 /// voter: until the next reload is due, and a grace after it.
-pub fn page_lease(app: &AppState) -> Duration {
-    page_refresh(app) + lease(app)
+pub fn page_lease(talk: &Talk) -> Duration {
+    page_refresh(talk) + lease(talk)
 }
 
 /// Whether web votes count while their page is open (the story's
 /// `web_votes`), and so cast as presence votes.
-pub fn kind(app: &AppState) -> VoteKind {
-    match app.web_votes {
+pub fn kind(talk: &Talk) -> VoteKind {
+    match talk.web_votes {
         WebVotes::Presence => VoteKind::Presence,
         WebVotes::Sticky => VoteKind::Sticky,
     }
@@ -145,13 +145,13 @@ pub fn kind(app: &AppState) -> VoteKind {
 /// A no-JavaScript page of `voter` was loaded (its reload, or its form
 /// vote): the voter is present for [`page_lease`] more. A store that does
 /// not answer is logged; the page is served anyway.
-pub async fn page_loaded(app: &AppState, voter: &Voter) {
-    if kind(app) != VoteKind::Presence {
+pub async fn page_loaded(talk: &Talk, voter: &Voter) {
+    if kind(talk) != VoteKind::Presence {
         return;
     }
-    if let Err(e) = app
+    if let Err(e) = talk
         .store
-        .keep_present(std::slice::from_ref(voter), page_lease(app))
+        .keep_present(std::slice::from_ref(voter), page_lease(talk))
         .await
     {
         tracing::warn!(error = %e, "cannot renew the lease of a page without JavaScript");
@@ -161,20 +161,20 @@ pub async fn page_loaded(app: &AppState, voter: &Voter) {
 /// How long this instance's own lease lasts: a voter's lease, at least
 /// [`MIN_INSTANCE_LEASE`]. A killed instance's voters lose their votes
 /// this long after its last heartbeat (plus a sweep).
-pub fn instance_lease(app: &AppState) -> Duration {
-    lease(app).max(MIN_INSTANCE_LEASE)
+pub fn instance_lease(talk: &Talk) -> Duration {
+    lease(talk).max(MIN_INSTANCE_LEASE)
 }
 
 /// How long the sweeper holds off after a store error: two instance
 /// leases, time for every instance's heartbeat to renew its lease, or
 /// rejoin, once the store is back, even on a busy machine.
-fn hold_after_error(app: &AppState) -> Duration {
-    instance_lease(app) * 2
+fn hold_after_error(talk: &Talk) -> Duration {
+    instance_lease(talk) * 2
 }
 
 /// How often the sweeper sweeps: twice a lease, at most [`MAX_SWEEP_EVERY`].
-fn sweep_every(app: &AppState) -> Duration {
-    (lease(app) / 2).min(MAX_SWEEP_EVERY)
+fn sweep_every(talk: &Talk) -> Duration {
+    (lease(talk) / 2).min(MAX_SWEEP_EVERY)
 }
 
 impl Presence {
@@ -190,7 +190,7 @@ impl Presence {
     /// An audience socket of `voter` opened: counts it and, for the
     /// voter's first socket here, tells the store before the socket reads a
     /// vote.
-    pub async fn connect(&self, app: &AppState, voter: &Voter) {
+    pub async fn connect(&self, talk: &Talk, voter: &Voter) {
         {
             let mut voters = self.lock();
             let open = voters.entry(voter.clone()).or_insert(0);
@@ -200,7 +200,7 @@ impl Presence {
             }
         }
         self.changes.fetch_add(1, Ordering::AcqRel);
-        self.tell_store(app, voter, true).await;
+        self.tell_store(talk, voter, true).await;
     }
 
     /// How many audience sockets `voter` has open on this instance.
@@ -211,7 +211,7 @@ impl Presence {
     /// An audience socket of `voter` closed. After the last one here, the
     /// instance lets go of the voter, whose lease then runs out a grace
     /// period from now, unless a page (here or elsewhere) comes back.
-    pub async fn disconnect(&self, app: &AppState, voter: &Voter) {
+    pub async fn disconnect(&self, talk: &Talk, voter: &Voter) {
         {
             let mut voters = self.lock();
             let Some(open) = voters.get_mut(voter) else {
@@ -224,7 +224,7 @@ impl Presence {
             voters.remove(voter);
         }
         self.changes.fetch_add(1, Ordering::AcqRel);
-        self.tell_store(app, voter, false).await;
+        self.tell_store(talk, voter, false).await;
     }
 
     /// Tells the store that `voter` is here (`arrive`) or no longer is
@@ -233,16 +233,16 @@ impl Presence {
     /// either order; so after each call, if the voter's state here is no
     /// longer what was sent, the call for the new state follows. The last
     /// call the store runs then always matches the sockets.
-    async fn tell_store(&self, app: &AppState, voter: &Voter, mut here: bool) {
+    async fn tell_store(&self, talk: &Talk, voter: &Voter, mut here: bool) {
         loop {
             let told = if here {
-                app.store.arrive(&self.id, voter, lease(app)).await
+                talk.store.arrive(&self.id, voter, lease(talk)).await
             } else {
-                app.store.leave(&self.id, voter, lease(app)).await
+                talk.store.leave(&self.id, voter, lease(talk)).await
             };
             if let Err(e) = told {
                 // The next heartbeat rejoins with the sockets as they are.
-                return self.failed(app, &e);
+                return self.failed(talk, &e);
             }
             let now_here = self.open_sockets(voter) > 0;
             if now_here == here {
@@ -259,18 +259,18 @@ impl Presence {
 
     /// A presence call failed: the sweeper holds off, and the next
     /// heartbeat tells the store again which voters are here.
-    fn failed(&self, app: &AppState, e: &crate::store::StoreError) {
+    fn failed(&self, talk: &Talk, e: &crate::store::StoreError) {
         tracing::warn!(error = %e, "cannot tell the store about presence");
         self.must_rejoin.store(true, Ordering::Release);
-        self.hold(hold_after_error(app));
+        self.hold(hold_after_error(talk));
     }
 
     /// One heartbeat: renews this instance's lease, or rejoins when it has
     /// none any more (reaped while stalled) or a presence call failed.
-    async fn beat(&self, app: &AppState) {
+    async fn beat(&self, talk: &Talk) {
         let started = Instant::now();
         if !self.must_rejoin.swap(false, Ordering::AcqRel) {
-            match app.store.beat(&self.id, instance_lease(app)).await {
+            match talk.store.beat(&self.id, instance_lease(talk)).await {
                 Ok(true) => {
                     self.set_beat_at(started);
                     return;
@@ -278,12 +278,12 @@ impl Presence {
                 Ok(false) => tracing::warn!(
                     "this instance's presence lease was reaped (it stalled longer than a lease): rejoining"
                 ),
-                Err(e) => return self.failed(app, &e),
+                Err(e) => return self.failed(talk, &e),
             }
         }
         let changes = self.changes.load(Ordering::Acquire);
         let voters = self.connected();
-        match app.store.rejoin(&self.id, &voters, instance_lease(app)).await {
+        match talk.store.rejoin(&self.id, &voters, instance_lease(talk)).await {
             Ok(restored) => {
                 self.set_beat_at(started);
                 if self.changes.load(Ordering::Acquire) != changes {
@@ -292,14 +292,14 @@ impl Presence {
                 }
                 if restored > 0 {
                     tracing::info!(restored, "gave back the votes of voters still here after a stall");
-                    if let Ok(state) = app.store.current(&app.story().start).await {
+                    if let Ok(state) = talk.store.current(&talk.story().start).await {
                         if let Some(open) = state.open {
-                            app.pushes.mark(state.run, &open);
+                            talk.pushes.mark(state.run, &open);
                         }
                     }
                 }
             }
-            Err(e) => self.failed(app, &e),
+            Err(e) => self.failed(talk, &e),
         }
     }
 
@@ -309,9 +309,9 @@ impl Presence {
 
     /// Whether the last heartbeat that found this instance's lease is
     /// recent enough that the lease surely still runs: a third of it left.
-    fn beat_on_time(&self, app: &AppState) -> bool {
+    fn beat_on_time(&self, talk: &Talk) -> bool {
         let at = *self.beat_at.lock().unwrap_or_else(|e| e.into_inner());
-        at.is_some_and(|at| at.elapsed() < instance_lease(app) * 2 / 3)
+        at.is_some_and(|at| at.elapsed() < instance_lease(talk) * 2 / 3)
     }
 
     /// No sweeping for `time` from now (or longer, if already held).
@@ -320,27 +320,27 @@ impl Presence {
         *until = (*until).max(Instant::now() + time);
     }
 
-    fn may_sweep(&self, app: &AppState) -> bool {
-        Instant::now() >= *self.hold_until.lock().unwrap_or_else(|e| e.into_inner()) && self.beat_on_time(app)
+    fn may_sweep(&self, talk: &Talk) -> bool {
+        Instant::now() >= *self.hold_until.lock().unwrap_or_else(|e| e.into_inner()) && self.beat_on_time(talk)
     }
 }
 
 /// Renews this instance's lease every third of a lease (rejoining when
 /// needed), until the server stops. Then it stops: the lease runs out and
 /// other instances' sweepers withdraw what no page holds any more.
-pub async fn heartbeat(app: AppState) {
-    let mut stopping = app.stopping.clone();
-    let mut ticks = tokio::time::interval(instance_lease(&app) / 3);
+pub async fn heartbeat(talk: Talk) {
+    let mut stopping = talk.stopping();
+    let mut ticks = tokio::time::interval(instance_lease(&talk) / 3);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stopping.changed() => return,
         }
-        watch_store(&app).await;
+        watch_store(&talk).await;
         // Nothing to renew in a store that lost its data.
-        if app.store.lost().is_none() {
-            app.presence.beat(&app).await;
+        if talk.store.lost().is_none() {
+            talk.presence.beat(&talk).await;
         }
     }
 }
@@ -350,15 +350,15 @@ pub async fn heartbeat(app: AppState) {
 /// screens draw their page anew: the banner "the vote store lost its data",
 /// or the slide again once Redis was restored from its backup; then the
 /// next heartbeat tells the store again which voters are here.
-async fn watch_store(app: &AppState) {
+async fn watch_store(talk: &Talk) {
     // An outage is not lost data: the calls themselves and /readyz tell.
-    let _ = app.store.verify().await;
-    let lost = app.store.lost().is_some();
-    if app.presence.store_lost.swap(lost, Ordering::AcqRel) != lost {
+    let _ = talk.store.verify().await;
+    let lost = talk.store.lost().is_some();
+    if talk.presence.store_lost.swap(lost, Ordering::AcqRel) != lost {
         if !lost {
-            app.presence.must_rejoin.store(true, Ordering::Release);
+            talk.presence.must_rejoin.store(true, Ordering::Release);
         }
-        app.pushes.story(false);
+        talk.pushes.story(false);
     }
 }
 
@@ -367,39 +367,39 @@ async fn watch_store(app: &AppState) {
 /// it withdrew any. Every instance runs one: the store checks and withdraws
 /// each voter atomically, so two sweepers never withdraw a vote twice. It skips its turn while
 /// this instance's own heartbeat is late.
-pub async fn sweeper(app: AppState) {
-    let mut stopping = app.stopping.clone();
+pub async fn sweeper(talk: Talk) {
+    let mut stopping = talk.stopping();
     // Pages reconnecting to a fresh start find their votes still there.
-    app.presence.hold(lease(&app));
-    let mut ticks = tokio::time::interval(sweep_every(&app));
+    talk.presence.hold(lease(&talk));
+    let mut ticks = tokio::time::interval(sweep_every(&talk));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stopping.changed() => return,
         }
-        if !app.presence.may_sweep(&app) || app.store.lost().is_some() {
+        if !talk.presence.may_sweep(&talk) || talk.store.lost().is_some() {
             continue;
         }
-        if let Err(e) = sweep(&app).await {
+        if let Err(e) = sweep(&talk).await {
             tracing::warn!(error = %e, "cannot withdraw the votes of absent voters");
-            app.presence.hold(hold_after_error(&app));
+            talk.presence.hold(hold_after_error(&talk));
         }
     }
 }
 
-async fn sweep(app: &AppState) -> crate::store::Result<()> {
-    let state = app.store.current(&app.story().start).await?;
+async fn sweep(talk: &Talk) -> crate::store::Result<()> {
+    let state = talk.store.current(&talk.story().start).await?;
     let Some(open) = state.open else {
         return Ok(());
     };
-    let withdrawn = app
+    let withdrawn = talk
         .store
-        .withdraw_absent_as(app.presence.id(), state.run, &open, lease(app))
+        .withdraw_absent_as(talk.presence.id(), state.run, &open, lease(talk))
         .await?;
     if withdrawn > 0 {
         tracing::debug!(withdrawn, decision = open, "withdrew the votes of absent voters");
-        app.pushes.mark(state.run, &open);
+        talk.pushes.mark(state.run, &open);
     }
     Ok(())
 }
