@@ -258,6 +258,7 @@ impl Application {
         #[cfg(feature = "sms-outbound")]
         let results = self
             .state
+            .sms
             .outbound
             .clone()
             .map(|outbound| tokio::spawn(sms::results_worker(self.state.clone(), outbound)));
