@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cyoa::settings::Settings;
 use cyoa::story::Story;
-use cyoa::web::reload::{Reload, reload};
+use cyoa::talk::reload::{Reload, reload};
 use cyoa::web::{AppState, Application};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -135,7 +135,7 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
 
     // A good edit: served at once, the vote still there.
     std::fs::write(&file, STORY.replace("Pets or docs?", "Pets or documents?")).expect("an edit");
-    assert_eq!(reload(&served.state, &file).await, Reload::Loaded);
+    assert_eq!(reload(&served.state.talk, &file).await, Reload::Loaded);
     let state = served.state().await;
     assert_eq!(state["decision"]["prompt"], "Pets or documents?");
     assert_eq!(state["decision"]["total"], 1);
@@ -153,7 +153,7 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     );
     let line = broken.lines().position(|l| l.contains("hots")).expect("the bad line") + 1;
     std::fs::write(&file, &broken).expect("a bad edit");
-    let Reload::Refused(problems) = reload(&served.state, &file).await else {
+    let Reload::Refused(problems) = reload(&served.state.talk, &file).await else {
         panic!("a bad edit must be refused");
     };
     let place = format!("talk.toml:{line}:");
@@ -194,14 +194,14 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     );
     assert_ne!(fewer, STORY, "the edit renames a choice");
     std::fs::write(&file, &fewer).expect("an edit");
-    let Reload::Held(why) = reload(&served.state, &file).await else {
+    let Reload::Held(why) = reload(&served.state.talk, &file).await else {
         panic!("an edit of the open vote's choices must wait");
     };
     assert!(why.contains("`build`") && why.contains("closed"), "{why}");
-    assert_eq!(served.state.story_problems(), vec![why]);
+    assert_eq!(served.state.talk.story_problems(), vec![why]);
     assert_eq!(served.call("close", None).await, StatusCode::OK);
-    assert_eq!(reload(&served.state, &file).await, Reload::Loaded);
-    assert!(served.state.story_problems().is_empty());
+    assert_eq!(reload(&served.state.talk, &file).await, Reload::Loaded);
+    assert!(served.state.talk.story_problems().is_empty());
     let view = served.page("/presenter").await;
     assert!(select(&view, "#story-problems").is_empty(), "the banner is gone");
     let state = served.state().await;
@@ -209,6 +209,6 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     // The renamed choice starts at zero; the vote stays in the store, filed
     // under the old id in the frozen tally of the run's history.
     assert_eq!(state["decision"]["choices"][1]["votes"], 0);
-    let run = served.state.store.run(1).await.expect("the store").expect("run 1");
+    let run = served.state.talk.store.run(1).await.expect("the store").expect("run 1");
     assert_eq!(run.closed[0].tally.get("docs"), 1, "{run:?}");
 }
