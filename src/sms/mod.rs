@@ -9,7 +9,7 @@
 //! is read against the open decision ([`parse`]) and handed as the
 //! phone's sticky vote to the [`Ballots`] it was given, and a TwiML reply
 //! says what happened ([`reply`]). The server's `Ballots` is its own
-//! counting of every vote (`web::control::count`), so a text is counted in
+//! counting of every vote (`talk::control::count`), so a text is counted in
 //! the metrics and pushed exactly as a tap is; this module knows nothing of
 //! the web layer.
 //!
@@ -189,7 +189,7 @@ pub struct TextVote<'a> {
 
 /// Where [`handle`] reads the run and takes a text's vote once it knows
 /// the run, the decision and the choice. The server takes it through the
-/// one function that counts every vote (`web::control::count`: the
+/// one function that counts every vote (`talk::control::count`: the
 /// metrics, the tally push); a bare [`VoteStore`] takes it alone, as the
 /// library's own tests and benchmarks do.
 pub trait Ballots: Sync {

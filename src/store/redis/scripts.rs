@@ -65,7 +65,9 @@ scripts!(
 );
 
 /// Loads every script into the Redis behind `con` (`SCRIPT LOAD`), so that
-/// even the first call of each is a single EVALSHA.
+/// the first call of each is a single EVALSHA while Redis keeps its script
+/// cache; a script it lost since (a restart, a flush) costs the `NOSCRIPT`
+/// round trips described above, once.
 pub(super) async fn preload(con: &mut ConnectionManager) -> redis::RedisResult<()> {
     for (_, script) in SCRIPTS.all() {
         script.load_async(con).await?;
