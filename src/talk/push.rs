@@ -454,6 +454,23 @@ mod tests {
         }
     }
 
+    /// Run 1 on `slide`, with `decision`.
+    fn view_of_run_1(slide: &str, decision: Option<crate::talk::view::DecisionView>) -> StateView {
+        StateView {
+            run: 1,
+            slide: SlideView {
+                id: slide.into(),
+                title: slide.to_uppercase(),
+            },
+            decision,
+            you: None,
+            sms: None,
+            started: None,
+            published: Default::default(),
+            room_code: None,
+        }
+    }
+
     #[test]
     fn the_presenter_gets_every_tally_at_once_and_the_audience_the_latest_when_due() {
         let pushes = Pushes::new();
@@ -474,19 +491,7 @@ mod tests {
         let pushes = Pushes::new();
         let mut audience = pushes.subscribe_audience();
         pushes.tally(1, "d", tally("before the close"));
-        pushes.state(StateView {
-            run: 1,
-            slide: SlideView {
-                id: "s".into(),
-                title: "S".into(),
-            },
-            decision: None,
-            you: None,
-            sms: None,
-            started: None,
-            published: Default::default(),
-            room_code: None,
-        });
+        pushes.state(view_of_run_1("s", None));
         pushes.flush_audience();
         assert_eq!(text_of(audience.try_recv().unwrap()), "state");
         assert_eq!(audience.try_recv().unwrap_err(), TryRecvError::Empty);
@@ -497,13 +502,8 @@ mod tests {
         let pushes = Pushes::new();
         let mut presenter = pushes.subscribe();
         let mut audience = pushes.subscribe_audience();
-        let state = |status| StateView {
-            run: 1,
-            slide: SlideView {
-                id: "d".into(),
-                title: "D".into(),
-            },
-            decision: Some(crate::talk::view::DecisionView {
+        let state = |status| {
+            let decision = crate::talk::view::DecisionView {
                 id: "d".into(),
                 prompt: "?".into(),
                 status,
@@ -512,12 +512,8 @@ mod tests {
                 winner: None,
                 tie: None,
                 hidden: false,
-            }),
-            you: None,
-            sms: None,
-            started: None,
-            published: Default::default(),
-            room_code: None,
+            };
+            view_of_run_1("d", Some(decision))
         };
         pushes.state(state(Status::Open));
         assert!(pushes.tally(1, "d", tally("while open")));
