@@ -2,9 +2,9 @@
 //!
 //! The talk is the [`Ballots`](crate::sms::Ballots) the SMS module votes
 //! through: a text's vote is counted by [`crate::talk::control::count`],
-//! the function that counts every tap too, so it shows in `votes_counted{channel="sms"}`, marks its
-//! decision's tally for the same coalesced pushes as a web vote, and starts
-//! the same vote-to-push clock. Every webhook is counted in `sms_received`,
+//! the function that counts every tap too, so it shows in
+//! `votes_counted{channel="sms"}`, marks its decision's tally for the same
+//! coalesced pushes as a web vote, and starts the same vote-to-push clock. Every webhook is counted in `sms_received`,
 //! and one that counted nothing in `sms_refused`, by reason.
 
 use axum::body::Bytes;
