@@ -277,6 +277,14 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
         );
     }
     println!("audience: {}", app.audience_url());
+    if app.local_addr().ip().is_unspecified() {
+        println!("listening: {} (every interface)", app.local_addr());
+    }
+    if app.public_url_is_loopback() {
+        println!(
+            "lan: off; phones cannot reach this machine's loopback address: start with --lan to let phones on this network vote"
+        );
+    }
     if app.sms_enabled() {
         println!(
             "sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)",

@@ -15,6 +15,7 @@ pub mod explore;
 pub mod headers;
 pub mod heartbeat;
 pub mod join;
+pub mod lan;
 pub mod language;
 pub mod limits;
 pub mod notes;
@@ -78,6 +79,8 @@ pub fn cookie_key(secret: &str) -> Key {
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// The address it listens on.
+    addr: std::net::SocketAddr,
     state: AppState,
     router: App,
     stop: watch::Sender<bool>,
@@ -113,15 +116,29 @@ impl Application {
             .claim_identity()
             .await
             .map_err(|e| io::Error::other(format!("cannot claim the vote store: {e}")))?;
-        let listener = TcpListener::bind(&server.bind)
+        let bind = match server.lan {
+            true => lan::every_interface(&server.bind).map_err(invalid)?.to_string(),
+            false => server.bind,
+        };
+        let listener = TcpListener::bind(&bind)
             .await
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on {}: {e}", server.bind)))?;
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on {bind}: {e}")))?;
         let addr = listener.local_addr()?;
-        let public_url = server
-            .public_url
-            .unwrap_or_else(|| format!("http://{addr}"))
-            .trim_end_matches('/')
-            .to_string();
+        let public_url = match server.public_url {
+            Some(url) => url,
+            None if server.lan => {
+                let ip = lan::address().ok_or_else(|| {
+                    invalid(
+                        "--lan: this machine has no address on a local network (is it on Wi-Fi?); \
+                         give the audience's address with --public-url"
+                            .into(),
+                    )
+                })?;
+                format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+            }
+            None => format!("http://{addr}"),
+        };
+        let public_url = public_url.trim_end_matches('/').to_string();
         let (public_origin, secure_cookies) = crate::settings::public_origin(&public_url).map_err(invalid)?;
         let (stop, stopping) = watch::channel(false);
         let story_settings = &story.settings;
@@ -173,6 +190,7 @@ impl Application {
         Ok(Application {
             listener,
             port: addr.port(),
+            addr,
             state,
             router,
             stop,
@@ -188,6 +206,17 @@ impl Application {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address it listens on (`0.0.0.0:PORT` with `--lan`).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Whether the audience's address is this machine only (loopback),
+    /// which phones cannot reach.
+    pub fn public_url_is_loopback(&self) -> bool {
+        lan::is_loopback_url(&self.state.public_url)
     }
 
     /// The audience's base URL, without a trailing slash.
