@@ -17,6 +17,8 @@
   overlay.hidden = true;
   overlay.setAttribute("role", "dialog");
   overlay.setAttribute("aria-label", "Story map");
+  // The map scrolls: reachable by keyboard, so arrow keys scroll it.
+  overlay.tabIndex = 0;
   document.body.append(overlay);
 
   let loading = false;
@@ -38,6 +40,7 @@
     document.body.classList.toggle("map-open", !overlay.hidden);
     if (!overlay.hidden) {
       centred = false;
+      overlay.focus({ preventScroll: true });
       load();
     }
   }

@@ -12,6 +12,7 @@ mod console;
 mod cross_site;
 mod driver;
 mod experience;
+mod fit;
 mod languages;
 mod page;
 mod publish;
@@ -50,6 +51,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     publish::scenarios(&mut driver).await;
     room::scenario(&mut driver).await;
     experience::run(&mut driver).await;
+    fit::every_slide_fits(&mut driver).await;
     screenshots::take(&mut driver).await;
     publish::map_screenshot(&mut driver).await;
 }
@@ -332,4 +334,10 @@ async fn sms_and_web_votes_add_up_on_the_presenters_tally(driver: &mut Driver) {
     .await;
     driver.close(phone).await;
     driver.close(screen).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fit_only_dev() {
+    let mut driver = Driver::start();
+    fit::every_slide_fits(&mut driver).await;
 }
