@@ -335,9 +335,3 @@ async fn sms_and_web_votes_add_up_on_the_presenters_tally(driver: &mut Driver) {
     driver.close(phone).await;
     driver.close(screen).await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fit_only_dev() {
-    let mut driver = Driver::start();
-    fit::every_slide_fits(&mut driver).await;
-}
