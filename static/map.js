@@ -17,7 +17,8 @@
   overlay.hidden = true;
   overlay.setAttribute("role", "dialog");
   overlay.setAttribute("aria-label", "Story map");
-  // The map scrolls: reachable by keyboard, so arrow keys scroll it.
+  // The map scrolls: focusable (and focused when shown), so Up, Down and
+  // Home/End scroll it from the keyboard; Left and Right still move the talk.
   overlay.tabIndex = 0;
   document.body.append(overlay);
 

@@ -136,7 +136,7 @@
   // The slide's text scale (`--fit`, 1 = as designed) is the largest, found
   // by a binary search, at which nothing on the view is clipped; never below
   // FIT_MIN, the smallest text still read from the back of a hall (docs/
-  // authoring.md; `cyoa check` warns about a slide that needs less). Done on
+  // story-format.md; `cyoa check` warns about a slide that needs less). Done on
   // load, on a resize, on a slide change and when the leading line changes;
   // not on every vote.
 

@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn the_room_for_body_text_is_what_the_docs_say() {
-        // docs/authoring.md: about 26 lines on a plain slide.
+        // docs/story-format.md: about 26 lines on a plain slide.
         let lines = |n: usize| {
             let body = (0..n).map(|i| format!("line {i}  \n")).collect::<String>();
             slide(&format!("[slides.s]\ntitle = \"Hello\"\nbody = '''\n{body}'''\n"))

@@ -114,40 +114,52 @@ fn a_bad_presenter_session_is_refused_at_start() {
     }
 }
 
-/// The first lines `cyoa serve` prints, up to the one that starts with
-/// `stop_at` (included), or its first twelve.
-fn lines_until(lines: &mut impl Iterator<Item = std::io::Result<String>>, stop_at: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    for line in lines.by_ref().take(12) {
-        let line = line.expect("text");
-        let last = line.starts_with(stop_at);
-        seen.push(line);
-        if last {
+/// Everything `cyoa serve` with `args` prints at start: its log says
+/// "serving" after the last line, then it is stopped and its output read
+/// to the end.
+fn startup_lines(args: &[&str]) -> Vec<String> {
+    use std::io::BufRead;
+    let (mut child, lines) = serve_process(args);
+    let stderr = child.stderr.take().expect("stderr");
+    let mut log = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("the log");
+        let serving = line.contains("serving");
+        log.push(line);
+        if serving {
             break;
         }
     }
-    seen
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        printed.iter().any(|l| l.starts_with("audience: ")),
+        "cyoa serve {args:?} started: {printed:?}\n{}",
+        log.join("\n")
+    );
+    printed
 }
 
-#[tokio::test]
-async fn lan_listens_everywhere_and_shows_the_lan_address() {
-    let (mut child, mut lines) = serve_process(&["--lan"]);
-    let seen = lines_until(&mut lines, "listening: ");
-    let audience = seen
-        .iter()
-        .find_map(|l| l.strip_prefix("audience: "))
-        .unwrap_or_else(|| panic!("an audience line: {seen:?}"));
-    let listening = seen
-        .iter()
-        .find_map(|l| l.strip_prefix("listening: "))
-        .unwrap_or_else(|| panic!("a listening line: {seen:?}"));
+#[test]
+fn lan_listens_everywhere_and_shows_the_lan_address() {
+    let printed = startup_lines(&["--lan"]);
+    let line = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("a {prefix:?} line: {printed:?}"))
+            .to_string()
+    };
+    let audience = line("audience: ");
+    let listening = line("listening: ");
     let bound: std::net::SocketAddr = listening
         .split_whitespace()
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("an address: {listening}"));
     assert!(bound.ip().is_unspecified(), "bound on every interface: {listening}");
-    let url = reqwest::Url::parse(audience).expect("a URL");
+    let url = reqwest::Url::parse(&audience).expect("a URL");
     let host: std::net::IpAddr = url
         .host_str()
         .and_then(|h| h.parse().ok())
@@ -157,50 +169,53 @@ async fn lan_listens_everywhere_and_shows_the_lan_address() {
         "a LAN address: {audience}"
     );
     assert_eq!(url.port(), Some(bound.port()), "{audience} on {listening}");
-    assert!(!seen.iter().any(|l| l.starts_with("lan: off")), "{seen:?}");
-    // The page answers at that address, as a phone on the network asks.
-    let r = reqwest::get(audience).await.expect("an answer at the LAN address");
-    assert_eq!(r.status(), StatusCode::OK);
-    // So does loopback: every interface.
-    let local = reqwest::get(format!("http://127.0.0.1:{}/", bound.port()))
-        .await
-        .expect("an answer on loopback");
-    assert_eq!(local.status(), StatusCode::OK);
-    stop(&mut child);
+    assert!(!printed.iter().any(|l| l.starts_with("lan: off")), "{printed:?}");
 
     // An explicit public URL wins over the LAN address; still every interface.
-    let (mut child, mut lines) = serve_process(&["--lan", "--public-url", "https://vote.example.org"]);
-    let seen = lines_until(&mut lines, "listening: ");
+    let printed = startup_lines(&["--lan", "--public-url", "https://vote.example.org"]);
     assert!(
-        seen.contains(&"audience: https://vote.example.org/".to_string()),
-        "{seen:?}"
+        printed.contains(&"audience: https://vote.example.org/".to_string()),
+        "{printed:?}"
     );
-    assert!(seen.iter().any(|l| l.starts_with("listening: 0.0.0.0:")), "{seen:?}");
-    stop(&mut child);
+    assert!(
+        printed.iter().any(|l| l.starts_with("listening: 0.0.0.0:")),
+        "{printed:?}"
+    );
+    assert!(!printed.iter().any(|l| l.starts_with("lan: off")), "{printed:?}");
 }
 
 #[tokio::test]
-async fn a_loopback_public_url_prints_a_hint_for_phones() {
-    for extra in [&[][..], &["--public-url", "http://localhost:8080"][..]] {
-        let (mut child, mut lines) = serve_process(extra);
-        let seen = lines_until(&mut lines, "lan: off");
-        let hint = seen.last().cloned().unwrap_or_default();
-        assert!(
-            hint.starts_with("lan: off") && hint.contains("--lan"),
-            "{extra:?}: {seen:?}"
-        );
-        stop(&mut child);
+async fn the_lan_address_answers() {
+    let (mut child, mut lines) = serve_process(&["--lan"]);
+    let audience = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("audience: ").map(str::to_owned))
+        .expect("the audience line");
+    // As a phone on the network asks; and on loopback too: every interface.
+    let port = reqwest::Url::parse(&audience)
+        .ok()
+        .and_then(|u| u.port())
+        .expect("a port");
+    for url in [audience.clone(), format!("http://127.0.0.1:{port}/")] {
+        let r = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
     }
-    // Not for an address phones can reach.
-    let (mut child, mut lines) = serve_process(&["--public-url", "https://vote.example.org"]);
-    let seen = lines_until(&mut lines, "sms: ");
-    assert!(!seen.iter().any(|l| l.starts_with("lan: off")), "{seen:?}");
-    stop(&mut child);
+    assert!(sigterm(&mut child).success());
 }
 
-/// Ends a `cyoa serve` started here (it may not have set up its SIGTERM
-/// handler yet: these tests read only its first lines).
-fn stop(child: &mut std::process::Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+#[test]
+fn a_loopback_public_url_prints_a_hint_for_phones() {
+    for extra in [&[][..], &["--public-url", "http://localhost:8080"][..]] {
+        let printed = startup_lines(extra);
+        let hint = printed.last().cloned().unwrap_or_default();
+        assert!(
+            hint.starts_with("lan: off") && hint.contains("--lan"),
+            "{extra:?}: the last line is the hint: {printed:?}"
+        );
+        assert_eq!(printed.iter().filter(|l| l.starts_with("lan: ")).count(), 1);
+    }
+    // Not for an address phones can reach.
+    let printed = startup_lines(&["--public-url", "https://vote.example.org"]);
+    assert!(!printed.iter().any(|l| l.starts_with("lan: ")), "{printed:?}");
 }
