@@ -294,6 +294,15 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
     if let Some(path) = app.watched() {
         println!("watch: on; saving {} reloads the story", path.display());
     }
+    if app.local_addr().ip().is_unspecified() {
+        println!("listening: {} (every interface)", app.local_addr());
+    }
+    // Last, so that it stays in view: the audience URL is this machine only.
+    if app.public_url_is_loopback() {
+        println!(
+            "lan: off; phones cannot reach this machine's loopback address: start with --lan to let phones on this network vote"
+        );
+    }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// Base URL the audience uses, for links and QR codes [default: from --bind].
     #[arg(long, env = "CYOA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Serve the phones on this network: listen on every interface (at
+    /// --bind's port) and show this machine's LAN address in the audience
+    /// URL and QR code (--public-url, when given, is shown instead).
+    #[arg(long, env = "CYOA_LAN")]
+    pub lan: bool,
     /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
     /// to follow Sentinel failovers); without it votes are kept in memory.
     #[arg(long, env = "REDIS_URL")]
@@ -136,8 +141,11 @@ pub struct Settings {
 pub struct Server {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub bind: String,
-    /// Base URL the audience uses; `None`: `http://` and the bound address.
+    /// Base URL the audience uses; `None`: `http://` and the bound address
+    /// (with `lan`, this machine's LAN address).
     pub public_url: Option<String>,
+    /// `--lan`: listen on every interface at `bind`'s port.
+    pub lan: bool,
     /// Directory served at `/static`.
     pub static_dir: PathBuf,
 }
@@ -260,6 +268,7 @@ impl Settings {
             server: Server {
                 bind: DEFAULT_BIND.into(),
                 public_url: None,
+                lan: false,
                 static_dir: default_static_dir(),
             },
             secrets: Secrets {
@@ -300,6 +309,7 @@ impl Settings {
             server: Server {
                 bind: args.bind,
                 public_url: args.public_url,
+                lan: args.lan,
                 static_dir: default_static_dir(),
             },
             secrets: Secrets {

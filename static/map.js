@@ -17,6 +17,9 @@
   overlay.hidden = true;
   overlay.setAttribute("role", "dialog");
   overlay.setAttribute("aria-label", "Story map");
+  // The map scrolls: focusable (and focused when shown), so Up, Down and
+  // Home/End scroll it from the keyboard; Left and Right still move the talk.
+  overlay.tabIndex = 0;
   document.body.append(overlay);
 
   let loading = false;
@@ -38,6 +41,7 @@
     document.body.classList.toggle("map-open", !overlay.hidden);
     if (!overlay.hidden) {
       centred = false;
+      overlay.focus({ preventScroll: true });
       load();
     }
   }

@@ -19,6 +19,10 @@
   let announceTimer = null;
   let announcedAt = 0;
   let announced = "";
+  // The slide's text scale: see "fitting the screen" below.
+  const FIT_MIN = 0.6;
+  const FIT_STEPS = 7;
+  let fitFrame = 0;
 
   // The keys are static/keys.js (one table for every presenter screen);
   // the story map overlay (M) is static/map.js, which the page loads after
@@ -46,6 +50,9 @@
       }, 1000);
     },
   });
+  fitSoon();
+  window.addEventListener("resize", fitSoon);
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(fitSoon);
   cyoa.keys.start("view", { state: () => state, onState: onState, flash: flash });
   cyoa.keys.on("fullscreen", toggleFullscreen);
 
@@ -121,6 +128,62 @@
       main.insertBefore(document.importNode(node, true), flashBox);
     });
     window.cyoa.paintBarsFromPage(main);
+    fitSoon();
+  }
+
+  // ---- fitting the screen -------------------------------------------------
+
+  // The slide's text scale (`--fit`, 1 = as designed) is the largest, found
+  // by a binary search, at which nothing on the view is clipped; never below
+  // FIT_MIN, the smallest text still read from the back of a hall (docs/
+  // story-format.md; `cyoa check` warns about a slide that needs less). Done on
+  // load, on a resize, on a slide change and when the leading line changes;
+  // not on every vote.
+
+  function fitSoon() {
+    if (fitFrame) return;
+    fitFrame = requestAnimationFrame(function () {
+      fitFrame = 0;
+      fit();
+    });
+  }
+
+  function fit() {
+    const boxes = clippingBoxes();
+    const fits = function (scale) {
+      main.style.setProperty("--fit", String(scale));
+      return boxes.every((box) => box.scrollHeight <= box.clientHeight + 1 && box.scrollWidth <= box.clientWidth + 1);
+    };
+    let best = 1;
+    if (!fits(1)) {
+      let low = FIT_MIN;
+      let high = 1;
+      for (let step = 0; step < FIT_STEPS; step++) {
+        const middle = (low + high) / 2;
+        if (fits(middle)) low = middle;
+        else high = middle;
+      }
+      best = Math.floor(low * 1000) / 1000;
+      fits(best);
+    }
+    main.dataset.fit = String(best);
+    main.dataset.fitSize = window.innerWidth + "x" + window.innerHeight;
+    // Images load after the page: fit again once they have their size.
+    main.querySelectorAll("img").forEach(function (img) {
+      if (!img.complete) img.addEventListener("load", fitSoon, { once: true });
+    });
+  }
+
+  // The view and every box in it that cuts off what overflows it (the
+  // slide, its body, code blocks), except those hidden on purpose.
+  function clippingBoxes() {
+    return [main].concat(
+      Array.from(main.querySelectorAll("*")).filter(function (node) {
+        if (node.closest(".visually-hidden, [hidden]")) return false;
+        const style = getComputedStyle(node);
+        return style.display !== "none" && /hidden|clip/.test(style.overflowX + style.overflowY);
+      }),
+    );
   }
 
   // ---- painting -----------------------------------------------------------
@@ -152,7 +215,10 @@
         });
       });
       main.querySelectorAll("[data-winner]").forEach(function (node) {
-        node.textContent = winnerText(tally);
+        const text = winnerText(tally);
+        // A new leading line may take more room: fit again (not on every vote).
+        if (node.textContent !== text) fitSoon();
+        node.textContent = text;
         node.dataset.outcome = outcomeKind(tally.winner, tally.tie);
       });
     }

@@ -728,7 +728,11 @@ fn chain_story(n: usize) -> String {
 
 #[test]
 fn the_bundled_stories_check_clean() {
-    for file in ["stories/minimal.toml", "stories/wsgi-deployment-adventure.toml"] {
+    for file in [
+        "stories/minimal.toml",
+        "stories/starter.toml",
+        "stories/wsgi-deployment-adventure.toml",
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         match Story::load(&path) {
             Ok(loaded) => assert!(loaded.warnings.is_empty(), "{file}: {:#?}", loaded.warnings),
@@ -1002,5 +1006,67 @@ fn check_reports_a_bad_image_at_file_line_and_column() {
             "{}:15:9: error: `image` must be a path (`/static/rocket.svg`, `images/cat.png`) or an `https://` or `http://` URL, not a `javascript:` URL\n",
             file.display()
         )
+    );
+}
+
+// ---- slides that cannot fit the presenter view ----
+
+/// GOOD with `body` on its decision slide `a`, at line 5.
+fn good_with_body(body: &str) -> String {
+    GOOD.replace(
+        "title = \"A\"\n",
+        &format!("title = \"A\"\nbody = \"\"\"\n{body}\"\"\"\n"),
+    )
+}
+
+#[test]
+fn a_slide_too_long_to_fit_is_warned_about_at_its_body() {
+    // 18 lines of text fit beside a two-choice vote at 1280x720 (measured
+    // in Chromium: tests/browser/fit.rs); 19 do not.
+    let items = |n: usize| {
+        (0..n)
+            .map(|i| format!("- item number {i} of the list\n"))
+            .collect::<String>()
+    };
+    assert_eq!(problems(&good_with_body(&items(18))), Vec::<String>::new());
+    assert_eq!(
+        problems(&good_with_body(&items(19))),
+        [
+            "5:8: warning: slide `a` does not fit a 1280x720 screen even with its text shrunk to 60%: its body takes \
+          about 19 lines and there is room for 18, so its end is cut off; shorten it, split it in two, or move the \
+          detail to `notes`"
+        ]
+    );
+    // A code line wider than the slide is cut at the side.
+    let wide = format!("```\n{}\n```\n", "x".repeat(100));
+    let found = problems(&good_with_body(&wide));
+    assert_eq!(
+        found,
+        [
+            "5:8: warning: slide `a` has a code line of 100 characters, and 90 fit across a 1280x720 screen with the \
+          text shrunk to 60%, so it is cut at the side; break or shorten the line"
+        ]
+    );
+    // A slide without a body is pointed at by its id.
+    let title = "A very long title ".repeat(60);
+    let found = problems(&GOOD.replace("title = \"B\"", &format!("title = \"{title}\"")));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("11:9: warning: slide `b` does not fit"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn check_prints_a_slide_that_cannot_fit_and_exits_0() {
+    let dir = TempDir::new("fit");
+    let items: String = (0..40).map(|i| format!("- point {i}\n")).collect();
+    let file = dir.file("long.toml", good_with_body(&items));
+    let out = cyoa_check(&[&file]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error");
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{}:5:8: warning: slide `a` does not fit", file.display())),
+        "{err}"
     );
 }

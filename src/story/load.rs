@@ -117,6 +117,8 @@ struct Places {
     slide: Vec<usize>,
     next: Vec<Option<usize>>,
     goto: Vec<Vec<usize>>,
+    /// Where each slide's body is, else its id.
+    body: Vec<usize>,
 }
 
 /// Walks the document tree, recording every problem. Its methods are spread
@@ -160,6 +162,7 @@ impl<'p> Reader<'p> {
             slide: Vec::new(),
             next: Vec::new(),
             goto: Vec::new(),
+            body: Vec::new(),
         };
         let mut slides = Vec::new();
         match slides_field {
@@ -197,6 +200,12 @@ impl<'p> Reader<'p> {
         let start = start.map_or("", |(s, _)| s).to_string();
         let story = Story::new(title, start, settings, slides);
         self.links(&story, &places);
+        // Whether each slide fits the screen matters once the story runs.
+        if !self.p.has_errors() {
+            for (slide, &at) in story.slides.iter().zip(&places.body) {
+                self.fit(slide, at);
+            }
+        }
         Some(story)
     }
 
@@ -282,6 +291,7 @@ impl<'p> Reader<'p> {
             then: Then::Ending,
         };
         let (mut next_at, mut goto_at) = (None, Vec::new());
+        let mut body_at = None;
         let table = match value.get_ref() {
             DeValue::Table(t) => Some(t),
             other => {
@@ -298,7 +308,9 @@ impl<'p> Reader<'p> {
                 .required_text_field("title", title, at, "the slide's heading, `title = \"...\"`")
                 .unwrap_or_default()
                 .to_string();
-            slide.body = self.str_field("body", body).map_or("", |(s, _)| s).to_string();
+            let body = self.str_field("body", body);
+            body_at = body.map(|(_, at)| at);
+            slide.body = body.map_or("", |(s, _)| s).to_string();
             slide.notes = self.str_field("notes", notes).map_or("", |(s, _)| s).to_string();
             slide.image = self.image_field(image);
             if let Some((_, v)) = join {
@@ -334,6 +346,7 @@ impl<'p> Reader<'p> {
         if !matches!(slide.then, Then::Decision(_)) {
             goto_at.clear();
         }
+        places.body.push(body_at.unwrap_or(at));
         places.next.push(next_at);
         places.goto.push(goto_at);
         slide
@@ -414,6 +427,36 @@ impl<'p> Reader<'p> {
                     ids[v]
                 ),
             );
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Warns about a slide that cannot fit the presenter view even with its
+    /// text shrunk as far as it goes (see [`super::fit`]), at its body.
+    fn fit(&mut self, slide: &Slide, at: usize) {
+        let id = &slide.id;
+        let smallest = (super::fit::MIN_SCALE * 100.0).round();
+        for misfit in super::fit::misfits(slide) {
+            let message = match misfit {
+                super::fit::Misfit::TooTall { needed, .. } if needed < 0.5 => format!(
+                    "slide `{id}` does not fit a 1280x720 screen even with its text shrunk to {smallest}%: its \
+                     title, image and vote alone are taller than the screen; shorten the title or the prompt, \
+                     or offer fewer choices"
+                ),
+                super::fit::Misfit::TooTall { needed, room } => format!(
+                    "slide `{id}` does not fit a 1280x720 screen even with its text shrunk to {smallest}%: its \
+                     body takes about {} lines and there is room for {}, so its end is cut off; shorten it, \
+                     split it in two, or move the detail to `notes`",
+                    needed.ceil(),
+                    room.floor()
+                ),
+                super::fit::Misfit::CodeTooWide { chars, fit } => format!(
+                    "slide `{id}` has a code line of {chars} characters, and {fit} fit across a 1280x720 screen \
+                     with the text shrunk to {smallest}%, so it is cut at the side; break or shorten the line"
+                ),
+            };
+            self.p.warning(at, message);
         }
     }
 }

@@ -14,6 +14,7 @@ mod check;
 mod decision;
 mod diag;
 mod fields;
+pub mod fit;
 mod load;
 mod markdown;
 mod settings;

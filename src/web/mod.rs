@@ -15,6 +15,7 @@ pub mod explore;
 pub mod headers;
 pub mod heartbeat;
 pub mod join;
+pub mod lan;
 pub mod language;
 pub mod limits;
 pub mod notes;
@@ -74,6 +75,8 @@ pub fn cookie_key(secret: &str) -> Key {
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// The address it listens on.
+    addr: std::net::SocketAddr,
     state: AppState,
     router: App,
     stop: watch::Sender<bool>,
@@ -109,15 +112,29 @@ impl Application {
             .claim_identity()
             .await
             .map_err(|e| io::Error::other(format!("cannot claim the vote store: {e}")))?;
-        let listener = TcpListener::bind(&server.bind)
+        let bind = match server.lan {
+            true => lan::every_interface(&server.bind).map_err(invalid)?.to_string(),
+            false => server.bind,
+        };
+        let listener = TcpListener::bind(&bind)
             .await
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on {}: {e}", server.bind)))?;
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on {bind}: {e}")))?;
         let addr = listener.local_addr()?;
-        let public_url = server
-            .public_url
-            .unwrap_or_else(|| format!("http://{addr}"))
-            .trim_end_matches('/')
-            .to_string();
+        let public_url = match server.public_url {
+            Some(url) => url,
+            None if server.lan => {
+                let ip = lan::address().ok_or_else(|| {
+                    invalid(
+                        "--lan: this machine has no address on a local network (is it on Wi-Fi?); \
+                         give the audience's address with --public-url"
+                            .into(),
+                    )
+                })?;
+                format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+            }
+            None => format!("http://{addr}"),
+        };
+        let public_url = public_url.trim_end_matches('/').to_string();
         let (public_origin, secure_cookies) = crate::settings::public_origin(&public_url).map_err(invalid)?;
         let (stop, stopping) = watch::channel(false);
         let phone_key = derive_phone_key(secrets.secret.as_bytes());
@@ -170,6 +187,7 @@ impl Application {
         Ok(Application {
             listener,
             port: addr.port(),
+            addr,
             state,
             router,
             stop,
@@ -185,6 +203,17 @@ impl Application {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address it listens on (`0.0.0.0:PORT` with `--lan`).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Whether the audience's address is this machine only (loopback),
+    /// which phones cannot reach.
+    pub fn public_url_is_loopback(&self) -> bool {
+        lan::is_loopback_url(&self.state.site.public_url)
     }
 
     /// The audience's base URL, without a trailing slash.
@@ -239,7 +268,8 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then stops gracefully.
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        let stop = shutdown_signal();
+        self.run_until(stop).await
     }
 
     /// Serves until `stop` completes, then stops within
@@ -311,30 +341,43 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// SIGTERM or Ctrl-C. The handlers are in place when this returns, before
+/// the first connection is taken: a stop sent as soon as the URLs are
+/// printed is a clean one, not the default end of the process.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, signal = name, "cannot listen for the signal");
+                None
+            }
+        };
+        async fn next(signal: Option<Signal>) {
+            match signal {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        let terminate = next(listen(SignalKind::terminate(), "SIGTERM"));
+        let interrupt = next(listen(SignalKind::interrupt(), "SIGINT"));
+        async move {
+            tokio::select! {
+                _ = terminate => {},
+                _ = interrupt => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
     }
 }
 

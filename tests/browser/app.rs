@@ -206,6 +206,20 @@ impl TestApp {
             .expect("the state in JSON")
     }
 
+    /// `POST /api/presenter/{action}` with the presenter token, and the
+    /// answer's status and JSON.
+    pub async fn presenter_call(&self, action: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .post(self.url(&format!("/api/presenter/{action}")))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.expect("the presenter API answers");
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or_default())
+    }
+
     /// The presenter's login URL (it sets the cookie and redirects).
     pub fn presenter_login_url(&self) -> String {
         self.url(&format!("/presenter?token={TOKEN}"))

@@ -56,3 +56,25 @@ pub async fn check(client: &Client, page: &str) {
         problems.join("\n")
     );
 }
+
+/// The presenter view (`client`, logged in) with its story map open (key
+/// M): the map scrolls, so it must be reachable and named for the
+/// keyboard. Closes the map again (Escape).
+pub async fn presenter_with_the_story_map(client: &Client) {
+    crate::page::press(client, 'm').await;
+    crate::page::wait_js(
+        client,
+        "the story map to open",
+        "const o = document.getElementById('map-overlay');
+         return !!o && !o.hidden && !!o.dataset.loaded && !!o.querySelector('svg');",
+    )
+    .await;
+    check(client, "presenter view with the story map open").await;
+    crate::page::press(client, fantoccini::key::Key::Escape.into()).await;
+    crate::page::wait_js(
+        client,
+        "the story map to close",
+        "const o = document.getElementById('map-overlay'); return !!o && o.hidden;",
+    )
+    .await;
+}

@@ -12,6 +12,7 @@ mod console;
 mod cross_site;
 mod driver;
 mod experience;
+mod fit;
 mod languages;
 mod page;
 mod publish;
@@ -50,6 +51,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     publish::scenarios(&mut driver).await;
     room::scenario(&mut driver).await;
     experience::run(&mut driver).await;
+    fit::every_slide_fits(&mut driver).await;
     screenshots::take(&mut driver).await;
     publish::map_screenshot(&mut driver).await;
 }

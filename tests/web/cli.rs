@@ -113,3 +113,110 @@ fn a_bad_presenter_session_is_refused_at_start() {
         assert!(err.contains("--presenter-session"), "{bad}: {err}");
     }
 }
+
+/// Everything `cyoa serve` with `args` prints at start: its log says
+/// "serving" after the last line, then it is stopped and its output read
+/// to the end.
+fn startup_lines(args: &[&str]) -> Vec<String> {
+    use std::io::BufRead;
+    let (mut child, lines) = serve_process(args);
+    let stderr = child.stderr.take().expect("stderr");
+    let mut log = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("the log");
+        let serving = line.contains("serving");
+        log.push(line);
+        if serving {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        printed.iter().any(|l| l.starts_with("audience: ")),
+        "cyoa serve {args:?} started: {printed:?}\n{}",
+        log.join("\n")
+    );
+    printed
+}
+
+#[test]
+fn lan_listens_everywhere_and_shows_the_lan_address() {
+    let printed = startup_lines(&["--lan"]);
+    let line = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("a {prefix:?} line: {printed:?}"))
+            .to_string()
+    };
+    let audience = line("audience: ");
+    let listening = line("listening: ");
+    let bound: std::net::SocketAddr = listening
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("an address: {listening}"));
+    assert!(bound.ip().is_unspecified(), "bound on every interface: {listening}");
+    let url = reqwest::Url::parse(&audience).expect("a URL");
+    let host: std::net::IpAddr = url
+        .host_str()
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("an IP address in {audience}"));
+    assert!(
+        !host.is_loopback() && !host.is_unspecified(),
+        "a LAN address: {audience}"
+    );
+    assert_eq!(url.port(), Some(bound.port()), "{audience} on {listening}");
+    assert!(!printed.iter().any(|l| l.starts_with("lan: off")), "{printed:?}");
+
+    // An explicit public URL wins over the LAN address; still every interface.
+    let printed = startup_lines(&["--lan", "--public-url", "https://vote.example.org"]);
+    assert!(
+        printed.contains(&"audience: https://vote.example.org/".to_string()),
+        "{printed:?}"
+    );
+    assert!(
+        printed.iter().any(|l| l.starts_with("listening: 0.0.0.0:")),
+        "{printed:?}"
+    );
+    assert!(!printed.iter().any(|l| l.starts_with("lan: off")), "{printed:?}");
+}
+
+#[tokio::test]
+async fn with_lan_it_answers_on_every_interface() {
+    let (mut child, mut lines) = serve_process(&["--lan"]);
+    let audience = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("audience: ").map(str::to_owned))
+        .expect("the audience line");
+    let port = reqwest::Url::parse(&audience)
+        .ok()
+        .and_then(|u| u.port())
+        .expect("a port");
+    // Loopback answers too, so it listens on every interface (the test asks
+    // nothing of the LAN address: its traffic stays on loopback).
+    let url = format!("http://127.0.0.1:{port}/");
+    let r = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    assert_eq!(r.status(), StatusCode::OK, "{url}");
+    let status = sigterm(&mut child);
+    assert!(status.success(), "{status:?}\n{}", crate::helpers::log_of(&mut child));
+}
+
+#[test]
+fn a_loopback_public_url_prints_a_hint_for_phones() {
+    for extra in [&[][..], &["--public-url", "http://localhost:8080"][..]] {
+        let printed = startup_lines(extra);
+        let hint = printed.last().cloned().unwrap_or_default();
+        assert!(
+            hint.starts_with("lan: off") && hint.contains("--lan"),
+            "{extra:?}: the last line is the hint: {printed:?}"
+        );
+        assert_eq!(printed.iter().filter(|l| l.starts_with("lan: ")).count(), 1);
+    }
+    // Not for an address phones can reach.
+    let printed = startup_lines(&["--public-url", "https://vote.example.org"]);
+    assert!(!printed.iter().any(|l| l.starts_with("lan: ")), "{printed:?}");
+}

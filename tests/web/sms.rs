@@ -382,11 +382,9 @@ fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cyoa starts");
-        let lines: Vec<String> = BufReader::new(child.stdout.take().expect("stdout"))
-            .lines()
-            .take(3)
-            .map(|l| l.expect("text"))
-            .collect();
+        // Kept open while it serves: it may print more lines after these.
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let lines: Vec<String> = stdout.by_ref().take(3).map(|l| l.expect("text")).collect();
         if lines.len() < 3 {
             let _ = child.wait();
             let log = crate::helpers::log_of(&mut child);
