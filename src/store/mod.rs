@@ -1,9 +1,12 @@
 //! The vote store: runs, the presenter's place in the story, and votes.
 //!
-//! Two backends with the same behaviour: [`MemoryStore`] (the default, no
-//! other process) and [`RedisStore`] (production, several instances). The
-//! one behaviour suite in `tests/store.rs` runs against both.
+//! Three backends with the same behaviour: [`EmbeddedStore`] (the default:
+//! one instance, an SQLite file that keeps every acknowledged change),
+//! [`MemoryStore`] (`--memory`: nothing kept, for tests and benchmarks) and
+//! [`RedisStore`] (several instances). The one behaviour suite in
+//! `tests/store.rs` runs against all three.
 
+mod embedded;
 mod memory;
 mod outbox;
 mod redis;
@@ -11,8 +14,9 @@ mod redis;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use embedded::{EmbeddedStore, SCHEMA_VERSION, backup, lock_path, read_only};
 pub use memory::MemoryStore;
 pub use outbox::Outgoing;
 pub use redis::RedisStore;
@@ -52,7 +56,7 @@ pub enum VoteKind {
 }
 
 /// Where a run stands: the presenter's slide, the path taken, the open vote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
     /// This run's number.
     pub run: RunId,
@@ -73,7 +77,7 @@ pub struct RunState {
 
 /// What of a run the audience may see besides the live talk: both start
 /// off in every run, and the presenter turns them on (and off again).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
     /// `/results`: the path taken and each decision's tally; the exports.
     pub results: bool,
@@ -111,7 +115,7 @@ impl Published {
 }
 
 /// Votes per choice id; a choice with no votes may be absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally(pub BTreeMap<String, u64>);
 
 impl Tally {
@@ -126,7 +130,7 @@ impl Tally {
 }
 
 /// A decision whose vote was closed, with its frozen tally.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closed {
     /// The decision (slide) id.
     pub decision: String,
@@ -224,12 +228,15 @@ pub enum VoteStore {
     Memory(MemoryStore),
     /// In Redis, shared by every instance with the same prefix.
     Redis(RedisStore),
+    /// In this process, written through to an SQLite file.
+    Embedded(EmbeddedStore),
 }
 
 macro_rules! delegate {
     ($self:ident . $m:ident ( $($a:expr),* )) => {
         match $self {
             VoteStore::Memory(s) => s.$m($($a),*).await,
+            VoteStore::Embedded(s) => s.$m($($a),*).await,
             VoteStore::Redis(s) => {
                 // Round trip and failures of every Redis call, for /metrics.
                 let started = std::time::Instant::now();
@@ -403,7 +410,7 @@ impl VoteStore {
     /// pub/sub). The memory store has no other instance: nothing to do.
     pub async fn publish(&self, event: &str) -> Result<()> {
         match self {
-            VoteStore::Memory(_) => Ok(()),
+            VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(()),
             VoteStore::Redis(s) => s.publish(event).await,
         }
     }
@@ -412,7 +419,7 @@ impl VoteStore {
     /// again). `None` for the memory store: no other instance.
     pub async fn subscribe(&self) -> Result<Option<Events>> {
         match self {
-            VoteStore::Memory(_) => Ok(None),
+            VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(None),
             VoteStore::Redis(s) => s.subscribe().await.map(Some),
         }
     }
@@ -432,7 +439,7 @@ impl VoteStore {
     /// data. The memory store cannot lose its data while it runs.
     pub async fn claim_identity(&self) -> Result<()> {
         match self {
-            VoteStore::Memory(_) => Ok(()),
+            VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(()),
             VoteStore::Redis(s) => s.claim_identity().await,
         }
     }
@@ -447,7 +454,22 @@ impl VoteStore {
     pub fn lost(&self) -> Option<String> {
         match self {
             VoteStore::Memory(_) => None,
+            VoteStore::Embedded(s) => s.failure(),
             VoteStore::Redis(s) => s.lost(),
+        }
+    }
+
+    /// Whether other instances may share this store (Redis): only then
+    /// are events published to them and theirs taken in.
+    pub fn shared(&self) -> bool {
+        matches!(self, VoteStore::Redis(_))
+    }
+
+    /// The embedded store's data file, if this is one.
+    pub fn data_file(&self) -> Option<&std::path::Path> {
+        match self {
+            VoteStore::Embedded(s) => Some(s.path()),
+            _ => None,
         }
     }
 }

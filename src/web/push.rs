@@ -369,7 +369,7 @@ pub async fn flusher(app: AppState) {
         }
         // The other instances first: they read the tally meanwhile.
         for (run, decision) in app.pushes.take_announced() {
-            if matches!(app.store, crate::store::VoteStore::Memory(_)) {
+            if !app.store.shared() {
                 break;
             }
             let event = format!("{} tally {run} {decision}", app.pushes.instance);
