@@ -1,6 +1,7 @@
-//! The vote store's behaviour, written once and run against both backends:
-//! every case in `both_backends!` becomes `in_memory::<case>` and
-//! `in_redis::<case>` (a real redis-server, a fresh key prefix per test).
+//! The vote store's behaviour, written once and run against the three backends:
+//! every case in `both_backends!` becomes `in_memory::<case>`,
+//! `in_redis::<case>` (a real redis-server, a fresh key prefix per test) and
+//! `in_embedded::<case>` (a fresh data file per test).
 //! The Redis-only checks (restarts, key layout, round trips) follow.
 
 #[macro_use]
