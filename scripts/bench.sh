@@ -77,7 +77,7 @@ serve() { # PORT LOG [flags...]
   PIDS+=($!)
   wait_for "http://127.0.0.1:$port/healthz"
 }
-serve "$MEM_PORT" mem.log
+serve "$MEM_PORT" mem.log --memory
 MEM_PID=${PIDS[-1]}
 serve "$RED_PORT" redis.log --redis-url "redis://127.0.0.1:$REDIS_PORT/2" --redis-prefix bench:
 RED_PID=${PIDS[-1]}

@@ -1,5 +1,5 @@
 //! The `cyoa` command line: `cyoa new`, `cyoa check`, `cyoa serve`,
-//! `cyoa audit` and `cyoa map`. It parses the command line, reads and
+//! `cyoa audit`, `cyoa map` and `cyoa backup`. It parses the command line, reads and
 //! reports a story, and says where the server is; the settings and their
 //! checks are [`crate::settings`], the server's startup
 //! [`crate::web::Application::build`].
@@ -58,6 +58,18 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Copy a data file into BACKUP, consistently, even while a server is
+    /// using it (restore: stop the server, put the copy in its place).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        backup: PathBuf,
+        /// The data file to copy [default: the story's, as `cyoa serve`].
+        #[arg(long, env = "CYOA_DATA")]
+        data: Option<PathBuf>,
+        /// The story whose default data file to copy (as `cyoa serve --story`).
+        #[arg(long, env = "CYOA_STORY")]
+        story: Option<PathBuf>,
+    },
     /// Draw a story's map (slides and choices) as an SVG, after checking it.
     Map {
         /// Story file (TOML).
@@ -81,6 +93,19 @@ pub fn main() -> ExitCode {
             repair,
         }) => audit(&redis_url, &redis_prefix, repair),
         Some(Command::Map { file, output }) => map(&file, &output),
+        Some(Command::Backup { backup, data, story }) => {
+            let data = data.unwrap_or_else(|| crate::settings::default_data_file(story.as_deref()));
+            match crate::store::backup(&data, &backup) {
+                Ok(()) => {
+                    println!("{}: a copy of {}", backup.display(), data.display());
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("cyoa: {why}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         None => serve(cli.serve),
     }
 }
@@ -293,6 +318,13 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
     }
     if let Some(path) = app.watched() {
         println!("watch: on; saving {} reloads the story", path.display());
+    }
+    match app.data_file() {
+        Some(path) => println!(
+            "data: {} (runs and votes are kept there; --memory keeps nothing)",
+            path.display()
+        ),
+        None => println!("data: {}", app.store_kind()),
     }
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {

@@ -106,7 +106,8 @@ impl Application {
             room: room_settings,
             log_format: _,
         } = settings;
-        let store = store.open().await.map_err(invalid)?;
+        let grace = room_settings.presence_grace.unwrap_or(story.settings.presence_grace);
+        let store = store.open(grace).await.map_err(invalid)?;
         // Before anything is served: from now on Redis answering without
         // this identity means it lost the talk's data.
         store
@@ -154,7 +155,7 @@ impl Application {
             public_origin,
             secure_cookies,
             web_votes: story_settings.web_votes,
-            grace: room_settings.presence_grace.unwrap_or(story_settings.presence_grace),
+            grace,
             pushes: push::Pushes::new(),
             limits: limits::Guards::new(limits),
             presence: presence::Presence::default(),
@@ -228,6 +229,19 @@ impl Application {
     /// The story file watched for changes (`serve --watch`), if any.
     pub fn watched(&self) -> Option<&std::path::Path> {
         self.watched.as_deref()
+    }
+
+    /// The data file runs and votes are kept in, if the store has one.
+    pub fn data_file(&self) -> Option<&std::path::Path> {
+        self.state.store.data_file()
+    }
+
+    /// Where runs and votes are kept when there is no data file.
+    pub fn store_kind(&self) -> &'static str {
+        match self.state.store {
+            crate::store::VoteStore::Redis(_) => "in Redis (--redis-url)",
+            _ => "in memory only (--memory): lost when the server stops",
+        }
     }
 
     /// The presenter view's URL, without the token.
