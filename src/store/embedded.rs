@@ -104,7 +104,7 @@ pub struct EmbeddedStore {
 
 /// One row to write (or delete).
 pub(super) enum Row {
-    /// A run's state (inserted or updated; its label is kept).
+    /// A run's state (inserted or updated).
     Run(RunState),
     /// A run's closed decisions, all of them.
     Closed(RunId, Vec<Closed>),
@@ -303,7 +303,7 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
     let bad = |e: rusqlite::Error| refuse(path, format!("cannot read it: {e}"));
     let mut runs: Vec<Saved> = Vec::new();
     let mut stmt = conn
-        .prepare("SELECT run, slide, path, open, results, explore, started FROM runs ORDER BY run")
+        .prepare("SELECT run, slide, path, open, results, explore, started, label FROM runs ORDER BY run")
         .map_err(bad)?;
     let mut rows = stmt.query([]).map_err(bad)?;
     while let Some(r) = rows.next().map_err(bad)? {
@@ -328,6 +328,7 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
                     explore: r.get(5).map_err(bad)?,
                 },
                 started: started.map(|s| s.max(0) as u64),
+                label: r.get(7).map_err(bad)?,
             },
             closed: Vec::new(),
             ballots: Vec::new(),
@@ -411,10 +412,10 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
         Row::Run(s) => {
             let path = serde_json::to_string(&s.path).unwrap_or_else(|_| "[]".into());
             tx.prepare_cached(
-                "INSERT INTO runs (run, slide, path, open, results, explore, started)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO runs (run, slide, path, open, results, explore, started, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (run) DO UPDATE SET slide = ?2, path = ?3, open = ?4, results = ?5,
-                   explore = ?6, started = ?7",
+                   explore = ?6, started = ?7, label = ?8",
             )?
             .execute(params![
                 s.run as i64,
@@ -423,7 +424,8 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 s.open,
                 s.published.results,
                 s.published.explore,
-                s.started.map(|t| t as i64)
+                s.started.map(|t| t as i64),
+                s.label
             ])?;
         }
         Row::Closed(run, closed) => {
@@ -716,6 +718,11 @@ impl EmbeddedStore {
 
     pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
         self.change(self.mem.set_published(run, what, on), |_, s| Self::state_row(s))
+            .await
+    }
+
+    pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        self.change(self.mem.set_label(run, label), |_, s| Self::state_row(s))
             .await
     }
 

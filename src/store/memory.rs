@@ -139,6 +139,7 @@ impl Inner {
             open: None,
             published: Published::default(),
             started: Some(now_ms()),
+            label: None,
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -258,6 +259,14 @@ impl MemoryStore {
         let mut inner = self.lock();
         let r = inner.current_mut(run)?;
         r.state.published.set(what, on);
+        Ok(r.state.clone())
+    }
+
+    pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        let mut inner = self.lock();
+        let index = run.checked_sub(1).ok_or(StoreError::NoRun(run))?;
+        let r = inner.runs.get_mut(index as usize).ok_or(StoreError::NoRun(run))?;
+        r.state.label = Some(label.to_string()).filter(|l| !l.is_empty());
         Ok(r.state.clone())
     }
 

@@ -24,6 +24,9 @@ pub use redis::RedisStore;
 /// A run is one performance of a story, numbered from 1.
 pub type RunId = u64;
 
+/// The longest run label, in characters.
+pub const MAX_LABEL_CHARS: usize = 80;
+
 /// Who votes: a browser (random id from its signed cookie) or a phone
 /// (keyed hash of its number). The string is opaque to the store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,6 +76,10 @@ pub struct RunState {
     /// store), so every instance shows the same elapsed time. `None` for a
     /// run recorded before cyoa kept it.
     pub started: Option<u64>,
+    /// The presenter's name for the run ("PyCon 2027", "rehearsal"), if
+    /// any ([`VoteStore::set_label`]).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// What of a run the audience may see besides the live talk: both start
@@ -139,7 +146,7 @@ pub struct Closed {
 }
 
 /// One run's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Where the run stands (or stood when a newer run began).
     pub state: RunState,
@@ -180,6 +187,9 @@ pub enum StoreError {
     /// The run does not exist or is not the current one.
     #[error("run {0} is not the current run")]
     NotCurrent(RunId),
+    /// No run has this number.
+    #[error("there is no run {0}")]
+    NoRun(RunId),
     /// The backend failed (Redis down, bad reply).
     #[error("store unavailable: {0}")]
     Backend(String),
@@ -281,6 +291,12 @@ impl VoteStore {
     /// refused if `run` is not current. A new run starts with both off.
     pub async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
         delegate!(self.set_published(run, what, on))
+    }
+    /// Names run `run` (any run, not only the current one) `label`; an
+    /// empty label removes the name. The caller bounds and checks it
+    /// ([`MAX_LABEL_CHARS`]). [`StoreError::NoRun`] if there is no such run.
+    pub async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        delegate!(self.set_label(run, label))
     }
     /// Closes the vote on `decision`, freezing and recording its tally.
     /// Closing a decision that is not open returns its recorded tally

@@ -40,6 +40,7 @@ async fn everything_acknowledged_is_back_after_reopening() {
     }
     store.close(s.run, "build").await.unwrap();
     store.set_published(s.run, Publication::Results, true).await.unwrap();
+    store.set_label(s.run, "rehearsal").await.unwrap();
     // Run 2: a decision open, presence and sticky votes, a text, a moved vote.
     let s = store.new_run("intro").await.unwrap();
     store.show(s.run, "host", &path(&["intro", "host"])).await.unwrap();

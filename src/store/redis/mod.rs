@@ -9,7 +9,7 @@
 //! |-----------------------------------|--------|--------------------------------------------|
 //! | `{prefix}identity`                | string | a random id: "this talk's data" (see below) |
 //! | `{prefix}current`                 | string | the current run's number (the newest one)  |
-//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms) |
+//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms), `label` |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
@@ -286,6 +286,11 @@ impl RedisStore {
         let reply = self
             .eval(&SCRIPTS.set_published, &[&run.to_string(), what.as_str(), on])
             .await?;
+        state_reply(reply, run, "")
+    }
+
+    pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        let reply = self.eval(&SCRIPTS.set_label, &[&run.to_string(), label]).await?;
         state_reply(reply, run, "")
     }
 

@@ -62,6 +62,7 @@ scripts!(
     move_to,
     audit,
     set_published,
+    set_label,
 );
 
 /// Loads every script into the Redis behind `con` (`SCRIPT LOAD`), so that
