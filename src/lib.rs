@@ -14,4 +14,5 @@ pub mod sms;
 pub mod store;
 pub mod story;
 pub mod telemetry;
+pub mod transfer;
 pub mod web;

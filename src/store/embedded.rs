@@ -262,7 +262,7 @@ fn open_checked(path: &Path) -> std::result::Result<Connection, String> {
     }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| refuse(path, e))?;
-    conn.pragma_update(None, "synchronous", "FULL")
+    conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(|e| refuse(path, e))?;
     migrate(&conn, version).map_err(|e| refuse(path, format!("cannot migrate it: {e}")))?;
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
@@ -719,6 +719,17 @@ impl EmbeddedStore {
     pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
         self.change(self.mem.set_published(run, what, on), |_, s| Self::state_row(s))
             .await
+    }
+
+    pub(super) async fn import(&self, runs: &[RunRecord]) -> Result<bool> {
+        self.change(self.mem.import(runs), |_, taken| match taken {
+            true => runs
+                .iter()
+                .flat_map(|r| [Row::Run(r.state.clone()), Row::Closed(r.state.run, r.closed.clone())])
+                .collect(),
+            false => Vec::new(),
+        })
+        .await
     }
 
     pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {

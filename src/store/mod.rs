@@ -298,6 +298,22 @@ impl VoteStore {
     pub async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
         delegate!(self.set_label(run, label))
     }
+    /// Takes `runs` (`cyoa runs import`) as the history of a store that
+    /// holds no run yet; the last becomes the current run. The runs must be
+    /// numbered 1, 2, ... in order. A history carries no voter records:
+    /// each closed decision keeps its frozen tally, an open vote is taken
+    /// open with no votes. False when the store holds runs already (nothing
+    /// is written).
+    pub async fn import_runs(&self, runs: &[RunRecord]) -> Result<bool> {
+        if let Some((i, r)) = runs.iter().enumerate().find(|(i, r)| r.state.run != *i as RunId + 1) {
+            return Err(StoreError::Backend(format!(
+                "the history's runs must be numbered 1, 2, ... in order: run {} is at place {}",
+                r.state.run,
+                i + 1
+            )));
+        }
+        delegate!(self.import(runs))
+    }
     /// Closes the vote on `decision`, freezing and recording its tally.
     /// Closing a decision that is not open returns its recorded tally
     /// (empty if never opened).

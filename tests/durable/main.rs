@@ -15,3 +15,4 @@ mod crash;
 mod reopen;
 mod safety;
 mod server;
+mod transfer;

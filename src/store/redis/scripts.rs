@@ -63,6 +63,7 @@ scripts!(
     audit,
     set_published,
     set_label,
+    import,
 );
 
 /// Loads every script into the Redis behind `con` (`SCRIPT LOAD`), so that
