@@ -164,6 +164,7 @@ fn runs(action: RunsAction) -> ExitCode {
             RunsAction::Import { file, store } => {
                 let store = store.open(true).await?;
                 let n = crate::transfer::import(&store, &file).await?;
+                store.stopped().await;
                 Ok(format!("{}: {n} run(s) imported", file.display()))
             }
         }

@@ -144,6 +144,8 @@ pub(super) enum Row {
 
 struct Request {
     rows: Vec<Row>,
+    /// After the commit, fold the write-ahead log into the data file.
+    checkpoint: bool,
     done: tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
 }
 
@@ -262,7 +264,7 @@ fn open_checked(path: &Path) -> std::result::Result<Connection, String> {
     }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| refuse(path, e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
+    conn.pragma_update(None, "synchronous", "FULL")
         .map_err(|e| refuse(path, e))?;
     migrate(&conn, version).map_err(|e| refuse(path, format!("cannot migrate it: {e}")))?;
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
@@ -517,11 +519,16 @@ fn writer(mut conn: Connection, requests: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        let result = match batch.iter().all(|r| r.rows.is_empty()) {
+        let mut result = match batch.iter().all(|r| r.rows.is_empty()) {
             // Nothing to write: everything queued before is committed.
             true => Ok(()),
             false => commit(&mut conn, &batch).map_err(|e| format!("cannot write the data file: {e}")),
         };
+        if result.is_ok() && batch.iter().any(|r| r.checkpoint) {
+            result = conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .map_err(|e| format!("cannot fold the write-ahead log into the data file: {e}"));
+        }
         for request in batch {
             let _ = request.done.send(result.clone());
         }
@@ -607,9 +614,31 @@ impl EmbeddedStore {
     fn queue(&self, rows: Vec<Row>) -> Result<tokio::sync::oneshot::Receiver<std::result::Result<(), String>>> {
         let (done, committed) = tokio::sync::oneshot::channel();
         self.writer
-            .send(Request { rows, done })
+            .send(Request {
+                rows,
+                checkpoint: false,
+                done,
+            })
             .map_err(|_| StoreError::Backend("the data file's writer stopped".into()))?;
         Ok(committed)
+    }
+
+    /// Folds the write-ahead log into the data file once everything queued
+    /// is committed, so the file alone holds the talk (at a clean stop;
+    /// `cyoa backup` is the way to copy a file in use).
+    pub async fn checkpoint(&self) -> std::result::Result<(), String> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let request = Request {
+            rows: Vec::new(),
+            checkpoint: true,
+            done,
+        };
+        self.writer
+            .send(request)
+            .map_err(|_| "the data file's writer stopped".to_string())?;
+        committed
+            .await
+            .map_err(|_| "the data file's writer stopped".to_string())?
     }
 
     /// Waits for the commit of a change.

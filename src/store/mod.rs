@@ -482,6 +482,16 @@ impl VoteStore {
     pub async fn verify(&self) -> Result<()> {
         delegate!(self.verify())
     }
+    /// Called once the server has stopped: the embedded store folds its write-ahead log into
+    /// the data file, so the file alone holds the talk. Nothing to do for
+    /// the others.
+    pub async fn stopped(&self) {
+        if let VoteStore::Embedded(s) = self {
+            if let Err(why) = s.checkpoint().await {
+                tracing::warn!(file = %s.path().display(), "{why}");
+            }
+        }
+    }
     /// Why the store is taken for having lost its data, if it is.
     pub fn lost(&self) -> Option<String> {
         match self {

@@ -311,7 +311,7 @@ impl Application {
                 Err(_) => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             result = work => result,
             _ = deadline => {
                 tracing::warn!(
@@ -321,7 +321,10 @@ impl Application {
                 );
                 Ok(())
             }
-        }
+        };
+        // The data file whole on its own once the server has stopped.
+        app.store.stopped().await;
+        result
     }
 }
 

@@ -278,3 +278,30 @@ async fn every_acknowledged_vote_survives_kill_9_and_none_counts_twice() {
     assert_eq!(talk["path"], before["runs"][1]["path"], "{talk}");
     assert_eq!(before["runs"][0]["decisions"][0]["id"], "build", "{before}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_clean_stop_the_data_file_alone_holds_the_talk() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    let mut server = Server::start(&file, ROOM);
+    let address = server.address.clone();
+    presenter(&address, "goto", Some(json!({ "slide": "build" }))).await;
+    presenter(&address, "open", None).await;
+    let counts = Counts::default();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for n in 0..5 {
+        form_vote(&client, &address, n % 2, &counts).await.expect("a vote");
+    }
+    assert!(server.stop().success(), "a clean stop");
+    // Only the data file, as a presenter would copy it to another laptop.
+    let elsewhere = data_dir();
+    let copy = elsewhere.path().join("talk.sqlite3");
+    std::fs::copy(&file, &copy).expect("a copy");
+    let server = Server::start(&copy, ROOM);
+    let state = get(&server.address, "/api/state").await;
+    assert_eq!(votes_of(&state["decision"], "pets"), 3, "{state}");
+    assert_eq!(votes_of(&state["decision"], "docs"), 2, "{state}");
+}

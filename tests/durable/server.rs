@@ -121,6 +121,16 @@ impl Server {
         }
     }
 
+    /// SIGTERM, as systemd or Ctrl-C stops it; waits for it to exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM sent");
+        self.child.wait().expect("cyoa exits")
+    }
+
     /// `kill -9`: no chance to finish anything.
     pub fn kill9(&mut self) {
         self.child.kill().expect("SIGKILL");
