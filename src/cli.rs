@@ -305,13 +305,19 @@ fn map(file: &Path, output: &Path) -> ExitCode {
 /// `cyoa serve`: the settings are checked before the story is read, and
 /// both before anything connects or binds.
 fn serve(args: ServeArgs) -> ExitCode {
-    let settings = match Settings::from_args(args) {
+    let mut settings = match Settings::from_args(args) {
         Ok(settings) => settings,
         Err(why) => {
             eprintln!("cyoa: {why}");
             return ExitCode::FAILURE;
         }
     };
+    // With a data file, the secret made at the first start is the secret
+    // of every later one: voters keep their identity across restarts.
+    if let Err(why) = settings.keep_secret() {
+        eprintln!("cyoa: {why}");
+        return ExitCode::FAILURE;
+    }
     let Some(story) = read_story(settings.story.file.as_deref()) else {
         eprintln!("cyoa: the story has problems; fix them and start again");
         return ExitCode::FAILURE;

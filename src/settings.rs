@@ -163,6 +163,9 @@ pub struct Secrets {
     /// Signs cookies, keys phone hashes and room codes; any length, the
     /// longer the better.
     pub secret: String,
+    /// Whether cyoa made the secret (no `--secret`): with a data file it
+    /// is then kept beside it ([`Settings::keep_secret`]).
+    pub generated_secret: bool,
 }
 
 /// The story file.
@@ -291,6 +294,7 @@ impl Settings {
                 presenter_token: presenter_token.into(),
                 generated_token: false,
                 secret: secret.into(),
+                generated_secret: false,
             },
             story: StorySource::default(),
             store: StoreChoice::Memory,
@@ -331,6 +335,7 @@ impl Settings {
             secrets: Secrets {
                 presenter_token,
                 generated_token,
+                generated_secret: args.secret.is_none(),
                 // Two random halves: 256 bits for the cookie key.
                 secret: args.secret.unwrap_or_else(|| random_hex() + &random_hex()),
             },
@@ -359,6 +364,52 @@ impl Settings {
         };
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// With a data file and no `--secret`, the secret cyoa made is kept
+    /// in `FILE.secret` beside the data file (readable by its owner only)
+    /// and read from there on the next start: voters keep their cookies
+    /// and phones their hashes across a restart, so one vote per voter
+    /// holds. Returns the file used, if any.
+    pub fn keep_secret(&mut self) -> Result<Option<PathBuf>, String> {
+        let StoreChoice::Embedded { path } = &self.store else {
+            return Ok(None);
+        };
+        if !self.secrets.generated_secret {
+            return Ok(None);
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".secret");
+        let file = PathBuf::from(name);
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot make the folder {} for the data file: {e}", dir.display()))?;
+        }
+        match std::fs::read_to_string(&file) {
+            Ok(kept) => {
+                let kept = kept.trim();
+                if kept.len() < 32 {
+                    return Err(format!(
+                        "{}: the kept secret is too short or empty; restore it, or pass --secret",
+                        file.display()
+                    ));
+                }
+                self.secrets.secret = kept.to_string();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options
+                    .open(&file)
+                    .and_then(|mut f| f.write_all(format!("{}\n", self.secrets.secret).as_bytes()))
+                    .map_err(|e| format!("cannot keep the secret in {}: {e}", file.display()))?;
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+        }
+        Ok(Some(file))
     }
 
     /// Every check of the settings, each saying what to change: the
@@ -506,6 +557,7 @@ mod tests {
     #[test]
     fn no_flags_give_the_defaults_defined_once() {
         let s = settings(&[]).unwrap();
+        assert!(s.secrets.generated_secret);
         assert_eq!(
             s.limits,
             Limits::default(),
@@ -545,6 +597,30 @@ mod tests {
         assert!(fa.file_name().unwrap().to_string_lossy().starts_with("talk-"), "{fa:?}");
         assert_eq!(fa, default_data_file(Some(&a)), "the same story finds its file again");
         assert_ne!(default_data_file(None), fa);
+    }
+
+    #[test]
+    fn a_made_secret_is_kept_beside_the_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("talk.sqlite3");
+        let data = data.to_str().unwrap();
+        let mut first = settings(&["--data", data]).unwrap();
+        let kept = first.keep_secret().unwrap().expect("a secret file");
+        let mut second = settings(&["--data", data]).unwrap();
+        assert_ne!(first.secrets.secret, second.secrets.secret, "each start makes one");
+        assert_eq!(second.keep_secret().unwrap(), Some(kept.clone()));
+        assert_eq!(first.secrets.secret, second.secrets.secret, "the second start reads the first's");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "readable by its owner only");
+        }
+        let mut given = settings(&["--data", data, "--secret", "an operator's own secret"]).unwrap();
+        assert_eq!(given.keep_secret().unwrap(), None, "--secret wins, nothing read");
+        assert_eq!(given.secrets.secret, "an operator's own secret");
+        let mut memory = settings(&["--memory"]).unwrap();
+        assert_eq!(memory.keep_secret().unwrap(), None);
     }
 
     #[test]
