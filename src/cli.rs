@@ -429,9 +429,12 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
         println!("watch: on; saving {} reloads the story", path.display());
     }
     match app.data_file() {
+        // In full, so the presenter finds it whatever folder they are in.
         Some(path) => println!(
             "data: {} (runs and votes are kept there; --memory keeps nothing)",
-            path.display()
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
         ),
         None => println!("data: {}", app.store_kind()),
     }
