@@ -27,13 +27,18 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 cyoa \
-    && useradd --system --uid 10001 --gid cyoa --home-dir /app --shell /usr/sbin/nologin cyoa
+    && useradd --system --uid 10001 --gid cyoa --home-dir /app --shell /usr/sbin/nologin cyoa \
+    && mkdir -p /app/.local/share/cyoa \
+    && chown -R 10001:10001 /app/.local
 WORKDIR /app
 COPY --from=build /usr/local/bin/cyoa /usr/local/bin/cyoa
 COPY static/ /app/static/
 COPY stories/ /app/stories/
 # By number, so that runtimes that check for a non-root user can tell.
 USER 10001:10001
+# Without --redis-url, runs and votes are kept in a data file here (the
+# default path for HOME=/app); mount a volume to keep it past the container.
+VOLUME /app/.local/share/cyoa
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]
 CMD ["cyoa", "serve", "--bind", "0.0.0.0:8080"]

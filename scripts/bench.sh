@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures of docs/performance.md (issue 7) on this machine:
-# the form vote under wrk (cyoa in memory, cyoa on Redis, the Flask-SocketIO
-# peer when its venv exists), redis-benchmark of the same vote script, Redis
+# the form vote under wrk (cyoa in memory, cyoa on its data file, cyoa on
+# Redis, the Flask-SocketIO peer when its venv exists), redis-benchmark of the same vote script, Redis
 # round trips per vote, and cyoa-load runs (connections held and memory per
 # connection, votes per second over sockets, vote to push latency). Prints a
 # table at the end. Not run by CI; it takes a few minutes.
@@ -10,6 +10,8 @@
 #   PEER_DIR=/tmp/peer scripts/bench.sh    # where the peer's copy and .venv are
 #   CONNECTIONS=19800 scripts/bench.sh     # audience sockets to hold
 #   FLAT_VOTERS=12000 scripts/bench.sh     # voters of the flat-out socket runs
+#   FORM_ONLY=1 scripts/bench.sh           # only the form votes: memory, data file, Redis
+#   FORM_ONLY=1 CYOA_BIN=/tmp/cyoa scripts/bench.sh   # the same, with that cyoa binary, unbuilt
 #
 # Needs: cargo, redis-server, redis-cli, redis-benchmark, wrk, curl
 # (apt-get install redis-server redis-tools wrk curl). Every process it
@@ -29,6 +31,7 @@ TWILIO=bench-twilio-token
 REDIS_PORT=${REDIS_PORT:-16400}
 MEM_PORT=18200
 RED_PORT=18201
+DATA_PORT=18202
 PEER_PORT=5055
 WORK=$(mktemp -d /tmp/cyoa-bench.XXXXXX)
 PIDS=()
@@ -48,9 +51,13 @@ trap cleanup EXIT
 # and the generator it starts.
 ulimit -n "$(ulimit -Hn)"
 
-echo "== building (release)" >&2
-cargo build --release -p cyoa -p cyoa-load >&2
-CYOA=$ROOT/target/release/cyoa
+if [ -n "${CYOA_BIN:-}" ] && [ "${FORM_ONLY:-0}" = 1 ]; then
+  CYOA=$CYOA_BIN # a cyoa built elsewhere (comparing builds): nothing is built
+else
+  echo "== building (release)" >&2
+  cargo build --release -p cyoa -p cyoa-load >&2
+  CYOA=$ROOT/target/release/cyoa
+fi
 LOAD=$ROOT/target/release/cyoa-load
 
 wait_for() { # URL
@@ -77,10 +84,14 @@ serve() { # PORT LOG [flags...]
   PIDS+=($!)
   wait_for "http://127.0.0.1:$port/healthz"
 }
-serve "$MEM_PORT" mem.log
+serve "$MEM_PORT" mem.log --memory
 MEM_PID=${PIDS[-1]}
 serve "$RED_PORT" redis.log --redis-url "redis://127.0.0.1:$REDIS_PORT/2" --redis-prefix bench:
 RED_PID=${PIDS[-1]}
+# The default store: every vote committed to the data file (group commit)
+# before it is answered. The file is in $WORK (a temporary folder in /tmp).
+serve "$DATA_PORT" data.log --data "$WORK/bench.sqlite3"
+DATA_PID=${PIDS[-1]}
 
 PEER=no
 if [ -x "$PEER_DIR/.venv/bin/gunicorn" ]; then
@@ -148,6 +159,12 @@ MEM_TOTAL=$(cyoa_total "$MEM_PORT")
 voted() { echo $(($1 < VOTERS ? $1 : VOTERS)); }
 row "form vote, cyoa memory (wrk)" "$MEM_RPS votes/s, p99 $MEM_P99, tally $MEM_TOTAL = voters who voted $(voted "$MEM_OK") ($MEM_OK ok responses, $MEM_BAD other)"
 
+open_decision "$DATA_PORT"
+read -r _ DATA_RPS DATA_OK DATA_BAD DATA_P99 < <(wrk_run data "http://127.0.0.1:$DATA_PORT" "$WORK/voters.txt")
+DATA_TOTAL=$(cyoa_total "$DATA_PORT")
+row "form vote, cyoa data file (wrk)" "$DATA_RPS votes/s, p99 $DATA_P99, tally $DATA_TOTAL = voters who voted $(voted "$DATA_OK") ($DATA_OK ok responses, $DATA_BAD other)"
+row "data file / memory (target >= 50%, p99 <= 20ms)" "$(awk "BEGIN{printf \"%.0f%%\", 100*$DATA_RPS/$MEM_RPS}")"
+
 open_decision "$RED_PORT"
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
 read -r _ RED_RPS RED_OK RED_BAD RED_P99 < <(wrk_run redis "http://127.0.0.1:$RED_PORT" "$WORK/voters.txt")
@@ -155,6 +172,13 @@ RED_TOTAL=$(cyoa_total "$RED_PORT")
 EVALSHA=$(redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
 row "form vote, cyoa Redis (wrk)" "$RED_RPS votes/s, p99 $RED_P99, tally $RED_TOTAL = voters who voted $(voted "$RED_OK") ($RED_OK ok responses, $RED_BAD other)"
 row "Redis round trips per vote (EVALSHA calls / votes)" "$EVALSHA / $RED_OK = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/$RED_OK}") (pushes' tally reads included)"
+
+if [ "${FORM_ONLY:-0}" = 1 ]; then
+  echo
+  echo "cyoa bench (form votes only), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%s\n' "${ROWS[@]}"
+  exit 0
+fi
 
 if [ "$PEER" = yes ]; then
   redis-cli -p "$REDIS_PORT" -n 0 flushdb >/dev/null
@@ -200,6 +224,8 @@ load() { # NAME PORT PID [flags...]
 load "held sockets, memory ($CONNECTIONS voters)" "$MEM_PORT" "$MEM_PID" \
   --voters "$CONNECTIONS" --rate 1000 --duration 10 --leave 0
 load "latency, memory (10,000 voters, 5,000 votes/s)" "$MEM_PORT" "$MEM_PID" \
+  --voters 10000 --rate 5000 --duration "$LOAD_SECONDS" --sms-voters 100 --sms-interval-ms 1000
+load "latency, data file (10,000 voters, 5,000 votes/s)" "$DATA_PORT" "$DATA_PID" \
   --voters 10000 --rate 5000 --duration "$LOAD_SECONDS" --sms-voters 100 --sms-interval-ms 1000
 load "latency, Redis (10,000 voters, 5,000 votes/s)" "$RED_PORT" "$RED_PID" \
   --voters 10000 --rate 5000 --duration "$LOAD_SECONDS" --sms-voters 100 --sms-interval-ms 1000

@@ -1,5 +1,5 @@
 //! The `cyoa` command line: `cyoa new`, `cyoa check`, `cyoa serve`,
-//! `cyoa audit` and `cyoa map`. It parses the command line, reads and
+//! `cyoa audit`, `cyoa map` and `cyoa backup`. It parses the command line, reads and
 //! reports a story, and says where the server is; the settings and their
 //! checks are [`crate::settings`], the server's startup
 //! [`crate::web::Application::build`].
@@ -58,6 +58,24 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Copy a data file into BACKUP, consistently, even while a server is
+    /// using it (restore: stop the server, put the copy in its place).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        backup: PathBuf,
+        /// The data file to copy [default: the story's, as `cyoa serve`].
+        #[arg(long, env = "CYOA_DATA")]
+        data: Option<PathBuf>,
+        /// The story whose default data file to copy (as `cyoa serve --story`).
+        #[arg(long, env = "CYOA_STORY")]
+        story: Option<PathBuf>,
+    },
+    /// Move the run history between stores (a data file and Redis): export
+    /// it to a JSON file, or import one into a store that has no run yet.
+    Runs {
+        #[command(subcommand)]
+        action: RunsAction,
+    },
     /// Draw a story's map (slides and choices) as an SVG, after checking it.
     Map {
         /// Story file (TOML).
@@ -66,6 +84,102 @@ enum Command {
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
     },
+}
+
+/// `cyoa runs export` and `cyoa runs import`.
+#[derive(Subcommand, Debug)]
+enum RunsAction {
+    /// Write every run (slides, path, closed tallies, labels) to FILE, a
+    /// new JSON file; a data file may be exported while its server runs.
+    Export {
+        /// Where to write the runs; it must not exist yet.
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Take the runs in FILE (from `cyoa runs export`) into a store that has
+    /// no run yet (a data file no server is using, or a Redis prefix).
+    Import {
+        /// The runs, as `cyoa runs export` wrote them.
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Which store `cyoa runs` reads or writes: a data file (as `cyoa serve`
+/// picks it) or Redis.
+#[derive(clap::Args, Debug)]
+struct StoreArgs {
+    /// The data file [default: the story's, as `cyoa serve`].
+    #[arg(long, env = "CYOA_DATA", conflicts_with = "redis_url")]
+    data: Option<PathBuf>,
+    /// The story whose default data file to use (as `cyoa serve --story`).
+    #[arg(long, env = "CYOA_STORY")]
+    story: Option<PathBuf>,
+    /// Redis URL (as for `cyoa serve`), instead of a data file.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, env = "CYOA_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
+    redis_prefix: String,
+}
+
+impl StoreArgs {
+    /// The store, for reading (`write` false: a data file is read without
+    /// its lock, so while its server runs) or writing.
+    async fn open(self, write: bool) -> Result<VoteStore, String> {
+        if let Some(url) = self.redis_url {
+            return RedisStore::connect(&url, &self.redis_prefix)
+                .await
+                .map(VoteStore::Redis)
+                .map_err(|e| format!("cannot use Redis (--redis-url): {e}"));
+        }
+        let data = self
+            .data
+            .unwrap_or_else(|| crate::settings::default_data_file(self.story.as_deref()));
+        match write {
+            false => crate::store::read_only(&data).map(VoteStore::Memory),
+            true => crate::store::EmbeddedStore::open_file(&data, std::time::Duration::ZERO).map(VoteStore::Embedded),
+        }
+    }
+}
+
+/// `cyoa runs export` or `cyoa runs import`.
+fn runs(action: RunsAction) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cyoa: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let done = runtime.block_on(async {
+        match action {
+            RunsAction::Export { file, store } => {
+                let store = store.open(false).await?;
+                let n = crate::transfer::export(&store, &file).await?;
+                Ok(format!("{}: {n} run(s) exported", file.display()))
+            }
+            RunsAction::Import { file, store } => {
+                let store = store.open(true).await?;
+                let n = crate::transfer::import(&store, &file).await?;
+                store.stopped().await;
+                Ok(format!("{}: {n} run(s) imported", file.display()))
+            }
+        }
+    });
+    match done {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            let why: String = why;
+            eprintln!("cyoa: {why}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs the command line; the binary's `main`.
@@ -81,6 +195,20 @@ pub fn main() -> ExitCode {
             repair,
         }) => audit(&redis_url, &redis_prefix, repair),
         Some(Command::Map { file, output }) => map(&file, &output),
+        Some(Command::Runs { action }) => runs(action),
+        Some(Command::Backup { backup, data, story }) => {
+            let data = data.unwrap_or_else(|| crate::settings::default_data_file(story.as_deref()));
+            match crate::store::backup(&data, &backup) {
+                Ok(()) => {
+                    println!("{}: a copy of {}", backup.display(), data.display());
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("cyoa: {why}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         None => serve(cli.serve),
     }
 }
@@ -177,13 +305,19 @@ fn map(file: &Path, output: &Path) -> ExitCode {
 /// `cyoa serve`: the settings are checked before the story is read, and
 /// both before anything connects or binds.
 fn serve(args: ServeArgs) -> ExitCode {
-    let settings = match Settings::from_args(args) {
+    let mut settings = match Settings::from_args(args) {
         Ok(settings) => settings,
         Err(why) => {
             eprintln!("cyoa: {why}");
             return ExitCode::FAILURE;
         }
     };
+    // With a data file, the secret made at the first start is the secret
+    // of every later one: voters keep their identity across restarts.
+    if let Err(why) = settings.keep_secret() {
+        eprintln!("cyoa: {why}");
+        return ExitCode::FAILURE;
+    }
     let Some(story) = read_story(settings.story.file.as_deref()) else {
         eprintln!("cyoa: the story has problems; fix them and start again");
         return ExitCode::FAILURE;
@@ -293,6 +427,16 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
     }
     if let Some(path) = app.watched() {
         println!("watch: on; saving {} reloads the story", path.display());
+    }
+    match app.data_file() {
+        // In full, so the presenter finds it whatever folder they are in.
+        Some(path) => println!(
+            "data: {} (runs and votes are kept there; --memory keeps nothing)",
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+        ),
+        None => println!("data: {}", app.store_kind()),
     }
     if app.local_addr().ip().is_unspecified() {
         println!("listening: {} (every interface)", app.local_addr());

@@ -16,4 +16,5 @@ pub mod store;
 pub mod story;
 pub mod talk;
 pub mod telemetry;
+pub mod transfer;
 pub mod web;

@@ -10,12 +10,12 @@
 //! The settings say where the store and the story are; connecting to the
 //! one and watching the other is the application's startup.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::store::{MemoryStore, RedisStore, VoteStore};
+use crate::store::{EmbeddedStore, MemoryStore, RedisStore, VoteStore};
 use crate::telemetry::LogFormat;
 use crate::web::limits::{LimitArgs, Limits};
 
@@ -56,9 +56,19 @@ pub struct ServeArgs {
     #[arg(long, env = "CYOA_LAN")]
     pub lan: bool,
     /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
-    /// to follow Sentinel failovers); without it votes are kept in memory.
-    #[arg(long, env = "REDIS_URL")]
+    /// to follow Sentinel failovers), for several instances; without it
+    /// runs and votes are kept in the data file (--data).
+    #[arg(long, env = "REDIS_URL", conflicts_with_all = ["data", "memory"])]
     pub redis_url: Option<String>,
+    /// The data file that keeps runs and votes (SQLite), made if missing
+    /// [default: one per story file, under $XDG_DATA_HOME/cyoa or
+    /// ~/.local/share/cyoa; printed at start].
+    #[arg(long, env = "CYOA_DATA", conflicts_with = "memory")]
+    pub data: Option<PathBuf>,
+    /// Keep runs and votes in memory only: lost when the server stops
+    /// (tests and benchmarks).
+    #[arg(long, env = "CYOA_MEMORY")]
+    pub memory: bool,
     /// Prefix of every Redis key.
     #[arg(long, env = "CYOA_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
     pub redis_prefix: String,
@@ -161,6 +171,9 @@ pub struct Secrets {
     /// Signs cookies, keys phone hashes and room codes; any length, the
     /// longer the better.
     pub secret: String,
+    /// Whether cyoa made the secret (no `--secret`): with a data file it
+    /// is then kept beside it ([`Settings::keep_secret`]).
+    pub generated_secret: bool,
 }
 
 /// The story file.
@@ -183,6 +196,12 @@ impl StorySource {
 pub enum StoreChoice {
     /// In this process; lost when it stops.
     Memory,
+    /// In this process and in an SQLite file (`--data`), every change
+    /// committed before it is acknowledged.
+    Embedded {
+        /// The data file.
+        path: PathBuf,
+    },
     /// In Redis, connected at startup. The URL may hold a password: it is
     /// never printed.
     Redis {
@@ -197,9 +216,18 @@ pub enum StoreChoice {
 
 impl StoreChoice {
     /// The store, connected; the error says which flag to look at.
-    pub async fn open(self) -> Result<VoteStore, String> {
+    /// `grace` is the presence grace: after a restart on a data file, each
+    /// presence vote stands that long for its page to come back.
+    pub async fn open(self, grace: Duration) -> Result<VoteStore, String> {
         match self {
             StoreChoice::Memory => Ok(VoteStore::Memory(MemoryStore::new())),
+            StoreChoice::Embedded { path } => {
+                tokio::task::spawn_blocking(move || EmbeddedStore::open_file(&path, grace))
+                    .await
+                    .map_err(|e| format!("cannot open the data file: {e}"))?
+                    .map(VoteStore::Embedded)
+                    .map_err(|e| format!("cannot use the data file (--data): {e}"))
+            }
             StoreChoice::Redis { url, prefix } => RedisStore::connect(&url, &prefix)
                 .await
                 .map(VoteStore::Redis)
@@ -275,6 +303,7 @@ impl Settings {
                 presenter_token: presenter_token.into(),
                 generated_token: false,
                 secret: secret.into(),
+                generated_secret: false,
             },
             story: StorySource::default(),
             store: StoreChoice::Memory,
@@ -305,6 +334,7 @@ impl Settings {
             Some(token) => (token, false),
             None => (random_hex(), true),
         };
+        let story_file = args.story.clone();
         let settings = Settings {
             server: Server {
                 bind: args.bind,
@@ -315,6 +345,7 @@ impl Settings {
             secrets: Secrets {
                 presenter_token,
                 generated_token,
+                generated_secret: args.secret.is_none(),
                 // Two random halves: 256 bits for the cookie key.
                 secret: args.secret.unwrap_or_else(|| random_hex() + &random_hex()),
             },
@@ -322,12 +353,16 @@ impl Settings {
                 file: args.story,
                 watch: args.watch,
             },
-            store: match args.redis_url {
-                Some(url) => StoreChoice::Redis {
+            store: match (args.redis_url, args.memory, args.data) {
+                (Some(url), _, _) => StoreChoice::Redis {
                     url,
                     prefix: args.redis_prefix,
                 },
-                None => StoreChoice::Memory,
+                (None, true, _) => StoreChoice::Memory,
+                (None, false, Some(path)) => StoreChoice::Embedded { path },
+                (None, false, None) => StoreChoice::Embedded {
+                    path: default_data_file(story_file.as_deref()),
+                },
             },
             limits: (&args.limits).into(),
             sms,
@@ -339,6 +374,52 @@ impl Settings {
         };
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// With a data file and no `--secret`, the secret cyoa made is kept
+    /// in `FILE.secret` beside the data file (readable by its owner only)
+    /// and read from there on the next start: voters keep their cookies
+    /// and phones their hashes across a restart, so one vote per voter
+    /// holds. Returns the file used, if any.
+    pub fn keep_secret(&mut self) -> Result<Option<PathBuf>, String> {
+        let StoreChoice::Embedded { path } = &self.store else {
+            return Ok(None);
+        };
+        if !self.secrets.generated_secret {
+            return Ok(None);
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".secret");
+        let file = PathBuf::from(name);
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot make the folder {} for the data file: {e}", dir.display()))?;
+        }
+        match std::fs::read_to_string(&file) {
+            Ok(kept) => {
+                let kept = kept.trim();
+                if kept.len() < 32 {
+                    return Err(format!(
+                        "{}: the kept secret is too short or empty; restore it, or pass --secret",
+                        file.display()
+                    ));
+                }
+                self.secrets.secret = kept.to_string();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options
+                    .open(&file)
+                    .and_then(|mut f| f.write_all(format!("{}\n", self.secrets.secret).as_bytes()))
+                    .map_err(|e| format!("cannot keep the secret in {}: {e}", file.display()))?;
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+        }
+        Ok(Some(file))
     }
 
     /// Every check of the settings, each saying what to change: the
@@ -400,6 +481,40 @@ pub fn default_static_dir() -> PathBuf {
     }
 }
 
+/// The data file of a story when `--data` is not given: one per story,
+/// in `$XDG_DATA_HOME/cyoa/` (else `~/.local/share/cyoa/`, else
+/// `./cyoa-data/`). The bundled talk's is `bundled.sqlite3`; a story
+/// file's is named after the file and a hash of its full path
+/// (`talk-1a2b3c4d.sqlite3`), so two stories never share one, and the same
+/// story served again finds its runs.
+pub fn default_data_file(story: Option<&Path>) -> PathBuf {
+    let dir = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| Path::new(d).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })
+        .map(|d| d.join("cyoa"))
+        .unwrap_or_else(|| PathBuf::from("cyoa-data"));
+    let name = match story {
+        None => "bundled.sqlite3".to_string(),
+        Some(file) => {
+            use sha2::Digest;
+            let full = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+            let hash = sha2::Sha256::digest(full.as_os_str().as_encoded_bytes());
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "story".into());
+            format!("{stem}-{}.sqlite3", hex::encode(&hash[..4]))
+        }
+    };
+    dir.join(name)
+}
+
 /// 128 random bits as hex: the default token and secret.
 fn random_hex() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -452,19 +567,73 @@ mod tests {
     #[test]
     fn no_flags_give_the_defaults_defined_once() {
         let s = settings(&[]).unwrap();
+        assert!(s.secrets.generated_secret);
         assert_eq!(
             s.limits,
             Limits::default(),
             "the flags' defaults are the limits' defaults"
         );
         assert_eq!(s.server.bind, DEFAULT_BIND);
-        assert!(matches!(s.store, StoreChoice::Memory));
+        assert!(
+            matches!(&s.store, StoreChoice::Embedded { path } if path.ends_with("bundled.sqlite3")),
+            "the default keeps runs in the bundled talk's data file"
+        );
+        assert!(matches!(settings(&["--memory"]).unwrap().store, StoreChoice::Memory));
+        let data = settings(&["--data", "/tmp/talk.sqlite3"]).unwrap();
+        assert!(
+            matches!(&data.store, StoreChoice::Embedded { path } if path.as_path() == Path::new("/tmp/talk.sqlite3"))
+        );
+        for both in [
+            &["--memory", "--data", "x.sqlite3"][..],
+            &["--memory", "--redis-url", "redis://127.0.0.1:1/"],
+            &["--data", "x.sqlite3", "--redis-url", "redis://127.0.0.1:1/"],
+        ] {
+            assert!(settings(both).is_err(), "{both:?} is refused: one store at a time");
+        }
         assert!(s.secrets.generated_token);
         assert_eq!(s.secrets.presenter_token.len(), 32);
         assert_eq!(s.secrets.secret.len(), 64);
         assert!(!s.sms.results_on());
         let redis = settings(&["--redis-url", "redis://127.0.0.1:1/"]).unwrap();
         assert!(matches!(redis.store, StoreChoice::Redis { prefix, .. } if prefix == DEFAULT_REDIS_PREFIX));
+    }
+
+    #[test]
+    fn two_stories_get_two_data_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a/talk.toml"), dir.path().join("b/talk.toml"));
+        let (fa, fb) = (default_data_file(Some(&a)), default_data_file(Some(&b)));
+        assert_ne!(fa, fb, "two stories named alike in two folders");
+        assert!(fa.file_name().unwrap().to_string_lossy().starts_with("talk-"), "{fa:?}");
+        assert_eq!(fa, default_data_file(Some(&a)), "the same story finds its file again");
+        assert_ne!(default_data_file(None), fa);
+    }
+
+    #[test]
+    fn a_made_secret_is_kept_beside_the_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("talk.sqlite3");
+        let data = data.to_str().unwrap();
+        let mut first = settings(&["--data", data]).unwrap();
+        let kept = first.keep_secret().unwrap().expect("a secret file");
+        let mut second = settings(&["--data", data]).unwrap();
+        assert_ne!(first.secrets.secret, second.secrets.secret, "each start makes one");
+        assert_eq!(second.keep_secret().unwrap(), Some(kept.clone()));
+        assert_eq!(
+            first.secrets.secret, second.secrets.secret,
+            "the second start reads the first's"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "readable by its owner only");
+        }
+        let mut given = settings(&["--data", data, "--secret", "an operator's own secret"]).unwrap();
+        assert_eq!(given.keep_secret().unwrap(), None, "--secret wins, nothing read");
+        assert_eq!(given.secrets.secret, "an operator's own secret");
+        let mut memory = settings(&["--memory"]).unwrap();
+        assert_eq!(memory.keep_secret().unwrap(), None);
     }
 
     #[test]

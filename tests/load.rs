@@ -42,6 +42,10 @@ fn serve(extra: &[&str]) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cyoa"));
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--presenter-token", TOKEN])
+        .args(match extra.contains(&"--redis-url") {
+            true => &[][..],
+            false => &["--memory"][..],
+        })
         .args(["--secret", "load-test-secret-load-test-secret"])
         // The whole audience comes from one address here, not from a hall
         // of phones: the per-address limits would stop it.

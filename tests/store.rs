@@ -1,6 +1,7 @@
-//! The vote store's behaviour, written once and run against both backends:
-//! every case in `both_backends!` becomes `in_memory::<case>` and
-//! `in_redis::<case>` (a real redis-server, a fresh key prefix per test).
+//! The vote store's behaviour, written once and run against the three backends:
+//! every case in `both_backends!` becomes `in_memory::<case>`,
+//! `in_redis::<case>` (a real redis-server, a fresh key prefix per test) and
+//! `in_embedded::<case>` (a fresh data file per test).
 //! The Redis-only checks (restarts, key layout, round trips) follow.
 
 #[macro_use]
@@ -51,6 +52,7 @@ both_backends!(
     publishing_results_and_explore_belongs_to_the_run,
     a_new_run_starts_with_nothing_published,
     only_the_current_run_can_be_published,
+    any_run_can_be_labelled_and_the_label_is_kept,
 );
 
 fn voter(n: usize) -> Voter {
@@ -92,6 +94,7 @@ async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
             open: None,
             published: Published::default(),
             started: state.started,
+            label: None,
         }
     );
     // Asking again finds run 1; the start slide only matters the first time.
@@ -864,6 +867,39 @@ async fn only_the_current_run_can_be_published(store: VoteStore) {
         store.run(run).await.unwrap().unwrap().state.published,
         Published::default()
     );
+}
+
+async fn any_run_can_be_labelled_and_the_label_is_kept(store: VoteStore) {
+    assert!(matches!(
+        store.set_label(1, "rehearsal").await,
+        Err(StoreError::NoRun(1))
+    ));
+    let first = store.current("welcome").await.unwrap().run;
+    assert_eq!(
+        store.set_label(first, "rehearsal").await.unwrap().label.as_deref(),
+        Some("rehearsal")
+    );
+    let second = store.new_run("welcome").await.unwrap();
+    assert_eq!(second.label, None, "a new run has no label");
+    // A past run too; a label may be changed, and removed with "".
+    store.set_label(second.run, "PyCon 2027").await.unwrap();
+    store.set_label(first, "first rehearsal").await.unwrap();
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs[0].state.label.as_deref(), Some("first rehearsal"));
+    assert_eq!(runs[1].state.label.as_deref(), Some("PyCon 2027"));
+    // The label survives the run's other changes.
+    store
+        .show(second.run, "build", &path(&["welcome", "build"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.current("welcome").await.unwrap().label.as_deref(),
+        Some("PyCon 2027")
+    );
+    assert_eq!(store.set_label(first, "").await.unwrap().label, None);
+    assert_eq!(store.run(first).await.unwrap().unwrap().state.label, None);
+    assert!(matches!(store.set_label(3, "x").await, Err(StoreError::NoRun(3))));
+    assert!(matches!(store.set_label(0, "x").await, Err(StoreError::NoRun(0))));
 }
 
 // ---- Redis only ----

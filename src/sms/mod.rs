@@ -472,7 +472,9 @@ async fn vote_text(
     match votes.take(vote).await {
         Ok(Delivery::First(outcome)) => Some(confirmed(texts, run, decision, index, choice, outcome)),
         Ok(Delivery::Again(current)) => Some(again(texts, decision, current)),
-        Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_)) => None,
+        Err(StoreError::NotOpen(_) | StoreError::NotCurrent(_) | StoreError::OtherOpen(_) | StoreError::NoRun(_)) => {
+            None
+        }
         Err(e @ (StoreError::Backend(_) | StoreError::Lost(_))) => Some(SmsOutcome::unavailable(&e)),
     }
 }

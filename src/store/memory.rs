@@ -139,6 +139,7 @@ impl Inner {
             open: None,
             published: Published::default(),
             started: Some(now_ms()),
+            label: None,
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -258,6 +259,33 @@ impl MemoryStore {
         let mut inner = self.lock();
         let r = inner.current_mut(run)?;
         r.state.published.set(what, on);
+        Ok(r.state.clone())
+    }
+
+    /// Takes `runs` (numbered from 1, checked by the caller) as this
+    /// store's history, if it holds no run: false when it holds some. The
+    /// history carries no voter records: the tallies are the closed ones.
+    pub(super) async fn import(&self, runs: &[RunRecord]) -> Result<bool> {
+        let mut inner = self.lock();
+        if !inner.runs.is_empty() {
+            return Ok(false);
+        }
+        inner.runs = runs
+            .iter()
+            .map(|r| RunData {
+                state: r.state.clone(),
+                closed: r.closed.clone(),
+                decisions: HashMap::new(),
+            })
+            .collect();
+        Ok(true)
+    }
+
+    pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        let mut inner = self.lock();
+        let index = run.checked_sub(1).ok_or(StoreError::NoRun(run))?;
+        let r = inner.runs.get_mut(index as usize).ok_or(StoreError::NoRun(run))?;
+        r.state.label = Some(label.to_string()).filter(|l| !l.is_empty());
         Ok(r.state.clone())
     }
 
@@ -550,5 +578,106 @@ impl MemoryStore {
 
     pub(super) async fn ping(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// One run as the embedded store keeps it on disk, to fill a
+/// [`MemoryStore`] at start ([`MemoryStore::restore`]).
+pub(super) struct Saved {
+    pub state: RunState,
+    pub closed: Vec<Closed>,
+    /// (decision, voter, choice, kind) of every recorded vote.
+    pub ballots: Vec<(String, String, String, VoteKind)>,
+}
+
+/// What the embedded store reads back after an operation, to write it.
+impl MemoryStore {
+    /// A store holding these runs (run n at index n - 1, checked by the
+    /// caller); each tally is counted from its voter records.
+    pub(super) fn restore(saved: Vec<Saved>) -> MemoryStore {
+        let store = MemoryStore::new();
+        {
+            let mut inner = store.lock();
+            for run in saved {
+                let mut decisions: HashMap<String, Ballots> = HashMap::new();
+                for (decision, voter, choice, kind) in run.ballots {
+                    let b = decisions.entry(decision).or_default();
+                    *b.tally.0.entry(choice.clone()).or_insert(0) += 1;
+                    b.voters.insert(Voter(voter), (choice, kind));
+                }
+                inner.runs.push(RunData {
+                    state: run.state,
+                    closed: run.closed,
+                    decisions,
+                });
+            }
+        }
+        store
+    }
+
+    /// Marks the delivery `sid` as seen until `until` (restored at start).
+    pub(super) fn restore_delivery(&self, sid: &str, until: Instant) {
+        let mut inner = self.lock();
+        inner.deliveries.insert(sid.to_string(), until);
+        inner.delivery_order.push_back((until, sid.to_string()));
+    }
+
+    /// The voters with a presence vote in the current run.
+    pub(super) fn presence_voters(&self) -> Vec<Voter> {
+        let inner = self.lock();
+        let Some(r) = inner.runs.last() else {
+            return Vec::new();
+        };
+        r.decisions
+            .values()
+            .flat_map(|b| b.voters.iter())
+            .filter(|(_, (_, kind))| *kind == VoteKind::Presence)
+            .map(|(voter, _)| voter.clone())
+            .collect()
+    }
+
+    /// The number of the newest run (0: none yet).
+    pub(super) fn last_run(&self) -> RunId {
+        self.lock().runs.len() as RunId
+    }
+
+    /// A run's state and closed decisions.
+    pub(super) fn run_rows(&self, run: RunId) -> Option<(RunState, Vec<Closed>)> {
+        self.lock().get(run).map(|r| (r.state.clone(), r.closed.clone()))
+    }
+
+    /// `voter`'s vote on `decision` in `run`, with its kind.
+    pub(super) fn ballot(&self, run: RunId, decision: &str, voter: &Voter) -> Option<(String, VoteKind)> {
+        self.lock()
+            .get(run)
+            .and_then(|r| r.decisions.get(decision))
+            .and_then(|b| b.voters.get(voter))
+            .cloned()
+    }
+
+    /// Every vote recorded on `decision` in `run`.
+    pub(super) fn ballots(&self, run: RunId, decision: &str) -> Vec<(String, String, VoteKind)> {
+        self.lock()
+            .get(run)
+            .and_then(|r| r.decisions.get(decision))
+            .map(|b| {
+                b.voters
+                    .iter()
+                    .map(|(voter, (choice, kind))| (voter.0.clone(), choice.clone(), *kind))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl MemoryStore {
+    /// [`Self::keep_present`], outside of any task (at start).
+    pub(super) fn keep_present_now(&self, voters: &[Voter], lease: Duration) {
+        let until = Instant::now() + lease;
+        let mut inner = self.lock();
+        for voter in voters {
+            let at = inner.leases.entry(voter.clone()).or_insert(until);
+            *at = (*at).max(until);
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! The vote store: runs, the presenter's place in the story, and votes.
 //!
-//! Two backends with the same behaviour: [`MemoryStore`] (the default, no
-//! other process) and [`RedisStore`] (production, several instances). The
-//! one behaviour suite in `tests/store.rs` runs against both.
+//! Three backends with the same behaviour: [`EmbeddedStore`] (the default:
+//! one instance, an SQLite file that keeps every acknowledged change),
+//! [`MemoryStore`] (`--memory`: nothing kept, for tests and benchmarks) and
+//! [`RedisStore`] (several instances). The one behaviour suite in
+//! `tests/store.rs` runs against all three.
 
+mod embedded;
 mod memory;
 mod outbox;
 mod redis;
@@ -11,14 +14,18 @@ mod redis;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use embedded::{EmbeddedStore, SCHEMA_VERSION, backup, lock_path, read_only};
 pub use memory::MemoryStore;
 pub use outbox::Outgoing;
 pub use redis::RedisStore;
 
 /// A run is one performance of a story, numbered from 1.
 pub type RunId = u64;
+
+/// The longest run label, in characters.
+pub const MAX_LABEL_CHARS: usize = 80;
 
 /// Who votes: a browser (random id from its signed cookie) or a phone
 /// (keyed hash of its number). The string is opaque to the store.
@@ -52,7 +59,7 @@ pub enum VoteKind {
 }
 
 /// Where a run stands: the presenter's slide, the path taken, the open vote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
     /// This run's number.
     pub run: RunId,
@@ -69,11 +76,15 @@ pub struct RunState {
     /// store), so every instance shows the same elapsed time. `None` for a
     /// run recorded before cyoa kept it.
     pub started: Option<u64>,
+    /// The presenter's name for the run ("PyCon 2027", "rehearsal"), if
+    /// any ([`VoteStore::set_label`]).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// What of a run the audience may see besides the live talk: both start
 /// off in every run, and the presenter turns them on (and off again).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
     /// `/results`: the path taken and each decision's tally; the exports.
     pub results: bool,
@@ -111,7 +122,7 @@ impl Published {
 }
 
 /// Votes per choice id; a choice with no votes may be absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally(pub BTreeMap<String, u64>);
 
 impl Tally {
@@ -126,7 +137,7 @@ impl Tally {
 }
 
 /// A decision whose vote was closed, with its frozen tally.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closed {
     /// The decision (slide) id.
     pub decision: String,
@@ -135,7 +146,7 @@ pub struct Closed {
 }
 
 /// One run's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Where the run stands (or stood when a newer run began).
     pub state: RunState,
@@ -176,6 +187,9 @@ pub enum StoreError {
     /// The run does not exist or is not the current one.
     #[error("run {0} is not the current run")]
     NotCurrent(RunId),
+    /// No run has this number.
+    #[error("there is no run {0}")]
+    NoRun(RunId),
     /// The backend failed (Redis down, bad reply).
     #[error("store unavailable: {0}")]
     Backend(String),
@@ -224,12 +238,15 @@ pub enum VoteStore {
     Memory(MemoryStore),
     /// In Redis, shared by every instance with the same prefix.
     Redis(RedisStore),
+    /// In this process, written through to an SQLite file.
+    Embedded(EmbeddedStore),
 }
 
 macro_rules! delegate {
     ($self:ident . $m:ident ( $($a:expr),* )) => {
         match $self {
             VoteStore::Memory(s) => s.$m($($a),*).await,
+            VoteStore::Embedded(s) => s.$m($($a),*).await,
             VoteStore::Redis(s) => {
                 // Round trip and failures of every Redis call, for /metrics.
                 let started = std::time::Instant::now();
@@ -274,6 +291,28 @@ impl VoteStore {
     /// refused if `run` is not current. A new run starts with both off.
     pub async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
         delegate!(self.set_published(run, what, on))
+    }
+    /// Names run `run` (any run, not only the current one) `label`; an
+    /// empty label removes the name. The caller bounds and checks it
+    /// ([`MAX_LABEL_CHARS`]). [`StoreError::NoRun`] if there is no such run.
+    pub async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        delegate!(self.set_label(run, label))
+    }
+    /// Takes `runs` (`cyoa runs import`) as the history of a store that
+    /// holds no run yet; the last becomes the current run. The runs must be
+    /// numbered 1, 2, ... in order. A history carries no voter records:
+    /// each closed decision keeps its frozen tally, an open vote is taken
+    /// open with no votes. False when the store holds runs already (nothing
+    /// is written).
+    pub async fn import_runs(&self, runs: &[RunRecord]) -> Result<bool> {
+        if let Some((i, r)) = runs.iter().enumerate().find(|(i, r)| r.state.run != *i as RunId + 1) {
+            return Err(StoreError::Backend(format!(
+                "the history's runs must be numbered 1, 2, ... in order: run {} is at place {}",
+                r.state.run,
+                i + 1
+            )));
+        }
+        delegate!(self.import(runs))
     }
     /// Closes the vote on `decision`, freezing and recording its tally.
     /// Closing a decision that is not open returns its recorded tally
@@ -403,7 +442,7 @@ impl VoteStore {
     /// pub/sub). The memory store has no other instance: nothing to do.
     pub async fn publish(&self, event: &str) -> Result<()> {
         match self {
-            VoteStore::Memory(_) => Ok(()),
+            VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(()),
             VoteStore::Redis(s) => s.publish(event).await,
         }
     }
@@ -412,7 +451,7 @@ impl VoteStore {
     /// again). `None` for the memory store: no other instance.
     pub async fn subscribe(&self) -> Result<Option<Events>> {
         match self {
-            VoteStore::Memory(_) => Ok(None),
+            VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(None),
             VoteStore::Redis(s) => s.subscribe().await.map(Some),
         }
     }
@@ -432,7 +471,7 @@ impl VoteStore {
     /// data. The memory store cannot lose its data while it runs.
     pub async fn claim_identity(&self) -> Result<()> {
         match self {
-            VoteStore::Memory(_) => Ok(()),
+            VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(()),
             VoteStore::Redis(s) => s.claim_identity().await,
         }
     }
@@ -443,20 +482,36 @@ impl VoteStore {
     pub async fn verify(&self) -> Result<()> {
         delegate!(self.verify())
     }
-    /// Whether other instances may share this store, and so hear of this
-    /// one's votes and presenter changes on its events channel (Redis);
-    /// `false` for a store only this process sees.
-    pub fn shared(&self) -> bool {
-        match self {
-            VoteStore::Memory(_) => false,
-            VoteStore::Redis(_) => true,
+    /// Called once the server has stopped: the embedded store folds its write-ahead log into
+    /// the data file, so the file alone holds the talk. Nothing to do for
+    /// the others.
+    pub async fn stopped(&self) {
+        if let VoteStore::Embedded(s) = self {
+            if let Err(why) = s.checkpoint().await {
+                tracing::warn!(file = %s.path().display(), "{why}");
+            }
         }
     }
     /// Why the store is taken for having lost its data, if it is.
     pub fn lost(&self) -> Option<String> {
         match self {
             VoteStore::Memory(_) => None,
+            VoteStore::Embedded(s) => s.failure(),
             VoteStore::Redis(s) => s.lost(),
+        }
+    }
+
+    /// Whether other instances may share this store (Redis): only then
+    /// are events published to them and theirs taken in.
+    pub fn shared(&self) -> bool {
+        matches!(self, VoteStore::Redis(_))
+    }
+
+    /// The embedded store's data file, if this is one.
+    pub fn data_file(&self) -> Option<&std::path::Path> {
+        match self {
+            VoteStore::Embedded(s) => Some(s.path()),
+            _ => None,
         }
     }
 }

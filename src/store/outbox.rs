@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use redis::Script;
 
+use super::embedded::{Row, now_ms};
 use super::{MemoryStore, RedisStore, Result, RunId, VoteStore};
 
 /// A message due for sending, claimed by one caller.
@@ -43,6 +44,58 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl MemoryStore {
+    fn keep_recipient(&self, run: RunId, decision: &str, phone: &str, sealed: &[u8]) {
+        self.outbox()
+            .recipients
+            .entry((run, decision.to_string()))
+            .or_default()
+            .insert(phone.to_string(), sealed.to_vec());
+    }
+
+    fn take_recipients(&self, run: RunId, decision: &str) -> Vec<Vec<u8>> {
+        self.outbox()
+            .recipients
+            .remove(&(run, decision.to_string()))
+            .map(|m| m.into_values().collect())
+            .unwrap_or_default()
+    }
+
+    fn put(&self, id: &str, sealed: &[u8], after: Duration) {
+        self.outbox()
+            .items
+            .insert(id.to_string(), (Instant::now() + after, sealed.to_vec()));
+    }
+
+    fn claim(&self, limit: usize, lease: Duration) -> Vec<Outgoing> {
+        let now = Instant::now();
+        let mut outbox = self.outbox();
+        let mut due: Vec<(Instant, String)> = outbox
+            .items
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(id, (at, _))| (*at, id.clone()))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            if let Some((at, sealed)) = outbox.items.get_mut(&id) {
+                *at = now + lease;
+                claimed.push(Outgoing {
+                    id,
+                    sealed: sealed.clone(),
+                });
+            }
+        }
+        claimed
+    }
+
+    fn clear(&self, run: RunId) {
+        let mut outbox = self.outbox();
+        outbox.items.clear();
+        outbox.recipients.retain(|(r, _), _| *r != run);
+    }
+
     fn outbox(&self) -> std::sync::MutexGuard<'_, MemoryOutbox> {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -123,12 +176,21 @@ impl VoteStore {
     ) -> Result<()> {
         match self {
             VoteStore::Memory(s) => {
-                s.outbox()
-                    .recipients
-                    .entry((run, decision.to_string()))
-                    .or_default()
-                    .insert(phone.to_string(), sealed.to_vec());
+                s.keep_recipient(run, decision, phone, sealed);
                 Ok(())
+            }
+            VoteStore::Embedded(s) => {
+                s.outbox_change(|m| {
+                    m.keep_recipient(run, decision, phone, sealed);
+                    let row = Row::Recipient {
+                        run,
+                        decision: decision.to_string(),
+                        phone: phone.to_string(),
+                        sealed: sealed.to_vec(),
+                    };
+                    ((), vec![row])
+                })
+                .await
             }
             VoteStore::Redis(s) => {
                 let mut con = s.con();
@@ -150,12 +212,17 @@ impl VoteStore {
     /// step (so two instances never both text them).
     pub async fn recipients_take(&self, run: RunId, decision: &str) -> Result<Vec<Vec<u8>>> {
         match self {
-            VoteStore::Memory(s) => Ok(s
-                .outbox()
-                .recipients
-                .remove(&(run, decision.to_string()))
-                .map(|m| m.into_values().collect())
-                .unwrap_or_default()),
+            VoteStore::Memory(s) => Ok(s.take_recipients(run, decision)),
+            VoteStore::Embedded(s) => {
+                s.outbox_change(|m| {
+                    let row = Row::RecipientsTaken {
+                        run,
+                        decision: decision.to_string(),
+                    };
+                    (m.take_recipients(run, decision), vec![row])
+                })
+                .await
+            }
             VoteStore::Redis(s) => {
                 let mut con = s.con();
                 let all: Vec<Vec<u8>> = TAKE
@@ -174,10 +241,20 @@ impl VoteStore {
     pub async fn outbox_put(&self, id: &str, sealed: &[u8], after: Duration, ttl: Duration) -> Result<()> {
         match self {
             VoteStore::Memory(s) => {
-                s.outbox()
-                    .items
-                    .insert(id.to_string(), (Instant::now() + after, sealed.to_vec()));
+                s.put(id, sealed, after);
                 Ok(())
+            }
+            VoteStore::Embedded(s) => {
+                s.outbox_change(|m| {
+                    m.put(id, sealed, after);
+                    let row = Row::Outgoing {
+                        id: id.to_string(),
+                        due_ms: now_ms().saturating_add(ms(after)),
+                        sealed: sealed.to_vec(),
+                    };
+                    ((), vec![row])
+                })
+                .await
             }
             VoteStore::Redis(s) => {
                 let mut con = s.con();
@@ -201,28 +278,21 @@ impl VoteStore {
     /// removes nor re-queues one (it died), it comes back after the lease.
     pub async fn outbox_claim(&self, limit: usize, lease: Duration) -> Result<Vec<Outgoing>> {
         match self {
-            VoteStore::Memory(s) => {
-                let now = Instant::now();
-                let mut outbox = s.outbox();
-                let mut due: Vec<(Instant, String)> = outbox
-                    .items
-                    .iter()
-                    .filter(|(_, (at, _))| *at <= now)
-                    .map(|(id, (at, _))| (*at, id.clone()))
-                    .collect();
-                due.sort();
-                due.truncate(limit);
-                let mut claimed = Vec::with_capacity(due.len());
-                for (_, id) in due {
-                    if let Some((at, sealed)) = outbox.items.get_mut(&id) {
-                        *at = now + lease;
-                        claimed.push(Outgoing {
-                            id,
-                            sealed: sealed.clone(),
-                        });
-                    }
-                }
-                Ok(claimed)
+            VoteStore::Memory(s) => Ok(s.claim(limit, lease)),
+            VoteStore::Embedded(s) => {
+                s.outbox_change(|m| {
+                    let claimed = m.claim(limit, lease);
+                    let due_ms = now_ms().saturating_add(ms(lease));
+                    let rows = claimed
+                        .iter()
+                        .map(|o| Row::Due {
+                            id: o.id.clone(),
+                            due_ms,
+                        })
+                        .collect();
+                    (claimed, rows)
+                })
+                .await
             }
             VoteStore::Redis(s) => {
                 let mut con = s.con();
@@ -254,6 +324,13 @@ impl VoteStore {
                 s.outbox().items.remove(id);
                 Ok(())
             }
+            VoteStore::Embedded(s) => {
+                s.outbox_change(|m| {
+                    m.outbox().items.remove(id);
+                    ((), vec![Row::Sent(id.to_string())])
+                })
+                .await
+            }
             VoteStore::Redis(s) => {
                 let mut con = s.con();
                 redis::pipe()
@@ -273,6 +350,7 @@ impl VoteStore {
     pub async fn outbox_len(&self) -> Result<usize> {
         match self {
             VoteStore::Memory(s) => Ok(s.outbox().items.len()),
+            VoteStore::Embedded(s) => Ok(s.mem.outbox().items.len()),
             VoteStore::Redis(s) => {
                 let mut con = s.con();
                 redis::cmd("HLEN")
@@ -289,10 +367,15 @@ impl VoteStore {
     pub async fn outbox_clear(&self, run: RunId, decisions: &[&str]) -> Result<()> {
         match self {
             VoteStore::Memory(s) => {
-                let mut outbox = s.outbox();
-                outbox.items.clear();
-                outbox.recipients.retain(|(r, _), _| *r != run);
+                s.clear(run);
                 Ok(())
+            }
+            VoteStore::Embedded(s) => {
+                s.outbox_change(|m| {
+                    m.clear(run);
+                    ((), vec![Row::OutboxCleared(run)])
+                })
+                .await
             }
             VoteStore::Redis(s) => {
                 let mut con = s.con();
@@ -305,6 +388,27 @@ impl VoteStore {
                     .map(|_| ())
                     .map_err(|e| s.failed(e))
             }
+        }
+    }
+}
+
+impl MemoryStore {
+    /// Fills the queue at start (the embedded store's file).
+    pub(super) fn restore_outbox(
+        &self,
+        recipients: Vec<(RunId, String, String, Vec<u8>)>,
+        items: Vec<(String, Instant, Vec<u8>)>,
+    ) {
+        let mut outbox = self.outbox();
+        for (run, decision, phone, sealed) in recipients {
+            outbox
+                .recipients
+                .entry((run, decision))
+                .or_default()
+                .insert(phone, sealed);
+        }
+        for (id, due, sealed) in items {
+            outbox.items.insert(id, (due, sealed));
         }
     }
 }

@@ -107,6 +107,7 @@ impl From<StoreError> for Error {
             StoreError::NotCurrent(_) => {
                 Error::conflict("not_current", "The talk has moved on to a new run; reload the page.")
             }
+            StoreError::NoRun(_) => Error::not_found("no_run", "There is no such run."),
             StoreError::Backend(_) => Error::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store",

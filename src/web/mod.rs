@@ -105,7 +105,8 @@ impl Application {
             room: room_settings,
             log_format: _,
         } = settings;
-        let store = store.open().await.map_err(invalid)?;
+        let grace = room_settings.presence_grace.unwrap_or(story.settings.presence_grace);
+        let store = store.open(grace).await.map_err(invalid)?;
         // Before anything is served: from now on Redis answering without
         // this identity means it lost the talk's data.
         store
@@ -153,7 +154,6 @@ impl Application {
             phone_key,
             account_sid: sms.account_sid,
         };
-        let grace = room_settings.presence_grace.unwrap_or(story.settings.presence_grace);
         let sms_number = sms.number.clone().filter(|_| sms.enabled());
         let talk = crate::talk::Talk::new(story, store, grace, sms_number, stopping);
         let state = AppState::new(state::Inner {
@@ -256,6 +256,19 @@ impl Application {
         self.watched.as_deref()
     }
 
+    /// The data file runs and votes are kept in, if the store has one.
+    pub fn data_file(&self) -> Option<&std::path::Path> {
+        self.state.talk.store.data_file()
+    }
+
+    /// Where runs and votes are kept when there is no data file.
+    pub fn store_kind(&self) -> &'static str {
+        match self.state.talk.store {
+            crate::store::VoteStore::Redis(_) => "in Redis (--redis-url)",
+            _ => "in memory only (--memory): lost when the server stops",
+        }
+    }
+
     /// The presenter view's URL, without the token.
     pub fn presenter_page(&self) -> String {
         format!("{}/presenter", self.state.site.public_url)
@@ -327,7 +340,7 @@ impl Application {
                 Err(_) => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             result = work => result,
             _ = deadline => {
                 tracing::warn!(
@@ -337,7 +350,10 @@ impl Application {
                 );
                 Ok(())
             }
-        }
+        };
+        // The data file whole on its own once the server has stopped.
+        app.talk.store.stopped().await;
+        result
     }
 }
 

@@ -68,7 +68,15 @@ async fn serve_watch_reloads_the_story_and_shows_what_is_wrong() {
     std::fs::write(&file, story("Which way?")).expect("the story file");
     let mut served = Served(
         Command::new(env!("CARGO_BIN_EXE_cyoa"))
-            .args(["serve", "--watch", "--bind", "127.0.0.1:0", "--presence-grace", "30"])
+            .args([
+                "serve",
+                "--memory",
+                "--watch",
+                "--bind",
+                "127.0.0.1:0",
+                "--presence-grace",
+                "30",
+            ])
             .arg("--story")
             .arg(&file)
             .args(["--presenter-token", TOKEN])

@@ -1,13 +1,18 @@
-//! Running one vote-store case against both backends: the memory store and
-//! a real redis-server (a fresh key prefix per test).
+//! Running one vote-store case against the three backends: the memory
+//! store, a real redis-server (a fresh key prefix per test) and the
+//! embedded store (a fresh data file per test, in a temporary folder).
 
-use cyoa::store::{MemoryStore, RedisStore, VoteStore};
+use std::path::Path;
+use std::time::Duration;
+
+use cyoa::store::{EmbeddedStore, MemoryStore, RedisStore, VoteStore};
 
 use super::redis::{RedisServer, fresh_prefix, shared};
 
 /// Runs each named case (an `async fn(VoteStore)` of the test file) against
-/// the memory store as `in_memory::<case>` and against Redis as
-/// `in_redis::<case>`.
+/// the memory store as `in_memory::<case>`, against Redis as
+/// `in_redis::<case>` and against the embedded store as
+/// `in_embedded::<case>`.
 // Only the binaries with backend cases use it; the others compile it unused.
 #[allow(unused_macros)]
 macro_rules! both_backends {
@@ -25,6 +30,15 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$case($crate::support::backends::redis_store().await).await
+                }
+            )*
+        }
+        mod in_embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let dir = $crate::support::backends::data_dir();
+                    super::$case($crate::support::backends::embedded_store(dir.path())).await
                 }
             )*
         }
@@ -46,5 +60,27 @@ pub async fn redis_store_at(server: &RedisServer, prefix: &str) -> VoteStore {
     match RedisStore::connect(&server.url(), prefix).await {
         Ok(store) => VoteStore::Redis(store),
         Err(e) => panic!("cannot connect to the test redis-server: {e}"),
+    }
+}
+
+/// A temporary folder for a data file, removed when dropped.
+pub fn data_dir() -> tempfile::TempDir {
+    match tempfile::Builder::new().prefix("cyoa-data-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => panic!("cannot make a temporary folder for a data file: {e}"),
+    }
+}
+
+/// An embedded store on a new data file in `dir`.
+pub fn embedded_store(dir: &Path) -> VoteStore {
+    embedded_store_at(&dir.join("talk.sqlite3"), Duration::from_secs(30))
+}
+
+/// An embedded store on the data file `path` (made if missing), each
+/// presence vote found there standing for `grace`.
+pub fn embedded_store_at(path: &Path, grace: Duration) -> VoteStore {
+    match EmbeddedStore::open_file(path, grace) {
+        Ok(store) => VoteStore::Embedded(store),
+        Err(e) => panic!("cannot open the data file: {e}"),
     }
 }

@@ -89,7 +89,7 @@ fn a_short_presenter_token_is_refused_at_start() {
         (vec![], Some("fifteen-chars15")),
     ] {
         let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_cyoa"));
-        serve.args(["serve", "--bind", "127.0.0.1:0"]).args(&args);
+        serve.args(["serve", "--memory", "--bind", "127.0.0.1:0"]).args(&args);
         if let Some(token) = env {
             serve.env("CYOA_PRESENTER_TOKEN", token);
         }
@@ -105,7 +105,7 @@ fn a_short_presenter_token_is_refused_at_start() {
 fn a_bad_presenter_session_is_refused_at_start() {
     for bad in ["0", "12 hours", "401d"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cyoa"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--presenter-session", bad])
+            .args(["serve", "--memory", "--bind", "127.0.0.1:0", "--presenter-session", bad])
             .output()
             .expect("cyoa runs");
         assert!(!out.status.success(), "{bad}");

@@ -22,8 +22,8 @@ use crate::support::ws::Ws;
 pub use crate::support::ws::votes_of;
 
 /// Runs each named test (an `async fn(Options)`) once per store, as
-/// `memory::NAME` and `redis::NAME` (a real Redis, under a key prefix of
-/// its own). The options are the defaults, or `options: F;` first, where
+/// `memory::NAME`, `redis::NAME` (a real Redis, under a key prefix of
+/// its own) and `embedded::NAME` (a data file in a temporary folder). The options are the defaults, or `options: F;` first, where
 /// `F(store)` makes them from the store (`None`: a fresh memory store); the
 /// path `F` is read from inside the generated modules (`super::f`).
 // Other test binaries that borrow these helpers do not use it.
@@ -40,6 +40,13 @@ macro_rules! on_both_stores {
             $(#[tokio::test]
             async fn $name() {
                 super::$name($options(Some(crate::support::backends::redis_store().await))).await
+            })*
+        }
+        mod embedded {
+            $(#[tokio::test]
+            async fn $name() {
+                let dir = crate::support::backends::data_dir();
+                super::$name($options(Some(crate::support::backends::embedded_store(dir.path())))).await
             })*
         }
     };
@@ -485,12 +492,22 @@ pub fn text_of(doc: &scraper::Html, selector: &str) -> String {
     found[0].text().collect::<String>().trim().to_string()
 }
 
+/// `--memory` unless `args` choose a store: a test never writes a data
+/// file into the home directory.
+pub fn memory_unless_given(args: &[&str]) -> &'static [&'static str] {
+    match args.iter().any(|a| ["--redis-url", "--data", "--memory"].contains(a)) {
+        true => &[],
+        false => &["--memory"],
+    }
+}
+
 /// `cyoa serve --bind 127.0.0.1:0` with `args` as a process logging at
 /// debug level, and its stdout lines (the presenter URL, then the audience URL).
 pub fn serve_process(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(args)
+        .args(memory_unless_given(args))
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -375,6 +375,7 @@ fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
             .args(["serve", "--bind", &bind])
             .args(args)
+            .args(crate::helpers::memory_unless_given(args))
             .env_remove("TWILIO_AUTH_TOKEN")
             .env_remove("TWILIO_NUMBER")
             .envs(env.iter().copied())
@@ -382,9 +383,11 @@ fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cyoa starts");
-        // Kept open while it serves: it may print more lines after these.
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let lines: Vec<String> = stdout.by_ref().take(3).map(|l| l.expect("text")).collect();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let lines: Vec<String> = out.by_ref().take(3).map(|l| l.expect("text")).collect();
+        // The lines after them (the data line) are read too: a closed pipe
+        // would stop the server.
+        std::thread::spawn(move || out.for_each(drop));
         if lines.len() < 3 {
             let _ = child.wait();
             let log = crate::helpers::log_of(&mut child);

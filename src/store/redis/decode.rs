@@ -71,6 +71,7 @@ pub(super) fn state_reply(reply: Value, run: RunId, decision: &str) -> Result<Ru
     match status(items.next())?.as_str() {
         "ok" => run_state(&mut items),
         "not_current" => Err(StoreError::NotCurrent(run)),
+        "no_run" => Err(StoreError::NoRun(run)),
         "other_open" => Err(StoreError::OtherOpen(parse(items.next().unwrap_or(Value::Nil))?)),
         "not_open" => Err(StoreError::NotOpen(decision.to_string())),
         "lost" => Err(StoreError::Lost(lost_reason(
@@ -103,7 +104,7 @@ pub(super) fn lost_reason(found: Option<&str>) -> String {
     }
 }
 
-/// Reads `run, slide, path, open, results, explore, started` from `items`
+/// Reads `run, slide, path, open, results, explore, started, label` from `items`
 /// (`results` and `explore` are `'1'` or nil, `started` ms or nil: a run
 /// kept by an older cyoa may lack them).
 fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
@@ -116,6 +117,7 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let results: Option<String> = parse(next())?;
     let explore: Option<String> = parse(next())?;
     let started: Option<u64> = parse(next())?;
+    let label: Option<String> = parse(next())?;
     Ok(RunState {
         run,
         slide,
@@ -126,6 +128,7 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
             explore: explore.as_deref() == Some("1"),
         },
         started,
+        label: label.filter(|l| !l.is_empty()),
     })
 }
 

@@ -9,7 +9,7 @@
 //! |-----------------------------------|--------|--------------------------------------------|
 //! | `{prefix}identity`                | string | a random id: "this talk's data" (see below) |
 //! | `{prefix}current`                 | string | the current run's number (the newest one)  |
-//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms) |
+//! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms), `label` |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
@@ -286,6 +286,47 @@ impl RedisStore {
         let reply = self
             .eval(&SCRIPTS.set_published, &[&run.to_string(), what.as_str(), on])
             .await?;
+        state_reply(reply, run, "")
+    }
+
+    /// Writes `runs` (numbered from 1) into a prefix that holds no run;
+    /// `Ok(false)` when it holds some.
+    pub(super) async fn import(&self, runs: &[RunRecord]) -> Result<bool> {
+        let runs: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                let s = &r.state;
+                serde_json::json!({
+                    "slide": s.slide,
+                    "path": serde_json::to_string(&s.path).unwrap_or_else(|_| "[]".into()),
+                    "open": s.open,
+                    "results": s.published.results,
+                    "explore": s.published.explore,
+                    "started": s.started.map(|t| t.to_string()),
+                    "label": s.label,
+                    "closed": r.closed.iter().map(|c| {
+                        let tally: Vec<serde_json::Value> = c
+                            .tally
+                            .0
+                            .iter()
+                            .flat_map(|(choice, n)| [serde_json::json!(choice), serde_json::json!(n.to_string())])
+                            .collect();
+                        serde_json::json!([c.decision, tally])
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let json = serde_json::Value::Array(runs).to_string();
+        let reply = self.eval(&SCRIPTS.import, &[&json]).await?;
+        let status: Vec<Value> = match reply {
+            Value::Array(items) => items,
+            other => return Err(StoreError::Backend(format!("unexpected reply to import: {other:?}"))),
+        };
+        Ok(!matches!(status.first(), Some(Value::BulkString(s)) if s == b"not_empty"))
+    }
+
+    pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        let reply = self.eval(&SCRIPTS.set_label, &[&run.to_string(), label]).await?;
         state_reply(reply, run, "")
     }
 

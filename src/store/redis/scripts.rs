@@ -62,6 +62,8 @@ scripts!(
     move_to,
     audit,
     set_published,
+    set_label,
+    import,
 );
 
 /// Loads every script into the Redis behind `con` (`SCRIPT LOAD`), so that

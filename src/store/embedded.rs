@@ -1,0 +1,949 @@
+//! The embedded vote store: the memory store's maps, written through to an
+//! SQLite file, so that a talk survives its process.
+//!
+//! Reads are answered from memory. Every change is made in memory (the
+//! [`MemoryStore`] logic, unchanged) and the rows it changed (a run's
+//! state, its closed decisions, a voter's record, a delivery mark, the
+//! outbox) are queued, in the order the changes were made, for one writer
+//! thread. The writer takes everything queued, writes it in one
+//! transaction, commits (one fsync: `synchronous=FULL` in WAL mode), and
+//! only then answers each change: an operation returns, and so the vote is
+//! acknowledged, after its commit. Votes that arrive together share one
+//! commit (group commit).
+//!
+//! At start the file is checked (an SQLite file, not damaged, a schema
+//! this cyoa knows), migrated to the current schema and loaded into
+//! memory; a lock file beside it keeps a second server away. Presence
+//! leases are not kept: after a restart each presence vote gets one grace
+//! period from the start, as after an instance crash on Redis.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::memory::Saved;
+use super::{
+    Audit, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
+    Tally, VoteKind, VoteOutcome, Voter,
+};
+
+/// The schema this cyoa writes (`PRAGMA user_version`). A file of an
+/// older schema is migrated at start; a newer one is refused.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Each schema step, from version n - 1 to n at index n - 1.
+const MIGRATIONS: [&str; 2] = [
+    // 1: runs, their closed decisions, the voter records, delivery marks.
+    "CREATE TABLE runs (
+        run INTEGER PRIMARY KEY,
+        slide TEXT NOT NULL,
+        path TEXT NOT NULL,
+        open TEXT,
+        results INTEGER NOT NULL,
+        explore INTEGER NOT NULL,
+        started INTEGER
+    );
+    CREATE TABLE closed (
+        run INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        tally TEXT NOT NULL,
+        PRIMARY KEY (run, position)
+    );
+    CREATE TABLE ballots (
+        run INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        voter TEXT NOT NULL,
+        choice TEXT NOT NULL,
+        sticky INTEGER NOT NULL,
+        PRIMARY KEY (run, decision, voter)
+    ) WITHOUT ROWID;
+    CREATE TABLE deliveries (
+        sid TEXT PRIMARY KEY,
+        until_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_until ON deliveries (until_ms);",
+    // 2: run labels; the outbound SMS queue.
+    "ALTER TABLE runs ADD COLUMN label TEXT;
+    CREATE TABLE recipients (
+        run INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (run, decision, phone)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        due_ms INTEGER NOT NULL,
+        sealed BLOB NOT NULL
+    ) WITHOUT ROWID;",
+];
+
+/// The most changes one commit takes; more wait for the next.
+const MAX_BATCH: usize = 4096;
+
+/// Votes and runs in memory, written through to an SQLite file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    pub(super) mem: MemoryStore,
+    /// Held while a change is made in memory and its rows are queued, so
+    /// the writer gets them in the order they were made.
+    order: Arc<tokio::sync::Mutex<()>>,
+    writer: mpsc::Sender<Request>,
+    /// Why the file could not be written, once it could not: every change
+    /// is then refused.
+    failed: Arc<Mutex<Option<String>>>,
+    path: Arc<PathBuf>,
+    /// The lock that keeps a second server off this file, held while any
+    /// clone lives.
+    _lock: Arc<File>,
+}
+
+/// One row to write (or delete).
+pub(super) enum Row {
+    /// A run's state (inserted or updated).
+    Run(RunState),
+    /// A run's closed decisions, all of them.
+    Closed(RunId, Vec<Closed>),
+    /// A voter's record on a decision; `None`: removed.
+    Ballot {
+        run: RunId,
+        decision: String,
+        voter: String,
+        vote: Option<(String, VoteKind)>,
+    },
+    /// Every voter record of a decision, replacing those written.
+    Ballots {
+        run: RunId,
+        decision: String,
+        all: Vec<(String, String, VoteKind)>,
+    },
+    /// A delivery mark, until then (ms since the epoch).
+    Delivery { sid: String, until_ms: u64 },
+    /// A results text's recipient.
+    Recipient {
+        run: RunId,
+        decision: String,
+        phone: String,
+        sealed: Vec<u8>,
+    },
+    /// A decision's recipients, taken.
+    RecipientsTaken { run: RunId, decision: String },
+    /// An outbox message, due then (ms since the epoch).
+    Outgoing { id: String, due_ms: u64, sealed: Vec<u8> },
+    /// An outbox message's new due time.
+    Due { id: String, due_ms: u64 },
+    /// An outbox message, sent or given up.
+    Sent(String),
+    /// The outbox emptied, and the run's recipients.
+    OutboxCleared(RunId),
+}
+
+struct Request {
+    rows: Vec<Row>,
+    /// After the commit, fold the write-ahead log into the data file.
+    checkpoint: bool,
+    done: tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+}
+
+/// Why the data file cannot be used.
+fn refuse(path: &Path, why: impl std::fmt::Display) -> String {
+    format!("{}: {why}", path.display())
+}
+
+/// This process's clock in milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The lock file that keeps a second server off `path`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// The first bytes of every SQLite file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` holds data (else it is a new, empty store); refuses a
+/// file that is not an SQLite database, without changing it.
+fn check_header(path: &Path) -> std::result::Result<bool, String> {
+    use std::io::Read;
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(refuse(path, format!("cannot read it: {e}"))),
+    };
+    let len = file.metadata().map_err(|e| refuse(path, e))?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut head = [0u8; 16];
+    let whole = file.read_exact(&mut head).is_ok() && len >= 512;
+    if !whole || &head != SQLITE_MAGIC {
+        return Err(refuse(
+            path,
+            "is not a cyoa data file (not an SQLite database, or cut short); it was left unchanged. \
+             Restore it from a backup, or move it away to start afresh",
+        ));
+    }
+    Ok(true)
+}
+
+/// Opens, checks and migrates the file; nothing is written to a file that
+/// fails a check.
+fn open_checked(path: &Path) -> std::result::Result<Connection, String> {
+    let existed = check_header(path)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| refuse(path, format!("cannot open it: {e}")))?;
+    // Closing after a failed check must not write to the file.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .map_err(|e| refuse(path, e))?;
+    let damaged = |e: rusqlite::Error| {
+        refuse(
+            path,
+            format!(
+                "is damaged ({e}); it was left unchanged. Restore it from a backup (docs/operations.md), \
+                 or move it away to start afresh"
+            ),
+        )
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(damaged)?;
+    if version > SCHEMA_VERSION {
+        return Err(refuse(
+            path,
+            format!(
+                "was written by a newer cyoa (schema version {version}; this cyoa knows up to {SCHEMA_VERSION}); \
+                 it was left unchanged. Upgrade cyoa to serve it"
+            ),
+        ));
+    }
+    if existed {
+        let mut check = conn.prepare("PRAGMA quick_check").map_err(damaged)?;
+        let problems: Vec<String> = check
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(damaged)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(damaged)?;
+        if problems.iter().any(|p| p != "ok") {
+            return Err(refuse(
+                path,
+                format!(
+                    "is damaged ({}); it was left unchanged. Restore it from a backup (docs/operations.md), \
+                     or move it away to start afresh",
+                    problems.join("; ")
+                ),
+            ));
+        }
+        if version == 0 {
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(damaged)?;
+            if tables > 0 {
+                return Err(refuse(
+                    path,
+                    "is an SQLite database of something else, not a cyoa data file; it was left unchanged",
+                ));
+            }
+        }
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| refuse(path, e))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| refuse(path, e))?;
+    migrate(&conn, version).map_err(|e| refuse(path, format!("cannot migrate it: {e}")))?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+        .map_err(|e| refuse(path, e))?;
+    Ok(conn)
+}
+
+/// Brings the schema from `from` to [`SCHEMA_VERSION`], in one transaction.
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    if from >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let steps = || -> rusqlite::Result<()> {
+        for step in &MIGRATIONS[from as usize..] {
+            conn.execute_batch(step)?;
+        }
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+    };
+    match steps() {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn kind_of(sticky: bool) -> VoteKind {
+    match sticky {
+        true => VoteKind::Sticky,
+        false => VoteKind::Presence,
+    }
+}
+
+/// Everything in the file, into a memory store.
+fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, String> {
+    let bad = |e: rusqlite::Error| refuse(path, format!("cannot read it: {e}"));
+    let mut runs: Vec<Saved> = Vec::new();
+    let mut stmt = conn
+        .prepare("SELECT run, slide, path, open, results, explore, started, label FROM runs ORDER BY run")
+        .map_err(bad)?;
+    let mut rows = stmt.query([]).map_err(bad)?;
+    while let Some(r) = rows.next().map_err(bad)? {
+        let run: i64 = r.get(0).map_err(bad)?;
+        let path_json: String = r.get(2).map_err(bad)?;
+        let started: Option<i64> = r.get(6).map_err(bad)?;
+        if run != runs.len() as i64 + 1 {
+            return Err(refuse(
+                path,
+                format!("is damaged: run {run} follows run {}", runs.len()),
+            ));
+        }
+        runs.push(Saved {
+            state: RunState {
+                run: run as RunId,
+                slide: r.get(1).map_err(bad)?,
+                path: serde_json::from_str(&path_json)
+                    .map_err(|e| refuse(path, format!("is damaged: the path of run {run}: {e}")))?,
+                open: r.get(3).map_err(bad)?,
+                published: Published {
+                    results: r.get(4).map_err(bad)?,
+                    explore: r.get(5).map_err(bad)?,
+                },
+                started: started.map(|s| s.max(0) as u64),
+                label: r.get(7).map_err(bad)?,
+            },
+            closed: Vec::new(),
+            ballots: Vec::new(),
+        });
+    }
+    let count = runs.len();
+    let run_of = |run: i64| -> std::result::Result<usize, String> {
+        usize::try_from(run - 1)
+            .ok()
+            .filter(|i| *i < count)
+            .ok_or_else(|| refuse(path, format!("is damaged: run {run} has votes but no state")))
+    };
+    let mut stmt = conn
+        .prepare("SELECT run, decision, tally FROM closed ORDER BY run, position")
+        .map_err(bad)?;
+    let mut rows = stmt.query([]).map_err(bad)?;
+    while let Some(r) = rows.next().map_err(bad)? {
+        let i = run_of(r.get(0).map_err(bad)?)?;
+        let tally: String = r.get(2).map_err(bad)?;
+        let tally = serde_json::from_str(&tally).map_err(|e| refuse(path, format!("is damaged: a tally: {e}")))?;
+        runs[i].closed.push(Closed {
+            decision: r.get(1).map_err(bad)?,
+            tally: Tally(tally),
+        });
+    }
+    let mut stmt = conn
+        .prepare("SELECT run, decision, voter, choice, sticky FROM ballots")
+        .map_err(bad)?;
+    let mut rows = stmt.query([]).map_err(bad)?;
+    while let Some(r) = rows.next().map_err(bad)? {
+        let i = run_of(r.get(0).map_err(bad)?)?;
+        runs[i].ballots.push((
+            r.get(1).map_err(bad)?,
+            r.get(2).map_err(bad)?,
+            r.get(3).map_err(bad)?,
+            kind_of(r.get(4).map_err(bad)?),
+        ));
+    }
+    let mem = MemoryStore::restore(runs);
+    let now = now_ms();
+    let at = |ms: i64| Instant::now() + Duration::from_millis((ms.max(0) as u64).saturating_sub(now));
+    let mut stmt = conn
+        .prepare("SELECT sid, until_ms FROM deliveries WHERE until_ms > ?1 ORDER BY until_ms")
+        .map_err(bad)?;
+    let mut rows = stmt.query([now as i64]).map_err(bad)?;
+    while let Some(r) = rows.next().map_err(bad)? {
+        let sid: String = r.get(0).map_err(bad)?;
+        mem.restore_delivery(&sid, at(r.get(1).map_err(bad)?));
+    }
+    let mut stmt = conn
+        .prepare("SELECT run, decision, phone, sealed FROM recipients")
+        .map_err(bad)?;
+    let mut rows = stmt.query([]).map_err(bad)?;
+    let mut recipients = Vec::new();
+    while let Some(r) = rows.next().map_err(bad)? {
+        let run: i64 = r.get(0).map_err(bad)?;
+        recipients.push((
+            run.max(0) as RunId,
+            r.get(1).map_err(bad)?,
+            r.get(2).map_err(bad)?,
+            r.get(3).map_err(bad)?,
+        ));
+    }
+    let mut stmt = conn.prepare("SELECT id, due_ms, sealed FROM outbox").map_err(bad)?;
+    let mut rows = stmt.query([]).map_err(bad)?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next().map_err(bad)? {
+        items.push((
+            r.get(0).map_err(bad)?,
+            at(r.get(1).map_err(bad)?),
+            r.get(2).map_err(bad)?,
+        ));
+    }
+    mem.restore_outbox(recipients, items);
+    Ok(mem)
+}
+
+/// Writes one batch of rows, in the writer's open transaction.
+fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
+    match row {
+        Row::Run(s) => {
+            let path = serde_json::to_string(&s.path).unwrap_or_else(|_| "[]".into());
+            tx.prepare_cached(
+                "INSERT INTO runs (run, slide, path, open, results, explore, started, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (run) DO UPDATE SET slide = ?2, path = ?3, open = ?4, results = ?5,
+                   explore = ?6, started = ?7, label = ?8",
+            )?
+            .execute(params![
+                s.run as i64,
+                s.slide,
+                path,
+                s.open,
+                s.published.results,
+                s.published.explore,
+                s.started.map(|t| t as i64),
+                s.label
+            ])?;
+        }
+        Row::Closed(run, closed) => {
+            tx.prepare_cached("DELETE FROM closed WHERE run = ?1")?
+                .execute([*run as i64])?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO closed (run, position, decision, tally) VALUES (?1, ?2, ?3, ?4)")?;
+            for (i, c) in closed.iter().enumerate() {
+                let tally = serde_json::to_string(&c.tally.0).unwrap_or_else(|_| "{}".into());
+                insert.execute(params![*run as i64, i as i64, c.decision, tally])?;
+            }
+        }
+        Row::Ballot {
+            run,
+            decision,
+            voter,
+            vote,
+        } => match vote {
+            Some((choice, kind)) => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO ballots (run, decision, voter, choice, sticky)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![*run as i64, decision, voter, choice, *kind == VoteKind::Sticky])?;
+            }
+            None => {
+                tx.prepare_cached("DELETE FROM ballots WHERE run = ?1 AND decision = ?2 AND voter = ?3")?
+                    .execute(params![*run as i64, decision, voter])?;
+            }
+        },
+        Row::Ballots { run, decision, all } => {
+            tx.prepare_cached("DELETE FROM ballots WHERE run = ?1 AND decision = ?2")?
+                .execute(params![*run as i64, decision])?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO ballots (run, decision, voter, choice, sticky) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (voter, choice, kind) in all {
+                insert.execute(params![*run as i64, decision, voter, choice, *kind == VoteKind::Sticky])?;
+            }
+        }
+        Row::Delivery { sid, until_ms } => {
+            tx.prepare_cached("DELETE FROM deliveries WHERE until_ms <= ?1")?
+                .execute([now_ms() as i64])?;
+            tx.prepare_cached("INSERT OR REPLACE INTO deliveries (sid, until_ms) VALUES (?1, ?2)")?
+                .execute(params![sid, *until_ms as i64])?;
+        }
+        Row::Recipient {
+            run,
+            decision,
+            phone,
+            sealed,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO recipients (run, decision, phone, sealed) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![*run as i64, decision, phone, sealed])?;
+        }
+        Row::RecipientsTaken { run, decision } => {
+            tx.prepare_cached("DELETE FROM recipients WHERE run = ?1 AND decision = ?2")?
+                .execute(params![*run as i64, decision])?;
+        }
+        Row::Outgoing { id, due_ms, sealed } => {
+            tx.prepare_cached("INSERT OR REPLACE INTO outbox (id, due_ms, sealed) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, *due_ms as i64, sealed])?;
+        }
+        Row::Due { id, due_ms } => {
+            tx.prepare_cached("UPDATE outbox SET due_ms = ?2 WHERE id = ?1")?
+                .execute(params![id, *due_ms as i64])?;
+        }
+        Row::Sent(id) => {
+            tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?.execute([id])?;
+        }
+        Row::OutboxCleared(run) => {
+            tx.prepare_cached("DELETE FROM outbox")?.execute([])?;
+            tx.prepare_cached("DELETE FROM recipients WHERE run = ?1")?
+                .execute([*run as i64])?;
+        }
+    }
+    Ok(())
+}
+
+/// The writer thread: group commit until every sender is gone.
+fn writer(mut conn: Connection, requests: mpsc::Receiver<Request>) {
+    while let Ok(first) = requests.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let mut result = match batch.iter().all(|r| r.rows.is_empty()) {
+            // Nothing to write: everything queued before is committed.
+            true => Ok(()),
+            false => commit(&mut conn, &batch).map_err(|e| format!("cannot write the data file: {e}")),
+        };
+        if result.is_ok() && batch.iter().any(|r| r.checkpoint) {
+            result = conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .map_err(|e| format!("cannot fold the write-ahead log into the data file: {e}"));
+        }
+        for request in batch {
+            let _ = request.done.send(result.clone());
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[Request]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for row in batch.iter().flat_map(|r| &r.rows) {
+        write(&tx, row)?;
+    }
+    tx.commit()
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the data file at `path`: checked, migrated,
+    /// loaded. `grace` is the presence grace: each presence vote stands
+    /// that long from now, for its page to come back. The error says what
+    /// is wrong with the file and what to do.
+    pub fn open_file(path: &Path, grace: Duration) -> std::result::Result<EmbeddedStore, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot make the folder {} for the data file: {e}", dir.display()))?;
+        }
+        let lock_at = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_at)
+            .map_err(|e| format!("cannot make the lock file {}: {e}", lock_at.display()))?;
+        match fs4::FileExt::try_lock(&lock) {
+            Ok(()) => {}
+            Err(fs4::TryLockError::WouldBlock) => {
+                return Err(format!(
+                    "{}: another cyoa server is using this data file (it holds {}). Stop that one first, \
+                     or give this one another file with --data",
+                    path.display(),
+                    lock_at.display()
+                ));
+            }
+            Err(fs4::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", lock_at.display()));
+            }
+        }
+        let conn = open_checked(path)?;
+        let mem = load(&conn, path)?;
+        mem.keep_present_now(&mem.presence_voters(), grace);
+        let (writer_tx, requests) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("cyoa-store-writer".into())
+            .spawn(move || writer(conn, requests))
+            .map_err(|e| format!("cannot start the data file's writer: {e}"))?;
+        Ok(EmbeddedStore {
+            mem,
+            order: Arc::new(tokio::sync::Mutex::new(())),
+            writer: writer_tx,
+            failed: Arc::new(Mutex::new(None)),
+            path: Arc::new(path.to_path_buf()),
+            _lock: Arc::new(lock),
+        })
+    }
+
+    /// The data file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Why the file could not be written, if it could not.
+    pub(super) fn failure(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn refused(&self) -> Result<()> {
+        match self.failure() {
+            Some(why) => Err(StoreError::Backend(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `rows` (call with `order` held) and gives the wait for
+    /// their commit.
+    fn queue(&self, rows: Vec<Row>) -> Result<tokio::sync::oneshot::Receiver<std::result::Result<(), String>>> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Request {
+                rows,
+                checkpoint: false,
+                done,
+            })
+            .map_err(|_| StoreError::Backend("the data file's writer stopped".into()))?;
+        Ok(committed)
+    }
+
+    /// Folds the write-ahead log into the data file once everything queued
+    /// is committed, so the file alone holds the talk (at a clean stop;
+    /// `cyoa backup` is the way to copy a file in use).
+    pub async fn checkpoint(&self) -> std::result::Result<(), String> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let request = Request {
+            rows: Vec::new(),
+            checkpoint: true,
+            done,
+        };
+        self.writer
+            .send(request)
+            .map_err(|_| "the data file's writer stopped".to_string())?;
+        committed
+            .await
+            .map_err(|_| "the data file's writer stopped".to_string())?
+    }
+
+    /// Waits for the commit of a change.
+    async fn committed(&self, wait: tokio::sync::oneshot::Receiver<std::result::Result<(), String>>) -> Result<()> {
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => {
+                tracing::error!(file = %self.path.display(), "{why}; every change is refused from now on");
+                *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+                Err(StoreError::Backend(why))
+            }
+            Err(_) => Err(StoreError::Backend("the data file's writer stopped".into())),
+        }
+    }
+
+    /// Makes a change in memory with `change`, queues the rows `rows`
+    /// reads back, in order, and returns once they are committed.
+    async fn change<T, F>(&self, change: F, rows: impl FnOnce(&MemoryStore, &T) -> Vec<Row>) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let (value, wait) = {
+            let _order = self.order.lock().await;
+            self.refused()?;
+            let value = change.await?;
+            let rows = rows(&self.mem, &value);
+            let wait = self.queue(rows)?;
+            (value, wait)
+        };
+        self.committed(wait).await?;
+        Ok(value)
+    }
+
+    /// Runs an outbox change (`change` on the memory store) and persists
+    /// what it returns as rows.
+    pub(super) async fn outbox_change<T>(&self, change: impl FnOnce(&MemoryStore) -> (T, Vec<Row>)) -> Result<T> {
+        let (value, wait) = {
+            let _order = self.order.lock().await;
+            self.refused()?;
+            let (value, rows) = change(&self.mem);
+            let wait = self.queue(rows)?;
+            (value, wait)
+        };
+        self.committed(wait).await?;
+        Ok(value)
+    }
+
+    fn run_rows(mem: &MemoryStore, run: RunId) -> Vec<Row> {
+        match mem.run_rows(run) {
+            Some((state, closed)) => vec![Row::Run(state), Row::Closed(run, closed)],
+            None => Vec::new(),
+        }
+    }
+
+    fn state_row(state: &RunState) -> Vec<Row> {
+        vec![Row::Run(state.clone())]
+    }
+
+    fn ballot_row(mem: &MemoryStore, run: RunId, decision: &str, voter: &Voter) -> Row {
+        Row::Ballot {
+            run,
+            decision: decision.to_string(),
+            voter: voter.as_str().to_string(),
+            vote: mem.ballot(run, decision, voter),
+        }
+    }
+
+    pub(super) async fn current(&self, start: &str) -> Result<RunState> {
+        if self.mem.last_run() > 0 {
+            return self.mem.current(start).await;
+        }
+        self.change(self.mem.current(start), |_, s| Self::state_row(s)).await
+    }
+
+    pub(super) async fn new_run(&self, start: &str) -> Result<RunState> {
+        self.change(self.mem.new_run(start), |mem, s| {
+            let mut rows = Self::run_rows(mem, s.run.saturating_sub(1));
+            rows.extend(Self::run_rows(mem, s.run));
+            rows
+        })
+        .await
+    }
+
+    pub(super) async fn show(&self, run: RunId, slide: &str, path: &[String]) -> Result<RunState> {
+        self.change(self.mem.show(run, slide, path), |_, s| Self::state_row(s))
+            .await
+    }
+
+    pub(super) async fn move_to(
+        &self,
+        run: RunId,
+        from: &[String],
+        slide: &str,
+        path: &[String],
+    ) -> Result<Option<RunState>> {
+        self.change(self.mem.move_to(run, from, slide, path), |_, s| {
+            s.iter().flat_map(Self::state_row).collect()
+        })
+        .await
+    }
+
+    pub(super) async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
+        self.change(self.mem.open(run, decision), |_, s| Self::state_row(s))
+            .await
+    }
+
+    pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
+        self.change(self.mem.set_published(run, what, on), |_, s| Self::state_row(s))
+            .await
+    }
+
+    pub(super) async fn import(&self, runs: &[RunRecord]) -> Result<bool> {
+        self.change(self.mem.import(runs), |_, taken| match taken {
+            true => runs
+                .iter()
+                .flat_map(|r| [Row::Run(r.state.clone()), Row::Closed(r.state.run, r.closed.clone())])
+                .collect(),
+            false => Vec::new(),
+        })
+        .await
+    }
+
+    pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
+        self.change(self.mem.set_label(run, label), |_, s| Self::state_row(s))
+            .await
+    }
+
+    pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {
+        self.change(self.mem.close(run, decision), |mem, _| Self::run_rows(mem, run))
+            .await
+    }
+
+    pub(super) async fn vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        kind: VoteKind,
+    ) -> Result<VoteOutcome> {
+        self.change(self.mem.vote(run, decision, voter, choice, kind), |mem, _| {
+            vec![Self::ballot_row(mem, run, decision, voter)]
+        })
+        .await
+    }
+
+    pub(super) async fn sms_vote(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<Delivery> {
+        let until_ms = now_ms().saturating_add(ms(ttl));
+        self.change(
+            self.mem.sms_vote(run, decision, voter, choice, sid, ttl),
+            |mem, d| match d {
+                Delivery::First(_) => vec![
+                    Row::Delivery {
+                        sid: sid.to_string(),
+                        until_ms,
+                    },
+                    Self::ballot_row(mem, run, decision, voter),
+                ],
+                Delivery::Again(_) => Vec::new(),
+            },
+        )
+        .await
+    }
+
+    pub(super) async fn withdraw(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        presence_only: bool,
+    ) -> Result<Option<String>> {
+        self.change(
+            self.mem.withdraw(run, decision, voter, presence_only),
+            |mem, w| match w {
+                Some(_) => vec![Self::ballot_row(mem, run, decision, voter)],
+                None => Vec::new(),
+            },
+        )
+        .await
+    }
+
+    pub(super) async fn keep_present(&self, voters: &[Voter], lease: Duration) -> Result<()> {
+        self.mem.keep_present(voters, lease).await
+    }
+
+    pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, me: &str, grace: Duration) -> Result<u64> {
+        self.change(self.mem.withdraw_absent(run, decision, me, grace), |mem, n| match n {
+            0 => Vec::new(),
+            _ => vec![Row::Ballots {
+                run,
+                decision: decision.to_string(),
+                all: mem.ballots(run, decision),
+            }],
+        })
+        .await
+    }
+
+    pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
+        self.mem.arrive(instance, voter, lease).await
+    }
+
+    pub(super) async fn leave(&self, instance: &str, voter: &Voter, grace: Duration) -> Result<()> {
+        self.mem.leave(instance, voter, grace).await
+    }
+
+    pub(super) async fn beat(&self, instance: &str, lease: Duration) -> Result<bool> {
+        self.mem.beat(instance, lease).await
+    }
+
+    pub(super) async fn rejoin(&self, instance: &str, voters: &[Voter], lease: Duration) -> Result<u64> {
+        self.change(self.mem.rejoin(instance, voters, lease), |mem, n| {
+            let run = mem.last_run();
+            match (n, mem.run_rows(run).and_then(|(s, _)| s.open)) {
+                (0, _) | (_, None) => Vec::new(),
+                (_, Some(decision)) => vec![Row::Ballots {
+                    run,
+                    all: mem.ballots(run, &decision),
+                    decision,
+                }],
+            }
+        })
+        .await
+    }
+
+    pub(super) async fn tally(&self, run: RunId, decision: &str) -> Result<Tally> {
+        self.mem.tally(run, decision).await
+    }
+
+    pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
+        self.mem.tally_if_current(run, decision).await
+    }
+
+    pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
+        self.mem.choice_of(run, decision, voter).await
+    }
+
+    pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.mem.runs().await
+    }
+
+    pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
+        self.mem.run(run).await
+    }
+
+    /// The tallies are counted from the voter records when the file is
+    /// loaded and move with them under one lock: they cannot drift, and a
+    /// repair has nothing to write.
+    pub(super) async fn audit(&self, repair: bool) -> Result<Audit> {
+        self.mem.audit(repair).await
+    }
+
+    pub(super) async fn verify(&self) -> Result<()> {
+        self.refused()
+    }
+
+    pub(super) async fn ping(&self) -> Result<()> {
+        self.refused()
+    }
+}
+
+/// `cyoa backup`: a consistent copy of the data file at `from` (which a
+/// server may be using) into the new file `to`.
+pub fn backup(from: &Path, to: &Path) -> std::result::Result<(), String> {
+    if !from.is_file() {
+        return Err(format!("{}: no such data file", from.display()));
+    }
+    if to.exists() {
+        return Err(format!(
+            "{} exists already; give a new file to back up into",
+            to.display()
+        ));
+    }
+    check_header(from)?;
+    let conn = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| refuse(from, format!("cannot open it: {e}")))?;
+    let target = to
+        .to_str()
+        .ok_or_else(|| format!("{}: the backup's name must be UTF-8", to.display()))?;
+    conn.execute("VACUUM INTO ?1", [target])
+        .map_err(|e| format!("cannot back up {} into {}: {e}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// A read-only look at a data file (no lock, no change), as a memory
+/// store: for `cyoa runs export` while a server runs.
+pub fn read_only(path: &Path) -> std::result::Result<MemoryStore, String> {
+    check_header(path)?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| refuse(path, format!("cannot open it: {e}")))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| refuse(path, e))?;
+    if version != SCHEMA_VERSION {
+        return Err(refuse(
+            path,
+            format!("has schema version {version}; serve it once with this cyoa to migrate it"),
+        ));
+    }
+    load(&conn, path)
+}

@@ -1,0 +1,187 @@
+//! The embedded store opened again on its data file finds what it had.
+
+use std::time::{Duration, Instant};
+
+use cyoa::store::{Delivery, Publication, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
+
+use crate::support::backends::{data_dir, embedded_store_at};
+
+fn voter(n: usize) -> Voter {
+    Voter::web(&format!("voter-{n}"))
+}
+
+fn path(slides: &[&str]) -> Vec<String> {
+    slides.iter().map(|s| s.to_string()).collect()
+}
+
+/// The choices with votes (a choice whose votes all moved away may show
+/// 0 or be absent: the same tally).
+fn counted(tally: Tally) -> Vec<(String, u64)> {
+    tally.0.into_iter().filter(|(_, n)| *n > 0).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_acknowledged_is_back_after_reopening() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    let grace = Duration::from_secs(60);
+    let store = embedded_store_at(&file, grace);
+
+    // Run 1: a decision voted and closed, published.
+    let s = store.current("intro").await.unwrap();
+    store.show(s.run, "build", &path(&["intro", "build"])).await.unwrap();
+    store.open(s.run, "build").await.unwrap();
+    for n in 0..5 {
+        let choice = if n < 3 { "pets" } else { "docs" };
+        store
+            .vote(s.run, "build", &voter(n), choice, VoteKind::Sticky)
+            .await
+            .unwrap();
+    }
+    store.close(s.run, "build").await.unwrap();
+    store.set_published(s.run, Publication::Results, true).await.unwrap();
+    store.set_label(s.run, "rehearsal").await.unwrap();
+    // Run 2: a decision open, presence and sticky votes, a text, a moved vote.
+    let s = store.new_run("intro").await.unwrap();
+    store.show(s.run, "host", &path(&["intro", "host"])).await.unwrap();
+    store.open(s.run, "host").await.unwrap();
+    store
+        .vote(s.run, "host", &voter(1), "vps", VoteKind::Presence)
+        .await
+        .unwrap();
+    store
+        .vote(s.run, "host", &voter(2), "paas", VoteKind::Sticky)
+        .await
+        .unwrap();
+    store
+        .vote(s.run, "host", &voter(2), "rack", VoteKind::Sticky)
+        .await
+        .unwrap();
+    let phone = Voter::phone("hash-1");
+    let ttl = Duration::from_secs(3600);
+    assert!(matches!(
+        store
+            .sms_vote(s.run, "host", &phone, "vps", "SM-one", ttl)
+            .await
+            .unwrap(),
+        Delivery::First(VoteOutcome::Counted { .. })
+    ));
+    store.withdraw(s.run, "host", &voter(2), false).await.unwrap();
+    store
+        .vote(s.run, "host", &voter(3), "paas", VoteKind::Sticky)
+        .await
+        .unwrap();
+
+    let runs = store.runs().await.unwrap();
+    let tally = counted(store.tally(2, "host").await.unwrap());
+    let frozen = counted(store.tally(1, "build").await.unwrap());
+    drop(store);
+
+    let again = embedded_store_at(&file, grace);
+    assert_eq!(
+        again.runs().await.unwrap(),
+        runs,
+        "the run history, the slide, the open vote"
+    );
+    assert_eq!(counted(again.tally(2, "host").await.unwrap()), tally);
+    assert_eq!(counted(again.tally(1, "build").await.unwrap()), frozen);
+    assert_eq!(
+        again.choice_of(2, "host", &voter(1)).await.unwrap().as_deref(),
+        Some("vps")
+    );
+    assert_eq!(
+        again.choice_of(2, "host", &voter(2)).await.unwrap(),
+        None,
+        "withdrawn stays withdrawn"
+    );
+    assert_eq!(
+        again.choice_of(2, "host", &phone).await.unwrap().as_deref(),
+        Some("vps")
+    );
+    assert_eq!(
+        again.sms_vote(2, "host", &phone, "paas", "SM-one", ttl).await.unwrap(),
+        Delivery::Again(Some("vps".into())),
+        "a delivery seen before the restart counts nothing again"
+    );
+    // Votes go on counting where they were.
+    assert_eq!(
+        again
+            .vote(2, "host", &voter(1), "paas", VoteKind::Sticky)
+            .await
+            .unwrap(),
+        VoteOutcome::Counted {
+            previous: Some("vps".into())
+        }
+    );
+    let audit = again.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{:?}", audit.drift);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_presence_votes_wait_one_grace_for_their_pages() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    let grace = Duration::from_millis(600);
+    let store = embedded_store_at(&file, grace);
+    let s = store.current("build").await.unwrap();
+    store.open(s.run, "build").await.unwrap();
+    let (back, gone, sticky) = (voter(1), voter(2), voter(3));
+    store
+        .vote(s.run, "build", &back, "pets", VoteKind::Presence)
+        .await
+        .unwrap();
+    store
+        .vote(s.run, "build", &gone, "docs", VoteKind::Presence)
+        .await
+        .unwrap();
+    store
+        .vote(s.run, "build", &sticky, "docs", VoteKind::Sticky)
+        .await
+        .unwrap();
+    drop(store);
+
+    let started = Instant::now();
+    let again = embedded_store_at(&file, grace);
+    let me = "instance-after-restart";
+    assert!(
+        !again.beat(me, grace).await.unwrap(),
+        "a new process has not joined yet"
+    );
+    again.rejoin(me, &[], Duration::from_secs(30)).await.unwrap();
+    assert_eq!(
+        again.withdraw_absent_as(me, s.run, "build", grace).await.unwrap(),
+        0,
+        "within the grace every presence vote stands"
+    );
+    // One page comes back within the grace.
+    again.arrive(me, &back, grace).await.unwrap();
+    let withdrawn = wait_for_withdrawal(&again, me, s.run, started + grace).await;
+    assert_eq!(withdrawn, 1, "only the page that never came back loses its vote");
+    let tally = again.tally(s.run, "build").await.unwrap();
+    assert_eq!((tally.get("pets"), tally.get("docs")), (1, 1), "{tally:?}");
+    assert_eq!(again.choice_of(s.run, "build", &gone).await.unwrap(), None);
+    drop(again);
+    // The withdrawal was written too.
+    let third = embedded_store_at(&file, grace);
+    assert_eq!(third.choice_of(s.run, "build", &gone).await.unwrap(), None);
+    assert_eq!(third.tally(s.run, "build").await.unwrap().total(), 2);
+}
+
+/// Sweeps as the server does until something is withdrawn (never before
+/// `not_before`); how many were.
+async fn wait_for_withdrawal(store: &VoteStore, me: &str, run: u64, not_before: Instant) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = store
+            .withdraw_absent_as(me, run, "build", Duration::from_millis(600))
+            .await
+            .unwrap();
+        if n > 0 {
+            assert!(Instant::now() >= not_before, "withdrawn before the grace ran out");
+            return n;
+        }
+        assert!(Instant::now() < deadline, "nothing was withdrawn after the grace");
+        store.beat(me, Duration::from_secs(30)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

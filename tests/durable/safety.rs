@@ -1,0 +1,207 @@
+//! The data file is never shared by two servers, never silently replaced,
+//! and never changed when it cannot be read or is of a newer schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cyoa::store::{EmbeddedStore, SCHEMA_VERSION, VoteKind, Voter};
+
+use crate::server::Server;
+use crate::support::backends::{data_dir, embedded_store_at};
+
+/// The schema of the first data files (version 1), as that cyoa wrote it.
+const SCHEMA_1: &str = "CREATE TABLE runs (
+        run INTEGER PRIMARY KEY,
+        slide TEXT NOT NULL,
+        path TEXT NOT NULL,
+        open TEXT,
+        results INTEGER NOT NULL,
+        explore INTEGER NOT NULL,
+        started INTEGER
+    );
+    CREATE TABLE closed (
+        run INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        tally TEXT NOT NULL,
+        PRIMARY KEY (run, position)
+    );
+    CREATE TABLE ballots (
+        run INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        voter TEXT NOT NULL,
+        choice TEXT NOT NULL,
+        sticky INTEGER NOT NULL,
+        PRIMARY KEY (run, decision, voter)
+    ) WITHOUT ROWID;
+    CREATE TABLE deliveries (
+        sid TEXT PRIMARY KEY,
+        until_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_until ON deliveries (until_ms);
+    PRAGMA user_version = 1;";
+
+/// A version-1 data file at `path`: run 1 with `build` closed (2 pets,
+/// 1 docs), run 2 on `host` with its vote open and `voters` sticky votes.
+fn write_schema_1(path: &Path, voters: usize) {
+    let conn = rusqlite::Connection::open(path).expect("a new SQLite file");
+    conn.execute_batch(SCHEMA_1).expect("schema 1");
+    conn.execute_batch(
+        "INSERT INTO runs VALUES (1, 'end-vps', '[\"intro\",\"build\",\"host\",\"end-vps\"]', NULL, 1, 0, 1700000000000);
+         INSERT INTO closed VALUES (1, 0, 'build', '{\"pets\":2,\"docs\":1}');
+         INSERT INTO ballots VALUES (1, 'build', 'w:a', 'pets', 1), (1, 'build', 'w:b', 'pets', 0),
+           (1, 'build', 'w:c', 'docs', 1);
+         INSERT INTO runs VALUES (2, 'host', '[\"intro\",\"host\"]', 'host', 0, 0, 1700000100000);",
+    )
+    .expect("rows");
+    let mut insert = conn
+        .prepare("INSERT INTO ballots VALUES (2, 'host', ?1, 'vps', 1)")
+        .expect("an insert");
+    for n in 0..voters {
+        insert
+            .execute([format!("w:voter-{n}-{}", "x".repeat(40))])
+            .expect("a ballot");
+    }
+}
+
+#[test]
+fn a_second_server_on_the_same_file_is_refused() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    let first = Server::start(&file, &[]);
+    let refused = match Server::try_start(&file, &[]) {
+        Ok(second) => panic!("a second server started on the same file at {}", second.address),
+        Err(refused) => refused,
+    };
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        refused.stderr.contains("another cyoa server is using this data file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&file.display().to_string()),
+        "{}",
+        refused.stderr
+    );
+    // The first one serves on.
+    drop(first);
+    // Once it is gone, the file is free again.
+    let _again = Server::start(&file, &[]);
+}
+
+#[tokio::test]
+async fn a_second_store_in_one_process_is_refused_too() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    let first = embedded_store_at(&file, Duration::from_secs(30));
+    let Err(why) = EmbeddedStore::open_file(&file, Duration::from_secs(30)) else {
+        panic!("two stores opened one file");
+    };
+    assert!(why.contains("another cyoa server is using this data file"), "{why}");
+    drop(first);
+    assert!(EmbeddedStore::open_file(&file, Duration::from_secs(30)).is_ok());
+}
+
+/// Serving `file` is refused with a message containing `says`; the file
+/// is byte for byte what it was.
+fn refused_and_unchanged(file: &Path, says: &str) {
+    let before = std::fs::read(file).expect("the file");
+    let refused = match Server::try_start(file, &[]) {
+        Ok(server) => panic!("cyoa served a bad data file at {}", server.address),
+        Err(refused) => refused,
+    };
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(refused.stderr.contains(says), "{says:?} not in: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&file.display().to_string()),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("left unchanged"), "{}", refused.stderr);
+    let after = std::fs::read(file).expect("the file");
+    assert!(before == after, "the refused file was changed");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_unchanged() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    let garbage: Vec<u8> = (0..10_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&file, &garbage).unwrap();
+    refused_and_unchanged(&file, "not a cyoa data file");
+    // Text that was never a data file, shorter than a page.
+    std::fs::write(&file, "notes for my talk\n").unwrap();
+    refused_and_unchanged(&file, "not a cyoa data file");
+}
+
+#[test]
+fn a_truncated_file_is_refused_and_left_unchanged() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    write_schema_1(&file, 3000);
+    let len = std::fs::metadata(&file).unwrap().len();
+    assert!(len > 64 * 1024, "enough pages to cut: {len} bytes");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..(len / 2) as usize]).unwrap();
+    refused_and_unchanged(&file, "is damaged");
+    // Cut inside the first page.
+    std::fs::write(&file, &bytes[..300]).unwrap();
+    refused_and_unchanged(&file, "not a cyoa data file");
+}
+
+#[test]
+fn a_file_of_a_newer_schema_is_refused_and_left_unchanged() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    write_schema_1(&file, 3);
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 999;")
+        .unwrap();
+    refused_and_unchanged(&file, "newer cyoa (schema version 999");
+}
+
+#[test]
+fn an_sqlite_file_of_something_else_is_refused_and_left_unchanged() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos VALUES (1, 'cat');")
+        .unwrap();
+    refused_and_unchanged(&file, "not a cyoa data file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_schema_1_is_migrated_and_keeps_its_runs() {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    write_schema_1(&file, 4);
+    let store = embedded_store_at(&file, Duration::from_secs(30));
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].state.path, ["intro", "build", "host", "end-vps"]);
+    assert!(runs[0].state.published.results);
+    assert_eq!(runs[0].closed[0].decision, "build");
+    assert_eq!(runs[0].closed[0].tally.get("pets"), 2);
+    assert_eq!(store.tally(1, "build").await.unwrap().get("docs"), 1);
+    assert_eq!(runs[1].state.open.as_deref(), Some("host"));
+    assert_eq!(store.tally(2, "host").await.unwrap().get("vps"), 4);
+    // It takes votes, and keeps them, in the new schema.
+    store
+        .vote(2, "host", &Voter::web("new"), "paas", VoteKind::Sticky)
+        .await
+        .unwrap();
+    drop(store);
+    let version: i64 = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let again = embedded_store_at(&file, Duration::from_secs(30));
+    assert_eq!(again.tally(2, "host").await.unwrap().get("paas"), 1);
+    assert_eq!(again.runs().await.unwrap().len(), 2);
+}
