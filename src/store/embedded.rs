@@ -37,49 +37,9 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// Each schema step, from version n - 1 to n at index n - 1.
 const MIGRATIONS: [&str; 2] = [
     // 1: runs, their closed decisions, the voter records, delivery marks.
-    "CREATE TABLE runs (
-        run INTEGER PRIMARY KEY,
-        slide TEXT NOT NULL,
-        path TEXT NOT NULL,
-        open TEXT,
-        results INTEGER NOT NULL,
-        explore INTEGER NOT NULL,
-        started INTEGER
-    );
-    CREATE TABLE closed (
-        run INTEGER NOT NULL,
-        position INTEGER NOT NULL,
-        decision TEXT NOT NULL,
-        tally TEXT NOT NULL,
-        PRIMARY KEY (run, position)
-    );
-    CREATE TABLE ballots (
-        run INTEGER NOT NULL,
-        decision TEXT NOT NULL,
-        voter TEXT NOT NULL,
-        choice TEXT NOT NULL,
-        sticky INTEGER NOT NULL,
-        PRIMARY KEY (run, decision, voter)
-    ) WITHOUT ROWID;
-    CREATE TABLE deliveries (
-        sid TEXT PRIMARY KEY,
-        until_ms INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX deliveries_until ON deliveries (until_ms);",
+    include_str!("schema/1.sql"),
     // 2: run labels; the outbound SMS queue.
-    "ALTER TABLE runs ADD COLUMN label TEXT;
-    CREATE TABLE recipients (
-        run INTEGER NOT NULL,
-        decision TEXT NOT NULL,
-        phone TEXT NOT NULL,
-        sealed BLOB NOT NULL,
-        PRIMARY KEY (run, decision, phone)
-    ) WITHOUT ROWID;
-    CREATE TABLE outbox (
-        id TEXT PRIMARY KEY,
-        due_ms INTEGER NOT NULL,
-        sealed BLOB NOT NULL
-    ) WITHOUT ROWID;",
+    include_str!("schema/2.sql"),
 ];
 
 /// The most changes one commit takes; more wait for the next.

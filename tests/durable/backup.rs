@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::crash::{CHOICES, Counts, ROOM, burst, get, presenter};
+use crate::crash::{CHOICES, Counts, ROOM, burst, get, next_run_open, open_build};
 use crate::server::Server;
 use crate::support::backends::data_dir;
 use crate::support::ws::votes_of;
@@ -20,13 +20,8 @@ async fn a_backup_taken_while_votes_arrive_restores_the_history() {
     let copy = dir.path().join("backup.sqlite3");
     let mut server = Server::start(&file, ROOM);
     let address = server.address.clone();
-    presenter(&address, "goto", Some(json!({ "slide": "build" }))).await;
-    presenter(&address, "open", None).await;
-    presenter(&address, "close", None).await;
-    presenter(&address, "new-run", None).await;
-    presenter(&address, "goto", Some(json!({ "slide": "build" }))).await;
-    presenter(&address, "open", None).await;
-    let before = get(&address, "/api/runs").await;
+    open_build(&address).await;
+    let before = next_run_open(&address).await;
 
     let counts = Arc::new(Counts::default());
     let tasks = burst(&address, &counts, 4);

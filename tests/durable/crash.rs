@@ -184,6 +184,29 @@ pub fn burst(address: &str, counts: &Arc<Counts>, lanes: u64) -> Vec<tokio::task
     tasks
 }
 
+/// Moves the run to `build` and opens its vote.
+pub async fn open_build(address: &str) {
+    presenter(address, "goto", Some(json!({ "slide": "build" }))).await;
+    presenter(address, "open", None).await;
+}
+
+/// Closes the vote, starts a new run and opens `build` in it; the history
+/// as the presenter then sees it.
+pub async fn next_run_open(address: &str) -> Value {
+    presenter(address, "close", None).await;
+    presenter(address, "new-run", None).await;
+    open_build(address).await;
+    get(address, "/api/runs").await
+}
+
+/// A client that does not follow redirects, as the form votes need.
+fn form_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub async fn presenter(address: &str, action: &str, body: Option<Value>) -> Value {
     let client = reqwest::Client::new();
     let mut req = client
@@ -216,19 +239,11 @@ async fn every_acknowledged_vote_survives_kill_9_and_none_counts_twice() {
     let mut server = Server::start(&file, ROOM);
     let address = server.address.clone();
     // Run 1: a rehearsal, closed; run 2 is the talk, its vote open.
-    presenter(&address, "goto", Some(json!({ "slide": "build" }))).await;
-    presenter(&address, "open", None).await;
+    open_build(&address).await;
     let counts = Arc::new(Counts::default());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = form_client();
     form_vote(&client, &address, 1, &counts).await.expect("a vote");
-    presenter(&address, "close", None).await;
-    presenter(&address, "new-run", None).await;
-    presenter(&address, "goto", Some(json!({ "slide": "build" }))).await;
-    presenter(&address, "open", None).await;
-    let before = get(&address, "/api/runs").await;
+    let before = next_run_open(&address).await;
 
     let counts = Arc::new(Counts::default());
     let tasks = burst(&address, &counts, 8);
@@ -285,13 +300,9 @@ async fn after_a_clean_stop_the_data_file_alone_holds_the_talk() {
     let file = dir.path().join("talk.sqlite3");
     let mut server = Server::start(&file, ROOM);
     let address = server.address.clone();
-    presenter(&address, "goto", Some(json!({ "slide": "build" }))).await;
-    presenter(&address, "open", None).await;
+    open_build(&address).await;
     let counts = Counts::default();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = form_client();
     for n in 0..5 {
         form_vote(&client, &address, n % 2, &counts).await.expect("a vote");
     }

@@ -9,37 +9,12 @@ use cyoa::store::{EmbeddedStore, SCHEMA_VERSION, VoteKind, Voter};
 use crate::server::Server;
 use crate::support::backends::{data_dir, embedded_store_at};
 
-/// The schema of the first data files (version 1), as that cyoa wrote it.
-const SCHEMA_1: &str = "CREATE TABLE runs (
-        run INTEGER PRIMARY KEY,
-        slide TEXT NOT NULL,
-        path TEXT NOT NULL,
-        open TEXT,
-        results INTEGER NOT NULL,
-        explore INTEGER NOT NULL,
-        started INTEGER
-    );
-    CREATE TABLE closed (
-        run INTEGER NOT NULL,
-        position INTEGER NOT NULL,
-        decision TEXT NOT NULL,
-        tally TEXT NOT NULL,
-        PRIMARY KEY (run, position)
-    );
-    CREATE TABLE ballots (
-        run INTEGER NOT NULL,
-        decision TEXT NOT NULL,
-        voter TEXT NOT NULL,
-        choice TEXT NOT NULL,
-        sticky INTEGER NOT NULL,
-        PRIMARY KEY (run, decision, voter)
-    ) WITHOUT ROWID;
-    CREATE TABLE deliveries (
-        sid TEXT PRIMARY KEY,
-        until_ms INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX deliveries_until ON deliveries (until_ms);
-    PRAGMA user_version = 1;";
+/// The schema of the first data files (version 1), as that cyoa wrote it:
+/// the store's own first migration step, and nothing after it.
+const SCHEMA_1: &str = concat!(
+    include_str!("../../src/store/schema/1.sql"),
+    "\n    PRAGMA user_version = 1;"
+);
 
 /// A version-1 data file at `path`: run 1 with `build` closed (2 pets,
 /// 1 docs), run 2 on `host` with its vote open and `voters` sticky votes.
