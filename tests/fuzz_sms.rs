@@ -3,6 +3,8 @@
 //! promises (a known status, at most 320 characters of well-formed TwiML,
 //! a vote only with a 200).
 
+mod support;
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use cyoa::sms::parse::{self, Reading};
 use cyoa::sms::{self, Secret, SmsConfig};
@@ -45,13 +47,6 @@ fn labels() -> impl Strategy<Value = Vec<(String, Vec<String>)>> {
     prop::collection::vec((any::<String>(), prop::collection::vec(any::<String>(), 0..3)), 2..10)
 }
 
-fn bundled() -> Story {
-    match Story::bundled() {
-        Ok(loaded) => loaded.story,
-        Err(e) => panic!("the bundled story does not load: {e:?}"),
-    }
-}
-
 fn config() -> SmsConfig {
     SmsConfig {
         auth_token: Some(Secret::new(TOKEN)),
@@ -65,7 +60,7 @@ fn config() -> SmsConfig {
 
 /// A memory store with the bundled talk's first vote open.
 fn talk(rt: &tokio::runtime::Runtime) -> (Story, VoteStore) {
-    let story = bundled();
+    let story = support::bundled_story();
     let store = VoteStore::Memory(MemoryStore::new());
     rt.block_on(async {
         let run = store.current(&story.start).await.unwrap().run;

@@ -42,13 +42,6 @@ both_backends!(
     the_insecure_switch_takes_unsigned_webhooks,
 );
 
-fn bundled() -> Story {
-    match Story::bundled() {
-        Ok(loaded) => loaded.story,
-        Err(e) => panic!("the bundled story does not load: {e:?}"),
-    }
-}
-
 fn config() -> SmsConfig {
     SmsConfig {
         auth_token: Some(Secret::new(TOKEN)),
@@ -145,7 +138,7 @@ impl Talk {
 
     /// The bundled talk with no vote open.
     async fn closed(store: VoteStore) -> Talk {
-        let story = bundled();
+        let story = support::bundled_story();
         let run = store.current(&story.start).await.unwrap().run;
         Talk {
             config: config(),

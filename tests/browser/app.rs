@@ -11,6 +11,8 @@ use cyoa::store::{MemoryStore, VoteStore};
 use cyoa::story::Story;
 use cyoa::web::{Application, Limits};
 
+use crate::support::presenter_request;
+
 /// How long a web vote outlives its voter's last page in these tests.
 pub const GRACE: Duration = Duration::from_secs(1);
 
@@ -72,75 +74,63 @@ pub struct TestApp {
     serving: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// The test story, parsed.
+fn test_story() -> Story {
+    match Story::parse("browser-test.toml", STORY) {
+        Ok(loaded) => loaded.story,
+        Err(problems) => panic!("the test story has problems: {problems:?}"),
+    }
+}
+
 impl TestApp {
     /// Builds and starts a server for the test story on `127.0.0.1:0`.
     pub async fn spawn() -> TestApp {
-        let story = match Story::parse("browser-test.toml", STORY) {
-            Ok(loaded) => loaded.story,
-            Err(problems) => panic!("the test story has problems: {problems:?}"),
-        };
-        TestApp::spawn_story(story, None).await
+        TestApp::spawn_story(test_story(), None).await
     }
 
     /// The test story on `store` (a Redis store, say).
     pub async fn spawn_on(store: VoteStore) -> TestApp {
-        let story = match Story::parse("browser-test.toml", STORY) {
-            Ok(loaded) => loaded.story,
-            Err(problems) => panic!("the test story has problems: {problems:?}"),
-        };
-        let mut app = TestApp {
-            story,
-            public_url: None,
-            sms: SmsSettings::default(),
-            port: 0,
-            store,
-            stop: None,
-            serving: None,
-        };
-        app.start().await;
-        app
+        TestApp::launch(test_story(), None, SmsSettings::default(), store).await
     }
 
     /// The test story with SMS voting on: Twilio's auth token `token`, the
     /// number `number` shown on the pages.
     pub async fn spawn_with_sms(token: &str, number: &str) -> TestApp {
-        let story = match Story::parse("browser-test.toml", STORY) {
-            Ok(loaded) => loaded.story,
-            Err(problems) => panic!("the test story has problems: {problems:?}"),
-        };
-        TestApp::spawn_story_with_sms(story, token, number).await
+        TestApp::spawn_story_with_sms(test_story(), token, number).await
     }
 
     /// `story` with SMS voting on, as [`TestApp::spawn_with_sms`].
     pub async fn spawn_story_with_sms(story: Story, token: &str, number: &str) -> TestApp {
-        let mut app = TestApp {
-            story,
-            public_url: None,
-            #[allow(clippy::needless_update)]
-            sms: SmsSettings {
-                auth_token: Some(token.to_string()),
-                number: Some(number.to_string()),
-                insecure_skip_signature: false,
-                ..SmsSettings::default()
-            },
-            port: 0,
-            store: VoteStore::Memory(MemoryStore::new()),
-            stop: None,
-            serving: None,
+        #[allow(clippy::needless_update)]
+        let sms = SmsSettings {
+            auth_token: Some(token.to_string()),
+            number: Some(number.to_string()),
+            insecure_skip_signature: false,
+            ..SmsSettings::default()
         };
-        app.start().await;
-        app
+        TestApp::launch(story, None, sms, VoteStore::Memory(MemoryStore::new())).await
     }
 
     /// Builds and starts a server for `story` on `127.0.0.1:0`; the pages
     /// show `public_url` as the audience's address when given.
     pub async fn spawn_story(story: Story, public_url: Option<&str>) -> TestApp {
+        TestApp::launch(
+            story,
+            public_url.map(str::to_owned),
+            SmsSettings::default(),
+            VoteStore::Memory(MemoryStore::new()),
+        )
+        .await
+    }
+
+    /// Builds and starts a server for `story` on a free port.
+    async fn launch(story: Story, public_url: Option<String>, sms: SmsSettings, store: VoteStore) -> TestApp {
         let mut app = TestApp {
             story,
-            public_url: public_url.map(str::to_owned),
-            sms: SmsSettings::default(),
+            public_url,
+            sms,
             port: 0,
-            store: VoteStore::Memory(MemoryStore::new()),
+            store,
             stop: None,
             serving: None,
         };
@@ -209,13 +199,10 @@ impl TestApp {
     /// `POST /api/presenter/{action}` with the presenter token, and the
     /// answer's status and JSON.
     pub async fn presenter_call(&self, action: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        let mut request = reqwest::Client::new()
-            .post(self.url(&format!("/api/presenter/{action}")))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await.expect("the presenter API answers");
+        let answer = presenter_request(&reqwest::Client::new(), &self.url(""), TOKEN, action, body)
+            .send()
+            .await
+            .expect("the presenter API answers");
         let status = answer.status().as_u16();
         (status, answer.json().await.unwrap_or_default())
     }

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::crash::{CHOICES, Counts, ROOM, burst, get, next_run_open, open_build};
 use crate::server::Server;
 use crate::support::backends::data_dir;

@@ -13,8 +13,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::server::{Server, TOKEN};
 use crate::support::backends::data_dir;
-use crate::support::message_sid;
 use crate::support::ws::votes_of;
+use crate::support::{message_sid, presenter_request};
 
 /// Flags that let one test machine be a whole room: no rate limits that
 /// one address would hit, no wait before a new voter may vote, and a
@@ -208,14 +208,10 @@ fn form_client() -> reqwest::Client {
 }
 
 pub async fn presenter(address: &str, action: &str, body: Option<Value>) -> Value {
-    let client = reqwest::Client::new();
-    let mut req = client
-        .post(format!("{address}/api/presenter/{action}"))
-        .bearer_auth(TOKEN);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let r = req.send().await.expect("the server answers");
+    let r = presenter_request(&reqwest::Client::new(), address, TOKEN, action, body)
+        .send()
+        .await
+        .expect("the server answers");
     assert!(r.status().is_success(), "{action}: {}", r.status());
     r.json().await.expect("JSON")
 }

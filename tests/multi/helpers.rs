@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::support::presenter_request;
 use crate::support::ws::Ws;
 pub use crate::support::ws::votes_of;
 
@@ -220,14 +221,10 @@ impl Instance {
 
     /// `POST /api/presenter/{action}` with the token; the status and JSON.
     pub async fn presenter_call(&self, action: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .post(format!("{}/api/presenter/{action}", self.address))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let r = req.send().await.expect("the instance answers");
+        let r = presenter_request(&self.client, &self.address, TOKEN, action, body)
+            .send()
+            .await
+            .expect("the instance answers");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -247,25 +244,25 @@ impl Instance {
 
     /// A new voter: the `Cookie` header the audience page gave it.
     pub async fn voter(&self) -> String {
-        let r = self
-            .client
-            .get(format!("{}/", self.address))
-            .send()
-            .await
-            .expect("answers");
-        assert_eq!(r.status(), StatusCode::OK);
-        cookies_of(&r)
+        self.cookie_from("/", StatusCode::OK).await
     }
 
     /// The presenter's `Cookie` header, from logging in.
     pub async fn presenter_cookie(&self) -> String {
+        self.cookie_from(&format!("/presenter?token={TOKEN}"), StatusCode::SEE_OTHER)
+            .await
+    }
+
+    /// The `Cookie` header of the answer to `GET path`, which must have
+    /// this `status`.
+    async fn cookie_from(&self, path: &str, status: StatusCode) -> String {
         let r = self
             .client
-            .get(format!("{}/presenter?token={TOKEN}", self.address))
+            .get(format!("{}{path}", self.address))
             .send()
             .await
             .expect("answers");
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.status(), status);
         cookies_of(&r)
     }
 

@@ -78,6 +78,7 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         let run = store.current("intro").await.expect("a run").run;
         store.open(run, "build").await.expect("opens");
         let voter = |n: usize| Voter::web(&format!("voter-{n}"));
+        let sweep = |instance: &'static str| store.withdraw_absent_as(instance, run, "build", Duration::ZERO);
         // A holds voters 0 and 1, B holds voter 2; voter 3 votes by SMS.
         for (instance, n) in [("a", 0), ("a", 1), ("b", 2)] {
             store
@@ -116,30 +117,9 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         }
         // A, stalled, withdraws nothing (it is running, so never reaps
         // itself); B reaps A: A's voters go, B's and the sticky one stay.
-        assert_eq!(
-            store
-                .withdraw_absent_as("a", run, "build", Duration::ZERO)
-                .await
-                .expect("sweeps"),
-            0,
-            "{name}"
-        );
-        assert_eq!(
-            store
-                .withdraw_absent_as("b", run, "build", Duration::ZERO)
-                .await
-                .expect("sweeps"),
-            2,
-            "{name}"
-        );
-        assert_eq!(
-            store
-                .withdraw_absent_as("a", run, "build", Duration::ZERO)
-                .await
-                .expect("sweeps"),
-            0,
-            "{name}"
-        );
+        assert_eq!(sweep("a").await.expect("sweeps"), 0, "{name}");
+        assert_eq!(sweep("b").await.expect("sweeps"), 2, "{name}");
+        assert_eq!(sweep("a").await.expect("sweeps"), 0, "{name}");
         let tally = store.tally(run, "build").await.expect("a tally");
         assert_eq!((tally.get("pets"), tally.get("docs")), (1, 1), "{name}");
         // A wakes: its heartbeat finds no lease, it rejoins with voter 0
@@ -156,14 +136,7 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
             "{name}"
         );
         assert!(store.beat("a", MINUTE).await.expect("beats"), "{name}");
-        assert_eq!(
-            store
-                .withdraw_absent_as("b", run, "build", Duration::ZERO)
-                .await
-                .expect("sweeps"),
-            0,
-            "{name}"
-        );
+        assert_eq!(sweep("b").await.expect("sweeps"), 0, "{name}");
         let tally = store.tally(run, "build").await.expect("a tally");
         assert_eq!((tally.get("pets"), tally.get("docs")), (2, 1), "{name}");
         assert_eq!(
@@ -177,14 +150,7 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
         );
         // A voter leaving A keeps the vote for the grace, then loses it.
         store.leave("a", &voter(0), Duration::ZERO).await.expect("leaves");
-        assert_eq!(
-            store
-                .withdraw_absent_as("b", run, "build", Duration::ZERO)
-                .await
-                .expect("sweeps"),
-            1,
-            "{name}"
-        );
+        assert_eq!(sweep("b").await.expect("sweeps"), 1, "{name}");
         let audit = store.audit(false).await.expect("audits");
         assert!(audit.drift.is_empty(), "{name}: {audit:?}");
     }

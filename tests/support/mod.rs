@@ -21,3 +21,29 @@ pub fn message_sid(tag: &str) -> String {
     assert!(tag.len() <= 16, "a MessageSid tag holds at most 16 bytes: {tag:?}");
     format!("SM{:0<32}", hex::encode(tag))
 }
+
+/// The story bundled with cyoa; the test fails if it does not load.
+pub fn bundled_story() -> cyoa::story::Story {
+    match cyoa::story::Story::bundled() {
+        Ok(loaded) => loaded.story,
+        Err(e) => panic!("the bundled story does not load: {e:?}"),
+    }
+}
+
+/// `POST {address}/api/presenter/{action}` with the presenter's `token`,
+/// and `body` as JSON when given: the request, ready to send.
+pub fn presenter_request(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    action: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::RequestBuilder {
+    let request = client
+        .post(format!("{address}/api/presenter/{action}"))
+        .bearer_auth(token);
+    match body {
+        Some(body) => request.json(&body),
+        None => request,
+    }
+}

@@ -22,23 +22,10 @@ async fn open_explore(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-/// The run played to `end-paas`: `build` (both choices lead to `host`),
-/// then `host` followed to `end-paas` on one vote.
-async fn play_build(app: &TestApp) {
-    app.open_build().await;
-    app.voter().await.post_vote("build", "pets").await;
-    app.close().await;
-    app.follow("pets").await;
-    app.open().await;
-    app.voter().await.post_vote("host", "paas").await;
-    app.close().await;
-    app.follow("paas").await;
-}
-
 #[tokio::test]
 async fn nothing_of_the_story_shows_before_exploring_opens() {
     let app = spawn_app().await;
-    play_build(&app).await;
+    app.play_to_end_paas().await;
     // Known slides, unknown ones and the index answer alike.
     for path in [
         "/explore",
@@ -65,7 +52,7 @@ async fn nothing_of_the_story_shows_before_exploring_opens() {
 #[tokio::test]
 async fn every_branch_can_be_browsed_with_the_runs_path_marked() {
     let app = spawn_app().await;
-    play_build(&app).await;
+    app.play_to_end_paas().await;
     open_explore(&app).await;
 
     // The index: the map, every box a link, the run's path highlighted.

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::support::presenter_request;
 use crate::support::ws::Ws;
 pub use crate::support::ws::votes_of;
 
@@ -206,14 +207,10 @@ impl TestApp {
 
     /// `POST /api/presenter/{action}` with the Bearer token.
     pub async fn presenter_call(&self, action: &str, body: Option<Value>) -> Response {
-        let mut req = self
-            .api
-            .post(format!("{}/api/presenter/{action}", self.address))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        req.send().await.expect("the server answers")
+        presenter_request(&self.api, &self.address, TOKEN, action, body)
+            .send()
+            .await
+            .expect("the server answers")
     }
 
     async fn presenter_ok(&self, action: &str, body: Option<Value>) -> Value {
@@ -257,6 +254,19 @@ impl TestApp {
     pub async fn open_build(&self) -> Value {
         self.goto("build").await;
         self.open().await
+    }
+
+    /// The run played to `end-paas`: `build` (pets 1; both choices lead to
+    /// `host`), then `host` (paas 1) followed to `end-paas`.
+    pub async fn play_to_end_paas(&self) {
+        self.open_build().await;
+        self.voter().await.post_vote("build", "pets").await;
+        self.close().await;
+        self.follow("pets").await;
+        self.open().await;
+        self.voter().await.post_vote("host", "paas").await;
+        self.close().await;
+        self.follow("paas").await;
     }
 
     /// `GET` a path with the presenter's Bearer token.

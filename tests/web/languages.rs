@@ -33,6 +33,20 @@ fn script_texts(doc: &scraper::Html) -> Value {
     serde_json::from_str(&block[0].text().collect::<String>()).expect("the texts are JSON")
 }
 
+/// The test story with `settings` (TOML) after its `start`.
+fn story_with(settings: &str) -> String {
+    STORY.replace("start = \"intro\"", &format!("start = \"intro\"\n\n{settings}"))
+}
+
+/// A server on `story`.
+async fn spawn_story(story: String) -> TestApp {
+    spawn_app_with(Options {
+        story,
+        ..Options::default()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn the_browsers_language_picks_the_audience_texts() {
     let app = spawn_app().await;
@@ -101,15 +115,8 @@ async fn error_pages_follow_the_language() {
 
 #[tokio::test]
 async fn the_storys_language_wins_over_the_browsers() {
-    let story = STORY.replace(
-        "start = \"intro\"",
-        "start = \"intro\"\n\n[settings]\nlanguage = \"de\"",
-    );
-    let app = spawn_app_with(Options {
-        story,
-        ..Options::default()
-    })
-    .await;
+    let story = story_with("[settings]\nlanguage = \"de\"");
+    let app = spawn_story(story).await;
     let (_, doc) = page(&app, "/", Some("en-US,en;q=0.9")).await;
     assert_eq!(lang_of(&doc), "de");
     assert_eq!(script_texts(&doc)["or"], "oder");
@@ -117,10 +124,7 @@ async fn the_storys_language_wins_over_the_browsers() {
 
 #[test]
 fn a_story_language_cyoa_lacks_is_refused_with_the_ones_it_has() {
-    let story = STORY.replace(
-        "start = \"intro\"",
-        "start = \"intro\"\n\n[settings]\nlanguage = \"fr\"",
-    );
+    let story = story_with("[settings]\nlanguage = \"fr\"");
     let problems = cyoa::story::Story::parse("fr.toml", &story).expect_err("French is refused");
     let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
     assert!(text.contains("fr.toml:5:"), "{text}");
@@ -135,23 +139,10 @@ async fn publish(app: &TestApp, what: &str) {
     assert_eq!(r.status(), StatusCode::OK, "publishing {what}");
 }
 
-/// The run played to `end-paas`: `build` (pets 1; both choices lead to
-/// `host`), then `host` (paas 1) followed.
-async fn play_build(app: &TestApp) {
-    app.open_build().await;
-    app.voter().await.post_vote("build", "pets").await;
-    app.close().await;
-    app.follow("pets").await;
-    app.open().await;
-    app.voter().await.post_vote("host", "paas").await;
-    app.close().await;
-    app.follow("paas").await;
-}
-
 #[tokio::test]
 async fn results_and_explore_and_their_waiting_pages_read_in_german() {
     let app = spawn_app().await;
-    play_build(&app).await;
+    app.play_to_end_paas().await;
 
     // Before publishing: the waiting pages.
     let (status, doc) = page(&app, "/results", Some("de-DE,de;q=0.9")).await;
@@ -213,15 +204,8 @@ async fn results_and_explore_and_their_waiting_pages_read_in_german() {
 
 #[tokio::test]
 async fn the_storys_language_wins_on_results_explore_and_the_join_panel() {
-    let story = STORY.replace(
-        "start = \"intro\"",
-        "start = \"intro\"\n\n[settings]\nlanguage = \"de\"",
-    );
-    let app = spawn_app_with(Options {
-        story,
-        ..Options::default()
-    })
-    .await;
+    let story = story_with("[settings]\nlanguage = \"de\"");
+    let app = spawn_story(story).await;
     let (_, doc) = page(&app, "/results", Some("en-US,en;q=0.9")).await;
     assert_eq!(lang_of(&doc), "de");
     assert_eq!(text_of(&doc, "h1"), "Die Ergebnisse sind noch nicht veröffentlicht");
@@ -280,15 +264,10 @@ async fn the_audience_page_links_to_what_the_presenter_published() {
 
 #[tokio::test]
 async fn results_and_explore_wear_the_storys_theme() {
-    let story = STORY.replace(
-        "start = \"intro\"",
-        "start = \"intro\"\n\n[settings.theme]\nmode = \"dark\"\naccent = \"#0a7d4f\"\nbackground = \"#101820\"\ntext = \"#f0f0f0\"",
+    let story = story_with(
+        "[settings.theme]\nmode = \"dark\"\naccent = \"#0a7d4f\"\nbackground = \"#101820\"\ntext = \"#f0f0f0\"",
     );
-    let app = spawn_app_with(Options {
-        story,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_story(story).await;
     for path in ["/results", "/explore", "/explore/intro"] {
         let (_, doc) = page(&app, path, None).await;
         let root = select(&doc, "html")[0];

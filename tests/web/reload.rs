@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{STORY, Socket, TOKEN, html, open_socket, select};
+use crate::support::presenter_request;
 
 struct Served {
     state: AppState,
@@ -48,14 +49,11 @@ impl Served {
     }
 
     async fn call(&self, action: &str, body: Option<Value>) -> StatusCode {
-        let mut request = self
-            .client
-            .post(format!("{}/api/presenter/{action}", self.address))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("an answer").status()
+        presenter_request(&self.client, &self.address, TOKEN, action, body)
+            .send()
+            .await
+            .expect("an answer")
+            .status()
     }
 
     async fn state(&self) -> Value {
