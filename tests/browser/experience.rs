@@ -94,16 +94,7 @@ fn parsed(toml: &str) -> Story {
 
 async fn login(driver: &mut Driver, app: &TestApp, size: (u32, u32), flags: &[&str]) -> Client {
     let client = driver.browser_with(size.0, size.1, flags).await;
-    client
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
-    wait_js(
-        &client,
-        "the presenter view",
-        "return !!document.querySelector('#presenter h1');",
-    )
-    .await;
+    page::open_presenter(&client, app, "return !!document.querySelector('#presenter h1');").await;
     client
 }
 

@@ -61,16 +61,7 @@ pub async fn every_slide_fits(driver: &mut Driver) {
             Err(problems) => panic!("{} has problems: {problems:?}", path.display()),
         };
         let app = TestApp::spawn_story(story.clone(), None).await;
-        client
-            .goto(&app.presenter_login_url())
-            .await
-            .expect("the presenter login");
-        wait_js(
-            &client,
-            "the presenter view",
-            "return !!document.querySelector('#presenter h1');",
-        )
-        .await;
+        page::open_presenter(&client, &app, "return !!document.querySelector('#presenter h1');").await;
         for slide in &story.slides {
             let (status, answer) = app.presenter_call("goto", Some(json!({ "slide": slide.id }))).await;
             assert_eq!(status, 200, "goto {}: {answer}", slide.id);

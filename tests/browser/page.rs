@@ -7,6 +7,8 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
+use crate::app::TestApp;
+
 /// How long a condition may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
@@ -160,4 +162,14 @@ pub async fn wait_vote_status(client: &Client, status: &str) {
         &format!("const m = document.getElementById('presenter'); return !!m && m.dataset.voteStatus === '{status}';"),
     )
     .await
+}
+
+/// Logs `client` in as the presenter of `app` and waits until `ready` (a
+/// function body returning a boolean) is true on the presenter view.
+pub async fn open_presenter(client: &Client, app: &TestApp, ready: &str) {
+    client
+        .goto(&app.presenter_login_url())
+        .await
+        .expect("the presenter login");
+    wait_js(client, "the presenter view", ready).await;
 }

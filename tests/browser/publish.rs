@@ -11,7 +11,9 @@ use fantoccini::{Client, Locator};
 
 use crate::app::TestApp;
 use crate::driver::Driver;
-use crate::page::{assert_not_reloaded, mark, press, tap, wait_js, wait_text, wait_text_contains, wait_vote_status};
+use crate::page::{
+    assert_not_reloaded, mark, open_presenter, press, tap, wait_js, wait_text, wait_text_contains, wait_vote_status,
+};
 use crate::{PHONE, SCREEN, audience, open_first_decision, presenter};
 
 /// Every scenario of this file, in turn.
@@ -252,16 +254,7 @@ pub async fn map_screenshot(driver: &mut Driver) {
     }
 
     let screen = driver.browser(1000, 2100).await;
-    screen
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
-    wait_js(
-        &screen,
-        "the presenter view",
-        "return !!document.getElementById('presenter');",
-    )
-    .await;
+    open_presenter(&screen, &app, "return !!document.getElementById('presenter');").await;
     press(&screen, 'm').await;
     wait_js(
         &screen,

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::app::TestApp;
 use crate::driver::Driver;
-use crate::page::{js, tap, wait_js, wait_pressed, wait_text, wait_vote_status};
+use crate::page::{js, open_presenter, tap, wait_js, wait_pressed, wait_text, wait_vote_status};
 
 /// Votes already cast when the screenshots are taken, per choice in story
 /// order (the phone adds one more to the first choice).
@@ -51,16 +51,7 @@ pub async fn take(driver: &mut Driver) {
     let app = TestApp::spawn_story(story.clone(), Some(PUBLIC_URL)).await;
 
     let screen = driver.browser(1280, 720).await;
-    screen
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
-    wait_js(
-        &screen,
-        "the presenter view",
-        "return !!document.getElementById('presenter');",
-    )
-    .await;
+    open_presenter(&screen, &app, "return !!document.getElementById('presenter');").await;
     let control = "const [path, body] = arguments;
         return fetch(path, { method: 'POST', body: JSON.stringify(body),
           headers: { 'Content-Type': 'application/json', 'X-Cyoa-Presenter': '1' } }).then(r => r.status);";
