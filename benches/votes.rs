@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Bencher, Criterion, Throughput, criterion_group, criterion_main};
 use cyoa::store::{MemoryStore, RedisStore, RunId, VoteKind, VoteStore, Voter};
 use futures_util::future::join_all;
 
@@ -49,6 +49,25 @@ async fn votes(store: &VoteStore, run: RunId, voters: &[Voter], from: u64, n: u6
     }
 }
 
+/// Times `iters` votes one after another, from vote `done` of the cycle on.
+fn one_at_a_time(
+    b: &mut Bencher,
+    rt: &tokio::runtime::Runtime,
+    store: &VoteStore,
+    run: RunId,
+    voters: &[Voter],
+    done: &mut u64,
+) {
+    b.iter_custom(|iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            votes(store, run, voters, *done, iters).await;
+            *done += iters;
+            start.elapsed()
+        })
+    })
+}
+
 /// `n` votes with up to `depth` in flight at once.
 async fn votes_in_flight(store: &VoteStore, run: RunId, voters: &[Voter], from: u64, n: u64, depth: u64) {
     let mut k = from;
@@ -77,14 +96,7 @@ fn memory_vote(c: &mut Criterion) {
     let mut group = c.benchmark_group("vote");
     group.throughput(Throughput::Elements(1));
     group.bench_function("memory store", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                votes(&store, run, &voters, done, iters).await;
-                done += iters;
-                start.elapsed()
-            })
-        })
+        one_at_a_time(b, &rt, &store, run, &voters, &mut done);
     });
     group.finish();
 }
@@ -106,14 +118,7 @@ fn redis_vote(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("redis script, one at a time", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                votes(&store, run, &voters, done, iters).await;
-                done += iters;
-                start.elapsed()
-            })
-        })
+        one_at_a_time(b, &rt, &store, run, &voters, &mut done);
     });
     group.bench_function("redis script, 64 in flight", |b| {
         b.iter_custom(|iters| {

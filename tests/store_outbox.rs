@@ -36,27 +36,17 @@ async fn claim_eventually(store: &VoteStore, lease: Duration) -> Vec<cyoa::store
 }
 
 async fn kept_numbers_are_one_per_phone_and_taken_once(store: VoteStore) {
-    store
-        .recipient_keep(1, "build", "phone-a", b"sealed a", DAY)
-        .await
-        .unwrap();
-    store
-        .recipient_keep(1, "build", "phone-b", b"sealed b", DAY)
-        .await
-        .unwrap();
-    // A phone texting again replaces its entry.
-    store
-        .recipient_keep(1, "build", "phone-a", b"sealed a2", DAY)
-        .await
-        .unwrap();
-    store
-        .recipient_keep(1, "host", "phone-c", b"sealed c", DAY)
-        .await
-        .unwrap();
-    store
-        .recipient_keep(2, "build", "phone-d", b"sealed d", DAY)
-        .await
-        .unwrap();
+    let kept: [(u64, &str, &str, &[u8]); 5] = [
+        (1, "build", "phone-a", b"sealed a"),
+        (1, "build", "phone-b", b"sealed b"),
+        // A phone texting again replaces its entry.
+        (1, "build", "phone-a", b"sealed a2"),
+        (1, "host", "phone-c", b"sealed c"),
+        (2, "build", "phone-d", b"sealed d"),
+    ];
+    for (run, decision, phone, sealed) in kept {
+        store.recipient_keep(run, decision, phone, sealed, DAY).await.unwrap();
+    }
 
     let taken: BTreeSet<Vec<u8>> = store.recipients_take(1, "build").await.unwrap().into_iter().collect();
     assert_eq!(taken, BTreeSet::from([b"sealed a2".to_vec(), b"sealed b".to_vec()]));
