@@ -609,7 +609,10 @@ mod tests {
         let mut second = settings(&["--data", data]).unwrap();
         assert_ne!(first.secrets.secret, second.secrets.secret, "each start makes one");
         assert_eq!(second.keep_secret().unwrap(), Some(kept.clone()));
-        assert_eq!(first.secrets.secret, second.secrets.secret, "the second start reads the first's");
+        assert_eq!(
+            first.secrets.secret, second.secrets.secret,
+            "the second start reads the first's"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

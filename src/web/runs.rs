@@ -249,11 +249,7 @@ pub async fn comparison(app: &AppState, tr: &crate::i18n::Language) -> Result<Op
                         d.choices
                             .iter()
                             .map(|choice| {
-                                let votes = closed
-                                    .choices
-                                    .iter()
-                                    .find(|c| c.id == choice.id)
-                                    .map_or(0, |c| c.votes);
+                                let votes = closed.choices.iter().find(|c| c.id == choice.id).map_or(0, |c| c.votes);
                                 ComparedCell {
                                     votes,
                                     percent: (votes * 100 + total / 2).checked_div(total).unwrap_or(0),
