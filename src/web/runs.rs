@@ -3,7 +3,8 @@
 //! (`/api/runs.csv`, `/api/runs.json`): the published runs for anyone, all
 //! of them for the presenter, as the one-run exports do.
 //!
-//! The store is reached only through [`records`] and [`set_label`] here.
+//! The store is reached only through [`records`], [`label_of`] and
+//! [`set_label`] here.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -58,6 +59,11 @@ pub async fn records(app: &AppState) -> Result<(Vec<RunRecord>, RunId), Error> {
     let records = app.store.runs().await?;
     let current = records.last().map_or(0, |r| r.state.run);
     Ok((records, current))
+}
+
+/// Run `run`'s label, if it has one (the console shows it).
+pub async fn label_of(app: &AppState, run: RunId) -> Result<Option<String>, Error> {
+    Ok(app.store.run(run).await?.and_then(|r| r.state.label))
 }
 
 /// Names run `run` in the store; `None` when there is no such run.
