@@ -25,7 +25,7 @@ use super::state::AppState;
 use super::view::{DecisionView, StateView, current_record};
 use super::voter::PageVoter;
 use crate::i18n::Language;
-use crate::map::{MapOptions, RunOnMap};
+use crate::map::RunOnMap;
 use crate::store::{Publication, RunId, RunRecord};
 use crate::story::{Results, Story};
 
@@ -400,8 +400,14 @@ pub async fn run_on_map(app: &AppState, record: &RunRecord) -> Result<RunOnMap, 
 }
 
 /// `GET /presenter/map.svg`: the story map with the current run's path and
-/// vote shares, for the presenter's overlay (key M). Presenter only.
-pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+/// vote shares, for the presenter's overlay (key M); `?run=N` another run,
+/// `?run=all` how many runs visited each slide. Presenter only.
+pub async fn map_svg(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<super::runs::MapQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Error> {
+    let axum::extract::Query(query) = query?;
     if !presenter_reads(&app, &headers) {
         return Err(Error::new(
             StatusCode::UNAUTHORIZED,
@@ -411,16 +417,9 @@ pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<
     }
     let story = app.story();
     let record = current_record(&app).await?;
-    let run = run_on_map(&app, &record).await?;
-    let svg = crate::map::render(
-        &story,
-        MapOptions {
-            run: Some(&run),
-            link: None,
-            // On the projector: the room's language.
-            language: Some(crate::i18n::current()),
-        },
-    );
+    let runs = super::runs::map_runs(&app, &query, true, &record).await?;
+    // On the projector: the room's language.
+    let svg = crate::map::render(&story, runs.options(None, crate::i18n::current()));
     let mut response = fresh(StatusCode::OK, svg);
     response
         .headers_mut()

@@ -286,6 +286,81 @@ pub async fn comparison(app: &AppState, tr: &crate::i18n::Language) -> Result<Op
     }))
 }
 
+/// `?run=` on the story map: absent (the current run), a run's number,
+/// or `all`.
+#[derive(Deserialize, Default)]
+pub struct MapQuery {
+    run: Option<String>,
+}
+
+/// What the story map shows: one run's path and shares, or how many runs
+/// visited each slide.
+pub enum MapRuns {
+    One(crate::map::RunOnMap),
+    All(crate::map::Visits),
+}
+
+/// The runs `?run=` picks for the map: the current run (live) when absent;
+/// `N` that run, `all` every run, the presenter's at any time and anyone
+/// else's once published (`all`: the published runs only).
+pub async fn map_runs(
+    app: &AppState,
+    query: &MapQuery,
+    presenter: bool,
+    current: &RunRecord,
+) -> Result<MapRuns, Error> {
+    match query.run.as_deref() {
+        None | Some("") => Ok(MapRuns::One(super::results::run_on_map(app, current).await?)),
+        Some("all") => {
+            let (records, _) = records(app).await?;
+            let visits = crate::map::Visits::of(
+                records
+                    .iter()
+                    .filter(|r| presenter || r.state.published.results)
+                    .map(|r| r.state.path.as_slice()),
+            );
+            Ok(MapRuns::All(visits))
+        }
+        Some(id) => {
+            let bad = || Error::bad_request("bad_run", "?run= is a run's number or all: ?run=2, ?run=all.");
+            if id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let id: RunId = id.parse().map_err(|_| bad())?;
+            if id == current.state.run {
+                return Ok(MapRuns::One(super::results::run_on_map(app, current).await?));
+            }
+            let Some(record) = app.store.run(id).await? else {
+                return Err(Error::not_found("unknown_run", format!("There is no run {id}.")));
+            };
+            if !presenter && !record.state.published.results {
+                return Err(super::results::not_published());
+            }
+            Ok(MapRuns::One(crate::map::RunOnMap::new(&record, None)))
+        }
+    }
+}
+
+impl MapRuns {
+    /// The map's options for these runs.
+    pub fn options<'a>(
+        &'a self,
+        link: Option<&'a str>,
+        language: &'a crate::i18n::Language,
+    ) -> crate::map::MapOptions<'a> {
+        let (run, visits) = match self {
+            MapRuns::One(run) => (Some(run), None),
+            MapRuns::All(visits) => (None, Some(visits)),
+        };
+        crate::map::MapOptions {
+            run,
+            visits,
+            link,
+            language: Some(language),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::clean_label;

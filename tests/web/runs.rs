@@ -315,3 +315,64 @@ async fn results_compare_every_published_run_side_by_side() {
     );
     assert!(select(&doc, ".compare a[href='/api/runs.csv']").len() == 1);
 }
+
+#[tokio::test]
+async fn the_story_map_is_coloured_by_one_run_or_by_all() {
+    let app = spawn_app_with(Options::default()).await;
+    play(&app, [2, 1], [1, 3], "paas").await;
+    publish(&app).await;
+    app.new_run().await;
+    play(&app, [0, 2], [0, 1], "paas").await;
+    app.new_run().await;
+    app.goto("build").await;
+    publish(&app).await;
+    let r = app.presenter_call("explore", Some(json!({ "published": true }))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The presenter's map: every run (3), or one.
+    let svg = app
+        .presenter_get("/presenter/map.svg?run=all")
+        .await
+        .text()
+        .await
+        .expect("SVG");
+    assert!(
+        svg.contains(r#"id="map-intro" data-slides="intro build" data-runs="3""#),
+        "{svg}"
+    );
+    assert!(svg.contains(r#"data-slides="host" data-runs="2""#), "{svg}");
+    assert!(
+        svg.contains("<title>Where do you host it? (2 of 3 runs)</title>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(r#"id="map-end-vps" data-slides="end-vps" data-runs="0""#),
+        "{svg}"
+    );
+    let svg = app
+        .presenter_get("/presenter/map.svg?run=2")
+        .await
+        .text()
+        .await
+        .expect("SVG");
+    assert!(
+        svg.contains(r#"class="group ending visited current" id="map-end-paas""#),
+        "{svg}"
+    );
+    assert!(!svg.contains("data-runs"));
+    for (query, status) in [
+        ("?run=x", StatusCode::BAD_REQUEST),
+        ("?run=-1", StatusCode::BAD_REQUEST),
+        ("?run=9", StatusCode::NOT_FOUND),
+    ] {
+        let r = app.presenter_get(&format!("/presenter/map.svg{query}")).await;
+        assert_eq!(r.status(), status, "{query}");
+    }
+
+    // /explore: the published runs only (1 and 3), run 2 stays private.
+    let page = app.get("/explore?run=all").await.text().await.expect("a page");
+    assert!(page.contains(r#"data-slides="intro build" data-runs="2""#), "{page}");
+    assert!(page.contains(r#"data-slides="end-paas" data-runs="1""#), "{page}");
+    assert_eq!(app.get("/explore?run=1").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/explore?run=2").await.status(), StatusCode::FORBIDDEN);
+}
