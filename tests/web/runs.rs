@@ -72,6 +72,9 @@ async fn publish(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// A refused label call: run, body, headers, the status and error code.
+type Refusal<'a> = (&'a str, Value, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+
 async fn a_presenter_labels_any_run_and_bad_labels_are_refused(options: Options) {
     let app = spawn_app_with(options).await;
     let auth = format!("Bearer {TOKEN}");
@@ -91,7 +94,7 @@ async fn a_presenter_labels_any_run_and_bad_labels_are_refused(options: Options)
     assert_eq!(history(&app, 1).await["label"], long.as_str());
     assert_eq!(history(&app, 2).await["label"], Value::Null);
 
-    let refusals: [(&str, Value, Vec<(&str, &str)>, StatusCode, &str); 8] = [
+    let refusals: [Refusal; 8] = [
         (
             "1",
             json!({ "label": "é".repeat(81) }),
