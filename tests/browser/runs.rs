@@ -7,7 +7,7 @@ use fantoccini::Locator;
 
 use crate::app::TestApp;
 use crate::driver::Driver;
-use crate::page::{js, wait_js, wait_text, wait_text_contains};
+use crate::page::{js, press, wait_js, wait_text, wait_text_contains};
 use crate::{PHONE, SCREEN};
 
 /// Plays `run` through the first decision in the store: `left` and
@@ -41,6 +41,10 @@ async fn play(app: &TestApp, run: RunId, left: usize, right: usize, way: &str) {
         .expect("published");
 }
 
+async fn run_label(app: &TestApp, run: RunId) -> Option<String> {
+    app.store.run(run).await.expect("the store").and_then(|r| r.state.label)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labelled_runs_are_compared_on_the_results_page() {
     let mut driver = Driver::start();
@@ -63,7 +67,7 @@ async fn labelled_runs_are_compared_on_the_results_page() {
         .find(Locator::Css("#run-label"))
         .await
         .expect("the run's name field");
-    field.send_keys("Berlin <i>& co</i>").await.expect("a name is typed");
+    field.send_keys("Draft").await.expect("a name is typed");
     console
         .find(Locator::Css(".run-label button[type=submit]"))
         .await
@@ -72,9 +76,28 @@ async fn labelled_runs_are_compared_on_the_results_page() {
         .await
         .expect("a click on save");
     wait_text_contains(&console, "#flash", "is named").await;
-    wait_text(&console, ".run-label-shown", "· Berlin <i>& co</i>").await;
+    wait_text(&console, ".run-label-shown", "· Draft").await;
     crate::axe::check(&console, "console with the run's name").await;
     driver.close(console).await;
+    assert_eq!(run_label(&app, second).await.as_deref(), Some("Draft"));
+
+    // N on the presenter view asks for the name (the prompt answered here).
+    let screen = driver.browser(SCREEN.0, SCREEN.1).await;
+    screen
+        .goto(&app.presenter_login_url())
+        .await
+        .expect("the presenter login");
+    wait_text(&screen, "#presenter h1", "The right path").await;
+    js(
+        &screen,
+        "window.prompt = () => 'Berlin <i>& co</i>'; return true;",
+        vec![],
+    )
+    .await;
+    press(&screen, 'n').await;
+    wait_text_contains(&screen, "#flash", "is named").await;
+    assert_eq!(run_label(&app, second).await.as_deref(), Some("Berlin <i>& co</i>"));
+    driver.close(screen).await;
 
     // Anyone reads both runs side by side, by name, escaped.
     let reader = driver.browser(PHONE.0, PHONE.1).await;
@@ -117,5 +140,15 @@ async fn labelled_runs_are_compared_on_the_results_page() {
     )
     .await;
     crate::axe::check(&reader, "results page comparing two runs").await;
+    if let Ok(path) = std::env::var("CYOA_RUNS_SHOT") {
+        js(
+            &reader,
+            "document.querySelector('.compare').scrollIntoView(); return true;",
+            vec![],
+        )
+        .await;
+        let png = reader.screenshot().await.expect("a screenshot");
+        std::fs::write(path, png).expect("the screenshot is written");
+    }
     driver.close(reader).await;
 }
