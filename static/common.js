@@ -181,6 +181,32 @@
     if (payload && payload.slide) onState(payload);
   }
 
+  // Names run `run` `label` (empty: removes the name); says so, or why
+  // not, through `flash`. Resolves to the label kept (null: none), or
+  // undefined when refused.
+  async function labelRun(run, label, flash) {
+    let response;
+    try {
+      response = await fetch("/api/runs/" + encodeURIComponent(run) + "/label", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
+        body: JSON.stringify({ label: label }),
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      flash("The server cannot be reached.");
+      return undefined;
+    }
+    const payload = await response.json().catch(() => null);
+    if (!response.ok) {
+      flash((payload && payload.message) || "The server refused that (" + response.status + ").");
+      return undefined;
+    }
+    const kept = payload ? payload.label : null;
+    flash(kept ? "Run " + run + " is named \u201c" + kept + "\u201d." : "Run " + run + " has no name now.");
+    return kept;
+  }
+
   // Logs this browser out of the presenter view, after asking (a stray key
   // must not end the presenter's login in the middle of the talk), then
   // shows the page the logout leads to.
@@ -222,5 +248,6 @@
     pageReloader: pageReloader,
     presenterCommand: presenterCommand,
     presenterLogout: presenterLogout,
+    labelRun: labelRun,
   };
 })();

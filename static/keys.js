@@ -26,6 +26,7 @@
     { keys: ["f", "F"], shown: "F", does: "full screen", command: "fullscreen", only: "view" },
     { keys: ["r", "R"], shown: "R", does: "start a new run (asks first; old runs stay in the history)", command: "new-run" },
     { keys: ["m", "M"], shown: "M", does: "show or hide the story map", command: "map", only: "view" },
+    { keys: ["n", "N"], shown: "N", does: "name this run, e.g. PyCon 2027 or rehearsal (asks; empty removes the name)", command: "name-run" },
     { keys: ["p", "P"], shown: "P", does: "publish the run's results at /results (again: hide them)", command: "results" },
     { keys: ["e", "E"], shown: "E", does: "open the story for exploring at /explore (again: close it)", command: "explore" },
     { keys: ["l", "L"], shown: "L", does: "log this browser out of the presenter view (asks first)", command: "logout" },
@@ -99,6 +100,8 @@
       case "results":
       case "explore":
         return publish(name);
+      case "name-run":
+        return nameRun();
       case "logout":
         return window.cyoa.presenterLogout(page.flash);
       case "help":
@@ -159,6 +162,20 @@
     if (payload && payload.published && state) state.published = payload.published;
     const now = payload && payload.published ? payload.published[what] : !published[what];
     page.flash(PUBLISHED[what][now ? 0 : 1]);
+  }
+
+  // Asks for this run's name and sends it (the console's field shows the
+  // current one; elsewhere the prompt starts empty).
+  async function nameRun() {
+    const state = page.state();
+    const main = document.querySelector("[data-run]");
+    const run = (state && state.run) || (main && main.dataset.run);
+    if (!run) return page.flash("There is no run yet.");
+    const field = document.querySelector("[data-run-label]");
+    const label = window.prompt("Name run " + run + " (empty removes the name):", field ? field.value : "");
+    if (label === null) return;
+    const kept = await window.cyoa.labelRun(run, label, page.flash);
+    if (kept !== undefined) handlers.get("name-run")?.forEach((handler) => handler(kept));
   }
 
   // ---- the help ------------------------------------------------------------

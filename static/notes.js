@@ -35,6 +35,8 @@
   });
   cyoa.keys.start("console", { state: () => state, onState: onState, flash: flash });
   main.addEventListener("click", onClick);
+  main.addEventListener("submit", onSubmit);
+  cyoa.keys.on("name-run", showLabel);
   tick();
   setInterval(tick, 1000);
 
@@ -149,6 +151,26 @@
     if (button.dataset.logout !== undefined) cyoa.presenterLogout(flash);
     else if (button.dataset.command) command(button.dataset.command);
     else if (button.dataset.follow) command("follow", { choice: button.dataset.follow });
+  }
+
+  // The run's name field: saves the name (empty removes it).
+  async function onSubmit(event) {
+    const form = event.target.closest("[data-run-label-form]");
+    if (!form) return;
+    event.preventDefault();
+    const field = form.querySelector("[data-run-label]");
+    const kept = await cyoa.labelRun(main.dataset.run, field ? field.value : "", flash);
+    if (kept !== undefined) showLabel(kept);
+  }
+
+  function showLabel(kept) {
+    const field = main.querySelector("[data-run-label]");
+    if (field) {
+      field.value = kept || "";
+      field.dataset.runLabel = kept || "";
+    }
+    const shown = main.querySelector(".run-label-shown");
+    if (shown) shown.textContent = kept ? " · " + kept : "";
   }
 
   function command(name, body) {

@@ -67,11 +67,38 @@ impl RunOnMap {
     }
 }
 
+/// Several runs drawn on the map at once: how many of them passed through
+/// each slide.
+#[derive(Debug, Clone, Default)]
+pub struct Visits {
+    /// Slide id -> the number of runs whose path holds it.
+    pub counts: HashMap<String, usize>,
+    /// How many runs are counted.
+    pub runs: usize,
+}
+
+impl Visits {
+    /// The visits of these runs' paths.
+    pub fn of<'r>(paths: impl IntoIterator<Item = &'r [String]>) -> Self {
+        let mut visits = Visits::default();
+        for path in paths {
+            visits.runs += 1;
+            let unique: HashSet<&String> = path.iter().collect();
+            for slide in unique {
+                *visits.counts.entry(slide.clone()).or_default() += 1;
+            }
+        }
+        visits
+    }
+}
+
 /// How to draw the map.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MapOptions<'a> {
     /// The run to highlight, if any.
     pub run: Option<&'a RunOnMap>,
+    /// Several runs at once: each box says how many of them visited it.
+    pub visits: Option<&'a Visits>,
     /// Makes each box a link to this prefix and its first slide's id
     /// (`/explore/`).
     pub link: Option<&'a str>,
@@ -355,7 +382,17 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
             Some(Then::Ending) => class.push_str(" ending"),
             _ => {}
         }
-        let visited = group.slides.iter().any(|s| in_path.contains(s.as_str()));
+        let visits = options.visits.map(|v| {
+            let n = group
+                .slides
+                .iter()
+                .filter_map(|s| v.counts.get(s))
+                .copied()
+                .max()
+                .unwrap_or(0);
+            (n, v.runs)
+        });
+        let visited = group.slides.iter().any(|s| in_path.contains(s.as_str())) || visits.is_some_and(|(n, _)| n > 0);
         let current = run.is_some_and(|r| group.slides.contains(&r.slide));
         if visited {
             class.push_str(" visited");
@@ -369,6 +406,11 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
             .iter()
             .map(|id| story.slide(id).map_or_else(|| id.clone(), |s| s.title.clone()))
             .collect();
+        let visits_text = visits.map(|(n, of)| tr.f("map.visits", &[("n", &n.to_string()), ("runs", &of.to_string())]));
+        let mut tooltip = tooltip.join(" → ");
+        if let Some(text) = &visits_text {
+            tooltip.push_str(&format!(" ({text})"));
+        }
         let (fill, stroke, stroke_width) = match (visited, current) {
             (_, true) => (VISITED_BOX, TAKEN, 3.5),
             (true, false) => (VISITED_BOX, VISITED_LINE, 2.0),
@@ -379,10 +421,11 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
         }
         let _ = write!(
             svg,
-            r#"<g class="{class}" id="map-{}" data-slides="{}"><title>{}</title>"#,
+            r#"<g class="{class}" id="map-{}" data-slides="{}"{}><title>{}</title>"#,
             escape(first),
             escape(&group.slides.join(" ")),
-            escape(&tooltip.join(" → "))
+            visits.map_or_else(String::new, |(n, _)| format!(r#" data-runs="{n}""#)),
+            escape(&tooltip)
         );
         let rx = if matches!(last.map(|s| &s.then), Some(Then::Ending)) {
             18
@@ -409,6 +452,15 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
                 item.x,
                 top + NODE_PAD + LINE_H * (k as f64 + 0.75),
                 escape(line)
+            );
+        }
+        if let Some(text) = &visits_text {
+            let _ = write!(
+                svg,
+                r#"<text class="visits" x="{:.1}" y="{:.1}" text-anchor="end" fill="{TAKEN}" font-size="12" font-weight="700">{}</text>"#,
+                x + NODE_W - 6.0,
+                top - 4.0,
+                escape(text)
             );
         }
         svg.push_str("</g>");

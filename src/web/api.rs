@@ -95,6 +95,8 @@ pub struct RunHistory {
     pub run: RunId,
     /// Whether it is the current run.
     pub current: bool,
+    /// The presenter's name for the run, if any.
+    pub label: Option<String>,
     /// The slide it is (or was last) on.
     pub slide: String,
     /// Slides shown, oldest first.
@@ -119,6 +121,7 @@ pub fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory 
     RunHistory {
         run: record.state.run,
         current: record.state.run == current,
+        label: record.state.label,
         slide: record.state.slide,
         path: record.state.path,
         open: record.state.open,

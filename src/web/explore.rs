@@ -16,7 +16,7 @@ use super::results::{followed, run_on_map};
 use super::state::AppState;
 use super::voter::PageVoter;
 use crate::i18n::Language;
-use crate::map::{MapOptions, RunOnMap};
+use crate::map::RunOnMap;
 use crate::store::RunRecord;
 use crate::story::{Story, Then};
 use crate::talk::view::current_record;
@@ -79,22 +79,24 @@ fn not_yet(page: ExplorePage) -> Result<Response, Error> {
 }
 
 /// `GET /explore`: the story map, every box a link to its first slide.
-pub async fn index(State(app): State<AppState>, PageVoter { jar, .. }: PageVoter) -> Result<Response, Error> {
+/// `?run=N` colours it by that published run, `?run=all` by every
+/// published run (how many visited each slide).
+pub async fn index(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    query: Result<axum::extract::Query<super::runs::MapQuery>, axum::extract::rejection::QueryRejection>,
+    PageVoter { jar, .. }: PageVoter,
+) -> Result<Response, Error> {
+    let axum::extract::Query(query) = query?;
     let story = app.talk.story();
     let record = current_record(&app.talk).await?;
     let mut page = page(&story, &record);
     if !page.published {
         return Ok((jar, not_yet(page)?).into_response());
     }
-    let run = run_on_map(&app, &record).await?;
-    page.map_svg = Some(crate::map::render(
-        &story,
-        MapOptions {
-            run: Some(&run),
-            link: Some("/explore/"),
-            language: Some(page.tr),
-        },
-    ));
+    let presenter = super::results::presenter_reads(&app, &headers);
+    let runs = super::runs::map_runs(&app, &query, presenter, &record).await?;
+    page.map_svg = Some(crate::map::render(&story, runs.options(Some("/explore/"), page.tr)));
     Ok((jar, render(page)?).into_response())
 }
 

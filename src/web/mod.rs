@@ -22,6 +22,7 @@ pub mod notes;
 pub mod pages;
 pub mod results;
 pub mod room;
+pub mod runs;
 pub mod scrape;
 pub mod serve;
 pub mod sms;
@@ -435,6 +436,9 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         .route("/api/presenter/results", post(results::publish))
         .route("/api/presenter/explore", post(results::publish_explore))
         .route("/api/runs", get(api::runs))
+        .route("/api/runs.csv", get(runs::all_csv))
+        .route("/api/runs.json", get(runs::all_json))
+        .route("/api/runs/{run}/label", post(runs::label))
         .route("/api/runs/{run}", get(results::run_or_export))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

@@ -62,6 +62,8 @@ struct ConsolePage {
     theme_accent: Option<String>,
     story_title: String,
     run: u64,
+    /// The run's label, "" when it has none.
+    run_label: String,
     slide_id: String,
     slide_title: String,
     notes_html: String,
@@ -213,11 +215,13 @@ pub async fn console(
         Some(Then::Ending) => Upcoming::Ending,
         None => Upcoming::Unknown,
     };
+    let run_label = super::runs::label_of(&app, view.run).await?.unwrap_or_default();
     let page = ConsolePage {
         theme_mode: story.settings.theme.mode.clone(),
         theme_accent: story.settings.theme.accent.clone(),
         story_title: story.title.clone(),
         run: view.run,
+        run_label,
         slide_id: view.slide.id.clone(),
         slide_title: view.slide.title.clone(),
         notes_html: slide.map(|s| render_markdown(&s.notes)).unwrap_or_default(),

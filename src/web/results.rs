@@ -23,7 +23,7 @@ use super::pages::{Look, render, tie_text};
 use super::state::AppState;
 use super::voter::PageVoter;
 use crate::i18n::Language;
-use crate::map::{MapOptions, RunOnMap};
+use crate::map::RunOnMap;
 use crate::store::{Publication, RunId, RunRecord};
 use crate::story::{Results, Story};
 use crate::talk::control::Action;
@@ -128,6 +128,8 @@ struct ResultsPage {
     waiting: bool,
     steps: Vec<Step>,
     decisions: Vec<ResultDecision>,
+    /// Every published run side by side, when there are two or more.
+    compared: Option<super::runs::Comparison>,
 }
 
 fn result_decisions(story: &Story, history: &RunHistory, tr: &Language) -> Vec<ResultDecision> {
@@ -199,11 +201,16 @@ pub async fn page(
     let waiting = !published && !presenter_reads(&app, &headers);
     let run = record.state.run;
     let tr = crate::i18n::current();
-    let (steps, decisions) = if waiting {
-        (Vec::new(), Vec::new())
+    let (steps, decisions, compared) = if waiting {
+        (Vec::new(), Vec::new(), None)
     } else {
         let history = api::history(&app, record, run);
-        (steps(&story, &history.path), result_decisions(&story, &history, tr))
+        let compared = super::runs::comparison(&app, tr).await?;
+        (
+            steps(&story, &history.path),
+            result_decisions(&story, &history, tr),
+            compared,
+        )
     };
     let html = render(ResultsPage {
         tr,
@@ -215,6 +222,7 @@ pub async fn page(
         waiting,
         steps,
         decisions,
+        compared,
     })?;
     let status = if waiting { StatusCode::FORBIDDEN } else { StatusCode::OK };
     Ok((jar, fresh(status, html)).into_response())
@@ -224,8 +232,9 @@ pub async fn page(
 /// followed out of each decision.
 #[derive(Serialize)]
 pub struct RunExport {
-    /// The story's title.
-    pub story: String,
+    /// The story's title (left out of each run of `/api/runs.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
     /// The run's history, as `GET /api/runs/{run}`.
     #[serde(flatten)]
     pub history: RunHistory,
@@ -242,13 +251,37 @@ pub fn spreadsheet_safe(cell: &str) -> String {
     }
 }
 
-/// The CSV export: a header, then one row per closed decision per choice.
+/// The CSV export of one run: a header, then one row per closed decision
+/// per choice.
 pub fn csv_of(story: &Story, history: &RunHistory) -> Result<String, csv::Error> {
-    let followed = followed(story, &history.path);
+    csv_rows(story, std::slice::from_ref(history))
+}
+
+/// The CSV export of several runs: one header, then each run's rows.
+pub fn csv_rows(story: &Story, runs: &[RunHistory]) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
-        "run", "decision", "prompt", "number", "choice", "label", "votes", "total", "won", "followed",
+        "run",
+        "decision",
+        "prompt",
+        "number",
+        "choice",
+        "label",
+        "votes",
+        "total",
+        "won",
+        "followed",
+        "run_label",
     ])?;
+    for history in runs {
+        csv_run(&mut out, story, history)?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn csv_run(out: &mut csv::Writer<Vec<u8>>, story: &Story, history: &RunHistory) -> Result<(), csv::Error> {
+    let followed = followed(story, &history.path);
     for d in &history.decisions {
         for c in &d.choices {
             let won = if d.winner.as_deref() == Some(c.id.as_str()) {
@@ -274,11 +307,11 @@ pub fn csv_of(story: &Story, history: &RunHistory) -> Result<String, csv::Error>
                 d.total.to_string(),
                 won.to_string(),
                 taken.to_string(),
+                spreadsheet_safe(history.label.as_deref().unwrap_or_default()),
             ])?;
         }
     }
-    let bytes = out.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(())
 }
 
 /// `GET /api/runs/{run}`, `/api/runs/{run}.csv` and `/api/runs/{run}.json`
@@ -318,7 +351,7 @@ pub async fn run_or_export(
     } else {
         let followed = followed(&story, &history.path);
         Json(RunExport {
-            story: story.title.clone(),
+            story: Some(story.title.clone()),
             history,
             followed,
         })
@@ -367,8 +400,14 @@ pub async fn run_on_map(app: &AppState, record: &RunRecord) -> Result<RunOnMap, 
 }
 
 /// `GET /presenter/map.svg`: the story map with the current run's path and
-/// vote shares, for the presenter's overlay (key M). Presenter only.
-pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+/// vote shares, for the presenter's overlay (key M); `?run=N` another run,
+/// `?run=all` how many runs visited each slide. Presenter only.
+pub async fn map_svg(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<super::runs::MapQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Error> {
+    let axum::extract::Query(query) = query?;
     if !presenter_reads(&app, &headers) {
         return Err(Error::new(
             StatusCode::UNAUTHORIZED,
@@ -378,16 +417,9 @@ pub async fn map_svg(State(app): State<AppState>, headers: HeaderMap) -> Result<
     }
     let story = app.talk.story();
     let record = current_record(&app.talk).await?;
-    let run = run_on_map(&app, &record).await?;
-    let svg = crate::map::render(
-        &story,
-        MapOptions {
-            run: Some(&run),
-            link: None,
-            // On the projector: the room's language.
-            language: Some(crate::i18n::current()),
-        },
-    );
+    let runs = super::runs::map_runs(&app, &query, true, &record).await?;
+    // On the projector: the room's language.
+    let svg = crate::map::render(&story, runs.options(None, crate::i18n::current()));
     let mut response = fresh(StatusCode::OK, svg);
     response
         .headers_mut()

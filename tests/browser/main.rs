@@ -17,6 +17,7 @@ mod languages;
 mod page;
 mod publish;
 mod room;
+mod runs;
 mod screenshots;
 mod store_lost;
 #[path = "../support/mod.rs"]

@@ -216,7 +216,17 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
     assert_eq!(
         rows[0],
         [
-            "run", "decision", "prompt", "number", "choice", "label", "votes", "total", "won", "followed"
+            "run",
+            "decision",
+            "prompt",
+            "number",
+            "choice",
+            "label",
+            "votes",
+            "total",
+            "won",
+            "followed",
+            "run_label"
         ]
     );
     assert_eq!(
@@ -232,7 +242,8 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "2",
                 "3",
                 "yes",
-                "no"
+                "no",
+                ""
             ],
             [
                 "1",
@@ -244,9 +255,22 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "1",
                 "3",
                 "no",
-                "no"
+                "no",
+                ""
             ],
-            ["1", "host", "Which host?", "1", "vps", "A VPS", "1", "3", "no", "no"],
+            [
+                "1",
+                "host",
+                "Which host?",
+                "1",
+                "vps",
+                "A VPS",
+                "1",
+                "3",
+                "no",
+                "no",
+                ""
+            ],
             [
                 "1",
                 "host",
@@ -257,7 +281,8 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "2",
                 "3",
                 "yes",
-                "yes"
+                "yes",
+                ""
             ],
             [
                 "1",
@@ -269,7 +294,8 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "0",
                 "3",
                 "no",
-                "no"
+                "no",
+                ""
             ],
         ]
     );
