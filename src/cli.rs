@@ -58,6 +58,18 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Turn a deck (a PDF, a folder of slide images, or a Markdown deck)
+    /// into a linear story, one slide per page, with its images next to it.
+    Import {
+        /// The deck: a `.pdf`, a folder of `.png`/`.jpg`/`.webp`, or a `.md`.
+        input: PathBuf,
+        /// The story to write (TOML); its images go in `<name>-slides/`.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace the story and its images folder if they exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Draw a story's map (slides and choices) as an SVG, after checking it.
     Map {
         /// Story file (TOML).
@@ -81,6 +93,7 @@ pub fn main() -> ExitCode {
             repair,
         }) => audit(&redis_url, &redis_prefix, repair),
         Some(Command::Map { file, output }) => map(&file, &output),
+        Some(Command::Import { input, output, force }) => crate::import::main(&input, &output, force),
         None => serve(cli.serve),
     }
 }

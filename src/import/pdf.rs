@@ -1,0 +1,187 @@
+//! A PDF deck: each page rendered in-process by hayro (pure Rust, no
+//! external program) to a PNG that fits 1920×1080, and its text read from
+//! the same interpretation, for the title and the image's alt text.
+//!
+//! hayro reads neither page labels nor the outline (bookmarks) through
+//! its API, so titles come from each page's text, else "Slide N".
+
+use hayro::hayro_interpret::font::GlyphRun;
+use hayro::hayro_interpret::hayro_syntax::{LoadPdfError, Pdf};
+use hayro::hayro_interpret::{
+    BlendMode, ClipPath, Context, Device, DrawMode, DrawProps, Image, ImageDrawProps, InterpreterCache,
+    InterpreterSettings, SoftMask, interpret_page,
+};
+use hayro::kurbo::{Affine, BezPath, Rect};
+use hayro::vello_cpu::color::palette::css::WHITE;
+use hayro::{PixmapSettings, RenderCache, RenderSettings, render};
+
+use super::{Deck, DeckSlide, MAX_SLIDES, SlideImage, title_from};
+
+/// The box every page is scaled to fit: a 1080p projector.
+const WIDTH: f32 = 1920.0;
+const HEIGHT: f32 = 1080.0;
+/// Most characters of text kept from one page (the alt text).
+const MAX_PAGE_TEXT: usize = 2000;
+
+/// Renders every page and reads its text.
+pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String> {
+    let pdf = Pdf::new(bytes).map_err(|e| match e {
+        LoadPdfError::Decryption(_) => {
+            "the PDF is encrypted (password-protected); export it again without a password".to_string()
+        }
+        LoadPdfError::Invalid => "not a readable PDF (it is damaged or not a PDF at all)".to_string(),
+    })?;
+    let pages = pdf.pages();
+    if pages.is_empty() {
+        return Err("the PDF has no pages".into());
+    }
+    if pages.len() > MAX_SLIDES {
+        return Err(format!(
+            "the PDF has {} pages; cyoa imports at most {MAX_SLIDES}",
+            pages.len()
+        ));
+    }
+    let cache = RenderCache::new();
+    let settings = InterpreterSettings::default();
+    let render_settings = RenderSettings::default();
+    let mut slides = Vec::with_capacity(pages.len());
+    for (i, page) in pages.iter().enumerate() {
+        let (w, h) = page.render_dimensions();
+        if !(w.is_finite() && h.is_finite() && w >= 1.0 && h >= 1.0) {
+            return Err(format!("page {} has no size ({w}×{h} points)", i + 1));
+        }
+        let scale = (WIDTH / w).min(HEIGHT / h);
+        let pixmap = render(
+            page,
+            &cache,
+            &settings,
+            &render_settings,
+            &PixmapSettings {
+                x_scale: scale,
+                y_scale: scale,
+                bg_color: WHITE,
+            },
+        );
+        let png = pixmap
+            .into_png()
+            .map_err(|e| format!("page {} could not be encoded as PNG: {e}", i + 1))?;
+        let text = page_text(page, &settings);
+        slides.push(DeckSlide {
+            title: text.title.unwrap_or_else(|| format!("Slide {}", i + 1)),
+            alt: text.all,
+            image: Some(SlideImage {
+                bytes: png,
+                extension: "png",
+            }),
+            ..DeckSlide::default()
+        });
+    }
+    let title = slides
+        .iter()
+        .map(|s| &s.title)
+        .find(|t| !t.starts_with("Slide "))
+        .cloned()
+        .unwrap_or_else(|| fallback_title.to_string());
+    Ok(Deck { title, slides })
+}
+
+/// A page's words: all of them, line by line, and its title (the first
+/// line set in the largest type).
+struct PageText {
+    all: String,
+    title: Option<String>,
+}
+
+fn page_text(page: &hayro::hayro_interpret::hayro_syntax::page::Page<'_>, settings: &InterpreterSettings) -> PageText {
+    let cache = InterpreterCache::new();
+    let (w, h) = page.render_dimensions();
+    let mut context = Context::new(
+        hayro::hayro_interpret::util::TransformExt::to_kurbo(&page.initial_transform(true)),
+        Rect::new(0.0, 0.0, f64::from(w), f64::from(h)),
+        &cache,
+        page.xref(),
+        settings.clone(),
+    );
+    let mut device = TextDevice::default();
+    interpret_page(page, &mut context, &mut device);
+    let lines = device.lines;
+    let all = lines
+        .iter()
+        .map(|l| l.text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let largest = lines
+        .iter()
+        .filter(|l| !l.text.trim().is_empty())
+        .map(|l| l.size)
+        .fold(0.0_f64, f64::max);
+    // The title: the lines in the largest type, joined (a title that wraps).
+    let title_text = lines
+        .iter()
+        .filter(|l| !l.text.trim().is_empty() && l.size >= largest * 0.95)
+        .map(|l| l.text.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    PageText {
+        title: title_from(&title_text),
+        all: all.chars().take(MAX_PAGE_TEXT).collect(),
+    }
+}
+
+/// One line of text as drawn: where its baseline is and its type size.
+struct Line {
+    y: f64,
+    size: f64,
+    text: String,
+}
+
+/// Collects the text that a page draws, glyph by glyph, into lines; draws
+/// nothing.
+#[derive(Default)]
+struct TextDevice {
+    lines: Vec<Line>,
+    chars: usize,
+}
+
+impl<'a> Device<'a> for TextDevice {
+    fn draw_path(&mut self, _: &BezPath, _: DrawProps<'a>, _: &DrawMode) {}
+    fn push_clip_path(&mut self, _: &ClipPath) {}
+    fn push_transparency_group(&mut self, _: f32, _: Option<SoftMask<'a>>, _: BlendMode) {}
+    fn draw_glyph_run(&mut self, run: &GlyphRun<'_, 'a>, props: DrawProps<'a>, _: &DrawMode) {
+        for glyph in run.glyphs() {
+            if self.chars >= MAX_PAGE_TEXT * 2 {
+                return;
+            }
+            let Some(text) = glyph.as_unicode() else { continue };
+            let placed: Affine = props.transform * glyph.transform();
+            let c = placed.as_coeffs();
+            // The type size: how tall an em is once placed on the page.
+            let size = (c[2] * c[2] + c[3] * c[3]).sqrt();
+            let (x, y) = (c[4], c[5]);
+            let _ = x;
+            let same_line = self
+                .lines
+                .last()
+                .is_some_and(|l| (l.y - y).abs() < size.max(l.size) * 0.5);
+            if !same_line {
+                self.lines.push(Line {
+                    y,
+                    size,
+                    text: String::new(),
+                });
+            }
+            if let Some(line) = self.lines.last_mut() {
+                line.size = line.size.max(size);
+                match text {
+                    hayro::hayro_interpret::hayro_cmap::BfString::Char(ch) => line.text.push(ch),
+                    hayro::hayro_interpret::hayro_cmap::BfString::String(s) => line.text.push_str(&s),
+                }
+                self.chars += 1;
+            }
+        }
+    }
+    fn draw_image(&mut self, _: Image<'a, '_>, _: ImageDrawProps<'a>) {}
+    fn pop_clip(&mut self) {}
+    fn pop_transparency_group(&mut self) {}
+}
