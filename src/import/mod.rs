@@ -87,9 +87,31 @@ pub fn import(input: &Path, output: &Path, force: bool) -> Result<Imported, Impo
     write_deck(&deck, output, force)
 }
 
+/// Longest a deck may take to read and render, in seconds: a PDF made to
+/// be slow to draw is stopped, and nothing is written.
+pub const MAX_READ_SECONDS: u64 = 300;
+
 /// `cyoa import`: imports, then says what was written and what to do next.
 pub fn main(input: &Path, output: &Path, force: bool) -> std::process::ExitCode {
-    match import(input, output, force) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // The watchdog: past the deadline while still reading, the process
+    // ends; nothing has been written by then (writing starts after).
+    let read = Arc::new(AtomicBool::new(false));
+    {
+        let read = read.clone();
+        let input = input.display().to_string();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(MAX_READ_SECONDS));
+            if !read.load(Ordering::SeqCst) {
+                eprintln!("cyoa: import: {input} took longer than {MAX_READ_SECONDS} s to read; nothing was written");
+                std::process::exit(1);
+            }
+        });
+    }
+    let deck = read_deck(input);
+    read.store(true, Ordering::SeqCst);
+    match deck.and_then(|deck| write_deck(&deck, output, force)) {
         Ok(done) => {
             match &done.images {
                 Some(dir) => println!(
@@ -110,6 +132,11 @@ pub fn main(input: &Path, output: &Path, force: bool) -> std::process::ExitCode 
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Reads a PDF from its bytes (the fuzz target's way in).
+pub fn read_pdf_bytes(bytes: Vec<u8>) -> Result<Deck, ImportError> {
+    read_pdf(Path::new("deck.pdf"), bytes, "deck")
 }
 
 /// Reads a deck of any kind, by what `input` is.
@@ -154,7 +181,16 @@ pub fn read_deck(input: &Path) -> Result<Deck, ImportError> {
 
 #[cfg(feature = "import")]
 fn read_pdf(input: &Path, bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, ImportError> {
-    pdf::read(bytes, fallback_title).map_err(|why| ImportError::new(format!("{}: {why}", input.display())))
+    // A PDF is input from anywhere: should the renderer panic on one, that
+    // is a refused PDF, not a crash.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pdf::read(bytes, fallback_title)));
+    match read {
+        Ok(deck) => deck.map_err(|why| ImportError::new(format!("{}: {why}", input.display()))),
+        Err(_) => Err(ImportError::new(format!(
+            "{}: the PDF could not be drawn (the renderer gave up on it); export it again",
+            input.display()
+        ))),
+    }
 }
 
 #[cfg(not(feature = "import"))]

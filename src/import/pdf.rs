@@ -20,6 +20,8 @@ use super::{Deck, DeckSlide, MAX_SLIDES, SlideImage, title_from};
 /// The box every page is scaled to fit: a 1080p projector.
 const WIDTH: f32 = 1920.0;
 const HEIGHT: f32 = 1080.0;
+/// Most bytes of PNG kept in memory for one deck (512 MiB).
+const MAX_DECK_BYTES: usize = 512 * 1024 * 1024;
 /// Most characters of text kept from one page (the alt text).
 const MAX_PAGE_TEXT: usize = 2000;
 
@@ -45,6 +47,7 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
     let settings = InterpreterSettings::default();
     let render_settings = RenderSettings::default();
     let mut slides = Vec::with_capacity(pages.len());
+    let mut total = 0usize;
     for (i, page) in pages.iter().enumerate() {
         let (w, h) = page.render_dimensions();
         if !(w.is_finite() && h.is_finite() && w >= 1.0 && h >= 1.0) {
@@ -65,6 +68,14 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
         let png = pixmap
             .into_png()
             .map_err(|e| format!("page {} could not be encoded as PNG: {e}", i + 1))?;
+        total += png.len();
+        if total > MAX_DECK_BYTES {
+            return Err(format!(
+                "the pages' images pass {} MiB by page {}; cyoa imports smaller decks",
+                MAX_DECK_BYTES / 1024 / 1024,
+                i + 1
+            ));
+        }
         let text = page_text(page, &settings);
         slides.push(DeckSlide {
             title: text.title.unwrap_or_else(|| format!("Slide {}", i + 1)),
@@ -158,8 +169,7 @@ impl<'a> Device<'a> for TextDevice {
             let c = placed.as_coeffs();
             // The type size: how tall an em is once placed on the page.
             let size = (c[2] * c[2] + c[3] * c[3]).sqrt();
-            let (x, y) = (c[4], c[5]);
-            let _ = x;
+            let y = c[5];
             let same_line = self
                 .lines
                 .last()
