@@ -139,6 +139,11 @@ pub fn read_pdf_bytes(bytes: Vec<u8>) -> Result<Deck, ImportError> {
     read_pdf(Path::new("deck.pdf"), bytes, "deck")
 }
 
+/// Reads a Markdown deck from its text (the fuzz target's way in).
+pub fn read_markdown(text: &str) -> Result<Deck, ImportError> {
+    markdown::read(text, "deck").map_err(ImportError::new)
+}
+
 /// Reads a deck of any kind, by what `input` is.
 pub fn read_deck(input: &Path) -> Result<Deck, ImportError> {
     let meta =
