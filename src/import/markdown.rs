@@ -13,10 +13,10 @@ pub(super) fn read(text: &str, fallback_title: &str) -> Result<Deck, String> {
     let mut chunks = chunks.into_iter().peekable();
     let mut title = None;
     // The front matter: a first chunk of `key: value` lines, before any text.
-    if text.starts_with("---\n")
-        && let Some(first) = chunks.peek()
-        && is_front_matter(first)
-    {
+    let front = chunks
+        .peek()
+        .filter(|first| text.starts_with("---\n") && is_front_matter(first));
+    if let Some(first) = front {
         title = front_matter_title(first);
         chunks.next();
     }
@@ -126,9 +126,8 @@ fn slide(chunk: &str, n: usize) -> DeckSlide {
     let mut title = None;
     let mut lines: Vec<&str> = Vec::new();
     for line in body.lines() {
-        if title.is_none()
-            && let Some(heading) = atx_heading(line)
-        {
+        let heading = if title.is_none() { atx_heading(line) } else { None };
+        if let Some(heading) = heading {
             title = title_from(heading);
             continue;
         }

@@ -340,8 +340,10 @@ fn write_deck(deck: &Deck, output: &Path, force: bool) -> Result<Imported, Impor
     let images_dir = story_folder.join(&folder_name);
     let has_images = deck.slides.iter().any(|s| s.image.is_some());
     for slide in &deck.slides {
-        if let Some(image) = &slide.image
-            && image.bytes.len() > MAX_SLIDE_IMAGE_BYTES
+        if slide
+            .image
+            .as_ref()
+            .is_some_and(|i| i.bytes.len() > MAX_SLIDE_IMAGE_BYTES)
         {
             return Err(ImportError::new(format!(
                 "slide \"{}\" has an image larger than {} MiB, which cyoa does not serve; make it smaller",
