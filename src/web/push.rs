@@ -479,6 +479,7 @@ mod tests {
             slide: SlideView {
                 id: "s".into(),
                 title: "S".into(),
+                alt: String::new(),
             },
             decision: None,
             you: None,
@@ -502,6 +503,7 @@ mod tests {
             slide: SlideView {
                 id: "d".into(),
                 title: "D".into(),
+                alt: String::new(),
             },
             decision: Some(crate::web::view::DecisionView {
                 id: "d".into(),

@@ -12,6 +12,7 @@ mod console;
 mod cross_site;
 mod driver;
 mod experience;
+mod image_slide;
 mod languages;
 mod page;
 mod publish;
@@ -49,6 +50,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     cross_site::another_site_cannot_vote_for_a_visitor(&mut driver).await;
     publish::scenarios(&mut driver).await;
     room::scenario(&mut driver).await;
+    image_slide::scenario(&mut driver).await;
     experience::run(&mut driver).await;
     screenshots::take(&mut driver).await;
     publish::map_screenshot(&mut driver).await;
