@@ -53,6 +53,11 @@ fn text(bytes: &[u8]) -> String {
 
 /// Prints `html` to a PDF with headless Chromium, in `dir`.
 fn print_to_pdf(dir: &Path, html: &str, name: &str) -> PathBuf {
+    print_to_pdf_with(dir, html, name, &[])
+}
+
+/// [`print_to_pdf`] with more Chromium flags.
+fn print_to_pdf_with(dir: &Path, html: &str, name: &str, flags: &[&str]) -> PathBuf {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: install chromium (apt-get install chromium; scripts/test.sh does this)"
@@ -69,6 +74,7 @@ fn print_to_pdf(dir: &Path, html: &str, name: &str) -> PathBuf {
             &format!("--user-data-dir={}", dir.join("profile").display()),
             &format!("--print-to-pdf={}", pdf.display()),
         ])
+        .args(flags)
         .arg(&page)
         .output()
         .expect("chromium runs");
@@ -213,6 +219,33 @@ async fn a_pdf_printed_by_chromium_becomes_a_story_of_three_image_slides_with_th
         .await
         .expect("an answer");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn outline_entries_title_their_pages_and_a_page_without_text_is_slide_n() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let html = DECK_HTML
+        .replace(
+            "<section><h1>Where do we deploy?</h1>",
+            "<section><p style=\"font-size: 90px\">Big words</p><h1>Where do we deploy?</h1>",
+        )
+        .replace(
+            "<section><h1>The end</h1><p>Thank you for coming</p></section>",
+            "<section><svg width=\"400\" height=\"300\"><circle cx=\"150\" cy=\"150\" r=\"100\"/></svg></section>",
+        );
+    // Chromium writes the headings as the PDF's outline (bookmarks).
+    print_to_pdf_with(dir.path(), &html, "deck.pdf", &["--generate-pdf-document-outline"]);
+    let out = cyoa(&["import", "deck.pdf", "-o", "talk.toml"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let story = Story::load(&dir.path().join("talk.toml")).expect("it loads").story;
+    let titles: Vec<&str> = story.slides.iter().map(|s| s.title.as_str()).collect();
+    // Page 2's largest text is "Big words"; its outline entry wins.
+    assert_eq!(titles, ["Deploy or die", "Where do we deploy?", "Slide 3"]);
+    assert_eq!(
+        story.slides[1].alt,
+        "Big words\nWhere do we deploy?\nPaaS or a server of our own"
+    );
+    assert_eq!(story.slides[2].alt, "");
 }
 
 #[test]

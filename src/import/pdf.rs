@@ -2,8 +2,9 @@
 //! external program) to a PNG that fits 1920×1080, and its text read from
 //! the same interpretation, for the title and the image's alt text.
 //!
-//! hayro reads neither page labels nor the outline (bookmarks) through
-//! its API, so titles come from each page's text, else "Slide N".
+//! A page that an outline entry (a bookmark) points at is titled by that
+//! entry, the author's own words; any other by its text, else "Slide N".
+//! Page labels are not read.
 
 use hayro::hayro_interpret::font::GlyphRun;
 use hayro::hayro_interpret::hayro_syntax::{LoadPdfError, Pdf};
@@ -43,6 +44,7 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
             pages.len()
         ));
     }
+    let outline = outline_titles(&pdf);
     let cache = RenderCache::new();
     let settings = InterpreterSettings::default();
     let render_settings = RenderSettings::default();
@@ -77,8 +79,9 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
             ));
         }
         let text = page_text(page, &settings);
+        let title = outline.get(&i).cloned().or(text.title);
         slides.push(DeckSlide {
-            title: text.title.unwrap_or_else(|| format!("Slide {}", i + 1)),
+            title: title.unwrap_or_else(|| format!("Slide {}", i + 1)),
             alt: text.all,
             image: Some(SlideImage {
                 bytes: png,
@@ -94,6 +97,79 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
         .cloned()
         .unwrap_or_else(|| fallback_title.to_string());
     Ok(Deck { title, slides })
+}
+
+/// Most outline entries read (a hostile PDF may have a great many).
+const MAX_OUTLINE_ENTRIES: usize = 10_000;
+
+/// The titles of the outline's entries, by the page (index) each points
+/// at; the first entry for a page wins. Entries that name their page by a
+/// named destination are skipped.
+fn outline_titles(pdf: &Pdf) -> std::collections::HashMap<usize, String> {
+    use hayro::hayro_interpret::hayro_syntax::object::{Array, Dict, MaybeRef, String as PdfString};
+    let mut titles = std::collections::HashMap::new();
+    let xref = pdf.xref();
+    let Some(first) = xref
+        .get::<Dict<'_>>(xref.root_id())
+        .and_then(|root| root.get::<Dict<'_>>(b"Outlines"))
+        .and_then(|outlines| outlines.get::<Dict<'_>>(b"First"))
+    else {
+        return titles;
+    };
+    let pages: std::collections::HashMap<u32, usize> = pdf
+        .pages()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.raw().obj_id().map(|id| (id.obj_number, i)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![first];
+    while let Some(item) = stack.pop() {
+        if seen.len() >= MAX_OUTLINE_ENTRIES {
+            break;
+        }
+        // An entry met twice is a loop in the outline: stop there.
+        if item.obj_id().is_some_and(|id| !seen.insert(id.obj_number)) {
+            continue;
+        }
+        let dest = item
+            .get::<Array<'_>>(b"Dest")
+            .or_else(|| item.get::<Dict<'_>>(b"A").and_then(|a| a.get::<Array<'_>>(b"D")));
+        let page = dest.and_then(|d| match d.raw_iter().next() {
+            Some(MaybeRef::Ref(r)) => pages.get(&r.obj_number).copied(),
+            _ => None,
+        });
+        let title = item
+            .get::<PdfString<'_>>(b"Title")
+            .map(|t| text_string(t.as_bytes()))
+            .and_then(|t| title_from(&t));
+        if let (Some(page), Some(title)) = (page, title) {
+            titles.entry(page).or_insert(title);
+        }
+        if let Some(next) = item.get::<Dict<'_>>(b"Next") {
+            stack.push(next);
+        }
+        if let Some(child) = item.get::<Dict<'_>>(b"First") {
+            stack.push(child);
+        }
+    }
+    titles
+}
+
+/// A PDF text string: UTF-16BE after its byte order mark, UTF-8 after
+/// its, else PDFDocEncoding (read as Latin-1, which it is for letters).
+fn text_string(bytes: &[u8]) -> String {
+    if let Some(utf16) = bytes.strip_prefix(b"\xfe\xff") {
+        let units: Vec<u16> = utf16
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    if let Some(utf8) = bytes.strip_prefix(b"\xef\xbb\xbf") {
+        return String::from_utf8_lossy(utf8).into_owned();
+    }
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// A page's words: all of them, line by line, and its title (the first
