@@ -76,6 +76,18 @@ enum Command {
         #[command(subcommand)]
         action: RunsAction,
     },
+    /// Turn a deck (a PDF, a folder of slide images, or a Markdown deck)
+    /// into a linear story, one slide per page, with its images next to it.
+    Import {
+        /// The deck: a `.pdf`, a folder of `.png`/`.jpg`/`.webp`, or a `.md`.
+        input: PathBuf,
+        /// The story to write (TOML); its images go in `<name>-slides/`.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace the story and its images folder if they exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Draw a story's map (slides and choices) as an SVG, after checking it.
     Map {
         /// Story file (TOML).
@@ -209,6 +221,7 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Import { input, output, force }) => crate::import::main(&input, &output, force),
         None => serve(cli.serve),
     }
 }

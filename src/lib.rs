@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod i18n;
+pub mod import;
 pub mod map;
 pub mod metrics;
 pub mod settings;

@@ -298,6 +298,8 @@
   // The markup of templates/audience.html and templates/decision.html.
   function build(next) {
     const nodes = [el("h1", { class: "slide-title" }, next.slide ? next.slide.title : "")];
+    // An image slide's words (an imported page's text), as the page draws them.
+    if (next.slide && next.slide.alt) nodes.push(el("p", { class: "slide-alt" }, next.slide.alt));
     const decision = next.decision;
     if (!decision) {
       nodes.push(el("p", { class: "waiting" }, t("follow")));

@@ -134,7 +134,7 @@ fn unknown_fields_name_the_closest_known_one() {
             "nothing close lists the fields",
             good_with("title = \"B\"", "title = \"B\"\ncolour = \"c\""),
             &[
-                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `join`, `next`, `decision`",
+                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `alt`, `join`, `next`, `decision`",
             ],
         ),
         case(
@@ -1068,5 +1068,50 @@ fn check_prints_a_slide_that_cannot_fit_and_exits_0() {
     assert!(
         err.starts_with(&format!("{}:5:8: warning: slide `a` does not fit", file.display())),
         "{err}"
+    );
+}
+
+#[test]
+fn a_slide_image_file_next_to_the_story_is_read_and_served_with_its_alt_text() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::create_dir(dir.path().join("talk-slides")).expect("a folder");
+    std::fs::write(dir.path().join("talk-slides").join("01.png"), b"\x89PNG\r\n\x1a\n").expect("an image");
+    let story = dir.path().join("talk.toml");
+    std::fs::write(
+        &story,
+        with_image(r#""talk-slides/01.png""#).replace("image = ", "alt = \"The words\"\nimage = "),
+    )
+    .expect("the story");
+    let loaded = Story::load(&story).unwrap_or_else(|p| panic!("{p:#?}"));
+    let c = loaded.story.slide("c").expect("slide c");
+    assert_eq!(c.image.as_deref(), Some("/story-assets/talk-slides/01.png"));
+    assert_eq!(c.alt, "The words");
+    let file = c.image_file.as_ref().expect("the file");
+    assert_eq!(file.content_type, "image/png");
+    assert_eq!(file.bytes.as_deref(), Some(&b"\x89PNG\r\n\x1a\n"[..]));
+    // A path on the site stays one; nothing is read for it.
+    std::fs::write(&story, with_image(r#""/static/rocket.svg""#)).expect("the story");
+    let loaded = Story::load(&story).unwrap_or_else(|p| panic!("{p:#?}"));
+    let c = loaded.story.slide("c").expect("slide c");
+    assert_eq!(
+        (c.image.as_deref(), c.image_file.is_none()),
+        (Some("/static/rocket.svg"), true)
+    );
+}
+
+#[test]
+fn a_missing_slide_image_file_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let story = dir.path().join("talk.toml");
+    std::fs::write(&story, with_image(r#""talk-slides/09.png""#)).expect("the story");
+    let problems: Vec<String> = Story::load(&story)
+        .expect_err("a missing image")
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].contains(":15:9: error: `image` file `talk-slides/09.png` cannot be read"),
+        "{problems:#?}"
     );
 }

@@ -56,6 +56,10 @@ pub enum Misfit {
 
 /// Why `slide` cannot fit the presenter view, if it cannot.
 pub fn misfits(slide: &Slide) -> Vec<Misfit> {
+    // Shown full-bleed and scaled to the screen, without its title.
+    if slide.is_image_only() {
+        return Vec::new();
+    }
     let decision = match &slide.then {
         Then::Decision(d) => Some(d),
         _ => None,
@@ -283,5 +287,20 @@ mod tests {
             "[slides.s]\ntitle = \"Code\"\nbody = '''\n```\n{wide}\n```\n'''\n"
         ));
         assert_eq!(misfits(&s), [Misfit::CodeTooWide { chars: 140, fit: 122 }]);
+    }
+
+    #[test]
+    fn an_image_only_slide_always_fits() {
+        // Its title (the page's name for a screen reader) is not shown; a
+        // title this long would not fit on any other slide.
+        let title = "word ".repeat(400);
+        let image = slide(&format!(
+            "[slides.s]\ntitle = \"{title}\"\nimage = \"/static/rocket.svg\"\n"
+        ));
+        assert_eq!(misfits(&image), []);
+        let with_body = slide(&format!(
+            "[slides.s]\ntitle = \"{title}\"\nimage = \"/static/rocket.svg\"\nbody = \"x\"\n"
+        ));
+        assert_ne!(misfits(&with_body), []);
     }
 }

@@ -37,7 +37,7 @@ pub const DEFAULT_PRESENCE_GRACE: u64 = 10;
 const MAX_SYNTAX_ERRORS: usize = 50;
 
 const STORY_FIELDS: [&str; 4] = ["title", "start", "settings", "slides"];
-const SLIDE_FIELDS: [&str; 7] = ["title", "body", "notes", "image", "join", "next", "decision"];
+const SLIDE_FIELDS: [&str; 8] = ["title", "body", "notes", "image", "alt", "join", "next", "decision"];
 
 pub(super) type Key<'i> = Spanned<DeString<'i>>;
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -287,6 +287,8 @@ impl<'p> Reader<'p> {
             body: String::new(),
             notes: String::new(),
             image: None,
+            alt: String::new(),
+            image_file: None,
             join: false,
             then: Then::Ending,
         };
@@ -303,7 +305,7 @@ impl<'p> Reader<'p> {
             }
         };
         if let Some(table) = table {
-            let [title, body, notes, image, join, next, decision] = self.fields(table, &SLIDE_FIELDS);
+            let [title, body, notes, image, alt, join, next, decision] = self.fields(table, &SLIDE_FIELDS);
             slide.title = self
                 .required_text_field("title", title, at, "the slide's heading, `title = \"...\"`")
                 .unwrap_or_default()
@@ -313,6 +315,9 @@ impl<'p> Reader<'p> {
             slide.body = body.map_or("", |(s, _)| s).to_string();
             slide.notes = self.str_field("notes", notes).map_or("", |(s, _)| s).to_string();
             slide.image = self.image_field(image);
+            slide.image_file =
+                image.and_then(|(_, v)| super::settings::slide_image_file(slide.image.as_deref()?, v.span().start));
+            slide.alt = self.str_field("alt", alt).map_or("", |(s, _)| s).to_string();
             if let Some((_, v)) = join {
                 match v.get_ref() {
                     DeValue::Boolean(b) => slide.join = *b,

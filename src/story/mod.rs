@@ -30,6 +30,7 @@ pub use check::Summary;
 pub use diag::{Diagnostic, Loaded, Severity};
 pub use load::{DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES};
 pub use markdown::render as render_markdown;
+pub use settings::MAX_SLIDE_IMAGE_BYTES;
 pub use sms::normalise;
 
 /// The bundled talk, served when no `--story` is given.
@@ -163,8 +164,16 @@ pub struct Slide {
     /// Speaker notes in Markdown, shown only on the presenter console
     /// (`/presenter/notes`), never to the audience.
     pub notes: String,
-    /// Optional image path or URL shown with the slide.
+    /// Optional image path or URL shown with the slide; a path to a file
+    /// in the story's folder becomes that file's `/story-assets/` URL once
+    /// the file is read.
     pub image: Option<String>,
+    /// The image's text alternative (`alt`), for those who cannot see it;
+    /// empty when the image is decoration.
+    pub alt: String,
+    /// The image file next to the story that `image` names, if it names one
+    /// (a relative path such as `talk-slides/01.png`).
+    pub image_file: Option<Asset>,
     /// A join slide (`join = true`): the presenter view shows the QR code
     /// of the audience URL large, with the URL and the SMS number.
     pub join: bool,
@@ -173,6 +182,12 @@ pub struct Slide {
 }
 
 impl Slide {
+    /// Whether the slide is only an image (no body, decision or join
+    /// panel): the presenter view shows it full-bleed, without its title.
+    pub fn is_image_only(&self) -> bool {
+        self.image.is_some() && self.body.trim().is_empty() && !self.join && !matches!(self.then, Then::Decision(_))
+    }
+
     /// The body rendered to HTML; raw HTML in the Markdown is shown as text
     /// (see [`render_markdown`]). Rendered when a page asks for it, not at
     /// load: a slide renders in microseconds, and a big story loads faster

@@ -33,6 +33,10 @@ pub const MAX_LOGO_BYTES: usize = 1024 * 1024;
 /// Largest extra style sheet, in bytes (64 KiB).
 pub const MAX_CSS_BYTES: usize = 64 * 1024;
 
+/// Largest slide image file next to the story, in bytes (4 MiB): a page
+/// of an imported deck is a few hundred KiB.
+pub const MAX_SLIDE_IMAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// The logo's file types, by extension.
 const LOGO_TYPES: &[(&str, &str)] = &[
     ("png", "image/png"),
@@ -247,6 +251,24 @@ pub(super) fn default_settings() -> Settings {
     }
 }
 
+/// The file next to the story that a slide's `image` names, when it names
+/// one: a relative path (no leading `/`, no scheme) of plain names, ending
+/// in an image type cyoa serves (those of `theme.logo`). `at` is where the
+/// value is, for messages. Other values stay URLs on cyoa's site.
+pub(super) fn slide_image_file(src: &str, at: usize) -> Option<Asset> {
+    if src.starts_with('/') || src.contains(':') || asset_name(src).is_err() {
+        return None;
+    }
+    let extension = src.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+    let content_type = LOGO_TYPES.iter().find(|(e, _)| *e == extension).map(|(_, t)| *t)?;
+    Some(Asset {
+        name: src.to_string(),
+        content_type,
+        bytes: None,
+        at,
+    })
+}
+
 /// Why `name` cannot name a file inside the story's folder, if it cannot:
 /// only plain names (letters, digits, `.`, `-`, `_`) joined by `/`, none
 /// starting with a dot, so no `..`, no absolute path, no hidden file.
@@ -293,6 +315,18 @@ pub(super) fn read_assets(mut loaded: Loaded, path: &Path, text: &str) -> Result
         match read_asset(folder, &asset.name, limit) {
             Ok(bytes) => asset.bytes = Some(bytes),
             Err(why) => p.error(asset.at, format!("`{key}` file `{}` {why}", asset.name)),
+        }
+    }
+    for slide in &mut loaded.story.slides {
+        let Some(asset) = slide.image_file.as_mut() else {
+            continue;
+        };
+        match read_asset(folder, &asset.name, MAX_SLIDE_IMAGE_BYTES) {
+            Ok(bytes) => {
+                asset.bytes = Some(bytes);
+                slide.image = Some(asset.url());
+            }
+            Err(why) => p.error(asset.at, format!("`image` file `{}` {why}", asset.name)),
         }
     }
     if !p.has_errors() {

@@ -461,6 +461,7 @@ mod tests {
             slide: SlideView {
                 id: slide.into(),
                 title: slide.to_uppercase(),
+                alt: String::new(),
             },
             decision,
             you: None,

@@ -87,6 +87,10 @@ pub struct SlideView {
     pub id: String,
     /// Slide title.
     pub title: String,
+    /// Its image's text alternative (an imported page's words), shown
+    /// under the title on phones; left out when empty.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub alt: String,
 }
 
 /// Where a decision's vote stands.
@@ -240,6 +244,7 @@ fn slide_view(story: &Story, id: &str) -> SlideView {
         // A slide missing from the story (a Redis run of an older story
         // file) is shown by its id rather than failing every page.
         title: story.slide(id).map_or_else(|| id.to_string(), |s| s.title.clone()),
+        alt: story.slide(id).map(|s| s.alt.clone()).unwrap_or_default(),
     }
 }
 

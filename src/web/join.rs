@@ -84,7 +84,8 @@ pub async fn svg(State(app): State<AppState>, headers: HeaderMap) -> Result<Resp
         .into_response())
 }
 
-/// `GET /story-assets/{*name}`: the story's logo or style sheet, from the
+/// `GET /story-assets/{*name}`: the story's logo, style sheet or slide
+/// images, from the
 /// bytes read when the story was loaded. Nothing else is served here, so no
 /// path can reach any other file.
 pub async fn story_asset(State(app): State<AppState>, Path(name): Path<String>) -> Result<Response, Error> {
@@ -92,6 +93,7 @@ pub async fn story_asset(State(app): State<AppState>, Path(name): Path<String>) 
     let theme = &story.settings.theme;
     let found = [theme.logo.as_ref(), theme.css.as_ref()]
         .into_iter()
+        .chain(story.slides.iter().map(|s| s.image_file.as_ref()))
         .flatten()
         .find(|a| a.name == name);
     let Some((asset, bytes)) = found.and_then(|a| Some((a, a.bytes.clone()?))) else {

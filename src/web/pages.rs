@@ -208,6 +208,8 @@ struct AudiencePage {
     story_title: String,
     run: u64,
     slide_title: String,
+    /// The slide image's text alternative, for phones that show no image.
+    slide_alt: String,
     decision: Option<Panel>,
     pinned: Option<String>,
     announce: String,
@@ -236,6 +238,10 @@ struct PresenterPage {
     slide_title: String,
     body_html: String,
     image: Option<String>,
+    /// The image's text alternative (empty: decoration).
+    image_alt: String,
+    /// A slide that is only an image: shown full-bleed, without its title.
+    image_only: bool,
     decision: Option<Panel>,
     audience_url: String,
     /// The room code, on the join line of a slide without the join panel.
@@ -322,6 +328,7 @@ fn audience_page(
         story_title: story.title.clone(),
         run: view.run,
         slide_title: view.slide.title.clone(),
+        slide_alt: story.slide(&view.slide.id).map(|s| s.alt.clone()).unwrap_or_default(),
         decision,
         pinned: pinned.map(str::to_string),
         announce,
@@ -607,6 +614,8 @@ pub async fn presenter(
         slide_title: view.slide.title.clone(),
         body_html: slide.map(|s| s.body_html()).unwrap_or_default(),
         image: slide.and_then(|s| s.image.clone()),
+        image_alt: slide.map(|s| s.alt.clone()).unwrap_or_default(),
+        image_only: slide.is_some_and(|s| s.is_image_only()),
         decision: view.decision.as_ref().map(|d| Panel::new(d, None, tr)),
         audience_url: format!("{}/", app.site.public_url),
         room_code,

@@ -13,6 +13,7 @@ mod cross_site;
 mod driver;
 mod experience;
 mod fit;
+mod image_slide;
 mod languages;
 mod page;
 mod publish;
@@ -51,6 +52,7 @@ async fn audience_and_presenter_in_headless_chromium() {
     cross_site::another_site_cannot_vote_for_a_visitor(&mut driver).await;
     publish::scenarios(&mut driver).await;
     room::scenario(&mut driver).await;
+    image_slide::scenario(&mut driver).await;
     experience::run(&mut driver).await;
     fit::every_slide_fits(&mut driver).await;
     screenshots::take(&mut driver).await;
