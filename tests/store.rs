@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use cyoa::store::{
-    Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, VoteKind, VoteOutcome,
+    Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, TextVote, VoteKind, VoteOutcome,
     VoteStore, Voter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -658,7 +658,27 @@ async fn sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records(s
 /// A text's vote on the open "build" decision, from phone `n`, delivered
 /// as `sid`.
 async fn text(store: &VoteStore, run: u64, n: usize, choice: &str, sid: &str, ttl: Duration) -> Delivery {
-    store.sms_vote(run, "build", &voter(n), choice, sid, ttl).await.unwrap()
+    try_text(store, run, n, choice, sid, ttl).await.unwrap()
+}
+
+/// [`text`], refused or not.
+async fn try_text(
+    store: &VoteStore,
+    run: u64,
+    n: usize,
+    choice: &str,
+    sid: &str,
+    ttl: Duration,
+) -> Result<Delivery, StoreError> {
+    let voter = voter(n);
+    let text = TextVote {
+        run,
+        decision: "build",
+        voter: &voter,
+        choice,
+        sid,
+    };
+    store.sms_vote(text, ttl).await
 }
 
 fn counted(previous: Option<&str>) -> Delivery {
@@ -722,11 +742,11 @@ async fn a_delivery_mark_runs_out(store: VoteStore) {
 
 async fn a_refused_text_marks_nothing(store: VoteStore) {
     let run = store.current("welcome").await.unwrap().run;
-    let refused = store.sms_vote(run, "build", &voter(1), "pets", "SM1", MINUTE).await;
+    let refused = try_text(&store, run, 1, "pets", "SM1", MINUTE).await;
     assert!(matches!(refused, Err(StoreError::NotOpen(_))), "{refused:?}");
     let run = open_vote(&store, "build").await;
     assert!(matches!(
-        store.sms_vote(run + 1, "build", &voter(1), "pets", "SM1", MINUTE).await,
+        try_text(&store, run + 1, 1, "pets", "SM1", MINUTE).await,
         Err(StoreError::NotCurrent(_))
     ));
     // Twilio's retry of the refused delivery counts once the vote is open.

@@ -39,6 +39,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+pub use crate::store::TextVote;
 use crate::store::{Delivery, RunId, RunState, StoreError, VoteOutcome, VoteStore, Voter};
 use crate::story::{Choice, Decision, SmsTexts, Story};
 use parse::Reading;
@@ -171,22 +172,6 @@ fn normalise_phone(number: &str) -> String {
         .collect()
 }
 
-/// A text's vote, once read: the phone's sticky vote for `choice` on
-/// `decision` in `run`, delivered as Twilio's message `sid`.
-#[derive(Debug, Clone, Copy)]
-pub struct TextVote<'a> {
-    /// The run it counts in; the store checks it is current.
-    pub run: RunId,
-    /// The decision's id; the store checks its vote is open.
-    pub decision: &'a str,
-    /// The phone, by its keyed hash ([`phone_hash`]).
-    pub voter: &'a Voter,
-    /// The choice's id.
-    pub choice: &'a str,
-    /// Twilio's `MessageSid`: a second delivery counts nothing again.
-    pub sid: &'a str,
-}
-
 /// Where [`handle`] reads the run and takes a text's vote once it knows
 /// the run, the decision and the choice. The server takes it through the
 /// one function that counts every vote (`talk::control::count`: the
@@ -208,7 +193,7 @@ impl Ballots for VoteStore {
     }
 
     fn take(&self, vote: TextVote<'_>) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
-        self.sms_vote(vote.run, vote.decision, vote.voter, vote.choice, vote.sid, DELIVERY_TTL)
+        self.sms_vote(vote, DELIVERY_TTL)
     }
 }
 

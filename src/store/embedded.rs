@@ -26,8 +26,8 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::memory::Saved;
 use super::{
-    Audit, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
-    Tally, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
+    Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// The schema this cyoa writes (`PRAGMA user_version`). A file of an
@@ -731,43 +731,25 @@ impl EmbeddedStore {
             .await
     }
 
-    pub(super) async fn vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        kind: VoteKind,
-    ) -> Result<VoteOutcome> {
-        self.change(self.mem.vote(run, decision, voter, choice, kind), |mem, _| {
-            vec![Self::ballot_row(mem, run, decision, voter)]
+    pub(super) async fn vote(&self, cast: Cast<'_>) -> Result<VoteOutcome> {
+        self.change(self.mem.vote(cast), |mem, _| {
+            vec![Self::ballot_row(mem, cast.run, cast.decision, cast.voter)]
         })
         .await
     }
 
-    pub(super) async fn sms_vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        sid: &str,
-        ttl: Duration,
-    ) -> Result<Delivery> {
+    pub(super) async fn sms_vote(&self, text: TextVote<'_>, ttl: Duration) -> Result<Delivery> {
         let until_ms = now_ms().saturating_add(ms(ttl));
-        self.change(
-            self.mem.sms_vote(run, decision, voter, choice, sid, ttl),
-            |mem, d| match d {
-                Delivery::First(_) => vec![
-                    Row::Delivery {
-                        sid: sid.to_string(),
-                        until_ms,
-                    },
-                    Self::ballot_row(mem, run, decision, voter),
-                ],
-                Delivery::Again(_) => Vec::new(),
-            },
-        )
+        self.change(self.mem.sms_vote(text, ttl), |mem, d| match d {
+            Delivery::First(_) => vec![
+                Row::Delivery {
+                    sid: text.sid.to_string(),
+                    until_ms,
+                },
+                Self::ballot_row(mem, text.run, text.decision, text.voter),
+            ],
+            Delivery::Again(_) => Vec::new(),
+        })
         .await
     }
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError, Tally,
-    VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
+    Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// Votes and runs held in this process.
@@ -295,36 +295,21 @@ impl MemoryStore {
         Ok(r.close(decision))
     }
 
-    pub(super) async fn vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        kind: VoteKind,
-    ) -> Result<VoteOutcome> {
+    pub(super) async fn vote(&self, cast: Cast<'_>) -> Result<VoteOutcome> {
         let mut inner = self.lock();
-        let b = inner.current_mut(run)?.open_ballots(decision)?;
-        Ok(b.cast(voter, choice, kind))
+        let b = inner.current_mut(cast.run)?.open_ballots(cast.decision)?;
+        Ok(b.cast(cast.voter, cast.choice, cast.kind))
     }
 
-    pub(super) async fn sms_vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        sid: &str,
-        ttl: Duration,
-    ) -> Result<Delivery> {
+    pub(super) async fn sms_vote(&self, text: TextVote<'_>, ttl: Duration) -> Result<Delivery> {
         let mut inner = self.lock();
         // The checks of a vote first: a refused vote marks nothing.
-        inner.current_mut(run)?.open_ballots(decision)?;
-        let first = inner.mark_delivery(sid, ttl, Instant::now());
-        let b = inner.current_mut(run)?.open_ballots(decision)?;
+        inner.current_mut(text.run)?.open_ballots(text.decision)?;
+        let first = inner.mark_delivery(text.sid, ttl, Instant::now());
+        let b = inner.current_mut(text.run)?.open_ballots(text.decision)?;
         Ok(match first {
-            true => Delivery::First(b.cast(voter, choice, VoteKind::Sticky)),
-            false => Delivery::Again(b.voters.get(voter).map(|(c, _)| c.clone())),
+            true => Delivery::First(b.cast(text.voter, text.choice, VoteKind::Sticky)),
+            false => Delivery::Again(b.voters.get(text.voter).map(|(c, _)| c.clone())),
         })
     }
 

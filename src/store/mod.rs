@@ -164,6 +164,32 @@ pub enum VoteOutcome {
     Unchanged,
 }
 
+/// One vote as a backend takes it (the arguments of [`VoteStore::vote`]).
+#[derive(Debug, Clone, Copy)]
+struct Cast<'a> {
+    run: RunId,
+    decision: &'a str,
+    voter: &'a Voter,
+    choice: &'a str,
+    kind: VoteKind,
+}
+
+/// A text's vote, once read: the phone's sticky vote for `choice` on
+/// `decision` in `run`, delivered as Twilio's message `sid`.
+#[derive(Debug, Clone, Copy)]
+pub struct TextVote<'a> {
+    /// The run it counts in; the store checks it is current.
+    pub run: RunId,
+    /// The decision's id; the store checks its vote is open.
+    pub decision: &'a str,
+    /// The phone, by its keyed hash (`sms::phone_hash`).
+    pub voter: &'a Voter,
+    /// The choice's id.
+    pub choice: &'a str,
+    /// Twilio's `MessageSid`: a second delivery counts nothing again.
+    pub sid: &'a str,
+}
+
 /// What a text's vote did ([`VoteStore::sms_vote`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -330,7 +356,14 @@ impl VoteStore {
         choice: &str,
         kind: VoteKind,
     ) -> Result<VoteOutcome> {
-        delegate!(self.vote(run, decision, voter, choice, kind))
+        let cast = Cast {
+            run,
+            decision,
+            voter,
+            choice,
+            kind,
+        };
+        delegate!(self.vote(cast))
     }
     /// Withdraws `voter`'s vote on the open `decision`; with
     /// `presence_only`, only a vote cast as [`VoteKind::Presence`]. Returns
@@ -427,16 +460,8 @@ impl VoteStore {
     /// be retried; a delivery marked before, on any instance sharing the
     /// store, counts nothing again ([`Delivery::Again`]). Errors as
     /// [`Self::vote`].
-    pub async fn sms_vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        sid: &str,
-        ttl: Duration,
-    ) -> Result<Delivery> {
-        delegate!(self.sms_vote(run, decision, voter, choice, sid, ttl))
+    pub async fn sms_vote(&self, text: TextVote<'_>, ttl: Duration) -> Result<Delivery> {
+        delegate!(self.sms_vote(text, ttl))
     }
     /// Tells every instance sharing the store about `event` (Redis
     /// pub/sub). The memory store has no other instance: nothing to do.

@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use cyoa::store::{Delivery, Publication, Tally, VoteKind, VoteOutcome, VoteStore, Voter};
+use cyoa::store::{Delivery, Publication, Tally, TextVote, VoteKind, VoteOutcome, VoteStore, Voter};
 
-use crate::support::backends::{data_dir, embedded_store_at};
+use crate::support::backends::{data_file, embedded_store_at};
 
 fn voter(n: usize) -> Voter {
     Voter::web(&format!("voter-{n}"))
@@ -22,8 +22,7 @@ fn counted(tally: Tally) -> Vec<(String, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_acknowledged_is_back_after_reopening() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let grace = Duration::from_secs(60);
     let store = embedded_store_at(&file, grace);
 
@@ -60,10 +59,7 @@ async fn everything_acknowledged_is_back_after_reopening() {
     let phone = Voter::phone("hash-1");
     let ttl = Duration::from_secs(3600);
     assert!(matches!(
-        store
-            .sms_vote(s.run, "host", &phone, "vps", "SM-one", ttl)
-            .await
-            .unwrap(),
+        store.sms_vote(text(s.run, &phone, "vps"), ttl).await.unwrap(),
         Delivery::First(VoteOutcome::Counted { .. })
     ));
     store.withdraw(s.run, "host", &voter(2), false).await.unwrap();
@@ -99,7 +95,7 @@ async fn everything_acknowledged_is_back_after_reopening() {
         Some("vps")
     );
     assert_eq!(
-        again.sms_vote(2, "host", &phone, "paas", "SM-one", ttl).await.unwrap(),
+        again.sms_vote(text(2, &phone, "paas"), ttl).await.unwrap(),
         Delivery::Again(Some("vps".into())),
         "a delivery seen before the restart counts nothing again"
     );
@@ -119,8 +115,7 @@ async fn everything_acknowledged_is_back_after_reopening() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_presence_votes_wait_one_grace_for_their_pages() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let grace = Duration::from_millis(600);
     let store = embedded_store_at(&file, grace);
     let s = store.current("build").await.unwrap();
@@ -183,5 +178,16 @@ async fn wait_for_withdrawal(store: &VoteStore, me: &str, run: u64, not_before: 
         assert!(Instant::now() < deadline, "nothing was withdrawn after the grace");
         store.beat(me, Duration::from_secs(30)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Delivery `SM-one` from `phone`: a vote for `choice` on "host" in `run`.
+fn text<'a>(run: u64, phone: &'a Voter, choice: &'a str) -> TextVote<'a> {
+    TextVote {
+        run,
+        decision: "host",
+        voter: phone,
+        choice,
+        sid: "SM-one",
     }
 }

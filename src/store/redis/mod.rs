@@ -69,7 +69,8 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use super::{
-    Audit, Delivery, Publication, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Delivery, Publication, Result, RunId, RunRecord, RunState, StoreError, Tally, TextVote, VoteOutcome,
+    Voter,
 };
 
 mod connection;
@@ -335,14 +336,14 @@ impl RedisStore {
         close_reply(reply, run)
     }
 
-    pub(super) async fn vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        kind: VoteKind,
-    ) -> Result<VoteOutcome> {
+    pub(super) async fn vote(&self, cast: Cast<'_>) -> Result<VoteOutcome> {
+        let Cast {
+            run,
+            decision,
+            voter,
+            choice,
+            kind,
+        } = cast;
         let args = [&run.to_string(), decision, voter.as_str(), choice, kind_letter(kind)];
         let reply = self.eval(&SCRIPTS.vote, &args).await?;
         match vote_reply(reply, run, decision)? {
@@ -351,19 +352,12 @@ impl RedisStore {
         }
     }
 
-    pub(super) async fn sms_vote(
-        &self,
-        run: RunId,
-        decision: &str,
-        voter: &Voter,
-        choice: &str,
-        sid: &str,
-        ttl: Duration,
-    ) -> Result<Delivery> {
+    pub(super) async fn sms_vote(&self, text: TextVote<'_>, ttl: Duration) -> Result<Delivery> {
         let ms = delivery_ms(ttl).to_string();
-        let args = [&run.to_string(), decision, voter.as_str(), choice, sid, &ms];
+        let run = text.run.to_string();
+        let args = [&run, text.decision, text.voter.as_str(), text.choice, text.sid, &ms];
         let reply = self.eval(&SCRIPTS.sms_vote, &args).await?;
-        vote_reply(reply, run, decision)
+        vote_reply(reply, text.run, text.decision)
     }
 
     pub(super) async fn withdraw(
