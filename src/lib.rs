@@ -19,3 +19,4 @@ pub mod talk;
 pub mod telemetry;
 pub mod transfer;
 pub mod web;
+pub mod xml;

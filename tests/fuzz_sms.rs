@@ -108,7 +108,7 @@ fn check_outcome(outcome: &sms::SmsOutcome) {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
-        .replace("&apos;", "'")
+        .replace("&#39;", "'")
         .replace("&amp;", "&");
     assert!(
         unescaped.chars().count() <= 320,

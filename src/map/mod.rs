@@ -23,6 +23,7 @@
 mod graph;
 mod layout;
 
+pub use crate::xml::escape;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
@@ -130,25 +131,6 @@ const VISITED_BOX: &str = "#fff1bf";
 const VISITED_LINE: &str = "#b7791f";
 // Dark enough for 12 px text on white (5.7:1).
 const TAKEN: &str = "#b93a06";
-
-/// `text` safe inside SVG (XML) text and attribute values: the five markup
-/// characters escaped, and the control characters XML cannot hold dropped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `text` cut to `max` characters, with an ellipsis when cut.
 fn clip(text: &str, max: usize) -> String {
@@ -559,14 +541,6 @@ mod tests {
             Ok(l) => l.story,
             Err(e) => panic!("{e:?}"),
         }
-    }
-
-    #[test]
-    fn markup_and_control_characters_are_escaped() {
-        assert_eq!(
-            escape("<a href=\"x\">&'\u{1}"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! with 70 characters a segment instead of 160.
 
 use crate::story::{Choice, Decision, SmsTexts};
+use crate::xml::escape;
 
 /// The content type of every TwiML reply.
 pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
@@ -116,24 +117,6 @@ pub(crate) fn fit(text: &str, max: usize) -> String {
     format!("{}...", cut.trim_end())
 }
 
-/// Escapes text for XML, dropping the control characters XML 1.0 forbids.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +221,7 @@ mod tests {
     fn twiml_escapes_the_text() {
         assert_eq!(
             message(&texts(), "1 < 2 & \"A\" > 'b'\u{0}\u{7}\n"),
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>1 &lt; 2 &amp; &quot;A&quot; &gt; &apos;b&apos;
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>1 &lt; 2 &amp; &quot;A&quot; &gt; &#39;b&#39;
 </Message></Response>"#
         );
     }
