@@ -3,6 +3,8 @@
 //! whatever the bytes of a PDF or a Markdown deck, reading it never panics
 //! and gives a deck of at least one slide, each with a title, or an error.
 
+mod support;
+
 use cyoa::import::{Deck, read_markdown, read_pdf_bytes};
 use proptest::prelude::*;
 
@@ -17,25 +19,7 @@ fn seed_pdf() -> Vec<u8> {
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
     ];
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
+    support::pdf::pdf(&objects, "")
 }
 
 fn well_formed(deck: &Deck) {

@@ -3,6 +3,8 @@
 //! and that the real server serves; bad input gets a clear error and
 //! writes nothing.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -148,11 +150,7 @@ async fn a_pdf_printed_by_chromium_becomes_a_story_of_three_image_slides_with_th
 
     let (address, _stop) = serve(&dir.path().join("talk.toml")).await;
     let presenter = client(true);
-    let login = presenter
-        .get(format!("{address}/presenter?token={TOKEN}"))
-        .send()
-        .await
-        .expect("login");
+    let login = get(&presenter, &format!("{address}/presenter?token={TOKEN}")).await;
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     let api = client(false);
     let audience = client(true);
@@ -166,14 +164,7 @@ async fn a_pdf_printed_by_chromium_becomes_a_story_of_three_image_slides_with_th
                 .expect("next");
             assert_eq!(r.status(), StatusCode::OK);
         }
-        let page = presenter
-            .get(format!("{address}/presenter"))
-            .send()
-            .await
-            .expect("the presenter view")
-            .text()
-            .await
-            .expect("text");
+        let page = page_text(&presenter, &format!("{address}/presenter")).await;
         let doc = scraper::Html::parse_document(&page);
         let main = select(&doc, "main#presenter");
         assert_eq!(main.len(), 1, "{page}");
@@ -184,25 +175,14 @@ async fn a_pdf_printed_by_chromium_becomes_a_story_of_three_image_slides_with_th
         assert_eq!(img[0].attr("alt"), Some(*alt));
         let src = img[0].attr("src").expect("a src");
         assert_eq!(src, format!("/story-assets/talk-slides/{:02}.png", i + 1));
-        let image = presenter
-            .get(format!("{address}{src}"))
-            .send()
-            .await
-            .expect("the image");
+        let image = get(&presenter, &format!("{address}{src}")).await;
         assert_eq!(image.status(), StatusCode::OK, "{src}");
         assert_eq!(image.headers()["content-type"], "image/png");
         let bytes = image.bytes().await.expect("bytes");
         assert_eq!(png_size(&bytes), (1920, 1080), "{src}");
         assert!(bytes.len() < 400 * 1024, "{src} is {} bytes", bytes.len());
 
-        let page = audience
-            .get(format!("{address}/"))
-            .send()
-            .await
-            .expect("the audience page")
-            .text()
-            .await
-            .expect("text");
+        let page = page_text(&audience, &format!("{address}/")).await;
         let doc = scraper::Html::parse_document(&page);
         let h1: Vec<String> = select(&doc, "h1.slide-title")
             .iter()
@@ -213,11 +193,7 @@ async fn a_pdf_printed_by_chromium_becomes_a_story_of_three_image_slides_with_th
         assert_eq!(words, [alt.to_string()], "{page}");
     }
     // Nothing else next to the story is served.
-    let r = presenter
-        .get(format!("{address}/story-assets/deck.pdf"))
-        .send()
-        .await
-        .expect("an answer");
+    let r = get(&presenter, &format!("{address}/story-assets/deck.pdf")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -340,25 +316,7 @@ fn pdf_with(kids: &str, count: usize, trailer_extra: &str) -> Vec<u8> {
         format!("<< /Type /Pages /Kids [{kids}] /Count {count} >>"),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>".to_string(),
     ];
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R {trailer_extra} >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
+    support::pdf::pdf(&objects, trailer_extra)
 }
 
 #[test]
@@ -419,4 +377,14 @@ fn bad_input_gets_a_clear_error_and_writes_nothing() {
     let out = cyoa(&["import", "good.pdf", "-o", "talk.toml", "--force"], d);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(d.join("talk-slides").join("01.png").exists());
+}
+
+/// A GET of `url`, answered.
+async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client.get(url).send().await.expect(url)
+}
+
+/// The body of a GET of `url`.
+async fn page_text(client: &reqwest::Client, url: &str) -> String {
+    get(client, url).await.text().await.expect("a text body")
 }

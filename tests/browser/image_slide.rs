@@ -45,11 +45,7 @@ pub async fn scenario(driver: &mut Driver) {
     let story = Story::load(&path).unwrap_or_else(|p| panic!("{p:#?}")).story;
     let app = TestApp::spawn_story(story, None).await;
 
-    let screen = driver.browser(SCREEN.0, SCREEN.1).await;
-    screen
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
+    let screen = crate::page::presenter_screen(driver, &app).await;
     crate::page::wait_js(
         &screen,
         "the image slide drawn",

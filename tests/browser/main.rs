@@ -61,11 +61,7 @@ async fn audience_and_presenter_in_headless_chromium() {
 
 /// Logs a presenter in and waits for the presenter view.
 async fn presenter(driver: &mut Driver, app: &TestApp) -> Client {
-    let client = driver.browser(SCREEN.0, SCREEN.1).await;
-    client
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
+    let client = crate::page::presenter_screen(driver, app).await;
     wait_text(&client, "#presenter h1", "Welcome").await;
     client
 }

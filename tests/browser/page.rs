@@ -8,6 +8,7 @@ use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 use crate::app::TestApp;
+use crate::driver::Driver;
 
 /// How long a condition may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -172,4 +173,15 @@ pub async fn open_presenter(client: &Client, app: &TestApp, ready: &str) {
         .await
         .expect("the presenter login");
     wait_js(client, "the presenter view", ready).await;
+}
+
+/// A new screen-sized browser logged in as the presenter of `app`, on
+/// the page the login leads to.
+pub async fn presenter_screen(driver: &mut Driver, app: &TestApp) -> Client {
+    let client = driver.browser(crate::SCREEN.0, crate::SCREEN.1).await;
+    client
+        .goto(&app.presenter_login_url())
+        .await
+        .expect("the presenter login");
+    client
 }

@@ -9,11 +9,11 @@ use serde_json::json;
 
 use cyoa::story::Story;
 
+use crate::PHONE;
 use crate::app::TestApp;
 use crate::axe;
 use crate::driver::Driver;
 use crate::page::{js, press, tap, text, wait_for, wait_js, wait_text, wait_text_contains, wait_vote_status};
-use crate::{PHONE, SCREEN};
 
 /// A join slide, then one decision; joining needs the room code.
 const STORY: &str = r##"
@@ -73,11 +73,7 @@ pub async fn scenario(driver: &mut Driver) {
         .expect("the test story checks")
         .story;
     let app = TestApp::spawn_story(story, None).await;
-    let screen = driver.browser(SCREEN.0, SCREEN.1).await;
-    screen
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
+    let screen = crate::page::presenter_screen(driver, &app).await;
     wait_text(&screen, "#presenter h1", "Join in").await;
 
     // The join slide shows the code, and the QR code's link carries it.

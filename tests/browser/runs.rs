@@ -5,10 +5,10 @@
 use cyoa::store::{Publication, RunId, VoteKind, Voter};
 use fantoccini::Locator;
 
+use crate::PHONE;
 use crate::app::TestApp;
 use crate::driver::Driver;
 use crate::page::{js, press, wait_js, wait_text, wait_text_contains};
-use crate::{PHONE, SCREEN};
 
 /// Plays `run` through the first decision in the store: `left` and
 /// `right` votes, then on along `way`; publishes its results.
@@ -56,11 +56,7 @@ async fn labelled_runs_are_compared_on_the_results_page() {
     play(&app, second, 1, 1, "right").await;
 
     // The presenter names the current run on the console.
-    let console = driver.browser(SCREEN.0, SCREEN.1).await;
-    console
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
+    let console = crate::page::presenter_screen(&mut driver, &app).await;
     console.goto(&app.url("/presenter/notes")).await.expect("the console");
     wait_text(&console, ".console-now h1", "The right path").await;
     let field = console
@@ -82,11 +78,7 @@ async fn labelled_runs_are_compared_on_the_results_page() {
     assert_eq!(run_label(&app, second).await.as_deref(), Some("Draft"));
 
     // N on the presenter view asks for the name (the prompt answered here).
-    let screen = driver.browser(SCREEN.0, SCREEN.1).await;
-    screen
-        .goto(&app.presenter_login_url())
-        .await
-        .expect("the presenter login");
+    let screen = crate::page::presenter_screen(&mut driver, &app).await;
     wait_text(&screen, "#presenter h1", "The right path").await;
     js(
         &screen,

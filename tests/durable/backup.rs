@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use crate::crash::{CHOICES, Counts, ROOM, burst, get, next_run_open, open_build};
 use crate::server::Server;
-use crate::support::backends::data_dir;
+use crate::support::backends::{data_dir, data_file};
 use crate::support::ws::votes_of;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_taken_while_votes_arrive_restores_the_history() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (dir, file) = data_file();
     let copy = dir.path().join("backup.sqlite3");
     let mut server = Server::start(&file, ROOM);
     let address = server.address.clone();

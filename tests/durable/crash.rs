@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::server::{Server, TOKEN};
-use crate::support::backends::data_dir;
+use crate::support::backends::{data_dir, data_file};
 use crate::support::ws::votes_of;
 use crate::support::{message_sid, presenter_request};
 
@@ -230,8 +230,7 @@ pub async fn get(address: &str, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_vote_survives_kill_9_and_none_counts_twice() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let mut server = Server::start(&file, ROOM);
     let address = server.address.clone();
     // Run 1: a rehearsal, closed; run 2 is the talk, its vote open.
@@ -292,8 +291,7 @@ async fn every_acknowledged_vote_survives_kill_9_and_none_counts_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_clean_stop_the_data_file_alone_holds_the_talk() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let mut server = Server::start(&file, ROOM);
     let address = server.address.clone();
     open_build(&address).await;

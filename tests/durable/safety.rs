@@ -7,7 +7,7 @@ use std::time::Duration;
 use cyoa::store::{EmbeddedStore, SCHEMA_VERSION, VoteKind, Voter};
 
 use crate::server::Server;
-use crate::support::backends::{data_dir, embedded_store_at};
+use crate::support::backends::{data_file, embedded_store_at};
 
 /// The schema of the first data files (version 1), as that cyoa wrote it:
 /// the store's own first migration step, and nothing after it.
@@ -41,8 +41,7 @@ fn write_schema_1(path: &Path, voters: usize) {
 
 #[test]
 fn a_second_server_on_the_same_file_is_refused() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let first = Server::start(&file, &[]);
     let refused = match Server::try_start(&file, &[]) {
         Ok(second) => panic!("a second server started on the same file at {}", second.address),
@@ -67,8 +66,7 @@ fn a_second_server_on_the_same_file_is_refused() {
 
 #[tokio::test]
 async fn a_second_store_in_one_process_is_refused_too() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let first = embedded_store_at(&file, Duration::from_secs(30));
     let Err(why) = EmbeddedStore::open_file(&file, Duration::from_secs(30)) else {
         panic!("two stores opened one file");
@@ -100,8 +98,7 @@ fn refused_and_unchanged(file: &Path, says: &str) {
 
 #[test]
 fn a_file_that_is_not_a_database_is_refused_and_left_unchanged() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     let garbage: Vec<u8> = (0..10_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -114,8 +111,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_unchanged() {
 
 #[test]
 fn a_truncated_file_is_refused_and_left_unchanged() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     write_schema_1(&file, 3000);
     let len = std::fs::metadata(&file).unwrap().len();
     assert!(len > 64 * 1024, "enough pages to cut: {len} bytes");
@@ -129,8 +125,7 @@ fn a_truncated_file_is_refused_and_left_unchanged() {
 
 #[test]
 fn a_file_of_a_newer_schema_is_refused_and_left_unchanged() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     write_schema_1(&file, 3);
     rusqlite::Connection::open(&file)
         .unwrap()
@@ -141,8 +136,7 @@ fn a_file_of_a_newer_schema_is_refused_and_left_unchanged() {
 
 #[test]
 fn an_sqlite_file_of_something_else_is_refused_and_left_unchanged() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     rusqlite::Connection::open(&file)
         .unwrap()
         .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos VALUES (1, 'cat');")
@@ -152,8 +146,7 @@ fn an_sqlite_file_of_something_else_is_refused_and_left_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_of_schema_1_is_migrated_and_keeps_its_runs() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (_dir, file) = data_file();
     write_schema_1(&file, 4);
     let store = embedded_store_at(&file, Duration::from_secs(30));
     let runs = store.runs().await.unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cyoa::store::{Publication, VoteKind, Voter};
 
-use crate::support::backends::{data_dir, embedded_store_at, redis_store_at};
+use crate::support::backends::{data_dir, data_file, embedded_store_at, redis_store_at};
 use crate::support::redis::{fresh_prefix, shared};
 
 fn cyoa(args: &[&str], paths: &[&Path]) -> Output {
@@ -32,8 +32,7 @@ fn said(out: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_exported_from_a_data_file_and_imported_into_redis_is_the_same() {
-    let dir = data_dir();
-    let file = dir.path().join("talk.sqlite3");
+    let (dir, file) = data_file();
     // The rehearsal: two runs, labelled, one published, one still open.
     let store = embedded_store_at(&file, Duration::from_secs(30));
     let s = store.current("intro").await.unwrap();

@@ -71,6 +71,14 @@ pub fn data_dir() -> tempfile::TempDir {
     }
 }
 
+/// A new temporary folder and the data file `talk.sqlite3` in it (not
+/// made yet); the folder goes when the `TempDir` is dropped.
+pub fn data_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = data_dir();
+    let file = dir.path().join("talk.sqlite3");
+    (dir, file)
+}
+
 /// An embedded store on a new data file in `dir`.
 pub fn embedded_store(dir: &Path) -> VoteStore {
     embedded_store_at(&dir.join("talk.sqlite3"), Duration::from_secs(30))

@@ -10,6 +10,7 @@
 #[macro_use]
 pub mod backends;
 pub mod load;
+pub mod pdf;
 pub mod redis;
 pub mod ws;
 

@@ -485,6 +485,13 @@ impl Socket {
 }
 
 /// Parses HTML for selector assertions.
+/// Checks that `r` is a download: 200, named `file` for saving.
+pub fn assert_download(r: &Response, file: &str) {
+    assert_eq!(r.status(), StatusCode::OK);
+    let disposition = r.headers()["content-disposition"].to_str().unwrap_or_default();
+    assert!(disposition.contains(file), "{disposition}");
+}
+
 pub fn html(text: &str) -> scraper::Html {
     scraper::Html::parse_document(text)
 }

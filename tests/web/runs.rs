@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TOKEN, TestApp, html, select, spawn_app_with, text_of};
+use crate::helpers::{Options, TOKEN, TestApp, assert_download, html, select, spawn_app_with, text_of};
 
 on_both_stores!(
     a_presenter_labels_any_run_and_bad_labels_are_refused,
@@ -48,23 +48,23 @@ async fn history(app: &TestApp, run: u64) -> Value {
 /// then follows `host_to`.
 async fn play(app: &TestApp, build: [u32; 2], host: [u32; 2], host_to: &str) {
     app.open_build().await;
-    for (choice, n) in ["pets", "docs"].iter().zip(build) {
-        for _ in 0..n {
-            let r = app.voter().await.post_vote("build", choice).await;
-            assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        }
-    }
+    cast(app, "build", ["pets", "docs"], build).await;
     app.close().await;
     app.follow("pets").await;
     app.open().await;
-    for (choice, n) in ["vps", "paas"].iter().zip(host) {
+    cast(app, "host", ["vps", "paas"], host).await;
+    app.close().await;
+    app.follow(host_to).await;
+}
+
+/// `n[i]` new voters each vote for `choices[i]` on the open `decision`.
+async fn cast(app: &TestApp, decision: &str, choices: [&str; 2], n: [u32; 2]) {
+    for (choice, n) in choices.iter().zip(n) {
         for _ in 0..n {
-            let r = app.voter().await.post_vote("host", choice).await;
+            let r = app.voter().await.post_vote(decision, choice).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
         }
     }
-    app.close().await;
-    app.follow(host_to).await;
 }
 
 async fn publish(app: &TestApp) {
@@ -181,14 +181,8 @@ async fn the_all_runs_exports_give_the_audience_the_published_runs_only(options:
     label_ok(&app, 2, "rehearsal").await;
 
     let r = app.get("/api/runs.json").await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_download(&r, "cyoa-runs.json");
     assert_eq!(r.headers()["cache-control"], "no-store");
-    assert!(
-        r.headers()["content-disposition"]
-            .to_str()
-            .unwrap_or_default()
-            .contains("cyoa-runs.json")
-    );
     let body: Value = r.json().await.expect("JSON");
     assert_eq!(body["story"], "The test adventure");
     assert_eq!(body["current"], 2);
