@@ -124,14 +124,23 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = match server.public_url {
             Some(url) => url,
-            None if server.lan => {
-                let ip = lan::address().ok_or_else(|| {
-                    invalid(
-                        "--lan: this machine has no address on a local network (is it on Wi-Fi?); \
-                         give the audience's address with --public-url"
-                            .into(),
-                    )
-                })?;
+            // Listening on every interface (--lan, or --bind 0.0.0.0:PORT):
+            // phones reach this machine at its LAN address, never at
+            // 0.0.0.0; without one, this machine's own loopback (with
+            // the hint printed at start).
+            None if server.lan || addr.ip().is_unspecified() => {
+                let ip = match lan::address() {
+                    Some(ip) => ip,
+                    None if server.lan => {
+                        return Err(invalid(
+                            "--lan: this machine has no address on a local network (is it on Wi-Fi?); \
+                             give the audience's address with --public-url"
+                                .into(),
+                        ));
+                    }
+                    None if addr.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
+                    None => std::net::Ipv4Addr::LOCALHOST.into(),
+                };
                 format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
             }
             None => format!("http://{addr}"),

@@ -184,6 +184,34 @@ fn lan_listens_everywhere_and_shows_the_lan_address() {
     assert!(!printed.iter().any(|l| l.starts_with("lan: off")), "{printed:?}");
 }
 
+#[test]
+fn bound_on_every_interface_the_audience_url_is_one_phones_can_reach() {
+    // Not http://0.0.0.0:PORT: this machine's LAN address, as with --lan
+    // (or its loopback, with the hint, on a machine without one).
+    let printed = startup_lines(&["--bind", "0.0.0.0:0"]);
+    let audience = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("audience: "))
+        .unwrap_or_else(|| panic!("an audience line: {printed:?}"));
+    let url = reqwest::Url::parse(audience).expect("a URL");
+    let host: std::net::IpAddr = url
+        .host_str()
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("an IP address in {audience}"));
+    assert!(!host.is_unspecified(), "{audience}");
+    assert!(
+        printed.iter().any(|l| l.starts_with("listening: 0.0.0.0:")),
+        "{printed:?}"
+    );
+    let port = url.port().expect("a port");
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with(&format!("listening: 0.0.0.0:{port} "))),
+        "the audience URL has the port it listens on: {printed:?}"
+    );
+}
+
 #[tokio::test]
 async fn with_lan_it_answers_on_every_interface() {
     let (mut child, mut lines) = serve_process(&["--lan"]);

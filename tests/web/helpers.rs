@@ -522,7 +522,12 @@ pub fn memory_unless_given(args: &[&str]) -> &'static [&'static str] {
 /// debug level, and its stdout lines (the presenter URL, then the audience URL).
 pub fn serve_process(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cyoa"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .arg("serve")
+        // Loopback on a free port, unless the test binds elsewhere.
+        .args(match args.contains(&"--bind") {
+            true => &[][..],
+            false => &["--bind", "127.0.0.1:0"][..],
+        })
         .args(args)
         .args(memory_unless_given(args))
         .env("RUST_LOG", "debug")
