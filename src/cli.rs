@@ -4,6 +4,7 @@
 //! checks are [`crate::settings`], the server's startup
 //! [`crate::web::Application::build`].
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -415,51 +416,16 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if generated {
-        println!("presenter: {}", app.presenter_url());
-    } else {
-        println!(
-            "presenter: {} (log in with ?token= and the token you set)",
-            app.presenter_page()
-        );
+    // A closed standard output (`cyoa serve | head -2`) loses these
+    // lines, never the talk: a failed write is ignored, not a panic.
+    let mut out = std::io::stdout().lock();
+    for line in start_lines(&app, generated) {
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
     }
-    println!("audience: {}", app.audience_url());
-    if app.sms_enabled() {
-        println!(
-            "sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)",
-            app.sms_url()
-        );
-    } else {
-        println!("sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)");
-    }
-    if app.room_code() {
-        println!("room code: on; the presenter's join panel shows it and its QR code carries it, new with each run");
-    }
-    if app.sms_results() {
-        println!("sms results: on; each SMS voter is texted the outcome when a decision closes");
-    }
-    if let Some(path) = app.watched() {
-        println!("watch: on; saving {} reloads the story", path.display());
-    }
-    match app.data_file() {
-        // In full, so the presenter finds it whatever folder they are in.
-        Some(path) => println!(
-            "data: {} (runs and votes are kept there; --memory keeps nothing)",
-            std::path::absolute(path)
-                .unwrap_or_else(|_| path.to_path_buf())
-                .display()
-        ),
-        None => println!("data: {}", app.store_kind()),
-    }
-    if app.local_addr().ip().is_unspecified() {
-        println!("listening: {} (every interface)", app.local_addr());
-    }
-    // Last, so that it stays in view: the audience URL is this machine only.
-    if app.public_url_is_loopback() {
-        println!(
-            "lan: off; phones cannot reach this machine's loopback address: start with --lan to let phones on this network vote"
-        );
-    }
+    let _ = out.flush();
+    drop(out);
     tracing::info!(story = %title, port = app.port(), public_url = app.public_url(), "serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -468,4 +434,56 @@ async fn run_server(settings: Settings, story: Story) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What `cyoa serve` prints at start, one line each: the URLs, then how it
+/// runs; last, the loopback hint, so that it stays in view.
+fn start_lines(app: &Application, generated: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(match generated {
+        true => format!("presenter: {}", app.presenter_url()),
+        false => format!(
+            "presenter: {} (log in with ?token= and the token you set)",
+            app.presenter_page()
+        ),
+    });
+    lines.push(format!("audience: {}", app.audience_url()));
+    lines.push(match app.sms_enabled() {
+        true => format!(
+            "sms: on; set the Twilio number's Messaging webhook to {} (HTTP POST)",
+            app.sms_url()
+        ),
+        false => "sms: off (start with --twilio-auth-token or TWILIO_AUTH_TOKEN to take votes by text)".into(),
+    });
+    if app.room_code() {
+        lines.push(
+            "room code: on; the presenter's join panel shows it and its QR code carries it, new with each run".into(),
+        );
+    }
+    if app.sms_results() {
+        lines.push("sms results: on; each SMS voter is texted the outcome when a decision closes".into());
+    }
+    if let Some(path) = app.watched() {
+        lines.push(format!("watch: on; saving {} reloads the story", path.display()));
+    }
+    lines.push(match app.data_file() {
+        // In full, so the presenter finds it whatever folder they are in.
+        Some(path) => format!(
+            "data: {} (runs and votes are kept there; --memory keeps nothing)",
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+        ),
+        None => format!("data: {}", app.store_kind()),
+    });
+    if app.local_addr().ip().is_unspecified() {
+        lines.push(format!("listening: {} (every interface)", app.local_addr()));
+    }
+    if app.public_url_is_loopback() {
+        lines.push(
+            "lan: off; phones cannot reach this machine's loopback address: start with --lan to let phones on this network vote"
+                .into(),
+        );
+    }
+    lines
 }

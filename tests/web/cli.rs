@@ -248,3 +248,55 @@ fn a_loopback_public_url_prints_a_hint_for_phones() {
     let printed = startup_lines(&["--public-url", "https://vote.example.org"]);
     assert!(!printed.iter().any(|l| l.starts_with("lan: ")), "{printed:?}");
 }
+
+#[tokio::test]
+async fn outputs_that_cannot_be_written_lose_their_lines_not_the_talk() {
+    use std::io::BufRead;
+    // Every write to /dev/full fails, as one to a closed pipe does
+    // (`cyoa serve | head -2`).
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cyoa"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--memory"])
+        .env("RUST_LOG", "info")
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cyoa starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut log = Vec::new();
+    let mut port = None;
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("the log");
+        if line.contains("serving") {
+            // `port=N`, with the log's colour codes (ESC [ ... m) taken out.
+            let mut plain = String::new();
+            let mut chars = line.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\u{1b}' => while chars.next().is_some_and(|c| c != 'm') {},
+                    c => plain.push(c),
+                }
+            }
+            port = plain
+                .split_once("port=")
+                .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+        log.push(line);
+    }
+    let port = port.unwrap_or_else(|| panic!("cyoa serves: {}", log.join("\n")));
+    // Its log's pipe closed too (`cyoa serve 2>&1 | head`): the log lines
+    // written from now on, the stop's among them, fail.
+    drop(lines);
+    let r = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), StatusCode::OK);
+    let status = sigterm(&mut child);
+    assert!(status.success(), "{status:?}");
+}
