@@ -160,6 +160,7 @@ mod tests {
                 })
                 .collect(),
             results: None,
+            rules: Default::default(),
         }
     }
 

@@ -226,7 +226,8 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
             "total",
             "won",
             "followed",
-            "run_label"
+            "run_label",
+            "chosen_by"
         ]
     );
     assert_eq!(
@@ -243,6 +244,7 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "3",
                 "yes",
                 "no",
+                "",
                 ""
             ],
             [
@@ -256,6 +258,7 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "3",
                 "no",
                 "no",
+                "",
                 ""
             ],
             [
@@ -269,6 +272,7 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "3",
                 "no",
                 "no",
+                "",
                 ""
             ],
             [
@@ -282,7 +286,8 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "3",
                 "yes",
                 "yes",
-                ""
+                "",
+                "vote"
             ],
             [
                 "1",
@@ -295,6 +300,7 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
                 "3",
                 "no",
                 "no",
+                "",
                 ""
             ],
         ]
