@@ -288,7 +288,10 @@ fn check(files: &[PathBuf]) -> ExitCode {
     let mut ok = true;
     for file in files {
         match read_story(Some(file)) {
-            Some(story) => println!("{}: ok: {}", file.display(), story.summary()),
+            Some(story) => {
+                println!("{}: ok: {}", file.display(), story.summary());
+                println!("{}: time: {}", file.display(), story.timing());
+            }
             None => ok = false,
         }
     }

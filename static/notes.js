@@ -124,7 +124,8 @@
     if (now > 0) skew = now - Date.now();
   }
 
-  // The time since the run started: m:ss, or h:mm:ss past an hour.
+  // The time since the run started and, with the story's duration, the
+  // time left and which choices' ways can still fit in it.
   function tick() {
     const node = document.getElementById("elapsed");
     if (!node) return;
@@ -134,12 +135,38 @@
       return;
     }
     const seconds = Math.max(0, Math.floor((Date.now() + skew - started) / 1000));
-    const h = Math.floor(seconds / 3600);
-    const m = Math.floor((seconds % 3600) / 60);
-    const s = seconds % 60;
-    const two = (n) => String(n).padStart(2, "0");
-    node.textContent = h > 0 ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s);
+    node.textContent = clock(seconds);
     node.setAttribute("datetime", "PT" + seconds + "S");
+    const duration = Number(main.dataset.duration);
+    if (duration > 0) paintBudget(duration - seconds);
+  }
+
+  // m:ss, or h:mm:ss past an hour; a minus sign once over (as the server
+  // writes it).
+  function clock(seconds) {
+    const sign = seconds < 0 ? "−" : "";
+    const all = Math.abs(seconds);
+    const h = Math.floor(all / 3600);
+    const m = Math.floor((all % 3600) / 60);
+    const s = all % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return sign + (h > 0 ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s));
+  }
+
+  // The time left, and a mark on each choice whose shortest way on takes
+  // longer than that.
+  function paintBudget(left) {
+    const node = document.getElementById("time-left");
+    if (node) {
+      node.textContent = clock(left);
+      node.setAttribute("datetime", "PT" + Math.max(0, left) + "S");
+    }
+    main.querySelectorAll("[data-rest-shortest]").forEach(function (rest) {
+      const noFit = Number(rest.dataset.restShortest) > left;
+      rest.classList.toggle("no-fit", noFit);
+      const mark = rest.querySelector("[data-no-fit]");
+      if (mark) mark.hidden = !noFit;
+    });
   }
 
   // ---- control ------------------------------------------------------------

@@ -205,6 +205,7 @@
     main.querySelectorAll("[data-total]").forEach(function (node) {
       node.textContent = String(total);
     });
+    paintNotEnough(total);
     // Hidden results: the page has no counts to paint, only the total.
     if (!tally.hidden) {
       (tally.choices || []).forEach(function (choice) {
@@ -223,6 +224,19 @@
       });
     }
     announceTally(tally);
+  }
+
+  // "Not enough votes: 3 of 10" while the vote has fewer than its
+  // min_votes (the server draws it; the count moves here).
+  function paintNotEnough(total) {
+    main.querySelectorAll("[data-not-enough]").forEach(function (node) {
+      const needed = Number(node.dataset.minVotes);
+      const short = main.dataset.voteStatus !== "pending" && total < needed;
+      node.hidden = !short;
+      node.textContent = short
+        ? (node.dataset.template || "").replace("{total}", String(total)).replace("{needed}", String(needed))
+        : "";
+    });
   }
 
   // Tells screen readers the tally through the polite live region, at most

@@ -30,6 +30,7 @@ fn decision(labels: Vec<(String, Vec<String>)>) -> Decision {
             })
             .collect(),
         results: None,
+        rules: Default::default(),
     }
 }
 

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use cyoa::store::{
-    Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, TextVote, VoteKind, VoteOutcome,
-    VoteStore, Voter,
+    Chosen, ChosenBy, Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, TextVote,
+    VoteKind, VoteOutcome, VoteStore, Voter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
@@ -21,6 +21,7 @@ use support::redis::{RedisServer, fresh_prefix, shared};
 use VoteKind::{Presence, Sticky};
 
 both_backends!(
+    a_move_records_who_chose_the_way_on,
     the_first_current_begins_run_1_at_the_start,
     a_new_run_is_numbered_next_and_closes_the_open_vote,
     show_moves_the_presenter_along_the_path,
@@ -95,6 +96,7 @@ async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
             published: Published::default(),
             started: state.started,
             label: None,
+            chosen: Vec::new(),
         }
     );
     // Asking again finds run 1; the start slide only matters the first time.
@@ -1411,4 +1413,68 @@ fn a_restarted_test_redis_server_keeps_its_data_on_the_same_port() {
     assert_eq!(server.port(), port);
     let v: String = ::redis::cmd("GET").arg("k").query(&mut server.connection()).unwrap();
     assert_eq!(v, "v");
+}
+
+/// `move_to` with `chosen` writes how the run went on from its decisions in
+/// the same step; without it, leaves them; a history carries them over.
+async fn a_move_records_who_chose_the_way_on(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    let by = |decision: &str, choice: &str, by| Chosen {
+        decision: decision.into(),
+        choice: choice.into(),
+        by,
+    };
+    let chosen = [by("welcome", "pets", ChosenBy::Presenter)];
+    let moved = store
+        .move_to(
+            run,
+            &path(&["welcome"]),
+            "build",
+            &path(&["welcome", "build"]),
+            Some(&chosen),
+        )
+        .await
+        .unwrap()
+        .expect("moved");
+    assert_eq!(moved.chosen, chosen);
+    // A move that says nothing of choices keeps them.
+    store
+        .move_to(
+            run,
+            &path(&["welcome", "build"]),
+            "host",
+            &path(&["welcome", "build", "host"]),
+            None,
+        )
+        .await
+        .unwrap()
+        .expect("moved");
+    let both = [
+        by("welcome", "pets", ChosenBy::Presenter),
+        by("host", "vps", ChosenBy::Random),
+    ];
+    store
+        .move_to(
+            run,
+            &path(&["welcome", "build", "host"]),
+            "end",
+            &path(&["welcome", "build", "host", "end"]),
+            Some(&both),
+        )
+        .await
+        .unwrap()
+        .expect("moved");
+    assert_eq!(store.current("welcome").await.unwrap().chosen, both);
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs[0].state.chosen, both);
+    assert_eq!(store.run(run).await.unwrap().unwrap().state.chosen, both);
+    // A refused move writes nothing.
+    let stale = store
+        .move_to(run, &path(&["welcome"]), "x", &path(&["welcome", "x"]), Some(&[]))
+        .await
+        .unwrap();
+    assert_eq!(stale, None);
+    assert_eq!(store.current("welcome").await.unwrap().chosen, both);
+    // A new run starts with none.
+    assert!(store.new_run("welcome").await.unwrap().chosen.is_empty());
 }

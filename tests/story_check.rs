@@ -134,7 +134,7 @@ fn unknown_fields_name_the_closest_known_one() {
             "nothing close lists the fields",
             good_with("title = \"B\"", "title = \"B\"\ncolour = \"c\""),
             &[
-                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `alt`, `join`, `next`, `decision`",
+                "13:1: error: unknown field `colour`; the fields here are `title`, `body`, `notes`, `image`, `alt`, `join`, `next`, `decision`, `minutes`",
             ],
         ),
         case(
@@ -796,7 +796,8 @@ fn check_prints_the_summary_and_exits_0_for_a_valid_story() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "{}: ok: 3 slides, 1 decision, 2 endings, 2 paths from start to an ending, the longest 2 slides\n",
+            "{0}: ok: 3 slides, 1 decision, 2 endings, 2 paths from start to an ending, the longest 2 slides\n\
+             {0}: time: shortest path 2 min, longest path 2 min, no duration set\n",
             good.display()
         )
     );
@@ -1113,5 +1114,178 @@ fn a_missing_slide_image_file_is_reported_at_its_line() {
     assert!(
         problems[0].contains(":15:9: error: `image` file `talk-slides/09.png` cannot be read"),
         "{problems:#?}"
+    );
+}
+
+#[test]
+fn decision_rules_are_checked() {
+    run(&[
+        case(
+            "min_votes 0",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nmin_votes = 0"),
+            &[
+                "7:13: error: `min_votes` must be a whole number of votes from 1 to 1000000, not `0`; leave it out for no minimum",
+            ],
+        ),
+        case(
+            "min_votes huge",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nmin_votes = 99999999999"),
+            &[
+                "7:13: error: `min_votes` must be a whole number of votes from 1 to 1000000, not `99999999999`; leave it out for no minimum",
+            ],
+        ),
+        case(
+            "min_votes a string",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\nmin_votes = \"5\""),
+            &[
+                "7:13: error: `min_votes` must be a whole number of votes from 1 to 1000000, not `\"5\"`; leave it out for no minimum",
+            ],
+        ),
+        case(
+            "a tie rule misspelt",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\ntie = \"frist\""),
+            &["7:7: error: `tie` must be `presenter`, `first` or `random`, not `frist`; did you mean `first`?"],
+        ),
+        case(
+            "a tie rule unknown",
+            good_with("prompt = \"Which?\"", "prompt = \"Which?\"\ntie = \"coin\""),
+            &["7:7: error: `tie` must be `presenter`, `first` or `random`, not `coin`"],
+        ),
+        case(
+            "story-wide rules wrong",
+            good_with(
+                "start = \"a\"",
+                "start = \"a\"\n[settings]\nmin_votes = -3\ntie = \"randon\"",
+            ),
+            &[
+                "4:13: error: `min_votes` must be a whole number of votes from 1 to 1000000, not `-3`; leave it out for no minimum",
+                "5:7: error: `tie` must be `presenter`, `first` or `random`, not `randon`; did you mean `random`?",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn decision_rules_are_read_with_the_story_wide_defaults() {
+    let text = good_with(
+        "start = \"a\"",
+        "start = \"a\"\n[settings]\nmin_votes = 5\ntie = \"random\"",
+    )
+    .replace("prompt = \"Which?\"", "prompt = \"Which?\"\ntie = \"first\"");
+    let story = Story::parse("t.toml", &text).expect("valid").story;
+    let d = story.decision("a").expect("decision");
+    let rules = story.rules_of(d);
+    assert_eq!(rules.min_votes, Some(5));
+    assert_eq!(rules.tie, Some(cyoa::story::Tie::First));
+    let plain = Story::parse("t.toml", GOOD).expect("valid").story;
+    let rules = plain.rules_of(plain.decision("a").expect("decision"));
+    assert_eq!((rules.min_votes, rules.tie), (None, None));
+}
+
+#[test]
+fn minutes_and_duration_are_checked() {
+    let bad_minutes: &[(&str, &str)] = &[
+        ("0", "`0`"),
+        ("-2", "`-2`"),
+        ("nan", "`nan`"),
+        ("inf", "`inf`"),
+        ("181", "`181`"),
+        ("\"5\"", "`\"5\"`"),
+    ];
+    for (value, shown) in bad_minutes {
+        let text = good_with("title = \"B\"", &format!("title = \"B\"\nminutes = {value}"));
+        assert_eq!(
+            problems(&text),
+            [format!(
+                "13:11: error: `minutes` must be a number of minutes above 0 and at most 180, like `minutes = 2` or `minutes = 1.5`, not {shown}"
+            )],
+            "minutes = {value}"
+        );
+    }
+    for (value, shown) in [("0", "`0`"), ("-nan", "`-nan`"), ("1441", "`1441`"), ("true", "`true`")] {
+        let text = good_with(
+            "start = \"a\"",
+            &format!("start = \"a\"\n[settings]\nduration = {value}"),
+        );
+        assert_eq!(
+            problems(&text),
+            [format!(
+                "4:12: error: `duration` must be a number of minutes above 0 and at most 1440, like `duration = 2` or `duration = 1.5`, not {shown}"
+            )],
+            "duration = {value}"
+        );
+    }
+}
+
+/// GOOD with minutes: a (2) then b (10) or c (1.5), and a duration.
+fn timed(duration: &str) -> String {
+    good_with(
+        "start = \"a\"",
+        &format!("start = \"a\"\n[settings]\nduration = {duration}"),
+    )
+    .replace("title = \"A\"", "title = \"A\"\nminutes = 2")
+    .replace("title = \"B\"", "title = \"B\"\nminutes = 10")
+    .replace("title = \"C\"", "title = \"C\"\nminutes = 1.5")
+}
+
+#[test]
+fn the_time_budget_gives_the_shortest_and_longest_path() {
+    let story = Story::parse("t.toml", &timed("45")).expect("valid").story;
+    let timing = story.timing();
+    assert_eq!(
+        timing.to_string(),
+        "shortest path 3.5 min, longest path 12 min, duration 45 min"
+    );
+    let rest = story.rest();
+    let b = rest.from(&story, "b").expect("b ends");
+    assert_eq!((b.shortest, b.longest), (10.0, 10.0));
+    // A slide without minutes counts one minute.
+    let plain = Story::parse("t.toml", GOOD).expect("valid").story;
+    assert_eq!(
+        plain.timing().to_string(),
+        "shortest path 2 min, longest path 2 min, no duration set"
+    );
+}
+
+#[test]
+fn a_longest_path_over_the_duration_is_a_warning_at_the_duration() {
+    assert_eq!(problems(&timed("12")), Vec::<String>::new());
+    assert_eq!(
+        problems(&timed("11.5")),
+        [
+            "4:12: warning: the longest path through the talk takes 12 min, over its `duration` of 11.5 min \
+          (the shortest path takes 3.5 min); shorten some slides' `minutes`, or plan which choices to steer away from"
+        ]
+    );
+    assert_eq!(
+        problems(&timed("3")),
+        [
+            "4:12: warning: the longest path through the talk takes 12 min, over its `duration` of 3 min \
+          (even the shortest path takes); shorten some slides' `minutes`, or plan which choices to steer away from"
+        ]
+    );
+}
+
+#[test]
+fn check_prints_the_path_durations_and_warns_over_the_duration() {
+    let dir = TempDir::new("timed");
+    let file = dir.file("timed.toml", timed("10"));
+    let out = cyoa_check(&[&file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "{}: time: shortest path 3.5 min, longest path 12 min, duration 10 min\n",
+            file.display()
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "{}:4:12: warning: the longest path through the talk takes 12 min",
+            file.display()
+        )),
+        "{}",
+        text(&out.stderr)
     );
 }

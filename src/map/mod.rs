@@ -145,8 +145,22 @@ fn clip(text: &str, max: usize) -> String {
 /// A point of the drawing: x, y.
 type Point = (f64, f64);
 
-/// The lines a group's box shows.
+/// The lines a group's box shows: its titles, then the minutes its
+/// slides take.
 fn box_lines(story: &Story, group: &Group, tr: &Language) -> Vec<String> {
+    let mut lines = title_lines(story, group, tr);
+    let minutes: f64 = group
+        .slides
+        .iter()
+        .filter_map(|id| story.slide(id))
+        .map(Story::minutes_of)
+        .sum();
+    lines.push(tr.f("map.minutes", &[("n", &crate::story::budget::format_minutes(minutes))]));
+    lines
+}
+
+/// The titles a group's box shows.
+fn title_lines(story: &Story, group: &Group, tr: &Language) -> Vec<String> {
     let title = |id: &str| clip(story.slide(id).map_or(id, |s| s.title.as_str()), MAX_TITLE);
     match group.slides.as_slice() {
         [] => Vec::new(),
@@ -421,9 +435,13 @@ pub fn render(story: &Story, options: MapOptions<'_>) -> String {
         );
         for (k, line) in lines[g].iter().enumerate() {
             let more = k == 1 && group.slides.len() > 2;
-            let (fill, style) = if more {
+            // The last line is the box's minutes.
+            let minutes = k + 1 == lines[g].len();
+            let (fill, style) = if minutes {
+                (MUTED, r#" class="minutes" font-size="11""#)
+            } else if more {
                 (MUTED, r#" font-style="italic" font-size="12""#)
-            } else if k + 1 == lines[g].len() && class.contains("decision") {
+            } else if k + 2 == lines[g].len() && class.contains("decision") {
                 (INK, r#" font-weight="700""#)
             } else {
                 (INK, "")

@@ -369,6 +369,7 @@ mod tests {
                 })
                 .collect(),
             results: None,
+            rules: Default::default(),
         }
     }
 

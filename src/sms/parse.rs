@@ -103,6 +103,7 @@ mod tests {
                 choice("sleep-in", "Sleep in", &["b", "1"]),
             ],
             results: None,
+            rules: Default::default(),
         }
     }
 

@@ -143,6 +143,7 @@ mod tests {
                 })
                 .collect(),
             results: None,
+            rules: Default::default(),
         }
     }
 

@@ -26,20 +26,23 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::memory::Saved;
 use super::{
-    Audit, Cast, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
-    Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Chosen, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState,
+    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// The schema this cyoa writes (`PRAGMA user_version`). A file of an
 /// older schema is migrated at start; a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Each schema step, from version n - 1 to n at index n - 1.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // 1: runs, their closed decisions, the voter records, delivery marks.
     include_str!("schema/1.sql"),
     // 2: run labels; the outbound SMS queue.
     include_str!("schema/2.sql"),
+    // 3: how each run went on from its decisions (by the vote or the
+    // presenter), as JSON; NULL in the runs of an older file.
+    include_str!("schema/3.sql"),
 ];
 
 /// The most changes one commit takes; more wait for the next.
@@ -265,13 +268,19 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
     let bad = |e: rusqlite::Error| refuse(path, format!("cannot read it: {e}"));
     let mut runs: Vec<Saved> = Vec::new();
     let mut stmt = conn
-        .prepare("SELECT run, slide, path, open, results, explore, started, label FROM runs ORDER BY run")
+        .prepare("SELECT run, slide, path, open, results, explore, started, label, chosen FROM runs ORDER BY run")
         .map_err(bad)?;
     let mut rows = stmt.query([]).map_err(bad)?;
     while let Some(r) = rows.next().map_err(bad)? {
         let run: i64 = r.get(0).map_err(bad)?;
         let path_json: String = r.get(2).map_err(bad)?;
         let started: Option<i64> = r.get(6).map_err(bad)?;
+        let chosen: Option<String> = r.get(8).map_err(bad)?;
+        let chosen = match chosen {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| refuse(path, format!("is damaged: the choices of run {run}: {e}")))?,
+            None => Vec::new(),
+        };
         if run != runs.len() as i64 + 1 {
             return Err(refuse(
                 path,
@@ -291,6 +300,7 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
                 },
                 started: started.map(|s| s.max(0) as u64),
                 label: r.get(7).map_err(bad)?,
+                chosen,
             },
             closed: Vec::new(),
             ballots: Vec::new(),
@@ -373,11 +383,12 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
     match row {
         Row::Run(s) => {
             let path = serde_json::to_string(&s.path).unwrap_or_else(|_| "[]".into());
+            let chosen = serde_json::to_string(&s.chosen).unwrap_or_else(|_| "[]".into());
             tx.prepare_cached(
-                "INSERT INTO runs (run, slide, path, open, results, explore, started, label)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO runs (run, slide, path, open, results, explore, started, label, chosen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (run) DO UPDATE SET slide = ?2, path = ?3, open = ?4, results = ?5,
-                   explore = ?6, started = ?7, label = ?8",
+                   explore = ?6, started = ?7, label = ?8, chosen = ?9",
             )?
             .execute(params![
                 s.run as i64,
@@ -387,7 +398,8 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 s.published.results,
                 s.published.explore,
                 s.started.map(|t| t as i64),
-                s.label
+                s.label,
+                chosen
             ])?;
         }
         Row::Closed(run, closed) => {
@@ -693,8 +705,9 @@ impl EmbeddedStore {
         from: &[String],
         slide: &str,
         path: &[String],
+        chosen: Option<&[Chosen]>,
     ) -> Result<Option<RunState>> {
-        self.change(self.mem.move_to(run, from, slide, path), |_, s| {
+        self.change(self.mem.move_to(run, from, slide, path, chosen), |_, s| {
             s.iter().flat_map(Self::state_row).collect()
         })
         .await

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Cast, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, StoreError,
-    Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Chosen, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState,
+    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// Votes and runs held in this process.
@@ -140,6 +140,7 @@ impl Inner {
             published: Published::default(),
             started: Some(now_ms()),
             label: None,
+            chosen: Vec::new(),
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -234,6 +235,7 @@ impl MemoryStore {
         from: &[String],
         slide: &str,
         path: &[String],
+        chosen: Option<&[Chosen]>,
     ) -> Result<Option<RunState>> {
         let mut inner = self.lock();
         let r = inner.current_mut(run)?;
@@ -242,6 +244,9 @@ impl MemoryStore {
         }
         r.state.slide = slide.to_string();
         r.state.path = path.to_vec();
+        if let Some(chosen) = chosen {
+            r.state.chosen = chosen.to_vec();
+        }
         Ok(Some(r.state.clone()))
     }
 

@@ -80,6 +80,58 @@ pub struct RunState {
     /// any ([`VoteStore::set_label`]).
     #[serde(default)]
     pub label: Option<String>,
+    /// How the run went on from each decision it left by Next or by a
+    /// choice's number (the last time, for a decision passed twice), in
+    /// the order they were left. Empty in a run recorded before cyoa kept
+    /// it, and in the exports of such a run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chosen: Vec<Chosen>,
+}
+
+/// Which choice a run followed out of a decision, and who chose it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chosen {
+    /// The decision (slide) id.
+    pub decision: String,
+    /// The choice followed.
+    pub choice: String,
+    /// Who chose it.
+    pub by: ChosenBy,
+}
+
+/// Who chose the way on from a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChosenBy {
+    /// The vote: one choice had the most votes, and enough of them.
+    Vote,
+    /// The presenter, by a choice's number (key or console button): over
+    /// the vote, in a tie, or with too few votes.
+    Presenter,
+    /// A tie, settled by the decision's `tie = "first"` rule.
+    First,
+    /// A tie, settled by the decision's `tie = "random"` rule.
+    Random,
+}
+
+impl ChosenBy {
+    /// `vote`, `presenter`, `first` or `random`: as in the exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChosenBy::Vote => "vote",
+            ChosenBy::Presenter => "presenter",
+            ChosenBy::First => "first",
+            ChosenBy::Random => "random",
+        }
+    }
+}
+
+/// `chosen` with the entry for `next.decision` replaced by `next` (moved to
+/// the end): what a run records when it leaves a decision.
+pub fn with_chosen(chosen: &[Chosen], next: Chosen) -> Vec<Chosen> {
+    let mut out: Vec<Chosen> = chosen.iter().filter(|c| c.decision != next.decision).cloned().collect();
+    out.push(next);
+    out
 }
 
 /// What of a run the audience may see besides the live talk: both start
@@ -303,9 +355,17 @@ impl VoteStore {
     /// Like [`Self::show`], but only if the run's path is still `from` (as
     /// the caller read it): a compare-and-set, so presenter commands on two
     /// instances cannot interleave. `None`: the path changed meanwhile and
-    /// nothing was written.
-    pub async fn move_to(&self, run: RunId, from: &[String], slide: &str, path: &[String]) -> Result<Option<RunState>> {
-        delegate!(self.move_to(run, from, slide, path))
+    /// nothing was written. `chosen`, when given, replaces the run's
+    /// [`RunState::chosen`] in the same step.
+    pub async fn move_to(
+        &self,
+        run: RunId,
+        from: &[String],
+        slide: &str,
+        path: &[String],
+        chosen: Option<&[Chosen]>,
+    ) -> Result<Option<RunState>> {
+        delegate!(self.move_to(run, from, slide, path, chosen))
     }
     /// Opens the vote on `decision`. Refused if another vote is open;
     /// opening the open one again changes nothing. A closed decision may be

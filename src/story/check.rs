@@ -89,49 +89,64 @@ impl Graph {
         ok
     }
 
-    /// Distinct paths from `start` to an ending, and the number of slides on
-    /// the longest one, over the graph with loops cut.
-    fn paths_and_longest(&self, start: usize) -> (u64, usize) {
+    /// Walks the slides depth-first from each root in turn (skipping those
+    /// already seen) and calls `finish(v, done)` once all of `v`'s links
+    /// are explored, its successors first: `done(w)` is false for a link
+    /// that leads back into the walk (a loop), which is cut.
+    pub fn post_order(
+        &self,
+        roots: impl IntoIterator<Item = usize>,
+        mut finish: impl FnMut(usize, &dyn Fn(usize) -> bool),
+    ) {
         const NEW: u8 = 0;
         const OPEN: u8 = 1;
         const DONE: u8 = 2;
-        let n = self.succ.len();
-        let mut state = vec![NEW; n];
-        let mut paths = vec![0u64; n];
-        let mut longest = vec![0usize; n];
-        // (slide, index of its next link to look at)
-        let mut stack = vec![(start, 0usize)];
-        state[start] = OPEN;
-        while let Some(top) = stack.last_mut() {
-            let (v, i) = *top;
-            if let Some(&w) = self.succ[v].get(i) {
-                top.1 += 1;
-                if state[w] == NEW {
-                    state[w] = OPEN;
-                    stack.push((w, 0));
-                }
+        let mut state = vec![NEW; self.succ.len()];
+        for root in roots {
+            if state[root] != NEW {
                 continue;
             }
-            // All of v's links are explored; the ones still OPEN lead back to
-            // an ancestor (a loop) and are left out.
-            stack.pop();
-            state[v] = DONE;
+            state[root] = OPEN;
+            // (slide, index of its next link to look at)
+            let mut stack = vec![(root, 0usize)];
+            while let Some(top) = stack.last_mut() {
+                let (v, i) = *top;
+                if let Some(&w) = self.succ[v].get(i) {
+                    top.1 += 1;
+                    if state[w] == NEW {
+                        state[w] = OPEN;
+                        stack.push((w, 0));
+                    }
+                    continue;
+                }
+                stack.pop();
+                state[v] = DONE;
+                finish(v, &|w| state[w] == DONE);
+            }
+        }
+    }
+
+    /// Distinct paths from `start` to an ending, and the number of slides on
+    /// the longest one, over the graph with loops cut.
+    fn paths_and_longest(&self, start: usize) -> (u64, usize) {
+        let n = self.succ.len();
+        let mut paths = vec![0u64; n];
+        let mut longest = vec![0usize; n];
+        self.post_order([start], |v, done| {
             if self.succ[v].is_empty() {
                 paths[v] = u64::from(self.may_end[v]);
                 longest[v] = usize::from(self.may_end[v]);
             } else {
                 let mut p = 0u64;
                 let mut l = 0usize;
-                for &w in &self.succ[v] {
-                    if state[w] == DONE {
-                        p = p.saturating_add(paths[w]);
-                        l = l.max(longest[w]);
-                    }
+                for &w in self.succ[v].iter().filter(|&&w| done(w)) {
+                    p = p.saturating_add(paths[w]);
+                    l = l.max(longest[w]);
                 }
                 paths[v] = p;
                 longest[v] = if l > 0 { l + 1 } else { 0 };
             }
-        }
+        });
         (paths[start], longest[start])
     }
 }

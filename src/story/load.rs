@@ -37,7 +37,9 @@ pub const DEFAULT_PRESENCE_GRACE: u64 = 10;
 const MAX_SYNTAX_ERRORS: usize = 50;
 
 const STORY_FIELDS: [&str; 4] = ["title", "start", "settings", "slides"];
-const SLIDE_FIELDS: [&str; 8] = ["title", "body", "notes", "image", "alt", "join", "next", "decision"];
+const SLIDE_FIELDS: [&str; 9] = [
+    "title", "body", "notes", "image", "alt", "join", "next", "decision", "minutes",
+];
 
 pub(super) type Key<'i> = Spanned<DeString<'i>>;
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -153,6 +155,7 @@ impl<'p> Reader<'p> {
         let [title, start, settings, slides_field] = self.fields(root.get_ref(), &STORY_FIELDS);
         let title = self.required_text_field("title", title, 0, "the talk's title, `title = \"...\"`");
         let start = self.required_str("start", start, 0, "the id of the first slide, `start = \"welcome\"`");
+        let settings_value = settings.map(|(_, v)| v);
         let settings = match settings {
             Some((_, v)) => self.settings(v),
             None => default_settings(),
@@ -200,6 +203,9 @@ impl<'p> Reader<'p> {
         let start = start.map_or("", |(s, _)| s).to_string();
         let story = Story::new(title, start, settings, slides);
         self.links(&story, &places);
+        if !self.p.has_errors() {
+            self.budget(&story, settings_value);
+        }
         // Whether each slide fits the screen matters once the story runs.
         if !self.p.has_errors() {
             for (slide, &at) in story.slides.iter().zip(&places.body) {
@@ -290,6 +296,7 @@ impl<'p> Reader<'p> {
             alt: String::new(),
             image_file: None,
             join: false,
+            minutes: None,
             then: Then::Ending,
         };
         let (mut next_at, mut goto_at) = (None, Vec::new());
@@ -305,7 +312,7 @@ impl<'p> Reader<'p> {
             }
         };
         if let Some(table) = table {
-            let [title, body, notes, image, alt, join, next, decision] = self.fields(table, &SLIDE_FIELDS);
+            let [title, body, notes, image, alt, join, next, decision, minutes] = self.fields(table, &SLIDE_FIELDS);
             slide.title = self
                 .required_text_field("title", title, at, "the slide's heading, `title = \"...\"`")
                 .unwrap_or_default()
@@ -327,6 +334,7 @@ impl<'p> Reader<'p> {
                     ),
                 }
             }
+            slide.minutes = self.minutes_field("minutes", minutes, super::budget::MAX_SLIDE_MINUTES);
             let next_str = self.str_field("next", next);
             let decision = decision.and_then(|(_, v)| self.decision(id, v, &mut goto_at));
             slide.then = match (next_str, decision) {

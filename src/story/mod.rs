@@ -10,6 +10,7 @@
 //! holds the one normal form SMS text is matched in, and `markdown` renders
 //! slide bodies.
 
+pub mod budget;
 mod check;
 mod decision;
 mod diag;
@@ -17,6 +18,7 @@ mod fields;
 pub mod fit;
 mod load;
 mod markdown;
+mod rules;
 mod settings;
 mod sms;
 mod split;
@@ -30,6 +32,7 @@ pub use check::Summary;
 pub use diag::{Diagnostic, Loaded, Severity};
 pub use load::{DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES};
 pub use markdown::render as render_markdown;
+pub use rules::{MAX_MIN_VOTES, Tie};
 pub use settings::MAX_SLIDE_IMAGE_BYTES;
 pub use sms::normalise;
 
@@ -74,6 +77,34 @@ pub struct Settings {
     /// Whether joining needs the room code shown on the presenter's join
     /// panel (`cyoa serve --room-code` turns it on too).
     pub room_code: bool,
+    /// The decision rules of every decision that sets none of its own.
+    pub rules: Rules,
+    /// How long the talk may take, in minutes (`duration`): `cyoa check`
+    /// warns when its longest path takes longer, and the console counts
+    /// the time left against it.
+    pub duration: Option<f64>,
+}
+
+/// What makes a closed vote the way on when the presenter presses Next;
+/// each field unset follows the story's `[settings]`, then the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// The fewest votes for Next to follow the vote (`min_votes`); below
+    /// it the presenter follows a choice by its number. `None`: no minimum.
+    pub min_votes: Option<u64>,
+    /// What Next does on a tie (`tie`); `None`: the default,
+    /// [`Tie::Presenter`].
+    pub tie: Option<Tie>,
+}
+
+impl Rules {
+    /// These rules, with `defaults` where they set nothing.
+    pub fn or(self, defaults: Rules) -> Rules {
+        Rules {
+            min_votes: self.min_votes.or(defaults.min_votes),
+            tie: self.tie.or(defaults.tie),
+        }
+    }
 }
 
 /// Whether the room sees a decision's counts while its vote is open.
@@ -177,6 +208,9 @@ pub struct Slide {
     /// A join slide (`join = true`): the presenter view shows the QR code
     /// of the audience URL large, with the URL and the SMS number.
     pub join: bool,
+    /// How many minutes the slide takes (`minutes`); `None` counts
+    /// [`budget::DEFAULT_SLIDE_MINUTES`].
+    pub minutes: Option<f64>,
     /// Where the talk goes after this slide.
     pub then: Then,
 }
@@ -219,6 +253,8 @@ pub struct Decision {
     pub choices: Vec<Choice>,
     /// Overrides the story's `results` for this decision.
     pub results: Option<Results>,
+    /// Its own `min_votes` and `tie`, as written (see [`Story::rules_of`]).
+    pub rules: Rules,
 }
 
 /// One answer of a decision.
@@ -287,6 +323,11 @@ impl Story {
     /// else the story's.
     pub fn results_of(&self, decision: &Decision) -> Results {
         decision.results.unwrap_or(self.settings.results)
+    }
+
+    /// The rules `decision` votes by: its own, else the story's.
+    pub fn rules_of(&self, decision: &Decision) -> Rules {
+        decision.rules.or(self.settings.rules)
     }
 
     /// Every decision, in file order.

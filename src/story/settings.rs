@@ -23,6 +23,9 @@ const SETTINGS_FIELDS: &[&str] = &[
     "results",
     "language",
     "room_code",
+    "min_votes",
+    "tie",
+    "duration",
 ];
 const SMS_FIELDS: &[&str] = &["replies", "confirm", "help", "closed"];
 const THEME_FIELDS: &[&str] = &["mode", "accent", "background", "text", "logo", "css"];
@@ -103,6 +106,12 @@ impl Reader<'_> {
         if let Some(results) = self.results(table) {
             settings.results = results;
         }
+        settings.rules = super::Rules {
+            min_votes: self.min_votes_field(table.get_key_value("min_votes")),
+            tie: self.tie_field(table.get_key_value("tie")),
+        };
+        settings.duration =
+            self.minutes_field("duration", table.get_key_value("duration"), super::budget::MAX_DURATION);
         if let Some(on) = self.bool_field("room_code", table.get_key_value("room_code")) {
             settings.room_code = on;
         }
@@ -248,6 +257,8 @@ pub(super) fn default_settings() -> Settings {
         language: None,
         results: Results::Live,
         room_code: false,
+        rules: super::Rules::default(),
+        duration: None,
     }
 }
 

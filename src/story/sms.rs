@@ -133,6 +133,7 @@ mod tests {
                 choice("k8s", "Kubernetes!", &[]),
             ],
             results: None,
+            rules: Default::default(),
         }
     }
 

@@ -7,10 +7,13 @@ use std::sync::atomic::Ordering;
 
 use super::Talk;
 use super::error::Error;
+use super::rules::{self, Way};
 use super::view::{StateView, Status, current_record, decision_in_run};
 use crate::sms::{Ballots, TextVote};
-use crate::store::{Delivery, Publication, RunId, RunState, StoreError, VoteKind, Voter};
-use crate::story::Then;
+use crate::store::{
+    Chosen, Delivery, Publication, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, Voter, with_chosen,
+};
+use crate::story::{Decision, Then};
 
 /// One presenter command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
             let mut path = state.path.clone();
             path.pop();
             let slide = path.last().cloned().unwrap_or_else(|| talk.story().start.clone());
-            show(talk, &state, &slide, path).await?;
+            show(talk, &state, &slide, path, None).await?;
         }
         Action::Goto(slide) => {
             if talk.story().slide(&slide).is_none() {
@@ -57,7 +60,7 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
                 ));
             }
             let path = with(&state.path, &slide);
-            show(talk, &state, &slide, path).await?;
+            show(talk, &state, &slide, path, None).await?;
         }
         Action::Open => {
             let story = talk.story();
@@ -100,6 +103,8 @@ fn with(path: &[String], slide: &str) -> Vec<String> {
 }
 
 /// Moves to `slide`; leaving a slide whose vote is open closes the vote.
+/// `chosen`, when given, is how the run went on from its decisions, the
+/// decision being left included, written with the move.
 ///
 /// `state` is what this command read. Another instance's presenter screen
 /// may have moved the run since (the `control` lock serialises commands in
@@ -107,13 +112,19 @@ fn with(path: &[String], slide: &str) -> Vec<String> {
 /// if the path changed, nothing moves and the presenter is told to look
 /// again. Closing first is safe either way: closing the open vote is what
 /// any move away from its slide does, and closing twice changes nothing.
-async fn show(talk: &Talk, state: &RunState, slide: &str, path: Vec<String>) -> Result<(), Error> {
+async fn show(
+    talk: &Talk,
+    state: &RunState,
+    slide: &str,
+    path: Vec<String>,
+    chosen: Option<&[Chosen]>,
+) -> Result<(), Error> {
     if let Some(open) = &state.open {
         if open != slide {
             talk.store.close(state.run, open).await?;
         }
     }
-    match talk.store.move_to(state.run, &state.path, slide, &path).await? {
+    match talk.store.move_to(state.run, &state.path, slide, &path, chosen).await? {
         Some(_) => Ok(()),
         None => Err(Error::conflict(
             "moved",
@@ -131,7 +142,7 @@ async fn next(talk: &Talk, state: &RunState) -> Result<(), Error> {
         ));
     };
     match &slide.then {
-        Then::Next(to) => show(talk, state, to, with(&state.path, to)).await,
+        Then::Next(to) => show(talk, state, to, with(&state.path, to), None).await,
         Then::Ending => Err(Error::conflict(
             "end_of_story",
             "This is an ending: go back, or start a new run.",
@@ -139,20 +150,56 @@ async fn next(talk: &Talk, state: &RunState) -> Result<(), Error> {
         Then::Decision(decision) => {
             let record = current_record(talk).await?;
             let view = decision_in_run(talk, &record, decision).await?;
-            match (view.status, &view.winner, &view.tie) {
-                (Status::Pending, ..) => Err(no_winner("The vote has not been opened: open it (O) first.")),
-                (Status::Open, ..) => Err(no_winner("The vote is still open: close it (C) first.")),
-                (Status::Closed, Some(winner), _) => match decision.choice(winner) {
-                    Some(choice) => show(talk, state, &choice.goto, with(&state.path, &choice.goto)).await,
-                    None => Err(no_winner(
-                        "The winner is not a choice of this story: follow one by its number.",
-                    )),
-                },
-                (Status::Closed, None, Some(_)) => Err(no_winner("It is a tie: follow a choice by its number.")),
-                (Status::Closed, None, None) => Err(no_winner("Nobody voted: follow a choice by its number.")),
+            match view.status {
+                Status::Pending => Err(no_winner("The vote has not been opened: open it (O) first.")),
+                Status::Open => Err(no_winner("The vote is still open: close it (C) first.")),
+                Status::Closed => {
+                    let tally = closed_tally(&record, &decision.id);
+                    let seed = rules::seed(state.run, state.started, &decision.id);
+                    match rules::way_on(decision, story.rules_of(decision), &tally, seed) {
+                        Way::Follow { choice, by } => go_on(talk, state, decision, &choice, by).await,
+                        Way::TooFew { total, needed } => Err(no_winner(format!(
+                            "Not enough votes: {total} of the {needed} needed. Follow a choice by its number."
+                        ))),
+                        Way::Tie => Err(no_winner("It is a tie: follow a choice by its number.")),
+                        Way::Nobody => Err(no_winner("Nobody voted: follow a choice by its number.")),
+                    }
+                }
             }
         }
     }
+}
+
+/// The frozen tally of `decision` in `record` (empty if it never closed).
+fn closed_tally(record: &RunRecord, decision: &str) -> Tally {
+    record
+        .closed
+        .iter()
+        .find(|c| c.decision == decision)
+        .map(|c| c.tally.clone())
+        .unwrap_or_default()
+}
+
+/// Goes on from `decision` along `choice`, recording who chose it.
+async fn go_on(
+    talk: &Talk,
+    state: &RunState,
+    decision: &Decision,
+    choice: &str,
+    by: crate::store::ChosenBy,
+) -> Result<(), Error> {
+    let Some(c) = decision.choice(choice) else {
+        return Err(unknown_choice(choice));
+    };
+    let chosen = with_chosen(
+        &state.chosen,
+        Chosen {
+            decision: decision.id.clone(),
+            choice: c.id.clone(),
+            by,
+        },
+    );
+    show(talk, state, &c.goto, with(&state.path, &c.goto), Some(&chosen)).await
 }
 
 async fn follow(talk: &Talk, state: &RunState, choice: &str) -> Result<(), Error> {
@@ -166,8 +213,10 @@ async fn follow(talk: &Talk, state: &RunState, choice: &str) -> Result<(), Error
     if state.open.as_deref() == Some(decision.id.as_str()) {
         talk.store.close(state.run, &decision.id).await?;
     }
-    let fresh = talk.store.current(&talk.story().start).await?;
-    show(talk, &fresh, &choice.goto, with(&fresh.path, &choice.goto)).await
+    let record = current_record(talk).await?;
+    let tally = closed_tally(&record, &decision.id);
+    let by = rules::follow_by(decision, story.rules_of(decision), &tally, &choice.id);
+    go_on(talk, &record.state, decision, &choice.id, by).await
 }
 
 fn unknown_choice(choice: &str) -> Error {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod presence;
 pub mod push;
 pub mod reload;
+pub mod rules;
 pub mod view;
 
 use std::ops::Deref;

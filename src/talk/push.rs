@@ -513,6 +513,7 @@ mod tests {
                 winner: None,
                 tie: None,
                 hidden: false,
+                min_votes: None,
             };
             view_of_run_1("d", Some(decision))
         };

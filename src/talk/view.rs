@@ -128,6 +128,11 @@ pub struct DecisionView {
     /// the JSON when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hidden: bool,
+    /// The fewest votes for Next to follow the vote (the decision's
+    /// `min_votes`); below it the presenter view says "not enough votes".
+    /// Left out of the JSON when the decision has no minimum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_votes: Option<u64>,
 }
 
 /// One choice with its votes.
@@ -187,6 +192,7 @@ impl DecisionView {
             winner,
             tie,
             hidden: false,
+            min_votes: None,
         }
     }
 
@@ -213,19 +219,23 @@ impl DecisionView {
 
 /// The decision's view in a run record: open, closed (frozen tally), or pending.
 pub async fn decision_in_run(talk: &Talk, record: &RunRecord, decision: &Decision) -> Result<DecisionView, StoreError> {
+    let min_votes = talk.story().rules_of(decision).min_votes;
     if record.state.open.as_deref() == Some(decision.id.as_str()) {
         let tally = talk.store.tally(record.state.run, &decision.id).await?;
-        let view = DecisionView::new(decision, Status::Open, &tally);
+        let mut view = DecisionView::new(decision, Status::Open, &tally);
+        view.min_votes = min_votes;
         // Hidden results never leave the server while the vote is open.
         return Ok(match talk.story().results_of(decision) {
             Results::Hidden => view.without_counts(),
             Results::Live => view,
         });
     }
-    match record.closed.iter().find(|c| c.decision == decision.id) {
-        Some(closed) => Ok(DecisionView::new(decision, Status::Closed, &closed.tally)),
-        None => Ok(DecisionView::new(decision, Status::Pending, &Tally::default())),
-    }
+    let mut view = match record.closed.iter().find(|c| c.decision == decision.id) {
+        Some(closed) => DecisionView::new(decision, Status::Closed, &closed.tally),
+        None => DecisionView::new(decision, Status::Pending, &Tally::default()),
+    };
+    view.min_votes = min_votes;
+    Ok(view)
 }
 
 /// The current run's record (creating run 1 on first use).
@@ -298,11 +308,12 @@ impl StateView {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::story::Choice;
 
-    fn decision(ids: &[&str]) -> Decision {
+    /// A decision `d` with these choice ids, for the talk's unit tests.
+    pub(crate) fn decision(ids: &[&str]) -> Decision {
         Decision {
             id: "d".into(),
             prompt: "?".into(),
@@ -316,10 +327,12 @@ mod tests {
                 })
                 .collect(),
             results: None,
+            rules: Default::default(),
         }
     }
 
-    fn tally(pairs: &[(&str, u64)]) -> Tally {
+    /// A tally of these counts, for the talk's unit tests.
+    pub(crate) fn tally(pairs: &[(&str, u64)]) -> Tally {
         Tally(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
     }
 

@@ -1,6 +1,8 @@
 //! The JSON API: `/api/state`, the presenter's commands, run history, and
 //! the health checks. Documented with examples in `docs/api.md`.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,7 +13,7 @@ use super::auth::Presenter;
 use super::error::{ApiError, ApiJson, Error};
 use super::state::AppState;
 use super::voter::VoterCookie;
-use crate::store::{RunId, RunRecord};
+use crate::store::{ChosenBy, RunId, RunRecord};
 use crate::talk::control::{self, Action};
 use crate::talk::view::{DecisionView, StateView, Status};
 
@@ -105,6 +107,11 @@ pub struct RunHistory {
     pub open: Option<String>,
     /// Closed decisions in the order they closed.
     pub decisions: Vec<DecisionView>,
+    /// Who chose the way on from each decision the path went on from:
+    /// `vote`, `presenter` (by a choice's number, over the vote, in a tie
+    /// or with too few votes), or the tie rule `first` or `random`. Empty
+    /// for a run recorded before cyoa kept it.
+    pub chosen: BTreeMap<String, ChosenBy>,
 }
 
 /// The history of `record`; `current` is the current run's number.
@@ -118,7 +125,9 @@ pub fn history(app: &AppState, record: RunRecord, current: RunId) -> RunHistory 
             Some(DecisionView::new(d, Status::Closed, &c.tally))
         })
         .collect();
+    let chosen = crate::talk::rules::chosen_on_path(&story, &record.state);
     RunHistory {
+        chosen,
         run: record.state.run,
         current: record.state.run == current,
         label: record.state.label,

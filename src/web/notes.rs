@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::error::Error;
 use super::pages::PresenterQuery;
 use super::state::AppState;
+use crate::story::budget::{Span, format_minutes};
 use crate::story::{Story, Then, render_markdown};
 use crate::talk::view::{StateView, Status};
 
@@ -41,6 +42,37 @@ struct ConsoleChoice {
     winner: bool,
     /// The title of the slide it leads to.
     leads_to: String,
+    /// How long the rest of the talk takes along it.
+    rest: Option<Budgeted>,
+}
+
+/// The rest of the talk along a choice, for the time budget.
+struct Budgeted {
+    /// "12–18 min" (or "12 min" when every way takes as long).
+    text: String,
+    /// Along the shortest and the longest way, in seconds.
+    shortest: u64,
+    longest: u64,
+    /// Even its shortest way takes longer than the time left (as the page
+    /// was drawn; the page's script keeps it up to date).
+    no_fit: bool,
+}
+
+impl Budgeted {
+    fn new(span: Span, left: Option<i64>) -> Self {
+        let text = if format_minutes(span.shortest) == format_minutes(span.longest) {
+            format!("{} min", format_minutes(span.shortest))
+        } else {
+            format!("{}–{} min", format_minutes(span.shortest), format_minutes(span.longest))
+        };
+        let shortest = (span.shortest * 60.0).round() as u64;
+        Budgeted {
+            text,
+            shortest,
+            longest: (span.longest * 60.0).round() as u64,
+            no_fit: left.is_some_and(|left| i64::try_from(shortest).unwrap_or(i64::MAX) > left),
+        }
+    }
 }
 
 /// What follows the current slide.
@@ -74,6 +106,12 @@ struct ConsolePage {
     /// The server's clock when the page was drawn, ms: the page measures
     /// the elapsed time against it, not against the phone's own clock.
     now: u64,
+    /// The story's `duration` in seconds ("" when it sets none): the page
+    /// counts the time left against it.
+    duration: String,
+    /// The time left as the page was drawn, "m:ss" ("" without a duration
+    /// or a start).
+    time_left: String,
     problems: Vec<String>,
     minting: MintFigures,
 }
@@ -154,6 +192,19 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// `m:ss` (`h:mm:ss` past an hour), with a minus sign once over: as the
+/// console's script writes it.
+fn clock(seconds: i64) -> String {
+    let sign = if seconds < 0 { "−" } else { "" };
+    let s = seconds.unsigned_abs();
+    let (h, m, s) = (s / 3600, s % 3600 / 60, s % 60);
+    if h > 0 {
+        format!("{sign}{h}:{m:02}:{s:02}")
+    } else {
+        format!("{sign}{m}:{s:02}")
+    }
+}
+
 /// `GET /presenter/notes`: the console; `?token=` logs in, as on `/presenter`.
 pub async fn console(
     State(app): State<AppState>,
@@ -174,6 +225,13 @@ pub async fn console(
         Then::Decision(d) => Some(d),
         _ => None,
     });
+    let now = now_ms();
+    // Seconds left of the talk's duration, by the store's start of the run.
+    let left = story.settings.duration.zip(view.started).map(|(duration, started)| {
+        let elapsed = i64::try_from(now.saturating_sub(started) / 1000).unwrap_or(i64::MAX);
+        (duration * 60.0).round() as i64 - elapsed
+    });
+    let rest = story.rest();
     let decision = view
         .decision
         .as_ref()
@@ -206,6 +264,10 @@ pub async fn console(
                     leads_to: story_decision
                         .and_then(|sd| sd.choice(&c.id))
                         .map_or_else(String::new, |choice| title_of(&story, &choice.goto)),
+                    rest: story_decision
+                        .and_then(|sd| sd.choice(&c.id))
+                        .and_then(|choice| rest.from(&story, &choice.goto))
+                        .map(|span| Budgeted::new(span, left)),
                 })
                 .collect(),
         });
@@ -228,7 +290,13 @@ pub async fn console(
         decision,
         upcoming,
         started: view.started.map(|s| s.to_string()).unwrap_or_default(),
-        now: now_ms(),
+        now,
+        duration: story
+            .settings
+            .duration
+            .map(|d| ((d * 60.0).round() as u64).to_string())
+            .unwrap_or_default(),
+        time_left: left.map(clock).unwrap_or_default(),
         problems: app.talk.story_problems(),
         // The rate since the last push; the next push corrects it.
         minting: MintFigures::read(&app, 0.0),

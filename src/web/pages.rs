@@ -40,6 +40,14 @@ struct Panel {
     hidden: bool,
     status_text: String,
     winner_text: String,
+    /// The decision's `min_votes`, if it has one.
+    min_votes: Option<u64>,
+    /// "Not enough votes: 3 of 10", while the vote has fewer than
+    /// `min_votes` (once opened).
+    not_enough: Option<String>,
+    /// The same text with `{total}` and `{needed}` left in, for the
+    /// presenter view's script.
+    not_enough_template: String,
 }
 
 struct PanelChoice {
@@ -166,6 +174,15 @@ impl Panel {
             Status::Closed => ("closed", "page.status_closed"),
         };
         let status_text = tr.t(status_key).to_string();
+        let not_enough = d
+            .min_votes
+            .filter(|&needed| d.status != Status::Pending && d.total < needed)
+            .map(|needed| {
+                tr.f(
+                    "page.not_enough",
+                    &[("total", &d.total.to_string()), ("needed", &needed.to_string())],
+                )
+            });
         Panel {
             id: d.id.clone(),
             prompt: d.prompt.clone(),
@@ -191,6 +208,9 @@ impl Panel {
             hidden: d.hidden,
             status_text,
             winner_text,
+            min_votes: d.min_votes,
+            not_enough,
+            not_enough_template: tr.t("page.not_enough").to_string(),
         }
     }
 }

@@ -24,7 +24,7 @@ use super::state::AppState;
 use super::voter::PageVoter;
 use crate::i18n::Language;
 use crate::map::RunOnMap;
-use crate::store::{Publication, RunId, RunRecord};
+use crate::store::{ChosenBy, Publication, RunId, RunRecord};
 use crate::story::{Results, Story};
 use crate::talk::control::Action;
 use crate::talk::view::{DecisionView, StateView, current_record};
@@ -92,6 +92,8 @@ struct Step {
     title: String,
     /// The label of the choice followed out of this slide, if it is a decision.
     chose: Option<String>,
+    /// Who chose it, when not the vote: "(chosen by the presenter)".
+    chosen_by: Option<String>,
 }
 
 struct ResultChoice {
@@ -110,6 +112,8 @@ struct ResultDecision {
     total_text: String,
     tie: bool,
     choices: Vec<ResultChoice>,
+    /// Who chose the way on, when not the vote: "(chosen by the presenter)".
+    chosen_by: Option<String>,
 }
 
 #[derive(Template)]
@@ -132,6 +136,17 @@ struct ResultsPage {
     compared: Option<super::runs::Comparison>,
 }
 
+/// Who chose the way on from `decision`, in words, when it was not the vote.
+fn chosen_by_text(history: &RunHistory, decision: &str, tr: &Language) -> Option<String> {
+    let key = match history.chosen.get(decision)? {
+        ChosenBy::Vote => return None,
+        ChosenBy::Presenter => "results.by_presenter",
+        ChosenBy::First => "results.by_first",
+        ChosenBy::Random => "results.by_random",
+    };
+    Some(tr.t(key).to_string())
+}
+
 fn result_decisions(story: &Story, history: &RunHistory, tr: &Language) -> Vec<ResultDecision> {
     let followed = followed(story, &history.path);
     history
@@ -143,6 +158,7 @@ fn result_decisions(story: &Story, history: &RunHistory, tr: &Language) -> Vec<R
             outcome: outcome_text(d, tr),
             total_text: tr.f("results.total", &[("total", &d.total.to_string())]),
             tie: d.tie.is_some(),
+            chosen_by: chosen_by_text(history, &d.id, tr),
             choices: d
                 .choices
                 .iter()
@@ -159,7 +175,8 @@ fn result_decisions(story: &Story, history: &RunHistory, tr: &Language) -> Vec<R
         .collect()
 }
 
-fn steps(story: &Story, path: &[String]) -> Vec<Step> {
+fn steps(story: &Story, history: &RunHistory, tr: &Language) -> Vec<Step> {
+    let path = &history.path;
     let followed = followed(story, path);
     path.iter()
         .map(|id| {
@@ -171,6 +188,7 @@ fn steps(story: &Story, path: &[String]) -> Vec<Step> {
             Step {
                 id: id.clone(),
                 title: slide.map_or_else(|| id.clone(), |s| s.title.clone()),
+                chosen_by: chose.as_ref().and_then(|_| chosen_by_text(history, id, tr)),
                 chose,
             }
         })
@@ -207,7 +225,7 @@ pub async fn page(
         let history = api::history(&app, record, run);
         let compared = super::runs::comparison(&app, tr).await?;
         (
-            steps(&story, &history.path),
+            steps(&story, &history, tr),
             result_decisions(&story, &history, tr),
             compared,
         )
@@ -272,6 +290,7 @@ pub fn csv_rows(story: &Story, runs: &[RunHistory]) -> Result<String, csv::Error
         "won",
         "followed",
         "run_label",
+        "chosen_by",
     ])?;
     for history in runs {
         csv_run(&mut out, story, history)?;
@@ -296,6 +315,11 @@ fn csv_run(out: &mut csv::Writer<Vec<u8>>, story: &Story, history: &RunHistory) 
             } else {
                 "no"
             };
+            // Who chose the way on, on the row of the choice followed.
+            let chosen_by = match history.chosen.get(&d.id) {
+                Some(by) if taken == "yes" => by.as_str(),
+                _ => "",
+            };
             out.write_record([
                 history.run.to_string(),
                 spreadsheet_safe(&d.id),
@@ -308,6 +332,7 @@ fn csv_run(out: &mut csv::Writer<Vec<u8>>, story: &Story, history: &RunHistory) 
                 won.to_string(),
                 taken.to_string(),
                 spreadsheet_safe(history.label.as_deref().unwrap_or_default()),
+                chosen_by.to_string(),
             ])?;
         }
     }

@@ -8,6 +8,7 @@
 
 mod app;
 mod axe;
+mod budget;
 mod console;
 mod cross_site;
 mod driver;

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cyoa::store::{EmbeddedStore, SCHEMA_VERSION, VoteKind, Voter};
+use cyoa::store::{Chosen, ChosenBy, EmbeddedStore, SCHEMA_VERSION, VoteKind, Voter};
 
 use crate::server::Server;
 use crate::support::backends::{data_file, embedded_store_at};
@@ -172,4 +172,55 @@ async fn a_file_of_schema_1_is_migrated_and_keeps_its_runs() {
     let again = embedded_store_at(&file, Duration::from_secs(30));
     assert_eq!(again.tally(2, "host").await.unwrap().get("paas"), 1);
     assert_eq!(again.runs().await.unwrap().len(), 2);
+}
+
+/// The schema of version 2 (run labels, the SMS outbox), as that cyoa
+/// wrote it: the first two migration steps.
+const SCHEMA_2: &str = concat!(
+    include_str!("../../src/store/schema/1.sql"),
+    ";\n",
+    include_str!("../../src/store/schema/2.sql"),
+    "\n    ;PRAGMA user_version = 2;"
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_schema_2_is_migrated_and_keeps_who_chose_from_then_on() {
+    let (_dir, file) = data_file();
+    {
+        let conn = rusqlite::Connection::open(&file).expect("a new SQLite file");
+        conn.execute_batch(SCHEMA_2).expect("schema 2");
+        conn.execute_batch(
+            "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', NULL, 0, 0, 1700000000000, 'rehearsal');",
+        )
+        .expect("rows");
+    }
+    let store = embedded_store_at(&file, Duration::from_secs(30));
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs[0].state.label.as_deref(), Some("rehearsal"));
+    assert!(runs[0].state.chosen.is_empty(), "an old run has no record of who chose");
+    let chosen = [Chosen {
+        decision: "build".into(),
+        choice: "pets".into(),
+        by: ChosenBy::Presenter,
+    }];
+    let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    store
+        .move_to(
+            1,
+            &path(&["intro", "build"]),
+            "host",
+            &path(&["intro", "build", "host"]),
+            Some(&chosen),
+        )
+        .await
+        .unwrap()
+        .expect("moved");
+    drop(store);
+    let again = embedded_store_at(&file, Duration::from_secs(30));
+    assert_eq!(again.runs().await.unwrap()[0].state.chosen, chosen);
+    let version: i64 = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use cyoa::store::{Publication, VoteKind, Voter};
+use cyoa::store::{Chosen, ChosenBy, Publication, VoteKind, Voter};
 
 use crate::support::backends::{data_dir, data_file, embedded_store_at, redis_store_at};
 use crate::support::redis::{fresh_prefix, shared};
@@ -53,6 +53,18 @@ async fn a_history_exported_from_a_data_file_and_imported_into_redis_is_the_same
         .await
         .unwrap();
     store.close(s.run, "build").await.unwrap();
+    // The presenter chose the way on, over the vote.
+    let chosen = [Chosen {
+        decision: "build".into(),
+        choice: "docs".into(),
+        by: ChosenBy::Presenter,
+    }];
+    let to_host = ["intro".to_string(), "build".into(), "host".into()];
+    store
+        .move_to(s.run, &to_host[..2], "host", &to_host, Some(&chosen))
+        .await
+        .unwrap()
+        .expect("moved");
     store.set_published(s.run, Publication::Results, true).await.unwrap();
     store.set_label(s.run, "rehearsal \"one\", ünïcode").await.unwrap();
     let s = store.new_run("intro").await.unwrap();
@@ -69,6 +81,11 @@ async fn a_history_exported_from_a_data_file_and_imported_into_redis_is_the_same
     let out = cyoa(&["runs", "export", "--data"], &[&file, &json]);
     assert!(out.status.success(), "{}", said(&out));
     assert!(said(&out).contains("2 run(s) exported"), "{}", said(&out));
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        text.contains("\"chosen\"") && text.contains("\"presenter\""),
+        "the export says who chose: {text}"
+    );
     let again = cyoa(&["runs", "export", "--data"], &[&file, &json]);
     assert!(!again.status.success(), "an export never overwrites a file");
 
@@ -122,4 +139,25 @@ fn a_file_that_is_not_a_history_is_refused_with_its_place() {
     let text = said(&out);
     assert!(text.contains(&format!("{}:2:", json.display())), "{text}");
     assert!(text.contains("not a run history"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_exported_before_cyoa_recorded_who_chose_still_imports() {
+    let dir = data_dir();
+    let json = dir.path().join("old.json");
+    std::fs::write(
+        &json,
+        r#"{"cyoa_runs": 1, "runs": [{"state": {"run": 1, "slide": "host", "path": ["intro", "build", "host"],
+            "open": null, "published": {"results": true, "explore": false}, "started": 1700000000000,
+            "label": "old"}, "closed": [{"decision": "build", "tally": {"pets": 2}}]}]}"#,
+    )
+    .unwrap();
+    let file = dir.path().join("talk.sqlite3");
+    let out = cyoa(&["runs", "import", "--data"], &[&file, &json]);
+    assert!(out.status.success(), "{}", said(&out));
+    let store = embedded_store_at(&file, Duration::from_secs(30));
+    let runs = store.runs().await.unwrap();
+    assert_eq!(runs[0].state.label.as_deref(), Some("old"));
+    assert!(runs[0].state.chosen.is_empty());
+    assert_eq!(runs[0].closed[0].tally.get("pets"), 2);
 }

@@ -39,10 +39,14 @@ async fn a_move_from_a_path_that_changed_meanwhile_moves_nothing() {
     for (name, store) in both_stores().await {
         let run = store.current("intro").await.expect("a run").run;
         let read = path(&["intro"]);
-        let moved = store.move_to(run, &read, "build", &path(&["intro", "build"])).await;
+        let moved = store
+            .move_to(run, &read, "build", &path(&["intro", "build"]), None)
+            .await;
         assert_eq!(moved.expect("answers").map(|s| s.slide), Some("build".into()), "{name}");
         // A second screen read the intro too and presses next: refused.
-        let stale = store.move_to(run, &read, "build", &path(&["intro", "build"])).await;
+        let stale = store
+            .move_to(run, &read, "build", &path(&["intro", "build"]), None)
+            .await;
         assert_eq!(stale.expect("answers"), None, "{name}");
         let state = store.current("intro").await.expect("the state");
         assert_eq!(state.path, path(&["intro", "build"]), "{name}");

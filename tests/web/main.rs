@@ -26,6 +26,7 @@ mod reload;
 mod results;
 mod reveal;
 mod room;
+mod rules;
 mod runs;
 mod sessions;
 mod slow_reader;

@@ -211,12 +211,12 @@ async fn the_exports_are_for_the_presenter_until_published_then_for_everyone() {
     assert_eq!(
         rows,
         [
-            "run|decision|prompt|number|choice|label|votes|total|won|followed|run_label",
-            "1|build|Pets or docs?|1|pets|Tinder for Pets|2|3|yes|no|",
-            "1|build|Pets or docs?|2|docs|Doc Send|1|3|no|no|",
-            "1|host|Which host?|1|vps|A VPS|1|3|no|no|",
-            "1|host|Which host?|2|paas|A PaaS|2|3|yes|yes|",
-            "1|host|Which host?|3|rack|Your own rack|0|3|no|no|",
+            "run|decision|prompt|number|choice|label|votes|total|won|followed|run_label|chosen_by",
+            "1|build|Pets or docs?|1|pets|Tinder for Pets|2|3|yes|no||",
+            "1|build|Pets or docs?|2|docs|Doc Send|1|3|no|no||",
+            "1|host|Which host?|1|vps|A VPS|1|3|no|no||",
+            "1|host|Which host?|2|paas|A PaaS|2|3|yes|yes||vote",
+            "1|host|Which host?|3|rack|Your own rack|0|3|no|no||",
         ]
     );
 

@@ -215,26 +215,26 @@ async fn the_all_runs_exports_give_the_audience_the_published_runs_only(options:
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "run,decision,prompt,number,choice,label,votes,total,won,followed,run_label"
+        "run,decision,prompt,number,choice,label,votes,total,won,followed,run_label,chosen_by"
     );
     assert_eq!(lines.len(), 1 + 2 + 3, "{text}");
     assert!(lines[1..].iter().all(|l| l.starts_with("1,")), "{text}");
     assert!(
-        lines.contains(&"1,host,Which host?,2,paas,A PaaS,2,3,yes,yes,'=PyCon 2027"),
+        lines.contains(&"1,host,Which host?,2,paas,A PaaS,2,3,yes,yes,'=PyCon 2027,vote"),
         "{text}"
     );
 
     let text = app.presenter_get("/api/runs.csv").await.text().await.expect("CSV");
     assert_eq!(text.lines().count(), 1 + 2 * (2 + 3), "{text}");
     assert!(
-        text.contains("2,build,Pets or docs?,2,docs,Doc Send,3,3,yes,no,rehearsal"),
+        text.contains("2,build,Pets or docs?,2,docs,Doc Send,3,3,yes,no,rehearsal,"),
         "{text}"
     );
 
     // The one-run export names its run too.
     let text = app.get("/api/runs/1.csv").await.text().await.expect("CSV");
     assert!(
-        text.lines().nth(1).unwrap_or_default().ends_with(",'=PyCon 2027"),
+        text.lines().nth(1).unwrap_or_default().ends_with(",'=PyCon 2027,"),
         "{text}"
     );
     assert_eq!(app.get("/api/runs/2.csv").await.status(), StatusCode::FORBIDDEN);

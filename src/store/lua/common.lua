@@ -33,17 +33,17 @@ local function is_current(run)
   return redis.call('GET', prefix .. 'current') == run
 end
 
--- A run's state: slide, path, open, results, explore, started, label (nil
--- when unset).
+-- A run's state: slide, path, open, results, explore, started, label,
+-- chosen (JSON: how the run went on from each decision; nil when unset).
 local function run_state(run)
   return redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open', 'results', 'explore', 'started',
-    'label')
+    'label', 'chosen')
 end
 
 -- The reply of the scripts that return a run's state.
 local function state_reply(run)
   local s = run_state(run)
-  return {'ok', tonumber(run), s[1], s[2], s[3], s[4], s[5], s[6], s[7]}
+  return {'ok', tonumber(run), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]}
 end
 
 -- Whether `decision` is the open vote of the current run `run`.

@@ -1,6 +1,6 @@
 -- import(prefix, runs): writes a run history (JSON: one object per run,
 -- numbered from 1: run, slide, path, open, results, explore, started,
--- label, closed = {{decision, {choice, votes, ...}}, ...}) into a prefix
+-- label, chosen (JSON), closed = {{decision, {choice, votes, ...}}, ...}) into a prefix
 -- that holds no run yet; the last run becomes the current one.
 if redis.call('EXISTS', prefix .. 'current') == 1 then
   return {'not_empty'}
@@ -20,6 +20,7 @@ for i, r in ipairs(runs) do
   if r.explore then set(state, 'explore', '1') end
   set(state, 'started', r.started)
   set(state, 'label', r.label)
+  set(state, 'chosen', r.chosen)
   for _, c in ipairs(r.closed) do
     redis.call('RPUSH', run_key(run, 'closed'), c[1])
     local tally = c[2]

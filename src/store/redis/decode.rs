@@ -104,9 +104,9 @@ pub(super) fn lost_reason(found: Option<&str>) -> String {
     }
 }
 
-/// Reads `run, slide, path, open, results, explore, started, label` from `items`
-/// (`results` and `explore` are `'1'` or nil, `started` ms or nil: a run
-/// kept by an older cyoa may lack them).
+/// Reads `run, slide, path, open, results, explore, started, label, chosen` from `items`
+/// (`results` and `explore` are `'1'` or nil, `started` ms or nil, `chosen`
+/// JSON or nil: a run kept by an older cyoa may lack them).
 fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let mut next = || items.next().unwrap_or(Value::Nil);
     let run: RunId = parse(next())?;
@@ -118,6 +118,11 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let explore: Option<String> = parse(next())?;
     let started: Option<u64> = parse(next())?;
     let label: Option<String> = parse(next())?;
+    let chosen: Option<String> = parse(next())?;
+    let chosen = match chosen.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(json) => serde_json::from_str(json).map_err(|e| unexpected(format!("chosen {json:?}: {e}")))?,
+    };
     Ok(RunState {
         run,
         slide,
@@ -129,6 +134,7 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
         },
         started,
         label: label.filter(|l| !l.is_empty()),
+        chosen,
     })
 }
 

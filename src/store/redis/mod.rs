@@ -69,8 +69,8 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use super::{
-    Audit, Cast, Delivery, Publication, Result, RunId, RunRecord, RunState, StoreError, Tally, TextVote, VoteOutcome,
-    Voter,
+    Audit, Cast, Chosen, Delivery, Publication, Result, RunId, RunRecord, RunState, StoreError, Tally, TextVote,
+    VoteOutcome, Voter,
 };
 
 mod connection;
@@ -305,6 +305,7 @@ impl RedisStore {
                     "explore": s.published.explore,
                     "started": s.started.map(|t| t.to_string()),
                     "label": s.label,
+                    "chosen": (!s.chosen.is_empty()).then(|| serde_json::to_string(&s.chosen).unwrap_or_else(|_| "[]".into())),
                     "closed": r.closed.iter().map(|c| {
                         let tally: Vec<serde_json::Value> = c
                             .tally
@@ -533,10 +534,16 @@ impl RedisStore {
         from: &[String],
         slide: &str,
         path: &[String],
+        chosen: Option<&[Chosen]>,
     ) -> Result<Option<RunState>> {
         let (from, path) = (path_json(from)?, path_json(path)?);
+        // '' keeps the run's choices as they are.
+        let chosen = match chosen {
+            Some(c) => serde_json::to_string(c).map_err(|e| StoreError::Backend(format!("the choices: {e}")))?,
+            None => String::new(),
+        };
         let reply = self
-            .eval(&SCRIPTS.move_to, &[&run.to_string(), &from, slide, &path])
+            .eval(&SCRIPTS.move_to, &[&run.to_string(), &from, slide, &path, &chosen])
             .await?;
         move_reply(reply, run)
     }
