@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::memory::Saved;
 use super::{
-    Audit, Cast, Chosen, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState,
+    Audit, Cast, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState, Step,
     StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
@@ -699,15 +699,8 @@ impl EmbeddedStore {
             .await
     }
 
-    pub(super) async fn move_to(
-        &self,
-        run: RunId,
-        from: &[String],
-        slide: &str,
-        path: &[String],
-        chosen: Option<&[Chosen]>,
-    ) -> Result<Option<RunState>> {
-        self.change(self.mem.move_to(run, from, slide, path, chosen), |_, s| {
+    pub(super) async fn move_to(&self, step: Step<'_>) -> Result<Option<RunState>> {
+        self.change(self.mem.move_to(step), |_, s| {
             s.iter().flat_map(Self::state_row).collect()
         })
         .await

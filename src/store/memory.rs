@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Cast, Chosen, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState,
-    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, Step, StoreError,
+    Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// Votes and runs held in this process.
@@ -229,22 +229,15 @@ impl MemoryStore {
         Ok(r.state.clone())
     }
 
-    pub(super) async fn move_to(
-        &self,
-        run: RunId,
-        from: &[String],
-        slide: &str,
-        path: &[String],
-        chosen: Option<&[Chosen]>,
-    ) -> Result<Option<RunState>> {
+    pub(super) async fn move_to(&self, step: Step<'_>) -> Result<Option<RunState>> {
         let mut inner = self.lock();
-        let r = inner.current_mut(run)?;
-        if r.state.path != from {
+        let r = inner.current_mut(step.run)?;
+        if r.state.path != step.from {
             return Ok(None);
         }
-        r.state.slide = slide.to_string();
-        r.state.path = path.to_vec();
-        if let Some(chosen) = chosen {
+        r.state.slide = step.slide.to_string();
+        r.state.path = step.path.to_vec();
+        if let Some(chosen) = step.chosen {
             r.state.chosen = chosen.to_vec();
         }
         Ok(Some(r.state.clone()))

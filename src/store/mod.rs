@@ -216,6 +216,16 @@ pub enum VoteOutcome {
     Unchanged,
 }
 
+/// One move as a backend takes it (the arguments of [`VoteStore::move_to`]).
+#[derive(Debug, Clone, Copy)]
+struct Step<'a> {
+    run: RunId,
+    from: &'a [String],
+    slide: &'a str,
+    path: &'a [String],
+    chosen: Option<&'a [Chosen]>,
+}
+
 /// One vote as a backend takes it (the arguments of [`VoteStore::vote`]).
 #[derive(Debug, Clone, Copy)]
 struct Cast<'a> {
@@ -365,7 +375,14 @@ impl VoteStore {
         path: &[String],
         chosen: Option<&[Chosen]>,
     ) -> Result<Option<RunState>> {
-        delegate!(self.move_to(run, from, slide, path, chosen))
+        let step = Step {
+            run,
+            from,
+            slide,
+            path,
+            chosen,
+        };
+        delegate!(self.move_to(step))
     }
     /// Opens the vote on `decision`. Refused if another vote is open;
     /// opening the open one again changes nothing. A closed decision may be

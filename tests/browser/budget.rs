@@ -56,10 +56,7 @@ fn marked(choice: &str, yes: bool) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_counts_the_time_left_and_marks_a_way_that_cannot_fit() {
     let mut driver = Driver::start();
-    let story = cyoa::story::Story::parse("budget.toml", STORY)
-        .expect("the story checks")
-        .story;
-    let app = TestApp::spawn_story(story, None).await;
+    let app = spawn().await;
 
     let (status, body) = app
         .presenter_call("goto", Some(serde_json::json!({ "slide": "which-way" })))
@@ -106,10 +103,7 @@ async fn the_console_counts_the_time_left_and_marks_a_way_that_cannot_fit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_presenter_view_says_not_enough_votes_until_there_are_enough() {
     let mut driver = Driver::start();
-    let story = cyoa::story::Story::parse("budget.toml", STORY)
-        .expect("the story checks")
-        .story;
-    let app = TestApp::spawn_story(story, None).await;
+    let app = spawn().await;
     let screen = driver.browser(1280, 720).await;
     open_presenter(&screen, &app, "return !!document.getElementById('presenter');").await;
     let phone = audience(&mut driver, &app).await;
@@ -125,4 +119,12 @@ async fn the_presenter_view_says_not_enough_votes_until_there_are_enough() {
     super::axe::check(&screen, "presenter view with too few votes").await;
     driver.close(phone).await;
     driver.close(screen).await;
+}
+
+/// The app serving [`STORY`].
+async fn spawn() -> TestApp {
+    let story = cyoa::story::Story::parse("budget.toml", STORY)
+        .expect("the story checks")
+        .story;
+    TestApp::spawn_story(story, None).await
 }

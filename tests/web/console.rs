@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Options, STORY, TOKEN, html, select, spawn_app, spawn_app_with, text_of};
+use crate::helpers::{Options, STORY, TOKEN, TestApp, html, select, spawn_app, spawn_app_with, text_of};
 
 #[tokio::test]
 async fn the_console_needs_the_presenter_and_its_token_logs_in() {
@@ -71,11 +71,7 @@ fn timed_story() -> String {
 
 #[tokio::test]
 async fn the_console_shows_the_time_left_and_the_rest_of_the_talk_along_each_choice() {
-    let app = spawn_app_with(Options {
-        story: timed_story(),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_timed().await;
     let browser = app.presenter_browser().await;
     app.goto("build").await;
     let doc = html(&browser.get("/presenter/notes").await.text().await.expect("a page"));
@@ -128,11 +124,7 @@ async fn the_console_shows_the_time_left_and_the_rest_of_the_talk_along_each_cho
 
 #[tokio::test]
 async fn the_story_map_shows_minutes_on_each_box() {
-    let app = spawn_app_with(Options {
-        story: timed_story(),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_timed().await;
     let svg = app
         .presenter_get("/presenter/map.svg")
         .await
@@ -149,4 +141,13 @@ async fn the_story_map_shows_minutes_on_each_box() {
     for want in ["2 min", "1 min", "5 min", "30 min"] {
         assert!(minutes.iter().any(|m| m == want), "{want} in {minutes:?}");
     }
+}
+
+/// The app serving [`timed_story`].
+async fn spawn_timed() -> TestApp {
+    spawn_app_with(Options {
+        story: timed_story(),
+        ..Options::default()
+    })
+    .await
 }

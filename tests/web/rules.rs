@@ -157,14 +157,13 @@ async fn the_presenters_number_over_the_vote_is_recorded_and_shown(options: Opti
 
     let presenter = app.presenter_browser().await;
     let doc = html(&presenter.get("/results").await.text().await.expect("a page"));
-    assert_eq!(
-        text_of(&doc, "[data-decision=host] [data-chosen-by]"),
-        "(chosen by the presenter)"
-    );
-    assert_eq!(
-        text_of(&doc, ".path [data-slide=host] [data-chosen-by]"),
-        "(chosen by the presenter)"
-    );
+    // Beside the decision's tally, and on the path.
+    for mark in [
+        "[data-decision=host] [data-chosen-by]",
+        ".path [data-slide=host] [data-chosen-by]",
+    ] {
+        assert_eq!(text_of(&doc, mark), "(chosen by the presenter)", "{mark}");
+    }
 
     let csv = app.presenter_get("/api/runs/1.csv").await.text().await.expect("CSV");
     assert!(csv.lines().next().unwrap_or_default().ends_with(",chosen_by"), "{csv}");

@@ -69,7 +69,7 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use super::{
-    Audit, Cast, Chosen, Delivery, Publication, Result, RunId, RunRecord, RunState, StoreError, Tally, TextVote,
+    Audit, Cast, Delivery, Publication, Result, RunId, RunRecord, RunState, Step, StoreError, Tally, TextVote,
     VoteOutcome, Voter,
 };
 
@@ -528,14 +528,14 @@ impl RedisStore {
             .map_err(|e| self.failed(e))?;
         Ok(())
     }
-    pub(super) async fn move_to(
-        &self,
-        run: RunId,
-        from: &[String],
-        slide: &str,
-        path: &[String],
-        chosen: Option<&[Chosen]>,
-    ) -> Result<Option<RunState>> {
+    pub(super) async fn move_to(&self, step: Step<'_>) -> Result<Option<RunState>> {
+        let Step {
+            run,
+            from,
+            slide,
+            path,
+            chosen,
+        } = step;
         let (from, path) = (path_json(from)?, path_json(path)?);
         // '' keeps the run's choices as they are.
         let chosen = match chosen {
