@@ -155,42 +155,16 @@
     };
   }
 
-  // Sends the presenter command `name` (`body`: its JSON) and hands the
-  // new state to `onState`; a refusal or a lost connection goes to `flash`.
-  async function presenterCommand(name, body, onState, flash) {
+  // POSTs `body` (JSON) to the presenter API at `url`. Resolves to the
+  // answer's JSON (null when it has none), or undefined when refused or
+  // unreachable, having said why through `flash`.
+  async function presenterPost(url, body, flash) {
     let response;
     try {
-      response = await fetch("/api/presenter/" + name, {
+      response = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
         body: JSON.stringify(body || {}),
-        credentials: "same-origin",
-      });
-    } catch (_) {
-      return flash("The server cannot be reached.");
-    }
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (_) {
-      payload = null;
-    }
-    if (!response.ok) {
-      return flash((payload && payload.message) || "The server refused that (" + response.status + ").");
-    }
-    if (payload && payload.slide) onState(payload);
-  }
-
-  // Names run `run` `label` (empty: removes the name); says so, or why
-  // not, through `flash`. Resolves to the label kept (null: none), or
-  // undefined when refused.
-  async function labelRun(run, label, flash) {
-    let response;
-    try {
-      response = await fetch("/api/runs/" + encodeURIComponent(run) + "/label", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Cyoa-Presenter": "1", Accept: "application/json" },
-        body: JSON.stringify({ label: label }),
         credentials: "same-origin",
       });
     } catch (_) {
@@ -202,9 +176,33 @@
       flash((payload && payload.message) || "The server refused that (" + response.status + ").");
       return undefined;
     }
+    return payload;
+  }
+
+  // Sends the presenter command `name` (`body`: its JSON) and hands the
+  // new state to `onState`; a refusal or a lost connection goes to `flash`.
+  async function presenterCommand(name, body, onState, flash) {
+    const payload = await presenterPost("/api/presenter/" + name, body, flash);
+    if (payload && payload.slide) onState(payload);
+  }
+
+  // Names run `run` `label` (empty: removes the name); says so, or why
+  // not, through `flash`. Resolves to the label kept (null: none), or
+  // undefined when refused.
+  async function labelRun(run, label, flash) {
+    const payload = await presenterPost("/api/runs/" + encodeURIComponent(run) + "/label", { label: label }, flash);
+    if (payload === undefined) return undefined;
     const kept = payload ? payload.label : null;
     flash(kept ? "Run " + run + " is named \u201c" + kept + "\u201d." : "Run " + run + " has no name now.");
     return kept;
+  }
+
+  // Opens (`on` true) or closes run `run`'s results to the audience.
+  // Resolves to whether they are published now, or undefined when refused.
+  async function publishRun(run, on, flash) {
+    const url = "/api/runs/" + encodeURIComponent(run) + "/results";
+    const payload = await presenterPost(url, { published: on }, flash);
+    return payload ? payload.published : undefined;
   }
 
   // Logs this browser out of the presenter view, after asking (a stray key
@@ -249,5 +247,6 @@
     presenterCommand: presenterCommand,
     presenterLogout: presenterLogout,
     labelRun: labelRun,
+    publishRun: publishRun,
   };
 })();

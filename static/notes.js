@@ -58,8 +58,20 @@
       next.slide &&
       next.slide.id === main.dataset.slide &&
       (main.dataset.voteStatus || "") === status;
-    if (same) paint(next.decision);
-    else reload();
+    if (same) {
+      paint(next.decision);
+      followLabel(next.label || "");
+    } else reload();
+  }
+
+  // A name given to this run elsewhere (another console, the presenter
+  // view's N key, the API) shows here at once, unless the name field is
+  // being edited.
+  function followLabel(label) {
+    const field = main.querySelector("[data-run-label]");
+    if (!field || field.dataset.runLabel === label) return;
+    if (document.activeElement === field || field.value !== field.dataset.runLabel) return;
+    showLabel(label);
   }
 
   function onTally(tally) {

@@ -52,7 +52,7 @@ both_backends!(
     a_run_records_when_it_started,
     publishing_results_and_explore_belongs_to_the_run,
     a_new_run_starts_with_nothing_published,
-    only_the_current_run_can_be_published,
+    an_earlier_run_can_be_published_and_a_missing_one_cannot,
     any_run_can_be_labelled_and_the_label_is_kept,
 );
 
@@ -874,17 +874,29 @@ async fn a_new_run_starts_with_nothing_published(store: VoteStore) {
     assert_eq!((old.state.published.results, old.state.published.explore), (true, true));
 }
 
-async fn only_the_current_run_can_be_published(store: VoteStore) {
+async fn an_earlier_run_can_be_published_and_a_missing_one_cannot(store: VoteStore) {
     let run = store.current("welcome").await.unwrap().run;
-    assert!(matches!(
-        store.set_published(run + 1, Publication::Results, true).await,
-        Err(StoreError::NotCurrent(2))
-    ));
-    store.new_run("welcome").await.unwrap();
-    assert!(matches!(
-        store.set_published(run, Publication::Explore, true).await,
-        Err(StoreError::NotCurrent(1))
-    ));
+    for missing in [0, run + 1] {
+        assert!(
+            matches!(
+                store.set_published(missing, Publication::Results, true).await,
+                Err(StoreError::NoRun(n)) if n == missing
+            ),
+            "run {missing} does not exist"
+        );
+    }
+    store.show(run, "build", &path(&["welcome", "build"])).await.unwrap();
+    let second = store.new_run("welcome").await.unwrap().run;
+    // The rehearsal's results are published after the next run began; the
+    // current run, where it stands and what it published, stay as they were.
+    let old = store.set_published(run, Publication::Results, true).await.unwrap();
+    assert_eq!((old.run, old.slide.as_str()), (run, "build"));
+    assert_eq!((old.published.results, old.published.explore), (true, false));
+    assert_eq!(store.run(run).await.unwrap().unwrap().state, old);
+    let now = store.current("welcome").await.unwrap();
+    assert_eq!((now.run, now.published), (second, Published::default()));
+    let old = store.set_published(run, Publication::Results, false).await.unwrap();
+    assert_eq!(old.published, Published::default());
     assert_eq!(
         store.run(run).await.unwrap().unwrap().state.published,
         Published::default()

@@ -131,6 +131,14 @@ impl Inner {
         run.checked_sub(1).and_then(|i| self.runs.get(i as usize))
     }
 
+    /// Any run, current or earlier, to change what is kept about it (its
+    /// label, what is published); never its votes.
+    fn any_mut(&mut self, run: RunId) -> Result<&mut RunData> {
+        run.checked_sub(1)
+            .and_then(|i| self.runs.get_mut(i as usize))
+            .ok_or(StoreError::NoRun(run))
+    }
+
     fn push_run(&mut self, start: &str) -> RunState {
         let state = RunState {
             run: self.runs.len() as RunId + 1,
@@ -255,7 +263,7 @@ impl MemoryStore {
 
     pub(super) async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
         let mut inner = self.lock();
-        let r = inner.current_mut(run)?;
+        let r = inner.any_mut(run)?;
         r.state.published.set(what, on);
         Ok(r.state.clone())
     }
@@ -281,8 +289,7 @@ impl MemoryStore {
 
     pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
         let mut inner = self.lock();
-        let index = run.checked_sub(1).ok_or(StoreError::NoRun(run))?;
-        let r = inner.runs.get_mut(index as usize).ok_or(StoreError::NoRun(run))?;
+        let r = inner.any_mut(run)?;
         r.state.label = Some(label.to_string()).filter(|l| !l.is_empty());
         Ok(r.state.clone())
     }

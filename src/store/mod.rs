@@ -390,8 +390,10 @@ impl VoteStore {
     pub async fn open(&self, run: RunId, decision: &str) -> Result<RunState> {
         delegate!(self.open(run, decision))
     }
-    /// Turns `what` on or off for the audience in the current run `run`;
-    /// refused if `run` is not current. A new run starts with both off.
+    /// Turns `what` on or off for the audience in run `run`, the current
+    /// one or an earlier one (a rehearsal published after the talk);
+    /// [`StoreError::NoRun`] if there is no such run. A new run starts
+    /// with both off.
     pub async fn set_published(&self, run: RunId, what: Publication, on: bool) -> Result<RunState> {
         delegate!(self.set_published(run, what, on))
     }

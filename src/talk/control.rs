@@ -1,5 +1,6 @@
 //! What the presenter does to a run (next, back, go to, open, close, follow,
-//! new run, publish the results or the explore mode) and what a vote does;
+//! new run, publish the results or the explore mode, name a run) and what a
+//! vote does;
 //! shared by the API, the pages, the socket and SMS.
 
 use std::future::Future;
@@ -35,6 +36,11 @@ pub enum Action {
     /// Open (`true`) or close `/results` or `/explore` to the audience for
     /// this run.
     Publish(Publication, bool),
+    /// Open (`true`) or close the results of any run, the current one or an
+    /// earlier one, to the audience.
+    PublishRun(RunId, bool),
+    /// Name any run (an empty label removes the name).
+    Label(RunId, String),
 }
 
 /// Applies `action`, pushes the new state to every socket and returns it.
@@ -80,6 +86,12 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
         }
         Action::Publish(what, on) => {
             talk.store.set_published(state.run, what, on).await?;
+        }
+        Action::PublishRun(run, on) => {
+            talk.store.set_published(run, Publication::Results, on).await?;
+        }
+        Action::Label(run, label) => {
+            talk.store.set_label(run, &label).await?;
         }
     }
     let view = StateView::load(talk).await?;

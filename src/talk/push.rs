@@ -469,6 +469,8 @@ mod tests {
             started: None,
             published: Default::default(),
             room_code: None,
+            label: None,
+            run_label: None,
         }
     }
 

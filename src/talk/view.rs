@@ -33,6 +33,15 @@ pub struct StateView {
     /// presenter (`AppState::for_presenter`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub room_code: Option<String>,
+    /// The run's label, in the presenter's state only, so that every open
+    /// console shows a new name at once; left out when there is none. The
+    /// talk keeps it in `run_label`; the web layer adds it for the
+    /// presenter (`AppState::for_presenter`), as the room code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The run's label as the store keeps it, never sent as it is.
+    #[serde(skip)]
+    pub run_label: Option<String>,
 }
 
 /// How to vote by text message.
@@ -279,6 +288,8 @@ impl StateView {
             started: record.state.started,
             published: record.state.published,
             room_code: None,
+            label: None,
+            run_label: record.state.label.clone(),
         })
     }
 
@@ -294,6 +305,8 @@ impl StateView {
             started: record.state.started,
             published: record.state.published,
             room_code: None,
+            label: None,
+            run_label: record.state.label.clone(),
         })
     }
 

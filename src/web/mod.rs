@@ -448,6 +448,7 @@ pub fn router(state: AppState, static_dir: PathBuf) -> App {
         .route("/api/runs.csv", get(runs::all_csv))
         .route("/api/runs.json", get(runs::all_json))
         .route("/api/runs/{run}/label", post(runs::label))
+        .route("/api/runs/{run}/results", post(runs::publish))
         .route("/api/runs/{run}", get(results::run_or_export))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

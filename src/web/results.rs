@@ -33,7 +33,7 @@ use crate::talk::view::{DecisionView, StateView, current_record};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishBody {
-    published: bool,
+    pub(super) published: bool,
 }
 
 /// `POST /api/presenter/results` `{"published": true}`: opens (or closes)
@@ -134,6 +134,9 @@ struct ResultsPage {
     decisions: Vec<ResultDecision>,
     /// Every published run side by side, when there are two or more.
     compared: Option<super::runs::Comparison>,
+    /// Every run with its publish switch, for the presenter only (empty
+    /// for anyone else).
+    runs: Vec<super::runs::RunSwitch>,
 }
 
 /// Who chose the way on from `decision`, in words, when it was not the vote.
@@ -216,18 +219,24 @@ pub async fn page(
     let story = app.talk.story();
     let record = current_record(&app.talk).await?;
     let published = record.state.published.results;
-    let waiting = !published && !presenter_reads(&app, &headers);
+    let presenter = presenter_reads(&app, &headers);
+    let waiting = !published && !presenter;
     let run = record.state.run;
     let tr = crate::i18n::current();
-    let (steps, decisions, compared) = if waiting {
-        (Vec::new(), Vec::new(), None)
+    let (steps, decisions, compared, runs) = if waiting {
+        (Vec::new(), Vec::new(), None, Vec::new())
     } else {
         let history = api::history(&app, record, run);
-        let compared = super::runs::comparison(&app, tr).await?;
+        let (records, current) = super::runs::records(&app).await?;
+        let runs = match presenter {
+            true => super::runs::switches(&records, current, tr),
+            false => Vec::new(),
+        };
         (
             steps(&story, &history, tr),
             result_decisions(&story, &history, tr),
-            compared,
+            super::runs::comparison(&app, &records, current, tr),
+            runs,
         )
     };
     let html = render(ResultsPage {
@@ -241,6 +250,7 @@ pub async fn page(
         steps,
         decisions,
         compared,
+        runs,
     })?;
     let status = if waiting { StatusCode::FORBIDDEN } else { StatusCode::OK };
     Ok((jar, fresh(status, html)).into_response())

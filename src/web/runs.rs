@@ -3,8 +3,9 @@
 //! (`/api/runs.csv`, `/api/runs.json`): the published runs for anyone, all
 //! of them for the presenter, as the one-run exports do.
 //!
-//! The store is reached only through [`records`], [`label_of`] and
-//! [`set_label`] here.
+//! The store is read only through [`records`], [`label_of`] and
+//! `existing_run` here; a run is changed through the talk's control
+//! ([`Action::Label`], [`Action::PublishRun`]), which pushes the new state.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::api::{self, RunHistory};
 use super::auth::Presenter;
 use super::error::{ApiError, ApiJson, Error};
-use super::results::{RunExport, csv_rows, followed, presenter_reads};
+use super::results::{PublishBody, RunExport, csv_rows, followed, presenter_reads};
 use super::state::AppState;
 use crate::store::{MAX_LABEL_CHARS, RunId, RunRecord};
+use crate::talk::control::{self, Action};
 
 /// Body of `POST /api/runs/{run}/label`.
 #[derive(Deserialize)]
@@ -66,28 +68,57 @@ pub async fn label_of(app: &AppState, run: RunId) -> Result<Option<String>, Erro
     Ok(app.talk.store.run(run).await?.and_then(|r| r.state.label))
 }
 
-/// Names run `run` in the store; `None` when there is no such run.
-async fn set_label(app: &AppState, run: RunId, label: &str) -> Result<Option<Option<String>>, Error> {
-    if app.talk.store.run(run).await?.is_none() {
-        return Ok(None);
+/// The run named by the path `/api/runs/{run}/...`, if it exists: 404
+/// `unknown_run` otherwise.
+async fn existing_run(app: &AppState, run: &str) -> Result<RunId, Error> {
+    let unknown = || Error::not_found("unknown_run", format!("There is no run {run:?}."));
+    let id: RunId = run.parse().map_err(|_| unknown())?;
+    match app.talk.store.run(id).await? {
+        Some(_) => Ok(id),
+        None => Err(unknown()),
     }
-    Ok(Some(app.talk.store.set_label(run, label).await?.label))
 }
 
 /// `POST /api/runs/{run}/label` `{"label": "PyCon 2027"}`: names any run
-/// (an empty label removes the name). Presenter only.
+/// (an empty label removes the name), and every open console shows the
+/// new name. Presenter only.
 pub async fn label(
     _: Presenter,
     State(app): State<AppState>,
     Path(run): Path<String>,
     ApiJson(body): ApiJson<LabelBody>,
 ) -> Result<Json<Labelled>, ApiError> {
-    let unknown = || Error::not_found("unknown_run", format!("There is no run {run:?}."));
-    let id: RunId = run.parse().map_err(|_| unknown())?;
     let label = clean_label(&body.label)?;
-    let kept = set_label(&app, id, &label).await?.ok_or_else(unknown)?;
+    let id = existing_run(&app, &run).await?;
+    control::apply(&app.talk, Action::Label(id, label)).await?;
+    let kept = label_of(&app, id).await?;
     tracing::info!(run = id, labelled = kept.is_some(), "run label set");
     Ok(Json(Labelled { run: id, label: kept }))
+}
+
+/// The answer to `POST /api/runs/{run}/results`.
+#[derive(Serialize)]
+pub struct RunPublished {
+    /// The run.
+    pub run: RunId,
+    /// Whether its results are open to the audience now.
+    pub published: bool,
+}
+
+/// `POST /api/runs/{run}/results` `{"published": true}`: opens (or closes)
+/// the results of any run to the audience, an earlier one included (a
+/// rehearsal published after the talk). Presenter only.
+pub async fn publish(
+    _: Presenter,
+    State(app): State<AppState>,
+    Path(run): Path<String>,
+    ApiJson(body): ApiJson<PublishBody>,
+) -> Result<Json<RunPublished>, ApiError> {
+    let id = existing_run(&app, &run).await?;
+    control::apply(&app.talk, Action::PublishRun(id, body.published)).await?;
+    let published = app.talk.store.run(id).await?.is_some_and(|r| r.state.published.results);
+    tracing::info!(run = id, published, "run results published");
+    Ok(Json(RunPublished { run: id, published }))
 }
 
 /// The runs this reader may see: all for the presenter, the published
@@ -207,24 +238,58 @@ pub struct Comparison {
     pub decisions: Vec<ComparedDecision>,
 }
 
+/// A run's name on the page: its label, or "Run 2".
+pub fn run_name(run: RunId, label: Option<&str>, tr: &crate::i18n::Language) -> String {
+    label.map_or_else(
+        || tr.f("results.run_name", &[("run", &run.to_string())]),
+        str::to_string,
+    )
+}
+
+/// One run in the presenter's list on `/results`, with its switch.
+pub struct RunSwitch {
+    pub run: RunId,
+    /// Its label, or "Run 2".
+    pub name: String,
+    /// Its results are open to the audience.
+    pub published: bool,
+    /// The run the talk is in now.
+    pub current: bool,
+}
+
+/// Every run, newest first, for the presenter to publish or take back.
+pub fn switches(records: &[RunRecord], current: RunId, tr: &crate::i18n::Language) -> Vec<RunSwitch> {
+    records
+        .iter()
+        .rev()
+        .map(|r| RunSwitch {
+            run: r.state.run,
+            name: run_name(r.state.run, r.state.label.as_deref(), tr),
+            published: r.state.published.results,
+            current: r.state.run == current,
+        })
+        .collect()
+}
+
 /// The comparison of the published runs for `/results`; `None` when fewer
 /// than two runs are published.
-pub async fn comparison(app: &AppState, tr: &crate::i18n::Language) -> Result<Option<Comparison>, Error> {
+pub fn comparison(
+    app: &AppState,
+    records: &[RunRecord],
+    current: RunId,
+    tr: &crate::i18n::Language,
+) -> Option<Comparison> {
     let story = app.talk.story();
-    let (records, current) = records(app).await?;
     let runs: Vec<RunHistory> = records
-        .into_iter()
+        .iter()
         .filter(|r| r.state.published.results)
+        .cloned()
         .map(|r| api::history(app, r, current))
         .collect();
     if runs.len() < 2 {
-        return Ok(None);
+        return None;
     }
-    let name = |h: &RunHistory| {
-        h.label
-            .clone()
-            .unwrap_or_else(|| tr.f("results.run_name", &[("run", &h.run.to_string())]))
-    };
+    let name = |h: &RunHistory| run_name(h.run, h.label.as_deref(), tr);
     let compared_runs = runs
         .iter()
         .map(|h| ComparedRun {
@@ -280,10 +345,10 @@ pub async fn comparison(app: &AppState, tr: &crate::i18n::Language) -> Result<Op
             }
         })
         .collect();
-    Ok(Some(Comparison {
+    Some(Comparison {
         runs: compared_runs,
         decisions,
-    }))
+    })
 }
 
 /// `?run=` on the story map: absent (the current run), a run's number,

@@ -103,9 +103,10 @@ impl AppState {
     }
 
     /// The view as the presenter gets it: the talk's view with the room
-    /// code, when it is on.
+    /// code, when it is on, and the run's label.
     pub fn for_presenter(&self, mut view: StateView) -> StateView {
         view.room_code = super::room::presenter_code(self, view.run, view.started);
+        view.label.clone_from(&view.run_label);
         view
     }
 }

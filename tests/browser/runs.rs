@@ -74,7 +74,6 @@ async fn labelled_runs_are_compared_on_the_results_page() {
     wait_text_contains(&console, "#flash", "is named").await;
     wait_text(&console, ".run-label-shown", "· Draft").await;
     crate::axe::check(&console, "console with the run's name").await;
-    driver.close(console).await;
     assert_eq!(run_label(&app, second).await.as_deref(), Some("Draft"));
 
     // N on the presenter view asks for the name (the prompt answered here).
@@ -90,6 +89,15 @@ async fn labelled_runs_are_compared_on_the_results_page() {
     wait_text_contains(&screen, "#flash", "is named").await;
     assert_eq!(run_label(&app, second).await.as_deref(), Some("Berlin <i>& co</i>"));
     driver.close(screen).await;
+    // The console still open shows the new name at once, as text.
+    wait_text(&console, ".run-label-shown", "· Berlin <i>& co</i>").await;
+    wait_js(
+        &console,
+        "the name field follows",
+        "return document.querySelector('#run-label').value === 'Berlin <i>& co</i>';",
+    )
+    .await;
+    driver.close(console).await;
 
     // Anyone reads both runs side by side, by name, escaped.
     let reader = driver.browser(PHONE.0, PHONE.1).await;
@@ -143,4 +151,44 @@ async fn labelled_runs_are_compared_on_the_results_page() {
         std::fs::write(path, png).expect("the screenshot is written");
     }
     driver.close(reader).await;
+
+    // The presenter takes run 1 back from the audience, and publishes it
+    // again, from the list of runs on /results, though run 2 is current.
+    let screen = crate::page::presenter_screen(&mut driver, &app).await;
+    screen.goto(&app.url("/results")).await.expect("the results page");
+    wait_text(&screen, "#runs-title", "Your runs").await;
+    let switch = "[data-publish-run=\"1\"]";
+    wait_js(
+        &screen,
+        "run 1 shows as published",
+        &format!("return document.querySelector('{switch}').getAttribute('aria-pressed') === 'true';"),
+    )
+    .await;
+    crate::axe::check(&screen, "results page with the presenter's runs").await;
+    for (on, compared) in [(false, "false"), (true, "true")] {
+        screen
+            .find(Locator::Css(switch))
+            .await
+            .expect("run 1's switch")
+            .click()
+            .await
+            .expect("a click on the switch");
+        wait_js(
+            &screen,
+            "the page shows the new state",
+            &format!(
+                "return document.querySelector('{switch}').getAttribute('aria-pressed') === '{on}' \
+                 && !!document.querySelector('#compare-title') === {compared};"
+            ),
+        )
+        .await;
+        let published = app
+            .store
+            .run(first)
+            .await
+            .expect("the store")
+            .map(|r| r.state.published.results);
+        assert_eq!(published, Some(on));
+    }
+    driver.close(screen).await;
 }

@@ -11,12 +11,19 @@ use crate::helpers::{Options, TOKEN, TestApp, assert_download, html, select, spa
 on_both_stores!(
     a_presenter_labels_any_run_and_bad_labels_are_refused,
     the_all_runs_exports_give_the_audience_the_published_runs_only,
+    an_earlier_run_is_published_after_a_newer_one_began,
+    a_new_label_reaches_every_presenter_screen_at_once,
 );
 
 async fn label(app: &TestApp, run: &str, body: Value, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+    post_run(app, run, "label", body, headers).await
+}
+
+/// `POST /api/runs/{run}/{what}` with this JSON body and headers.
+async fn post_run(app: &TestApp, run: &str, what: &str, body: Value, headers: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut req = app
         .api
-        .post(format!("{}/api/runs/{run}/label", app.address))
+        .post(format!("{}/api/runs/{run}/{what}", app.address))
         .json(&body);
     for (name, value) in headers {
         req = req.header(*name, *value);
@@ -238,6 +245,124 @@ async fn the_all_runs_exports_give_the_audience_the_published_runs_only(options:
         "{text}"
     );
     assert_eq!(app.get("/api/runs/2.csv").await.status(), StatusCode::FORBIDDEN);
+}
+
+async fn an_earlier_run_is_published_after_a_newer_one_began(options: Options) {
+    let app = spawn_app_with(options).await;
+    let auth = format!("Bearer {TOKEN}");
+    let bearer = [("authorization", auth.as_str())];
+    play(&app, [2, 1], [1, 2], "paas").await;
+    app.new_run().await;
+    let mut audience = app.voter().await.socket().await;
+    assert_eq!(
+        audience.wait_for("state", |m| m["state"]["run"] == 2).await.0["state"]["published"]["results"],
+        false
+    );
+    assert_eq!(app.get("/api/runs/1.json").await.status(), StatusCode::FORBIDDEN);
+
+    let refusals: [Refusal; 6] = [
+        (
+            "1",
+            json!({ "published": true }),
+            vec![],
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "1",
+            json!({ "published": true }),
+            vec![("authorization", auth.as_str()), ("origin", "http://evil.example")],
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+        ),
+        (
+            "3",
+            json!({ "published": true }),
+            bearer.to_vec(),
+            StatusCode::NOT_FOUND,
+            "unknown_run",
+        ),
+        (
+            "0",
+            json!({ "published": true }),
+            bearer.to_vec(),
+            StatusCode::NOT_FOUND,
+            "unknown_run",
+        ),
+        (
+            "1",
+            json!({ "published": "yes" }),
+            bearer.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_json",
+        ),
+        (
+            "1",
+            json!({ "label": "x" }),
+            bearer.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_json",
+        ),
+    ];
+    for (run, body, headers, want, code) in refusals {
+        let (status, answer) = post_run(&app, run, "results", body.clone(), &headers).await;
+        assert_eq!(status, want, "{body} {headers:?}: {answer}");
+        assert_eq!(answer["error"], code, "{answer}");
+    }
+    assert_eq!(app.get("/api/runs/1.json").await.status(), StatusCode::FORBIDDEN);
+
+    let (status, body) = post_run(&app, "1", "results", json!({ "published": true }), &bearer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "run": 1, "published": true }));
+    let r = app.get("/api/runs/1.json").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let run1: Value = r.json().await.expect("JSON");
+    assert_eq!(run1["followed"], json!({ "host": "paas" }));
+    let all: Value = app.get("/api/runs.json").await.json().await.expect("JSON");
+    assert_eq!(all["runs"].as_array().map(Vec::len), Some(1), "{all}");
+    // The talk stays where it is: run 2, nothing of it published.
+    let (state, _) = audience.wait_for("state", |_| true).await;
+    assert_eq!(state["state"]["run"], 2);
+    assert_eq!(state["state"]["published"]["results"], false);
+    assert_eq!(app.get("/api/runs/2.json").await.status(), StatusCode::FORBIDDEN);
+
+    // Taken back, it is private again; a replay changes nothing.
+    for _ in 0..2 {
+        let (status, body) = post_run(&app, "1", "results", json!({ "published": false }), &bearer).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["published"], false);
+    }
+    assert_eq!(app.get("/api/runs/1.json").await.status(), StatusCode::FORBIDDEN);
+
+    // The current run through the same call: the audience's state says so.
+    let (status, _) = post_run(&app, "2", "results", json!({ "published": true }), &bearer).await;
+    assert_eq!(status, StatusCode::OK);
+    audience
+        .wait_for("state", |m| {
+            m["state"]["run"] == 2 && m["state"]["published"]["results"] == true
+        })
+        .await;
+}
+
+async fn a_new_label_reaches_every_presenter_screen_at_once(options: Options) {
+    let app = spawn_app_with(options).await;
+    app.next().await;
+    let mut presenter = app.presenter_socket().await;
+    let mut audience = app.voter().await.socket().await;
+    let (first, _) = presenter.wait_for("state", |_| true).await;
+    assert!(first["state"].get("label").is_none(), "{first}");
+    label_ok(&app, 1, "PyCon 2027").await;
+    presenter
+        .wait_for("state", |m| m["state"]["label"] == "PyCon 2027")
+        .await;
+    // The audience's state never carries it.
+    let (state, _) = audience.wait_for("state", |_| true).await;
+    assert!(state["state"].get("label").is_none(), "{state}");
+    let page = app.get("/api/state").await.json::<Value>().await.expect("JSON");
+    assert!(page.get("label").is_none(), "{page}");
+    label_ok(&app, 1, "").await;
+    let (state, _) = presenter.wait_for("state", |_| true).await;
+    assert!(state["state"].get("label").is_none(), "{state}");
 }
 
 #[tokio::test]

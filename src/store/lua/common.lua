@@ -33,6 +33,14 @@ local function is_current(run)
   return redis.call('GET', prefix .. 'current') == run
 end
 
+-- Whether `run` (a decimal string) names a run that has begun: the current
+-- one or an earlier one.
+local function is_run(run)
+  local n = tonumber(run)
+  local current = tonumber(redis.call('GET', prefix .. 'current') or '0')
+  return n ~= nil and n >= 1 and n <= current and n == math.floor(n)
+end
+
 -- A run's state: slide, path, open, results, explore, started, label,
 -- chosen (JSON: how the run went on from each decision; nil when unset).
 local function run_state(run)

@@ -1,9 +1,7 @@
 -- set_label(prefix, run, label): names any run (not only the current one);
 -- an empty label removes the name.
 local run, label = ARGV[2], ARGV[3]
-local current = tonumber(redis.call('GET', prefix .. 'current') or '0')
-local n = tonumber(run)
-if not n or n < 1 or n > current then
+if not is_run(run) then
   return {'no_run'}
 end
 if label == '' then
