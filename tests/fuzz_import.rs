@@ -8,16 +8,18 @@ mod support;
 use cyoa::import::{Deck, read_markdown, read_pdf_bytes};
 use proptest::prelude::*;
 
-/// A one-page PDF with a line of text in a standard font; offsets right.
+/// A one-page PDF with a line of text in a standard font and page labels
+/// in a number tree whose kid points back at itself; offsets right.
 fn seed_pdf() -> Vec<u8> {
     let content = "BT /F1 24 Tf 20 50 Td (Hello room) Tj ET";
     let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Catalog /Pages 2 0 R /PageLabels 6 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 160 90] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
             .to_string(),
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+        "<< /Kids [6 0 R] /Nums [0 << /S /R /P (x) /St 3 >>] >>".to_string(),
     ];
     support::pdf::pdf(&objects, "")
 }

@@ -225,6 +225,32 @@ fn outline_entries_title_their_pages_and_a_page_without_text_is_slide_n() {
 }
 
 #[test]
+fn page_labels_name_the_pages_that_have_no_title() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    // Four pages without text: i and ii (front matter), then,
+    // the labels in a number tree with a kid, as large decks write them.
+    let page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>".to_string();
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R /PageLabels << /Kids [7 0 R] >> >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R 6 0 R] /Count 4 >>".to_string(),
+        page.clone(),
+        page.clone(),
+        page.clone(),
+        page,
+        "<< /Limits [0 2] /Nums [0 << /S /r >> 2 << /S /D /P (A-) >>] >>".to_string(),
+    ];
+    std::fs::write(dir.path().join("deck.pdf"), support::pdf::pdf(&objects, "")).expect("write");
+    let out = cyoa(&["import", "deck.pdf", "-o", "talk.toml"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let story = Story::load(&dir.path().join("talk.toml")).expect("it loads").story;
+    let titles: Vec<&str> = story.slides.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(titles, ["Slide i", "Slide ii", "Slide A-1", "Slide A-2"]);
+    // Their ids stay by position, as for every untitled page.
+    let ids: Vec<&str> = story.slides.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["slide-1", "slide-2", "slide-3", "slide-4"]);
+}
+
+#[test]
 fn a_marp_deck_becomes_slides_with_titles_bodies_and_notes() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     std::fs::write(

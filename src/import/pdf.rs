@@ -3,8 +3,8 @@
 //! the same interpretation, for the title and the image's alt text.
 //!
 //! A page that an outline entry (a bookmark) points at is titled by that
-//! entry, the author's own words; any other by its text, else "Slide N".
-//! Page labels are not read.
+//! entry, the author's own words; any other by its text, else by its page
+//! label ("Slide iii", "Slide A-1"), else "Slide N".
 
 use hayro::hayro_interpret::font::GlyphRun;
 use hayro::hayro_interpret::hayro_syntax::{LoadPdfError, Pdf};
@@ -45,6 +45,7 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
         ));
     }
     let outline = outline_titles(&pdf);
+    let labels = page_labels(&pdf, pages.len());
     let cache = RenderCache::new();
     let settings = InterpreterSettings::default();
     let render_settings = RenderSettings::default();
@@ -80,8 +81,10 @@ pub(super) fn read(bytes: Vec<u8>, fallback_title: &str) -> Result<Deck, String>
         }
         let text = page_text(page, &settings);
         let title = outline.get(&i).cloned().or(text.title);
+        let label = labels.get(i).filter(|l| !l.is_empty());
         slides.push(DeckSlide {
-            title: title.unwrap_or_else(|| format!("Slide {}", i + 1)),
+            title: title
+                .unwrap_or_else(|| format!("Slide {}", label.map_or_else(|| (i + 1).to_string(), Clone::clone))),
             alt: text.all,
             image: Some(SlideImage {
                 bytes: png,
@@ -154,6 +157,146 @@ fn outline_titles(pdf: &Pdf) -> std::collections::HashMap<usize, String> {
         }
     }
     titles
+}
+
+/// Most page-label ranges and number-tree nodes read.
+const MAX_LABEL_RANGES: usize = 10_000;
+
+/// Each page's label (`iii`, `A-1`, `7`), from the catalog's
+/// `/PageLabels` number tree; empty for a page no range covers, and for
+/// every page of a PDF without labels.
+fn page_labels(pdf: &Pdf, pages: usize) -> Vec<String> {
+    use hayro::hayro_interpret::hayro_syntax::object::{Array, Dict, Object};
+    let xref = pdf.xref();
+    let Some(tree) = xref
+        .get::<Dict<'_>>(xref.root_id())
+        .and_then(|root| root.get::<Dict<'_>>(b"PageLabels"))
+    else {
+        return vec![String::new(); pages];
+    };
+    // The ranges, by the page index each starts at, from the tree's leaves.
+    let mut ranges: Vec<(usize, LabelStyle)> = Vec::new();
+    let mut stack = vec![tree];
+    let mut visited = 0;
+    while let Some(node) = stack.pop() {
+        visited += 1;
+        if visited > MAX_LABEL_RANGES || ranges.len() > MAX_LABEL_RANGES {
+            break;
+        }
+        if let Some(kids) = node.get::<Array<'_>>(b"Kids") {
+            stack.extend(kids.iter::<Dict<'_>>());
+        }
+        let Some(nums) = node.get::<Array<'_>>(b"Nums") else {
+            continue;
+        };
+        let mut items = nums.iter::<Object<'_>>();
+        while let (Some(key), Some(value)) = (items.next(), items.next()) {
+            if let (Object::Number(start), Object::Dict(style)) = (key, value) {
+                if let Ok(start) = usize::try_from(start.as_i64()) {
+                    ranges.push((start, LabelStyle::of(&style)));
+                }
+            }
+        }
+    }
+    ranges.sort_by_key(|(start, _)| *start);
+    (0..pages)
+        .map(|i| {
+            let Some((start, style)) = ranges.iter().rev().find(|(start, _)| *start <= i) else {
+                return String::new();
+            };
+            let offset = i64::try_from(i - start).unwrap_or(i64::MAX);
+            style.label(style.first.saturating_add(offset))
+        })
+        .collect()
+}
+
+/// One range of page labels: a prefix, then the page's number in a style.
+struct LabelStyle {
+    prefix: String,
+    /// `D`, `R`, `r`, `A`, `a`; `None`: the prefix alone.
+    numbering: Option<u8>,
+    /// The range's first number (`/St`, 1 when left out).
+    first: i64,
+}
+
+impl LabelStyle {
+    fn of(dict: &hayro::hayro_interpret::hayro_syntax::object::Dict<'_>) -> LabelStyle {
+        use hayro::hayro_interpret::hayro_syntax::object::{Name, String as PdfString};
+        let prefix = dict
+            .get::<PdfString<'_>>(b"P")
+            .map(|p| {
+                text_string(p.as_bytes())
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(40)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let numbering = dict.get::<Name<'_>>(b"S").and_then(|n| match &*n {
+            [b @ (b'D' | b'R' | b'r' | b'A' | b'a')] => Some(*b),
+            _ => None,
+        });
+        let first = dict.get::<i64>(b"St").filter(|n| *n >= 1).unwrap_or(1);
+        LabelStyle {
+            prefix,
+            numbering,
+            first,
+        }
+    }
+
+    /// The label of the page numbered `n` in this range.
+    fn label(&self, n: i64) -> String {
+        let number = match self.numbering {
+            Some(b'D') => n.to_string(),
+            Some(b'R') => roman(n),
+            Some(b'r') => roman(n).to_lowercase(),
+            Some(b'A') => letters(n),
+            Some(b'a') => letters(n).to_lowercase(),
+            _ => String::new(),
+        };
+        format!("{}{number}", self.prefix)
+    }
+}
+
+/// `n` in upper-case Roman numerals (decimal past 3,999, where they end).
+fn roman(n: i64) -> String {
+    if !(1..4000).contains(&n) {
+        return n.to_string();
+    }
+    const DIGITS: [(i64, &str); 13] = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut left = n;
+    let mut out = String::new();
+    for (value, digits) in DIGITS {
+        while left >= value {
+            out.push_str(digits);
+            left -= value;
+        }
+    }
+    out
+}
+
+/// `n` as the PDF's letters: A to Z, then AA to ZZ, AAA... (decimal past
+/// 26 × 10, where the letters would grow long).
+fn letters(n: i64) -> String {
+    if !(1..=260).contains(&n) {
+        return n.to_string();
+    }
+    let letter = char::from(b'A' + ((n - 1) % 26) as u8);
+    std::iter::repeat_n(letter, ((n - 1) / 26 + 1) as usize).collect()
 }
 
 /// A PDF text string: UTF-16BE after its byte order mark, UTF-8 after
@@ -270,4 +413,32 @@ impl<'a> Device<'a> for TextDevice {
     fn draw_image(&mut self, _: Image<'a, '_>, _: ImageDrawProps<'a>) {}
     fn pop_clip(&mut self) {}
     fn pop_transparency_group(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{letters, roman};
+
+    #[test]
+    fn page_numbers_in_roman_numerals_and_letters() {
+        let r: Vec<String> = [1, 4, 9, 14, 40, 90, 400, 1994, 3999, 4000, 0].map(roman).to_vec();
+        assert_eq!(
+            r,
+            [
+                "I",
+                "IV",
+                "IX",
+                "XIV",
+                "XL",
+                "XC",
+                "CD",
+                "MCMXCIV",
+                "MMMCMXCIX",
+                "4000",
+                "0"
+            ]
+        );
+        let a: Vec<String> = [1, 26, 27, 52, 53, 260, 261, -1].map(letters).to_vec();
+        assert_eq!(a, ["A", "Z", "AA", "ZZ", "AAA", "ZZZZZZZZZZ", "261", "-1"]);
+    }
 }
