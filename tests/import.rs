@@ -14,7 +14,6 @@ use cyoa::story::Story;
 use cyoa::web::{Application, Limits};
 use reqwest::StatusCode;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "test-presenter-token";
 const SECRET: &str = "a test secret that signs the cookies of one test server";
 
@@ -55,33 +54,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Prints `html` to a PDF with headless Chromium, in `dir`.
 fn print_to_pdf(dir: &Path, html: &str, name: &str) -> PathBuf {
-    print_to_pdf_with(dir, html, name, &[])
-}
-
-/// [`print_to_pdf`] with more Chromium flags.
-fn print_to_pdf_with(dir: &Path, html: &str, name: &str, flags: &[&str]) -> PathBuf {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: install chromium (apt-get install chromium; scripts/test.sh does this)"
-    );
-    let page = dir.join("deck.html");
-    std::fs::write(&page, html).expect("write the HTML");
-    let pdf = dir.join(name);
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-pdf-header-footer",
-            &format!("--user-data-dir={}", dir.join("profile").display()),
-            &format!("--print-to-pdf={}", pdf.display()),
-        ])
-        .args(flags)
-        .arg(&page)
-        .output()
-        .expect("chromium runs");
-    assert!(pdf.exists(), "chromium wrote no PDF: {}", text(&out.stderr));
-    pdf
+    support::pdf::print_to_pdf(dir, html, name, &[])
 }
 
 /// The real server on a free port, serving the story file at `path`.
@@ -210,7 +183,7 @@ fn outline_entries_title_their_pages_and_a_page_without_text_is_slide_n() {
             "<section><svg width=\"400\" height=\"300\"><circle cx=\"150\" cy=\"150\" r=\"100\"/></svg></section>",
         );
     // Chromium writes the headings as the PDF's outline (bookmarks).
-    print_to_pdf_with(dir.path(), &html, "deck.pdf", &["--generate-pdf-document-outline"]);
+    support::pdf::print_to_pdf(dir.path(), &html, "deck.pdf", &["--generate-pdf-document-outline"]);
     let out = cyoa(&["import", "deck.pdf", "-o", "talk.toml"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let story = Story::load(&dir.path().join("talk.toml")).expect("it loads").story;

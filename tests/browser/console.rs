@@ -109,7 +109,7 @@ async fn the_presenter_console_shows_notes_and_moves_the_talk() {
     press(&console, 'c').await;
     page::wait_vote_status(&screen, "closed").await;
     wait_console_vote(&console, "closed").await;
-    screenshot(&console, "console-phone.png").await;
+    page::screenshot(&console, "console-phone.png").await;
 
     // Following a choice from the console moves everyone there.
     click(&console, "button[data-follow=\"right\"]").await;
@@ -392,19 +392,6 @@ async fn open_console(driver: &mut Driver, app: &TestApp) -> Client {
     )
     .await;
     client
-}
-
-/// Saves the page as the other screenshots are saved: into
-/// `CYOA_SCREENSHOT_DIR` (`scripts/screenshots.sh`: `docs/img`), else
-/// `target/screenshots/`.
-async fn screenshot(client: &Client, name: &str) {
-    let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
-    };
-    std::fs::create_dir_all(&dir).expect("the screenshot folder");
-    let png = client.screenshot().await.expect("a screenshot");
-    std::fs::write(dir.join(name), png).expect("writing a screenshot");
 }
 
 async fn click(client: &Client, css: &str) {

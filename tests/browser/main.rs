@@ -11,6 +11,7 @@ mod axe;
 mod budget;
 mod console;
 mod cross_site;
+mod deck;
 mod driver;
 mod experience;
 mod fit;

@@ -185,3 +185,22 @@ pub async fn presenter_screen(driver: &mut Driver, app: &TestApp) -> Client {
         .expect("the presenter login");
     client
 }
+
+/// Saves the page as the other screenshots are saved: into
+/// `CYOA_SCREENSHOT_DIR` (`scripts/screenshots.sh`: `docs/img`), else
+/// `target/screenshots/`. A blank page fails (a drawn page's PNG is far
+/// larger than a few kilobytes).
+pub async fn screenshot(client: &Client, name: &str) {
+    save_screenshot(name, client.screenshot().await.expect("a screenshot"));
+}
+
+/// Writes `png` where [`screenshot`] does.
+pub fn save_screenshot(name: &str, png: Vec<u8>) {
+    assert!(png.len() > 10_000, "{name} looks blank ({} bytes)", png.len());
+    let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
+    };
+    std::fs::create_dir_all(&dir).expect("the screenshot folder");
+    std::fs::write(dir.join(name), png).expect("writing a screenshot");
+}

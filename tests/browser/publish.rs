@@ -2,8 +2,6 @@
 //! explore mode (E) in headless Chromium, and the README's screenshot of
 //! the story map (`story-map.png`, beside the other screenshots).
 
-use std::path::PathBuf;
-
 use cyoa::store::{VoteKind, Voter};
 use cyoa::story::{Story, Then};
 use fantoccini::key::Key;
@@ -265,11 +263,6 @@ pub async fn map_screenshot(driver: &mut Driver) {
     let svg = screen.find(Locator::Css("#map-overlay svg")).await.expect("the map");
     let png = svg.screenshot().await.expect("a screenshot of the map");
     assert!(png.len() > 20_000, "the map looks blank ({} bytes)", png.len());
-    let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
-    };
-    std::fs::create_dir_all(&dir).expect("the screenshot folder");
-    std::fs::write(dir.join("story-map.png"), png).expect("writing the screenshot");
+    crate::page::save_screenshot("story-map.png", png);
     driver.close(screen).await;
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::app::TestApp;
 use crate::driver::Driver;
-use crate::page::{js, open_presenter, tap, wait_js, wait_pressed, wait_text, wait_vote_status};
+use crate::page::{js, open_presenter, screenshot, tap, wait_js, wait_pressed, wait_text, wait_vote_status};
 
 /// Votes already cast when the screenshots are taken, per choice in story
 /// order (the phone adds one more to the first choice).
@@ -112,16 +112,8 @@ pub async fn take(driver: &mut Driver) {
         assert_eq!(seen, json!(true), "{part} on the presenter's screen");
     }
 
-    let dir = match std::env::var_os("CYOA_SCREENSHOT_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
-    };
-    std::fs::create_dir_all(&dir).expect("the screenshot folder");
     for (client, name) in [(&screen, "presenter.png"), (&phone, "audience-phone.png")] {
-        let png = client.screenshot().await.expect("a screenshot");
-        // A PNG of a blank page is a few hundred bytes; a drawn one is far more.
-        assert!(png.len() > 10_000, "{name} looks blank ({} bytes)", png.len());
-        std::fs::write(dir.join(name), png).expect("writing a screenshot");
+        screenshot(client, name).await;
     }
 
     driver.close(phone).await;

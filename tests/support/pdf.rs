@@ -20,3 +20,37 @@ pub fn pdf(objects: &[String], trailer_extra: &str) -> Vec<u8> {
     out.extend_from_slice(trailer.as_bytes());
     out
 }
+
+/// Debian's Chromium, which prints the tests' HTML decks to PDF.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Prints `html` to the PDF `dir/name` with headless Chromium (and these
+/// more flags), as a presenter's slide tool exports a deck.
+pub fn print_to_pdf(dir: &std::path::Path, html: &str, name: &str, flags: &[&str]) -> std::path::PathBuf {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install chromium (apt-get install chromium; scripts/test.sh does this)"
+    );
+    let page = dir.join("deck.html");
+    std::fs::write(&page, html).expect("write the HTML");
+    let pdf = dir.join(name);
+    let out = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            &format!("--print-to-pdf={}", pdf.display()),
+        ])
+        .args(flags)
+        .arg(&page)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        pdf.exists(),
+        "chromium wrote no PDF: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pdf
+}
