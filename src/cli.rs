@@ -125,7 +125,7 @@ enum RunsAction {
 #[derive(clap::Args, Debug)]
 struct StoreArgs {
     /// The data file [default: the story's, as `cyoa serve`].
-    #[arg(long, env = "CYOA_DATA", conflicts_with = "redis_url")]
+    #[arg(long, env = "CYOA_DATA")]
     data: Option<PathBuf>,
     /// The story whose default data file to use (as `cyoa serve --story`).
     #[arg(long, env = "CYOA_STORY")]
@@ -141,7 +141,8 @@ struct StoreArgs {
 impl StoreArgs {
     /// The store, for reading (`write` false: a data file is read without
     /// its lock, so while its server runs) or writing.
-    async fn open(self, write: bool) -> Result<VoteStore, String> {
+    async fn open(mut self, write: bool) -> Result<VoteStore, String> {
+        crate::settings::settle_stores(&mut self.data, &mut self.redis_url, &mut false)?;
         if let Some(url) = self.redis_url {
             return RedisStore::connect(&url, &self.redis_prefix)
                 .await

@@ -58,12 +58,12 @@ pub struct ServeArgs {
     /// Redis URL (`redis://HOST:PORT/`, or `redis+sentinel://HOST:PORT[,HOST:PORT]/NAME`
     /// to follow Sentinel failovers), for several instances; without it
     /// runs and votes are kept in the data file (--data).
-    #[arg(long, env = "REDIS_URL", conflicts_with_all = ["data", "memory"])]
+    #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
     /// The data file that keeps runs and votes (SQLite), made if missing
     /// [default: one per story file, under $XDG_DATA_HOME/cyoa or
     /// ~/.local/share/cyoa; printed at start].
-    #[arg(long, env = "CYOA_DATA", conflicts_with = "memory")]
+    #[arg(long, env = "CYOA_DATA")]
     pub data: Option<PathBuf>,
     /// Keep runs and votes in memory only: lost when the server stops
     /// (tests and benchmarks).
@@ -314,10 +314,12 @@ impl Settings {
         }
     }
 
-    /// The settings the flags give, checked. A token or secret left out
+    /// The settings the flags give, checked (see [`settle_stores`] for the
+    /// store's three flags). A token or secret left out
     /// is made at random; an empty value (say `TWILIO_AUTH_TOKEN=`) counts
     /// as left out.
-    pub fn from_args(args: ServeArgs) -> Result<Settings, String> {
+    pub fn from_args(mut args: ServeArgs) -> Result<Settings, String> {
+        settle_stores(&mut args.data, &mut args.redis_url, &mut args.memory)?;
         let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
         let sms = SmsSettings {
             #[cfg(feature = "sms-outbound")]
@@ -544,6 +546,59 @@ fn results_config(args: &ServeArgs) -> Result<crate::sms::outbound::OutboundConf
         max_attempts: args.sms_results_attempts.max(1),
         first_retry: RESULTS_FIRST_RETRY,
     })
+}
+
+/// Settles the store flags, which name one store each: `--data`,
+/// `--redis-url` and `--memory`. One given on the command line wins over
+/// one that only comes from the environment, so `CYOA_DATA` set in a
+/// shell profile does not stop `cyoa serve --redis-url ...` (or
+/// `cyoa runs import --redis-url ...`); two given the same way, both on
+/// the command line or both in the environment, are refused.
+pub fn settle_stores(
+    data: &mut Option<PathBuf>,
+    redis_url: &mut Option<String>,
+    memory: &mut bool,
+) -> Result<(), String> {
+    let env_has = |var: &str, value: &std::ffi::OsStr| std::env::var_os(var).is_some_and(|v| v == value);
+    let data_from_env = data.as_ref().is_some_and(|d| env_has("CYOA_DATA", d.as_os_str()));
+    let redis_from_env = redis_url.as_ref().is_some_and(|u| env_has("REDIS_URL", u.as_ref()));
+    // A flag's environment variable holds "true", "1" or the like.
+    let memory_from_env = *memory && std::env::var_os("CYOA_MEMORY").is_some();
+    let mut stores = [
+        ("--data (CYOA_DATA)", data.is_some(), data_from_env),
+        ("--redis-url (REDIS_URL)", redis_url.is_some(), redis_from_env),
+        ("--memory (CYOA_MEMORY)", *memory, memory_from_env),
+    ];
+    let on_command_line = stores.iter().filter(|(_, given, env)| *given && !env).count();
+    if on_command_line >= 1 {
+        // The command line's choice stands; the environment's give way.
+        for (_, given, env) in &mut stores {
+            if *env {
+                *given = false;
+            }
+        }
+    }
+    let chosen: Vec<&str> = stores
+        .iter()
+        .filter(|(_, given, _)| *given)
+        .map(|(name, ..)| *name)
+        .collect();
+    if chosen.len() > 1 {
+        return Err(format!(
+            "{} each name a store; give one (a flag on the command line wins over its environment variable)",
+            chosen.join(" and ")
+        ));
+    }
+    if !stores[0].1 {
+        *data = None;
+    }
+    if !stores[1].1 {
+        *redis_url = None;
+    }
+    if !stores[2].1 {
+        *memory = false;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

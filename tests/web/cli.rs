@@ -300,3 +300,69 @@ async fn outputs_that_cannot_be_written_lose_their_lines_not_the_talk() {
     let status = sigterm(&mut child);
     assert!(status.success(), "{status:?}");
 }
+
+/// `cyoa` with `args` and `env`, run to its end: its status and what it
+/// wrote to stderr.
+fn cyoa_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cyoa"))
+        .args(args)
+        .env_remove("CYOA_DATA")
+        .env_remove("REDIS_URL")
+        .env_remove("CYOA_MEMORY")
+        .envs(env.iter().copied())
+        .output()
+        .expect("cyoa runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_store_flag_on_the_command_line_wins_over_the_environment() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("profile.sqlite3");
+    let data = file.to_str().expect("a UTF-8 path");
+    let out = dir.path().join("runs.json");
+    let out = out.to_str().expect("a UTF-8 path");
+    let unreachable = "redis://127.0.0.1:1/";
+
+    // CYOA_DATA from a shell profile: --redis-url still picks Redis (here
+    // one that is not there, so the export says so).
+    let (ok, err) = cyoa_with_env(
+        &["runs", "export", out, "--redis-url", unreachable],
+        &[("CYOA_DATA", data)],
+    );
+    assert!(!ok && err.contains("cannot use Redis"), "{err}");
+    // And --memory still serves from memory: the start goes on to the next
+    // check (the short token), where it used to stop at the flags.
+    let (ok, err) = cyoa_with_env(
+        &[
+            "serve",
+            "--memory",
+            "--bind",
+            "127.0.0.1:0",
+            "--presenter-token",
+            "short",
+        ],
+        &[("CYOA_DATA", data)],
+    );
+    assert!(!ok && err.contains("needs at least 16"), "{err}");
+    assert!(!file.exists(), "the data file was not made");
+
+    // Two stores given the same way are refused, saying which.
+    for (args, env) in [
+        (
+            vec!["runs", "export", out, "--data", data, "--redis-url", unreachable],
+            vec![],
+        ),
+        (
+            vec!["runs", "export", out],
+            vec![("CYOA_DATA", data), ("REDIS_URL", unreachable)],
+        ),
+        (vec!["serve", "--memory", "--data", data], vec![]),
+        (vec!["serve"], vec![("CYOA_MEMORY", "true"), ("REDIS_URL", unreachable)]),
+    ] {
+        let (ok, err) = cyoa_with_env(&args, &env);
+        assert!(!ok, "{args:?} {env:?}");
+        assert!(err.contains("each name a store; give one"), "{args:?} {env:?}: {err}");
+    }
+    assert!(!file.exists(), "nothing refused made the data file");
+}
