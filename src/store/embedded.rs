@@ -120,12 +120,7 @@ fn refuse(path: &Path, why: impl std::fmt::Display) -> String {
     format!("{}: {why}", path.display())
 }
 
-/// This process's clock in milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub(super) use super::now_ms;
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     Audit, Cast, Closed, Countdown, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, Step,
-    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter, now_ms,
 };
 
 /// Votes and runs held in this process.
@@ -150,13 +150,6 @@ impl Inner {
         });
         state
     }
-}
-
-/// This process's clock in milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RunData {

@@ -106,6 +106,14 @@ pub enum Countdown {
     Cancel,
 }
 
+/// This process's clock in milliseconds since the Unix epoch (the memory
+/// and embedded stores' clock; on one machine, Redis's `TIME` too).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Milliseconds, for the store's clock arithmetic.
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

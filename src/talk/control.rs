@@ -35,6 +35,8 @@ pub enum Action {
     /// Open (`true`) or close `/results` or `/explore` to the audience for
     /// this run.
     Publish(Publication, bool),
+    /// Start, extend or cancel the open vote's countdown.
+    Timer(super::Timer),
 }
 
 /// Applies `action`, pushes the new state to every socket and returns it.
@@ -68,6 +70,14 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
                 return Err(not_a_decision());
             };
             talk.store.open(state.run, &decision.id).await?;
+            // Opened (or reopened) now: its countdown starts from the full
+            // length; opening the open vote again leaves it running.
+            if state.open.as_deref() != Some(decision.id.as_str()) {
+                if let Some(length) = super::timer::on_open(&story, decision) {
+                    let start = crate::store::Countdown::Start(length);
+                    talk.store.countdown(state.run, &decision.id, start).await?;
+                }
+            }
         }
         Action::Close => {
             if let Some(open) = &state.open {
@@ -81,6 +91,7 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
         Action::Publish(what, on) => {
             talk.store.set_published(state.run, what, on).await?;
         }
+        Action::Timer(timer) => super::timer::apply(talk, &state, timer).await?,
     }
     let view = StateView::load(talk).await?;
     talk.pushes.state(view.clone());
