@@ -407,7 +407,7 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(name), png).expect("writing a screenshot");
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     wait_js(
         client,
         &format!("{css} on the page"),

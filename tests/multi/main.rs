@@ -21,6 +21,6 @@ mod shutdown;
 mod soak;
 mod stall;
 mod store;
-mod timer;
 #[path = "../support/mod.rs"]
 mod support;
+mod timer;

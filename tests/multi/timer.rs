@@ -16,16 +16,22 @@ async fn two_instances_close_a_timed_vote_once() {
     let mut on_a = a.audience(&a.voter().await).await;
     let mut on_b = b.presenter_socket().await;
     a.open_build().await;
-    on_b.wait_for("state", |m| m["state"]["decision"]["status"] == "open").await;
+    on_b.wait_for("state", |m| m["state"]["decision"]["status"] == "open")
+        .await;
     let voter = b.voter().await;
     // A presence vote: it counts while its page stays open.
     let mut page = b.audience(&voter).await;
     assert_eq!(page.vote("build", "pets").await["type"], "voted");
     // A countdown started on A, with time for B to hear of it first.
     let started = a.presenter("timer/start", Some(json!({ "seconds": 3 }))).await;
-    assert!(started["timer"]["remaining_ms"].as_u64().is_some_and(|ms| ms <= 3000), "{started}");
+    assert!(
+        started["timer"]["remaining_ms"].as_u64().is_some_and(|ms| ms <= 3000),
+        "{started}"
+    );
     for socket in [&mut on_a, &mut on_b] {
-        socket.wait_for("state", |m| m["state"]["timer"]["decision"] == "build").await;
+        socket
+            .wait_for("state", |m| m["state"]["timer"]["decision"] == "build")
+            .await;
     }
     // At zero both timers fire; the vote closes, and both instances say so.
     for socket in [&mut on_a, &mut on_b] {
