@@ -111,6 +111,15 @@ impl Watch {
         })
     }
 
+    /// The countdown running in `state`, if one is.
+    fn in_state(state: &RunState) -> Option<Watch> {
+        Some(Watch {
+            run: state.run,
+            decision: state.open.clone()?,
+            deadline: state.deadline?,
+        })
+    }
+
     /// When the deadline passes, by this process's monotonic clock.
     fn at(&self) -> Instant {
         Instant::now() + Duration::from_millis(self.deadline.saturating_sub(now_ms()))
@@ -118,10 +127,12 @@ impl Watch {
 }
 
 /// What the store says now, when no push can be trusted to (at start,
-/// after the pushes lagged, after an expiry that closed nothing).
+/// after the pushes lagged, after an expiry that closed nothing). Reads
+/// the runs rather than the current one, which would begin run 1 in a
+/// store that has none yet.
 async fn look(talk: &Talk) -> Option<Watch> {
-    match StateView::load(talk).await {
-        Ok(view) => Watch::of(&view),
+    match talk.store.runs().await {
+        Ok(runs) => runs.last().and_then(|r| Watch::in_state(&r.state)),
         Err(e) => {
             tracing::warn!(error = %e, "the vote timer cannot read the run's state");
             None

@@ -27,7 +27,9 @@ pub struct StateView {
     /// Whether `/results` and `/explore` are open to the audience in this
     /// run.
     pub published: Published,
-    /// The open vote's countdown, when one runs; `null` otherwise.
+    /// The open vote's countdown, when one runs; left out of the JSON
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<TimerView>,
     /// The run's room code, in the presenter's state only (never the
     /// audience's: it would let anyone in); left out of the JSON when it
