@@ -81,6 +81,7 @@ struct Metrics {
     body_timeouts: Counter,
     store_data_lost: Counter,
     store_lost: Gauge,
+    votes_closed_by_timer: Counter,
     /// When the oldest vote not yet pushed was counted, per (run, decision).
     pending: Mutex<HashMap<(u64, String), Instant>>,
 }
@@ -110,6 +111,7 @@ impl Metrics {
             body_timeouts: Counter::default(),
             store_data_lost: Counter::default(),
             store_lost: Gauge::default(),
+            votes_closed_by_timer: Counter::default(),
             pending: Mutex::new(HashMap::new()),
         };
         // Each metric under its exported name, with its help text.
@@ -136,6 +138,7 @@ impl Metrics {
             body_timeouts: "body_timeouts", "Requests answered 408: their body did not arrive within --body-timeout";
             store_data_lost: "store_data_lost", "Times the vote store (Redis) was found without this talk's data";
             store_lost: "store_lost", "1 while the vote store is taken for having lost its data (per store in the process)";
+            votes_closed_by_timer: "votes_closed_by_timer", "Votes closed by their countdown, by this instance (the store lets one instance close each)";
         }
         // Series known in advance show from the start, at zero.
         for role in ["audience", "presenter"] {
@@ -286,6 +289,11 @@ pub fn store_data_lost(lost: bool) {
     } else {
         METRICS.store_lost.dec();
     }
+}
+
+/// A countdown ran out and this instance closed its vote.
+pub fn vote_closed_by_timer() {
+    METRICS.votes_closed_by_timer.inc();
 }
 
 /// A request answered 408: its body was too slow.

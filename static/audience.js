@@ -41,6 +41,17 @@
   let redraw = false; // the story was reloaded: draw the next state anew
   const { paintChoice, cssEscape } = window.cyoa;
 
+  // The countdown is told to screen readers when it starts (or grows),
+  // and at these seconds left: not every second.
+  const ANNOUNCE_LEFT = [60, 30, 10];
+  let toldCountdown = false; // this state's announcement already says it
+  cyoa.countdown.onChange(function (seconds, before) {
+    if (seconds === null || seconds === 0) return;
+    const starts = before === null || seconds > before;
+    if (toldCountdown && starts) return;
+    if (starts || ANNOUNCE_LEFT.includes(seconds)) say(closesIn(seconds));
+  });
+
   const pressed = main.querySelector('button[data-choice][aria-pressed="true"]');
   if (pressed) confirmed = pressed.dataset.choice;
   window.cyoa.paintBarsFromPage(main);
@@ -236,12 +247,23 @@
       markChoice(pending || confirmed);
       updateHint();
       updateCounts(decision);
+      cyoa.countdown.set(next.timer);
       return;
     }
     const known = shown.slide !== null;
     redraw = false;
     render(next);
-    if (known) say(describe(next));
+    // A vote that opens with its countdown says both at once.
+    const timer = next.timer && decision && decision.status === "open" ? next.timer : null;
+    if (known) say(describe(next) + (timer ? " " + closesIn(Math.ceil(timer.remaining_ms / 1000)) : ""));
+    toldCountdown = known && Boolean(timer);
+    cyoa.countdown.set(next.timer);
+    toldCountdown = false;
+  }
+
+  // "The vote closes in 0:12".
+  function closesIn(seconds) {
+    return t("closes_in", { time: cyoa.countdown.clock(seconds) });
   }
 
   function onTally(tally) {
@@ -308,6 +330,8 @@
     const section = el("section", { class: "vote", "aria-labelledby": "prompt", "data-vote-status": decision.status });
     section.append(el("h2", { id: "prompt", class: "prompt" }, decision.prompt));
     if (decision.status === "open") {
+      // templates/countdown.html; common.js counts it down.
+      section.append(el("p", { class: "countdown", "data-countdown": "", "data-template": texts.closes_in || "{time}", hidden: "" }));
       const form = el("form", { method: "post", action: "/vote/" + encodeURIComponent(decision.id), class: "ballot" });
       // The page's token for its voter, as the server's own form carries it.
       form.append(el("input", { type: "hidden", name: "token", value: main.dataset.formToken || "" }));

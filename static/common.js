@@ -232,6 +232,67 @@
     window.location.assign(response.redirected ? response.url : "/presenter/logged-out");
   }
 
+  // ---- the vote's countdown ------------------------------------------------
+  // Every [data-countdown] line on the page (templates/countdown.html) shows
+  // the open vote's time left. It counts down from the server's
+  // `remaining_ms` (a state's `timer`, computed by the server as it sent
+  // the state) on this page's own monotonic clock, never from the device's
+  // wall clock, so every screen agrees with the server and with each other.
+  // Its last ENDING seconds get the class `countdown-ending` (a calm change
+  // of look, no flashing). Listeners hear (seconds left, before) whenever
+  // the whole seconds change; null: no countdown runs.
+  const countdown = (function () {
+    const ENDING = 10;
+    let endsAt = null;
+    let shown = null;
+    let ticker = null;
+    const listeners = [];
+
+    // 0:12, 1:05.
+    function clock(seconds) {
+      return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+    }
+
+    function left() {
+      return endsAt === null ? null : Math.max(0, Math.ceil((endsAt - performance.now()) / 1000));
+    }
+
+    function paint() {
+      const seconds = left();
+      document.querySelectorAll("[data-countdown]").forEach(function (node) {
+        node.hidden = seconds === null;
+        if (seconds === null) return;
+        const text = (node.dataset.template || "{time}").replace("{time}", clock(seconds));
+        if (node.textContent !== text) node.textContent = text;
+        node.classList.toggle("countdown-ending", seconds <= ENDING);
+      });
+      if (seconds !== shown) {
+        const before = shown;
+        shown = seconds;
+        listeners.forEach((listener) => listener(seconds, before));
+      }
+      if ((seconds === null || seconds === 0) && ticker) {
+        clearInterval(ticker);
+        ticker = null;
+      }
+    }
+
+    // Follows `timer` (a state's `timer`; null: none runs).
+    function set(timer) {
+      const ms = timer && typeof timer.remaining_ms === "number" ? timer.remaining_ms : null;
+      endsAt = ms === null ? null : performance.now() + ms;
+      if (endsAt !== null && !ticker) ticker = setInterval(paint, 200);
+      paint();
+    }
+
+    return {
+      set: set,
+      paint: paint,
+      clock: clock,
+      onChange: (listener) => listeners.push(listener),
+    };
+  })();
+
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
@@ -248,5 +309,6 @@
     presenterLogout: presenterLogout,
     labelRun: labelRun,
     publishRun: publishRun,
+    countdown: countdown,
   };
 })();

@@ -21,6 +21,9 @@
     { keys: ["ArrowLeft", "PageUp"], shown: "Left, Page Up", does: "back along the path taken", command: "back" },
     { keys: ["o", "O"], shown: "O", does: "open the vote", command: "open" },
     { keys: ["c", "C"], shown: "C", does: "close the vote", command: "close" },
+    { keys: ["t"], shown: "T", does: "start the vote's countdown, or start it again (the decision's timer, else the story's, else 30 s)", command: "timer/start" },
+    { keys: ["T"], shown: "Shift+T", does: "cancel the countdown (the vote stays open)", command: "timer/cancel" },
+    { keys: ["+"], shown: "+", does: "add 15 s to the countdown", command: "timer/extend" },
     { keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9"], shown: "1-9", does: "follow choice N of this slide's vote (closes the vote if it is open)", command: "follow" },
     { keys: ["Enter"], shown: "Enter", does: "follow the winner of the closed vote (else: next)", command: "winner" },
     { keys: ["f", "F"], shown: "F", does: "full screen", command: "fullscreen", only: "view" },
@@ -89,6 +92,9 @@
       case "back":
       case "open":
       case "close":
+      case "timer/start":
+      case "timer/cancel":
+      case "timer/extend":
         return command(name);
       case "follow":
         return followNumber(Number(key));

@@ -52,6 +52,7 @@
 
   function onState(next) {
     state = next;
+    cyoa.countdown.set(next.timer);
     const status = next.decision && next.decision.id === next.slide.id ? next.decision.status : "";
     const same =
       String(next.run) === main.dataset.run &&
@@ -82,6 +83,7 @@
   // Fetches the console page again and swaps in its <main>. A tally that
   // arrived during the fetch may be newer than the page: painted after.
   const reload = cyoa.pageReloader("/presenter/notes", "console", swap, function () {
+    cyoa.countdown.paint();
     if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
   }, function (text) { flash(text); });
 

@@ -69,6 +69,7 @@
 
   function onState(next) {
     state = next;
+    cyoa.countdown.set(next.timer);
     // The room code (presenter only), in step with the run.
     if (next.room_code) {
       main.querySelectorAll("[data-room-code]").forEach(function (node) {
@@ -110,6 +111,7 @@
   // Fetches the presenter page again and swaps in its <main>. A tally that
   // arrived during the fetch may be newer than the page: painted after.
   const reloadSlide = cyoa.pageReloader("/presenter", "presenter", swapMain, function () {
+    cyoa.countdown.paint();
     if (state && state.slide && state.slide.id === main.dataset.slide) paint(state.decision);
   }, function (text) { flash(text); });
 

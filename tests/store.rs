@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use cyoa::store::{
-    Chosen, ChosenBy, Closed, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally, TextVote,
-    VoteKind, VoteOutcome, VoteStore, Voter,
+    Chosen, ChosenBy, Closed, Countdown, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally,
+    TextVote, VoteKind, VoteOutcome, VoteStore, Voter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
@@ -54,6 +54,11 @@ both_backends!(
     a_new_run_starts_with_nothing_published,
     an_earlier_run_can_be_published_and_a_missing_one_cannot,
     any_run_can_be_labelled_and_the_label_is_kept,
+    a_countdown_closes_its_vote_once_at_its_deadline,
+    a_stale_deadline_closes_nothing,
+    a_countdown_is_extended_and_cancelled,
+    a_countdown_needs_its_vote_open_and_ends_with_it,
+    concurrent_expiries_close_the_vote_once,
 );
 
 fn voter(n: usize) -> Voter {
@@ -97,6 +102,7 @@ async fn the_first_current_begins_run_1_at_the_start(store: VoteStore) {
             started: state.started,
             label: None,
             chosen: Vec::new(),
+            deadline: None,
         }
     );
     // Asking again finds run 1; the start slide only matters the first time.
@@ -934,6 +940,185 @@ async fn any_run_can_be_labelled_and_the_label_is_kept(store: VoteStore) {
     assert_eq!(store.run(first).await.unwrap().unwrap().state.label, None);
     assert!(matches!(store.set_label(3, "x").await, Err(StoreError::NoRun(3))));
     assert!(matches!(store.set_label(0, "x").await, Err(StoreError::NoRun(0))));
+}
+
+const SECONDS_30: Duration = Duration::from_secs(30);
+
+/// Opens `build` in run 1 with a countdown of `length`; returns the run
+/// and the deadline.
+async fn counting_down(store: &VoteStore, length: Duration) -> (u64, u64) {
+    let run = open_vote(store, "build").await;
+    let before = now_ms();
+    let state = store.countdown(run, "build", Countdown::Start(length)).await.unwrap();
+    let deadline = state.deadline.expect("a countdown runs");
+    let length = length.as_millis() as u64;
+    // The store's clock is this machine's (Redis's TIME too).
+    assert!(
+        (before + length).saturating_sub(1) <= deadline && deadline <= now_ms() + length + 1,
+        "deadline {deadline} is not {length} ms from now"
+    );
+    assert_eq!(store.current("welcome").await.unwrap().deadline, Some(deadline));
+    (run, deadline)
+}
+
+async fn a_countdown_closes_its_vote_once_at_its_deadline(store: VoteStore) {
+    let (run, deadline) = counting_down(&store, SECONDS_30).await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    assert!(
+        store.expire(run, "build", deadline).await.unwrap(),
+        "the first expiry closes the vote"
+    );
+    assert!(
+        !store.expire(run, "build", deadline).await.unwrap(),
+        "a second one closes nothing"
+    );
+    let record = store.run(run).await.unwrap().unwrap();
+    assert_eq!((record.state.open, record.state.deadline), (None, None));
+    assert_eq!(
+        record.closed,
+        [Closed {
+            decision: "build".into(),
+            tally: tally(&[("pets", 1)]),
+        }],
+        "closed once, with its tally"
+    );
+    assert!(matches!(
+        store.vote(run, "build", &voter(2), "pets", Sticky).await,
+        Err(StoreError::NotOpen(_))
+    ));
+}
+
+async fn a_stale_deadline_closes_nothing(store: VoteStore) {
+    let (run, first) = counting_down(&store, SECONDS_30).await;
+    // Restarted: the first deadline is stale.
+    let second = store
+        .countdown(run, "build", Countdown::Start(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .deadline
+        .unwrap();
+    assert!(second > first);
+    assert!(!store.expire(run, "build", first).await.unwrap());
+    // Extended: so is the second.
+    let third = store
+        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
+        .await
+        .unwrap()
+        .deadline
+        .unwrap();
+    assert_eq!(third, second + 15_000);
+    assert!(!store.expire(run, "build", second).await.unwrap());
+    // A deadline of another decision, or of an old run, closes nothing.
+    assert!(!store.expire(run, "host", third).await.unwrap());
+    assert!(!store.expire(run + 1, "build", third).await.unwrap());
+    assert_eq!(store.current("welcome").await.unwrap().open.as_deref(), Some("build"));
+    // Closed by the presenter, then reopened: the old deadline is gone.
+    store.close(run, "build").await.unwrap();
+    store.open(run, "build").await.unwrap();
+    assert_eq!(store.current("welcome").await.unwrap().deadline, None);
+    assert!(!store.expire(run, "build", third).await.unwrap());
+    assert_eq!(store.current("welcome").await.unwrap().open.as_deref(), Some("build"));
+    // A new run closes the vote and its countdown.
+    store
+        .countdown(run, "build", Countdown::Start(SECONDS_30))
+        .await
+        .unwrap();
+    let next = store.new_run("welcome").await.unwrap();
+    assert_eq!(next.deadline, None);
+    assert_eq!(store.run(run).await.unwrap().unwrap().state.deadline, None);
+}
+
+async fn a_countdown_is_extended_and_cancelled(store: VoteStore) {
+    let (run, deadline) = counting_down(&store, SECONDS_30).await;
+    let extended = store
+        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert_eq!(extended.deadline, Some(deadline + 15_000));
+    let cancelled = store.countdown(run, "build", Countdown::Cancel).await.unwrap();
+    assert_eq!((cancelled.open.as_deref(), cancelled.deadline), (Some("build"), None));
+    assert!(!store.expire(run, "build", deadline + 15_000).await.unwrap());
+    // Nothing runs: extending starts nothing; the vote stays open.
+    let still = store
+        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert_eq!((still.open.as_deref(), still.deadline), (Some("build"), None));
+    // A countdown that ran out but did not close yet is extended from now.
+    let short = store
+        .countdown(run, "build", Countdown::Start(Duration::from_millis(1)))
+        .await
+        .unwrap()
+        .deadline
+        .unwrap();
+    while now_ms() <= short + 5 {
+        tokio::task::yield_now().await;
+    }
+    let before = now_ms();
+    let later = store
+        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
+        .await
+        .unwrap()
+        .deadline
+        .unwrap();
+    assert!(
+        later >= before + 15_000,
+        "extended from now, not from the past deadline"
+    );
+    assert!(store.expire(run, "build", later).await.unwrap());
+}
+
+async fn a_countdown_needs_its_vote_open_and_ends_with_it(store: VoteStore) {
+    let run = store.current("welcome").await.unwrap().run;
+    for change in [
+        Countdown::Start(SECONDS_30),
+        Countdown::Extend(SECONDS_30),
+        Countdown::Cancel,
+    ] {
+        assert!(
+            matches!(store.countdown(run, "build", change).await, Err(StoreError::NotOpen(_))),
+            "{change:?} without an open vote"
+        );
+    }
+    store.open(run, "build").await.unwrap();
+    assert!(matches!(
+        store.countdown(run, "host", Countdown::Start(SECONDS_30)).await,
+        Err(StoreError::NotOpen(_))
+    ));
+    assert!(matches!(
+        store.countdown(run + 1, "build", Countdown::Start(SECONDS_30)).await,
+        Err(StoreError::NotCurrent(_))
+    ));
+    store
+        .countdown(run, "build", Countdown::Start(SECONDS_30))
+        .await
+        .unwrap();
+    // Opening the open vote again keeps its countdown; the presenter's
+    // close ends it, and a move keeps none.
+    assert!(store.open(run, "build").await.unwrap().deadline.is_some());
+    store.close(run, "build").await.unwrap();
+    assert_eq!(store.current("welcome").await.unwrap().deadline, None);
+    let moved = store.show(run, "host", &path(&["welcome", "host"])).await.unwrap();
+    assert_eq!(moved.deadline, None);
+    // The history does not carry a deadline: the export has none.
+    let json = serde_json::to_string(&store.runs().await.unwrap()).unwrap();
+    assert!(!json.contains("deadline"), "{json}");
+}
+
+async fn concurrent_expiries_close_the_vote_once(store: VoteStore) {
+    let (run, deadline) = counting_down(&store, SECONDS_30).await;
+    let tries: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.expire(run, "build", deadline).await.unwrap() })
+        })
+        .collect();
+    let mut closed = 0;
+    for t in tries {
+        closed += usize::from(t.await.unwrap());
+    }
+    assert_eq!(closed, 1, "exactly one expiry closes the vote");
+    assert_eq!(store.run(run).await.unwrap().unwrap().closed.len(), 1);
 }
 
 // ---- Redis only ----

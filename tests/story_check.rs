@@ -1289,3 +1289,57 @@ fn check_prints_the_path_durations_and_warns_over_the_duration() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_timer_is_checked() {
+    let timer = |value: &str| good_with("prompt = \"Which?\"", &format!("prompt = \"Which?\"\ntimer = {value}"));
+    run(&[
+        case(
+            "timer 0",
+            timer("0"),
+            &[
+                "7:9: error: `timer` must be a whole number of seconds from 1 to 3600, not `0`; leave it out for a vote that stays open until you close it",
+            ],
+        ),
+        case(
+            "timer past an hour",
+            timer("3601"),
+            &[
+                "7:9: error: `timer` must be a whole number of seconds from 1 to 3600, not `3601`; leave it out for a vote that stays open until you close it",
+            ],
+        ),
+        case(
+            "timer a string",
+            timer("\"30\""),
+            &[
+                "7:9: error: `timer` must be a whole number of seconds from 1 to 3600, not `\"30\"`; leave it out for a vote that stays open until you close it",
+            ],
+        ),
+        case(
+            "timer not whole",
+            timer("1.5"),
+            &[
+                "7:9: error: `timer` must be a whole number of seconds from 1 to 3600, not `1.5`; leave it out for a vote that stays open until you close it",
+            ],
+        ),
+        case(
+            "story-wide timer wrong",
+            good_with("start = \"a\"", "start = \"a\"\n[settings]\ntimer = -5"),
+            &[
+                "4:9: error: `timer` must be a whole number of seconds from 1 to 3600, not `-5`; leave it out for a vote that stays open until you close it",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn a_timer_is_read_with_the_story_wide_default() {
+    let text = good_with("start = \"a\"", "start = \"a\"\n[settings]\ntimer = 45");
+    let story = Story::parse("t.toml", &text).expect("valid").story;
+    assert_eq!(story.rules_of(story.decision("a").expect("decision")).timer, Some(45));
+    let own = text.replace("prompt = \"Which?\"", "prompt = \"Which?\"\ntimer = 3600");
+    let story = Story::parse("t.toml", &own).expect("valid").story;
+    assert_eq!(story.rules_of(story.decision("a").expect("decision")).timer, Some(3600));
+    let plain = Story::parse("t.toml", GOOD).expect("valid").story;
+    assert_eq!(plain.rules_of(plain.decision("a").expect("decision")).timer, None);
+}

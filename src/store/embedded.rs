@@ -26,16 +26,16 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::memory::Saved;
 use super::{
-    Audit, Cast, Closed, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState, Step,
-    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Closed, Countdown, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState,
+    Step, StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// The schema this cyoa writes (`PRAGMA user_version`). A file of an
 /// older schema is migrated at start; a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Each schema step, from version n - 1 to n at index n - 1.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 1: runs, their closed decisions, the voter records, delivery marks.
     include_str!("schema/1.sql"),
     // 2: run labels; the outbound SMS queue.
@@ -43,6 +43,9 @@ const MIGRATIONS: [&str; 3] = [
     // 3: how each run went on from its decisions (by the vote or the
     // presenter), as JSON; NULL in the runs of an older file.
     include_str!("schema/3.sql"),
+    // 4: when the open vote's countdown ends (ms since the epoch); NULL
+    // when none runs.
+    include_str!("schema/4.sql"),
 ];
 
 /// The most changes one commit takes; more wait for the next.
@@ -117,12 +120,7 @@ fn refuse(path: &Path, why: impl std::fmt::Display) -> String {
     format!("{}: {why}", path.display())
 }
 
-/// This process's clock in milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub(super) use super::now_ms;
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -268,7 +266,9 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
     let bad = |e: rusqlite::Error| refuse(path, format!("cannot read it: {e}"));
     let mut runs: Vec<Saved> = Vec::new();
     let mut stmt = conn
-        .prepare("SELECT run, slide, path, open, results, explore, started, label, chosen FROM runs ORDER BY run")
+        .prepare(
+            "SELECT run, slide, path, open, results, explore, started, label, chosen, deadline FROM runs ORDER BY run",
+        )
         .map_err(bad)?;
     let mut rows = stmt.query([]).map_err(bad)?;
     while let Some(r) = rows.next().map_err(bad)? {
@@ -276,6 +276,7 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
         let path_json: String = r.get(2).map_err(bad)?;
         let started: Option<i64> = r.get(6).map_err(bad)?;
         let chosen: Option<String> = r.get(8).map_err(bad)?;
+        let deadline: Option<i64> = r.get(9).map_err(bad)?;
         let chosen = match chosen {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| refuse(path, format!("is damaged: the choices of run {run}: {e}")))?,
@@ -301,6 +302,7 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
                 started: started.map(|s| s.max(0) as u64),
                 label: r.get(7).map_err(bad)?,
                 chosen,
+                deadline: deadline.map(|d| d.max(0) as u64),
             },
             closed: Vec::new(),
             ballots: Vec::new(),
@@ -385,10 +387,10 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
             let path = serde_json::to_string(&s.path).unwrap_or_else(|_| "[]".into());
             let chosen = serde_json::to_string(&s.chosen).unwrap_or_else(|_| "[]".into());
             tx.prepare_cached(
-                "INSERT INTO runs (run, slide, path, open, results, explore, started, label, chosen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO runs (run, slide, path, open, results, explore, started, label, chosen, deadline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (run) DO UPDATE SET slide = ?2, path = ?3, open = ?4, results = ?5,
-                   explore = ?6, started = ?7, label = ?8, chosen = ?9",
+                   explore = ?6, started = ?7, label = ?8, chosen = ?9, deadline = ?10",
             )?
             .execute(params![
                 s.run as i64,
@@ -399,7 +401,8 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 s.published.explore,
                 s.started.map(|t| t as i64),
                 s.label,
-                chosen
+                chosen,
+                s.deadline.map(|t| t as i64)
             ])?;
         }
         Row::Closed(run, closed) => {
@@ -730,6 +733,19 @@ impl EmbeddedStore {
     pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
         self.change(self.mem.set_label(run, label), |_, s| Self::state_row(s))
             .await
+    }
+
+    pub(super) async fn countdown(&self, run: RunId, decision: &str, change: Countdown) -> Result<RunState> {
+        self.change(self.mem.countdown(run, decision, change), |_, s| Self::state_row(s))
+            .await
+    }
+
+    pub(super) async fn expire(&self, run: RunId, decision: &str, deadline: u64) -> Result<bool> {
+        self.change(self.mem.expire(run, decision, deadline), |mem, closed| match closed {
+            true => Self::run_rows(mem, run),
+            false => Vec::new(),
+        })
+        .await
     }
 
     pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Cast, Closed, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, Step, StoreError,
-    Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Closed, Countdown, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, Step,
+    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter, now_ms,
 };
 
 /// Votes and runs held in this process.
@@ -149,6 +149,7 @@ impl Inner {
             started: Some(now_ms()),
             label: None,
             chosen: Vec::new(),
+            deadline: None,
         };
         self.runs.push(RunData {
             state: state.clone(),
@@ -157,13 +158,6 @@ impl Inner {
         });
         state
     }
-}
-
-/// This process's clock in milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RunData {
@@ -175,6 +169,7 @@ impl RunData {
             .unwrap_or_default();
         if self.state.open.as_deref() == Some(decision) {
             self.state.open = None;
+            self.state.deadline = None;
             self.closed.retain(|c| c.decision != decision);
             self.closed.push(Closed {
                 decision: decision.to_string(),
@@ -292,6 +287,33 @@ impl MemoryStore {
         let r = inner.any_mut(run)?;
         r.state.label = Some(label.to_string()).filter(|l| !l.is_empty());
         Ok(r.state.clone())
+    }
+
+    pub(super) async fn countdown(&self, run: RunId, decision: &str, change: Countdown) -> Result<RunState> {
+        let mut inner = self.lock();
+        let r = inner.current_mut(run)?;
+        if r.state.open.as_deref() != Some(decision) {
+            return Err(StoreError::NotOpen(decision.to_string()));
+        }
+        let now = now_ms();
+        r.state.deadline = match change {
+            Countdown::Start(length) => Some(now.saturating_add(super::millis(length))),
+            Countdown::Extend(by) => r.state.deadline.map(|at| at.max(now).saturating_add(super::millis(by))),
+            Countdown::Cancel => None,
+        };
+        Ok(r.state.clone())
+    }
+
+    pub(super) async fn expire(&self, run: RunId, decision: &str, deadline: u64) -> Result<bool> {
+        let mut inner = self.lock();
+        let Ok(r) = inner.current_mut(run) else {
+            return Ok(false);
+        };
+        if r.state.open.as_deref() != Some(decision) || r.state.deadline != Some(deadline) {
+            return Ok(false);
+        }
+        r.close(decision);
+        Ok(true)
     }
 
     pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {

@@ -86,6 +86,37 @@ pub struct RunState {
     /// it, and in the exports of such a run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chosen: Vec<Chosen>,
+    /// When the open vote's countdown ends, in milliseconds since the Unix
+    /// epoch by the store's clock (as `started`); `None` when no countdown
+    /// runs ([`VoteStore::countdown`]). Closing the vote clears it. Not in
+    /// the exports: a history has no running countdown.
+    #[serde(skip)]
+    pub deadline: Option<u64>,
+}
+
+/// A change to the countdown of the open vote ([`VoteStore::countdown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Countdown {
+    /// Starts it, or starts it again: the vote closes this long from now.
+    Start(Duration),
+    /// Adds this long to the running countdown (from now, if it ran out
+    /// already and the vote is not closed yet); nothing when none runs.
+    Extend(Duration),
+    /// Stops it: the vote stays open until the presenter closes it.
+    Cancel,
+}
+
+/// This process's clock in milliseconds since the Unix epoch (the memory
+/// and embedded stores' clock; on one machine, Redis's `TIME` too).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Milliseconds, for the store's clock arithmetic.
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Which choice a run followed out of a decision, and who chose it.
@@ -402,6 +433,22 @@ impl VoteStore {
     /// ([`MAX_LABEL_CHARS`]). [`StoreError::NoRun`] if there is no such run.
     pub async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
         delegate!(self.set_label(run, label))
+    }
+    /// Starts, restarts, extends or cancels the countdown of the open vote
+    /// on `decision` in the current run `run`, by the store's clock (one
+    /// clock for every instance). [`StoreError::NotOpen`] if that vote is
+    /// not open. The state returned has the new [`RunState::deadline`].
+    pub async fn countdown(&self, run: RunId, decision: &str, change: Countdown) -> Result<RunState> {
+        delegate!(self.countdown(run, decision, change))
+    }
+    /// Closes the vote on `decision` because its countdown ran out, as
+    /// [`Self::close`] does, but only if `run` is still the current run,
+    /// `decision` still open and its deadline still `deadline` (as the
+    /// caller read it). True when this call closed it: of every instance
+    /// whose timer fires for that deadline, exactly one gets true. A
+    /// deadline restarted, extended or cancelled meanwhile closes nothing.
+    pub async fn expire(&self, run: RunId, decision: &str, deadline: u64) -> Result<bool> {
+        delegate!(self.expire(run, decision, deadline))
     }
     /// Takes `runs` (`cyoa runs import`) as the history of a store that
     /// holds no run yet; the last becomes the current run. The runs must be

@@ -10,7 +10,7 @@ use super::load::{Reader, Value};
 use super::sms::{self, Source};
 use super::{Choice, Decision, MAX_CHOICES, MAX_ID_LEN, MIN_CHOICES};
 
-const DECISION_FIELDS: [&str; 5] = ["prompt", "choices", "results", "min_votes", "tie"];
+const DECISION_FIELDS: [&str; 6] = ["prompt", "choices", "results", "min_votes", "tie", "timer"];
 const CHOICE_FIELDS: [&str; 4] = ["id", "label", "keywords", "goto"];
 
 impl Reader<'_> {
@@ -19,7 +19,7 @@ impl Reader<'_> {
     pub(super) fn decision(&mut self, slide_id: &str, value: &Value<'_>, goto_at: &mut Vec<usize>) -> Option<Decision> {
         let table = self.table(value, "decision")?;
         let at = value.span().start;
-        let [prompt, choices_field, results, min_votes, tie] = self.fields(table, &DECISION_FIELDS);
+        let [prompt, choices_field, results, min_votes, tie, timer] = self.fields(table, &DECISION_FIELDS);
         let prompt = self
             .required_text_field(
                 "prompt",
@@ -75,6 +75,7 @@ impl Reader<'_> {
         let rules = super::Rules {
             min_votes: self.min_votes_field(min_votes),
             tie: self.tie_field(tie),
+            timer: self.timer_field(timer),
         };
         Some(Decision {
             id: slide_id.to_string(),

@@ -32,7 +32,7 @@ pub use check::Summary;
 pub use diag::{Diagnostic, Loaded, Severity};
 pub use load::{DEFAULT_PRESENCE_GRACE, MAX_CHOICES, MAX_FILE_BYTES, MAX_ID_LEN, MAX_PRESENCE_GRACE, MIN_CHOICES};
 pub use markdown::render as render_markdown;
-pub use rules::{MAX_MIN_VOTES, Tie};
+pub use rules::{MAX_MIN_VOTES, MAX_TIMER, Tie};
 pub use settings::MAX_SLIDE_IMAGE_BYTES;
 pub use sms::normalise;
 
@@ -95,6 +95,10 @@ pub struct Rules {
     /// What Next does on a tie (`tie`); `None`: the default,
     /// [`Tie::Presenter`].
     pub tie: Option<Tie>,
+    /// The countdown, in seconds, that starts when the vote opens and
+    /// closes it at zero (`timer`); `None`: the vote stays open until the
+    /// presenter closes it.
+    pub timer: Option<u64>,
 }
 
 impl Rules {
@@ -103,6 +107,7 @@ impl Rules {
         Rules {
             min_votes: self.min_votes.or(defaults.min_votes),
             tie: self.tie.or(defaults.tie),
+            timer: self.timer.or(defaults.timer),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Reading a decision's rules, `min_votes` and `tie`, on a decision or as
-//! the story's defaults in `[settings]`: how many votes make the vote's
-//! winner the way on, and what Next does when the vote ties.
+//! Reading a decision's rules, `min_votes`, `tie` and `timer`, on a
+//! decision or as the story's defaults in `[settings]`: how many votes make
+//! the vote's winner the way on, what Next does when the vote ties, and the
+//! countdown that closes the vote by itself.
 
 use toml::de::DeValue;
 
@@ -10,6 +11,9 @@ use super::load::{Field, Reader};
 /// The largest `min_votes`: more than any room holds, so a bigger number
 /// is a typo.
 pub const MAX_MIN_VOTES: u64 = 1_000_000;
+
+/// The longest `timer`, in seconds: an hour.
+pub const MAX_TIMER: u64 = 3600;
 
 /// What Next does when several choices share the most votes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,21 +45,37 @@ impl Tie {
 impl Reader<'_> {
     /// `min_votes = N`: 1 to [`MAX_MIN_VOTES`] votes.
     pub(super) fn min_votes_field(&mut self, field: Option<Field<'_, '_>>) -> Option<u64> {
+        self.whole_number(field, MAX_MIN_VOTES, |v| {
+            format!("`min_votes` must be a whole number of votes from 1 to {MAX_MIN_VOTES}, not {v}; leave it out for no minimum")
+        })
+    }
+
+    /// `timer = SECONDS`: 1 to [`MAX_TIMER`] seconds.
+    pub(super) fn timer_field(&mut self, field: Option<Field<'_, '_>>) -> Option<u64> {
+        self.whole_number(field, MAX_TIMER, |v| {
+            format!(
+                "`timer` must be a whole number of seconds from 1 to {MAX_TIMER}, not {v}; leave it out for a vote that stays open until you close it"
+            )
+        })
+    }
+
+    /// A whole number from 1 to `max`; anything else is the error `why`
+    /// (given the value as written) at the value.
+    fn whole_number(
+        &mut self,
+        field: Option<Field<'_, '_>>,
+        max: u64,
+        why: impl FnOnce(&str) -> String,
+    ) -> Option<u64> {
         let (_, v) = field?;
         let n = match v.get_ref() {
             DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix())
                 .ok()
-                .filter(|n| (1..=MAX_MIN_VOTES).contains(n)),
+                .filter(|n| (1..=max).contains(n)),
             _ => None,
         };
         if n.is_none() {
-            self.p.error(
-                v.span().start,
-                format!(
-                    "`min_votes` must be a whole number of votes from 1 to {MAX_MIN_VOTES}, not {}; leave it out for no minimum",
-                    shown(self.text, v)
-                ),
-            );
+            self.p.error(v.span().start, why(&shown(self.text, v)));
         }
         n
     }

@@ -25,6 +25,7 @@ const SETTINGS_FIELDS: &[&str] = &[
     "room_code",
     "min_votes",
     "tie",
+    "timer",
     "duration",
 ];
 const SMS_FIELDS: &[&str] = &["replies", "confirm", "help", "closed"];
@@ -109,6 +110,7 @@ impl Reader<'_> {
         settings.rules = super::Rules {
             min_votes: self.min_votes_field(table.get_key_value("min_votes")),
             tie: self.tie_field(table.get_key_value("tie")),
+            timer: self.timer_field(table.get_key_value("timer")),
         };
         settings.duration =
             self.minutes_field("duration", table.get_key_value("duration"), super::budget::MAX_DURATION);

@@ -41,6 +41,8 @@ pub enum Action {
     PublishRun(RunId, bool),
     /// Name any run (an empty label removes the name).
     Label(RunId, String),
+    /// Start, extend or cancel the open vote's countdown.
+    Timer(super::Timer),
 }
 
 /// Applies `action`, pushes the new state to every socket and returns it.
@@ -74,6 +76,14 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
                 return Err(not_a_decision());
             };
             talk.store.open(state.run, &decision.id).await?;
+            // Opened (or reopened) now: its countdown starts from the full
+            // length; opening the open vote again leaves it running.
+            if state.open.as_deref() != Some(decision.id.as_str()) {
+                if let Some(length) = super::timer::on_open(&story, decision) {
+                    let start = crate::store::Countdown::Start(length);
+                    talk.store.countdown(state.run, &decision.id, start).await?;
+                }
+            }
         }
         Action::Close => {
             if let Some(open) = &state.open {
@@ -93,6 +103,7 @@ pub async fn apply(talk: &Talk, action: Action) -> Result<StateView, Error> {
         Action::Label(run, label) => {
             talk.store.set_label(run, &label).await?;
         }
+        Action::Timer(timer) => super::timer::apply(talk, &state, timer).await?,
     }
     let view = StateView::load(talk).await?;
     talk.pushes.state(view.clone());

@@ -19,6 +19,7 @@ pub mod presence;
 pub mod push;
 pub mod reload;
 pub mod rules;
+pub mod timer;
 pub mod view;
 
 use std::ops::Deref;
@@ -34,6 +35,7 @@ pub use control::{Action, Ballot, Pass};
 pub use error::Error;
 pub use presence::Presence;
 pub use push::{Push, Pushes};
+pub use timer::Timer;
 pub use view::StateView;
 
 use crate::store::VoteStore;
@@ -133,15 +135,16 @@ impl Talk {
     }
 
     /// Starts the talk's background tasks: the tally [`push::flusher`], the
-    /// [`push::listener`] to the other instances, and presence's
-    /// [`presence::heartbeat`] and [`presence::sweeper`]. Each ends when the
-    /// server stops.
+    /// [`push::listener`] to the other instances, presence's
+    /// [`presence::heartbeat`] and [`presence::sweeper`], and the vote
+    /// [`timer::keeper`]. Each ends when the server stops.
     pub fn spawn_background(&self) -> Vec<JoinHandle<()>> {
         vec![
             tokio::spawn(push::flusher(self.clone())),
             tokio::spawn(push::listener(self.clone())),
             tokio::spawn(presence::heartbeat(self.clone())),
             tokio::spawn(presence::sweeper(self.clone())),
+            tokio::spawn(timer::keeper(self.clone())),
         ]
     }
 }

@@ -468,6 +468,7 @@ mod tests {
             sms: None,
             started: None,
             published: Default::default(),
+            timer: None,
             room_code: None,
             label: None,
             run_label: None,

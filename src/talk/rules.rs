@@ -141,7 +141,11 @@ mod tests {
     }
 
     fn rules(min_votes: Option<u64>, tie: Option<Tie>) -> Rules {
-        Rules { min_votes, tie }
+        Rules {
+            min_votes,
+            tie,
+            timer: None,
+        }
     }
 
     #[test]

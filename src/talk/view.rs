@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Talk;
-use crate::store::{Published, RunId, RunRecord, StoreError, Tally, Voter};
+use crate::store::{Published, RunId, RunRecord, RunState, StoreError, Tally, Voter, now_ms};
 use crate::story::{Decision, Results, Story};
 
 /// The run, the slide on screen, and the decision at hand.
@@ -27,6 +27,10 @@ pub struct StateView {
     /// Whether `/results` and `/explore` are open to the audience in this
     /// run.
     pub published: Published,
+    /// The open vote's countdown, when one runs; left out of the JSON
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer: Option<TimerView>,
     /// The run's room code, in the presenter's state only (never the
     /// audience's: it would let anyone in); left out of the JSON when it
     /// is not there. The talk leaves it out; the web layer adds it for the
@@ -42,6 +46,46 @@ pub struct StateView {
     /// The run's label as the store keeps it, never sent as it is.
     #[serde(skip)]
     pub run_label: Option<String>,
+}
+
+/// The countdown that closes the open vote by itself.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimerView {
+    /// The decision whose vote it closes.
+    pub decision: String,
+    /// Milliseconds left, by the server's clock when this state was sent
+    /// ([`StateView::fresh`]): every page counts down from it, not from
+    /// its own clock, so every screen shows the same time.
+    pub remaining_ms: u64,
+    /// When it ends, in ms since the Unix epoch (the store's clock): what
+    /// the timer keeper waits for. Not sent.
+    #[serde(skip)]
+    pub deadline: u64,
+}
+
+impl TimerView {
+    /// The countdown of `state`'s open vote, if one runs.
+    fn of(state: &RunState) -> Option<TimerView> {
+        let (Some(decision), Some(deadline)) = (&state.open, state.deadline) else {
+            return None;
+        };
+        Some(TimerView {
+            decision: decision.clone(),
+            remaining_ms: deadline.saturating_sub(now_ms()),
+            deadline,
+        })
+    }
+
+    /// Whole seconds left, rounded up: what the pages show (`0:12`).
+    pub fn seconds(&self) -> u64 {
+        self.remaining_ms.div_ceil(1000)
+    }
+
+    /// The time left as `M:SS`.
+    pub fn clock(&self) -> String {
+        let s = self.seconds();
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 /// How to vote by text message.
@@ -287,10 +331,20 @@ impl StateView {
             sms: SmsView::of(talk),
             started: record.state.started,
             published: record.state.published,
+            timer: TimerView::of(&record.state),
             room_code: None,
             label: None,
             run_label: record.state.label.clone(),
         })
+    }
+
+    /// The same state with the countdown's time left as of now: for a
+    /// state read a while ago (a push queued for a slow socket).
+    pub fn fresh(mut self) -> Self {
+        if let Some(t) = &mut self.timer {
+            t.remaining_ms = t.deadline.saturating_sub(now_ms());
+        }
+        self
     }
 
     /// Where the talk stands, with `decision` pinned to the given one.
@@ -304,6 +358,7 @@ impl StateView {
             sms: SmsView::of(talk),
             started: record.state.started,
             published: record.state.published,
+            timer: TimerView::of(&record.state),
             room_code: None,
             label: None,
             run_label: record.state.label.clone(),

@@ -14,6 +14,7 @@ use super::error::{ApiError, ApiJson, Error};
 use super::state::AppState;
 use super::voter::VoterCookie;
 use crate::store::{ChosenBy, RunId, RunRecord};
+use crate::talk::Timer;
 use crate::talk::control::{self, Action};
 use crate::talk::view::{DecisionView, StateView, Status};
 
@@ -87,6 +88,78 @@ pub async fn follow(
     ApiJson(body): ApiJson<FollowBody>,
 ) -> Result<Json<StateView>, ApiError> {
     act(&app, Action::Follow(body.choice)).await
+}
+
+/// Body of the `/api/presenter/timer/*` commands, all optional: `seconds`
+/// is the countdown's length (`start`) or what it adds (`extend`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TimerBody {
+    seconds: Option<u64>,
+}
+
+/// The body of a timer command: none, `{}`, or `{"seconds": N}` with N
+/// from 1 to an hour (not for `cancel`). Anything else is a 400.
+fn timer_body(body: &[u8], takes_seconds: bool) -> Result<Option<u64>, Error> {
+    use crate::talk::timer::MAX_SECONDS;
+    let bad = |why: String| Error::bad_request("bad_body", why);
+    let usage = match takes_seconds {
+        true => format!("Send no body, {{}}, or {{\"seconds\": N}} with N a whole number from 1 to {MAX_SECONDS}."),
+        false => "Send no body, or {}.".to_string(),
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    // An object only: serde would take `[20]` for `{"seconds": 20}`.
+    let parsed: TimerBody = match serde_json::from_slice(body) {
+        Ok(value @ serde_json::Value::Object(_)) => {
+            serde_json::from_value(value).map_err(|e| bad(format!("{usage} ({e})")))?
+        }
+        Ok(_) => return Err(bad(usage)),
+        Err(e) => return Err(bad(format!("{usage} ({e})"))),
+    };
+    match parsed.seconds {
+        None => Ok(None),
+        Some(_) if !takes_seconds => Err(bad(usage)),
+        Some(s) if (1..=MAX_SECONDS).contains(&s) => Ok(Some(s)),
+        Some(_) => Err(bad(usage)),
+    }
+}
+
+/// `POST /api/presenter/timer/start` `{"seconds": 20}` (optional): starts
+/// the open vote's countdown, or starts it again from the full length (the
+/// decision's `timer`, else the story's, else 30 s). 409 `no_vote_open`
+/// when no vote is open.
+pub async fn timer_start(
+    _: Presenter,
+    State(app): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<StateView>, ApiError> {
+    let seconds = timer_body(&body, true)?;
+    act(&app, Action::Timer(Timer::Start(seconds))).await
+}
+
+/// `POST /api/presenter/timer/extend` `{"seconds": 15}` (optional; 15 s
+/// without): adds time to the running countdown. 409 `no_vote_open` or
+/// `no_countdown`.
+pub async fn timer_extend(
+    _: Presenter,
+    State(app): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<StateView>, ApiError> {
+    let seconds = timer_body(&body, true)?.unwrap_or(crate::talk::timer::EXTEND_SECONDS);
+    act(&app, Action::Timer(Timer::Extend(seconds))).await
+}
+
+/// `POST /api/presenter/timer/cancel`: stops the countdown; the vote stays
+/// open. 409 `no_vote_open`.
+pub async fn timer_cancel(
+    _: Presenter,
+    State(app): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<StateView>, ApiError> {
+    timer_body(&body, false)?;
+    act(&app, Action::Timer(Timer::Cancel)).await
 }
 
 /// One run as history: where it stands, the path taken, each closed

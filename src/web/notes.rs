@@ -114,6 +114,8 @@ struct ConsolePage {
     time_left: String,
     problems: Vec<String>,
     minting: MintFigures,
+    /// The open vote's countdown.
+    countdown: super::pages::CountdownLine,
 }
 
 /// How many voters join, for the console.
@@ -300,6 +302,7 @@ pub async fn console(
         problems: app.talk.story_problems(),
         // The rate since the last push; the next push corrects it.
         minting: MintFigures::read(&app, 0.0),
+        countdown: super::pages::CountdownLine::of(&view, crate::i18n::current()),
     };
     page.render().map(|html| Html(html).into_response()).map_err(|e| {
         Error::new(

@@ -244,7 +244,39 @@ struct AudiencePage {
     /// In a presence story, the seconds after which a page without
     /// JavaScript reloads itself (its heartbeat), and the address it loads.
     refresh: Option<(u64, String)>,
+    /// The open vote's countdown.
+    countdown: CountdownLine,
 }
+
+/// The open vote's countdown line, as every page draws it
+/// (`templates/countdown.html`); `static/common.js` counts it down from the
+/// server's time left.
+pub struct CountdownLine {
+    /// "The vote closes in {time}" in the page's language: the script's
+    /// template for the line.
+    pub template: String,
+    /// The line as the page was drawn; `None` when no countdown runs (the
+    /// line is there, hidden, for the script).
+    pub text: Option<String>,
+    /// The last 10 seconds: the calmer, clearer look.
+    pub ending: bool,
+}
+
+impl CountdownLine {
+    /// The line for `view`'s countdown, in `tr`.
+    pub fn of(view: &StateView, tr: &Language) -> CountdownLine {
+        let template = tr.t("page.closes_in").to_string();
+        let timer = view.timer.as_ref();
+        CountdownLine {
+            text: timer.map(|t| template.replace("{time}", &t.clock())),
+            ending: timer.is_some_and(|t| t.seconds() <= ENDING_SECONDS),
+            template,
+        }
+    }
+}
+
+/// The last seconds of a countdown that the pages mark.
+pub const ENDING_SECONDS: u64 = 10;
 
 #[derive(Template)]
 #[template(path = "presenter.html")]
@@ -273,6 +305,8 @@ struct PresenterPage {
     join_slide: bool,
     /// Why the story file's last edit is not served (`serve --watch`).
     problems: Vec<String>,
+    /// The open vote's countdown.
+    countdown: CountdownLine,
 }
 
 /// The page drawn, or the error page saying it could not be.
@@ -357,6 +391,7 @@ fn audience_page(
         notice: reader.notice.map(|key| tr.t(key).to_string()),
         form_token: reader.card.map(|c| voter::form_token(app, &c.id)).unwrap_or_default(),
         refresh,
+        countdown: CountdownLine::of(view, tr),
     })
 }
 
@@ -652,6 +687,7 @@ pub async fn presenter(
         join,
         join_slide,
         problems: app.talk.story_problems(),
+        countdown: CountdownLine::of(&view, tr),
     };
     Ok(render(page)?.into_response())
 }

@@ -226,7 +226,8 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, serde_json::Err
 /// The `state` message for this socket (`you` filled for audience sockets).
 async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> String {
     let view = match view {
-        Some(v) => Ok(v.clone()),
+        // The countdown's time left as the socket sends it.
+        Some(v) => Ok(v.clone().fresh()),
         None => StateView::load(&app.talk).await,
     };
     let voter = match role {

@@ -394,7 +394,7 @@ async fn open_console(driver: &mut Driver, app: &TestApp) -> Client {
     client
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     wait_js(
         client,
         &format!("{css} on the page"),

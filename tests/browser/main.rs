@@ -25,6 +25,7 @@ mod screenshots;
 mod store_lost;
 #[path = "../support/mod.rs"]
 mod support;
+mod timer;
 mod watch;
 
 use std::time::{Duration, Instant};

@@ -224,3 +224,49 @@ async fn a_file_of_schema_2_is_migrated_and_keeps_who_chose_from_then_on() {
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
 }
+
+/// The schema of version 3 (who chose), as that cyoa wrote it: the first
+/// three migration steps.
+const SCHEMA_3: &str = concat!(
+    include_str!("../../src/store/schema/1.sql"),
+    ";\n",
+    include_str!("../../src/store/schema/2.sql"),
+    ";\n",
+    include_str!("../../src/store/schema/3.sql"),
+    "\n    ;PRAGMA user_version = 3;"
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_schema_3_is_migrated_and_keeps_a_countdown_from_then_on() {
+    let (_dir, file) = data_file();
+    {
+        let conn = rusqlite::Connection::open(&file).expect("a new SQLite file");
+        conn.execute_batch(SCHEMA_3).expect("schema 3");
+        conn.execute_batch(
+            "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', 'build', 0, 0, 1700000000000, NULL, NULL);",
+        )
+        .expect("rows");
+    }
+    let store = embedded_store_at(&file, Duration::from_secs(30));
+    let state = store.current("intro").await.unwrap();
+    assert_eq!((state.open.as_deref(), state.deadline), (Some("build"), None));
+    let started = store
+        .countdown(1, "build", cyoa::store::Countdown::Start(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let deadline = started.deadline.expect("a countdown runs");
+    drop(store);
+    // The countdown outlives a restart, and closes the vote after it.
+    let again = embedded_store_at(&file, Duration::from_secs(30));
+    assert_eq!(again.current("intro").await.unwrap().deadline, Some(deadline));
+    assert!(again.expire(1, "build", deadline).await.unwrap());
+    drop(again);
+    let closed = embedded_store_at(&file, Duration::from_secs(30));
+    let state = closed.current("intro").await.unwrap();
+    assert_eq!((state.open, state.deadline), (None, None));
+    let version: i64 = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}

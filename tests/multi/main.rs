@@ -23,3 +23,4 @@ mod stall;
 mod store;
 #[path = "../support/mod.rs"]
 mod support;
+mod timer;

@@ -35,3 +35,4 @@ mod static_files;
 #[path = "../support/mod.rs"]
 mod support;
 mod telemetry;
+mod timer;

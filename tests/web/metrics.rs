@@ -78,6 +78,7 @@ async fn metrics_name_every_family() {
         "cyoa_body_timeouts",
         "cyoa_store_data_lost",
         "cyoa_store_lost",
+        "cyoa_votes_closed_by_timer",
     ] {
         assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
     }

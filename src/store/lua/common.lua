@@ -42,16 +42,18 @@ local function is_run(run)
 end
 
 -- A run's state: slide, path, open, results, explore, started, label,
--- chosen (JSON: how the run went on from each decision; nil when unset).
+-- chosen (JSON: how the run went on from each decision; nil when unset),
+-- deadline (ms, Redis's clock: when the open vote's countdown ends; nil
+-- when none runs).
 local function run_state(run)
   return redis.call('HMGET', run_key(run, 'state'), 'slide', 'path', 'open', 'results', 'explore', 'started',
-    'label', 'chosen')
+    'label', 'chosen', 'deadline')
 end
 
 -- The reply of the scripts that return a run's state.
 local function state_reply(run)
   local s = run_state(run)
-  return {'ok', tonumber(run), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]}
+  return {'ok', tonumber(run), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]}
 end
 
 -- Whether `decision` is the open vote of the current run `run`.
@@ -145,11 +147,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Closes the open vote on `decision`: no vote counts any more, and its
--- tally is frozen into the run's history (a decision closed again is moved
--- to the end of the history with its new tally).
+-- Closes the open vote on `decision`: no vote counts any more, its
+-- countdown stops, and its tally is frozen into the run's history (a
+-- decision closed again is moved to the end of the history with its new
+-- tally).
 local function close_vote(run, decision)
-  redis.call('HDEL', run_key(run, 'state'), 'open')
+  redis.call('HDEL', run_key(run, 'state'), 'open', 'deadline')
   local closed = run_key(run, 'closed')
   redis.call('LREM', closed, 0, decision)
   redis.call('RPUSH', closed, decision)

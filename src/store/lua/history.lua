@@ -1,5 +1,5 @@
 -- history(prefix, first, last): runs first..last (last 0: up to the current
--- run), each {run, slide, path, open, results, explore, started, label, chosen, {decision,
+-- run), each {run, slide, path, open, results, explore, started, label, chosen, deadline, {decision,
 -- {choice, votes, ...}, ...}}
 -- with its closed decisions in order and their frozen tallies.
 local current = tonumber(redis.call('GET', prefix .. 'current') or '0')
@@ -16,6 +16,6 @@ for n = math.max(first, 1), last do
     table.insert(closed, decision)
     table.insert(closed, redis.call('HGETALL', run_key(run, 'frozen:' .. decision)))
   end
-  table.insert(runs, {n, s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], closed})
+  table.insert(runs, {n, s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], closed})
 end
 return runs

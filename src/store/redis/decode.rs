@@ -104,9 +104,10 @@ pub(super) fn lost_reason(found: Option<&str>) -> String {
     }
 }
 
-/// Reads `run, slide, path, open, results, explore, started, label, chosen` from `items`
-/// (`results` and `explore` are `'1'` or nil, `started` ms or nil, `chosen`
-/// JSON or nil: a run kept by an older cyoa may lack them).
+/// Reads `run, slide, path, open, results, explore, started, label, chosen,
+/// deadline` from `items` (`results` and `explore` are `'1'` or nil,
+/// `started` and `deadline` ms or nil, `chosen` JSON or nil: a run kept by
+/// an older cyoa may lack them).
 fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let mut next = || items.next().unwrap_or(Value::Nil);
     let run: RunId = parse(next())?;
@@ -119,6 +120,7 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
     let started: Option<u64> = parse(next())?;
     let label: Option<String> = parse(next())?;
     let chosen: Option<String> = parse(next())?;
+    let deadline: Option<u64> = parse(next())?;
     let chosen = match chosen.as_deref() {
         None | Some("") => Vec::new(),
         Some(json) => serde_json::from_str(json).map_err(|e| unexpected(format!("chosen {json:?}: {e}")))?,
@@ -135,11 +137,13 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
         started,
         label: label.filter(|l| !l.is_empty()),
         chosen,
+        deadline,
     })
 }
 
 /// The reply of history.lua: one entry per run, each `{run, slide, path,
-/// open, results, explore, started, {decision, tally, ...}}`.
+/// open, results, explore, started, label, chosen, deadline, {decision,
+/// tally, ...}}`.
 pub(super) fn history_reply(reply: Value) -> Result<Vec<RunRecord>> {
     array(reply)?.into_iter().map(run_record).collect()
 }

@@ -69,8 +69,8 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use super::{
-    Audit, Cast, Delivery, Publication, Result, RunId, RunRecord, RunState, Step, StoreError, Tally, TextVote,
-    VoteOutcome, Voter,
+    Audit, Cast, Countdown, Delivery, Publication, Result, RunId, RunRecord, RunState, Step, StoreError, Tally,
+    TextVote, VoteOutcome, Voter,
 };
 
 mod connection;
@@ -330,6 +330,24 @@ impl RedisStore {
     pub(super) async fn set_label(&self, run: RunId, label: &str) -> Result<RunState> {
         let reply = self.eval(&SCRIPTS.set_label, &[&run.to_string(), label]).await?;
         state_reply(reply, run, "")
+    }
+
+    pub(super) async fn countdown(&self, run: RunId, decision: &str, change: Countdown) -> Result<RunState> {
+        let (change, length) = match change {
+            Countdown::Start(length) => ("start", length),
+            Countdown::Extend(by) => ("extend", by),
+            Countdown::Cancel => ("cancel", Duration::ZERO),
+        };
+        let length = crate::store::millis(length).to_string();
+        let args = [&run.to_string(), decision, change, &length];
+        let reply = self.eval(&SCRIPTS.countdown, &args).await?;
+        state_reply(reply, run, decision)
+    }
+
+    pub(super) async fn expire(&self, run: RunId, decision: &str, deadline: u64) -> Result<bool> {
+        let args = [&run.to_string(), decision, &deadline.to_string()];
+        let closed: i64 = parse(self.eval(&SCRIPTS.expire, &args).await?)?;
+        Ok(closed == 1)
     }
 
     pub(super) async fn close(&self, run: RunId, decision: &str) -> Result<Tally> {

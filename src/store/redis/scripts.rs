@@ -64,6 +64,8 @@ scripts!(
     set_published,
     set_label,
     import,
+    countdown,
+    expire,
 );
 
 /// Loads every script into the Redis behind `con` (`SCRIPT LOAD`), so that
