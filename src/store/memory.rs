@@ -13,6 +13,9 @@ use super::{
     Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
+/// Voters looked up per hold of the lock in [`MemoryStore::choices_of`].
+const CHOICES_PER_LOCK: usize = 1024;
+
 /// Votes and runs held in this process.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -503,12 +506,23 @@ impl MemoryStore {
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
-        let inner = self.lock();
-        Ok(inner
-            .get(run)
-            .and_then(|r| r.decisions.get(decision))
-            .and_then(|b| b.voters.get(voter))
-            .map(|(c, _)| c.clone()))
+        let mut one = self.choices_of(run, decision, std::slice::from_ref(voter)).await?;
+        Ok(one.pop().flatten())
+    }
+
+    /// Under the lock a slice of voters at a time, so that a vote never
+    /// waits behind the lookup of a whole audience.
+    pub(super) async fn choices_of(&self, run: RunId, decision: &str, voters: &[Voter]) -> Result<Vec<Option<String>>> {
+        let mut choices = Vec::with_capacity(voters.len());
+        for some in voters.chunks(CHOICES_PER_LOCK) {
+            let inner = self.lock();
+            let ballots = inner.get(run).and_then(|r| r.decisions.get(decision));
+            choices.extend(
+                some.iter()
+                    .map(|v| ballots.and_then(|b| b.voters.get(v)).map(|(c, _)| c.clone())),
+            );
+        }
+        Ok(choices)
     }
 
     pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {

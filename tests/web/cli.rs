@@ -314,7 +314,6 @@ fn plain(line: &str) -> String {
 #[test]
 fn serve_raises_its_open_file_soft_limit_to_the_hard_one_and_logs_both() {
     use rustix::process::{Resource, getrlimit};
-    use std::io::BufRead;
     // Started by a shell that lowered the soft limit to 256 (the hard
     // limit is this test's own).
     let hard = getrlimit(Resource::Nofile).maximum;
