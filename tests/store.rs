@@ -45,6 +45,7 @@ both_backends!(
     a_lease_is_only_lengthened_and_outlives_the_decision,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
     a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
+    the_sweep_goes_by_the_kind_of_each_voters_latest_vote,
     sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records,
     a_delivery_counts_only_once,
     a_delivery_mark_runs_out,
@@ -647,6 +648,34 @@ async fn a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once(sto
     assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
     let audit = store.audit(false).await.unwrap();
     assert!(audit.drift.is_empty(), "{audit:?}");
+}
+
+/// A vote that changed kind is swept as its latest vote: sticky after
+/// presence stays, presence after sticky goes (the voter's page is gone).
+async fn the_sweep_goes_by_the_kind_of_each_voters_latest_vote(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    let gone: Vec<Voter> = (1..=4).map(voter).collect();
+    store.keep_present(&gone, Duration::ZERO).await.unwrap();
+    // 1: presence, then sticky on another choice; 2: presence, then sticky
+    // on the same; 3: sticky, then presence on another; 4: sticky, then
+    // presence on the same (a sticky vote outlasts it).
+    for (n, first, then) in [
+        (1, (Presence, "pets"), (Sticky, "doc")),
+        (2, (Presence, "pets"), (Sticky, "pets")),
+        (3, (Sticky, "pets"), (Presence, "doc")),
+        (4, (Sticky, "pets"), (Presence, "pets")),
+    ] {
+        store.vote(run, "build", &voter(n), first.1, first.0).await.unwrap();
+        store.vote(run, "build", &voter(n), then.1, then.0).await.unwrap();
+    }
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 1);
+    let left = store.choices_of(run, "build", &gone).await.unwrap();
+    let left: Vec<Option<&str>> = left.iter().map(Option::as_deref).collect();
+    assert_eq!(left, [Some("doc"), Some("pets"), None, Some("pets")]);
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("doc", 1), ("pets", 2)]))
+    );
 }
 
 /// Sweeps running all through a burst of votes (the Redis store's walk
