@@ -12,10 +12,17 @@
 #   FLAT_VOTERS=12000 scripts/bench.sh     # voters of the flat-out socket runs
 #   FORM_ONLY=1 scripts/bench.sh           # only the form votes: memory, data file, Redis
 #   FORM_ONLY=1 CYOA_BIN=/tmp/cyoa scripts/bench.sh   # the same, with that cyoa binary, unbuilt
+#   PRESS_SOCKETS=10000 PRESSES=20 scripts/bench.sh   # store calls per key press at that many sockets
+#   OPEN_FILES=1048576 scripts/bench.sh    # the hard open-file limit to raise to, as root
 #
-# Needs: cargo, redis-server, redis-cli, redis-benchmark, wrk, curl
-# (apt-get install redis-server redis-tools wrk curl). Every process it
-# starts is stopped on exit.
+# A smoke run (every row, small and short; its figures prove the rows
+# work, not the targets):
+#   WRK_SECONDS=2 LOAD_SECONDS=3 VOTERS=2000 CONNECTIONS=1000 FLAT_VOTERS=500 \
+#     PRESS_SOCKETS=1000 PRESSES=10 PRESS_HOLD=10 scripts/bench.sh
+#
+# Needs: cargo, redis-server, redis-cli, redis-benchmark, wrk, curl, nginx
+# (apt-get install redis-server redis-tools wrk curl nginx). Every process
+# it starts is stopped on exit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,14 +39,21 @@ REDIS_PORT=${REDIS_PORT:-16400}
 MEM_PORT=18200
 RED_PORT=18201
 DATA_PORT=18202
+NGINX_PORT=18203
+PRESS_SOCKETS=${PRESS_SOCKETS:-10000}
+PRESSES=${PRESSES:-20}
+PRESS_HOLD=${PRESS_HOLD:-15}
 PEER_PORT=5055
 WORK=$(mktemp -d /tmp/cyoa-bench.XXXXXX)
 PIDS=()
 
 for tool in redis-server redis-cli redis-benchmark wrk curl; do
-  command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing: apt-get install redis-server redis-tools wrk curl" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing: apt-get install redis-server redis-tools wrk curl nginx" >&2; exit 1; }
 done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "bench.sh: nginx is missing: apt-get install nginx" >&2; exit 1; }
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -47,9 +61,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Sockets are files: take every file this shell may have, for the servers
-# and the generator it starts.
+# Sockets are files. As root, first raise the hard open-file limit this
+# shell (and so every server and generator it starts) runs under, up to
+# OPEN_FILES or the kernel's fs.nr_open, whichever is lower; a container
+# without CAP_SYS_RESOURCE refuses, and the bench says so and goes on with
+# the limit it has. Then take every file the hard limit allows.
+OPEN_FILES=${OPEN_FILES:-1048576}
+HARD_BEFORE=$(ulimit -Hn)
+if [ "$(id -u)" = 0 ]; then
+  want=$OPEN_FILES
+  nr_open=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo "$want")
+  [ "$nr_open" -lt "$want" ] && want=$nr_open
+  if [ "$HARD_BEFORE" != unlimited ] && [ "$HARD_BEFORE" -lt "$want" ]; then
+    ulimit -Hn "$want" 2>/dev/null ||
+      echo "bench.sh: could not raise the hard open-file limit from $HARD_BEFORE to $want (a container without CAP_SYS_RESOURCE?)" >&2
+  fi
+else
+  echo "bench.sh: not root: the hard open-file limit stays $HARD_BEFORE" >&2
+fi
 ulimit -n "$(ulimit -Hn)"
+echo "== open files: soft $(ulimit -Sn), hard $(ulimit -Hn) (hard was $HARD_BEFORE)" >&2
 
 if [ -n "${CYOA_BIN:-}" ] && [ "${FORM_ONLY:-0}" = 1 ]; then
   CYOA=$CYOA_BIN # a cyoa built elsewhere (comparing builds): nothing is built
@@ -92,6 +123,33 @@ RED_PID=${PIDS[-1]}
 # before it is answered. The file is in $WORK (a temporary folder in /tmp).
 serve "$DATA_PORT" data.log --data "$WORK/bench.sqlite3"
 DATA_PID=${PIDS[-1]}
+
+# The ceiling of the HTTP path: nginx answering every request with
+# `return 204`, no body, no logging, one worker per core, keep-alive for
+# the whole run (as cyoa's connections are), driven by the same wrk script.
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { return 204; }
+    }
+}
+CONF
+"$NGINX" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$NGINX_PORT/healthz"
 
 PEER=no
 if [ -x "$PEER_DIR/.venv/bin/gunicorn" ]; then
@@ -136,6 +194,21 @@ mint_voters() { # PORT FILE: VOTERS cookies of new voters, one a line
 
 ROWS=()
 row() { ROWS+=("$(printf '%-58s %s' "$1" "$2")"); }
+# A wrong tally anywhere fails the bench (exit 1), after the table.
+WRONG=()
+check_form_tally() { # NAME TALLY OK: the tally of a wrk run
+  # Every ok response is a counted vote, and the tally holds one vote per
+  # voter: all the minted voters once each went through the list, else the
+  # ok responses and at most the 64 votes in flight when wrk stopped
+  # (counted after its timer ended).
+  local name=$1 tally=$2 ok=$3
+  if [ "$ok" -ge "$MINTED" ]; then
+    [ "$tally" = "$MINTED" ] || WRONG+=("$name: tally $tally, expected $MINTED (every voter)")
+  elif [ "$tally" -lt "$ok" ] || [ "$tally" -gt $((ok + 64)) ]; then
+    WRONG+=("$name: tally $tally for $ok ok responses")
+  fi
+}
+row "open files the bench runs under (soft, hard)" "$(ulimit -Sn), $(ulimit -Hn) (hard was $HARD_BEFORE; asked for $OPEN_FILES as root)"
 
 wrk_run() { # NAME URL [VOTERS FILE] -> prints requests/s, checks the tally
   local name=$1 url=$2 out
@@ -153,31 +226,53 @@ echo "== form votes under wrk (-t1 -c64 -d${WRK_SECONDS}s)" >&2
 open_decision "$MEM_PORT"
 # Both servers sign with the same --secret: one list of voters serves both.
 mint_voters "$MEM_PORT" "$WORK/voters.txt"
+MINTED=$(wc -l <"$WORK/voters.txt")
 read -r _ MEM_RPS MEM_OK MEM_BAD MEM_P99 < <(wrk_run mem "http://127.0.0.1:$MEM_PORT" "$WORK/voters.txt")
 MEM_TOTAL=$(cyoa_total "$MEM_PORT")
 # Every ok response is a counted vote; the tally holds one per voter.
-voted() { echo $(($1 < VOTERS ? $1 : VOTERS)); }
+voted() { echo $(($1 < MINTED ? $1 : MINTED)); }
+check_form_tally "form vote, cyoa memory" "$MEM_TOTAL" "$MEM_OK"
 row "form vote, cyoa memory (wrk)" "$MEM_RPS votes/s, p99 $MEM_P99, tally $MEM_TOTAL = voters who voted $(voted "$MEM_OK") ($MEM_OK ok responses, $MEM_BAD other)"
+
+read -r _ NGINX_RPS NGINX_OK NGINX_BAD NGINX_P99 < <(wrk_run nginx "http://127.0.0.1:$NGINX_PORT" "$WORK/voters.txt")
+row "nginx return 204, same wrk script (the ceiling)" "$NGINX_RPS requests/s, p99 $NGINX_P99 ($NGINX_OK ok responses, $NGINX_BAD other)"
+row "form vote, cyoa memory / nginx (target >= 60%)" "$(awk "BEGIN{printf \"%.0f%%\", 100*$MEM_RPS/$NGINX_RPS}")"
 
 open_decision "$DATA_PORT"
 read -r _ DATA_RPS DATA_OK DATA_BAD DATA_P99 < <(wrk_run data "http://127.0.0.1:$DATA_PORT" "$WORK/voters.txt")
 DATA_TOTAL=$(cyoa_total "$DATA_PORT")
+check_form_tally "form vote, cyoa data file" "$DATA_TOTAL" "$DATA_OK"
 row "form vote, cyoa data file (wrk)" "$DATA_RPS votes/s, p99 $DATA_P99, tally $DATA_TOTAL = voters who voted $(voted "$DATA_OK") ($DATA_OK ok responses, $DATA_BAD other)"
 row "data file / memory (target >= 50%, p99 <= 20ms)" "$(awk "BEGIN{printf \"%.0f%%\", 100*$DATA_RPS/$MEM_RPS}")"
 
+redis_memory() { redis-cli -p "$REDIS_PORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 open_decision "$RED_PORT"
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+RED_MEM_BEFORE=$(redis_memory)
 read -r _ RED_RPS RED_OK RED_BAD RED_P99 < <(wrk_run redis "http://127.0.0.1:$RED_PORT" "$WORK/voters.txt")
 RED_TOTAL=$(cyoa_total "$RED_PORT")
+check_form_tally "form vote, cyoa Redis" "$RED_TOTAL" "$RED_OK"
+RED_MEM_AFTER=$(redis_memory)
 EVALSHA=$(redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
 row "form vote, cyoa Redis (wrk)" "$RED_RPS votes/s, p99 $RED_P99, tally $RED_TOTAL = voters who voted $(voted "$RED_OK") ($RED_OK ok responses, $RED_BAD other)"
-row "Redis round trips per vote (EVALSHA calls / votes)" "$EVALSHA / $RED_OK = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/$RED_OK}") (pushes' tally reads included)"
+row "Redis round trips per form vote (EVALSHA calls / votes)" "$EVALSHA / $RED_OK = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/$RED_OK}") (pushes' tally reads included)"
+row "Redis memory per form voter (used_memory)" "$(awk "BEGIN{printf \"%.0f bytes\", ($RED_MEM_AFTER-$RED_MEM_BEFORE)/$(voted "$RED_OK")}") ($RED_MEM_BEFORE to $RED_MEM_AFTER bytes for $(voted "$RED_OK") voters' records)"
+
+# The table, and exit 1 when a tally was wrong.
+report() { # TITLE
+  echo
+  echo "cyoa bench$1, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%s\n' "${ROWS[@]}"
+  if [ "${#WRONG[@]}" -gt 0 ]; then
+    echo
+    printf 'WRONG TALLY: %s\n' "${WRONG[@]}"
+    exit 1
+  fi
+  exit 0
+}
 
 if [ "${FORM_ONLY:-0}" = 1 ]; then
-  echo
-  echo "cyoa bench (form votes only), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%s\n' "${ROWS[@]}"
-  exit 0
+  report " (form votes only)"
 fi
 
 if [ "$PEER" = yes ]; then
@@ -214,12 +309,14 @@ load() { # NAME PORT PID [flags...]
   out=$("$LOAD" --url "http://127.0.0.1:$port" --presenter-token "$TOKEN" --server-pid "$pid" \
     "${SMS_FLAGS[@]}" "$@") || true
   echo "$out" >&2
+  LOAD_VOTES=$(echo "$out" | sed -n 's/^votes: \([0-9]*\) in .*/\1/p')
   row "$name: connections" "$(echo "$out" | sed -n 's/^connections held: \([0-9]* of [0-9]*\).*/\1/p')"
   row "$name: votes/s" "$(echo "$out" | sed -n 's/^votes: .* = \([0-9]* votes\/s\).*/\1/p')"
   row "$name: vote to push" "$(echo "$out" | sed -n 's/^vote to presenter push: //p')"
   row "$name: pushes" "$(echo "$out" | sed -n 's/^presenter pushes: //p')"
   row "$name: memory" "$(echo "$out" | sed -n 's/^server memory: //p')"
   row "$name: errors, tally" "$(echo "$out" | sed -n 's/^errors: //p'), $(echo "$out" | grep -o '^tallies [A-Za-z]*')"
+  echo "$out" | grep -q '^tallies match' || WRONG+=("$name: $(echo "$out" | grep '^tallies' || echo 'no tally check')")
 }
 load "held sockets, memory ($CONNECTIONS voters)" "$MEM_PORT" "$MEM_PID" \
   --voters "$CONNECTIONS" --rate 1000 --duration 10 --leave 0
@@ -234,9 +331,85 @@ load "latency, Redis (10,000 voters, 5,000 votes/s)" "$RED_PORT" "$RED_PID" \
 # 60,000 with the default 12,000, above the 50,000 target.
 load "socket votes flat out, memory ($FLAT_VOTERS voters)" "$MEM_PORT" "$MEM_PID" \
   --voters "$FLAT_VOTERS" --voter-interval-ms 200 --duration 10 --leave 0
+redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
 load "socket votes flat out, Redis ($FLAT_VOTERS voters)" "$RED_PORT" "$RED_PID" \
   --voters "$FLAT_VOTERS" --voter-interval-ms 200 --duration 10 --leave 0
+EVALSHA=$(redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
+row "Redis round trips per socket vote (EVALSHA / votes)" "$EVALSHA / ${LOAD_VOTES:-0} = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/(${LOAD_VOTES:-0}+0.000001)}") (the sockets' arrivals, sweeps and pushes' reads included)"
 
-echo
-echo "cyoa bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%s\n' "${ROWS[@]}"
+# Store calls per key press: the presenter closes and opens the vote
+# PRESSES times (each a state push to every socket), first with no audience
+# socket, then with PRESS_SOCKETS held by cyoa-load (its voters hold their
+# sockets and do not vote). The calls counted are /metrics'
+# cyoa_store_calls_total, less the heartbeat's and the presence sweeper's
+# own (beat, verify, rejoin, withdraw_absent, keep_present, arrive, leave);
+# the sweeper's read of the run (`current`, once a second) stays in.
+BACKGROUND_OPS=(beat verify rejoin withdraw_absent keep_present arrive leave)
+store_calls() { # PORT [OPERATION...]: cyoa_store_calls_total summed over these (all when none)
+  local port=$1; shift
+  curl -fs "http://127.0.0.1:$port/metrics" | awk -v ops="$*" '
+    BEGIN { n = split(ops, o, " "); for (i = 1; i <= n; i++) want["operation=\"" o[i] "\""] = 1 }
+    /^cyoa_store_calls_total\{/ {
+      match($0, /operation="[^"]*"/); op = substr($0, RSTART, RLENGTH)
+      if (n == 0 || op in want) sum += $2
+    }
+    END { print sum + 0 }'
+}
+audience_sockets() { # PORT
+  curl -fs "http://127.0.0.1:$1/metrics" | sed -n 's/^cyoa_sockets_open{role="audience"} \([0-9]*\).*/\1/p'
+}
+press_calls() { # PORT: "<calls> (<choices_of> choices_of, <choice_of> choice_of)" per press
+  local port=$1 all bg many one sockets before=-1 now
+  all=$(store_calls "$port"); bg=$(store_calls "$port" "${BACKGROUND_OPS[@]}")
+  many=$(store_calls "$port" choices_of); one=$(store_calls "$port" choice_of)
+  sockets=$(audience_sockets "$port")
+  for i in $(seq 1 "$PRESSES"); do
+    if [ $((i % 2)) = 1 ]; then presenter "$port" close; else presenter "$port" open; fi
+  done
+  # Every socket has had every push once the calls stop moving (the
+  # batched read comes first, at the first socket of each push).
+  if [ "${sockets:-0}" -gt 0 ]; then
+    for _ in $(seq 1 600); do
+      [ $(($(store_calls "$port" choices_of) - many)) -ge "$PRESSES" ] && break
+      sleep 0.1
+    done
+  fi
+  for _ in $(seq 1 100); do
+    now=$(($(store_calls "$port") - $(store_calls "$port" "${BACKGROUND_OPS[@]}")))
+    [ "$now" = "$before" ] && break
+    before=$now
+    sleep 0.5
+  done
+  awk -v a="$((now - all + bg))" -v m="$(($(store_calls "$port" choices_of) - many))" \
+    -v o="$(($(store_calls "$port" choice_of) - one))" -v p="$PRESSES" \
+    'BEGIN { printf "%.1f (%.1f choices_of, %.1f choice_of)", a / p, m / p, o / p }'
+}
+press_row() { # NAME PORT PID
+  local name=$1 port=$2 pid=$3 none at held load_pid mem_before
+  open_decision "$port"
+  none=$(press_calls "$port")
+  mem_before=$(redis_memory)
+  "$LOAD" --url "http://127.0.0.1:$port" --presenter-token "$TOKEN" --server-pid "$pid" \
+    --voters "$PRESS_SOCKETS" --voter-interval-ms 100000000 --duration "$PRESS_HOLD" --leave 0 \
+    >"$WORK/press.out" 2>"$WORK/press.err" &
+  load_pid=$!
+  until [ "$(audience_sockets "$port")" -ge "$PRESS_SOCKETS" ] || ! kill -0 "$load_pid" 2>/dev/null; do sleep 0.5; done
+  held=$(audience_sockets "$port")
+  if [ "$port" = "$RED_PORT" ]; then
+    row "Redis memory per connected voter (presence, no vote)" "$(awk "BEGIN{printf \"%.0f bytes\", ($(redis_memory)-$mem_before)/$held}") ($held voters)"
+  fi
+  at=$(press_calls "$port")
+  wait "$load_pid" || true
+  cat "$WORK/press.out" >&2
+  row "$name: store calls per key press" "$at at $held sockets; $none at 0 sockets"
+}
+echo "== bytes per push" >&2
+open_decision "$MEM_PORT"
+read -r _ STATE_BYTES _ TALLY_BYTES < <(python3 "$ROOT/scripts/push-bytes.py" "$MEM_PORT")
+row "bytes per push to one socket (WebSocket frame)" "state $STATE_BYTES, tally $TALLY_BYTES (the bundled talk's first decision)"
+
+echo "== store calls per key press ($PRESSES presses, $PRESS_SOCKETS sockets)" >&2
+press_row "memory" "$MEM_PORT" "$MEM_PID"
+press_row "Redis" "$RED_PORT" "$RED_PID"
+
+report ""

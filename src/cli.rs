@@ -341,6 +341,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     telemetry::init(settings.log_format);
+    // Every audience socket is a file.
+    crate::open_files::raise();
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run_server(settings, story)),
         Err(e) => {

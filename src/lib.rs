@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod import;
 pub mod map;
 pub mod metrics;
+pub mod open_files;
 pub mod settings;
 pub mod sms;
 pub mod store;

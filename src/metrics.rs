@@ -74,6 +74,7 @@ struct Metrics {
     pushes: Family<Kind, Counter>,
     redis_errors: Family<Operation, Counter>,
     redis_seconds: Timings,
+    store_calls: Family<Operation, Counter>,
     vote_to_push_seconds: Histogram,
     rate_limited: Family<Limit, Counter>,
     voters_minted: Counter,
@@ -103,6 +104,7 @@ impl Metrics {
             pushes: Family::default(),
             redis_errors: Family::default(),
             redis_seconds: Family::new_with_constructor(redis_buckets),
+            store_calls: Family::default(),
             // 1 ms .. ~4 s: a push normally follows within the 50 ms flush pause.
             vote_to_push_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
             rate_limited: Family::default(),
@@ -131,6 +133,7 @@ impl Metrics {
             pushes: "pushes", "Pushes broadcast to the sockets, by kind (state, tally)";
             redis_errors: "redis_errors", "Redis calls that failed, by store operation";
             redis_seconds: "redis_seconds", "Round-trip time of Redis calls, by store operation";
+            store_calls: "store_calls", "Calls to the vote store (any backend), by store operation";
             vote_to_push_seconds: "vote_to_push_seconds", "Time from a counted vote to the first tally push that includes it";
             rate_limited: "rate_limited", "Requests and messages refused by a rate limit (vote, socket, address, mint, sms_signature)";
             voters_minted: "voters_minted", "Browser voters minted: voter cookies issued by a page load";
@@ -264,6 +267,12 @@ pub fn redis_call(operation: &'static str, took: Duration, failed: bool) {
     }
 }
 
+/// One call to the vote store, whichever the backend (`operation` is the
+/// store method).
+pub fn store_call(operation: &'static str) {
+    METRICS.store_calls.get_or_create(&Operation { operation }).inc();
+}
+
 /// A request or message refused by the rate limit `limit` (`vote`,
 /// `socket`, `address`, `mint`, `sms_signature`).
 pub fn rate_limited(limit: &'static str) {
@@ -310,6 +319,7 @@ mod tests {
         vote_marked(1, "d");
         tally_pushed(1, "d");
         redis_call("vote", Duration::from_millis(2), true);
+        store_call("vote");
         let text = render();
         for family in [
             "cyoa_sockets_open",
@@ -318,6 +328,7 @@ mod tests {
             "cyoa_redis_errors_total{operation=\"vote\"} ",
             "cyoa_redis_seconds_bucket",
             "cyoa_vote_to_push_seconds_count",
+            "cyoa_store_calls_total{operation=\"vote\"} ",
         ] {
             assert!(text.contains(family), "{family} missing from\n{text}");
         }

@@ -39,11 +39,13 @@ both_backends!(
     closing_a_decision_that_is_not_open_changes_nothing,
     counts_never_go_below_zero,
     choice_of_follows_the_voter,
+    choices_of_answers_for_every_voter_in_order,
     concurrent_votes_are_counted_exactly,
     voters_without_a_running_lease_lose_their_presence_votes,
     a_lease_is_only_lengthened_and_outlives_the_decision,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
     a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
+    the_sweep_goes_by_the_kind_of_each_voters_latest_vote,
     sweeps_during_a_burst_of_votes_keep_the_counters_equal_to_the_records,
     a_delivery_counts_only_once,
     a_delivery_mark_runs_out,
@@ -498,6 +500,41 @@ async fn choice_of_follows_the_voter(store: VoteStore) {
     assert_eq!(store.choice_of(run + 1, "build", &voter(1)).await.unwrap(), None);
 }
 
+async fn choices_of_answers_for_every_voter_in_order(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    assert_eq!(
+        store.choices_of(run, "build", &[]).await.unwrap(),
+        Vec::<Option<String>>::new()
+    );
+    // More voters than one Redis command or one hold of the memory store's
+    // lock takes, some of them twice; every third voted, sticky or not.
+    let mut voters: Vec<Voter> = (0..2500).map(voter).collect();
+    voters.push(voter(3));
+    voters.push(Voter::phone("voter-3"));
+    let choices = ["pets", "doc"];
+    for n in (0..2500).step_by(3) {
+        let kind = if n % 2 == 0 { Sticky } else { Presence };
+        store.vote(run, "build", &voter(n), choices[n % 2], kind).await.unwrap();
+    }
+    let expected: Vec<Option<String>> = voters
+        .iter()
+        .map(|v| {
+            let n: usize = v.as_str().strip_prefix("w:voter-")?.parse().ok()?;
+            (n % 3 == 0).then(|| choices[n % 2].to_string())
+        })
+        .collect();
+    let found = store.choices_of(run, "build", &voters).await.unwrap();
+    assert_eq!(found, expected);
+    // One by one, the same.
+    for (v, choice) in voters.iter().zip(&found).step_by(97) {
+        assert_eq!(&store.choice_of(run, "build", v).await.unwrap(), choice, "{v:?}");
+    }
+    // Another decision, another run: nobody chose there.
+    let none = vec![None; voters.len()];
+    assert_eq!(store.choices_of(run, "deploy", &voters).await.unwrap(), none);
+    assert_eq!(store.choices_of(run + 1, "build", &voters).await.unwrap(), none);
+}
+
 const MINUTE: Duration = Duration::from_secs(60);
 
 async fn voters_without_a_running_lease_lose_their_presence_votes(store: VoteStore) {
@@ -617,6 +654,34 @@ async fn a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once(sto
     assert_eq!(counts(&store.tally(run, "build").await.unwrap()), kept);
     let audit = store.audit(false).await.unwrap();
     assert!(audit.drift.is_empty(), "{audit:?}");
+}
+
+/// A vote that changed kind is swept as its latest vote: sticky after
+/// presence stays, presence after sticky goes (the voter's page is gone).
+async fn the_sweep_goes_by_the_kind_of_each_voters_latest_vote(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    let gone: Vec<Voter> = (1..=4).map(voter).collect();
+    store.keep_present(&gone, Duration::ZERO).await.unwrap();
+    // 1: presence, then sticky on another choice; 2: presence, then sticky
+    // on the same; 3: sticky, then presence on another; 4: sticky, then
+    // presence on the same (a sticky vote outlasts it).
+    for (n, first, then) in [
+        (1, (Presence, "pets"), (Sticky, "doc")),
+        (2, (Presence, "pets"), (Sticky, "pets")),
+        (3, (Sticky, "pets"), (Presence, "doc")),
+        (4, (Sticky, "pets"), (Presence, "pets")),
+    ] {
+        store.vote(run, "build", &voter(n), first.1, first.0).await.unwrap();
+        store.vote(run, "build", &voter(n), then.1, then.0).await.unwrap();
+    }
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 1);
+    let left = store.choices_of(run, "build", &gone).await.unwrap();
+    let left: Vec<Option<&str>> = left.iter().map(Option::as_deref).collect();
+    assert_eq!(left, [Some("doc"), Some("pets"), None, Some("pets")]);
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("doc", 1), ("pets", 2)]))
+    );
 }
 
 /// Sweeps running all through a burst of votes (the Redis store's walk
@@ -1479,6 +1544,25 @@ async fn a_vote_is_one_evalsha() {
     let sent = monitor.commands_until_marker(&server);
     assert_eq!(sent.len(), 100, "{sent:#?}");
     assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
+}
+
+/// The choices of 2,500 voters are three `HMGET`s of 1,000 voters at most,
+/// sent together (one pipeline: one round trip), never a command a voter.
+#[tokio::test]
+async fn the_choices_of_a_crowd_are_a_few_hmgets() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(7), "pets", Sticky).await.unwrap();
+    let voters: Vec<Voter> = (0..2500).map(voter).collect();
+    let mut monitor = Monitor::start(&server);
+    let choices = store.choices_of(run, "build", &voters).await.unwrap();
+    let ran = monitor.entries_until_marker(&server);
+    assert_eq!(choices.iter().flatten().collect::<Vec<_>>(), ["pets"]);
+    assert_eq!(choices[7].as_deref(), Some("pets"));
+    let fields: Vec<usize> = ran.iter().filter(|e| e.is("HMGET")).map(|e| e.args.len() - 1).collect();
+    assert_eq!(fields, [1000, 1000, 500], "{ran:?}");
+    assert_eq!(ran.len(), 3, "{ran:?}");
 }
 
 /// The Redis sweep of a crowd is a walk of short script calls: several

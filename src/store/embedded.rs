@@ -847,6 +847,11 @@ impl EmbeddedStore {
         self.mem.choice_of(run, decision, voter).await
     }
 
+    /// From the copy in memory, as every read: no query at all.
+    pub(super) async fn choices_of(&self, run: RunId, decision: &str, voters: &[Voter]) -> Result<Vec<Option<String>>> {
+        self.mem.choices_of(run, decision, voters).await
+    }
+
     pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
         self.mem.runs().await
     }

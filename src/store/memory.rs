@@ -2,9 +2,15 @@
 //!
 //! Every operation takes the lock once, so a vote's move (decrement the old
 //! choice, increment the new one, record the voter) is one atomic step, as
-//! the Redis script is.
+//! the Redis script is. The presence sweep alone is a walk in steps
+//! ([`SWEEP_STEP`] voters under the lock at a time, as the Redis sweep is
+//! one script call a step), each voter's check and withdrawal atomic, so a
+//! vote waits behind one step, never a whole sweep; and it walks only the
+//! presence votes, kept apart from sticky ones, so its cost does not grow
+//! with the sticky voters (form votes, texts) however many there are.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -12,6 +18,14 @@ use super::{
     Audit, Cast, Closed, Countdown, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, Step,
     StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter, now_ms,
 };
+
+/// Voters looked up per hold of the lock in [`MemoryStore::choices_of`].
+const CHOICES_PER_LOCK: usize = 1024;
+
+/// Presence votes, or leases, the presence sweep checks per hold of the
+/// lock: a step takes tens of microseconds, so a vote never waits long
+/// behind a sweep, whatever the audience.
+const SWEEP_STEP: usize = 256;
 
 /// Votes and runs held in this process.
 #[derive(Clone, Default)]
@@ -25,8 +39,9 @@ pub struct MemoryStore {
 struct Inner {
     /// Run n is at index n - 1.
     runs: Vec<RunData>,
-    /// Until when each voter with a page open counts as present.
-    leases: HashMap<Voter, Instant>,
+    /// Until when each voter with a page open counts as present; ordered,
+    /// so that the sweep drops the ones that ran out a step at a time.
+    leases: BTreeMap<Voter, Instant>,
     /// Each instance's lease and the voters it holds (see `arrive`).
     instances: HashMap<String, Instance>,
     /// Voters of reaped instances, with the instance, until their lease
@@ -59,6 +74,9 @@ struct RunData {
 struct Ballots {
     tally: Tally,
     voters: HashMap<Voter, (String, VoteKind)>,
+    /// The voters whose vote here is a presence vote, in order: all the
+    /// presence sweep walks, a step at a time from where it left off.
+    present: BTreeSet<Voter>,
 }
 
 impl Ballots {
@@ -69,18 +87,28 @@ impl Ballots {
                 // The same vote again; a sticky vote outlasts a presence one.
                 if *old_kind == VoteKind::Presence && kind == VoteKind::Sticky {
                     *old_kind = kind;
+                    self.present.remove(voter);
                 }
                 return VoteOutcome::Unchanged;
             }
         }
         let previous = self.remove(voter);
-        *self.tally.0.entry(choice.to_string()).or_insert(0) += 1;
-        self.voters.insert(voter.clone(), (choice.to_string(), kind));
+        self.add(voter.clone(), choice.to_string(), kind);
         VoteOutcome::Counted { previous }
+    }
+
+    /// Counts `voter`'s vote for `choice` (the voter has none here).
+    fn add(&mut self, voter: Voter, choice: String, kind: VoteKind) {
+        *self.tally.0.entry(choice.clone()).or_insert(0) += 1;
+        if kind == VoteKind::Presence {
+            self.present.insert(voter.clone());
+        }
+        self.voters.insert(voter, (choice, kind));
     }
 
     fn remove(&mut self, voter: &Voter) -> Option<String> {
         let (choice, _) = self.voters.remove(voter)?;
+        self.present.remove(voter);
         if let Some(n) = self.tally.0.get_mut(&choice) {
             *n = n.saturating_sub(1);
         }
@@ -192,6 +220,41 @@ impl RunData {
             closed: self.closed.clone(),
         }
     }
+}
+
+/// The ballots of `decision` in `run` while it is the current run and the
+/// decision's vote is open.
+fn open_ballots<'a>(runs: &'a mut [RunData], run: RunId, decision: &str) -> Option<&'a mut Ballots> {
+    runs.last_mut()
+        .filter(|r| r.state.run == run)
+        .and_then(|r| r.open_ballots(decision).ok())
+}
+
+/// The voters after `after` in order (all of them from `None`): where a
+/// step of the sweep begins.
+fn from(after: &Option<Voter>) -> (Bound<&Voter>, Bound<&Voter>) {
+    match after {
+        Some(voter) => (Bound::Excluded(voter), Bound::Unbounded),
+        None => (Bound::Unbounded, Bound::Unbounded),
+    }
+}
+
+/// Whether a live instance holds `voter`.
+fn held(instances: &HashMap<String, Instance>, voter: &Voter) -> bool {
+    instances
+        .values()
+        .any(|i| i.until.is_some() && i.voters.contains(voter))
+}
+
+/// Whether `voter` counts as present at `now`: a lease that runs, or a
+/// live instance that holds it.
+fn present(
+    leases: &BTreeMap<Voter, Instant>,
+    instances: &HashMap<String, Instance>,
+    voter: &Voter,
+    now: Instant,
+) -> bool {
+    leases.get(voter).is_some_and(|until| *until > now) || held(instances, voter)
 }
 
 impl MemoryStore {
@@ -368,63 +431,111 @@ impl MemoryStore {
         Ok(())
     }
 
+    /// In steps (see the module's notes): the reaping of dead instances,
+    /// then the presence votes [`SWEEP_STEP`] at a time in voter order (a
+    /// voter who votes meanwhile is checked or not, as with Redis's
+    /// `HSCAN`), then the leases that ran out, as many at a time.
     pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, me: &str, grace: Duration) -> Result<u64> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        let Inner {
-            runs,
-            leases,
-            instances,
-            orphans,
-            reaped,
-            ..
-        } = &mut *inner;
-        let Some(b) = runs
-            .last_mut()
-            .filter(|r| r.state.run == run)
-            .and_then(|r| r.open_ballots(decision).ok())
-        else {
-            return Ok(0);
-        };
-        if !me.is_empty() && instances.get(me).and_then(|i| i.until).is_none() {
-            // Reaped and not rejoined yet: its own voters are missing.
-            return Ok(0);
-        }
-        let dead: Vec<String> = instances
-            .iter()
-            .filter(|(id, i)| id.as_str() != me && i.until.is_some_and(|until| until <= now))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in dead {
-            let Some(i) = instances.remove(&id) else { continue };
-            for voter in i.voters {
-                let at = leases.entry(voter.clone()).or_insert(now + grace);
-                *at = (*at).max(now + grace);
-                orphans.insert(voter, id.clone());
+        {
+            let now = Instant::now();
+            let mut inner = self.lock();
+            if open_ballots(&mut inner.runs, run, decision).is_none() {
+                return Ok(0);
+            }
+            let Inner {
+                leases,
+                instances,
+                orphans,
+                ..
+            } = &mut *inner;
+            if !me.is_empty() && instances.get(me).and_then(|i| i.until).is_none() {
+                // Reaped and not rejoined yet: its own voters are missing.
+                return Ok(0);
+            }
+            let dead: Vec<String> = instances
+                .iter()
+                .filter(|(id, i)| id.as_str() != me && i.until.is_some_and(|until| until <= now))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in dead {
+                let Some(i) = instances.remove(&id) else { continue };
+                for voter in i.voters {
+                    let at = leases.entry(voter.clone()).or_insert(now + grace);
+                    *at = (*at).max(now + grace);
+                    orphans.insert(voter, id.clone());
+                }
             }
         }
-        leases.retain(|_, until| *until > now);
-        let held = |voter: &Voter| {
-            instances
-                .values()
-                .any(|i| i.until.is_some() && i.voters.contains(voter))
-        };
-        let absent: Vec<Voter> = b
-            .voters
-            .iter()
-            .filter(|(voter, (_, kind))| *kind == VoteKind::Presence && !leases.contains_key(*voter) && !held(voter))
-            .map(|(voter, _)| voter.clone())
-            .collect();
-        for voter in &absent {
-            if let (Some(choice), Some(instance)) = (b.remove(voter), orphans.get(voter)) {
-                reaped
-                    .entry((run, decision.to_string()))
-                    .or_default()
-                    .insert(voter.clone(), (instance.clone(), choice));
+        let mut withdrawn = 0;
+        let mut after: Option<Voter> = None;
+        loop {
+            let walked = {
+                let now = Instant::now();
+                let mut inner = self.lock();
+                let Inner {
+                    runs,
+                    leases,
+                    instances,
+                    orphans,
+                    reaped,
+                    ..
+                } = &mut *inner;
+                // The vote closed, or a new run began, between two steps.
+                let Some(b) = open_ballots(runs, run, decision) else {
+                    return Ok(withdrawn);
+                };
+                let step: Vec<Voter> = b.present.range(from(&after)).take(SWEEP_STEP).cloned().collect();
+                for voter in &step {
+                    if present(leases, instances, voter, now) {
+                        continue;
+                    }
+                    if let Some(choice) = b.remove(voter) {
+                        withdrawn += 1;
+                        if let Some(instance) = orphans.get(voter) {
+                            reaped
+                                .entry((run, decision.to_string()))
+                                .or_default()
+                                .insert(voter.clone(), (instance.clone(), choice));
+                        }
+                    }
+                }
+                if step.len() < SWEEP_STEP {
+                    orphans.retain(|voter, _| {
+                        leases.get(voter).is_some_and(|until| *until > now) && !held(instances, voter)
+                    });
+                }
+                after = step.last().cloned();
+                step.len() < SWEEP_STEP
+            };
+            if walked {
+                break;
             }
+            tokio::task::yield_now().await;
         }
-        orphans.retain(|voter, _| leases.contains_key(voter) && !held(voter));
-        Ok(absent.len() as u64)
+        let mut after: Option<Voter> = None;
+        loop {
+            let walked = {
+                let now = Instant::now();
+                let mut inner = self.lock();
+                let step: Vec<(Voter, Instant)> = inner
+                    .leases
+                    .range(from(&after))
+                    .take(SWEEP_STEP)
+                    .map(|(voter, until)| (voter.clone(), *until))
+                    .collect();
+                for (voter, until) in &step {
+                    if *until <= now {
+                        inner.leases.remove(voter);
+                    }
+                }
+                after = step.last().map(|(voter, _)| voter.clone());
+                step.len() < SWEEP_STEP
+            };
+            if walked {
+                return Ok(withdrawn);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
@@ -500,8 +611,7 @@ impl MemoryStore {
                 continue;
             };
             if instances[instance].voters.contains(&voter) && !b.voters.contains_key(&voter) {
-                *b.tally.0.entry(choice.clone()).or_insert(0) += 1;
-                b.voters.insert(voter, (choice, VoteKind::Presence));
+                b.add(voter, choice, VoteKind::Presence);
                 restored += 1;
             }
         }
@@ -532,12 +642,23 @@ impl MemoryStore {
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
-        let inner = self.lock();
-        Ok(inner
-            .get(run)
-            .and_then(|r| r.decisions.get(decision))
-            .and_then(|b| b.voters.get(voter))
-            .map(|(c, _)| c.clone()))
+        let mut one = self.choices_of(run, decision, std::slice::from_ref(voter)).await?;
+        Ok(one.pop().flatten())
+    }
+
+    /// Under the lock a slice of voters at a time, so that a vote never
+    /// waits behind the lookup of a whole audience.
+    pub(super) async fn choices_of(&self, run: RunId, decision: &str, voters: &[Voter]) -> Result<Vec<Option<String>>> {
+        let mut choices = Vec::with_capacity(voters.len());
+        for some in voters.chunks(CHOICES_PER_LOCK) {
+            let inner = self.lock();
+            let ballots = inner.get(run).and_then(|r| r.decisions.get(decision));
+            choices.extend(
+                some.iter()
+                    .map(|v| ballots.and_then(|b| b.voters.get(v)).map(|(c, _)| c.clone())),
+            );
+        }
+        Ok(choices)
     }
 
     pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
@@ -613,9 +734,7 @@ impl MemoryStore {
             for run in saved {
                 let mut decisions: HashMap<String, Ballots> = HashMap::new();
                 for (decision, voter, choice, kind) in run.ballots {
-                    let b = decisions.entry(decision).or_default();
-                    *b.tally.0.entry(choice.clone()).or_insert(0) += 1;
-                    b.voters.insert(Voter(voter), (choice, kind));
+                    decisions.entry(decision).or_default().add(Voter(voter), choice, kind);
                 }
                 inner.runs.push(RunData {
                     state: run.state,

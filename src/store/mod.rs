@@ -362,7 +362,9 @@ pub enum VoteStore {
 }
 
 macro_rules! delegate {
-    ($self:ident . $m:ident ( $($a:expr),* )) => {
+    ($self:ident . $m:ident ( $($a:expr),* )) => {{
+        // Every call, on every store, for /metrics.
+        crate::metrics::store_call(stringify!($m));
         match $self {
             VoteStore::Memory(s) => s.$m($($a),*).await,
             VoteStore::Embedded(s) => s.$m($($a),*).await,
@@ -375,7 +377,7 @@ macro_rules! delegate {
                 result
             }
         }
-    };
+    }};
 }
 
 impl VoteStore {
@@ -572,6 +574,12 @@ impl VoteStore {
     pub async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
         delegate!(self.choice_of(run, decision, voter))
     }
+    /// Each of `voters`' current choice on `decision`, in their order: one
+    /// store call (one round trip to Redis) whatever their number, so that
+    /// a state push costs the same few calls at 20 sockets or 20,000.
+    pub async fn choices_of(&self, run: RunId, decision: &str, voters: &[Voter]) -> Result<Vec<Option<String>>> {
+        delegate!(self.choices_of(run, decision, voters))
+    }
     /// Every run, oldest first.
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
         delegate!(self.runs())
@@ -594,7 +602,10 @@ impl VoteStore {
     pub async fn publish(&self, event: &str) -> Result<()> {
         match self {
             VoteStore::Memory(_) | VoteStore::Embedded(_) => Ok(()),
-            VoteStore::Redis(s) => s.publish(event).await,
+            VoteStore::Redis(s) => {
+                crate::metrics::store_call("publish");
+                s.publish(event).await
+            }
         }
     }
     /// The events every instance publishes, from now on, on a connection

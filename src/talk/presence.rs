@@ -253,7 +253,7 @@ impl Presence {
     }
 
     /// Every voter with a socket open here.
-    fn connected(&self) -> Vec<Voter> {
+    pub fn connected(&self) -> Vec<Voter> {
         self.lock().keys().cloned().collect()
     }
 

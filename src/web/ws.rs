@@ -25,7 +25,7 @@ use super::room::{self, Pass};
 use super::state::AppState;
 use super::voter::{self, VoterCookie};
 use crate::store::Voter;
-use crate::talk::push::Push;
+use crate::talk::push::{Push, StatePush};
 use crate::talk::view::StateView;
 
 /// The largest message cyoa reads; a vote is well under 200 bytes.
@@ -223,20 +223,20 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, serde_json::Err
     serde_json::from_str(text)
 }
 
-/// The `state` message for this socket (`you` filled for audience sockets).
-async fn state_text(app: &AppState, role: &Role, view: Option<&StateView>) -> String {
-    let view = match view {
-        // The countdown's time left as the socket sends it.
-        Some(v) => Ok(v.clone().fresh()),
-        None => StateView::load(&app.talk).await,
-    };
+/// The `state` message for this socket (`you` filled for audience
+/// sockets): the pushed state, or else the state read now.
+async fn state_text(app: &AppState, role: &Role, pushed: Option<&StatePush>) -> String {
     let voter = match role {
         Role::Audience(v, _) => Some(v),
         Role::Presenter => None,
     };
-    let view = match view {
-        Ok(v) => v.with_you(&app.talk, voter).await,
-        Err(e) => Err(e),
+    let view = match pushed {
+        // The countdown's time left as the socket sends it.
+        Some(push) => push.view_for(&app.talk, voter).await.map(StateView::fresh),
+        None => match StateView::load(&app.talk).await {
+            Ok(v) => v.with_you(&app.talk, voter).await,
+            Err(e) => Err(e),
+        },
     };
     let view = match role {
         Role::Presenter => view.map(|v| app.for_presenter(v)),

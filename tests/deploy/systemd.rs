@@ -15,6 +15,10 @@ use crate::{TempDir, repo_file};
 /// The units, by file name.
 const UNITS: [&str; 2] = ["cyoa.service", "cyoa@.service"];
 
+/// The open-file limit (soft and hard) every way of running cyoa in deploy/
+/// gives it: one file per audience socket, 100,000 sockets and room.
+const OPEN_FILES: &str = "262144";
+
 /// A unit's settings: `(section, key)` to every value given, in order.
 type Unit = BTreeMap<(String, String), Vec<String>>;
 
@@ -78,6 +82,7 @@ fn the_units_carry_the_promised_settings() {
             ("MemoryDenyWriteExecute", "yes"),
             ("SystemCallFilter", "@system-service"),
             ("CapabilityBoundingSet", ""),
+            ("LimitNOFILE", OPEN_FILES),
         ] {
             assert!(
                 get(key).iter().any(|v| v == value),
@@ -102,6 +107,40 @@ fn the_units_carry_the_promised_settings() {
             "{name}: no [Install] WantedBy"
         );
     }
+}
+
+#[test]
+fn compose_gives_each_instance_the_units_open_file_limit() {
+    let path = repo_file("compose.yaml");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    // The settings every instance merges (`<<: *cyoa`): the block from the
+    // anchor to the next top-level key.
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("x-cyoa: &cyoa"))
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' ') || l.starts_with('#'))
+        .map(str::trim)
+        .collect();
+    let limits: Vec<&str> = block
+        .iter()
+        .skip_while(|l| **l != "ulimits:")
+        .skip(1)
+        .take(3)
+        .copied()
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            "nofile:",
+            &format!("soft: {OPEN_FILES}"),
+            &format!("hard: {OPEN_FILES}")
+        ],
+        "compose.yaml: x-cyoa sets no `ulimits: nofile` of {OPEN_FILES}:\n{}",
+        block.join("\n")
+    );
+    let instances = text.lines().filter(|l| l.trim() == "<<: *cyoa").count();
+    assert!(instances >= 2, "compose.yaml: {instances} instances merge x-cyoa");
 }
 
 /// Where systemd-analyze is, if it is installed.

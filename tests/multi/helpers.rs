@@ -484,6 +484,13 @@ impl Instance {
     /// made, from its `/metrics` (`cyoa_redis_seconds_count`): its
     /// heartbeat is `beat`, its sweeper `withdraw_absent`.
     pub async fn store_calls(&self, operation: &str) -> u64 {
+        self.count(&format!("cyoa_redis_seconds_count{{operation=\"{operation}\"}}"))
+            .await
+    }
+
+    /// A counter of `/metrics` (name and labels, exactly): 0 while it has
+    /// no series.
+    pub async fn count(&self, series: &str) -> u64 {
         let text = self
             .client
             .get(format!("{}/metrics", self.address))
@@ -493,7 +500,7 @@ impl Instance {
             .text()
             .await
             .expect("the metrics");
-        let series = format!("cyoa_redis_seconds_count{{operation=\"{operation}\"}} ");
+        let series = format!("{series} ");
         text.lines()
             .find_map(|line| line.strip_prefix(&series))
             .map_or(0, |n| n.trim().parse().expect("a count"))

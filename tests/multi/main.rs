@@ -12,6 +12,7 @@ mod audit;
 mod crash;
 mod cross;
 mod crowd;
+mod fan_out;
 mod helpers;
 mod lost;
 mod outage;

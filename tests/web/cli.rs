@@ -118,18 +118,8 @@ fn a_bad_presenter_session_is_refused_at_start() {
 /// "serving" after the last line, then it is stopped and its output read
 /// to the end.
 fn startup_lines(args: &[&str]) -> Vec<String> {
-    use std::io::BufRead;
     let (mut child, lines) = serve_process(args);
-    let stderr = child.stderr.take().expect("stderr");
-    let mut log = Vec::new();
-    for line in std::io::BufReader::new(stderr).lines() {
-        let line = line.expect("the log");
-        let serving = line.contains("serving");
-        log.push(line);
-        if serving {
-            break;
-        }
-    }
+    let log = log_until_serving(&mut child);
     let _ = child.kill();
     let _ = child.wait();
     let printed: Vec<String> = lines.map_while(Result::ok).collect();
@@ -272,16 +262,7 @@ async fn outputs_that_cannot_be_written_lose_their_lines_not_the_talk() {
     for line in lines.by_ref() {
         let line = line.expect("the log");
         if line.contains("serving") {
-            // `port=N`, with the log's colour codes (ESC [ ... m) taken out.
-            let mut plain = String::new();
-            let mut chars = line.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\u{1b}' => while chars.next().is_some_and(|c| c != 'm') {},
-                    c => plain.push(c),
-                }
-            }
-            port = plain
+            port = plain(&line)
                 .split_once("port=")
                 .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|p| p.parse::<u16>().ok());
@@ -365,4 +346,62 @@ fn a_store_flag_on_the_command_line_wins_over_the_environment() {
         assert!(err.contains("each name a store; give one"), "{args:?} {env:?}: {err}");
     }
     assert!(!file.exists(), "nothing refused made the data file");
+}
+
+/// What a started `cyoa serve` logs (stderr) up to its "serving" line.
+fn log_until_serving(child: &mut std::process::Child) -> Vec<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr");
+    let mut log = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("the log");
+        let serving = line.contains("serving");
+        log.push(line);
+        if serving {
+            break;
+        }
+    }
+    log
+}
+
+/// A log line with its colour codes (ESC [ ... m) taken out.
+fn plain(line: &str) -> String {
+    let mut plain = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => while chars.next().is_some_and(|c| c != 'm') {},
+            c => plain.push(c),
+        }
+    }
+    plain
+}
+
+#[test]
+fn serve_raises_its_open_file_soft_limit_to_the_hard_one_and_logs_both() {
+    use rustix::process::{Resource, getrlimit};
+    // Started by a shell that lowered the soft limit to 256 (the hard
+    // limit is this test's own).
+    let hard = getrlimit(Resource::Nofile).maximum;
+    let shown = hard.map_or("unlimited".to_string(), |h| h.to_string());
+    assert!(hard.is_none_or(|h| h > 256), "this machine's hard limit is {shown}");
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -S -n 256 && exec "$0" "$@""#])
+        .arg(env!("CARGO_BIN_EXE_cyoa"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--memory"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh starts cyoa");
+    let log: Vec<String> = log_until_serving(&mut child).iter().map(|l| plain(l)).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    let said: Vec<&String> = log.iter().filter(|l| l.contains("open files")).collect();
+    assert_eq!(said.len(), 1, "one line on open files:\n{}", log.join("\n"));
+    let line = said[0];
+    for field in [format!("soft={shown}"), format!("hard={shown}"), "was=256".to_string()] {
+        assert!(line.contains(&field), "{field} in {line}");
+    }
+    assert!(line.contains(" INFO "), "{line}");
 }

@@ -87,6 +87,10 @@ use scripts::SCRIPTS;
 /// Voters per `keep_present` script call.
 const PRESENT_PER_CALL: usize = 1000;
 
+/// Voters per `HMGET` of [`RedisStore::choices_of`]: each holds Redis for
+/// well under a millisecond.
+const CHOICES_PER_COMMAND: usize = 1000;
+
 /// The `COUNT` of each `HSCAN` step of the presence sweep
 /// (`withdraw_absent.lua`): about this many voter records per script call.
 /// A vote waits behind a script call, and the sweep of 10,000 voters in a
@@ -506,17 +510,34 @@ impl RedisStore {
     }
 
     pub(super) async fn choice_of(&self, run: RunId, decision: &str, voter: &Voter) -> Result<Option<String>> {
+        let mut one = self.choices_of(run, decision, std::slice::from_ref(voter)).await?;
+        Ok(one.pop().flatten())
+    }
+
+    /// One round trip: an `HMGET` per [`CHOICES_PER_COMMAND`] voters, in
+    /// one pipeline, so that other clients' commands run between them.
+    pub(super) async fn choices_of(&self, run: RunId, decision: &str, voters: &[Voter]) -> Result<Vec<Option<String>>> {
+        if voters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.key(run, &format!("voters:{decision}"));
+        let mut pipe = redis::pipe();
+        for some in voters.chunks(CHOICES_PER_COMMAND) {
+            let fields: Vec<&str> = some.iter().map(Voter::as_str).collect();
+            pipe.cmd("HMGET").arg(&key).arg(fields);
+        }
         let mut con = self.con();
-        let record: Option<String> = redis::cmd("HGET")
-            .arg(self.key(run, &format!("voters:{decision}")))
-            .arg(voter.as_str())
-            .query_async(&mut con)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(record
-            .as_deref()
-            .and_then(voter_record)
-            .map(|(_, choice)| choice.to_string()))
+        let records: Vec<Vec<Option<String>>> = pipe.query_async(&mut con).await.map_err(|e| self.failed(e))?;
+        Ok(records
+            .into_iter()
+            .flatten()
+            .map(|record| {
+                record
+                    .as_deref()
+                    .and_then(voter_record)
+                    .map(|(_, choice)| choice.to_string())
+            })
+            .collect())
     }
 
     pub(super) async fn runs(&self) -> Result<Vec<RunRecord>> {
