@@ -1011,10 +1011,15 @@ const SECONDS_30: Duration = Duration::from_secs(30);
 
 /// Opens `build` in run 1 with a countdown of `length`; returns the run
 /// and the deadline.
+/// The run's state after `change` to the countdown of its open `build`.
+async fn build_countdown(store: &VoteStore, run: u64, change: Countdown) -> cyoa::store::RunState {
+    store.countdown(run, "build", change).await.unwrap()
+}
+
 async fn counting_down(store: &VoteStore, length: Duration) -> (u64, u64) {
     let run = open_vote(store, "build").await;
     let before = now_ms();
-    let state = store.countdown(run, "build", Countdown::Start(length)).await.unwrap();
+    let state = build_countdown(store, run, Countdown::Start(length)).await;
     let deadline = state.deadline.expect("a countdown runs");
     let length = length.as_millis() as u64;
     // The store's clock is this machine's (Redis's TIME too).
@@ -1056,19 +1061,15 @@ async fn a_countdown_closes_its_vote_once_at_its_deadline(store: VoteStore) {
 async fn a_stale_deadline_closes_nothing(store: VoteStore) {
     let (run, first) = counting_down(&store, SECONDS_30).await;
     // Restarted: the first deadline is stale.
-    let second = store
-        .countdown(run, "build", Countdown::Start(Duration::from_secs(60)))
+    let second = build_countdown(&store, run, Countdown::Start(Duration::from_secs(60)))
         .await
-        .unwrap()
         .deadline
         .unwrap();
     assert!(second > first);
     assert!(!store.expire(run, "build", first).await.unwrap());
     // Extended: so is the second.
-    let third = store
-        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
+    let third = build_countdown(&store, run, Countdown::Extend(Duration::from_secs(15)))
         .await
-        .unwrap()
         .deadline
         .unwrap();
     assert_eq!(third, second + 15_000);
@@ -1084,10 +1085,7 @@ async fn a_stale_deadline_closes_nothing(store: VoteStore) {
     assert!(!store.expire(run, "build", third).await.unwrap());
     assert_eq!(store.current("welcome").await.unwrap().open.as_deref(), Some("build"));
     // A new run closes the vote and its countdown.
-    store
-        .countdown(run, "build", Countdown::Start(SECONDS_30))
-        .await
-        .unwrap();
+    build_countdown(&store, run, Countdown::Start(SECONDS_30)).await;
     let next = store.new_run("welcome").await.unwrap();
     assert_eq!(next.deadline, None);
     assert_eq!(store.run(run).await.unwrap().unwrap().state.deadline, None);
@@ -1095,35 +1093,25 @@ async fn a_stale_deadline_closes_nothing(store: VoteStore) {
 
 async fn a_countdown_is_extended_and_cancelled(store: VoteStore) {
     let (run, deadline) = counting_down(&store, SECONDS_30).await;
-    let extended = store
-        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
-        .await
-        .unwrap();
+    let extended = build_countdown(&store, run, Countdown::Extend(Duration::from_secs(15))).await;
     assert_eq!(extended.deadline, Some(deadline + 15_000));
-    let cancelled = store.countdown(run, "build", Countdown::Cancel).await.unwrap();
+    let cancelled = build_countdown(&store, run, Countdown::Cancel).await;
     assert_eq!((cancelled.open.as_deref(), cancelled.deadline), (Some("build"), None));
     assert!(!store.expire(run, "build", deadline + 15_000).await.unwrap());
     // Nothing runs: extending starts nothing; the vote stays open.
-    let still = store
-        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
-        .await
-        .unwrap();
+    let still = build_countdown(&store, run, Countdown::Extend(Duration::from_secs(15))).await;
     assert_eq!((still.open.as_deref(), still.deadline), (Some("build"), None));
     // A countdown that ran out but did not close yet is extended from now.
-    let short = store
-        .countdown(run, "build", Countdown::Start(Duration::from_millis(1)))
+    let short = build_countdown(&store, run, Countdown::Start(Duration::from_millis(1)))
         .await
-        .unwrap()
         .deadline
         .unwrap();
     while now_ms() <= short + 5 {
         tokio::task::yield_now().await;
     }
     let before = now_ms();
-    let later = store
-        .countdown(run, "build", Countdown::Extend(Duration::from_secs(15)))
+    let later = build_countdown(&store, run, Countdown::Extend(Duration::from_secs(15)))
         .await
-        .unwrap()
         .deadline
         .unwrap();
     assert!(
@@ -1154,10 +1142,7 @@ async fn a_countdown_needs_its_vote_open_and_ends_with_it(store: VoteStore) {
         store.countdown(run + 1, "build", Countdown::Start(SECONDS_30)).await,
         Err(StoreError::NotCurrent(_))
     ));
-    store
-        .countdown(run, "build", Countdown::Start(SECONDS_30))
-        .await
-        .unwrap();
+    build_countdown(&store, run, Countdown::Start(SECONDS_30)).await;
     // Opening the open vote again keeps its countdown; the presenter's
     // close ends it, and a move keeps none.
     assert!(store.open(run, "build").await.unwrap().deadline.is_some());

@@ -9,26 +9,62 @@ use cyoa::store::{Chosen, ChosenBy, EmbeddedStore, SCHEMA_VERSION, VoteKind, Vot
 use crate::server::Server;
 use crate::support::backends::{data_file, embedded_store_at};
 
-/// The schema of the first data files (version 1), as that cyoa wrote it:
-/// the store's own first migration step, and nothing after it.
-const SCHEMA_1: &str = concat!(
+/// The store's migration steps, in order: a file of schema N is what the
+/// cyoa of that version wrote, the first N steps and nothing after them.
+const STEPS: [&str; 3] = [
     include_str!("../../src/store/schema/1.sql"),
-    "\n    PRAGMA user_version = 1;"
-);
+    include_str!("../../src/store/schema/2.sql"),
+    include_str!("../../src/store/schema/3.sql"),
+];
+
+/// A new data file at `path` of schema `version`, holding `rows` (SQL).
+fn write_schema(path: &Path, version: usize, rows: &str) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("a new SQLite file");
+    for step in &STEPS[..version] {
+        conn.execute_batch(step).expect("a schema step");
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {version};"))
+        .expect("the version");
+    conn.execute_batch(rows).expect("rows");
+    conn
+}
+
+/// Run 1 on `build`, labelled, in schema 2 (run labels, the SMS outbox).
+const RUN_1_OF_SCHEMA_2: &str =
+    "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', NULL, 0, 0, 1700000000000, 'rehearsal');";
+
+/// Run 1 with `build` open, in schema 3 (who chose).
+const RUN_1_OF_SCHEMA_3: &str =
+    "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', 'build', 0, 0, 1700000000000, NULL, NULL);";
+
+/// The store on a new data file at `path` of schema `version`, which holds
+/// run 1 as `row` (an INSERT in that schema's columns): migrated on open.
+fn store_of_schema(path: &Path, version: usize, row: &str) -> cyoa::store::VoteStore {
+    write_schema(path, version, row);
+    embedded_store_at(path, Duration::from_secs(30))
+}
+
+/// Checks that the data file at `path` is of the newest schema: migrated.
+fn assert_newest_schema(path: &Path) {
+    let version: i64 = rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
 
 /// A version-1 data file at `path`: run 1 with `build` closed (2 pets,
 /// 1 docs), run 2 on `host` with its vote open and `voters` sticky votes.
 fn write_schema_1(path: &Path, voters: usize) {
-    let conn = rusqlite::Connection::open(path).expect("a new SQLite file");
-    conn.execute_batch(SCHEMA_1).expect("schema 1");
-    conn.execute_batch(
+    let conn = write_schema(
+        path,
+        1,
         "INSERT INTO runs VALUES (1, 'end-vps', '[\"intro\",\"build\",\"host\",\"end-vps\"]', NULL, 1, 0, 1700000000000);
          INSERT INTO closed VALUES (1, 0, 'build', '{\"pets\":2,\"docs\":1}');
          INSERT INTO ballots VALUES (1, 'build', 'w:a', 'pets', 1), (1, 'build', 'w:b', 'pets', 0),
            (1, 'build', 'w:c', 'docs', 1);
          INSERT INTO runs VALUES (2, 'host', '[\"intro\",\"host\"]', 'host', 0, 0, 1700000100000);",
-    )
-    .expect("rows");
+    );
     let mut insert = conn
         .prepare("INSERT INTO ballots VALUES (2, 'host', ?1, 'vps', 1)")
         .expect("an insert");
@@ -164,37 +200,16 @@ async fn a_file_of_schema_1_is_migrated_and_keeps_its_runs() {
         .await
         .unwrap();
     drop(store);
-    let version: i64 = rusqlite::Connection::open(&file)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_newest_schema(&file);
     let again = embedded_store_at(&file, Duration::from_secs(30));
     assert_eq!(again.tally(2, "host").await.unwrap().get("paas"), 1);
     assert_eq!(again.runs().await.unwrap().len(), 2);
 }
 
-/// The schema of version 2 (run labels, the SMS outbox), as that cyoa
-/// wrote it: the first two migration steps.
-const SCHEMA_2: &str = concat!(
-    include_str!("../../src/store/schema/1.sql"),
-    ";\n",
-    include_str!("../../src/store/schema/2.sql"),
-    "\n    ;PRAGMA user_version = 2;"
-);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_of_schema_2_is_migrated_and_keeps_who_chose_from_then_on() {
     let (_dir, file) = data_file();
-    {
-        let conn = rusqlite::Connection::open(&file).expect("a new SQLite file");
-        conn.execute_batch(SCHEMA_2).expect("schema 2");
-        conn.execute_batch(
-            "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', NULL, 0, 0, 1700000000000, 'rehearsal');",
-        )
-        .expect("rows");
-    }
-    let store = embedded_store_at(&file, Duration::from_secs(30));
+    let store = store_of_schema(&file, 2, RUN_1_OF_SCHEMA_2);
     let runs = store.runs().await.unwrap();
     assert_eq!(runs[0].state.label.as_deref(), Some("rehearsal"));
     assert!(runs[0].state.chosen.is_empty(), "an old run has no record of who chose");
@@ -218,36 +233,13 @@ async fn a_file_of_schema_2_is_migrated_and_keeps_who_chose_from_then_on() {
     drop(store);
     let again = embedded_store_at(&file, Duration::from_secs(30));
     assert_eq!(again.runs().await.unwrap()[0].state.chosen, chosen);
-    let version: i64 = rusqlite::Connection::open(&file)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_newest_schema(&file);
 }
-
-/// The schema of version 3 (who chose), as that cyoa wrote it: the first
-/// three migration steps.
-const SCHEMA_3: &str = concat!(
-    include_str!("../../src/store/schema/1.sql"),
-    ";\n",
-    include_str!("../../src/store/schema/2.sql"),
-    ";\n",
-    include_str!("../../src/store/schema/3.sql"),
-    "\n    ;PRAGMA user_version = 3;"
-);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_of_schema_3_is_migrated_and_keeps_a_countdown_from_then_on() {
     let (_dir, file) = data_file();
-    {
-        let conn = rusqlite::Connection::open(&file).expect("a new SQLite file");
-        conn.execute_batch(SCHEMA_3).expect("schema 3");
-        conn.execute_batch(
-            "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', 'build', 0, 0, 1700000000000, NULL, NULL);",
-        )
-        .expect("rows");
-    }
-    let store = embedded_store_at(&file, Duration::from_secs(30));
+    let store = store_of_schema(&file, 3, RUN_1_OF_SCHEMA_3);
     let state = store.current("intro").await.unwrap();
     assert_eq!((state.open.as_deref(), state.deadline), (Some("build"), None));
     let started = store
@@ -264,9 +256,5 @@ async fn a_file_of_schema_3_is_migrated_and_keeps_a_countdown_from_then_on() {
     let closed = embedded_store_at(&file, Duration::from_secs(30));
     let state = closed.current("intro").await.unwrap();
     assert_eq!((state.open, state.deadline), (None, None));
-    let version: i64 = rusqlite::Connection::open(&file)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_newest_schema(&file);
 }
