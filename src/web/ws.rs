@@ -547,6 +547,34 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
     }
 
     #[tokio::test]
+    async fn a_state_push_gives_each_voter_its_own_choice_connected_here_or_not() {
+        let (app, _stop) = app();
+        control::apply(&app.talk, Action::Next).await.unwrap();
+        control::apply(&app.talk, Action::Open).await.unwrap();
+        let (here, elsewhere) = (voter(), Voter::web("fedcba9876543210fedcba9876543210"));
+        for (v, choice) in [(&here, "x"), (&elsewhere, "y")] {
+            app.talk.store.vote(1, "d", v, choice, VoteKind::Sticky).await.unwrap();
+        }
+        // `here` has a socket on this instance; `elsewhere` has none, so it
+        // is not in the batch read and is looked up on its own.
+        let (_tx, mut out, _task) = connect(&app, Role::Audience(here.clone(), 0));
+        next_json(&mut out).await;
+        let mut pushes = app.talk.pushes.subscribe_audience();
+        control::apply(&app.talk, Action::Close).await.unwrap();
+        let Ok(Push::State(pushed)) = pushes.recv().await else {
+            panic!("a state push");
+        };
+        let you = |v: Option<Voter>| {
+            let pushed = pushed.clone();
+            let talk = app.talk.clone();
+            async move { pushed.view_for(&talk, v.as_ref()).await.unwrap().you }
+        };
+        assert_eq!(you(Some(here)).await.as_deref(), Some("x"));
+        assert_eq!(you(Some(elsewhere)).await.as_deref(), Some("y"));
+        assert_eq!(you(None).await, None);
+    }
+
+    #[tokio::test]
     async fn the_socket_ends_when_the_client_goes_and_presence_forgets_it() {
         let (app, _stop) = app();
         let (tx, mut out, task) = connect(&app, Role::Audience(voter(), 0));
