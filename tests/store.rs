@@ -43,6 +43,7 @@ both_backends!(
     concurrent_votes_are_counted_exactly,
     voters_without_a_running_lease_lose_their_presence_votes,
     a_lease_is_only_lengthened_and_outlives_the_decision,
+    a_vote_from_a_page_keeps_its_voter_present_in_the_same_step,
     nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run,
     a_sweep_of_a_crowd_withdraws_exactly_the_absent_presence_votes_once,
     the_sweep_goes_by_the_kind_of_each_voters_latest_vote,
@@ -576,6 +577,45 @@ async fn a_lease_is_only_lengthened_and_outlives_the_decision(store: VoteStore) 
     store.vote(run, "deploy", &voter(1), "heroku", Presence).await.unwrap();
     assert_eq!(store.withdraw_absent(run, "deploy").await.unwrap(), 0);
     assert_eq!(store.tally(run, "deploy").await.unwrap().get("heroku"), 1);
+}
+
+async fn a_vote_from_a_page_keeps_its_voter_present_in_the_same_step(store: VoteStore) {
+    let run = open_vote(&store, "build").await;
+    // No lease before: the vote's own lease keeps it through the sweep.
+    let counted = store
+        .vote_from_page(run, "build", &voter(1), "pets", MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(counted, VoteOutcome::Counted { previous: None });
+    store.vote(run, "build", &voter(2), "pets", Presence).await.unwrap();
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        1,
+        "voter 2 had no lease"
+    );
+    assert_eq!(
+        store.choice_of(run, "build", &voter(1)).await.unwrap().as_deref(),
+        Some("pets")
+    );
+    // It is a presence vote: a lease that ran out loses it.
+    store
+        .vote_from_page(run, "build", &voter(3), "doc", Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.withdraw_absent(run, "build").await.unwrap(),
+        1,
+        "voter 3's lease ran out"
+    );
+    assert_eq!(store.tally(run, "build").await.unwrap().total(), 1);
+    // Refused (no vote open there), the lease is renewed all the same.
+    assert!(matches!(
+        store.vote_from_page(run, "deploy", &voter(2), "heroku", MINUTE).await,
+        Err(StoreError::NotOpen(_))
+    ));
+    store.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "build").await.unwrap().total(), 2);
 }
 
 async fn nothing_absent_is_withdrawn_from_a_closed_decision_or_an_old_run(store: VoteStore) {
@@ -1529,6 +1569,27 @@ async fn a_vote_is_one_evalsha() {
     let sent = monitor.commands_until_marker(&server);
     assert_eq!(sent.len(), 100, "{sent:#?}");
     assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
+}
+
+/// A vote from a page without JavaScript, its voter's lease included, is
+/// one round trip too.
+#[tokio::test]
+async fn a_vote_from_a_page_is_one_evalsha() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    let mut monitor = Monitor::start(&server);
+    for n in 0..20 {
+        store
+            .vote_from_page(run, "build", &voter(n), "pets", MINUTE)
+            .await
+            .unwrap();
+    }
+    let sent = monitor.commands_until_marker(&server);
+    assert_eq!(sent.len(), 20, "{sent:#?}");
+    assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    assert_eq!(store.tally(run, "build").await.unwrap().get("pets"), 20);
 }
 
 /// The choices of 2,500 voters are three `HMGET`s of 1,000 voters at most,

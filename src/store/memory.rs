@@ -117,6 +117,12 @@ impl Ballots {
 }
 
 impl Inner {
+    /// Lengthens `voter`'s lease to `until` at least (never shortens it).
+    fn lengthen(&mut self, voter: &Voter, until: Instant) {
+        let at = self.leases.entry(voter.clone()).or_insert(until);
+        *at = (*at).max(until);
+    }
+
     /// Marks the delivery `sid` as seen until `now + ttl`; false if a mark
     /// lasts already.
     fn mark_delivery(&mut self, sid: &str, ttl: Duration, now: Instant) -> bool {
@@ -387,6 +393,9 @@ impl MemoryStore {
 
     pub(super) async fn vote(&self, cast: Cast<'_>) -> Result<VoteOutcome> {
         let mut inner = self.lock();
+        if let Some(lease) = cast.lease {
+            inner.lengthen(cast.voter, Instant::now() + lease);
+        }
         let b = inner.current_mut(cast.run)?.open_ballots(cast.decision)?;
         Ok(b.cast(cast.voter, cast.choice, cast.kind))
     }
@@ -422,12 +431,7 @@ impl MemoryStore {
     }
 
     pub(super) async fn keep_present(&self, voters: &[Voter], lease: Duration) -> Result<()> {
-        let until = Instant::now() + lease;
-        let mut inner = self.lock();
-        for voter in voters {
-            let at = inner.leases.entry(voter.clone()).or_insert(until);
-            *at = (*at).max(until);
-        }
+        self.keep_present_now(voters, lease);
         Ok(())
     }
 
@@ -539,10 +543,8 @@ impl MemoryStore {
     }
 
     pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
-        let until = Instant::now() + lease;
         let mut inner = self.lock();
-        let at = inner.leases.entry(voter.clone()).or_insert(until);
-        *at = (*at).max(until);
+        inner.lengthen(voter, Instant::now() + lease);
         inner
             .instances
             .entry(instance.to_string())
@@ -558,8 +560,7 @@ impl MemoryStore {
         if let Some(i) = inner.instances.get_mut(instance) {
             i.voters.remove(voter);
         }
-        let at = inner.leases.entry(voter.clone()).or_insert(until);
-        *at = (*at).max(until);
+        inner.lengthen(voter, until);
         Ok(())
     }
 
@@ -807,8 +808,7 @@ impl MemoryStore {
         let until = Instant::now() + lease;
         let mut inner = self.lock();
         for voter in voters {
-            let at = inner.leases.entry(voter.clone()).or_insert(until);
-            *at = (*at).max(until);
+            inner.lengthen(voter, until);
         }
     }
 }

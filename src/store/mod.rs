@@ -265,6 +265,9 @@ struct Cast<'a> {
     voter: &'a Voter,
     choice: &'a str,
     kind: VoteKind,
+    /// The voter's lease, lengthened to this at least in the same step
+    /// (a vote from a page without JavaScript, [`VoteStore::vote_from_page`]).
+    lease: Option<Duration>,
 }
 
 /// A text's vote, once read: the phone's sticky vote for `choice` on
@@ -490,6 +493,30 @@ impl VoteStore {
             voter,
             choice,
             kind,
+            lease: None,
+        };
+        delegate!(self.vote(cast))
+    }
+    /// A presence vote from a page without JavaScript, which has no socket
+    /// to keep its voter present: [`VoteStore::vote`] and
+    /// [`VoteStore::keep_present`] for the voter, in one step (one round
+    /// trip to Redis). The lease is lengthened even when the vote is
+    /// refused.
+    pub async fn vote_from_page(
+        &self,
+        run: RunId,
+        decision: &str,
+        voter: &Voter,
+        choice: &str,
+        lease: Duration,
+    ) -> Result<VoteOutcome> {
+        let cast = Cast {
+            run,
+            decision,
+            voter,
+            choice,
+            kind: VoteKind::Presence,
+            lease: Some(lease),
         };
         delegate!(self.vote(cast))
     }

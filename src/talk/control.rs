@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::Talk;
 use super::error::Error;
@@ -256,6 +257,10 @@ pub enum Ballot<'a> {
     /// A tap on an audience page, by the form or the socket ([`cast`]):
     /// a presence vote or a sticky one, as the story says.
     Tap(VoteKind),
+    /// A presence vote from a page without JavaScript (the form), which
+    /// lengthens its voter's lease to this in the same store step: the
+    /// page has no socket to keep the voter present.
+    Page(Duration),
     /// A text message, always sticky, its delivery marked under Twilio's
     /// `MessageSid` in the same store step, so a webhook Twilio delivers
     /// twice counts once ([`crate::sms`]).
@@ -269,7 +274,7 @@ impl Ballot<'_> {
     /// The `channel` label of `votes_counted`.
     fn channel(self) -> &'static str {
         match self {
-            Ballot::Tap(_) => "web",
+            Ballot::Tap(_) | Ballot::Page(_) => "web",
             Ballot::Text { .. } => "sms",
         }
     }
@@ -292,6 +297,7 @@ pub async fn count(
 ) -> Result<Delivery, StoreError> {
     let delivery = match ballot {
         Ballot::Tap(kind) => Delivery::First(talk.store.vote(run, decision, voter, choice, kind).await?),
+        Ballot::Page(lease) => Delivery::First(talk.store.vote_from_page(run, decision, voter, choice, lease).await?),
         // The store's own way to take a text, as the SMS module defines it.
         Ballot::Text { sid } => {
             let vote = TextVote {
@@ -334,17 +340,17 @@ impl Pass {
     }
 }
 
-/// Casts (or moves) the vote of `voter`'s tap, by the form or the socket,
-/// through [`count`]. `pass` says in which run it may count.
+/// Casts (or moves) the vote of `voter`'s tap, by the form or the socket
+/// (`ballot`: [`Ballot::Tap`] or [`Ballot::Page`]), through [`count`].
+/// `pass` says in which run it may count.
 pub async fn cast(
     talk: &Talk,
     pass: Pass,
     voter: &Voter,
     decision: &str,
     choice: &str,
-    kind: VoteKind,
+    ballot: Ballot<'_>,
 ) -> Result<(), Error> {
-    let ballot = Ballot::Tap(kind);
     let story = talk.story();
     let Some(d) = story.decision(decision) else {
         return Err(Error::not_found(

@@ -547,9 +547,9 @@ pub async fn vote(
         return tap_again(&app, d, Some(card), SignedCookieJar::new(app.access.key.clone())).await;
     }
     let voter = card.voter();
-    // The form is a page's vote: present while the page reloads itself.
-    presence::page_loaded(&app.talk, &voter).await;
-    app.cast(pass, &voter, &d.id, &form.choice).await?;
+    // The form is a page's vote: present while the page reloads itself,
+    // its lease renewed by the vote itself.
+    app.cast_from_page(pass, &voter, &d.id, &form.choice).await?;
     Ok(Redirect::to(&format!("/vote/{}", d.id)).into_response())
 }
 

@@ -14,8 +14,8 @@ use super::error::Error;
 use super::limits::Guards;
 use super::room::Room;
 use crate::sms::SmsConfig;
-use crate::store::{VoteStore, Voter};
-use crate::talk::{Pass, StateView, Talk};
+use crate::store::{VoteKind, VoteStore, Voter};
+use crate::talk::{Ballot, Pass, StateView, Talk};
 
 /// Cheap to clone: every clone shares one [`Inner`].
 #[derive(Clone)]
@@ -89,10 +89,32 @@ impl AppState {
     /// as the story says. A refusal is counted in `votes_refused` by the
     /// code the voter is sent.
     pub async fn cast(&self, pass: Pass, voter: &Voter, decision: &str, choice: &str) -> Result<(), Error> {
+        let ballot = Ballot::Tap(crate::talk::presence::kind(&self.talk));
+        self.cast_as(pass, voter, decision, choice, ballot).await
+    }
+
+    /// [`Self::cast`] from a page without JavaScript (the form): a presence
+    /// vote renews its voter's lease in the same store step, as a page's
+    /// socket would keep it present.
+    pub async fn cast_from_page(&self, pass: Pass, voter: &Voter, decision: &str, choice: &str) -> Result<(), Error> {
+        let ballot = match crate::talk::presence::kind(&self.talk) {
+            VoteKind::Presence => Ballot::Page(crate::talk::presence::page_lease(&self.talk)),
+            VoteKind::Sticky => Ballot::Tap(VoteKind::Sticky),
+        };
+        self.cast_as(pass, voter, decision, choice, ballot).await
+    }
+
+    async fn cast_as(
+        &self,
+        pass: Pass,
+        voter: &Voter,
+        decision: &str,
+        choice: &str,
+        ballot: Ballot<'_>,
+    ) -> Result<(), Error> {
         let counted: Result<(), Error> = async {
             self.traffic.limits.vote(voter)?;
-            let kind = crate::talk::presence::kind(&self.talk);
-            crate::talk::control::cast(&self.talk, pass, voter, decision, choice, kind).await?;
+            crate::talk::control::cast(&self.talk, pass, voter, decision, choice, ballot).await?;
             Ok(())
         }
         .await;

@@ -366,8 +366,12 @@ impl RedisStore {
             voter,
             choice,
             kind,
+            lease,
         } = cast;
-        let args = [&run.to_string(), decision, voter.as_str(), choice, kind_letter(kind)];
+        let run_arg = run.to_string();
+        let lease_ms = lease.map(|l| l.as_millis().to_string());
+        let mut args = vec![run_arg.as_str(), decision, voter.as_str(), choice, kind_letter(kind)];
+        args.extend(lease_ms.as_deref());
         let reply = self.eval(&SCRIPTS.vote, &args).await?;
         match vote_reply(reply, run, decision)? {
             Delivery::First(outcome) => Ok(outcome),
