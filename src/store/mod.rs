@@ -270,6 +270,21 @@ struct Cast<'a> {
     lease: Option<Duration>,
 }
 
+impl<'a> Cast<'a> {
+    /// A vote that leaves the voter's lease as it is.
+    fn new(run: RunId, decision: &'a str, voter: &'a Voter, choice: &'a str, kind: VoteKind) -> Self {
+        let lease = None;
+        Cast {
+            run,
+            decision,
+            voter,
+            choice,
+            kind,
+            lease,
+        }
+    }
+}
+
 /// A text's vote, once read: the phone's sticky vote for `choice` on
 /// `decision` in `run`, delivered as Twilio's message `sid`.
 #[derive(Debug, Clone, Copy)]
@@ -487,15 +502,7 @@ impl VoteStore {
         choice: &str,
         kind: VoteKind,
     ) -> Result<VoteOutcome> {
-        let cast = Cast {
-            run,
-            decision,
-            voter,
-            choice,
-            kind,
-            lease: None,
-        };
-        delegate!(self.vote(cast))
+        delegate!(self.vote(Cast::new(run, decision, voter, choice, kind)))
     }
     /// A presence vote from a page without JavaScript, which has no socket
     /// to keep its voter present: [`VoteStore::vote`] and
@@ -511,12 +518,8 @@ impl VoteStore {
         lease: Duration,
     ) -> Result<VoteOutcome> {
         let cast = Cast {
-            run,
-            decision,
-            voter,
-            choice,
-            kind: VoteKind::Presence,
             lease: Some(lease),
+            ..Cast::new(run, decision, voter, choice, VoteKind::Presence)
         };
         delegate!(self.vote(cast))
     }

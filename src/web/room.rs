@@ -493,27 +493,13 @@ choices = [{ id = "x", label = "X", goto = "d" }, { id = "y", label = "Y", goto 
         let (app, _stop) = AppState::for_tests(story);
         control::apply(&app.talk, Action::Open).await.expect("open");
         let voter = Voter::web("0123456789abcdef0123456789abcdef");
-        control::cast(
-            &app.talk,
-            Pass::Run(1),
-            &voter,
-            "d",
-            "x",
-            crate::talk::Ballot::Tap(VoteKind::Sticky),
-        )
-        .await
-        .expect("counted in its run");
+        let tap = crate::talk::Ballot::Tap(VoteKind::Sticky);
+        control::cast(&app.talk, Pass::Run(1), &voter, "d", "x", tap)
+            .await
+            .expect("counted in its run");
         control::apply(&app.talk, Action::NewRun).await.expect("a new run");
         control::apply(&app.talk, Action::Open).await.expect("open");
-        let refused = control::cast(
-            &app.talk,
-            Pass::Run(1),
-            &voter,
-            "d",
-            "y",
-            crate::talk::Ballot::Tap(VoteKind::Sticky),
-        )
-        .await;
+        let refused = control::cast(&app.talk, Pass::Run(1), &voter, "d", "y", tap).await;
         assert_eq!(
             refused.map_err(|e| {
                 let e = Error::from(e);

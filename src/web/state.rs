@@ -15,6 +15,7 @@ use super::limits::Guards;
 use super::room::Room;
 use crate::sms::SmsConfig;
 use crate::store::{VoteKind, VoteStore, Voter};
+use crate::talk::control;
 use crate::talk::{Ballot, Pass, StateView, Talk};
 
 /// Cheap to clone: every clone shares one [`Inner`].
@@ -89,8 +90,9 @@ impl AppState {
     /// as the story says. A refusal is counted in `votes_refused` by the
     /// code the voter is sent.
     pub async fn cast(&self, pass: Pass, voter: &Voter, decision: &str, choice: &str) -> Result<(), Error> {
-        let ballot = Ballot::Tap(crate::talk::presence::kind(&self.talk));
-        self.cast_as(pass, voter, decision, choice, ballot).await
+        let tap = Ballot::Tap(crate::talk::presence::kind(&self.talk));
+        self.limited(voter, control::cast(&self.talk, pass, voter, decision, choice, tap))
+            .await
     }
 
     /// [`Self::cast`] from a page without JavaScript (the form): a presence
@@ -101,20 +103,19 @@ impl AppState {
             VoteKind::Presence => Ballot::Page(crate::talk::presence::page_lease(&self.talk)),
             VoteKind::Sticky => Ballot::Tap(VoteKind::Sticky),
         };
-        self.cast_as(pass, voter, decision, choice, ballot).await
+        self.limited(voter, control::cast(&self.talk, pass, voter, decision, choice, ballot))
+            .await
     }
 
-    async fn cast_as(
+    /// `cast`, once `voter` is within the vote rate; a refusal is counted.
+    async fn limited(
         &self,
-        pass: Pass,
         voter: &Voter,
-        decision: &str,
-        choice: &str,
-        ballot: Ballot<'_>,
+        cast: impl Future<Output = Result<(), crate::talk::Error>>,
     ) -> Result<(), Error> {
         let counted: Result<(), Error> = async {
             self.traffic.limits.vote(voter)?;
-            crate::talk::control::cast(&self.talk, pass, voter, decision, choice, ballot).await?;
+            cast.await?;
             Ok(())
         }
         .await;

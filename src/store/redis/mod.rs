@@ -360,20 +360,19 @@ impl RedisStore {
     }
 
     pub(super) async fn vote(&self, cast: Cast<'_>) -> Result<VoteOutcome> {
-        let Cast {
-            run,
-            decision,
-            voter,
-            choice,
-            kind,
-            lease,
-        } = cast;
+        let run = cast.run;
         let run_arg = run.to_string();
-        let lease_ms = lease.map(|l| l.as_millis().to_string());
-        let mut args = vec![run_arg.as_str(), decision, voter.as_str(), choice, kind_letter(kind)];
+        let lease_ms = cast.lease.map(|l| l.as_millis().to_string());
+        let mut args = vec![
+            run_arg.as_str(),
+            cast.decision,
+            cast.voter.as_str(),
+            cast.choice,
+            kind_letter(cast.kind),
+        ];
         args.extend(lease_ms.as_deref());
         let reply = self.eval(&SCRIPTS.vote, &args).await?;
-        match vote_reply(reply, run, decision)? {
+        match vote_reply(reply, run, cast.decision)? {
             Delivery::First(outcome) => Ok(outcome),
             Delivery::Again(_) => Err(unexpected("again")),
         }
