@@ -267,3 +267,37 @@ async fn timer_commands_are_refused_without_login_from_another_site_with_a_bad_b
         "no bad body started a countdown"
     );
 }
+
+#[tokio::test]
+async fn a_countdown_that_ran_out_while_the_server_was_down_closes_the_vote_at_start() {
+    let (_dir, file) = crate::support::backends::data_file();
+    {
+        let store = crate::support::backends::embedded_store_at(&file, std::time::Duration::from_secs(30));
+        let run = store.current("intro").await.expect("run 1").run;
+        let path = ["intro".to_string(), "build".to_string()];
+        store.show(run, "build", &path).await.expect("on build");
+        store.open(run, "build").await.expect("open");
+        let hour = cyoa::store::Countdown::Start(std::time::Duration::from_secs(3600));
+        store.countdown(run, "build", hour).await.expect("a countdown");
+    }
+    // The server was down when the countdown ran out.
+    rusqlite::Connection::open(&file)
+        .expect("the data file")
+        .execute("UPDATE runs SET deadline = deadline - 3601000", [])
+        .expect("an earlier deadline");
+    let store = crate::support::backends::embedded_store_at(&file, std::time::Duration::from_secs(30));
+    let app = spawn_app_with(Options::on(Some(store))).await;
+    let mut screen = app.presenter_socket().await;
+    let (closed, _) = screen
+        .wait_for("state", |m| m["state"]["decision"]["status"] == "closed")
+        .await;
+    assert!(closed["state"].get("timer").is_none(), "{closed}");
+    let run = app
+        .presenter_get("/api/runs/1")
+        .await
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    assert_eq!(run["decisions"][0]["id"], "build", "closed once: {run}");
+    assert_eq!(run["decisions"].as_array().map(Vec::len), Some(1), "{run}");
+}
