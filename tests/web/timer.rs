@@ -89,7 +89,7 @@ async fn the_countdown_reaches_the_sockets_as_time_left() {
     let (pushed, _) = phone.wait_for("state", |m| m["state"]["timer"].is_object()).await;
     let state = &pushed["state"];
     assert_eq!(state["timer"]["decision"], "build");
-    assert!((290_000..=300_000).contains(&remaining(state)), "{pushed}");
+    assert!((240_000..=300_000).contains(&remaining(state)), "{pushed}");
     assert!(
         state["timer"].get("deadline").is_none(),
         "the deadline stays on the server: {pushed}"
@@ -110,17 +110,17 @@ async fn the_presenter_starts_extends_and_cancels_the_countdown() {
     // T with neither the decision's nor the story's timer: 30 s.
     let (status, started) = timer(&app, "start", None).await;
     assert_eq!(status, StatusCode::OK, "{started}");
-    assert!((29_000..=30_000).contains(&remaining(&started)), "{started}");
+    assert!((25_000..=30_000).contains(&remaining(&started)), "{started}");
     // A length of its own, then +15 s, then +60 s.
     let (_, short) = timer(&app, "start", Some(json!({ "seconds": 20 }))).await;
     let short = remaining(&short);
-    assert!((19_000..=20_000).contains(&short), "{short}");
+    assert!((15_000..=20_000).contains(&short), "{short}");
     let (status, extended) = timer(&app, "extend", None).await;
     assert_eq!(status, StatusCode::OK, "{extended}");
-    assert!(remaining(&extended) > short + 14_000, "{extended}");
+    assert!(remaining(&extended) > short + 10_000, "{extended}");
     assert!(remaining(&extended) <= 35_000, "{extended}");
     let (_, more) = timer(&app, "extend", Some(json!({ "seconds": 60 }))).await;
-    assert!(remaining(&more) > 90_000, "{more}");
+    assert!(remaining(&more) > 85_000, "{more}");
     // Cancelled: the vote stays open, with no countdown.
     let (status, cancelled) = timer(&app, "cancel", None).await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
@@ -152,20 +152,20 @@ async fn a_story_timer_starts_when_the_vote_opens_and_again_when_it_reopens() {
     .await;
     // The story's default on `build`; T starts it again from the full length.
     let opened = app.open_build().await;
-    assert!((599_000..=600_000).contains(&remaining(&opened)), "{opened}");
+    assert!((590_000..=600_000).contains(&remaining(&opened)), "{opened}");
     timer(&app, "extend", None).await;
     let (_, restarted) = timer(&app, "start", None).await;
-    assert!((599_000..=600_000).contains(&remaining(&restarted)), "{restarted}");
+    assert!((590_000..=600_000).contains(&remaining(&restarted)), "{restarted}");
     // Opening the open vote again leaves its countdown as it runs.
     timer(&app, "extend", Some(json!({ "seconds": 100 }))).await;
     assert!(remaining(&app.open().await) > 600_000);
     // Closed: no countdown; reopened: the full length again.
     assert_eq!(app.close().await["timer"], Value::Null);
-    assert!((599_000..=600_000).contains(&remaining(&app.open().await)));
+    assert!((590_000..=600_000).contains(&remaining(&app.open().await)));
     // `host` has its own: 90 s. Leaving the slide closes the vote and ends it.
     app.close().await;
     app.goto("host").await;
-    assert!((89_000..=90_000).contains(&remaining(&app.open().await)));
+    assert!((80_000..=90_000).contains(&remaining(&app.open().await)));
     assert_eq!(app.goto("intro").await["timer"], Value::Null);
 }
 
