@@ -261,6 +261,19 @@ async fn timer_commands_are_refused_without_login_from_another_site_with_a_bad_b
             "{answer}"
         );
     }
+    // Past 4 KiB: refused as too large, in JSON like every API answer.
+    let r = app
+        .api
+        .post(url("start"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"seconds\": 20, \"pad\": \"{}\"}}", "x".repeat(5000)))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: Value = r.json().await.expect("JSON");
+    assert_eq!(answer["error"], "too_large", "{answer}");
     assert_eq!(
         app.state().await["timer"],
         Value::Null,
