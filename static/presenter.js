@@ -55,6 +55,10 @@
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(fitSoon);
   cyoa.keys.start("view", { state: () => state, onState: onState, flash: flash });
   cyoa.keys.on("fullscreen", toggleFullscreen);
+  // The countdown's line takes room on the slide when it shows or goes.
+  cyoa.countdown.onChange(function (seconds, before) {
+    if ((seconds === null) !== (before === null)) fitSoon();
+  });
 
   // ---- live updates -------------------------------------------------------
 

@@ -98,10 +98,18 @@ struct TimerBody {
     seconds: Option<u64>,
 }
 
+/// A timer command's body as read: too large (4 KiB) or cut short is a
+/// JSON refusal like every other API answer's.
+type TimerBytes = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
+
 /// The body of a timer command: none, `{}`, or `{"seconds": N}` with N
 /// from 1 to an hour (not for `cancel`). Anything else is a 400.
-fn timer_body(body: &[u8], takes_seconds: bool) -> Result<Option<u64>, Error> {
+fn timer_body(body: TimerBytes, takes_seconds: bool) -> Result<Option<u64>, Error> {
     use crate::talk::timer::MAX_SECONDS;
+    let body = body.map_err(|r| match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::new(r.status(), "too_large", "The body is too large (4 KiB at most)."),
+        status => Error::new(status, "bad_body", r.body_text()),
+    })?;
     let bad = |why: String| Error::bad_request("bad_body", why);
     let usage = match takes_seconds {
         true => format!("Send no body, {{}}, or {{\"seconds\": N}} with N a whole number from 1 to {MAX_SECONDS}."),
@@ -111,7 +119,7 @@ fn timer_body(body: &[u8], takes_seconds: bool) -> Result<Option<u64>, Error> {
         return Ok(None);
     }
     // An object only: serde would take `[20]` for `{"seconds": 20}`.
-    let parsed: TimerBody = match serde_json::from_slice(body) {
+    let parsed: TimerBody = match serde_json::from_slice(&body) {
         Ok(value @ serde_json::Value::Object(_)) => {
             serde_json::from_value(value).map_err(|e| bad(format!("{usage} ({e})")))?
         }
@@ -133,9 +141,9 @@ fn timer_body(body: &[u8], takes_seconds: bool) -> Result<Option<u64>, Error> {
 pub async fn timer_start(
     _: Presenter,
     State(app): State<AppState>,
-    body: axum::body::Bytes,
+    body: TimerBytes,
 ) -> Result<Json<StateView>, ApiError> {
-    let seconds = timer_body(&body, true)?;
+    let seconds = timer_body(body, true)?;
     act(&app, Action::Timer(Timer::Start(seconds))).await
 }
 
@@ -145,9 +153,9 @@ pub async fn timer_start(
 pub async fn timer_extend(
     _: Presenter,
     State(app): State<AppState>,
-    body: axum::body::Bytes,
+    body: TimerBytes,
 ) -> Result<Json<StateView>, ApiError> {
-    let seconds = timer_body(&body, true)?.unwrap_or(crate::talk::timer::EXTEND_SECONDS);
+    let seconds = timer_body(body, true)?.unwrap_or(crate::talk::timer::EXTEND_SECONDS);
     act(&app, Action::Timer(Timer::Extend(seconds))).await
 }
 
@@ -156,9 +164,9 @@ pub async fn timer_extend(
 pub async fn timer_cancel(
     _: Presenter,
     State(app): State<AppState>,
-    body: axum::body::Bytes,
+    body: TimerBytes,
 ) -> Result<Json<StateView>, ApiError> {
-    timer_body(&body, false)?;
+    timer_body(body, false)?;
     act(&app, Action::Timer(Timer::Cancel)).await
 }
 

@@ -28,16 +28,18 @@ async fn two_instances_close_a_timed_vote_once() {
         started["timer"]["remaining_ms"].as_u64().is_some_and(|ms| ms <= 3000),
         "{started}"
     );
-    for socket in [&mut on_a, &mut on_b] {
-        socket
-            .wait_for("state", |m| m["state"]["timer"]["decision"] == "build")
-            .await;
-    }
     // At zero both timers fire; the vote closes, and both instances say so.
+    let closed_state = |m: &serde_json::Value| m["state"]["decision"]["status"] == "closed";
     for socket in [&mut on_a, &mut on_b] {
-        let closed = socket
-            .wait_for("state", |m| m["state"]["decision"]["status"] == "closed")
+        let heard = socket
+            .wait_for("state", |m| {
+                m["state"]["timer"]["decision"] == "build" || closed_state(m)
+            })
             .await;
+        let closed = match closed_state(&heard) {
+            true => heard,
+            false => socket.wait_for("state", closed_state).await,
+        };
         assert_eq!(closed["state"]["timer"], serde_json::Value::Null, "{closed}");
         assert_eq!(closed["state"]["decision"]["total"], 1, "{closed}");
     }

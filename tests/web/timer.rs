@@ -89,7 +89,7 @@ async fn the_countdown_reaches_the_sockets_as_time_left() {
     let (pushed, _) = phone.wait_for("state", |m| m["state"]["timer"].is_object()).await;
     let state = &pushed["state"];
     assert_eq!(state["timer"]["decision"], "build");
-    assert!((290_000..=300_000).contains(&remaining(state)), "{pushed}");
+    assert!((240_000..=300_000).contains(&remaining(state)), "{pushed}");
     assert!(
         state["timer"].get("deadline").is_none(),
         "the deadline stays on the server: {pushed}"
@@ -110,17 +110,17 @@ async fn the_presenter_starts_extends_and_cancels_the_countdown() {
     // T with neither the decision's nor the story's timer: 30 s.
     let (status, started) = timer(&app, "start", None).await;
     assert_eq!(status, StatusCode::OK, "{started}");
-    assert!((29_000..=30_000).contains(&remaining(&started)), "{started}");
+    assert!((25_000..=30_000).contains(&remaining(&started)), "{started}");
     // A length of its own, then +15 s, then +60 s.
     let (_, short) = timer(&app, "start", Some(json!({ "seconds": 20 }))).await;
     let short = remaining(&short);
-    assert!((19_000..=20_000).contains(&short), "{short}");
+    assert!((15_000..=20_000).contains(&short), "{short}");
     let (status, extended) = timer(&app, "extend", None).await;
     assert_eq!(status, StatusCode::OK, "{extended}");
-    assert!(remaining(&extended) > short + 14_000, "{extended}");
+    assert!(remaining(&extended) > short + 10_000, "{extended}");
     assert!(remaining(&extended) <= 35_000, "{extended}");
     let (_, more) = timer(&app, "extend", Some(json!({ "seconds": 60 }))).await;
-    assert!(remaining(&more) > 90_000, "{more}");
+    assert!(remaining(&more) > 85_000, "{more}");
     // Cancelled: the vote stays open, with no countdown.
     let (status, cancelled) = timer(&app, "cancel", None).await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
@@ -152,20 +152,20 @@ async fn a_story_timer_starts_when_the_vote_opens_and_again_when_it_reopens() {
     .await;
     // The story's default on `build`; T starts it again from the full length.
     let opened = app.open_build().await;
-    assert!((599_000..=600_000).contains(&remaining(&opened)), "{opened}");
+    assert!((590_000..=600_000).contains(&remaining(&opened)), "{opened}");
     timer(&app, "extend", None).await;
     let (_, restarted) = timer(&app, "start", None).await;
-    assert!((599_000..=600_000).contains(&remaining(&restarted)), "{restarted}");
+    assert!((590_000..=600_000).contains(&remaining(&restarted)), "{restarted}");
     // Opening the open vote again leaves its countdown as it runs.
     timer(&app, "extend", Some(json!({ "seconds": 100 }))).await;
     assert!(remaining(&app.open().await) > 600_000);
     // Closed: no countdown; reopened: the full length again.
     assert_eq!(app.close().await["timer"], Value::Null);
-    assert!((599_000..=600_000).contains(&remaining(&app.open().await)));
+    assert!((590_000..=600_000).contains(&remaining(&app.open().await)));
     // `host` has its own: 90 s. Leaving the slide closes the vote and ends it.
     app.close().await;
     app.goto("host").await;
-    assert!((89_000..=90_000).contains(&remaining(&app.open().await)));
+    assert!((80_000..=90_000).contains(&remaining(&app.open().await)));
     assert_eq!(app.goto("intro").await["timer"], Value::Null);
 }
 
@@ -261,9 +261,56 @@ async fn timer_commands_are_refused_without_login_from_another_site_with_a_bad_b
             "{answer}"
         );
     }
+    // Past 4 KiB: refused as too large, in JSON like every API answer.
+    let r = app
+        .api
+        .post(url("start"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"seconds\": 20, \"pad\": \"{}\"}}", "x".repeat(5000)))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: Value = r.json().await.expect("JSON");
+    assert_eq!(answer["error"], "too_large", "{answer}");
     assert_eq!(
         app.state().await["timer"],
         Value::Null,
         "no bad body started a countdown"
     );
+}
+
+#[tokio::test]
+async fn a_countdown_that_ran_out_while_the_server_was_down_closes_the_vote_at_start() {
+    let (_dir, file) = crate::support::backends::data_file();
+    {
+        let store = crate::support::backends::embedded_store_at(&file, std::time::Duration::from_secs(30));
+        let run = store.current("intro").await.expect("run 1").run;
+        let path = ["intro".to_string(), "build".to_string()];
+        store.show(run, "build", &path).await.expect("on build");
+        store.open(run, "build").await.expect("open");
+        let hour = cyoa::store::Countdown::Start(std::time::Duration::from_secs(3600));
+        store.countdown(run, "build", hour).await.expect("a countdown");
+    }
+    // The server was down when the countdown ran out.
+    rusqlite::Connection::open(&file)
+        .expect("the data file")
+        .execute("UPDATE runs SET deadline = deadline - 3601000", [])
+        .expect("an earlier deadline");
+    let store = crate::support::backends::embedded_store_at(&file, std::time::Duration::from_secs(30));
+    let app = spawn_app_with(Options::on(Some(store))).await;
+    let mut screen = app.presenter_socket().await;
+    let (closed, _) = screen
+        .wait_for("state", |m| m["state"]["decision"]["status"] == "closed")
+        .await;
+    assert!(closed["state"].get("timer").is_none(), "{closed}");
+    let run = app
+        .presenter_get("/api/runs/1")
+        .await
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    assert_eq!(run["decisions"][0]["id"], "build", "closed once: {run}");
+    assert_eq!(run["decisions"].as_array().map(Vec::len), Some(1), "{run}");
 }
