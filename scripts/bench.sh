@@ -14,6 +14,7 @@
 #   FORM_ONLY=1 CYOA_BIN=/tmp/cyoa scripts/bench.sh   # the same, with that cyoa binary, unbuilt
 #   PRESS_SOCKETS=10000 PRESSES=20 scripts/bench.sh   # store calls per key press at that many sockets
 #   OPEN_FILES=1048576 scripts/bench.sh    # the hard open-file limit to raise to, as root
+#   STICKY_VOTERS=1000000 scripts/bench.sh # sticky voters the store knows before the tail row (0: no row)
 #
 # A smoke run (every row, small and short; its figures prove the rows
 # work, not the targets):
@@ -40,6 +41,8 @@ MEM_PORT=18200
 RED_PORT=18201
 DATA_PORT=18202
 NGINX_PORT=18203
+STICKY_PORT=18204
+STICKY_VOTERS=${STICKY_VOTERS:-1000000}
 PRESS_SOCKETS=${PRESS_SOCKETS:-10000}
 PRESSES=${PRESSES:-20}
 PRESS_HOLD=${PRESS_HOLD:-15}
@@ -196,15 +199,15 @@ ROWS=()
 row() { ROWS+=("$(printf '%-58s %s' "$1" "$2")"); }
 # A wrong tally anywhere fails the bench (exit 1), after the table.
 WRONG=()
-check_form_tally() { # NAME TALLY OK: the tally of a wrk run
+check_form_tally() { # NAME TALLY OK [CONNECTIONS]: the tally of a wrk run
   # Every ok response is a counted vote, and the tally holds one vote per
   # voter: all the minted voters once each went through the list, else the
-  # ok responses and at most the 64 votes in flight when wrk stopped
-  # (counted after its timer ended).
-  local name=$1 tally=$2 ok=$3
+  # ok responses and at most the votes in flight (one per connection, 64
+  # unless said) when wrk stopped (counted after its timer ended).
+  local name=$1 tally=$2 ok=$3 inflight=${4:-64}
   if [ "$ok" -ge "$MINTED" ]; then
     [ "$tally" = "$MINTED" ] || WRONG+=("$name: tally $tally, expected $MINTED (every voter)")
-  elif [ "$tally" -lt "$ok" ] || [ "$tally" -gt $((ok + 64)) ]; then
+  elif [ "$tally" -lt "$ok" ] || [ "$tally" -gt $((ok + inflight)) ]; then
     WRONG+=("$name: tally $tally for $ok ok responses")
   fi
 }
@@ -212,8 +215,9 @@ row "open files the bench runs under (soft, hard)" "$(ulimit -Sn), $(ulimit -Hn)
 
 wrk_run() { # NAME URL [VOTERS FILE] -> prints requests/s, checks the tally
   local name=$1 url=$2 out
-  out=$(wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency -s "$WORK/vote.lua" "$url" ${3:+-- "$3"})
+  out=$(wrk -t1 -c"${WRK_CONNECTIONS:-64}" -d"${WRK_SECONDS}s" --latency -s "$WORK/vote.lua" "$url" ${3:+-- "$3"})
   echo "$out" >&2
+  echo "$out" >"$WORK/wrk-$name.out"
   local total bad rps p99
   total=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
   bad=$(echo "$out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\)/\1/p'); bad=${bad:-0}
@@ -244,6 +248,17 @@ DATA_TOTAL=$(cyoa_total "$DATA_PORT")
 check_form_tally "form vote, cyoa data file" "$DATA_TOTAL" "$DATA_OK"
 row "form vote, cyoa data file (wrk)" "$DATA_RPS votes/s, p99 $DATA_P99, tally $DATA_TOTAL = voters who voted $(voted "$DATA_OK") ($DATA_OK ok responses, $DATA_BAD other)"
 row "data file / memory (target >= 50%, p99 <= 20ms)" "$(awk "BEGIN{printf \"%.0f%%\", 100*$DATA_RPS/$MEM_RPS}")"
+# At -c64 at most 64 votes wait for one commit, so the data file's rate is
+# bounded by 64 / (one fsync); a hall of phones is many more connections.
+# The same two stores at -c256, one after the other:
+open_decision "$MEM_PORT"
+read -r _ MEM256_RPS MEM256_OK _ MEM256_P99 < <(WRK_CONNECTIONS=256 wrk_run mem256 "http://127.0.0.1:$MEM_PORT" "$WORK/voters.txt")
+check_form_tally "form vote, cyoa memory -c256" "$(cyoa_total "$MEM_PORT")" "$MEM256_OK" 256
+open_decision "$DATA_PORT"
+read -r _ DATA256_RPS DATA256_OK _ DATA256_P99 < <(WRK_CONNECTIONS=256 wrk_run data256 "http://127.0.0.1:$DATA_PORT" "$WORK/voters.txt")
+check_form_tally "form vote, cyoa data file -c256" "$(cyoa_total "$DATA_PORT")" "$DATA256_OK" 256
+row "form vote at -c256: memory, data file" "$MEM256_RPS votes/s (p99 $MEM256_P99), $DATA256_RPS votes/s (p99 $DATA256_P99)"
+row "data file / memory at -c256" "$(awk "BEGIN{printf \"%.0f%%\", 100*$DATA256_RPS/$MEM256_RPS}")"
 
 redis_memory() { redis-cli -p "$REDIS_PORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 open_decision "$RED_PORT"
@@ -257,6 +272,33 @@ EVALSHA=$(redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_eval
 row "form vote, cyoa Redis (wrk)" "$RED_RPS votes/s, p99 $RED_P99, tally $RED_TOTAL = voters who voted $(voted "$RED_OK") ($RED_OK ok responses, $RED_BAD other)"
 row "Redis round trips per form vote (EVALSHA calls / votes)" "$EVALSHA / $RED_OK = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/$RED_OK}") (pushes' tally reads included)"
 row "Redis memory per form voter (used_memory)" "$(awk "BEGIN{printf \"%.0f bytes\", ($RED_MEM_AFTER-$RED_MEM_BEFORE)/$(voted "$RED_OK")}") ($RED_MEM_BEFORE to $RED_MEM_AFTER bytes for $(voted "$RED_OK") voters' records)"
+
+# The tail with a crowd behind it: a memory store that already holds
+# STICKY_VOTERS sticky votes (a story whose web votes are sticky, as every
+# text is) takes form votes at -c64; its p99 must not grow with them (the
+# presence sweep walks presence voters only, and holds the store's lock
+# for a bounded step at a time).
+if [ "$STICKY_VOTERS" -gt 0 ]; then
+  echo "== form votes after $STICKY_VOTERS sticky voters (memory)" >&2
+  sed 's/^web_votes = .*/web_votes = "sticky"/' "$ROOT/stories/wsgi-deployment-adventure.toml" >"$WORK/sticky.toml"
+  serve "$STICKY_PORT" sticky.log --memory --story "$WORK/sticky.toml"
+  STICKY_PID=${PIDS[-1]}
+  open_decision "$STICKY_PORT"
+  VOTERS=$STICKY_VOTERS mint_voters "$STICKY_PORT" "$WORK/sticky.txt"
+  # Every voter votes once at least: one long pass at about the rate
+  # measured above (the list wraps when it is faster).
+  PASS=$(awk "BEGIN{printf \"%d\", $STICKY_VOTERS/($MEM_RPS*0.5)+5}")
+  wrk -t1 -c64 -d"${PASS}s" -s "$WORK/vote.lua" "http://127.0.0.1:$STICKY_PORT" -- "$WORK/sticky.txt" >&2
+  STICKY_HELD=$(cyoa_total "$STICKY_PORT")
+  [ "$STICKY_HELD" = "$(wc -l <"$WORK/sticky.txt")" ] ||
+    WRONG+=("sticky voters: tally $STICKY_HELD, expected $(wc -l <"$WORK/sticky.txt") (one vote each)")
+  read -r _ STICKY_RPS STICKY_OK STICKY_BAD STICKY_P99 < <(wrk_run sticky "http://127.0.0.1:$STICKY_PORT" "$WORK/sticky.txt")
+  STICKY_MAX=$(grep -o 'Latency *[0-9.]*[a-z]* *[0-9.]*[a-z]* *[0-9.]*[a-z]*' "$WORK/wrk-sticky.out" 2>/dev/null | awk '{print $4}')
+  [ "$(cyoa_total "$STICKY_PORT")" = "$STICKY_HELD" ] ||
+    WRONG+=("sticky voters: the tally moved from $STICKY_HELD to $(cyoa_total "$STICKY_PORT") with no new voter")
+  row "form vote after $STICKY_HELD sticky voters, memory (wrk)" "$STICKY_RPS votes/s, p99 $STICKY_P99 (target <= 10ms)${STICKY_MAX:+, max $STICKY_MAX}, $STICKY_OK ok responses ($STICKY_BAD other); server RSS $(awk '/VmRSS/{printf "%.0f MiB", $2/1024}' /proc/"$STICKY_PID"/status)"
+  kill "$STICKY_PID" 2>/dev/null || true
+fi
 
 # The table, and exit 1 when a tally was wrong.
 report() { # TITLE
