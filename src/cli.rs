@@ -385,6 +385,17 @@ pub fn audit_report(audit: &Audit, repair: bool) -> String {
     let mut out = String::new();
     for d in &audit.drift {
         let counted = d.counted.as_deref().unwrap_or("nothing");
+        if d.counter == "present" {
+            // The Redis store's set of presence voters (audit.lua).
+            out += &format!(
+                "run {}, decision {:?}: the presence set holds {counted} voter(s), not the {} presence vote(s) of the voter records{}\n",
+                d.run,
+                d.decision,
+                d.recorded,
+                if repair { " (repaired)" } else { "" }
+            );
+            continue;
+        }
         let counter = if d.counter == "frozen" { "closed tally" } else { "tally" };
         out += &format!(
             "run {}, decision {:?}, choice {:?}: the {counter} says {counted}, the voter records say {}{}\n",

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use cyoa::store::{
-    Chosen, ChosenBy, Closed, Countdown, Delivery, Publication, Published, RedisStore, RunState, StoreError, Tally,
-    TextVote, VoteKind, VoteOutcome, VoteStore, Voter,
+    Chosen, ChosenBy, Closed, Countdown, Delivery, Drift, Publication, Published, RedisStore, RunState, StoreError,
+    Tally, TextVote, VoteKind, VoteOutcome, VoteStore, Voter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::backends::redis_store_at;
@@ -1431,11 +1431,14 @@ async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
             "talk-a:presence",
             "talk-a:run:1:closed",
             "talk-a:run:1:frozen:build",
+            "talk-a:run:1:indexed:build",
+            "talk-a:run:1:present:build",
             "talk-a:run:1:state",
             "talk-a:run:1:tally:build",
             "talk-a:run:1:voters:build",
             "talk-a:run:2:state",
             "talk-b:current",
+            "talk-b:run:1:indexed:deploy",
             "talk-b:run:1:state",
             "talk-b:run:1:tally:deploy",
             "talk-b:run:1:voters:deploy",
@@ -1600,8 +1603,8 @@ async fn the_choices_of_a_crowd_are_a_few_hmgets() {
 }
 
 /// The Redis sweep of a crowd is a walk of short script calls: several
-/// EVALSHA, each running one `HSCAN` step of 256 records of the voters,
-/// never a read of all of them at once; every absent vote goes exactly once.
+/// EVALSHA, each running one `SSCAN` step of 256 members of the presence
+/// set, never a read of all of them at once; every absent vote goes exactly once.
 #[tokio::test]
 async fn the_redis_sweep_of_a_crowd_is_a_walk_of_short_script_calls() {
     let server = RedisServer::start();
@@ -1617,11 +1620,13 @@ async fn the_redis_sweep_of_a_crowd_is_a_walk_of_short_script_calls() {
     let sent: Vec<_> = ran.iter().filter(|e| !e.by_script).collect();
     assert!(sent.iter().all(|e| e.is("EVALSHA")), "{sent:?}");
     let voters = format!("cyoa:run:{run}:voters:build");
-    let steps: Vec<_> = ran.iter().filter(|e| e.by_script && e.is("HSCAN")).collect();
-    assert_eq!(steps.len(), sent.len(), "one HSCAN step per call: {steps:?}");
+    let present = format!("cyoa:run:{run}:present:build");
+    let steps: Vec<_> = ran.iter().filter(|e| e.by_script && e.is("SSCAN")).collect();
+    assert_eq!(steps.len(), sent.len(), "one SSCAN step per call: {steps:?}");
     assert!(steps.len() > 1, "a crowd of {CROWD} takes several steps: {steps:?}");
+    assert!(!ran.iter().any(|e| e.is("HSCAN")), "the records are not walked");
     for step in &steps {
-        assert_eq!(step.args[0], voters, "{step:?}");
+        assert_eq!(step.args[0], present, "{step:?}");
         assert_eq!(step.args[2..], ["COUNT", "256"], "{step:?}");
     }
     let whole = ran.iter().find(|e| e.is("HGETALL") && e.args.first() == Some(&voters));
@@ -1629,6 +1634,235 @@ async fn the_redis_sweep_of_a_crowd_is_a_walk_of_short_script_calls() {
     let deleted = ran.iter().filter(|e| e.is("HDEL") && e.args.first() == Some(&voters));
     assert_eq!(deleted.count(), CROWD);
     assert_eq!(store.tally(run, "build").await.unwrap().total(), 0);
+}
+
+/// The members of the Redis presence set of `decision`, sorted.
+fn presence_set(server: &RedisServer, prefix: &str, run: u64, decision: &str) -> Vec<String> {
+    let mut members: Vec<String> = ::redis::cmd("SMEMBERS")
+        .arg(format!("{prefix}run:{run}:present:{decision}"))
+        .query(&mut server.connection())
+        .unwrap();
+    members.sort();
+    members
+}
+
+/// The ids of `voters` as the store keeps them, sorted.
+fn ids(voters: &[Voter]) -> Vec<String> {
+    let mut ids: Vec<String> = voters.iter().map(|v| v.as_str().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+/// Sticky voters cost the Redis sweep nothing: with 5,000 sticky voters
+/// and 3 presence voters, one sweep is one script call, one `SSCAN` of the
+/// presence set and no walk of the records, and it withdraws exactly the
+/// absent presence votes. A presence vote made sticky leaves the set; one
+/// withdrawn leaves it too.
+#[tokio::test]
+async fn the_redis_sweep_walks_only_the_presence_voters() {
+    const STICKY: usize = 5000;
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    for n in 0..STICKY {
+        store.vote(run, "build", &voter(n), "pets", Sticky).await.unwrap();
+    }
+    let (here, gone) = (voter(STICKY), [voter(STICKY + 1), voter(STICKY + 2)]);
+    store.keep_present(std::slice::from_ref(&here), MINUTE).await.unwrap();
+    for v in gone.iter().chain([&here]) {
+        store.vote(run, "build", v, "doc", Presence).await.unwrap();
+    }
+    let everyone = [here.clone(), gone[0].clone(), gone[1].clone()];
+    assert_eq!(presence_set(&server, "cyoa:", run, "build"), ids(&everyone));
+
+    let mut monitor = Monitor::start(&server);
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 2);
+    let ran = monitor.entries_until_marker(&server);
+    let sent: Vec<_> = ran.iter().filter(|e| !e.by_script).map(|e| e.name.as_str()).collect();
+    assert_eq!(sent, ["EVALSHA"], "one sweep, one script call");
+    let scans: Vec<_> = ran.iter().filter(|e| e.is("SSCAN") || e.is("HSCAN")).collect();
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    assert_eq!(scans[0].name.to_uppercase(), "SSCAN", "{scans:?}");
+    assert_eq!(scans[0].args[0], format!("cyoa:run:{run}:present:build"));
+    let voters = format!("cyoa:run:{run}:voters:build");
+    let mut touched: Vec<String> = ran
+        .iter()
+        .filter(|e| e.by_script && e.args.first() == Some(&voters))
+        .map(|e| e.args.get(1).cloned().unwrap_or_default())
+        .collect();
+    touched.sort();
+    touched.dedup();
+    assert_eq!(
+        touched,
+        ids(&everyone),
+        "the records of the presence voters only: {ran:?}"
+    );
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!((t.get("pets"), t.get("doc")), (STICKY as u64, 1));
+    assert_eq!(
+        presence_set(&server, "cyoa:", run, "build"),
+        ids(std::slice::from_ref(&here))
+    );
+
+    // Made sticky on the same choice: out of the set, kept by the sweep.
+    store.vote(run, "build", &here, "doc", Sticky).await.unwrap();
+    assert!(presence_set(&server, "cyoa:", run, "build").is_empty());
+    // A presence vote on another choice puts it back; withdrawn, it goes.
+    store.vote(run, "build", &here, "pets", Presence).await.unwrap();
+    assert_eq!(
+        presence_set(&server, "cyoa:", run, "build"),
+        ids(std::slice::from_ref(&here))
+    );
+    store.withdraw(run, "build", &here, false).await.unwrap();
+    assert!(presence_set(&server, "cyoa:", run, "build").is_empty());
+    // A sticky vote moved to another choice by presence joins the set.
+    store.vote(run, "build", &voter(0), "doc", Presence).await.unwrap();
+    assert_eq!(presence_set(&server, "cyoa:", run, "build"), ids(&[voter(0)]));
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 1);
+    assert!(presence_set(&server, "cyoa:", run, "build").is_empty());
+    let audit = store.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{audit:?}");
+}
+
+/// Redis's clock in ms.
+fn redis_clock_ms(server: &RedisServer) -> u64 {
+    let (seconds, micros): (u64, u64) = ::redis::cmd("TIME").query(&mut server.connection()).unwrap();
+    seconds * 1000 + micros / 1000
+}
+
+/// A presence vote withdrawn at a reap leaves the Redis presence set, and
+/// the rejoin that gives it back puts it in again.
+#[tokio::test]
+async fn a_reap_and_a_rejoin_keep_the_redis_presence_set() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    store.arrive("a", &voter(0), Duration::ZERO).await.unwrap();
+    assert_eq!(store.rejoin("b", &[], MINUTE).await.unwrap(), 0);
+    // A's lease is over when it joins: as if it stalled since. Wait for
+    // Redis's clock to pass that millisecond.
+    assert_eq!(store.rejoin("a", &[voter(0)], Duration::ZERO).await.unwrap(), 0);
+    let joined = redis_clock_ms(&server);
+    let deadline = std::time::Instant::now() + MINUTE;
+    while redis_clock_ms(&server) <= joined {
+        assert!(std::time::Instant::now() < deadline, "Redis's clock stands still");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    store.vote(run, "build", &voter(0), "pets", Presence).await.unwrap();
+    store.vote(run, "build", &voter(1), "doc", Sticky).await.unwrap();
+    assert_eq!(presence_set(&server, "cyoa:", run, "build"), ids(&[voter(0)]));
+
+    let sweep = store.withdraw_absent_as("b", run, "build", Duration::ZERO);
+    assert_eq!(sweep.await.unwrap(), 1);
+    assert!(presence_set(&server, "cyoa:", run, "build").is_empty());
+    assert!(!store.beat("a", MINUTE).await.unwrap());
+    assert_eq!(store.rejoin("a", &[voter(0)], MINUTE).await.unwrap(), 1);
+    assert_eq!(presence_set(&server, "cyoa:", run, "build"), ids(&[voter(0)]));
+    let audit = store.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{audit:?}");
+    // A's voter leaves; the next sweep takes the vote and the set empties.
+    store.leave("a", &voter(0), Duration::ZERO).await.unwrap();
+    let sweep = store.withdraw_absent_as("b", run, "build", Duration::ZERO);
+    assert_eq!(sweep.await.unwrap(), 1);
+    assert!(presence_set(&server, "cyoa:", run, "build").is_empty());
+}
+
+/// `audit` reports a Redis presence set that is not exactly the presence
+/// votes of the records (here as many members, but the wrong ones), and
+/// `--repair` rebuilds it, after which the sweep finds the right votes.
+#[tokio::test]
+async fn audit_reports_and_repairs_a_wrong_redis_presence_set() {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
+    store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
+    store.vote(run, "build", &voter(3), "doc", Presence).await.unwrap();
+    let present = format!("{prefix}run:{run}:present:build");
+    let mut con = shared().connection();
+    let _: i64 = ::redis::cmd("SREM")
+        .arg(&present)
+        .arg(voter(1).as_str())
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = ::redis::cmd("SADD")
+        .arg(&present)
+        .arg(voter(2).as_str())
+        .query(&mut con)
+        .unwrap();
+
+    let found = store.audit(false).await.unwrap();
+    assert_eq!(
+        found.drift,
+        [Drift {
+            run,
+            decision: "build".into(),
+            counter: "present".into(),
+            choice: String::new(),
+            counted: Some("2".into()),
+            recorded: 2,
+        }]
+    );
+    assert_eq!(store.audit(false).await.unwrap(), found, "reporting repairs nothing");
+    assert_eq!(store.audit(true).await.unwrap(), found);
+    assert!(store.audit(false).await.unwrap().drift.is_empty());
+    assert_eq!(
+        presence_set(shared(), &prefix, run, "build"),
+        ids(&[voter(1), voter(3)])
+    );
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 2);
+    assert_eq!(
+        counts(&store.tally(run, "build").await.unwrap()),
+        counts(&tally(&[("pets", 1)]))
+    );
+}
+
+/// Voter records written by an older cyoa, which kept no presence set, are
+/// not stranded: the first sweep of the decision walks the records once
+/// (several `HSCAN` steps), adding the presence votes to the set and
+/// sweeping them, and marks the decision indexed; the next sweep is one
+/// `SSCAN` call. `audit` leaves a decision not indexed yet to that sweep.
+#[tokio::test]
+async fn records_of_an_older_cyoa_are_indexed_by_the_first_sweep() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    for n in 0..CROWD {
+        store.vote(run, "build", &voter(n), "pets", Sticky).await.unwrap();
+    }
+    let (here, gone) = (voter(CROWD), voter(CROWD + 1));
+    store.keep_present(std::slice::from_ref(&here), MINUTE).await.unwrap();
+    for v in [&here, &gone] {
+        store.vote(run, "build", v, "doc", Presence).await.unwrap();
+    }
+    let _: i64 = ::redis::cmd("DEL")
+        .arg(format!("cyoa:run:{run}:present:build"))
+        .arg(format!("cyoa:run:{run}:indexed:build"))
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(store.audit(false).await.unwrap().drift.is_empty());
+
+    let mut monitor = Monitor::start(&server);
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 1);
+    let ran = monitor.entries_until_marker(&server);
+    let walked = ran.iter().filter(|e| e.is("HSCAN")).count();
+    assert!(walked > 1, "the records, in steps: {ran:?}");
+    assert_eq!(
+        presence_set(&server, "cyoa:", run, "build"),
+        ids(std::slice::from_ref(&here))
+    );
+
+    let mut monitor = Monitor::start(&server);
+    assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+    let sent = monitor.commands_until_marker(&server);
+    assert_eq!(sent, ["EVALSHA"]);
+    assert!(store.audit(false).await.unwrap().drift.is_empty());
+    store
+        .keep_present(std::slice::from_ref(&here), Duration::ZERO)
+        .await
+        .unwrap();
+    let t = store.tally(run, "build").await.unwrap();
+    assert_eq!((t.get("pets"), t.get("doc")), (CROWD as u64, 1));
 }
 
 /// A MONITOR connection: every command the server runs, as it runs it.

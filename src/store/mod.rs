@@ -343,7 +343,9 @@ pub struct Drift {
     pub run: RunId,
     /// The decision.
     pub decision: String,
-    /// Which counter: `tally` (the live one) or `frozen` (kept at close).
+    /// Which counter: `tally` (the live one), `frozen` (kept at close), or
+    /// `present` (the Redis store's set of presence voters: `counted` is
+    /// its size, `recorded` the presence votes, `choice` empty).
     pub counter: String,
     /// The choice whose count is off.
     pub choice: String,

@@ -73,3 +73,46 @@ async fn audit_reports_a_corrupted_counter_and_repair_fixes_it() {
     let state = instance.get_json("/api/state").await;
     assert_eq!(state["decision"]["total"], 3, "{state}");
 }
+
+#[tokio::test]
+async fn audit_reports_a_wrong_presence_set_and_repair_rebuilds_it() {
+    let redis = RedisServer::start();
+    let talk = Talk::new(redis.url());
+    let instance = talk.instance().await;
+    instance.open_build().await;
+    let voter = instance.voter().await;
+    assert_eq!(
+        instance.post_vote(&voter, "build", "pets").await,
+        reqwest::StatusCode::SEE_OTHER
+    );
+    assert_eq!(stdout(&audit(&talk, false)), "no drift: 1 decision(s) checked\n");
+
+    // A voter in the presence set without a presence vote.
+    let key = format!("{}run:1:present:build", talk.prefix);
+    let _: i64 = redis::cmd("SADD")
+        .arg(&key)
+        .arg("w:nobody")
+        .query(&mut redis.connection())
+        .expect("SADD");
+    let found = audit(&talk, false);
+    let report = stdout(&found);
+    assert!(
+        report.starts_with("run 1, decision \"build\": the presence set holds "),
+        "{report}"
+    );
+    assert!(
+        report.ends_with("drift in 1 counter(s), 1 decision(s) checked; `cyoa audit --repair` rewrites them\n"),
+        "{report}"
+    );
+    assert_eq!(found.status.code(), Some(1));
+
+    let repaired = audit(&talk, true);
+    assert!(
+        stdout(&repaired).ends_with("(repaired)\nrepaired 1 counter(s), 1 decision(s) checked\n"),
+        "{}",
+        stdout(&repaired)
+    );
+    assert_eq!(stdout(&audit(&talk, false)), "no drift: 1 decision(s) checked\n");
+    let state = instance.get_json("/api/state").await;
+    assert_eq!(state["decision"]["total"], 1, "{state}");
+}

@@ -140,6 +140,9 @@ async fn a_reaped_instance_rejoins_and_gives_back_the_votes_of_its_voters_still_
             "{name}"
         );
         assert!(store.beat("a", MINUTE).await.expect("beats"), "{name}");
+        // The vote given back is a presence vote again, for the sweep too.
+        let audit = store.audit(false).await.expect("audits");
+        assert!(audit.drift.is_empty(), "{name}: {audit:?}");
         assert_eq!(sweep("b").await.expect("sweeps"), 0, "{name}");
         let tally = store.tally(run, "build").await.expect("a tally");
         assert_eq!((tally.get("pets"), tally.get("docs")), (2, 1), "{name}");

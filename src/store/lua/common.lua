@@ -82,6 +82,35 @@ local function parse_voter_record(record)
   return string.sub(record, 1, 1), string.sub(record, 3)
 end
 
+-- The set of the voters whose vote on `decision` is a presence vote: the
+-- presence sweep walks it (withdraw_absent.lua), not the voter records, so
+-- sticky votes cost the sweep nothing. Every script that writes or deletes
+-- a voter record keeps it in the same step (note_kind, and an SREM where a
+-- record goes); audit.lua checks it against the records.
+local function present_key(run, decision)
+  return run_key(run, 'present:' .. decision)
+end
+
+-- Set to '1' once `present:<decision>` holds every presence vote on the
+-- decision: at open.lua for a decision without records, or by the first
+-- sweep's walk of the records for one whose records an older cyoa (which
+-- kept no set) wrote; see withdraw_absent.lua.
+local function indexed_key(run, decision)
+  return run_key(run, 'indexed:' .. decision)
+end
+
+-- Keeps the presence set right after `voter`'s record on `decision` was
+-- written with `kind` ('P' or 'S'); `old_kind` is the kind of the record it
+-- replaced (nil for none): a sticky vote that replaced a sticky one costs
+-- nothing.
+local function note_kind(run, decision, voter, kind, old_kind)
+  if kind == 'P' then
+    redis.call('SADD', present_key(run, decision), voter)
+  elseif old_kind == 'P' then
+    redis.call('SREM', present_key(run, decision), voter)
+  end
+end
+
 -- A presence vote withdrawn from a voter held by a reaped instance, kept
 -- aside in `reaped:<decision>` (withdraw_absent.lua) so that the instance
 -- can give it back (rejoin.lua): '<instance>|<voter record>'.
@@ -116,20 +145,23 @@ end
 -- or 'S' (sticky), kept in the voter's record (voter_record). The live
 -- counters change only here (vote.lua, sms_vote.lua), in withdraw.lua,
 -- withdraw_absent.lua and rejoin.lua, always together with the voter
--- records, so they stay equal; audit.lua rewrites a counter (live or
+-- records and the presence set (present_key), so they stay equal; audit.lua rewrites a counter (live or
 -- frozen) from the records only when asked to repair it. Returns
 -- {'counted', previous choice or false} or {'unchanged'}.
 local function cast(run, decision, voter, choice, kind)
   local voters = run_key(run, 'voters:' .. decision)
   local tally = run_key(run, 'tally:' .. decision)
   local previous = false
+  local old_kind = nil
   local old = redis.call('HGET', voters, voter)
   if old then
-    local old_kind, old_choice = parse_voter_record(old)
+    local old_choice
+    old_kind, old_choice = parse_voter_record(old)
     if old_choice == choice then
       -- The same vote again; a sticky vote outlasts a presence one.
       if old_kind == 'P' and kind == 'S' then
         redis.call('HSET', voters, voter, voter_record('S', choice))
+        note_kind(run, decision, voter, 'S', 'P')
       end
       return {'unchanged'}
     end
@@ -138,6 +170,7 @@ local function cast(run, decision, voter, choice, kind)
   end
   redis.call('HINCRBY', tally, choice, 1)
   redis.call('HSET', voters, voter, voter_record(kind, choice))
+  note_kind(run, decision, voter, kind, old_kind)
   return {'counted', previous}
 end
 

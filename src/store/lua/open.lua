@@ -10,4 +10,11 @@ if open and open ~= decision then
   return {'other_open', open}
 end
 redis.call('HSET', state, 'open', decision)
+-- A decision without voter records has its presence set complete from
+-- here on (see indexed_key in common.lua); one with records (reopened)
+-- keeps what it has: indexed already, or records of an older cyoa that
+-- the first sweep indexes.
+if redis.call('EXISTS', run_key(run, 'voters:' .. decision)) == 0 then
+  redis.call('SET', indexed_key(run, decision), '1')
+end
 return state_reply(run)

@@ -40,9 +40,10 @@ for i = 1, #flat, 2 do
   local by, record = parse_reaped_record(flat[i + 1])
   if by == me then
     if redis.call('SISMEMBER', held, voter) == 1 and redis.call('HEXISTS', voters, voter) == 0 then
-      local _, choice = parse_voter_record(record)
+      local kind, choice = parse_voter_record(record)
       redis.call('HINCRBY', tally, choice, 1)
       redis.call('HSET', voters, voter, record)
+      note_kind(run, decision, voter, kind, nil)
       restored = restored + 1
     end
     redis.call('HDEL', reaped, voter)

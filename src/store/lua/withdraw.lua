@@ -16,4 +16,7 @@ if presence_only == '1' and kind == 'S' then
 end
 uncount(run_key(run, 'tally:' .. decision), choice)
 redis.call('HDEL', voters, voter)
+if kind == 'P' then
+  redis.call('SREM', present_key(run, decision), voter)
+end
 return choice

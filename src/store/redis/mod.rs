@@ -12,6 +12,8 @@
 //! | `{prefix}run:{n}:state`           | hash   | `slide`, `path` (JSON array), `open`, `results`, `explore` (`1` when published), `started` (ms), `label` |
 //! | `{prefix}run:{n}:tally:{d}`       | hash   | choice -> votes, live                      |
 //! | `{prefix}run:{n}:voters:{d}`      | hash   | voter -> `S|choice` or `P|choice`          |
+//! | `{prefix}run:{n}:present:{d}`     | set    | the voters whose record is `P|...` (walked by the sweep) |
+//! | `{prefix}run:{n}:indexed:{d}`     | string | `1` once `present:{d}` holds every presence vote |
 //! | `{prefix}run:{n}:closed`          | list   | closed decisions, in the order closed      |
 //! | `{prefix}run:{n}:frozen:{d}`      | hash   | choice -> votes when `d` was closed        |
 //! | `{prefix}presence`                | zset   | voter -> lease end, ms of Redis's clock    |
@@ -91,17 +93,20 @@ const PRESENT_PER_CALL: usize = 1000;
 /// well under a millisecond.
 const CHOICES_PER_COMMAND: usize = 1000;
 
-/// The `COUNT` of each `HSCAN` step of the presence sweep
-/// (`withdraw_absent.lua`): about this many voter records per script call.
-/// A vote waits behind a script call, and the sweep of 10,000 voters in a
-/// single call took Redis 23 to 55 ms (`SLOWLOG`), 2 to 6 µs a voter: a
-/// step of 256 holds Redis for about 0.6 to 1.4 ms, so a vote waits at most
-/// that long, while 10,000 voters still take only about 40 calls a sweep
-/// (once a second), each a round trip and a few cheap checks more. Much
-/// smaller steps would multiply those; much larger ones, the wait.
+/// The `COUNT` of each `SSCAN` step of the presence sweep
+/// (`withdraw_absent.lua`) over the decision's presence voters (sticky
+/// voters are not walked): about this many voters per script call (and
+/// per `HSCAN` step of the one walk over the records that indexes a
+/// decision written by an older cyoa). A vote waits behind a script call,
+/// and the sweep of 10,000 voters in a single call took Redis 23 to 55 ms
+/// (`SLOWLOG`), 2 to 6 µs a voter: a step of 256 holds Redis for about 0.6
+/// to 1.4 ms, so a vote waits at most that long, while 10,000 presence
+/// voters still take only about 40 calls a sweep (once a second), each a
+/// round trip and a few cheap checks more. Much smaller steps would
+/// multiply those; much larger ones, the wait.
 const SWEEP_STEP: usize = 256;
 
-/// The most steps one sweep takes. A walk of the records ends when `HSCAN`
+/// The most steps one sweep takes. A walk ends when `SSCAN` (or `HSCAN`)
 /// answers cursor 0, which it does within about voters / [`SWEEP_STEP`]
 /// steps (a few more where the hash table has many empty buckets); this
 /// bound, far above any audience (about two million voters), only keeps a
