@@ -64,6 +64,27 @@ both_backends!(
     concurrent_expiries_close_the_vote_once,
 );
 
+/// A new Redis server whose store's `build` vote is open, with [`CROWD`]
+/// voters' votes of this `kind` for `pets`: the server, the store, the run.
+async fn crowd_voted(kind: VoteKind) -> (RedisServer, VoteStore, u64) {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    for n in 0..CROWD {
+        store.vote(run, "build", &voter(n), "pets", kind).await.unwrap();
+    }
+    (server, store, run)
+}
+
+/// A store on the shared Redis under a new prefix, its `build` vote open:
+/// the prefix, the store and the run.
+async fn redis_vote_open() -> (String, VoteStore, u64) {
+    let prefix = fresh_prefix();
+    let store = redis_store_at(shared(), &prefix).await;
+    let run = open_vote(&store, "build").await;
+    (prefix, store, run)
+}
+
 fn voter(n: usize) -> Voter {
     Voter::web(&format!("voter-{n}"))
 }
@@ -1456,9 +1477,7 @@ async fn every_key_carries_the_prefix_and_two_prefixes_do_not_meet() {
 /// In Redis itself, after a burst, the counters equal the voter records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_counters_equal_the_voter_records_after_a_burst() {
-    let prefix = fresh_prefix();
-    let store = redis_store_at(shared(), &prefix).await;
-    let run = open_vote(&store, "build").await;
+    let (prefix, store, run) = redis_vote_open().await;
     vote_in_a_burst(&store, run, "build").await;
 
     let mut con = shared().connection();
@@ -1483,9 +1502,7 @@ async fn the_redis_counters_equal_the_voter_records_after_a_burst() {
 /// Data the store cannot read is reported as a backend error, not a panic.
 #[tokio::test]
 async fn unreadable_redis_data_is_a_backend_error() {
-    let prefix = fresh_prefix();
-    let store = redis_store_at(shared(), &prefix).await;
-    let run = open_vote(&store, "build").await;
+    let (prefix, store, run) = redis_vote_open().await;
     let mut con = shared().connection();
     let _: () = ::redis::cmd("HSET")
         .arg(format!("{prefix}run:{run}:state"))
@@ -1539,9 +1556,7 @@ async fn instances_sharing_a_redis_share_the_leases() {
 /// A tally tampered with below a voter's record is never pushed below zero.
 #[tokio::test]
 async fn the_redis_counters_never_go_below_zero_even_on_bad_data() {
-    let prefix = fresh_prefix();
-    let store = redis_store_at(shared(), &prefix).await;
-    let run = open_vote(&store, "build").await;
+    let (prefix, store, run) = redis_vote_open().await;
     store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
     store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
     let _: () = ::redis::cmd("HSET")
@@ -1607,12 +1622,7 @@ async fn the_choices_of_a_crowd_are_a_few_hmgets() {
 /// set, never a read of all of them at once; every absent vote goes exactly once.
 #[tokio::test]
 async fn the_redis_sweep_of_a_crowd_is_a_walk_of_short_script_calls() {
-    let server = RedisServer::start();
-    let store = redis_store_at(&server, "cyoa:").await;
-    let run = open_vote(&store, "build").await;
-    for n in 0..CROWD {
-        store.vote(run, "build", &voter(n), "pets", Presence).await.unwrap();
-    }
+    let (server, store, run) = crowd_voted(Presence).await;
     let mut monitor = Monitor::start(&server);
     assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), CROWD as u64);
     let ran = monitor.entries_until_marker(&server);
@@ -1772,9 +1782,7 @@ async fn a_reap_and_a_rejoin_keep_the_redis_presence_set() {
 /// `--repair` rebuilds it, after which the sweep finds the right votes.
 #[tokio::test]
 async fn audit_reports_and_repairs_a_wrong_redis_presence_set() {
-    let prefix = fresh_prefix();
-    let store = redis_store_at(shared(), &prefix).await;
-    let run = open_vote(&store, "build").await;
+    let (prefix, store, run) = redis_vote_open().await;
     store.vote(run, "build", &voter(1), "pets", Presence).await.unwrap();
     store.vote(run, "build", &voter(2), "pets", Sticky).await.unwrap();
     store.vote(run, "build", &voter(3), "doc", Presence).await.unwrap();
@@ -1824,12 +1832,7 @@ async fn audit_reports_and_repairs_a_wrong_redis_presence_set() {
 /// `SSCAN` call. `audit` leaves a decision not indexed yet to that sweep.
 #[tokio::test]
 async fn records_of_an_older_cyoa_are_indexed_by_the_first_sweep() {
-    let server = RedisServer::start();
-    let store = redis_store_at(&server, "cyoa:").await;
-    let run = open_vote(&store, "build").await;
-    for n in 0..CROWD {
-        store.vote(run, "build", &voter(n), "pets", Sticky).await.unwrap();
-    }
+    let (server, store, run) = crowd_voted(Sticky).await;
     let (here, gone) = (voter(CROWD), voter(CROWD + 1));
     store.keep_present(std::slice::from_ref(&here), MINUTE).await.unwrap();
     for v in [&here, &gone] {

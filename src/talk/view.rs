@@ -323,9 +323,14 @@ impl StateView {
             Some(d) => Some(decision_in_run(talk, &record, d).await?),
             None => None,
         };
-        Ok(StateView {
+        Ok(StateView::of(talk, &record, decision))
+    }
+
+    /// The view of `record`, the current run, showing `decision`.
+    fn of(talk: &Talk, record: &RunRecord, decision: Option<DecisionView>) -> StateView {
+        StateView {
             run: record.state.run,
-            slide: slide_view(story, &record.state.slide),
+            slide: slide_view(&talk.story(), &record.state.slide),
             decision,
             you: None,
             sms: SmsView::of(talk),
@@ -335,7 +340,7 @@ impl StateView {
             room_code: None,
             label: None,
             run_label: record.state.label.clone(),
-        })
+        }
     }
 
     /// The same state with the countdown's time left as of now: for a
@@ -350,19 +355,8 @@ impl StateView {
     /// Where the talk stands, with `decision` pinned to the given one.
     pub async fn load_pinned(talk: &Talk, decision: &Decision) -> Result<StateView, StoreError> {
         let record = current_record(talk).await?;
-        Ok(StateView {
-            run: record.state.run,
-            slide: slide_view(&talk.story(), &record.state.slide),
-            decision: Some(decision_in_run(talk, &record, decision).await?),
-            you: None,
-            sms: SmsView::of(talk),
-            started: record.state.started,
-            published: record.state.published,
-            timer: TimerView::of(&record.state),
-            room_code: None,
-            label: None,
-            run_label: record.state.label.clone(),
-        })
+        let pinned = decision_in_run(talk, &record, decision).await?;
+        Ok(StateView::of(talk, &record, Some(pinned)))
     }
 
     /// Fills `you` with `voter`'s choice on the decision.
