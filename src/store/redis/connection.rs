@@ -33,13 +33,33 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// The connection to the primary, and how to find a new one.
 pub(super) struct Link {
-    /// The connection in use and the client that opened it (which also
-    /// opens the event subscriptions); replaced after a Sentinel failover.
-    current: std::sync::RwLock<(ConnectionManager, redis::Client)>,
+    /// The primary in use; replaced after a Sentinel failover.
+    current: std::sync::RwLock<Primary>,
     /// With `redis+sentinel://`: asks the Sentinels for the primary.
     sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
     /// Whether a lookup of the primary is under way (one at a time).
     looking: AtomicBool,
+}
+
+/// The connections to the primary in use, and the client that opened them
+/// (which also opens the event subscriptions).
+struct Primary {
+    /// The votes, the presenter's changes, the sweeps: everything but...
+    con: ConnectionManager,
+    /// ...the reads of the tallies the pushes send, on a connection of
+    /// their own: Redis serves its connections in turn, so a push's read
+    /// is not queued behind the thousands of votes in flight on `con`.
+    reads: ConnectionManager,
+    client: redis::Client,
+}
+
+impl Primary {
+    /// Both connections to the primary `client` names.
+    async fn connect(client: redis::Client) -> redis::RedisResult<Primary> {
+        let con = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
+        let reads = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
+        Ok(Primary { con, reads, client })
+    }
 }
 
 /// The settings of every connection to the primary.
@@ -90,14 +110,14 @@ impl Link {
                 (client, Some(tokio::sync::Mutex::new(sentinel)))
             }
         };
-        let mut con = ConnectionManager::new_with_config(client.clone(), manager_config())
+        let mut primary = Primary::connect(client)
             .await
             .map_err(|e| backend("cannot connect to Redis", e))?;
-        scripts::preload(&mut con)
+        scripts::preload(&mut primary.con)
             .await
             .map_err(|e| backend("cannot load the store's scripts into Redis", e))?;
         Ok(Link {
-            current: std::sync::RwLock::new((con, client)),
+            current: std::sync::RwLock::new(primary),
             sentinel,
             looking: AtomicBool::new(false),
         })
@@ -115,20 +135,20 @@ impl Link {
             .current
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .1
+            .client
             .get_connection_info()
             .addr()
             .clone();
         if *client.get_connection_info().addr() == known {
             return Ok(());
         }
-        let mut con = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
+        let mut primary = Primary::connect(client).await?;
         // Not loaded is not fatal: each script then loads on its first call.
-        if let Err(e) = scripts::preload(&mut con).await {
+        if let Err(e) = scripts::preload(&mut primary.con).await {
             tracing::warn!(error = %e, "cannot load the store's scripts into the new Redis primary yet");
         }
         tracing::info!("the Redis primary moved (Sentinel failover): using the new one");
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (con, client);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = primary;
         Ok(())
     }
 }
@@ -136,12 +156,27 @@ impl Link {
 impl RedisStore {
     /// The connection in use.
     pub(in crate::store) fn con(&self) -> ConnectionManager {
-        self.link.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.link.current.read().unwrap_or_else(|e| e.into_inner()).con.clone()
+    }
+
+    /// The connection for the pushes' reads of the tallies.
+    pub(in crate::store) fn reads(&self) -> ConnectionManager {
+        self.link
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .reads
+            .clone()
     }
 
     /// The client of the primary in use.
     fn client(&self) -> redis::Client {
-        self.link.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+        self.link
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .client
+            .clone()
     }
 
     /// A command failed: the store error, and with Sentinels, a lookup of

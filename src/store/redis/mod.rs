@@ -498,7 +498,7 @@ impl RedisStore {
     }
 
     pub(super) async fn tally_if_current(&self, run: RunId, decision: &str) -> Result<Option<Tally>> {
-        let mut con = self.con();
+        let mut con = self.reads();
         // One round trip, and atomic (MULTI/EXEC): a new run cannot begin
         // between the check and the read and have the old run's counts
         // pushed over its zeros.
