@@ -96,6 +96,9 @@ struct ConsolePage {
     run: u64,
     /// The run's label, "" when it has none.
     run_label: String,
+    /// The run's room code, when the room code is on: the presenter reads
+    /// it out from here too.
+    room_code: Option<String>,
     slide_id: String,
     slide_title: String,
     notes_html: String,
@@ -286,6 +289,7 @@ pub async fn console(
         story_title: story.title.clone(),
         run: view.run,
         run_label,
+        room_code: super::room::presenter_code(&app, view.run, view.started),
         slide_id: view.slide.id.clone(),
         slide_title: view.slide.title.clone(),
         notes_html: slide.map(|s| render_markdown(&s.notes)).unwrap_or_default(),

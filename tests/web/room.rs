@@ -280,6 +280,11 @@ async fn only_the_presenter_ever_receives_the_code(options: Options) {
         .wait_for("state", |m| m["state"]["decision"]["status"] == "closed")
         .await;
     assert_eq!(closed["state"]["room_code"], code.as_str());
+    // The presenter's console shows it too, to read it out.
+    let console = app.presenter_browser().await;
+    let doc = html(&console.get("/presenter/notes").await.text().await.expect("a body"));
+    assert_eq!(select(&doc, "[data-room-code]").len(), 1);
+    assert_eq!(text_of(&doc, "[data-room-code]"), code);
 }
 
 /// `GET path` from the client address `from` (behind a trusted proxy).
@@ -385,8 +390,11 @@ async fn without_the_room_code_nothing_changes() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(cookies_set(&r), ["cyoa_voter"]);
     let presenter = app.presenter_browser().await;
+    for page in ["/presenter", "/presenter/notes"] {
+        let doc = html(&presenter.get(page).await.text().await.expect("a body"));
+        assert!(select(&doc, "[data-room-code]").is_empty(), "{page}");
+    }
     let doc = html(&presenter.get("/presenter").await.text().await.expect("a body"));
-    assert!(select(&doc, "[data-room-code]").is_empty());
     assert_eq!(select(&doc, ".join-panel img.qr[src='/join.svg']").len(), 1);
     let qr = presenter.get("/join.svg").await;
     assert_eq!(qr.headers()["cache-control"], "public, max-age=300");
