@@ -5,12 +5,12 @@
 //! with the console's button and with L on the presenter view; the one
 //! keymap that means the same on both screens, and its `?` help.
 
+use fantoccini::Client;
 use fantoccini::key::Key;
-use fantoccini::{Client, Locator};
 
 use super::app::TestApp;
 use super::driver::Driver;
-use super::page::{self, assert_not_reloaded, mark, press, tap, wait_js, wait_text, wait_text_contains};
+use super::page::{self, assert_not_reloaded, click, mark, press, tap, wait_js, wait_text, wait_text_contains};
 use super::{PHONE, audience, presenter};
 
 /// The browser test story with speaker notes in Markdown.
@@ -392,20 +392,4 @@ async fn open_console(driver: &mut Driver, app: &TestApp) -> Client {
     )
     .await;
     client
-}
-
-pub(crate) async fn click(client: &Client, css: &str) {
-    wait_js(
-        client,
-        &format!("{css} on the page"),
-        &format!("return !!document.querySelector('{}');", css.replace('\'', "\\'")),
-    )
-    .await;
-    client
-        .find(Locator::Css(css))
-        .await
-        .expect("the button just seen")
-        .click()
-        .await
-        .expect("a click");
 }

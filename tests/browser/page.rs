@@ -204,3 +204,20 @@ pub fn save_screenshot(name: &str, png: Vec<u8>) {
     std::fs::create_dir_all(&dir).expect("the screenshot folder");
     std::fs::write(dir.join(name), png).expect("writing a screenshot");
 }
+
+/// Waits for the element `css` names, then clicks it.
+pub async fn click(client: &Client, css: &str) {
+    wait_js(
+        client,
+        &format!("{css} on the page"),
+        &format!("return !!document.querySelector('{}');", css.replace('\'', "\\'")),
+    )
+    .await;
+    client
+        .find(Locator::Css(css))
+        .await
+        .expect("the button just seen")
+        .click()
+        .await
+        .expect("a click");
+}

@@ -8,7 +8,7 @@ use fantoccini::Locator;
 use crate::PHONE;
 use crate::app::TestApp;
 use crate::driver::Driver;
-use crate::page::{js, press, wait_js, wait_text, wait_text_contains};
+use crate::page::{click, js, press, wait_js, wait_text, wait_text_contains};
 
 /// Plays `run` through the first decision in the store: `left` and
 /// `right` votes, then on along `way`; publishes its results.
@@ -64,13 +64,7 @@ async fn labelled_runs_are_compared_on_the_results_page() {
         .await
         .expect("the run's name field");
     field.send_keys("Draft").await.expect("a name is typed");
-    console
-        .find(Locator::Css(".run-label button[type=submit]"))
-        .await
-        .expect("the save button")
-        .click()
-        .await
-        .expect("a click on save");
+    click(&console, ".run-label button[type=submit]").await;
     wait_text_contains(&console, "#flash", "is named").await;
     wait_text(&console, ".run-label-shown", "· Draft").await;
     crate::axe::check(&console, "console with the run's name").await;
@@ -166,13 +160,7 @@ async fn labelled_runs_are_compared_on_the_results_page() {
     .await;
     crate::axe::check(&screen, "results page with the presenter's runs").await;
     for (on, compared) in [(false, "false"), (true, "true")] {
-        screen
-            .find(Locator::Css(switch))
-            .await
-            .expect("run 1's switch")
-            .click()
-            .await
-            .expect("a click on the switch");
+        click(&screen, switch).await;
         wait_js(
             &screen,
             "the page shows the new state",

@@ -10,9 +10,8 @@ use fantoccini::Client;
 use serde_json::{Value, json};
 
 use crate::app::TestApp;
-use crate::console::click;
 use crate::driver::Driver;
-use crate::page::{js, mark, press, wait_js, wait_text, wait_vote_status};
+use crate::page::{click, js, mark, press, wait_js, wait_text, wait_vote_status};
 use crate::{audience, presenter};
 
 /// The seconds a page's countdown line shows (`None`: hidden or absent),

@@ -298,6 +298,13 @@ impl TestApp {
         votes_of(&self.state().await["decision"], choice)
     }
 
+    /// `GET /api/runs/{run}` as the presenter: the run's history.
+    pub async fn run_history(&self, run: u64) -> Value {
+        let r = self.presenter_get(&format!("/api/runs/{run}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.expect("JSON")
+    }
+
     /// A presenter socket (logs a browser in first).
     pub async fn presenter_socket(&self) -> Socket {
         let b = self.presenter_browser().await;

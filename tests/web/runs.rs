@@ -45,12 +45,6 @@ async fn label_ok(app: &TestApp, run: u64, text: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn history(app: &TestApp, run: u64) -> Value {
-    let r = app.presenter_get(&format!("/api/runs/{run}")).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.expect("JSON")
-}
-
 /// Votes in run's `build` (pets, docs) and `host` (vps, paas) decisions,
 /// then follows `host_to`.
 async fn play(app: &TestApp, build: [u32; 2], host: [u32; 2], host_to: &str) {
@@ -91,15 +85,15 @@ async fn a_presenter_labels_any_run_and_bad_labels_are_refused(options: Options)
     let (status, body) = label(&app, "1", json!({ "label": "  PyCon 2027 " }), &bearer).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "run": 1, "label": "PyCon 2027" }));
-    assert_eq!(history(&app, 1).await["label"], "PyCon 2027");
+    assert_eq!(app.run_history(1).await["label"], "PyCon 2027");
 
     // A past run can be named too, and 80 characters is the bound.
     app.new_run().await;
     let long = "é".repeat(80);
     let (status, body) = label(&app, "1", json!({ "label": long }), &bearer).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(history(&app, 1).await["label"], long.as_str());
-    assert_eq!(history(&app, 2).await["label"], Value::Null);
+    assert_eq!(app.run_history(1).await["label"], long.as_str());
+    assert_eq!(app.run_history(2).await["label"], Value::Null);
 
     let refusals: [Refusal; 8] = [
         (
@@ -169,13 +163,13 @@ async fn a_presenter_labels_any_run_and_bad_labels_are_refused(options: Options)
     let (status, _) = label(&app, "one", json!({ "label": "x" }), &bearer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Nothing refused changed the label.
-    assert_eq!(history(&app, 1).await["label"], long.as_str());
+    assert_eq!(app.run_history(1).await["label"], long.as_str());
 
     // An empty (or blank) label removes the name.
     let (status, body) = label(&app, "1", json!({ "label": "  " }), &bearer).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "run": 1, "label": null }));
-    assert_eq!(history(&app, 1).await["label"], Value::Null);
+    assert_eq!(app.run_history(1).await["label"], Value::Null);
 }
 
 async fn the_all_runs_exports_give_the_audience_the_published_runs_only(options: Options) {

@@ -63,12 +63,7 @@ async fn a_countdown_closes_the_vote_by_itself_and_every_socket_hears(options: O
         assert_eq!(closed["state"]["timer"], Value::Null, "{closed}");
         assert_eq!(closed["state"]["decision"]["total"], 1, "{closed}");
     }
-    let run = app
-        .presenter_get("/api/runs/1")
-        .await
-        .json::<Value>()
-        .await
-        .expect("JSON");
+    let run = app.run_history(1).await;
     assert_eq!(run["open"], Value::Null);
     assert_eq!(run["decisions"].as_array().map(Vec::len), Some(1), "closed once: {run}");
     assert!(closed_by_timer(&app).await > before);
@@ -305,12 +300,7 @@ async fn a_countdown_that_ran_out_while_the_server_was_down_closes_the_vote_at_s
         .wait_for("state", |m| m["state"]["decision"]["status"] == "closed")
         .await;
     assert!(closed["state"].get("timer").is_none(), "{closed}");
-    let run = app
-        .presenter_get("/api/runs/1")
-        .await
-        .json::<Value>()
-        .await
-        .expect("JSON");
+    let run = app.run_history(1).await;
     assert_eq!(run["decisions"][0]["id"], "build", "closed once: {run}");
     assert_eq!(run["decisions"].as_array().map(Vec::len), Some(1), "{run}");
 }
