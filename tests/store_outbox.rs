@@ -1,7 +1,8 @@
 //! The outbound SMS queue of the vote store (results texts), against the
 //! memory store and a real redis-server: kept numbers per decision, taken
 //! once; queued messages claimed by one caller at a time, back after their
-//! lease, due only after their wait; removal, length and clearing.
+//! lease, due only after their wait; removal, length and clearing; both
+//! forgotten after their ttl.
 
 #[macro_use]
 mod support;
@@ -17,6 +18,7 @@ both_backends!(
     a_message_is_due_only_after_its_wait,
     removing_and_clearing_empty_the_queue,
     concurrent_claims_share_the_messages_without_overlap,
+    numbers_and_messages_are_forgotten_after_their_ttl,
 );
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -155,4 +157,40 @@ async fn concurrent_claims_share_the_messages_without_overlap(store: VoteStore) 
     }
     let distinct: BTreeSet<&String> = all.iter().collect();
     assert_eq!((all.len(), distinct.len()), (40, 40), "each message to one claimer");
+}
+
+async fn numbers_and_messages_are_forgotten_after_their_ttl(store: VoteStore) {
+    let short = Duration::from_millis(300);
+    // The number is kept before the message is queued, both for `short`:
+    // once the message is gone, the number's time has run out too.
+    store
+        .recipient_keep(1, "build", "phone-a", b"sealed a", short)
+        .await
+        .unwrap();
+    store.outbox_put("m-short", b"short", LONG, short).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.outbox_len().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "a message was kept past its ttl");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        store.outbox_claim(10, LONG).await.unwrap().is_empty(),
+        "nothing past its ttl is claimed"
+    );
+    assert!(
+        store.recipients_take(1, "build").await.unwrap().is_empty(),
+        "a number was kept past its ttl"
+    );
+    // What is within its ttl stays.
+    store
+        .recipient_keep(1, "build", "phone-b", b"sealed b", DAY)
+        .await
+        .unwrap();
+    store.outbox_put("m-day", b"day", Duration::ZERO, DAY).await.unwrap();
+    assert_eq!(store.outbox_len().await.unwrap(), 1);
+    assert_eq!(claim_eventually(&store, LONG).await.len(), 1);
+    assert_eq!(
+        store.recipients_take(1, "build").await.unwrap(),
+        vec![b"sealed b".to_vec()]
+    );
 }

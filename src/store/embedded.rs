@@ -9,7 +9,10 @@
 //! transaction, commits (one fsync: `synchronous=FULL` in WAL mode), and
 //! only then answers each change: an operation returns, and so the vote is
 //! acknowledged, after its commit. Votes that arrive together share one
-//! commit (group commit).
+//! commit (group commit). A voter's record is appended to the ballot log
+//! rather than updated in place, so a batch of votes writes a few pages at
+//! the log's end; the log is folded into the voter records at open, at a
+//! clean stop and before a decision's records are rewritten.
 //!
 //! At start the file is checked (an SQLite file, not damaged, a schema
 //! this cyoa knows), migrated to the current schema and loaded into
@@ -17,6 +20,7 @@
 //! leases are not kept: after a restart each presence vote gets one grace
 //! period from the start, as after an instance crash on Redis.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -32,10 +36,10 @@ use super::{
 
 /// The schema this cyoa writes (`PRAGMA user_version`). A file of an
 /// older schema is migrated at start; a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Each schema step, from version n - 1 to n at index n - 1.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     // 1: runs, their closed decisions, the voter records, delivery marks.
     include_str!("schema/1.sql"),
     // 2: run labels; the outbound SMS queue.
@@ -46,7 +50,30 @@ const MIGRATIONS: [&str; 4] = [
     // 4: when the open vote's countdown ends (ms since the epoch); NULL
     // when none runs.
     include_str!("schema/4.sql"),
+    // 5: how long each results text's number and outbox message is kept
+    // (ms since the epoch; a day from the migration for the rows of an
+    // older file); the ballot log: each vote's change appended, folded into
+    // `ballots` at open, at a clean stop and before a decision's records
+    // are rewritten.
+    include_str!("schema/5.sql"),
 ];
+
+/// The last change each voter's record took in the ballot log (a `NULL`
+/// choice: removed). SQLite takes the bare columns of a `max()` aggregate
+/// from the row that holds the maximum.
+const LAST_IN_LOG: &str = "SELECT run, decision, voter, choice, sticky, max(seq) FROM ballot_log \
+     GROUP BY run, decision, voter";
+
+/// Folds the ballot log into `ballots` and empties it.
+fn fold_log(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "DELETE FROM ballots WHERE (run, decision, voter) IN
+           (SELECT run, decision, voter FROM ({LAST_IN_LOG}) WHERE choice IS NULL);
+         INSERT OR REPLACE INTO ballots (run, decision, voter, choice, sticky)
+           SELECT run, decision, voter, choice, sticky FROM ({LAST_IN_LOG}) WHERE choice IS NOT NULL;
+         DELETE FROM ballot_log;"
+    ))
+}
 
 /// The most changes one commit takes; more wait for the next.
 const MAX_BATCH: usize = 4096;
@@ -89,17 +116,24 @@ pub(super) enum Row {
     },
     /// A delivery mark, until then (ms since the epoch).
     Delivery { sid: String, until_ms: u64 },
-    /// A results text's recipient.
+    /// A results text's recipient, kept until then (ms since the epoch).
     Recipient {
         run: RunId,
         decision: String,
         phone: String,
         sealed: Vec<u8>,
+        until_ms: u64,
     },
     /// A decision's recipients, taken.
     RecipientsTaken { run: RunId, decision: String },
-    /// An outbox message, due then (ms since the epoch).
-    Outgoing { id: String, due_ms: u64, sealed: Vec<u8> },
+    /// An outbox message, due then and kept until then (ms since the
+    /// epoch).
+    Outgoing {
+        id: String,
+        due_ms: u64,
+        until_ms: u64,
+        sealed: Vec<u8>,
+    },
     /// An outbox message's new due time.
     Due { id: String, due_ms: u64 },
     /// An outbox message, sent or given up.
@@ -328,18 +362,30 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
             tally: Tally(tally),
         });
     }
-    let mut stmt = conn
-        .prepare("SELECT run, decision, voter, choice, sticky FROM ballots")
-        .map_err(bad)?;
-    let mut rows = stmt.query([]).map_err(bad)?;
-    while let Some(r) = rows.next().map_err(bad)? {
-        let i = run_of(r.get(0).map_err(bad)?)?;
-        runs[i].ballots.push((
-            r.get(1).map_err(bad)?,
-            r.get(2).map_err(bad)?,
-            r.get(3).map_err(bad)?,
-            kind_of(r.get(4).map_err(bad)?),
-        ));
+    // The voter records, then the ballot log's changes in order (a file
+    // read while its server runs has not had its log folded).
+    let mut ballots: BTreeMap<(i64, String, String), (String, bool)> = BTreeMap::new();
+    for query in [
+        "SELECT run, decision, voter, choice, sticky FROM ballots",
+        "SELECT run, decision, voter, choice, sticky FROM ballot_log ORDER BY seq",
+    ] {
+        let mut stmt = conn.prepare(query).map_err(bad)?;
+        let mut rows = stmt.query([]).map_err(bad)?;
+        while let Some(r) = rows.next().map_err(bad)? {
+            let key = (r.get(0).map_err(bad)?, r.get(1).map_err(bad)?, r.get(2).map_err(bad)?);
+            match r.get::<_, Option<String>>(3).map_err(bad)? {
+                Some(choice) => ballots.insert(
+                    key,
+                    (choice, r.get::<_, Option<bool>>(4).map_err(bad)?.unwrap_or(false)),
+                ),
+                None => ballots.remove(&key),
+            };
+        }
+    }
+    for ((run, decision, voter), (choice, sticky)) in ballots {
+        runs[run_of(run)?]
+            .ballots
+            .push((decision, voter, choice, kind_of(sticky)));
     }
     let mem = MemoryStore::restore(runs);
     let now = now_ms();
@@ -353,9 +399,9 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
         mem.restore_delivery(&sid, at(r.get(1).map_err(bad)?));
     }
     let mut stmt = conn
-        .prepare("SELECT run, decision, phone, sealed FROM recipients")
+        .prepare("SELECT run, decision, phone, until_ms, sealed FROM recipients WHERE until_ms > ?1")
         .map_err(bad)?;
-    let mut rows = stmt.query([]).map_err(bad)?;
+    let mut rows = stmt.query([now as i64]).map_err(bad)?;
     let mut recipients = Vec::new();
     while let Some(r) = rows.next().map_err(bad)? {
         let run: i64 = r.get(0).map_err(bad)?;
@@ -363,21 +409,36 @@ fn load(conn: &Connection, path: &Path) -> std::result::Result<MemoryStore, Stri
             run.max(0) as RunId,
             r.get(1).map_err(bad)?,
             r.get(2).map_err(bad)?,
-            r.get(3).map_err(bad)?,
+            at(r.get(3).map_err(bad)?),
+            r.get(4).map_err(bad)?,
         ));
     }
-    let mut stmt = conn.prepare("SELECT id, due_ms, sealed FROM outbox").map_err(bad)?;
-    let mut rows = stmt.query([]).map_err(bad)?;
+    let mut stmt = conn
+        .prepare("SELECT id, due_ms, until_ms, sealed FROM outbox WHERE until_ms > ?1")
+        .map_err(bad)?;
+    let mut rows = stmt.query([now as i64]).map_err(bad)?;
     let mut items = Vec::new();
     while let Some(r) = rows.next().map_err(bad)? {
         items.push((
             r.get(0).map_err(bad)?,
             at(r.get(1).map_err(bad)?),
-            r.get(2).map_err(bad)?,
+            at(r.get(2).map_err(bad)?),
+            r.get(3).map_err(bad)?,
         ));
     }
     mem.restore_outbox(recipients, items);
     Ok(mem)
+}
+
+/// Deletes the results texts' numbers and the outbox messages kept past
+/// their time (forgotten in memory already).
+fn forget_expired(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let now = now_ms() as i64;
+    tx.prepare_cached("DELETE FROM recipients WHERE until_ms <= ?1")?
+        .execute([now])?;
+    tx.prepare_cached("DELETE FROM outbox WHERE until_ms <= ?1")?
+        .execute([now])?;
+    Ok(())
 }
 
 /// Writes one batch of rows, in the writer's open transaction.
@@ -420,20 +481,21 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
             decision,
             voter,
             vote,
-        } => match vote {
-            Some((choice, kind)) => {
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO ballots (run, decision, voter, choice, sticky)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![*run as i64, decision, voter, choice, *kind == VoteKind::Sticky])?;
-            }
-            None => {
-                tx.prepare_cached("DELETE FROM ballots WHERE run = ?1 AND decision = ?2 AND voter = ?3")?
-                    .execute(params![*run as i64, decision, voter])?;
-            }
-        },
+        } => {
+            // Appended, not updated in place: a batch of votes from voters
+            // all over the key space writes a few pages at the log's end,
+            // not one page of `ballots` per voter.
+            let (choice, sticky) = match vote {
+                Some((choice, kind)) => (Some(choice.as_str()), Some(*kind == VoteKind::Sticky)),
+                None => (None, None),
+            };
+            tx.prepare_cached(
+                "INSERT INTO ballot_log (run, decision, voter, choice, sticky) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![*run as i64, decision, voter, choice, sticky])?;
+        }
         Row::Ballots { run, decision, all } => {
+            fold_log(tx)?;
             tx.prepare_cached("DELETE FROM ballots WHERE run = ?1 AND decision = ?2")?
                 .execute(params![*run as i64, decision])?;
             let mut insert = tx.prepare_cached(
@@ -454,19 +516,28 @@ fn write(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
             decision,
             phone,
             sealed,
+            until_ms,
         } => {
+            forget_expired(tx)?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO recipients (run, decision, phone, sealed) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO recipients (run, decision, phone, sealed, until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![*run as i64, decision, phone, sealed])?;
+            .execute(params![*run as i64, decision, phone, sealed, *until_ms as i64])?;
         }
         Row::RecipientsTaken { run, decision } => {
             tx.prepare_cached("DELETE FROM recipients WHERE run = ?1 AND decision = ?2")?
                 .execute(params![*run as i64, decision])?;
         }
-        Row::Outgoing { id, due_ms, sealed } => {
-            tx.prepare_cached("INSERT OR REPLACE INTO outbox (id, due_ms, sealed) VALUES (?1, ?2, ?3)")?
-                .execute(params![id, *due_ms as i64, sealed])?;
+        Row::Outgoing {
+            id,
+            due_ms,
+            until_ms,
+            sealed,
+        } => {
+            forget_expired(tx)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO outbox (id, due_ms, until_ms, sealed) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![id, *due_ms as i64, *until_ms as i64, sealed])?;
         }
         Row::Due { id, due_ms } => {
             tx.prepare_cached("UPDATE outbox SET due_ms = ?2 WHERE id = ?1")?
@@ -500,14 +571,21 @@ fn writer(mut conn: Connection, requests: mpsc::Receiver<Request>) {
             false => commit(&mut conn, &batch).map_err(|e| format!("cannot write the data file: {e}")),
         };
         if result.is_ok() && batch.iter().any(|r| r.checkpoint) {
-            result = conn
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            result = fold_in_transaction(&mut conn)
+                .and_then(|()| conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
                 .map_err(|e| format!("cannot fold the write-ahead log into the data file: {e}"));
         }
         for request in batch {
             let _ = request.done.send(result.clone());
         }
     }
+}
+
+/// Folds the ballot log into `ballots`, in a transaction of its own.
+fn fold_in_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    fold_log(&tx)?;
+    tx.commit()
 }
 
 fn commit(conn: &mut Connection, batch: &[Request]) -> rusqlite::Result<()> {
@@ -549,8 +627,9 @@ impl EmbeddedStore {
                 return Err(format!("cannot lock {}: {e}", lock_at.display()));
             }
         }
-        let conn = open_checked(path)?;
+        let mut conn = open_checked(path)?;
         let mem = load(&conn, path)?;
+        fold_in_transaction(&mut conn).map_err(|e| refuse(path, format!("cannot fold its ballot log: {e}")))?;
         mem.keep_present_now(&mem.presence_voters(), grace);
         let (writer_tx, requests) = mpsc::channel();
         std::thread::Builder::new()

@@ -30,13 +30,28 @@ pub struct Outgoing {
     pub sealed: Vec<u8>,
 }
 
-/// The memory backend's queue.
+/// A decision's kept numbers: phone hash -> (kept until, sealed number).
+type Kept = HashMap<String, (Instant, Vec<u8>)>;
+
+/// The memory backend's queue. Each number and each message is kept
+/// until its own time (now plus the `ttl` it was given), then forgotten.
 #[derive(Default)]
 pub struct MemoryOutbox {
-    /// Per (run, decision): phone hash -> sealed number.
-    recipients: HashMap<(RunId, String), HashMap<String, Vec<u8>>>,
-    /// Message id -> (due, sealed message).
-    items: BTreeMap<String, (Instant, Vec<u8>)>,
+    /// Per (run, decision): its kept numbers.
+    recipients: HashMap<(RunId, String), Kept>,
+    /// Message id -> (due, kept until, sealed message).
+    items: BTreeMap<String, (Instant, Instant, Vec<u8>)>,
+}
+
+impl MemoryOutbox {
+    /// Forgets every number and message kept past its time.
+    fn forget_expired(&mut self, now: Instant) {
+        self.items.retain(|_, (_, until, _)| *until > now);
+        self.recipients.retain(|_, phones| {
+            phones.retain(|_, (until, _)| *until > now);
+            !phones.is_empty()
+        });
+    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -44,26 +59,27 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl MemoryStore {
-    fn keep_recipient(&self, run: RunId, decision: &str, phone: &str, sealed: &[u8]) {
+    fn keep_recipient(&self, run: RunId, decision: &str, phone: &str, sealed: &[u8], ttl: Duration) {
         self.outbox()
             .recipients
             .entry((run, decision.to_string()))
             .or_default()
-            .insert(phone.to_string(), sealed.to_vec());
+            .insert(phone.to_string(), (Instant::now() + ttl, sealed.to_vec()));
     }
 
     fn take_recipients(&self, run: RunId, decision: &str) -> Vec<Vec<u8>> {
         self.outbox()
             .recipients
             .remove(&(run, decision.to_string()))
-            .map(|m| m.into_values().collect())
+            .map(|m| m.into_values().map(|(_, sealed)| sealed).collect())
             .unwrap_or_default()
     }
 
-    fn put(&self, id: &str, sealed: &[u8], after: Duration) {
+    fn put(&self, id: &str, sealed: &[u8], after: Duration, ttl: Duration) {
+        let now = Instant::now();
         self.outbox()
             .items
-            .insert(id.to_string(), (Instant::now() + after, sealed.to_vec()));
+            .insert(id.to_string(), (now + after, now + ttl, sealed.to_vec()));
     }
 
     fn claim(&self, limit: usize, lease: Duration) -> Vec<Outgoing> {
@@ -72,14 +88,14 @@ impl MemoryStore {
         let mut due: Vec<(Instant, String)> = outbox
             .items
             .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(id, (at, _))| (*at, id.clone()))
+            .filter(|(_, (at, _, _))| *at <= now)
+            .map(|(id, (at, _, _))| (*at, id.clone()))
             .collect();
         due.sort();
         due.truncate(limit);
         let mut claimed = Vec::with_capacity(due.len());
         for (_, id) in due {
-            if let Some((at, sealed)) = outbox.items.get_mut(&id) {
+            if let Some((at, _, sealed)) = outbox.items.get_mut(&id) {
                 *at = now + lease;
                 claimed.push(Outgoing {
                     id,
@@ -96,8 +112,11 @@ impl MemoryStore {
         outbox.recipients.retain(|(r, _), _| *r != run);
     }
 
+    /// The queue, with what is kept past its time forgotten first.
     fn outbox(&self) -> std::sync::MutexGuard<'_, MemoryOutbox> {
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        outbox.forget_expired(Instant::now());
+        outbox
     }
 }
 
@@ -176,17 +195,18 @@ impl VoteStore {
     ) -> Result<()> {
         match self {
             VoteStore::Memory(s) => {
-                s.keep_recipient(run, decision, phone, sealed);
+                s.keep_recipient(run, decision, phone, sealed, ttl);
                 Ok(())
             }
             VoteStore::Embedded(s) => {
                 s.outbox_change(|m| {
-                    m.keep_recipient(run, decision, phone, sealed);
+                    m.keep_recipient(run, decision, phone, sealed, ttl);
                     let row = Row::Recipient {
                         run,
                         decision: decision.to_string(),
                         phone: phone.to_string(),
                         sealed: sealed.to_vec(),
+                        until_ms: now_ms().saturating_add(ms(ttl)),
                     };
                     ((), vec![row])
                 })
@@ -241,15 +261,17 @@ impl VoteStore {
     pub async fn outbox_put(&self, id: &str, sealed: &[u8], after: Duration, ttl: Duration) -> Result<()> {
         match self {
             VoteStore::Memory(s) => {
-                s.put(id, sealed, after);
+                s.put(id, sealed, after, ttl);
                 Ok(())
             }
             VoteStore::Embedded(s) => {
                 s.outbox_change(|m| {
-                    m.put(id, sealed, after);
+                    m.put(id, sealed, after, ttl);
+                    let now = now_ms();
                     let row = Row::Outgoing {
                         id: id.to_string(),
-                        due_ms: now_ms().saturating_add(ms(after)),
+                        due_ms: now.saturating_add(ms(after)),
+                        until_ms: now.saturating_add(ms(ttl)),
                         sealed: sealed.to_vec(),
                     };
                     ((), vec![row])
@@ -396,19 +418,19 @@ impl MemoryStore {
     /// Fills the queue at start (the embedded store's file).
     pub(super) fn restore_outbox(
         &self,
-        recipients: Vec<(RunId, String, String, Vec<u8>)>,
-        items: Vec<(String, Instant, Vec<u8>)>,
+        recipients: Vec<(RunId, String, String, Instant, Vec<u8>)>,
+        items: Vec<(String, Instant, Instant, Vec<u8>)>,
     ) {
         let mut outbox = self.outbox();
-        for (run, decision, phone, sealed) in recipients {
+        for (run, decision, phone, until, sealed) in recipients {
             outbox
                 .recipients
                 .entry((run, decision))
                 .or_default()
-                .insert(phone, sealed);
+                .insert(phone, (until, sealed));
         }
-        for (id, due, sealed) in items {
-            outbox.items.insert(id, (due, sealed));
+        for (id, due, until, sealed) in items {
+            outbox.items.insert(id, (due, until, sealed));
         }
     }
 }

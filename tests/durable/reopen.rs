@@ -155,11 +155,88 @@ async fn after_a_restart_presence_votes_wait_one_grace_for_their_pages() {
     let tally = again.tally(s.run, "build").await.unwrap();
     assert_eq!((tally.get("pets"), tally.get("docs")), (1, 1), "{tally:?}");
     assert_eq!(again.choice_of(s.run, "build", &gone).await.unwrap(), None);
+    // A vote after the sweep rewrote the decision's records.
+    again
+        .vote(s.run, "build", &gone, "pets", VoteKind::Sticky)
+        .await
+        .unwrap();
     drop(again);
-    // The withdrawal was written too.
+    // The withdrawal and the vote after it were written too.
     let third = embedded_store_at(&file, grace);
-    assert_eq!(third.choice_of(s.run, "build", &gone).await.unwrap(), None);
-    assert_eq!(third.tally(s.run, "build").await.unwrap().total(), 2);
+    assert_eq!(
+        third.choice_of(s.run, "build", &gone).await.unwrap().as_deref(),
+        Some("pets")
+    );
+    let tally = third.tally(s.run, "build").await.unwrap();
+    assert_eq!((tally.get("pets"), tally.get("docs")), (2, 1), "{tally:?}");
+}
+
+/// Rows in the data file's ballot log (read beside the server, as an
+/// operator's `sqlite3` would).
+fn logged(file: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row("SELECT count(*) FROM ballot_log", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_read_the_same_from_the_ballot_log_and_after_it_is_folded() {
+    let (_dir, file) = data_file();
+    let grace = Duration::from_secs(60);
+    let store = embedded_store_at(&file, grace);
+    let s = store.current("build").await.unwrap();
+    store.open(s.run, "build").await.unwrap();
+    // New votes, moved votes, withdrawn votes and a vote again after its
+    // withdrawal: every kind of change the log holds.
+    for n in 0..40 {
+        let choice = ["pets", "docs", "rack"][n % 3];
+        store
+            .vote(s.run, "build", &voter(n), choice, VoteKind::Sticky)
+            .await
+            .unwrap();
+    }
+    for n in (0..40).step_by(4) {
+        store
+            .vote(s.run, "build", &voter(n), "docs", VoteKind::Presence)
+            .await
+            .unwrap();
+    }
+    for n in (1..40).step_by(5) {
+        store.withdraw(s.run, "build", &voter(n), false).await.unwrap();
+    }
+    store
+        .vote(s.run, "build", &voter(1), "rack", VoteKind::Sticky)
+        .await
+        .unwrap();
+    assert!(logged(&file) > 0, "the votes went to the ballot log");
+    let voters: Vec<Voter> = (0..40).map(voter).collect();
+    let choices = store.choices_of(s.run, "build", &voters).await.unwrap();
+    let tally = counted(store.tally(s.run, "build").await.unwrap());
+    let runs = store.runs().await.unwrap();
+
+    // Read while the server holds the file: the log is not folded yet.
+    let live = VoteStore::Memory(cyoa::store::read_only(&file).unwrap());
+    assert_eq!(
+        live.choices_of(s.run, "build", &voters).await.unwrap(),
+        choices,
+        "read beside the server"
+    );
+    assert_eq!(counted(live.tally(s.run, "build").await.unwrap()), tally);
+    assert_eq!(live.runs().await.unwrap(), runs);
+    drop(store);
+
+    // Opened again: the log is folded into the voter records, and read
+    // from there the votes are the same.
+    let again = embedded_store_at(&file, grace);
+    assert_eq!(logged(&file), 0, "the log is folded at open");
+    assert_eq!(
+        again.choices_of(s.run, "build", &voters).await.unwrap(),
+        choices,
+        "after the fold"
+    );
+    assert_eq!(counted(again.tally(s.run, "build").await.unwrap()), tally);
+    let audit = again.audit(false).await.unwrap();
+    assert!(audit.drift.is_empty(), "{:?}", audit.drift);
 }
 
 /// Sweeps as the server does until something is withdrawn (never before
@@ -190,4 +267,59 @@ fn text<'a>(run: u64, phone: &'a Voter, choice: &'a str) -> TextVote<'a> {
         choice,
         sid: "SM-one",
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_text_numbers_and_messages_are_not_kept_past_their_ttl_across_a_restart() {
+    let (_dir, file) = data_file();
+    let grace = Duration::from_secs(60);
+    let (short, day) = (Duration::from_millis(300), Duration::from_secs(24 * 60 * 60));
+    let store = embedded_store_at(&file, grace);
+    store
+        .recipient_keep(1, "build", "phone-short", b"sealed short", short)
+        .await
+        .unwrap();
+    store
+        .recipient_keep(1, "build", "phone-day", b"sealed day", day)
+        .await
+        .unwrap();
+    store
+        .outbox_put("m-short", b"short", Duration::ZERO, short)
+        .await
+        .unwrap();
+    store.outbox_put("m-day", b"day", Duration::ZERO, day).await.unwrap();
+    let written = Instant::now();
+    drop(store);
+
+    // Opened again once the short ttl has passed (the wait is for the
+    // clock, not for something to happen).
+    let past = written + short + Duration::from_millis(50);
+    tokio::time::sleep(past.saturating_duration_since(Instant::now())).await;
+    let again = embedded_store_at(&file, grace);
+    assert_eq!(
+        again.outbox_len().await.unwrap(),
+        1,
+        "only the message within its ttl is back"
+    );
+    let claimed = again.outbox_claim(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, "m-day");
+    assert_eq!(
+        again.recipients_take(1, "build").await.unwrap(),
+        vec![b"sealed day".to_vec()],
+        "only the number within its ttl is back"
+    );
+    // The next outbox write deletes the expired rows from the file.
+    again.outbox_put("m-next", b"next", Duration::ZERO, day).await.unwrap();
+    drop(again);
+    let conn = rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM outbox WHERE id = 'm-short')
+                  + (SELECT count(*) FROM recipients WHERE phone = 'phone-short')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the expired rows are gone from the data file");
 }

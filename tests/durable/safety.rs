@@ -11,10 +11,11 @@ use crate::support::backends::{data_file, embedded_store_at};
 
 /// The store's migration steps, in order: a file of schema N is what the
 /// cyoa of that version wrote, the first N steps and nothing after them.
-const STEPS: [&str; 3] = [
+const STEPS: [&str; 4] = [
     include_str!("../../src/store/schema/1.sql"),
     include_str!("../../src/store/schema/2.sql"),
     include_str!("../../src/store/schema/3.sql"),
+    include_str!("../../src/store/schema/4.sql"),
 ];
 
 /// A new data file at `path` of schema `version`, holding `rows` (SQL).
@@ -234,6 +235,35 @@ async fn a_file_of_schema_2_is_migrated_and_keeps_who_chose_from_then_on() {
     let again = embedded_store_at(&file, Duration::from_secs(30));
     assert_eq!(again.runs().await.unwrap()[0].state.chosen, chosen);
     assert_newest_schema(&file);
+}
+
+/// Run 1 with `build` open and one vote, a results text's number and an
+/// outbox message, in schema 4 (a countdown's end).
+const RUN_1_OF_SCHEMA_4: &str =
+    "INSERT INTO runs VALUES (1, 'build', '[\"intro\",\"build\"]', 'build', 0, 0, 1700000000000, NULL, NULL, NULL);
+     INSERT INTO ballots VALUES (1, 'build', 'w:a', 'pets', 1);
+     INSERT INTO recipients VALUES (1, 'build', 'phone-a', x'0102');
+     INSERT INTO outbox VALUES ('m-1', 0, x'0304');";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_schema_4_is_migrated_and_keeps_its_outbox_and_votes() {
+    let (_dir, file) = data_file();
+    let store = store_of_schema(&file, 4, RUN_1_OF_SCHEMA_4);
+    // The number and the message of an older file get a day from the
+    // migration: they are there.
+    assert_eq!(store.outbox_len().await.unwrap(), 1);
+    store
+        .vote(1, "build", &Voter::web("b"), "docs", VoteKind::Sticky)
+        .await
+        .unwrap();
+    assert_eq!(store.tally(1, "build").await.unwrap().total(), 2);
+    drop(store);
+    assert_newest_schema(&file);
+    let again = embedded_store_at(&file, Duration::from_secs(30));
+    let tally = again.tally(1, "build").await.unwrap();
+    assert_eq!((tally.get("pets"), tally.get("docs")), (1, 1), "{tally:?}");
+    assert_eq!(again.outbox_len().await.unwrap(), 1);
+    assert_eq!(again.recipients_take(1, "build").await.unwrap(), vec![vec![1u8, 2]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,9 +86,20 @@ pub fn embedded_store(dir: &Path) -> VoteStore {
 
 /// An embedded store on the data file `path` (made if missing), each
 /// presence vote found there standing for `grace`.
+///
+/// A refusal for the file's lock is tried again for up to 10 s: a test
+/// that reopens a file it has just closed can find the lock still held by
+/// a child process another test of this binary is forking (a forked child
+/// holds a copy of every descriptor until its exec closes them).
 pub fn embedded_store_at(path: &Path, grace: Duration) -> VoteStore {
-    match EmbeddedStore::open_file(path, grace) {
-        Ok(store) => VoteStore::Embedded(store),
-        Err(e) => panic!("cannot open the data file: {e}"),
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match EmbeddedStore::open_file(path, grace) {
+            Ok(store) => return VoteStore::Embedded(store),
+            Err(e) if e.contains("another cyoa server") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot open the data file: {e}"),
+        }
     }
 }
