@@ -242,12 +242,18 @@ read -r _ NGINX_RPS NGINX_OK NGINX_BAD NGINX_P99 < <(wrk_run nginx "http://127.0
 row "nginx return 204, same wrk script (the ceiling)" "$NGINX_RPS requests/s, p99 $NGINX_P99 ($NGINX_OK ok responses, $NGINX_BAD other)"
 row "form vote, cyoa memory / nginx (target >= 60%)" "$(awk "BEGIN{printf \"%.0f%%\", 100*$MEM_RPS/$NGINX_RPS}")"
 
+# What the data file's process hands to the disk (/proc/PID/io write_bytes:
+# the WAL's pages and the checkpoints into the file) over its wrk run.
+disk_bytes() { sed -n 's/^write_bytes: *\([0-9]*\)/\1/p' "/proc/$DATA_PID/io"; }
 open_decision "$DATA_PORT"
+DATA_DISK_BEFORE=$(disk_bytes)
 read -r _ DATA_RPS DATA_OK DATA_BAD DATA_P99 < <(wrk_run data "http://127.0.0.1:$DATA_PORT" "$WORK/voters.txt")
+DATA_DISK=$(($(disk_bytes) - DATA_DISK_BEFORE))
 DATA_TOTAL=$(cyoa_total "$DATA_PORT")
 check_form_tally "form vote, cyoa data file" "$DATA_TOTAL" "$DATA_OK"
 row "form vote, cyoa data file (wrk)" "$DATA_RPS votes/s, p99 $DATA_P99, tally $DATA_TOTAL = voters who voted $(voted "$DATA_OK") ($DATA_OK ok responses, $DATA_BAD other)"
 row "data file / memory (target >= 50%, p99 <= 20ms)" "$(awk "BEGIN{printf \"%.0f%%\", 100*$DATA_RPS/$MEM_RPS}")"
+row "data file: bytes written to the disk per vote" "$(awk "BEGIN{printf \"%.0f\", $DATA_DISK/$DATA_OK}") ($DATA_DISK bytes for $DATA_OK votes)"
 # At -c64 at most 64 votes wait for one commit, so the data file's rate is
 # bounded by 64 / (one fsync); a hall of phones is many more connections.
 # The same two stores at -c256, one after the other:
