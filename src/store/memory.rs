@@ -236,6 +236,36 @@ fn open_ballots<'a>(runs: &'a mut [RunData], run: RunId, decision: &str) -> Opti
         .and_then(|r| r.open_ballots(decision).ok())
 }
 
+/// Where a presence sweep stands ([`MemoryStore::sweep_step`]).
+#[derive(Default)]
+pub(super) struct Sweep {
+    phase: SweepPhase,
+    /// The last voter the current phase walked.
+    after: Option<Voter>,
+}
+
+#[derive(Default, Clone, Copy)]
+enum SweepPhase {
+    #[default]
+    Begin,
+    Votes,
+    Leases,
+}
+
+/// What one step of a sweep did.
+pub(super) struct SweepStep {
+    /// The voters whose presence votes it withdrew.
+    pub withdrawn: Vec<Voter>,
+    /// The sweep is over.
+    pub done: bool,
+}
+
+impl SweepStep {
+    fn done(withdrawn: Vec<Voter>) -> SweepStep {
+        SweepStep { withdrawn, done: true }
+    }
+}
+
 /// The voters after `after` in order (all of them from `None`): where a
 /// step of the sweep begins.
 fn from(after: &Option<Voter>) -> (Bound<&Voter>, Bound<&Voter>) {
@@ -435,111 +465,115 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// In steps (see the module's notes): the reaping of dead instances,
-    /// then the presence votes [`SWEEP_STEP`] at a time in voter order (a
-    /// voter who votes meanwhile is checked or not, as with Redis's
-    /// `HSCAN`), then the leases that ran out, as many at a time.
+    /// In steps (see the module's notes, and [`Self::sweep_step`]).
     pub(super) async fn withdraw_absent(&self, run: RunId, decision: &str, me: &str, grace: Duration) -> Result<u64> {
-        {
-            let now = Instant::now();
-            let mut inner = self.lock();
-            if open_ballots(&mut inner.runs, run, decision).is_none() {
-                return Ok(0);
-            }
-            let Inner {
-                leases,
-                instances,
-                orphans,
-                ..
-            } = &mut *inner;
-            if !me.is_empty() && instances.get(me).and_then(|i| i.until).is_none() {
-                // Reaped and not rejoined yet: its own voters are missing.
-                return Ok(0);
-            }
-            let dead: Vec<String> = instances
-                .iter()
-                .filter(|(id, i)| id.as_str() != me && i.until.is_some_and(|until| until <= now))
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in dead {
-                let Some(i) = instances.remove(&id) else { continue };
-                for voter in i.voters {
-                    let at = leases.entry(voter.clone()).or_insert(now + grace);
-                    *at = (*at).max(now + grace);
-                    orphans.insert(voter, id.clone());
-                }
-            }
-        }
+        let mut sweep = Sweep::default();
         let mut withdrawn = 0;
-        let mut after: Option<Voter> = None;
         loop {
-            let walked = {
-                let now = Instant::now();
-                let mut inner = self.lock();
-                let Inner {
-                    runs,
-                    leases,
-                    instances,
-                    orphans,
-                    reaped,
-                    ..
-                } = &mut *inner;
+            let step = self.sweep_step(run, decision, me, grace, &mut sweep);
+            withdrawn += step.withdrawn.len() as u64;
+            if step.done {
+                return Ok(withdrawn);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// One step of a presence sweep, under the lock once: first the
+    /// reaping of dead instances, then the presence votes [`SWEEP_STEP`]
+    /// at a time in voter order (a voter who votes meanwhile is checked or
+    /// not, as with Redis's `HSCAN`), then the leases that ran out, as
+    /// many at a time. The caller runs steps until one is `done`, letting
+    /// other work in between.
+    pub(super) fn sweep_step(
+        &self,
+        run: RunId,
+        decision: &str,
+        me: &str,
+        grace: Duration,
+        sweep: &mut Sweep,
+    ) -> SweepStep {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let Inner {
+            runs,
+            leases,
+            instances,
+            orphans,
+            reaped,
+            ..
+        } = &mut *inner;
+        let mut withdrawn = Vec::new();
+        match sweep.phase {
+            SweepPhase::Begin => {
+                // Not open, or this instance reaped and not rejoined yet
+                // (its own voters are missing): nothing to sweep.
+                if open_ballots(runs, run, decision).is_none()
+                    || (!me.is_empty() && instances.get(me).and_then(|i| i.until).is_none())
+                {
+                    return SweepStep::done(withdrawn);
+                }
+                let dead: Vec<String> = instances
+                    .iter()
+                    .filter(|(id, i)| id.as_str() != me && i.until.is_some_and(|until| until <= now))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in dead {
+                    let Some(i) = instances.remove(&id) else { continue };
+                    for voter in i.voters {
+                        let at = leases.entry(voter.clone()).or_insert(now + grace);
+                        *at = (*at).max(now + grace);
+                        orphans.insert(voter, id.clone());
+                    }
+                }
+                sweep.phase = SweepPhase::Votes;
+            }
+            SweepPhase::Votes => {
                 // The vote closed, or a new run began, between two steps.
                 let Some(b) = open_ballots(runs, run, decision) else {
-                    return Ok(withdrawn);
+                    return SweepStep::done(withdrawn);
                 };
-                let step: Vec<Voter> = b.present.range(from(&after)).take(SWEEP_STEP).cloned().collect();
+                let step: Vec<Voter> = b.present.range(from(&sweep.after)).take(SWEEP_STEP).cloned().collect();
                 for voter in &step {
                     if present(leases, instances, voter, now) {
                         continue;
                     }
                     if let Some(choice) = b.remove(voter) {
-                        withdrawn += 1;
                         if let Some(instance) = orphans.get(voter) {
                             reaped
                                 .entry((run, decision.to_string()))
                                 .or_default()
                                 .insert(voter.clone(), (instance.clone(), choice));
                         }
+                        withdrawn.push(voter.clone());
                     }
                 }
+                sweep.after = step.last().cloned();
                 if step.len() < SWEEP_STEP {
                     orphans.retain(|voter, _| {
                         leases.get(voter).is_some_and(|until| *until > now) && !held(instances, voter)
                     });
+                    (sweep.phase, sweep.after) = (SweepPhase::Leases, None);
                 }
-                after = step.last().cloned();
-                step.len() < SWEEP_STEP
-            };
-            if walked {
-                break;
             }
-            tokio::task::yield_now().await;
-        }
-        let mut after: Option<Voter> = None;
-        loop {
-            let walked = {
-                let now = Instant::now();
-                let mut inner = self.lock();
-                let step: Vec<(Voter, Instant)> = inner
-                    .leases
-                    .range(from(&after))
+            SweepPhase::Leases => {
+                let step: Vec<(Voter, Instant)> = leases
+                    .range(from(&sweep.after))
                     .take(SWEEP_STEP)
                     .map(|(voter, until)| (voter.clone(), *until))
                     .collect();
                 for (voter, until) in &step {
                     if *until <= now {
-                        inner.leases.remove(voter);
+                        leases.remove(voter);
                     }
                 }
-                after = step.last().map(|(voter, _)| voter.clone());
-                step.len() < SWEEP_STEP
-            };
-            if walked {
-                return Ok(withdrawn);
+                sweep.after = step.last().map(|(voter, _)| voter.clone());
+                if step.len() < SWEEP_STEP {
+                    return SweepStep::done(withdrawn);
+                }
             }
-            tokio::task::yield_now().await;
         }
+        SweepStep { withdrawn, done: false }
     }
 
     pub(super) async fn arrive(&self, instance: &str, voter: &Voter, lease: Duration) -> Result<()> {
