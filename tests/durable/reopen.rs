@@ -323,3 +323,56 @@ async fn results_text_numbers_and_messages_are_not_kept_past_their_ttl_across_a_
         .unwrap();
     assert_eq!(left, 0, "the expired rows are gone from the data file");
 }
+
+/// A reaped instance's rejoin gives a vote back by rewriting the
+/// decision's records; the ballot log is folded first, and the votes
+/// logged after the rewrite are read over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_given_back_at_a_rejoin_and_the_votes_around_it_are_back_after_reopening() {
+    let (_dir, file) = data_file();
+    let minute = Duration::from_secs(60);
+    let store = embedded_store_at(&file, minute);
+    let run = store.current("build").await.unwrap().run;
+    store.open(run, "build").await.unwrap();
+    store.arrive("a", &voter(0), Duration::ZERO).await.unwrap();
+    assert_eq!(store.rejoin("b", &[], minute).await.unwrap(), 0);
+    // A's lease is over as it joins: as if it stalled since.
+    assert_eq!(store.rejoin("a", &[voter(0)], Duration::ZERO).await.unwrap(), 0);
+    store
+        .vote(run, "build", &voter(0), "pets", VoteKind::Presence)
+        .await
+        .unwrap();
+    store
+        .vote(run, "build", &voter(1), "docs", VoteKind::Sticky)
+        .await
+        .unwrap();
+    // B reaps A and withdraws its voter's vote; A comes back and gives
+    // it back.
+    assert_eq!(
+        store
+            .withdraw_absent_as("b", run, "build", Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!store.beat("a", minute).await.unwrap());
+    assert_eq!(store.rejoin("a", &[voter(0)], minute).await.unwrap(), 1);
+    store
+        .vote(run, "build", &voter(2), "pets", VoteKind::Sticky)
+        .await
+        .unwrap();
+    drop(store);
+
+    let again = embedded_store_at(&file, minute);
+    let voters: Vec<Voter> = (0..3).map(voter).collect();
+    assert_eq!(
+        again.choices_of(run, "build", &voters).await.unwrap(),
+        [
+            Some("pets".to_string()),
+            Some("docs".to_string()),
+            Some("pets".to_string())
+        ]
+    );
+    let tally = again.tally(run, "build").await.unwrap();
+    assert_eq!((tally.get("pets"), tally.get("docs")), (2, 1), "{tally:?}");
+}
