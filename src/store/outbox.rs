@@ -68,7 +68,7 @@ impl MemoryStore {
     }
 
     fn take_recipients(&self, run: RunId, decision: &str) -> Vec<Vec<u8>> {
-        self.outbox()
+        self.live()
             .recipients
             .remove(&(run, decision.to_string()))
             .map(|m| m.into_values().map(|(_, sealed)| sealed).collect())
@@ -84,7 +84,7 @@ impl MemoryStore {
 
     fn claim(&self, limit: usize, lease: Duration) -> Vec<Outgoing> {
         let now = Instant::now();
-        let mut outbox = self.outbox();
+        let mut outbox = self.live();
         let mut due: Vec<(Instant, String)> = outbox
             .items
             .iter()
@@ -112,9 +112,15 @@ impl MemoryStore {
         outbox.recipients.retain(|(r, _), _| *r != run);
     }
 
-    /// The queue, with what is kept past its time forgotten first.
     fn outbox(&self) -> std::sync::MutexGuard<'_, MemoryOutbox> {
-        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The queue for a read, with what is kept past its time forgotten
+    /// first: the reads (claims, takes, the length) walk it, the writes
+    /// (one per text voted) do not.
+    fn live(&self) -> std::sync::MutexGuard<'_, MemoryOutbox> {
+        let mut outbox = self.outbox();
         outbox.forget_expired(Instant::now());
         outbox
     }
@@ -371,8 +377,8 @@ impl VoteStore {
     /// How many messages wait in the queue (due or not).
     pub async fn outbox_len(&self) -> Result<usize> {
         match self {
-            VoteStore::Memory(s) => Ok(s.outbox().items.len()),
-            VoteStore::Embedded(s) => Ok(s.mem.outbox().items.len()),
+            VoteStore::Memory(s) => Ok(s.live().items.len()),
+            VoteStore::Embedded(s) => Ok(s.mem.live().items.len()),
             VoteStore::Redis(s) => {
                 let mut con = s.con();
                 redis::cmd("HLEN")

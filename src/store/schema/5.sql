@@ -8,5 +8,7 @@ CREATE TABLE ballot_log (
     );
 ALTER TABLE recipients ADD COLUMN until_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN until_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX recipients_until ON recipients (until_ms);
+CREATE INDEX outbox_until ON outbox (until_ms);
 UPDATE recipients SET until_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 86400000;
 UPDATE outbox SET until_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 86400000;
