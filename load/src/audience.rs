@@ -181,6 +181,7 @@ pub async fn web_voter(
                     let text = text.as_str();
                     if text.starts_with(r#"{"type":"voted""#) {
                         if let Some(f) = in_flight.take() {
+                            plan.tracker.answered(f.at);
                             current = Some(f.choice);
                             counters.web_votes.fetch_add(1, Ordering::Relaxed);
                             if rng.random::<f64>() < plan.leave && Instant::now() < until {
@@ -351,9 +352,46 @@ pub async fn presenter(plan: Arc<Plan>, mut socket: Socket, mut finish: watch::R
     let _ = socket.close(None).await;
 }
 
-/// Opens the presenter's socket.
-pub async fn presenter_socket(server: &Server) -> Result<Socket, String> {
-    let cookie = server.presenter_cookie().await?;
+/// Opens the presenter's socket and watches it on a thread of its own,
+/// with its own runtime: the presenter's screen is another machine, so its
+/// pushes must not wait for this process's thousands of voter tasks to be
+/// polled first (which would add their queue to the latency measured).
+pub async fn presenter_thread(
+    plan: Arc<Plan>,
+    finish: watch::Receiver<bool>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    // The cookie on this runtime: its HTTP client's pool belongs here.
+    let cookie = plan.server.presenter_cookie().await?;
+    let (opened_tx, opened) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("presenter".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(format!("presenter runtime: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match presenter_socket(&plan.server, &cookie).await {
+                    Ok(socket) => {
+                        let _ = opened_tx.send(Ok(()));
+                        presenter(plan, socket, finish).await;
+                    }
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|e| format!("presenter thread: {e}"))?;
+    opened.await.map_err(|_| "presenter thread ended".to_string())??;
+    Ok(thread)
+}
+
+/// Opens the presenter's socket with the presenter's cookie.
+async fn presenter_socket(server: &Server, cookie: &str) -> Result<Socket, String> {
     let source = match server.addr.ip() {
         IpAddr::V4(v4) if v4.is_loopback() => IpAddr::V4(v4),
         _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),

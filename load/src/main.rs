@@ -211,8 +211,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let memory_before = server_memory(&server, args.server_pid).await;
     let (finish_tx, finish) = watch::channel(false);
     let (go_tx, go) = watch::channel(None);
-    let presenter_socket = audience::presenter_socket(&server).await?;
-    let presenter = tokio::spawn(audience::presenter(plan.clone(), presenter_socket, finish.clone()));
+    let presenter = audience::presenter_thread(plan.clone(), finish.clone()).await?;
 
     // Source addresses: loopback servers get 127.0.0.1, .2, ...
     let sources: Vec<IpAddr> = match server.addr.ip() {
@@ -330,11 +329,15 @@ async fn run(args: Args) -> Result<bool, String> {
     let memory_end = server_memory(&server, args.server_pid).await;
 
     let _ = finish_tx.send(true);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || presenter.join()),
+    )
+    .await;
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         for t in tasks {
             let _ = t.await;
         }
-        let _ = presenter.await;
     })
     .await;
 
@@ -358,6 +361,7 @@ async fn run(args: Args) -> Result<bool, String> {
         (web + sms) as f64 / voting_time.as_secs_f64().max(1e-9),
         args.sms_voters
     );
+    println!("vote answered: {}", quantiles(&plan.tracker.answers()));
     println!("vote to presenter push: {}", quantiles(&plan.tracker.latency()));
     let pushes = plan.tracker.pushes();
     println!(

@@ -69,6 +69,8 @@ struct Inner {
     pending: Vec<VecDeque<Pending>>,
     next_id: u64,
     latency: Histogram<u64>,
+    /// Vote sent to its `voted` answer, microseconds.
+    answered: Histogram<u64>,
     last_push: Option<Vec<u64>>,
     pushes: u64,
 }
@@ -94,6 +96,7 @@ impl Tracker {
                 next_id: 0,
                 // Microseconds, 1 µs to 10 min, 3 significant digits.
                 latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
+                answered: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
                 last_push: None,
                 pushes: 0,
             }),
@@ -120,6 +123,12 @@ impl Tracker {
             id,
         });
         Sent { id, choice, previous }
+    }
+
+    /// The server answered `voted` to a vote sent at `sent_at`.
+    pub fn answered(&self, sent_at: Instant) {
+        let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.lock().answered.saturating_record(micros.max(1));
     }
 
     /// The server refused the vote: it never counts.
@@ -182,6 +191,11 @@ impl Tracker {
     /// Votes sent and not yet seen in a push.
     pub fn undelivered(&self) -> usize {
         self.lock().pending.iter().map(VecDeque::len).sum()
+    }
+
+    /// Vote sent to its answer so far (microseconds).
+    pub fn answers(&self) -> Histogram<u64> {
+        self.lock().answered.clone()
     }
 
     /// The latency histogram so far (microseconds).

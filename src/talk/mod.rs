@@ -15,6 +15,7 @@
 
 pub mod control;
 pub mod error;
+pub mod lane;
 pub mod presence;
 pub mod push;
 pub mod reload;
@@ -134,14 +135,15 @@ impl Talk {
         self.0.stopping.clone()
     }
 
-    /// Starts the talk's background tasks: the tally [`push::flusher`], the
-    /// [`push::listener`] to the other instances, presence's
+    /// Starts the talk's background tasks: the tally [`push::flusher`] and
+    /// the [`push::listener`] to the other instances on the push
+    /// [`lane`], presence's
     /// [`presence::heartbeat`] and [`presence::sweeper`], and the vote
     /// [`timer::keeper`]. Each ends when the server stops.
     pub fn spawn_background(&self) -> Vec<JoinHandle<()>> {
         vec![
-            tokio::spawn(push::flusher(self.clone())),
-            tokio::spawn(push::listener(self.clone())),
+            lane::spawn(push::flusher(self.clone())),
+            lane::spawn(push::listener(self.clone())),
             tokio::spawn(presence::heartbeat(self.clone())),
             tokio::spawn(presence::sweeper(self.clone())),
             tokio::spawn(timer::keeper(self.clone())),

@@ -25,6 +25,7 @@ use super::room::{self, Pass};
 use super::state::AppState;
 use super::voter::{self, VoterCookie};
 use crate::store::Voter;
+use crate::talk::lane;
 use crate::talk::push::{Push, StatePush};
 use crate::talk::view::StateView;
 
@@ -110,7 +111,15 @@ pub async fn upgrade(
                                 }
                             };
                             let sockets = app.traffic.sockets.clone();
-                            sockets.track_future(serve_socket(app, role, pass, sink, stream)).await;
+                            let presenter = matches!(role, Role::Presenter);
+                            let served = serve_socket(app, role, pass, sink, stream).in_current_span();
+                            if presenter {
+                                // The presenter's pushes on the push lane:
+                                // not queued behind the audience's sockets.
+                                sockets.track_future(lane::run(served)).await;
+                            } else {
+                                sockets.track_future(served).await;
+                            }
                             tracing::debug!("socket closed");
                         }
                         .instrument(span)
@@ -512,6 +521,38 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
             json!({"type": "voted", "decision": "d", "choice": "y"})
         );
         assert_eq!(app.talk.store.tally(1, "d").await.unwrap().get("y"), 1);
+    }
+
+    /// A vote's tally reaches the presenter screens while the server's
+    /// runtime is too busy to poll anything (here: its only thread is
+    /// blocked): the flusher runs on the push lane. Were it spawned on
+    /// the server's runtime, no push would come.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_tally_reaches_the_presenter_while_the_servers_runtime_is_busy() {
+        let (app, _stop) = app();
+        control::apply(&app.talk, Action::Next).await.unwrap();
+        control::apply(&app.talk, Action::Open).await.unwrap();
+        let mut presenter = app.talk.pushes.subscribe();
+        let _background = app.talk.spawn_background();
+        app.cast(Pass::Open, &voter(), "d", "y").await.unwrap();
+        let (heard, hear) = std::sync::mpsc::channel();
+        lane::spawn(async move {
+            while let Ok(push) = presenter.recv().await {
+                if let Push::Tally(text) = push {
+                    let _ = heard.send(text.to_string());
+                    return;
+                }
+            }
+        });
+        // Blocks this runtime's one thread until the push arrives.
+        let tally = hear
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a tally push while the server's runtime was blocked");
+        let tally: Value = serde_json::from_str(&tally).unwrap();
+        assert_eq!(
+            tally["choices"],
+            json!([{"id": "x", "votes": 0}, {"id": "y", "votes": 1}])
+        );
     }
 
     #[tokio::test]

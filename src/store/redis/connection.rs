@@ -46,9 +46,12 @@ pub(super) struct Link {
 struct Primary {
     /// The votes, the presenter's changes, the sweeps: everything but...
     con: ConnectionManager,
-    /// ...the reads of the tallies the pushes send, on a connection of
-    /// their own: Redis serves its connections in turn, so a push's read
-    /// is not queued behind the thousands of votes in flight on `con`.
+    /// ...the reads of the tallies the pushes send and the events
+    /// published, on a connection of their own, opened on the push lane
+    /// ([`crate::talk::lane`]): Redis serves its connections in turn, so
+    /// a push's read is not queued behind the thousands of votes in flight
+    /// on `con`, and the lane's thread reads its replies, not the
+    /// server's busy runtime.
     reads: ConnectionManager,
     client: redis::Client,
 }
@@ -57,7 +60,11 @@ impl Primary {
     /// Both connections to the primary `client` names.
     async fn connect(client: redis::Client) -> redis::RedisResult<Primary> {
         let con = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
-        let reads = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
+        // A connection's reader task runs on the runtime that opens it.
+        let opening = ConnectionManager::new_with_config(client.clone(), manager_config());
+        let reads = crate::talk::lane::run(opening)
+            .await
+            .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Io, "the push lane stopped")))??;
         Ok(Primary { con, reads, client })
     }
 }
@@ -159,7 +166,8 @@ impl RedisStore {
         self.link.current.read().unwrap_or_else(|e| e.into_inner()).con.clone()
     }
 
-    /// The connection for the pushes' reads of the tallies.
+    /// The push lane's connection: the pushes' reads of the tallies, and
+    /// the events published.
     pub(in crate::store) fn reads(&self) -> ConnectionManager {
         self.link
             .current

@@ -601,7 +601,7 @@ impl RedisStore {
     }
 
     pub(super) async fn publish(&self, event: &str) -> Result<()> {
-        let mut con = self.con();
+        let mut con = self.reads();
         let _: i64 = redis::cmd("PUBLISH")
             .arg(self.channel())
             .arg(event)
