@@ -1,7 +1,7 @@
 //! A short run of the load generator, `cyoa-load`, against the real server
 //! binary: a correctness check under concurrency, not a timing test. The
-//! generator's votes, mind changes, leaves and returns (and signed SMS
-//! webhooks, when the server takes them) must end in a server tally equal
+//! generator's votes, mind changes, leaves and returns, its probes' single
+//! taps (and signed SMS webhooks, when the server takes them) must end in a server tally equal
 //! to the generator's ground truth, with the memory store and with Redis.
 //! The generator is the workspace's other package (load/), built next to
 //! the server binary (`support::load`).
@@ -94,7 +94,16 @@ fn load(served: &Served) {
     let mut command = Command::new(support::load::binary());
     command
         .args(["--url", &served.url, "--presenter-token", TOKEN])
-        .args(["--voters", "200", "--duration", "3", "--leave", "0.05"])
+        .args([
+            "--voters",
+            "200",
+            "--probes",
+            "20",
+            "--duration",
+            "3",
+            "--leave",
+            "0.05",
+        ])
         .args(["--server-pid", &served.child.id().to_string()]);
     if server_takes_sms() {
         command.args([
@@ -116,8 +125,13 @@ fn load(served: &Served) {
     );
     assert!(stdout.contains("errors: none"), "cyoa-load saw errors:\n{stdout}");
     assert!(
-        stdout.contains("connections held: 200 of 200"),
+        stdout.contains("connections held: 220 of 220"),
         "not every voter connected:\n{stdout}"
+    );
+    // Every probe's vote was seen in a push: the total reached each.
+    assert!(
+        stdout.contains("(20 samples), 0 of 20 probes never seen"),
+        "not every probe was seen in a push:\n{stdout}"
     );
 }
 

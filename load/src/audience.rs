@@ -47,6 +47,23 @@ pub struct Plan {
     pub settled: AtomicUsize,
     /// Voters whose setup ended (connected or failed).
     pub set_up: AtomicUsize,
+    /// Voters and phones whose first vote was answered (or who failed):
+    /// when all are, every later change of the total is a probe's vote.
+    pub first_answers: AtomicUsize,
+    /// How many voters and phones `first_answers` waits for.
+    pub first_voters: usize,
+    /// Turns true when `first_answers` reaches `first_voters`.
+    pub warm: watch::Sender<bool>,
+}
+
+impl Plan {
+    /// One more voter or phone whose first vote was answered (or who
+    /// will not vote).
+    fn first_answered(&self) {
+        if self.first_answers.fetch_add(1, Ordering::Relaxed) + 1 >= self.first_voters {
+            self.warm.send_replace(true);
+        }
+    }
 }
 
 /// When to vote: `None` until every voter is connected, then the start and
@@ -98,7 +115,7 @@ pub async fn web_voter(
     client: reqwest::Client,
     setups: Arc<Semaphore>,
     mut go: Phase,
-    mut finish: watch::Receiver<bool>,
+    finish: watch::Receiver<bool>,
 ) {
     let counters = &plan.counters;
     let setup = async {
@@ -114,12 +131,14 @@ pub async fn web_voter(
         Ok(ok) => ok,
         Err(e) => {
             counters.error(format!("voter setup: {e}"));
+            plan.first_answered();
             settle(&plan, slot, NO_VOTE);
             return;
         }
     };
     counters.connect();
     let mut rng = StdRng::seed_from_u64(slot as u64);
+    let mut first = true;
     let mut connected = true;
 
     // Until the voting starts, read (and drop) what the server pushes.
@@ -129,6 +148,7 @@ pub async fn web_voter(
     }) else {
         counters.error("socket closed before voting");
         counters.disconnect();
+        plan.first_answered();
         settle(&plan, slot, NO_VOTE);
         return;
     };
@@ -182,6 +202,9 @@ pub async fn web_voter(
                     if text.starts_with(r#"{"type":"voted""#) {
                         if let Some(f) = in_flight.take() {
                             plan.tracker.answered(f.at);
+                            if std::mem::take(&mut first) {
+                                plan.first_answered();
+                            }
                             current = Some(f.choice);
                             counters.web_votes.fetch_add(1, Ordering::Relaxed);
                             if rng.random::<f64>() < plan.leave && Instant::now() < until {
@@ -204,6 +227,9 @@ pub async fn web_voter(
                     counters.error("socket closed by the server");
                     counters.disconnect();
                     if in_flight.is_some() {
+                        if first {
+                            plan.first_answered();
+                        }
                         settle(&plan, slot, UNKNOWN);
                         return;
                     }
@@ -232,7 +258,17 @@ pub async fn web_voter(
             }
         }
     }
+    if first {
+        plan.first_answered();
+    }
     settle(&plan, slot, truth);
+    stay(&plan, socket, connected, finish).await;
+}
+
+/// After voting: a voter still connected stays (its vote is a presence
+/// vote), dropping pushes until told to go.
+async fn stay(plan: &Plan, mut socket: Socket, connected: bool, mut finish: watch::Receiver<bool>) {
+    let counters = &plan.counters;
     if connected {
         // Stay: the vote is a presence vote. Drop pushes until told to go.
         let told = tokio::select! {
@@ -246,6 +282,131 @@ pub async fn web_voter(
     }
 }
 
+/// A probe: a voter who taps once, `index` of `probes` spread over the
+/// voting once every other voter's first vote is in, then stays. After
+/// that point the others only move their votes, which leaves the total
+/// as it is, so a probe's vote is the one that raises it: the first push
+/// whose total reaches it shows it (see [`Tracker::probe_sent`]). This
+/// is the vote-to-push latency of one person tapping into a busy room,
+/// exact where the estimate from every vote cannot be (moves).
+#[allow(clippy::too_many_arguments)]
+pub async fn probe(
+    plan: Arc<Plan>,
+    slot: usize,
+    index: usize,
+    probes: usize,
+    source: IpAddr,
+    client: reqwest::Client,
+    setups: Arc<Semaphore>,
+    mut go: Phase,
+    finish: watch::Receiver<bool>,
+) {
+    let counters = &plan.counters;
+    let setup = async {
+        let _permit = setups.acquire().await.map_err(|_| "stopped".to_string())?;
+        let cookie = plan.server.voter_cookie(&client).await?;
+        plan.server
+            .socket(source, "", &format!("{VOTER_COOKIE}={cookie}"))
+            .await
+    };
+    let result = setup.await;
+    plan.set_up.fetch_add(1, Ordering::Relaxed);
+    let mut socket = match result {
+        Ok(socket) => socket,
+        Err(e) => {
+            counters.error(format!("probe setup: {e}"));
+            settle(&plan, slot, NO_VOTE);
+            return;
+        }
+    };
+    counters.connect();
+    let Some((start, until)) = (tokio::select! {
+        p = phase(&mut go) => p,
+        _ = drain(&mut socket) => None,
+    }) else {
+        counters.error("socket closed before voting");
+        counters.disconnect();
+        settle(&plan, slot, NO_VOTE);
+        return;
+    };
+    // The others' first votes in, or half the voting gone at the latest.
+    let mut warm = plan.warm.subscribe();
+    let latest = start + (until - start) / 2;
+    let begin = tokio::select! {
+        _ = warm.wait_for(|w| *w) => Instant::now(),
+        _ = sleep_until(latest.into()) => {
+            if index == 0 {
+                counters.error("probes began before every first vote was in");
+            }
+            Instant::now()
+        }
+    };
+    let end = until
+        .checked_sub(Duration::from_millis(500))
+        .unwrap_or(until)
+        .max(begin);
+    let at = begin + (end - begin).mul_f64((index as f64 + 0.5) / probes.max(1) as f64);
+    let choice = index % plan.choices.len();
+    let read = tokio::select! {
+        _ = sleep_until(at.into()) => true,
+        _ = drain(&mut socket) => false,
+    };
+    let mut truth = NO_VOTE;
+    let mut connected = read;
+    if read {
+        let text = format!(
+            r#"{{"type":"vote","decision":"{}","choice":"{}"}}"#,
+            plan.decision, plan.choices[choice]
+        );
+        let sent = plan.tracker.probe_sent(choice);
+        let sent_at = Instant::now();
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            counters.error("probe vote not sent: socket closed");
+        }
+        let answer = tokio::time::timeout(ANSWER_WITHIN, async {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message {
+                    if text.starts_with(r#"{"type":"voted""#) {
+                        return Some(true);
+                    }
+                    if text.starts_with(r#"{"type":"error""#) {
+                        return Some(false);
+                    }
+                }
+            }
+            None
+        })
+        .await;
+        match answer {
+            Ok(Some(true)) => {
+                plan.tracker.answered(sent_at);
+                counters.web_votes.fetch_add(1, Ordering::Relaxed);
+                truth = choice as i32;
+            }
+            Ok(Some(false)) => {
+                counters.error("probe vote refused");
+                plan.tracker.refused(sent);
+            }
+            Ok(None) => {
+                counters.error("socket closed by the server");
+                truth = UNKNOWN;
+                connected = false;
+            }
+            Err(_) => {
+                counters.error("vote unanswered within 10 s");
+                truth = UNKNOWN;
+            }
+        }
+    } else {
+        counters.error("socket closed by the server");
+    }
+    if !connected {
+        counters.disconnect();
+    }
+    settle(&plan, slot, truth);
+    stay(&plan, socket, connected, finish).await;
+}
+
 /// Reads a socket until it closes.
 async fn drain(socket: &mut Socket) {
     while let Some(Ok(_)) = socket.next().await {}
@@ -256,13 +417,16 @@ async fn drain(socket: &mut Socket) {
 /// `MessageSid`.
 pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest::Client, mut go: Phase) {
     let Some((token, url)) = plan.twilio.clone() else {
+        plan.first_answered();
         settle(&plan, slot, NO_VOTE);
         return;
     };
     let Some((start, until)) = phase(&mut go).await else {
+        plan.first_answered();
         settle(&plan, slot, NO_VOTE);
         return;
     };
+    let mut first = true;
     let mut rng = StdRng::seed_from_u64(u64::MAX - number as u64);
     let from = format!("+1555{number:07}");
     let mut current: Option<usize> = None;
@@ -277,6 +441,9 @@ pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest:
         match response {
             Ok(r) if r.status().is_success() => {
                 let _ = r.bytes().await;
+                if std::mem::take(&mut first) {
+                    plan.first_answered();
+                }
                 current = Some(choice);
                 truth = choice as i32;
                 plan.counters.sms_votes.fetch_add(1, Ordering::Relaxed);
@@ -293,6 +460,9 @@ pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest:
                 break;
             }
         }
+    }
+    if first {
+        plan.first_answered();
     }
     settle(&plan, slot, truth);
 }

@@ -72,6 +72,11 @@ struct Args {
     /// later (well within the presence grace, so its vote stands).
     #[arg(long, default_value_t = 0.02)]
     leave: f64,
+    /// Probes: more web voters, each tapping once, spread over the voting
+    /// after every other voter's first vote is in; the first push whose
+    /// total shows a probe's vote gives its exact vote-to-push time.
+    #[arg(long, default_value_t = 0)]
+    probes: usize,
     /// Phones voting by SMS (needs --twilio-auth-token).
     #[arg(long, default_value_t = 0)]
     sms_voters: usize,
@@ -110,7 +115,7 @@ fn main() -> ExitCode {
     // Every socket is a file: take all the files this process may have.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => {
-            let needed = (args.voters + 64) as u64;
+            let needed = (args.voters + args.probes + 64) as u64;
             if limit < needed {
                 eprintln!("cyoa-load: warning: only {limit} open files allowed; {needed} needed");
             }
@@ -192,7 +197,8 @@ async fn run(args: Args) -> Result<bool, String> {
         let url = args.sms_url.clone().unwrap_or_else(|| format!("{}/sms", server.base));
         (token, url)
     });
-    let slots = args.voters + args.sms_voters;
+    let slots = args.voters + args.probes + args.sms_voters;
+    let (warm, _) = watch::channel(false);
     let plan = Arc::new(Plan {
         server: server.clone(),
         decision: args.decision.clone(),
@@ -206,6 +212,9 @@ async fn run(args: Args) -> Result<bool, String> {
         truth: (0..slots).map(|_| AtomicI32::new(NO_VOTE)).collect(),
         settled: AtomicUsize::new(0),
         set_up: AtomicUsize::new(0),
+        first_answers: AtomicUsize::new(0),
+        first_voters: args.voters + args.sms_voters,
+        warm,
     });
 
     let memory_before = server_memory(&server, args.server_pid).await;
@@ -242,11 +251,26 @@ async fn run(args: Args) -> Result<bool, String> {
             finish.clone(),
         )));
     }
+    for index in 0..args.probes {
+        let slot = args.voters + index;
+        let which = slot % sources.len();
+        tasks.push(tokio::spawn(audience::probe(
+            plan.clone(),
+            slot,
+            index,
+            args.probes,
+            sources[which],
+            clients[which].clone(),
+            setups.clone(),
+            go.clone(),
+            finish.clone(),
+        )));
+    }
     let sms_client = server::client(None)?;
     for i in 0..args.sms_voters {
         tasks.push(tokio::spawn(audience::phone(
             plan.clone(),
-            args.voters + i,
+            args.voters + args.probes + i,
             i,
             sms_client.clone(),
             go.clone(),
@@ -257,7 +281,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let began = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
-    while plan.set_up.load(Ordering::Relaxed) < args.voters {
+    while plan.set_up.load(Ordering::Relaxed) < args.voters + args.probes {
         tick.tick().await;
         eprintln!(
             "[connect {:>4.0}s] connected {:>6} of {}  errors {}",
@@ -347,8 +371,8 @@ async fn run(args: Args) -> Result<bool, String> {
     let sms = c.sms_votes.load(Ordering::Relaxed);
     println!("cyoa-load report ({} on {})", args.decision, args.url);
     println!(
-        "connections held: {held} of {} web voters (peak {}), connected in {:.1} s over {} source address(es); {} left and came back",
-        args.voters,
+        "connections held: {held} of {} web voters and probes (peak {}), connected in {:.1} s over {} source address(es); {} left and came back",
+        args.voters + args.probes,
         c.peak_connected.load(Ordering::Relaxed),
         connect_time.as_secs_f64(),
         sources.len(),
@@ -362,7 +386,18 @@ async fn run(args: Args) -> Result<bool, String> {
         args.sms_voters
     );
     println!("vote answered: {}", quantiles(&plan.tracker.answers()));
-    println!("vote to presenter push: {}", quantiles(&plan.tracker.latency()));
+    println!(
+        "vote to presenter push: {} (an estimate from every vote; moves blur it)",
+        quantiles(&plan.tracker.latency())
+    );
+    if args.probes > 0 {
+        println!(
+            "probe vote to presenter push: {}, {} of {} probes never seen",
+            quantiles(&plan.tracker.probed()),
+            plan.tracker.probes_unseen(),
+            args.probes
+        );
+    }
     let pushes = plan.tracker.pushes();
     println!(
         "presenter pushes: {pushes} in {:.1} s ({:.1} per second; coalesced: {} votes per push)",

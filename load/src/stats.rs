@@ -71,6 +71,10 @@ struct Inner {
     latency: Histogram<u64>,
     /// Vote sent to its `voted` answer, microseconds.
     answered: Histogram<u64>,
+    /// Probes sent and not yet seen: the total once each is in.
+    probes: VecDeque<Pending>,
+    /// A probe's vote to the first push whose total shows it, microseconds.
+    probed: Histogram<u64>,
     last_push: Option<Vec<u64>>,
     pushes: u64,
 }
@@ -97,6 +101,8 @@ impl Tracker {
                 // Microseconds, 1 µs to 10 min, 3 significant digits.
                 latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
                 answered: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
+                probes: VecDeque::new(),
+                probed: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
                 last_push: None,
                 pushes: 0,
             }),
@@ -125,6 +131,21 @@ impl Tracker {
         Sent { id, choice, previous }
     }
 
+    /// A probe's first vote for `choice` is being sent now (see
+    /// `audience::probe`): once every other voter has a vote in, the
+    /// total reaches this probe's count only with it.
+    pub fn probe_sent(&self, choice: usize) -> Sent {
+        let sent = self.sent(choice, None);
+        let mut inner = self.lock();
+        let reached = inner.expected.iter().sum();
+        inner.probes.push_back(Pending {
+            reached,
+            sent: Instant::now(),
+            id: sent.id,
+        });
+        sent
+    }
+
     /// The server answered `voted` to a vote sent at `sent_at`.
     pub fn answered(&self, sent_at: Instant) {
         let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -139,6 +160,7 @@ impl Tracker {
             inner.expected[p] += 1;
         }
         inner.pending[sent.choice].retain(|p| p.id != sent.id);
+        inner.probes.retain(|p| p.id != sent.id);
     }
 
     /// A tally push arrived with these counts (in choice order).
@@ -151,8 +173,20 @@ impl Tracker {
             pending,
             latency,
             last_push,
+            probes,
+            probed,
             ..
         } = &mut *inner;
+        let total = counts
+            .iter()
+            .map(|&n| i64::try_from(n).unwrap_or(i64::MAX))
+            .sum::<i64>();
+        if let Some(last) = probes.iter().rposition(|p| p.reached <= total) {
+            for p in probes.drain(..=last) {
+                let micros = u64::try_from(now.duration_since(p.sent).as_micros()).unwrap_or(u64::MAX);
+                probed.saturating_record(micros.max(1));
+            }
+        }
         for (queue, &count) in pending.iter_mut().zip(counts) {
             let count = i64::try_from(count).unwrap_or(i64::MAX);
             let Some(last) = queue.iter().rposition(|p| p.reached <= count) else {
@@ -191,6 +225,16 @@ impl Tracker {
     /// Votes sent and not yet seen in a push.
     pub fn undelivered(&self) -> usize {
         self.lock().pending.iter().map(VecDeque::len).sum()
+    }
+
+    /// Probe vote to the push showing it, so far (microseconds).
+    pub fn probed(&self) -> Histogram<u64> {
+        self.lock().probed.clone()
+    }
+
+    /// Probes sent and not yet seen in a push.
+    pub fn probes_unseen(&self) -> usize {
+        self.lock().probes.len()
     }
 
     /// Vote sent to its answer so far (microseconds).
