@@ -105,24 +105,37 @@ struct ErrorMessage {
     code: String,
 }
 
-/// One web voter: gets a cookie, opens its socket, votes and changes its
-/// mind every `interval`, sometimes leaves and comes back, then stays
-/// connected until `finish`.
-pub async fn web_voter(
-    plan: Arc<Plan>,
-    slot: usize,
-    source: IpAddr,
-    client: reqwest::Client,
-    setups: Arc<Semaphore>,
-    mut go: Phase,
-    finish: watch::Receiver<bool>,
-) {
+/// How a web voter or a probe gets in: the address it comes from, its
+/// HTTP client, the permits of the setups under way, and when to vote
+/// and to go.
+pub struct Door {
+    pub source: IpAddr,
+    pub client: reqwest::Client,
+    pub setups: Arc<Semaphore>,
+    pub go: Phase,
+    pub finish: watch::Receiver<bool>,
+}
+
+/// A voter in the room: its cookie, its socket, and the voting's start
+/// and end.
+struct Joined {
+    cookie: String,
+    socket: Socket,
+    start: Instant,
+    until: Instant,
+}
+
+/// A voter's way in: gets a cookie, opens its socket, and waits for the
+/// voting, reading (and dropping) what the server pushes meanwhile.
+/// `None` when it did not get in: the error is counted (`what` names the
+/// voter in it) and the slot settled with no vote.
+async fn join(plan: &Plan, slot: usize, door: &mut Door, what: &str) -> Option<Joined> {
     let counters = &plan.counters;
     let setup = async {
-        let _permit = setups.acquire().await.map_err(|_| "stopped".to_string())?;
-        let cookie = plan.server.voter_cookie(&client).await?;
+        let _permit = door.setups.acquire().await.map_err(|_| "stopped".to_string())?;
+        let cookie = plan.server.voter_cookie(&door.client).await?;
         let cookie = format!("{VOTER_COOKIE}={cookie}");
-        let socket = plan.server.socket(source, "", &cookie).await?;
+        let socket = plan.server.socket(door.source, "", &cookie).await?;
         Ok::<_, String>((cookie, socket))
     };
     let result = setup.await;
@@ -130,28 +143,47 @@ pub async fn web_voter(
     let (cookie, mut socket) = match result {
         Ok(ok) => ok,
         Err(e) => {
-            counters.error(format!("voter setup: {e}"));
-            plan.first_answered();
-            settle(&plan, slot, NO_VOTE);
-            return;
+            counters.error(format!("{what} setup: {e}"));
+            settle(plan, slot, NO_VOTE);
+            return None;
         }
     };
     counters.connect();
-    let mut rng = StdRng::seed_from_u64(slot as u64);
-    let mut first = true;
-    let mut connected = true;
-
-    // Until the voting starts, read (and drop) what the server pushes.
     let Some((start, until)) = (tokio::select! {
-        p = phase(&mut go) => p,
+        p = phase(&mut door.go) => p,
         _ = drain(&mut socket) => None,
     }) else {
         counters.error("socket closed before voting");
         counters.disconnect();
+        settle(plan, slot, NO_VOTE);
+        return None;
+    };
+    Some(Joined {
+        cookie,
+        socket,
+        start,
+        until,
+    })
+}
+
+/// One web voter: gets a cookie, opens its socket, votes and changes its
+/// mind every `interval`, sometimes leaves and comes back, then stays
+/// connected until `finish`.
+pub async fn web_voter(plan: Arc<Plan>, slot: usize, mut door: Door) {
+    let counters = &plan.counters;
+    let Some(Joined {
+        cookie,
+        mut socket,
+        start,
+        until,
+    }) = join(&plan, slot, &mut door, "voter").await
+    else {
         plan.first_answered();
-        settle(&plan, slot, NO_VOTE);
         return;
     };
+    let mut rng = StdRng::seed_from_u64(slot as u64);
+    let mut first = true;
+    let mut connected = true;
 
     let mut current: Option<usize> = None;
     let mut in_flight: Option<InFlight> = None;
@@ -171,7 +203,7 @@ pub async fn web_voter(
             // Away: come back at `back_at`, or at once when voting ends.
             let at = back_at.unwrap_or(now).min(until);
             tokio::time::sleep_until(at.into()).await;
-            match plan.server.socket(source, "", &cookie).await {
+            match plan.server.socket(door.source, "", &cookie).await {
                 Ok(s) => {
                     socket = s;
                     connected = true;
@@ -262,7 +294,7 @@ pub async fn web_voter(
         plan.first_answered();
     }
     settle(&plan, slot, truth);
-    stay(&plan, socket, connected, finish).await;
+    stay(&plan, socket, connected, door.finish).await;
 }
 
 /// After voting: a voter still connected stays (its vote is a presence
@@ -289,44 +321,15 @@ async fn stay(plan: &Plan, mut socket: Socket, connected: bool, mut finish: watc
 /// whose total reaches it shows it (see [`Tracker::probe_sent`]). This
 /// is the vote-to-push latency of one person tapping into a busy room,
 /// exact where the estimate from every vote cannot be (moves).
-#[allow(clippy::too_many_arguments)]
-pub async fn probe(
-    plan: Arc<Plan>,
-    slot: usize,
-    index: usize,
-    probes: usize,
-    source: IpAddr,
-    client: reqwest::Client,
-    setups: Arc<Semaphore>,
-    mut go: Phase,
-    finish: watch::Receiver<bool>,
-) {
+pub async fn probe(plan: Arc<Plan>, slot: usize, index: usize, probes: usize, mut door: Door) {
     let counters = &plan.counters;
-    let setup = async {
-        let _permit = setups.acquire().await.map_err(|_| "stopped".to_string())?;
-        let cookie = plan.server.voter_cookie(&client).await?;
-        plan.server
-            .socket(source, "", &format!("{VOTER_COOKIE}={cookie}"))
-            .await
-    };
-    let result = setup.await;
-    plan.set_up.fetch_add(1, Ordering::Relaxed);
-    let mut socket = match result {
-        Ok(socket) => socket,
-        Err(e) => {
-            counters.error(format!("probe setup: {e}"));
-            settle(&plan, slot, NO_VOTE);
-            return;
-        }
-    };
-    counters.connect();
-    let Some((start, until)) = (tokio::select! {
-        p = phase(&mut go) => p,
-        _ = drain(&mut socket) => None,
-    }) else {
-        counters.error("socket closed before voting");
-        counters.disconnect();
-        settle(&plan, slot, NO_VOTE);
+    let Some(Joined {
+        mut socket,
+        start,
+        until,
+        ..
+    }) = join(&plan, slot, &mut door, "probe").await
+    else {
         return;
     };
     // The others' first votes in, or half the voting gone at the latest.
@@ -404,7 +407,7 @@ pub async fn probe(
         counters.disconnect();
     }
     settle(&plan, slot, truth);
-    stay(&plan, socket, connected, finish).await;
+    stay(&plan, socket, connected, door.finish).await;
 }
 
 /// Reads a socket until it closes.

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use tokio::sync::{Semaphore, watch};
 
-use audience::{NO_VOTE, Plan, UNKNOWN};
+use audience::{Door, NO_VOTE, Plan, UNKNOWN};
 use server::Server;
 use stats::{Counters, Tracker, quantiles};
 
@@ -238,18 +238,17 @@ async fn run(args: Args) -> Result<bool, String> {
         .map(|s| server::client(Some(*s)))
         .collect::<Result<Vec<_>, _>>()?;
     let setups = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let door = |which: usize| Door {
+        source: sources[which],
+        client: clients[which].clone(),
+        setups: setups.clone(),
+        go: go.clone(),
+        finish: finish.clone(),
+    };
     let mut tasks = Vec::with_capacity(slots);
     for slot in 0..args.voters {
         let which = slot % sources.len();
-        tasks.push(tokio::spawn(audience::web_voter(
-            plan.clone(),
-            slot,
-            sources[which],
-            clients[which].clone(),
-            setups.clone(),
-            go.clone(),
-            finish.clone(),
-        )));
+        tasks.push(tokio::spawn(audience::web_voter(plan.clone(), slot, door(which))));
     }
     for index in 0..args.probes {
         let slot = args.voters + index;
@@ -259,11 +258,7 @@ async fn run(args: Args) -> Result<bool, String> {
             slot,
             index,
             args.probes,
-            sources[which],
-            clients[which].clone(),
-            setups.clone(),
-            go.clone(),
-            finish.clone(),
+            door(which),
         )));
     }
     let sms_client = server::client(None)?;
