@@ -428,8 +428,9 @@ const IO_EVENTS_EVERY: u32 = 512;
 /// ahead of those waiting. Half the votes were answered in 20 ms and the
 /// rest in up to 800. Looking at the shared queue every other tick, and
 /// for new events less often, serves the sockets nearer their order of
-/// arrival: the same rate, and the slowest votes twice as fast
-/// (docs/performance.md, "A fair runtime").
+/// arrival: the same rate, and the slowest votes sooner (the probes' p99
+/// flat out from about 650 to about 400 ms; docs/performance.md, "The push
+/// lane, probes and a fair runtime").
 fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
