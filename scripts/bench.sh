@@ -412,9 +412,9 @@ done
 # socket, then with PRESS_SOCKETS held by cyoa-load (its voters hold their
 # sockets and do not vote). The calls counted are /metrics'
 # cyoa_store_calls_total, less the heartbeat's and the presence sweeper's
-# own (beat, verify, rejoin, withdraw_absent, keep_present, arrive, leave);
+# own (beat, verify, rejoin, sweep_turn, withdraw_absent, keep_present, arrive, leave);
 # the sweeper's read of the run (`current`, once a second) stays in.
-BACKGROUND_OPS=(beat verify rejoin withdraw_absent keep_present arrive leave)
+BACKGROUND_OPS=(beat verify rejoin sweep_turn withdraw_absent keep_present arrive leave)
 store_calls() { # PORT [OPERATION...]: cyoa_store_calls_total summed over these (all when none)
   local port=$1; shift
   curl -fs "http://127.0.0.1:$port/metrics" | awk -v ops="$*" '

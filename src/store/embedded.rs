@@ -917,6 +917,10 @@ impl EmbeddedStore {
         self.mem.leave(instance, voter, grace).await
     }
 
+    pub(super) async fn sweep_turn(&self, instance: &str, turn: Duration) -> Result<bool> {
+        self.mem.sweep_turn(instance, turn).await
+    }
+
     pub(super) async fn beat(&self, instance: &str, lease: Duration) -> Result<bool> {
         self.mem.beat(instance, lease).await
     }

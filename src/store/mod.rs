@@ -579,6 +579,16 @@ impl VoteStore {
     pub async fn leave(&self, instance: &str, voter: &Voter, grace: Duration) -> Result<()> {
         delegate!(self.leave(instance, voter, grace))
     }
+    /// Whether `instance`'s sweeper walks the presence voters now (see
+    /// [`Self::withdraw_absent_as`]). The walk is the same whoever makes
+    /// it, so of several instances sharing a store one walks at a time:
+    /// the one holding the turn, which runs `turn` from each call that
+    /// keeps it. When its holder stops asking (killed, stalled), the turn
+    /// runs out and the next instance to ask takes it. A store with one
+    /// instance (memory, the data file) always says yes.
+    pub async fn sweep_turn(&self, instance: &str, turn: Duration) -> Result<bool> {
+        delegate!(self.sweep_turn(instance, turn))
+    }
     /// The heartbeat of `instance`: its lease runs `lease` from now. False
     /// when it has no lease to renew (it never joined, or another instance
     /// reaped it while it stalled): it must [`Self::rejoin`].

@@ -364,9 +364,14 @@ async fn watch_store(talk: &Talk) {
 
 /// Withdraws the presence votes on the open decision of voters nobody
 /// holds, twice a lease (at most every second), and pushes the tally when
-/// it withdrew any. Every instance runs one: the store checks and withdraws
-/// each voter atomically, so two sweepers never withdraw a vote twice. It skips its turn while
+/// it withdrew any. Every instance runs one, and one at a time sweeps (the
+/// store's [`sweep_turn`]): the walk costs the store the same whoever makes
+/// it, so n instances walking it each would cost n times over. The store
+/// checks and withdraws each voter atomically, so two sweepers (a turn
+/// handed on mid-walk) never withdraw a vote twice. It skips its turn while
 /// this instance's own heartbeat is late.
+///
+/// [`sweep_turn`]: crate::store::VoteStore::sweep_turn
 pub async fn sweeper(talk: Talk) {
     let mut stopping = talk.stopping();
     // Pages reconnecting to a fresh start find their votes still there.
@@ -389,6 +394,12 @@ pub async fn sweeper(talk: Talk) {
 }
 
 async fn sweep(talk: &Talk) -> crate::store::Result<()> {
+    // One sweeper at a time among the instances: the turn outlasts two
+    // missed sweeps, so a busy holder keeps it, and a dead one hands it on
+    // within three sweeps.
+    if !talk.store.sweep_turn(talk.presence.id(), sweep_every(talk) * 3).await? {
+        return Ok(());
+    }
     let state = talk.store.current(&talk.story().start).await?;
     let Some(open) = state.open else {
         return Ok(());

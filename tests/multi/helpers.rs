@@ -482,7 +482,8 @@ impl Socket {
 impl Instance {
     /// How many calls of the store operation `operation` this instance has
     /// made, from its `/metrics` (`cyoa_redis_seconds_count`): its
-    /// heartbeat is `beat`, its sweeper `withdraw_absent`.
+    /// heartbeat is `beat`, its sweeper `sweep_turn` (then, when it holds
+    /// the turn, `withdraw_absent`).
     pub async fn store_calls(&self, operation: &str) -> u64 {
         self.count(&format!("cyoa_redis_seconds_count{{operation=\"{operation}\"}}"))
             .await
@@ -509,14 +510,12 @@ impl Instance {
     /// Waits until this instance has made `more` heartbeats and `more`
     /// sweeps since the call: time has passed on its own clock, seen as
     /// events rather than guessed with a sleep, whatever the machine's load.
+    /// A sweep is the sweeper's turn asked for (`sweep_turn`): of several
+    /// instances only the holder of the turn then walks the voters.
     pub async fn wait_for_beats_and_sweeps(&self, more: u64) {
-        let (beats, sweeps) = (
-            self.store_calls("beat").await,
-            self.store_calls("withdraw_absent").await,
-        );
+        let (beats, sweeps) = (self.store_calls("beat").await, self.store_calls("sweep_turn").await);
         let deadline = Instant::now() + WAIT * 6;
-        while self.store_calls("beat").await < beats + more || self.store_calls("withdraw_absent").await < sweeps + more
-        {
+        while self.store_calls("beat").await < beats + more || self.store_calls("sweep_turn").await < sweeps + more {
             assert!(
                 Instant::now() < deadline,
                 "the instance made fewer than {more} heartbeats and sweeps in {:?}",

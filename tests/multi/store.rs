@@ -230,3 +230,41 @@ async fn a_reaped_instance_with_a_crowd_is_swept_in_steps_and_its_voters_still_t
         assert!(audit.drift.is_empty(), "{name}: {audit:?}");
     }
 }
+
+/// Of several instances on one Redis, one sweeps at a time: the holder of
+/// the turn keeps it while it asks, the others are told no, and once the
+/// holder stops asking the turn runs out and passes on (never sooner). A
+/// store of one instance always says yes.
+#[tokio::test]
+async fn one_instance_sweeps_at_a_time_and_the_turn_passes_on_when_its_holder_stops() {
+    let turn = Duration::from_millis(400);
+    for (name, store) in both_stores().await {
+        assert!(store.sweep_turn("a", turn).await.expect("answers"), "{name}");
+        let shared = name == "redis";
+        assert_eq!(store.sweep_turn("b", turn).await.expect("answers"), !shared, "{name}");
+        assert!(
+            store.sweep_turn("a", turn).await.expect("answers"),
+            "{name}: the holder keeps it"
+        );
+        if !shared {
+            continue;
+        }
+        let last_kept = std::time::Instant::now();
+        assert!(!store.sweep_turn("b", turn).await.expect("answers"), "still a's turn");
+        // a stops asking: b gets the turn once it ran out, not before.
+        let deadline = last_kept + Duration::from_secs(30);
+        loop {
+            if store.sweep_turn("b", turn).await.expect("answers") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the turn never passed on");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            last_kept.elapsed() >= turn - Duration::from_millis(50),
+            "the turn passed on after {:?}, before it ran out",
+            last_kept.elapsed()
+        );
+        assert!(!store.sweep_turn("a", turn).await.expect("answers"), "now b's turn");
+    }
+}

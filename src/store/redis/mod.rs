@@ -463,6 +463,12 @@ impl RedisStore {
         Ok(())
     }
 
+    pub(super) async fn sweep_turn(&self, instance: &str, turn: Duration) -> Result<bool> {
+        let ms = turn.as_millis().max(1).to_string();
+        let mine: i64 = parse(self.eval(&SCRIPTS.sweep_turn, &[instance, &ms]).await?)?;
+        Ok(mine == 1)
+    }
+
     pub(super) async fn beat(&self, instance: &str, lease: Duration) -> Result<bool> {
         let ms = lease.as_millis().to_string();
         let alive: i64 = parse(self.eval(&SCRIPTS.beat, &[instance, &ms]).await?)?;

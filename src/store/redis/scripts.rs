@@ -54,6 +54,7 @@ scripts!(
     withdraw,
     keep_present,
     withdraw_absent,
+    sweep_turn,
     arrive,
     leave,
     beat,
