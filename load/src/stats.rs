@@ -79,6 +79,36 @@ struct Inner {
     pushes: u64,
 }
 
+impl Inner {
+    /// A vote for `choice` (moving from `previous`) is being sent now.
+    fn sent(&mut self, choice: usize, previous: Option<usize>) -> Sent {
+        if let Some(p) = previous {
+            self.expected[p] -= 1;
+        }
+        self.expected[choice] += 1;
+        let reached = self.expected[choice];
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending[choice].push_back(Pending {
+            reached,
+            sent: Instant::now(),
+            id,
+        });
+        Sent { id, choice, previous }
+    }
+}
+
+/// A histogram of microseconds, 1 µs to 10 min, 3 significant digits.
+fn micros() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
+}
+
+/// Records the time from `then` to `now` in `histogram`.
+fn record(histogram: &mut Histogram<u64>, now: Instant, then: Instant) {
+    let micros = u64::try_from(now.duration_since(then).as_micros()).unwrap_or(u64::MAX);
+    histogram.saturating_record(micros.max(1));
+}
+
 /// Vote-to-push latency: per choice, the send time of each vote and the
 /// count it makes. A push showing count >= k for a choice delivers that
 /// choice's votes up to the last one that reached k, and every vote of the
@@ -98,11 +128,10 @@ impl Tracker {
                 expected: vec![0; choices],
                 pending: (0..choices).map(|_| VecDeque::new()).collect(),
                 next_id: 0,
-                // Microseconds, 1 µs to 10 min, 3 significant digits.
-                latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
-                answered: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
+                latency: micros(),
+                answered: micros(),
                 probes: VecDeque::new(),
-                probed: Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid"),
+                probed: micros(),
                 last_push: None,
                 pushes: 0,
             }),
@@ -115,28 +144,15 @@ impl Tracker {
 
     /// A vote for `choice` (moving from `previous`) is being sent now.
     pub fn sent(&self, choice: usize, previous: Option<usize>) -> Sent {
-        let mut inner = self.lock();
-        if let Some(p) = previous {
-            inner.expected[p] -= 1;
-        }
-        inner.expected[choice] += 1;
-        let reached = inner.expected[choice];
-        let id = inner.next_id;
-        inner.next_id += 1;
-        inner.pending[choice].push_back(Pending {
-            reached,
-            sent: Instant::now(),
-            id,
-        });
-        Sent { id, choice, previous }
+        self.lock().sent(choice, previous)
     }
 
     /// A probe's first vote for `choice` is being sent now (see
     /// `audience::probe`): once every other voter has a vote in, the
     /// total reaches this probe's count only with it.
     pub fn probe_sent(&self, choice: usize) -> Sent {
-        let sent = self.sent(choice, None);
         let mut inner = self.lock();
+        let sent = inner.sent(choice, None);
         let reached = inner.expected.iter().sum();
         inner.probes.push_back(Pending {
             reached,
@@ -148,8 +164,7 @@ impl Tracker {
 
     /// The server answered `voted` to a vote sent at `sent_at`.
     pub fn answered(&self, sent_at: Instant) {
-        let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.lock().answered.saturating_record(micros.max(1));
+        record(&mut self.lock().answered, Instant::now(), sent_at);
     }
 
     /// The server refused the vote: it never counts.
@@ -183,8 +198,7 @@ impl Tracker {
             .sum::<i64>();
         if let Some(last) = probes.iter().rposition(|p| p.reached <= total) {
             for p in probes.drain(..=last) {
-                let micros = u64::try_from(now.duration_since(p.sent).as_micros()).unwrap_or(u64::MAX);
-                probed.saturating_record(micros.max(1));
+                record(probed, now, p.sent);
             }
         }
         for (queue, &count) in pending.iter_mut().zip(counts) {
@@ -193,8 +207,7 @@ impl Tracker {
                 continue;
             };
             for p in queue.drain(..=last) {
-                let micros = u64::try_from(now.duration_since(p.sent).as_micros()).unwrap_or(u64::MAX);
-                latency.saturating_record(micros.max(1));
+                record(latency, now, p.sent);
             }
         }
         // A push showing exactly the counts expected from every vote sent
@@ -205,8 +218,7 @@ impl Tracker {
             .all(|(&n, &e)| i64::try_from(n) == Ok(e))
         {
             for p in pending.iter_mut().flat_map(|q| q.drain(..)) {
-                let micros = u64::try_from(now.duration_since(p.sent).as_micros()).unwrap_or(u64::MAX);
-                latency.saturating_record(micros.max(1));
+                record(latency, now, p.sent);
             }
         }
         *last_push = Some(counts.to_vec());
