@@ -16,6 +16,7 @@
 #   PRESS_SOCKETS=10000 PRESSES=20 scripts/bench.sh   # store calls per key press at that many sockets
 #   OPEN_FILES=1048576 scripts/bench.sh    # the hard open-file limit to raise to, as root
 #   STICKY_VOTERS=1000000 scripts/bench.sh # sticky voters the store knows before the tail row (0: no row)
+#   MULTI_INSTANCES=4 MULTI_VOTERS=16000 scripts/bench.sh  # instances on one Redis sharing that many sockets (0: no rows)
 #
 # A smoke run (every row, small and short; its figures prove the rows
 # work, not the targets):
@@ -46,6 +47,11 @@ RED_PORT=18201
 DATA_PORT=18202
 NGINX_PORT=18203
 STICKY_PORT=18204
+# The instances of the several-instances rows: 18210, 18211, ...; their
+# Redis is a second one, on REDIS_PORT + 1.
+MULTI_BASE_PORT=18210
+MULTI_INSTANCES=${MULTI_INSTANCES:-4}
+MULTI_VOTERS=${MULTI_VOTERS:-16000}
 STICKY_VOTERS=${STICKY_VOTERS:-1000000}
 PRESS_SOCKETS=${PRESS_SOCKETS:-10000}
 PRESSES=${PRESSES:-20}
@@ -370,6 +376,9 @@ load() { # NAME PORT PID [flags...]
     row "$name: probe vote to push (target p99 <= 250 ms)" "$(echo "$out" | sed -n 's/^probe vote to presenter push: //p')"
   fi
   row "$name: pushes" "$(echo "$out" | sed -n 's/^presenter pushes: //p')"
+  if echo "$out" | grep -q '^every presenter screen showing the final tally: .* of \([2-9]\|[1-9][0-9]\+\) screens'; then
+    row "$name: every screen shows the final tally" "$(echo "$out" | sed -n 's/^every presenter screen showing the final tally: //p')"
+  fi
   row "$name: memory" "$(echo "$out" | sed -n 's/^server memory: //p')"
   row "$name: errors, tally" "$(echo "$out" | sed -n 's/^errors: //p'), $(echo "$out" | grep -o '^tallies [A-Za-z]*')"
   echo "$out" | grep -q '^tallies match' || WRONG+=("$name: $(echo "$out" | grep '^tallies' || echo 'no tally check')")
@@ -481,5 +490,44 @@ row "bytes per push to one socket (WebSocket frame)" "state $STATE_BYTES, tally 
 echo "== store calls per key press ($PRESSES presses, $PRESS_SOCKETS sockets)" >&2
 press_row "memory" "$MEM_PORT" "$MEM_PID"
 press_row "Redis" "$RED_PORT" "$RED_PID"
+
+# Several instances: MULTI_INSTANCES cyoa processes on one Redis of their
+# own (nothing else talks to it) share MULTI_VOTERS audience sockets,
+# voter i on instance i mod MULTI_INSTANCES; cyoa-load watches every
+# instance's presenter screen. Per run: how long after the last vote's
+# answer every screen shows the final tally, the probes' vote to push (a
+# probe on any instance, seen on the first one's screen), and Redis's
+# commands per vote (every command: votes, arrivals, beats, sweeps,
+# pushes' reads, events).
+if [ "$MULTI_INSTANCES" -gt 0 ]; then
+  echo "== $MULTI_INSTANCES instances on one Redis, $MULTI_VOTERS sockets" >&2
+  MULTI_REDIS=$((REDIS_PORT + 1))
+  mkdir -p "$WORK/multi-redis"
+  redis-server --port "$MULTI_REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/multi-redis" \
+    --logfile "$WORK/multi-redis.log" --maxclients 20000 &
+  PIDS+=($!)
+  until redis-cli -p "$MULTI_REDIS" ping >/dev/null 2>&1; do sleep 0.05; done
+  MULTI_URLS=()
+  for i in $(seq 0 $((MULTI_INSTANCES - 1))); do
+    serve $((MULTI_BASE_PORT + i)) "multi-$i.log" --redis-url "redis://127.0.0.1:$MULTI_REDIS/0" --redis-prefix multi:
+    if [ "$i" = 0 ]; then
+      MULTI_PID=${PIDS[-1]}
+    else
+      MULTI_URLS+=(--url "http://127.0.0.1:$((MULTI_BASE_PORT + i))")
+    fi
+  done
+  redis_commands() { redis-cli -p "$MULTI_REDIS" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'; }
+  multi_load() { # NAME [flags...]
+    local name=$1 before; shift
+    before=$(redis_commands)
+    load "$name" "$MULTI_BASE_PORT" "$MULTI_PID" "${MULTI_URLS[@]}" --voters "$MULTI_VOTERS" --probes "$PROBES" "$@"
+    row "$name: Redis commands per vote" "$(awk -v c="$(($(redis_commands) - before))" -v v="${LOAD_VOTES:-0}" \
+      'BEGIN { printf "%.2f (%d commands for %d votes; connecting, beats, sweeps and pushes included)", c / (v + 0.000001), c, v }')"
+  }
+  multi_load "$MULTI_INSTANCES instances, Redis ($MULTI_VOTERS voters, 5,000 votes/s)" \
+    --rate 5000 --duration "$LOAD_SECONDS" --leave 0
+  multi_load "$MULTI_INSTANCES instances, Redis flat out ($MULTI_VOTERS voters)" \
+    --voter-interval-ms 200 --duration 10 --leave 0
+fi
 
 report ""

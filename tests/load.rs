@@ -2,7 +2,8 @@
 //! binary: a correctness check under concurrency, not a timing test. The
 //! generator's votes, mind changes, leaves and returns, its probes' single
 //! taps (and signed SMS webhooks, when the server takes them) must end in a server tally equal
-//! to the generator's ground truth, with the memory store and with Redis.
+//! to the generator's ground truth, with the memory store and with Redis,
+//! and on every instance of two that share one Redis.
 //! The generator is the workspace's other package (load/), built next to
 //! the server binary (`support::load`).
 
@@ -88,12 +89,16 @@ fn serve(extra: &[&str]) -> Served {
     Served { child, url }
 }
 
-/// Runs `cyoa-load` against `served` and checks that it reports matching
-/// tallies and exits 0.
-fn load(served: &Served) {
+/// Runs `cyoa-load` against `served` (its voters spread over the
+/// instances) and checks that it reports matching tallies and exits 0;
+/// returns its report.
+fn load(served: &[&Served]) -> String {
     let mut command = Command::new(support::load::binary());
+    for s in served {
+        command.args(["--url", &s.url]);
+    }
     command
-        .args(["--url", &served.url, "--presenter-token", TOKEN])
+        .args(["--presenter-token", TOKEN])
         .args([
             "--voters",
             "200",
@@ -104,7 +109,7 @@ fn load(served: &Served) {
             "--leave",
             "0.05",
         ])
-        .args(["--server-pid", &served.child.id().to_string()]);
+        .args(["--server-pid", &served[0].child.id().to_string()]);
     if server_takes_sms() {
         command.args([
             "--sms-voters",
@@ -133,12 +138,18 @@ fn load(served: &Served) {
         stdout.contains("(20 samples), 0 of 20 probes never seen"),
         "not every probe was seen in a push:\n{stdout}"
     );
+    let screens = format!("({n} of {n} screens;", n = served.len());
+    assert!(
+        stdout.contains(&screens),
+        "not every presenter screen showed the final tally:\n{stdout}"
+    );
+    stdout.into_owned()
 }
 
 #[test]
 fn the_tally_matches_the_ground_truth_in_memory() {
     let served = serve(&[]);
-    load(&served);
+    load(&[&served]);
 }
 
 #[test]
@@ -146,5 +157,34 @@ fn the_tally_matches_the_ground_truth_with_redis() {
     let redis = support::redis::shared();
     let prefix = support::redis::fresh_prefix();
     let served = serve(&["--redis-url", &redis.url(), "--redis-prefix", &prefix]);
-    load(&served);
+    load(&[&served]);
+}
+
+/// Two instances of one talk on one Redis: the voters are split between
+/// them, the decision opened on the first reaches the second through
+/// Redis, and each instance's tally and presenter screen end on the
+/// ground truth (`tallies match` compares every instance's).
+#[test]
+fn the_tally_matches_on_every_instance_sharing_one_redis() {
+    let redis = support::redis::shared();
+    let prefix = support::redis::fresh_prefix();
+    let flags = ["--redis-url", &redis.url(), "--redis-prefix", &prefix];
+    let first = serve(&flags);
+    let second = serve(&flags);
+    let report = load(&[&first, &second]);
+    assert!(
+        report.contains(&format!("on {}, {})", first.url, second.url)),
+        "the report does not name both instances:\n{report}"
+    );
+    // Half the voters voted on the second instance.
+    let metrics = tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(async { reqwest::get(format!("{}/metrics", second.url)).await?.text().await })
+        .expect("the second instance's /metrics");
+    let votes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cyoa_store_calls_total{operation=\"vote\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(votes >= 100, "the second instance took {votes} votes:\n{metrics}");
 }

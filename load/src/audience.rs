@@ -15,7 +15,7 @@ use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::server::{PRESENTER_COOKIE, Server, Socket, VOTER_COOKIE};
-use crate::stats::{Counters, Tracker};
+use crate::stats::{Counters, Screens, Tracker};
 
 /// A voter's last acknowledged choice: none yet.
 pub const NO_VOTE: i32 = -1;
@@ -27,7 +27,10 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 /// What every voter task shares.
 pub struct Plan {
-    pub server: Server,
+    /// The instances of the talk (sharing one store); voter `slot` uses
+    /// instance `slot % servers.len()`, and the first is where the decision
+    /// is opened, phones text and the tracker's presenter watches.
+    pub servers: Vec<Server>,
     pub decision: String,
     pub choices: Vec<String>,
     /// Time between one voter's votes.
@@ -40,6 +43,8 @@ pub struct Plan {
     pub twilio: Option<(String, String)>,
     pub counters: Counters,
     pub tracker: Tracker,
+    /// What every instance's presenter screen shows.
+    pub screens: Screens,
     /// Per web voter then per phone: the last acknowledged choice (an
     /// index), [`NO_VOTE`] or [`UNKNOWN`].
     pub truth: Vec<AtomicI32>,
@@ -57,6 +62,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The instance voter `slot` uses.
+    pub fn server(&self, slot: usize) -> &Server {
+        &self.servers[slot % self.servers.len()]
+    }
+
     /// One more voter or phone whose first vote was answered (or who
     /// will not vote).
     fn first_answered(&self) {
@@ -133,9 +143,10 @@ async fn join(plan: &Plan, slot: usize, door: &mut Door, what: &str) -> Option<J
     let counters = &plan.counters;
     let setup = async {
         let _permit = door.setups.acquire().await.map_err(|_| "stopped".to_string())?;
-        let cookie = plan.server.voter_cookie(&door.client).await?;
+        let server = plan.server(slot);
+        let cookie = server.voter_cookie(&door.client).await?;
         let cookie = format!("{VOTER_COOKIE}={cookie}");
-        let socket = plan.server.socket(door.source, "", &cookie).await?;
+        let socket = server.socket(door.source, "", &cookie).await?;
         Ok::<_, String>((cookie, socket))
     };
     let result = setup.await;
@@ -203,7 +214,7 @@ pub async fn web_voter(plan: Arc<Plan>, slot: usize, mut door: Door) {
             // Away: come back at `back_at`, or at once when voting ends.
             let at = back_at.unwrap_or(now).min(until);
             tokio::time::sleep_until(at.into()).await;
-            match plan.server.socket(door.source, "", &cookie).await {
+            match plan.server(slot).socket(door.source, "", &cookie).await {
                 Ok(s) => {
                     socket = s;
                     connected = true;
@@ -449,6 +460,7 @@ pub async fn phone(plan: Arc<Plan>, slot: usize, number: usize, client: reqwest:
                 }
                 current = Some(choice);
                 truth = choice as i32;
+                plan.tracker.texted();
                 plan.counters.sms_votes.fetch_add(1, Ordering::Relaxed);
             }
             Ok(r) => {
@@ -484,9 +496,10 @@ struct PushedState {
     decision: Option<crate::server::DecisionView>,
 }
 
-/// The presenter's socket: every tally (and state) push of the decision
-/// goes to the latency tracker.
-pub async fn presenter(plan: Arc<Plan>, mut socket: Socket, mut finish: watch::Receiver<bool>) {
+/// Instance `screen`'s presenter socket: every tally (and state) push of
+/// the decision goes to the screens, and the first instance's to the
+/// latency tracker too.
+pub async fn presenter(plan: Arc<Plan>, screen: usize, mut socket: Socket, mut finish: watch::Receiver<bool>) {
     loop {
         let message = tokio::select! {
             m = socket.next() => m,
@@ -519,22 +532,29 @@ pub async fn presenter(plan: Arc<Plan>, mut socket: Socket, mut finish: watch::R
                 .iter()
                 .map(|id| choices.iter().find(|c| &c.id == id).map_or(0, |c| c.votes))
                 .collect();
-            plan.tracker.push(&counts);
+            if screen == 0 {
+                plan.tracker.push(&counts);
+            }
+            plan.screens.show(screen, &counts);
         }
     }
     let _ = socket.close(None).await;
 }
 
-/// Opens the presenter's socket and watches it on a thread of its own,
-/// with its own runtime: the presenter's screen is another machine, so its
-/// pushes must not wait for this process's thousands of voter tasks to be
-/// polled first (which would add their queue to the latency measured).
+/// Opens every instance's presenter socket and watches them on a thread
+/// of their own, with its own runtime: the presenter's screen is another
+/// machine, so its pushes must not wait for this process's thousands of
+/// voter tasks to be polled first (which would add their queue to the
+/// latency measured).
 pub async fn presenter_thread(
     plan: Arc<Plan>,
     finish: watch::Receiver<bool>,
 ) -> Result<std::thread::JoinHandle<()>, String> {
-    // The cookie on this runtime: its HTTP client's pool belongs here.
-    let cookie = plan.server.presenter_cookie().await?;
+    // The cookies on this runtime: its HTTP client's pool belongs here.
+    let mut cookies = Vec::with_capacity(plan.servers.len());
+    for server in &plan.servers {
+        cookies.push(server.presenter_cookie().await?);
+    }
     let (opened_tx, opened) = tokio::sync::oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("presenter".into())
@@ -547,15 +567,22 @@ pub async fn presenter_thread(
                 }
             };
             runtime.block_on(async move {
-                match presenter_socket(&plan.server, &cookie).await {
-                    Ok(socket) => {
-                        let _ = opened_tx.send(Ok(()));
-                        presenter(plan, socket, finish).await;
-                    }
-                    Err(e) => {
-                        let _ = opened_tx.send(Err(e));
+                let mut sockets = Vec::with_capacity(cookies.len());
+                for (server, cookie) in plan.servers.iter().zip(&cookies) {
+                    match presenter_socket(server, cookie).await {
+                        Ok(socket) => sockets.push(socket),
+                        Err(e) => {
+                            let _ = opened_tx.send(Err(e));
+                            return;
+                        }
                     }
                 }
+                let _ = opened_tx.send(Ok(()));
+                let screens = sockets
+                    .into_iter()
+                    .enumerate()
+                    .map(|(screen, socket)| presenter(plan.clone(), screen, socket, finish.clone()));
+                futures_util::future::join_all(screens).await;
             });
         })
         .map_err(|e| format!("presenter thread: {e}"))?;

@@ -39,15 +39,18 @@ use tokio::sync::{Semaphore, watch};
 
 use audience::{Door, NO_VOTE, Plan, UNKNOWN};
 use server::Server;
-use stats::{Counters, Tracker, quantiles};
+use stats::{Counters, Screens, Tracker, quantiles};
 
 /// Plays an audience against a running cyoa server and checks its tally.
 #[derive(Parser, Debug)]
 #[command(name = "cyoa-load", version, about)]
 struct Args {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The server's base URL. Give one per instance of a talk whose
+    /// instances share one store: voters are spread over them, the first
+    /// is where the decision is opened and phones text, and every
+    /// instance's presenter screen is watched.
+    #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
+    urls: Vec<String>,
     /// The server's presenter token.
     #[arg(long, env = "CYOA_PRESENTER_TOKEN", hide_env_values = true)]
     presenter_token: String,
@@ -178,10 +181,18 @@ async fn run(args: Args) -> Result<bool, String> {
     if args.sms_voters > 0 && args.twilio_auth_token.is_none() {
         return Err("--sms-voters needs --twilio-auth-token (the server's)".into());
     }
-    let server = Server::new(&args.url, &args.presenter_token).await?;
+    let mut servers = Vec::with_capacity(args.urls.len());
+    for url in &args.urls {
+        servers.push(Server::new(url, &args.presenter_token).await?);
+    }
+    let server = servers[0].clone();
 
-    // A new run, on the decision's slide, its vote open.
+    // A new run, on the decision's slide, its vote open (on every
+    // instance once the store's events reach it).
     let choices = server.open_decision(&args.decision).await?;
+    for other in &servers[1..] {
+        other.wait_for_open(&server, &args.decision).await?;
+    }
 
     let interval = if args.rate > 0.0 {
         Duration::from_secs_f64(args.voters as f64 / args.rate)
@@ -200,7 +211,8 @@ async fn run(args: Args) -> Result<bool, String> {
     let slots = args.voters + args.probes + args.sms_voters;
     let (warm, _) = watch::channel(false);
     let plan = Arc::new(Plan {
-        server: server.clone(),
+        screens: Screens::new(servers.len()),
+        servers,
         decision: args.decision.clone(),
         choices: choices.clone(),
         interval,
@@ -329,22 +341,29 @@ async fn run(args: Args) -> Result<bool, String> {
             _ => {}
         }
     }
-    // Pushes are coalesced: wait for the one showing the last votes.
+    // Pushes are coalesced: wait for every screen to show the last votes.
     let pushed_by = Instant::now() + Duration::from_secs(10);
-    while plan.tracker.last_push().as_deref() != Some(&truth[..]) && Instant::now() < pushed_by {
+    while plan.screens.showing_since(&truth).iter().any(Option::is_none) && Instant::now() < pushed_by {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let shown = plan.screens.showing_since(&truth);
+    let last_answer = plan.tracker.last_answer();
     let last_push = plan.tracker.last_push();
-    let final_state = server.decision().await?;
-    let served: Vec<u64> = choices
-        .iter()
-        .map(|id| {
-            final_state
-                .as_ref()
-                .and_then(|d| d.choices.iter().find(|c| &c.id == id))
-                .map_or(0, |c| c.votes)
-        })
-        .collect();
+    let mut served = Vec::with_capacity(plan.servers.len());
+    for s in &plan.servers {
+        let state = s.decision().await?;
+        served.push(
+            choices
+                .iter()
+                .map(|id| {
+                    state
+                        .as_ref()
+                        .and_then(|d| d.choices.iter().find(|c| &c.id == id))
+                        .map_or(0, |c| c.votes)
+                })
+                .collect::<Vec<u64>>(),
+        );
+    }
     let memory_end = server_memory(&server, args.server_pid).await;
 
     let _ = finish_tx.send(true);
@@ -364,7 +383,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let c = &plan.counters;
     let web = c.web_votes.load(Ordering::Relaxed);
     let sms = c.sms_votes.load(Ordering::Relaxed);
-    println!("cyoa-load report ({} on {})", args.decision, args.url);
+    println!("cyoa-load report ({} on {})", args.decision, args.urls.join(", "));
     println!(
         "connections held: {held} of {} web voters and probes (peak {}), connected in {:.1} s over {} source address(es); {} left and came back",
         args.voters + args.probes,
@@ -401,12 +420,23 @@ async fn run(args: Args) -> Result<bool, String> {
         (web + sms) / pushes.max(1)
     );
     println!("votes never seen in a push: {}", plan.tracker.undelivered());
+    // The memory is the first instance's; its share of the connections
+    // is every `instances`th voter's.
+    let instances = plan.servers.len() as f64;
     let per_connection = match (memory_before, memory_connected) {
-        (Some(b), Some(a)) if held > 0 => format!("{:.1} KiB per connection", a.saturating_sub(b) as f64 / held as f64),
+        (Some(b), Some(a)) if held > 0 => format!(
+            "{:.1} KiB per connection",
+            a.saturating_sub(b) as f64 / (held as f64 / instances)
+        ),
         _ => "per connection unknown".into(),
     };
     println!(
-        "server memory: {} before, {} with {held} connections ({per_connection}), peak {}, at the end {}",
+        "server memory{}: {} before, {} with {held} connections ({per_connection}), peak {}, at the end {}",
+        if plan.servers.len() > 1 {
+            " (the first instance)"
+        } else {
+            ""
+        },
         mib(memory_before),
         mib(memory_connected),
         mib(memory_peak),
@@ -430,14 +460,34 @@ async fn run(args: Args) -> Result<bool, String> {
             .join(", ")
     };
     println!("last push: {}", last_push.as_deref().map_or("none".into(), show));
-    let ok = served == truth && unknown == 0;
+    // How long after the last vote's answer each presenter screen began to
+    // show the final tally (0 when it already did: a later vote moved
+    // nothing).
+    let after = |at: &Option<Instant>| match (at, last_answer) {
+        (Some(at), Some(last)) => format!("{:.1} ms", at.saturating_duration_since(last).as_secs_f64() * 1000.0),
+        (Some(_), None) => "no vote answered".into(),
+        (None, _) => "never".into(),
+    };
+    let slowest = shown.iter().max_by_key(|at| {
+        at.map_or(Duration::MAX, |at| {
+            last_answer.map_or(Duration::ZERO, |last| at.saturating_duration_since(last))
+        })
+    });
+    println!(
+        "every presenter screen showing the final tally: {} after the last vote's answer ({} of {} screens; per instance: {})",
+        slowest.map_or("never".into(), after),
+        shown.iter().filter(|at| at.is_some()).count(),
+        shown.len(),
+        shown.iter().map(after).collect::<Vec<_>>().join(", ")
+    );
+    let ok = served.iter().all(|s| *s == truth) && unknown == 0;
     if ok {
         println!("tallies match: {}", show(&truth));
     } else {
         println!(
             "tallies MISMATCH: expected {} ({unknown} votes of unknown fate), server {}",
             show(&truth),
-            show(&served)
+            served.iter().map(|s| show(s)).collect::<Vec<_>>().join("; ")
         );
     }
     Ok(ok)

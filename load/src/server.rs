@@ -49,6 +49,7 @@ pub struct DecisionView {
 
 #[derive(Deserialize)]
 struct StateView {
+    run: Option<u64>,
     decision: Option<DecisionView>,
 }
 
@@ -131,16 +132,46 @@ impl Server {
         }
     }
 
-    /// The current decision, from `GET /api/state`.
-    pub async fn decision(&self) -> Result<Option<DecisionView>, String> {
+    /// `GET /api/state`.
+    async fn state(&self) -> Result<StateView, String> {
         let response = self
             .client
             .get(format!("{}/api/state", self.base))
             .send()
             .await
             .map_err(|e| format!("GET /api/state: {e}"))?;
-        let state: StateView = response.json().await.map_err(|e| format!("GET /api/state: {e}"))?;
-        Ok(state.decision)
+        response.json().await.map_err(|e| format!("GET /api/state: {e}"))
+    }
+
+    /// The current decision, from `GET /api/state`.
+    pub async fn decision(&self) -> Result<Option<DecisionView>, String> {
+        Ok(self.state().await?.decision)
+    }
+
+    /// Waits (10 s at most) until this instance shows what `first` shows:
+    /// the same run, on `decision`, open. Instances sharing a store follow
+    /// each other's presenter through the store's events.
+    pub async fn wait_for_open(&self, first: &Server, decision: &str) -> Result<(), String> {
+        let run = first.state().await?.run;
+        let by = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = self.state().await?;
+            if state.run == run
+                && state
+                    .decision
+                    .as_ref()
+                    .is_some_and(|d| d.id == decision && d.status == "open")
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > by {
+                return Err(format!(
+                    "{} did not follow {} to run {run:?}, {decision} open, within 10 s: do they share a store?",
+                    self.base, first.base
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The presenter cookie, from `GET /presenter?token=...`.

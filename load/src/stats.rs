@@ -77,6 +77,8 @@ struct Inner {
     probed: Histogram<u64>,
     last_push: Option<Vec<u64>>,
     pushes: u64,
+    /// When the last vote (web or SMS) was answered as counted.
+    last_answer: Option<Instant>,
 }
 
 impl Inner {
@@ -134,6 +136,7 @@ impl Tracker {
                 probed: micros(),
                 last_push: None,
                 pushes: 0,
+                last_answer: None,
             }),
         }
     }
@@ -164,7 +167,21 @@ impl Tracker {
 
     /// The server answered `voted` to a vote sent at `sent_at`.
     pub fn answered(&self, sent_at: Instant) {
-        record(&mut self.lock().answered, Instant::now(), sent_at);
+        let now = Instant::now();
+        let mut inner = self.lock();
+        record(&mut inner.answered, now, sent_at);
+        inner.last_answer = inner.last_answer.max(Some(now));
+    }
+
+    /// A text was answered as counted (its time is not a socket vote's).
+    pub fn texted(&self) {
+        let mut inner = self.lock();
+        inner.last_answer = inner.last_answer.max(Some(Instant::now()));
+    }
+
+    /// When the last vote was answered as counted.
+    pub fn last_answer(&self) -> Option<Instant> {
+        self.lock().last_answer
     }
 
     /// The server refused the vote: it never counts.
@@ -257,6 +274,46 @@ impl Tracker {
     /// The latency histogram so far (microseconds).
     pub fn latency(&self) -> Histogram<u64> {
         self.lock().latency.clone()
+    }
+}
+
+/// What each instance's presenter screen shows: the counts of its last
+/// push, and when it first showed them.
+pub struct Screens {
+    shown: Vec<Mutex<Option<Shown>>>,
+}
+
+/// The counts a screen shows, and since when.
+type Shown = (Vec<u64>, Instant);
+
+impl Screens {
+    /// Screens of `n` instances, nothing shown yet.
+    pub fn new(n: usize) -> Self {
+        Screens {
+            shown: (0..n).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    /// Instance `screen`'s presenter got a push of these counts.
+    pub fn show(&self, screen: usize, counts: &[u64]) {
+        let Some(shown) = self.shown.get(screen) else {
+            return;
+        };
+        let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
+        if shown.as_ref().is_none_or(|(c, _)| c != counts) {
+            *shown = Some((counts.to_vec(), Instant::now()));
+        }
+    }
+
+    /// Per instance: when its screen began to show `counts`, if it does.
+    pub fn showing_since(&self, counts: &[u64]) -> Vec<Option<Instant>> {
+        self.shown
+            .iter()
+            .map(|s| match &*s.lock().unwrap_or_else(|e| e.into_inner()) {
+                Some((c, at)) if c == counts => Some(*at),
+                _ => None,
+            })
+            .collect()
     }
 }
 
