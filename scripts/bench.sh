@@ -277,6 +277,9 @@ row "form vote at -c256: memory, data file" "$MEM256_RPS votes/s (p99 $MEM256_P9
 row "data file / memory at -c256" "$(awk "BEGIN{printf \"%.0f%%\", 100*$DATA256_RPS/$MEM256_RPS}")"
 
 redis_memory() { redis-cli -p "$REDIS_PORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+redis_cpu() { # PORT: the Redis server's CPU seconds so far (user and system)
+  redis-cli -p "$1" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'
+}
 open_decision "$RED_PORT"
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
 RED_MEM_BEFORE=$(redis_memory)
@@ -379,7 +382,7 @@ load() { # NAME PORT PID [flags...]
   if echo "$out" | grep -q '^every presenter screen showing the final tally: .* of \([2-9]\|[1-9][0-9]\+\) screens'; then
     row "$name: every screen shows the final tally" "$(echo "$out" | sed -n 's/^every presenter screen showing the final tally: //p')"
   fi
-  row "$name: memory" "$(echo "$out" | sed -n 's/^server memory: //p')"
+  row "$name: memory" "$(echo "$out" | sed -n 's/^server memory[^:]*: //p')"
   row "$name: errors, tally" "$(echo "$out" | sed -n 's/^errors: //p'), $(echo "$out" | grep -o '^tallies [A-Za-z]*')"
   echo "$out" | grep -q '^tallies match' || WRONG+=("$name: $(echo "$out" | grep '^tallies' || echo 'no tally check')")
 }
@@ -398,11 +401,14 @@ load "socket votes flat out, memory ($FLAT_VOTERS voters)" "$MEM_PORT" "$MEM_PID
   --voters "$FLAT_VOTERS" --voter-interval-ms 200 --duration 10 --leave 0 --probes "$PROBES"
 MEM_FLAT=$(( ${LOAD_VOTES:-0} / 10 ))
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+RED_CPU=$(redis_cpu "$REDIS_PORT")
 load "socket votes flat out, Redis ($FLAT_VOTERS voters)" "$RED_PORT" "$RED_PID" \
   --voters "$FLAT_VOTERS" --voter-interval-ms 200 --duration 10 --leave 0 --probes "$PROBES"
 RED_FLAT=$(( ${LOAD_VOTES:-0} / 10 ))
 EVALSHA=$(redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
 row "Redis round trips per socket vote (EVALSHA / votes)" "$EVALSHA / ${LOAD_VOTES:-0} = $(awk "BEGIN{printf \"%.3f\", $EVALSHA/(${LOAD_VOTES:-0}+0.000001)}") (the sockets' arrivals, sweeps and pushes' reads included)"
+row "Redis CPU per socket vote, one instance flat out" "$(awk -v t0="$RED_CPU" -v t1="$(redis_cpu "$REDIS_PORT")" -v v="${LOAD_VOTES:-0}" \
+  'BEGIN { printf "%.1f us (%.2f s for %d votes, connecting included)", 1e6 * (t1 - t0) / (v + 0.000001), t1 - t0, v }')"
 # Every load up to flat out: the same voters offering half and nine tenths
 # of the rate each store just reached flat out (the rate is each voter's
 # pace times the voters, so at these loads a vote is answered before the
@@ -496,9 +502,11 @@ press_row "Redis" "$RED_PORT" "$RED_PID"
 # voter i on instance i mod MULTI_INSTANCES; cyoa-load watches every
 # instance's presenter screen. Per run: how long after the last vote's
 # answer every screen shows the final tally, the probes' vote to push (a
-# probe on any instance, seen on the first one's screen), and Redis's
-# commands per vote (every command: votes, arrivals, beats, sweeps,
-# pushes' reads, events).
+# probe on any instance, seen on the first one's screen), and what a vote
+# costs Redis: round trips (every store call of every instance, over the
+# votes: the sockets' connecting and leaving, beats, sweeps and pushes'
+# reads included, with the largest shares named), the commands Redis
+# ran (the scripts' own included) and Redis's CPU time.
 if [ "$MULTI_INSTANCES" -gt 0 ]; then
   echo "== $MULTI_INSTANCES instances on one Redis, $MULTI_VOTERS sockets" >&2
   MULTI_REDIS=$((REDIS_PORT + 1))
@@ -517,12 +525,31 @@ if [ "$MULTI_INSTANCES" -gt 0 ]; then
     fi
   done
   redis_commands() { redis-cli -p "$MULTI_REDIS" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'; }
+  instance_calls() { # every instance's store calls: "operation count" lines, summed
+    for i in $(seq 0 $((MULTI_INSTANCES - 1))); do
+      curl -fs "http://127.0.0.1:$((MULTI_BASE_PORT + i))/metrics"
+    done | sed -n 's/^cyoa_store_calls_total{operation="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' |
+      awk '{ n[$1] += $2 } END { for (op in n) print op, n[op] }'
+  }
   multi_load() { # NAME [flags...]
-    local name=$1 before; shift
-    before=$(redis_commands)
+    local name=$1 commands cpu; shift
+    commands=$(redis_commands); cpu=$(redis_cpu "$MULTI_REDIS"); instance_calls >"$WORK/calls-before"
     load "$name" "$MULTI_BASE_PORT" "$MULTI_PID" "${MULTI_URLS[@]}" --voters "$MULTI_VOTERS" --probes "$PROBES" "$@"
-    row "$name: Redis commands per vote" "$(awk -v c="$(($(redis_commands) - before))" -v v="${LOAD_VOTES:-0}" \
-      'BEGIN { printf "%.2f (%d commands for %d votes; connecting, beats, sweeps and pushes included)", c / (v + 0.000001), c, v }')"
+    instance_calls >"$WORK/calls-after"
+    row "$name: Redis round trips per vote" "$(awk -v v="${LOAD_VOTES:-0}" '
+      FNR == NR { before[$1] = $2; next }
+      { d = $2 - before[$1]; total += d; if (d > 0) by[$1] = d }
+      END {
+        printf "%.2f (%d store calls of every instance for %d votes:", total / (v + 0.000001), total, v
+        for (k = 0; k < 5; k++) {
+          best = ""; for (op in by) if (best == "" || by[op] > by[best]) best = op
+          if (best == "") break
+          printf " %s %.2f", best, by[best] / (v + 0.000001); delete by[best]
+        }
+        printf ")"
+      }' "$WORK/calls-before" "$WORK/calls-after")"
+    row "$name: Redis commands, CPU per vote" "$(awk -v c="$(($(redis_commands) - commands))" -v t0="$cpu" -v t1="$(redis_cpu "$MULTI_REDIS")" -v v="${LOAD_VOTES:-0}" \
+      'BEGIN { printf "%.2f commands (the scripts'"'"' own included), %.1f us of Redis CPU (%d commands, %.2f s for %d votes)", c / (v + 0.000001), 1e6 * (t1 - t0) / (v + 0.000001), c, t1 - t0, v }')"
   }
   multi_load "$MULTI_INSTANCES instances, Redis ($MULTI_VOTERS voters, 5,000 votes/s)" \
     --rate 5000 --duration "$LOAD_SECONDS" --leave 0
