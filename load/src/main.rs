@@ -347,7 +347,7 @@ async fn run(args: Args) -> Result<bool, String> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let shown = plan.screens.showing_since(&truth);
-    let last_answer = plan.tracker.last_answer();
+    let (last_sent, last_answer) = plan.tracker.last_vote();
     let last_push = plan.tracker.last_push();
     let mut served = Vec::with_capacity(plan.servers.len());
     for s in &plan.servers {
@@ -460,25 +460,35 @@ async fn run(args: Args) -> Result<bool, String> {
             .join(", ")
     };
     println!("last push: {}", last_push.as_deref().map_or("none".into(), show));
-    // How long after the last vote's answer each presenter screen began to
-    // show the final tally (0 when it already did: a later vote moved
-    // nothing).
-    let after = |at: &Option<Instant>| match (at, last_answer) {
-        (Some(at), Some(last)) => format!("{:.1} ms", at.saturating_duration_since(last).as_secs_f64() * 1000.0),
-        (Some(_), None) => "no vote answered".into(),
-        (None, _) => "never".into(),
+    // How long after the last vote was sent (and after the last answer
+    // this process read) each presenter screen began to show the final
+    // tally; a screen that showed it before (a last vote moving nothing
+    // on it, or a push that came before this busy process read the
+    // answer) counts 0.
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    let after = |at: Option<Instant>, vote: Option<Instant>| match (at, vote) {
+        (Some(at), Some(vote)) => Some(at.saturating_duration_since(vote)),
+        (Some(_), None) => Some(Duration::ZERO),
+        (None, _) => None,
     };
-    let slowest = shown.iter().max_by_key(|at| {
-        at.map_or(Duration::MAX, |at| {
-            last_answer.map_or(Duration::ZERO, |last| at.saturating_duration_since(last))
-        })
-    });
+    let slowest = |vote: Option<Instant>| {
+        shown
+            .iter()
+            .map(|at| after(*at, vote))
+            .collect::<Option<Vec<_>>>()
+            .map_or("never".into(), |d| ms(d.into_iter().max().unwrap_or_default()))
+    };
     println!(
-        "every presenter screen showing the final tally: {} after the last vote's answer ({} of {} screens; per instance: {})",
-        slowest.map_or("never".into(), after),
+        "every presenter screen showing the final tally: {} after the last vote was sent, {} after the last answer ({} of {} screens; per instance, after the send: {})",
+        slowest(last_sent),
+        slowest(last_answer),
         shown.iter().filter(|at| at.is_some()).count(),
         shown.len(),
-        shown.iter().map(after).collect::<Vec<_>>().join(", ")
+        shown
+            .iter()
+            .map(|at| after(*at, last_sent).map_or("never".into(), ms))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let ok = served.iter().all(|s| *s == truth) && unknown == 0;
     if ok {

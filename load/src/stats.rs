@@ -79,6 +79,8 @@ struct Inner {
     pushes: u64,
     /// When the last vote (web or SMS) was answered as counted.
     last_answer: Option<Instant>,
+    /// When the last vote was sent.
+    last_sent: Option<Instant>,
 }
 
 impl Inner {
@@ -91,11 +93,9 @@ impl Inner {
         let reached = self.expected[choice];
         let id = self.next_id;
         self.next_id += 1;
-        self.pending[choice].push_back(Pending {
-            reached,
-            sent: Instant::now(),
-            id,
-        });
+        let now = Instant::now();
+        self.last_sent = Some(now);
+        self.pending[choice].push_back(Pending { reached, sent: now, id });
         Sent { id, choice, previous }
     }
 }
@@ -137,6 +137,7 @@ impl Tracker {
                 last_push: None,
                 pushes: 0,
                 last_answer: None,
+                last_sent: None,
             }),
         }
     }
@@ -179,9 +180,11 @@ impl Tracker {
         inner.last_answer = inner.last_answer.max(Some(Instant::now()));
     }
 
-    /// When the last vote was answered as counted.
-    pub fn last_answer(&self) -> Option<Instant> {
-        self.lock().last_answer
+    /// When the last vote was sent, and when the last was answered as
+    /// counted.
+    pub fn last_vote(&self) -> (Option<Instant>, Option<Instant>) {
+        let inner = self.lock();
+        (inner.last_sent, inner.last_answer)
     }
 
     /// The server refused the vote: it never counts.
