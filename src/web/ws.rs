@@ -264,6 +264,14 @@ async fn state_text(app: &AppState, role: &Role, pushed: Option<&StatePush>) -> 
     }
 }
 
+/// Whether a socket let in without a room code (`Pass::Open`) needs one
+/// now: a reloaded story (`serve --watch`) turned the room code on. Its
+/// votes are refused, and a story push closes it with the refusal, on
+/// which the page loads again and asks for the code.
+fn code_now_needed(app: &AppState, pass: Pass) -> bool {
+    matches!(pass, Pass::Open) && app.access.room.on(&app.talk.story())
+}
+
 /// What a message from the client gets back: `Some` text, or `None` for a
 /// binary message. Every message, binary too, counts against the socket's
 /// rate before anything else is looked at.
@@ -286,6 +294,9 @@ async fn reply(app: &AppState, role: &Role, pass: Pass, text: Option<&str>) -> S
     let Role::Audience(voter, issued_ms) = role else {
         return error_text("bad_message", "The presenter's socket does not vote.");
     };
+    if code_now_needed(app, pass) {
+        return error_text(room::REFUSED, &room::code_needed().message);
+    }
     if let Err(e) = voter::old_enough(app, *issued_ms) {
         return Outbound::Error {
             code: e.code,
@@ -402,6 +413,10 @@ where
                 }
                 Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
                 Ok(Push::Tally(text) | Push::Presenter(text)) => text,
+                Ok(Push::Story) if matches!(role, Role::Audience(..)) && code_now_needed(&app, pass) => {
+                    open = false;
+                    error_text(room::REFUSED, &room::code_needed().message).into()
+                }
                 Ok(Push::Story) => Utf8Bytes::from_static(r#"{"type":"story"}"#),
                 // Fell behind: the state carries every count.
                 Err(broadcast::error::RecvError::Lagged(_)) => state_text(&app, &role, None).await.into(),
@@ -571,6 +586,36 @@ choices = [{ id = "x", label = "X", goto = "a" }, { id = "y", label = "Y", goto 
         )))
         .unwrap();
         assert_eq!(next_json(&mut out).await["code"], "not_open");
+    }
+
+    /// A socket let in while the room code was off, after a reload turned
+    /// it on: its vote is refused and counts nothing, and the reload's
+    /// story push closes it with the refusal (the page then asks for the
+    /// code). The presenter's socket just hears of the reload.
+    #[tokio::test]
+    async fn a_reload_that_turns_the_room_code_on_shuts_out_a_socket_let_in_without_it() {
+        let (app, _stop) = app();
+        control::apply(&app.talk, Action::Next).await.unwrap();
+        control::apply(&app.talk, Action::Open).await.unwrap();
+        let (tx, mut out, task) = connect(&app, Role::Audience(voter(), 0));
+        let (_presenter_tx, mut presenter, _presenter_task) = connect(&app, Role::Presenter);
+        next_json(&mut out).await;
+        next_json(&mut presenter).await;
+        let with_code = STORY.replace("[slides.a]", "[settings]\nroom_code = true\n\n[slides.a]");
+        let story = Story::parse("t.toml", &with_code).expect("the story loads").story;
+        assert!(story.settings.room_code);
+        app.talk.replace_story(story);
+        let vote = json!({"type": "vote", "decision": "d", "choice": "y"}).to_string();
+        tx.send(Ok(Message::Text(vote.into()))).unwrap();
+        assert_eq!(next_json(&mut out).await["code"], room::REFUSED);
+        assert_eq!(app.talk.store.tally(1, "d").await.unwrap().total(), 0);
+        app.talk.pushes.story(true);
+        assert_eq!(next_json(&mut out).await["code"], room::REFUSED);
+        tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .expect("the socket closes")
+            .expect("the socket's task ends cleanly");
+        assert_eq!(next_json(&mut presenter).await["type"], "story");
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! (shown to the presenter, never to the audience), an edit that drops the
 //! open vote waits until it is closed, and votes stay throughout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cyoa::settings::Settings;
 use cyoa::story::Story;
@@ -97,13 +97,14 @@ async fn next_without_story(socket: &mut Socket, kind: &str) -> Value {
     }
 }
 
-#[tokio::test]
-async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let file = dir.path().join("talk.toml");
+/// Serves `STORY` from a file in `dir` with the presenter logged in and
+/// the first decision's vote open; returns the file, the server, and a
+/// voter who loaded the audience page: its client (redirects not
+/// followed) and its socket, the first state read.
+async fn serve_with_a_voter(dir: &Path) -> (PathBuf, Served, reqwest::Client, Socket) {
+    let file = dir.join("talk.toml");
     std::fs::write(&file, STORY).expect("the story");
     let served = Served::start(&file).await;
-    // The presenter's cookie, and a vote on the first decision.
     let login = format!("{}/presenter?token={TOKEN}", served.address);
     served.client.get(&login).send().await.expect("the login");
     served.call("goto", Some(serde_json::json!({"slide": "build"}))).await;
@@ -111,16 +112,26 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     let voter_jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let voter = reqwest::Client::builder()
         .cookie_provider(voter_jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");
-    voter
+    let page = voter
         .get(format!("{}/", served.address))
         .send()
         .await
-        .expect("the audience page");
+        .expect("the page");
+    assert_eq!(page.status(), StatusCode::OK);
     let mut audience = socket_with(&served.address, &voter_jar, "/ws").await;
-    let mut presenter = served.socket("/ws?role=presenter").await;
     audience.wait_for("state", |_| true).await;
+    (file, served, voter, audience)
+}
+
+#[tokio::test]
+async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    // The presenter's cookie, and a vote on the first decision.
+    let (file, served, voter, mut audience) = serve_with_a_voter(dir.path()).await;
+    let mut presenter = served.socket("/ws?role=presenter").await;
     presenter.wait_for("state", |_| true).await;
     let voted = voter
         .post(format!("{}/vote/build", served.address))
@@ -209,4 +220,38 @@ async fn a_reload_serves_good_edits_refuses_bad_ones_and_keeps_the_votes() {
     assert_eq!(state["decision"]["choices"][1]["votes"], 0);
     let run = served.state.talk.store.run(1).await.expect("the store").expect("run 1");
     assert_eq!(run.closed[0].tally.get("docs"), 1, "{run:?}");
+}
+
+/// A reload (`serve --watch`) that turns the room code on shuts out the
+/// pages let in without it: an open audience socket gets the `room_code`
+/// refusal and is closed (the page then loads again and asks for the
+/// code), a form vote without the code is refused, and the vote cast
+/// before stays counted, once.
+#[tokio::test]
+async fn a_reload_that_turns_the_room_code_on_shuts_out_the_pages_let_in_without_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (file, served, voter, mut audience) = serve_with_a_voter(dir.path()).await;
+    let vote = |choice: &'static str| {
+        voter
+            .post(format!("{}/vote/build", served.address))
+            .header("origin", &served.address)
+            .form(&[("choice", choice)])
+            .send()
+    };
+    let voted = vote("pets").await.expect("a vote");
+    assert!(voted.status().is_redirection(), "{}", voted.status());
+    audience.wait_for_tally("build", "pets", 1).await;
+
+    let with_code = STORY.replace("[slides.intro]", "[settings]\nroom_code = true\n\n[slides.intro]");
+    assert_ne!(with_code, STORY, "the edit turns the room code on");
+    std::fs::write(&file, &with_code).expect("an edit");
+    assert_eq!(reload(&served.state.talk, &file).await, Reload::Loaded);
+    let (refusal, _) = audience.wait_for("error", |_| true).await;
+    assert_eq!(refusal["code"], "room_code", "{refusal}");
+    assert!(audience.closed().await, "the socket is closed");
+    let refused = vote("docs").await.expect("an answer");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let state = served.state().await;
+    assert_eq!(state["decision"]["total"], 1, "{state}");
+    assert_eq!(state["decision"]["choices"][0]["votes"], 1, "{state}");
 }
