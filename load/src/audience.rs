@@ -527,11 +527,7 @@ pub async fn presenter(plan: Arc<Plan>, screen: usize, mut socket: Socket, mut f
             _ => None,
         };
         if let Some(choices) = choices {
-            let counts: Vec<u64> = plan
-                .choices
-                .iter()
-                .map(|id| choices.iter().find(|c| &c.id == id).map_or(0, |c| c.votes))
-                .collect();
+            let counts = crate::server::counts(&plan.choices, &choices);
             if screen == 0 {
                 plan.tracker.push(&counts);
             }

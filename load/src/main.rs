@@ -348,21 +348,11 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let shown = plan.screens.showing_since(&truth);
     let (last_sent, last_answer) = plan.tracker.last_vote();
-    let last_push = plan.tracker.last_push();
+    let last_push = plan.screens.shown(0);
     let mut served = Vec::with_capacity(plan.servers.len());
     for s in &plan.servers {
         let state = s.decision().await?;
-        served.push(
-            choices
-                .iter()
-                .map(|id| {
-                    state
-                        .as_ref()
-                        .and_then(|d| d.choices.iter().find(|c| &c.id == id))
-                        .map_or(0, |c| c.votes)
-                })
-                .collect::<Vec<u64>>(),
-        );
+        served.push(server::counts(&choices, state.as_ref().map_or(&[][..], |d| &d.choices)));
     }
     let memory_end = server_memory(&server, args.server_pid).await;
 

@@ -39,6 +39,14 @@ pub struct ChoiceView {
     pub votes: u64,
 }
 
+/// The counts of `views` in the order of the choice ids `ids` (0 for an
+/// id not among them).
+pub fn counts(ids: &[String], views: &[ChoiceView]) -> Vec<u64> {
+    ids.iter()
+        .map(|id| views.iter().find(|c| &c.id == id).map_or(0, |c| c.votes))
+        .collect()
+}
+
 /// The decision part of `/api/state`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DecisionView {

@@ -313,12 +313,7 @@ pub async fn run(args: SoakArgs) -> Result<bool, String> {
 /// parse: it fails the comparison).
 async fn counts(soak: &Soak, server: &Server) -> Option<Vec<u64>> {
     let d = server.decision().await.ok()??;
-    Some(
-        soak.choices
-            .iter()
-            .map(|id| d.choices.iter().find(|c| &c.id == id).map_or(0, |c| c.votes))
-            .collect(),
-    )
+    Some(crate::server::counts(&soak.choices, &d.choices))
 }
 
 /// A pause of about `mean` seconds (exponential), at most four times it.

@@ -75,7 +75,6 @@ struct Inner {
     probes: VecDeque<Pending>,
     /// A probe's vote to the first push whose total shows it, microseconds.
     probed: Histogram<u64>,
-    last_push: Option<Vec<u64>>,
     pushes: u64,
     /// When the last vote (web or SMS) was answered as counted.
     last_answer: Option<Instant>,
@@ -134,7 +133,6 @@ impl Tracker {
                 answered: micros(),
                 probes: VecDeque::new(),
                 probed: micros(),
-                last_push: None,
                 pushes: 0,
                 last_answer: None,
                 last_sent: None,
@@ -207,7 +205,6 @@ impl Tracker {
             expected,
             pending,
             latency,
-            last_push,
             probes,
             probed,
             ..
@@ -241,12 +238,6 @@ impl Tracker {
                 record(latency, now, p.sent);
             }
         }
-        *last_push = Some(counts.to_vec());
-    }
-
-    /// The counts of the last push seen.
-    pub fn last_push(&self) -> Option<Vec<u64>> {
-        self.lock().last_push.clone()
     }
 
     /// Pushes of the decision's counts seen so far.
@@ -306,6 +297,12 @@ impl Screens {
         if shown.as_ref().is_none_or(|(c, _)| c != counts) {
             *shown = Some((counts.to_vec(), Instant::now()));
         }
+    }
+
+    /// The counts instance `screen`'s last push showed.
+    pub fn shown(&self, screen: usize) -> Option<Vec<u64>> {
+        let shown = self.shown.get(screen)?.lock().unwrap_or_else(|e| e.into_inner());
+        shown.as_ref().map(|(counts, _)| counts.clone())
     }
 
     /// Per instance: when its screen began to show `counts`, if it does.

@@ -264,12 +264,12 @@ async fn state_text(app: &AppState, role: &Role, pushed: Option<&StatePush>) -> 
     }
 }
 
-/// Whether a socket let in without a room code (`Pass::Open`) needs one
-/// now: a reloaded story (`serve --watch`) turned the room code on. Its
-/// votes are refused, and a story push closes it with the refusal, on
-/// which the page loads again and asks for the code.
-fn code_now_needed(app: &AppState, pass: Pass) -> bool {
-    matches!(pass, Pass::Open) && app.access.room.on(&app.talk.story())
+/// Whether an audience socket let in without a room code (`Pass::Open`)
+/// needs one now: a reloaded story (`serve --watch`) turned the room code
+/// on. Its votes are refused, and a story push closes it with the
+/// refusal, on which the page loads again and asks for the code.
+fn code_now_needed(app: &AppState, role: &Role, pass: Pass) -> bool {
+    matches!((role, pass), (Role::Audience(..), Pass::Open)) && app.access.room.on(&app.talk.story())
 }
 
 /// What a message from the client gets back: `Some` text, or `None` for a
@@ -294,7 +294,7 @@ async fn reply(app: &AppState, role: &Role, pass: Pass, text: Option<&str>) -> S
     let Role::Audience(voter, issued_ms) = role else {
         return error_text("bad_message", "The presenter's socket does not vote.");
     };
-    if code_now_needed(app, pass) {
+    if code_now_needed(app, role, pass) {
         return error_text(room::REFUSED, &room::code_needed().message);
     }
     if let Err(e) = voter::old_enough(app, *issued_ms) {
@@ -413,7 +413,7 @@ where
                 }
                 Ok(Push::State(view)) => state_text(&app, &role, Some(&view)).await.into(),
                 Ok(Push::Tally(text) | Push::Presenter(text)) => text,
-                Ok(Push::Story) if matches!(role, Role::Audience(..)) && code_now_needed(&app, pass) => {
+                Ok(Push::Story) if code_now_needed(&app, &role, pass) => {
                     open = false;
                     error_text(room::REFUSED, &room::code_needed().message).into()
                 }
