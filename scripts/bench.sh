@@ -500,8 +500,8 @@ press_row "Redis" "$RED_PORT" "$RED_PID"
 # Several instances: MULTI_INSTANCES cyoa processes on one Redis of their
 # own (nothing else talks to it) share MULTI_VOTERS audience sockets,
 # voter i on instance i mod MULTI_INSTANCES; cyoa-load watches every
-# instance's presenter screen. Per run: how long after the last vote's
-# answer every screen shows the final tally, the probes' vote to push (a
+# instance's presenter screen. Per run: how long after the last vote was
+# sent every screen shows the final tally, the probes' vote to push (a
 # probe on any instance, seen on the first one's screen), and what a vote
 # costs Redis: round trips (every store call of every instance, over the
 # votes: the sockets' connecting and leaving, beats, sweeps and pushes'
