@@ -40,6 +40,7 @@ both_backends!(
     counts_never_go_below_zero,
     choice_of_follows_the_voter,
     choices_of_answers_for_every_voter_in_order,
+    now_reads_the_run_its_open_tally_and_the_voters_choices_together,
     concurrent_votes_are_counted_exactly,
     voters_without_a_running_lease_lose_their_presence_votes,
     a_lease_is_only_lengthened_and_outlives_the_decision,
@@ -555,6 +556,79 @@ async fn choices_of_answers_for_every_voter_in_order(store: VoteStore) {
     let none = vec![None; voters.len()];
     assert_eq!(store.choices_of(run, "deploy", &voters).await.unwrap(), none);
     assert_eq!(store.choices_of(run + 1, "build", &voters).await.unwrap(), none);
+}
+
+async fn now_reads_the_run_its_open_tally_and_the_voters_choices_together(store: VoteStore) {
+    // The first reading begins run 1, as `current` does, and reads nothing
+    // for nobody.
+    let first = store.now("welcome", None, None).await.unwrap();
+    assert_eq!(first.record, store.run(1).await.unwrap().unwrap());
+    assert_eq!(first.record.state.slide, "welcome");
+    assert_eq!((first.tally, first.choices), (Tally::default(), Vec::new()));
+    assert_eq!(store.runs().await.unwrap().len(), 1);
+    assert_eq!(store.now("elsewhere", None, None).await.unwrap().record.state.run, 1);
+
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    store.vote(run, "build", &voter(2), "doc", Presence).await.unwrap();
+    store.vote(run, "build", &voter(3), "doc", Sticky).await.unwrap();
+    // The open vote's live tally, the voter's choice on it, on the slide
+    // shown and on the pinned decision.
+    let now = store.now("welcome", Some(&voter(2)), Some("deploy")).await.unwrap();
+    assert_eq!(now.record, store.run(run).await.unwrap().unwrap());
+    assert_eq!(now.record.state.open.as_deref(), Some("build"));
+    assert_eq!(now.tally, store.tally(run, "build").await.unwrap());
+    assert_eq!(counts(&now.tally), counts(&tally(&[("doc", 2), ("pets", 1)])));
+    assert_eq!(
+        now.choices,
+        [
+            ("build".to_string(), Some("doc".to_string())),
+            ("welcome".to_string(), None),
+            ("deploy".to_string(), None),
+        ]
+    );
+    assert_eq!(now.choice_on("build"), Some(Some("doc".into())));
+    assert_eq!(now.choice_on("deploy"), Some(None));
+    assert_eq!(now.choice_on("elsewhere"), None, "not read");
+    // A voter who has not voted; the pinned decision named twice is read once.
+    let stranger = store.now("welcome", Some(&voter(9)), Some("build")).await.unwrap();
+    assert_eq!(
+        stranger.choices,
+        [("build".to_string(), None), ("welcome".to_string(), None)]
+    );
+
+    // Closed, on its slide, and the next vote open: the frozen tally is in
+    // the record, the live one is the open vote's, and the voter's choice
+    // on the closed decision shown is still read.
+    store.close(run, "build").await.unwrap();
+    store.show(run, "build", &path(&["welcome", "build"])).await.unwrap();
+    store.open(run, "deploy").await.unwrap();
+    store.vote(run, "deploy", &voter(1), "heroku", Sticky).await.unwrap();
+    let now = store.now("welcome", Some(&voter(1)), None).await.unwrap();
+    assert_eq!(now.record, store.run(run).await.unwrap().unwrap());
+    assert_eq!(now.record.closed.len(), 1);
+    assert_eq!(now.tally, tally(&[("heroku", 1)]));
+    assert_eq!(
+        now.choices,
+        [
+            ("deploy".to_string(), Some("heroku".to_string())),
+            ("build".to_string(), Some("pets".to_string())),
+        ]
+    );
+    for (decision, choice) in &now.choices {
+        assert_eq!(
+            &store.choice_of(run, decision, &voter(1)).await.unwrap(),
+            choice,
+            "{decision}"
+        );
+    }
+
+    // A new run: nothing open, nothing counted, nothing chosen.
+    store.new_run("welcome").await.unwrap();
+    let now = store.now("welcome", Some(&voter(1)), None).await.unwrap();
+    assert_eq!(now.record.state.run, run + 1);
+    assert_eq!(now.tally, Tally::default());
+    assert_eq!(now.choices, [("welcome".to_string(), None)]);
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -1306,7 +1380,14 @@ async fn a_claimed_redis_store_that_lost_its_data_refuses_to_begin_a_run() {
 
     shared().delete_prefix(&prefix);
     // Before any heartbeat: asking for the run does not begin run 1.
-    for result in [store.current("welcome").await, store.new_run("welcome").await] {
+    for result in [
+        store.current("welcome").await,
+        store.new_run("welcome").await,
+        store
+            .now("welcome", Some(&voter(1)), None)
+            .await
+            .map(|now| now.record.state),
+    ] {
         match result {
             Err(StoreError::Lost(why)) => assert!(why.contains("none of this talk's data"), "{why}"),
             other => panic!("not refused as lost: {other:?}"),
@@ -1596,6 +1677,24 @@ async fn a_vote_is_one_evalsha() {
     assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
     // The page votes' leases hold them through a sweep.
     assert_eq!(store.withdraw_absent(run, "build").await.unwrap(), 0);
+}
+
+/// Where the talk stands for an arriving voter (the page, then its socket)
+/// is one EVALSHA, whatever the run holds.
+#[tokio::test]
+async fn now_is_one_evalsha() {
+    let server = RedisServer::start();
+    let store = redis_store_at(&server, "cyoa:").await;
+    let run = open_vote(&store, "build").await;
+    store.vote(run, "build", &voter(1), "pets", Sticky).await.unwrap();
+    store.close(run, "build").await.unwrap();
+    store.open(run, "deploy").await.unwrap();
+    let mut monitor = Monitor::start(&server);
+    store.now("welcome", Some(&voter(1)), Some("build")).await.unwrap();
+    store.now("welcome", None, None).await.unwrap();
+    let sent = monitor.commands_until_marker(&server);
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent.iter().all(|c| c.eq_ignore_ascii_case("evalsha")), "{sent:?}");
 }
 
 /// The choices of 2,500 voters are three `HMGET`s of 1,000 voters at most,

@@ -30,8 +30,8 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::memory::{Saved, Sweep};
 use super::{
-    Audit, Cast, Closed, Countdown, Delivery, MemoryStore, Publication, Published, Result, RunId, RunRecord, RunState,
-    Step, StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
+    Audit, Cast, Closed, Countdown, Delivery, MemoryStore, Now, Publication, Published, Result, RunId, RunRecord,
+    RunState, Step, StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter,
 };
 
 /// The schema this cyoa writes (`PRAGMA user_version`). A file of an
@@ -963,6 +963,15 @@ impl EmbeddedStore {
 
     pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         self.mem.run(run).await
+    }
+
+    /// From the copy in memory, once run 1 is written (as
+    /// [`Self::current`]).
+    pub(super) async fn now(&self, start: &str, voter: Option<&Voter>, pinned: Option<&str>) -> Result<Now> {
+        if self.mem.last_run() == 0 {
+            self.current(start).await?;
+        }
+        self.mem.now(start, voter, pinned).await
     }
 
     /// The tallies are counted from the voter records when the file is

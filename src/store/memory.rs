@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Audit, Cast, Closed, Countdown, Delivery, Drift, Publication, Published, Result, RunId, RunRecord, RunState, Step,
-    StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter, now_ms,
+    Audit, Cast, Closed, Countdown, Delivery, Drift, Now, Publication, Published, Result, RunId, RunRecord, RunState,
+    Step, StoreError, Tally, TextVote, VoteKind, VoteOutcome, Voter, asked, now_ms,
 };
 
 /// Voters looked up per hold of the lock in [`MemoryStore::choices_of`].
@@ -707,6 +707,41 @@ impl MemoryStore {
 
     pub(super) async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         Ok(self.lock().get(run).map(RunData::record))
+    }
+
+    /// Under the lock once: a vote cannot come between the run read and
+    /// its tally.
+    pub(super) async fn now(&self, start: &str, voter: Option<&Voter>, pinned: Option<&str>) -> Result<Now> {
+        let mut inner = self.lock();
+        if inner.runs.is_empty() {
+            inner.push_run(start);
+        }
+        let Some(r) = inner.runs.last() else {
+            return Err(StoreError::Backend("no current run".into()));
+        };
+        let ballots = |d: &str| r.decisions.get(d);
+        let tally = r
+            .state
+            .open
+            .as_deref()
+            .and_then(ballots)
+            .map(|b| b.tally.clone())
+            .unwrap_or_default();
+        let choices = match voter {
+            Some(v) => asked(&r.state, pinned)
+                .into_iter()
+                .map(|d| {
+                    let choice = ballots(d).and_then(|b| b.voters.get(v)).map(|(c, _)| c.clone());
+                    (d.to_string(), choice)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Now {
+            record: r.record(),
+            tally,
+            choices,
+        })
     }
 
     /// Counters here move under one lock with the voter records: they

@@ -238,6 +238,48 @@ pub struct RunRecord {
     pub closed: Vec<Closed>,
 }
 
+/// Where the current run stands for one page or socket, read in one store
+/// call ([`VoteStore::now`]) instead of four (the run, its record, the open
+/// vote's tally, the voter's choice): what a voter's arrival costs the
+/// store, once for the page and once for its socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Now {
+    /// The current run's record.
+    pub record: RunRecord,
+    /// The open vote's live tally (empty when no vote is open).
+    pub tally: Tally,
+    /// The voter's choice on each decision it was read for: the open vote,
+    /// the slide shown (as a decision id) and the pinned decision, each
+    /// that names one; empty without a voter.
+    pub choices: Vec<(String, Option<String>)>,
+}
+
+impl Now {
+    /// The voter's choice on `decision` (`Some(None)`: none), or `None`
+    /// when it was not read for that decision.
+    pub fn choice_on(&self, decision: &str) -> Option<Option<String>> {
+        self.choices
+            .iter()
+            .find(|(d, _)| d == decision)
+            .map(|(_, choice)| choice.clone())
+    }
+}
+
+/// The decisions [`VoteStore::now`] reads a voter's choice on: the open
+/// vote, the slide shown and the pinned one, each once.
+pub(crate) fn asked<'a>(state: &'a RunState, pinned: Option<&'a str>) -> Vec<&'a str> {
+    let mut asked: Vec<&str> = Vec::with_capacity(3);
+    for d in [state.open.as_deref(), Some(state.slide.as_str()), pinned]
+        .into_iter()
+        .flatten()
+    {
+        if !asked.contains(&d) {
+            asked.push(d);
+        }
+    }
+    asked
+}
+
 /// What a vote did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VoteOutcome {
@@ -629,6 +671,13 @@ impl VoteStore {
     /// One run's history.
     pub async fn run(&self, run: RunId) -> Result<Option<RunRecord>> {
         delegate!(self.run(run))
+    }
+    /// The current run's record (run 1 begun at `start` if there is none
+    /// yet, as [`Self::current`]), the open vote's live tally and
+    /// `voter`'s choice on the open vote, the slide shown and `pinned`:
+    /// one store call, one round trip to Redis, and one consistent reading.
+    pub async fn now(&self, start: &str, voter: Option<&Voter>, pinned: Option<&str>) -> Result<Now> {
+        delegate!(self.now(start, voter, pinned))
     }
     /// A text's sticky vote and the mark of its delivery (`sid`, Twilio's
     /// `MessageSid`, kept for `ttl`), in one atomic step and one round trip.

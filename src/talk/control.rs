@@ -10,10 +10,10 @@ use std::time::Duration;
 use super::Talk;
 use super::error::Error;
 use super::rules::{self, Way};
-use super::view::{StateView, Status, current_record, decision_in_run};
+use super::view::{StateView, Status, current_record, decision_in_run, now};
 use crate::sms::{Ballots, TextVote};
 use crate::store::{
-    Chosen, Delivery, Publication, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, Voter, with_chosen,
+    Chosen, Delivery, Now, Publication, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, Voter, with_chosen,
 };
 use crate::story::{Decision, Then};
 
@@ -172,8 +172,8 @@ async fn next(talk: &Talk, state: &RunState) -> Result<(), Error> {
             "This is an ending: go back, or start a new run.",
         )),
         Then::Decision(decision) => {
-            let record = current_record(talk).await?;
-            let view = decision_in_run(talk, &record, decision).await?;
+            let Now { record, tally, .. } = now(talk).await?;
+            let view = decision_in_run(talk, &record, decision, &tally);
             match view.status {
                 Status::Pending => Err(no_winner("The vote has not been opened: open it (O) first.")),
                 Status::Open => Err(no_winner("The vote is still open: close it (C) first.")),

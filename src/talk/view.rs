@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Talk;
-use crate::store::{Published, RunId, RunRecord, RunState, StoreError, Tally, Voter, now_ms};
+use crate::store::{Now, Published, RunId, RunRecord, RunState, StoreError, Tally, Voter, now_ms};
 use crate::story::{Decision, Results, Story};
 
 /// The run, the slide on screen, and the decision at hand.
@@ -270,35 +270,36 @@ impl DecisionView {
     }
 }
 
-/// The decision's view in a run record: open, closed (frozen tally), or pending.
-pub async fn decision_in_run(talk: &Talk, record: &RunRecord, decision: &Decision) -> Result<DecisionView, StoreError> {
+/// The decision's view in a run record: open (`open_tally` is the open
+/// vote's live tally, as [`Now::tally`]), closed (frozen tally), or pending.
+pub fn decision_in_run(talk: &Talk, record: &RunRecord, decision: &Decision, open_tally: &Tally) -> DecisionView {
     let min_votes = talk.story().rules_of(decision).min_votes;
     if record.state.open.as_deref() == Some(decision.id.as_str()) {
-        let tally = talk.store.tally(record.state.run, &decision.id).await?;
-        let mut view = DecisionView::new(decision, Status::Open, &tally);
+        let mut view = DecisionView::new(decision, Status::Open, open_tally);
         view.min_votes = min_votes;
         // Hidden results never leave the server while the vote is open.
-        return Ok(match talk.story().results_of(decision) {
+        return match talk.story().results_of(decision) {
             Results::Hidden => view.without_counts(),
             Results::Live => view,
-        });
+        };
     }
     let mut view = match record.closed.iter().find(|c| c.decision == decision.id) {
         Some(closed) => DecisionView::new(decision, Status::Closed, &closed.tally),
         None => DecisionView::new(decision, Status::Pending, &Tally::default()),
     };
     view.min_votes = min_votes;
-    Ok(view)
+    view
+}
+
+/// Where the current run stands (creating run 1 on first use), with the
+/// open vote's tally: one store call.
+pub async fn now(talk: &Talk) -> Result<Now, StoreError> {
+    talk.store.now(&talk.story().start, None, None).await
 }
 
 /// The current run's record (creating run 1 on first use).
 pub async fn current_record(talk: &Talk) -> Result<RunRecord, StoreError> {
-    let state = talk.store.current(&talk.story().start).await?;
-    let run = state.run;
-    Ok(talk.store.run(run).await?.unwrap_or(RunRecord {
-        state,
-        closed: Vec::new(),
-    }))
+    Ok(now(talk).await?.record)
 }
 
 fn slide_view(story: &Story, id: &str) -> SlideView {
@@ -314,16 +315,38 @@ fn slide_view(story: &Story, id: &str) -> SlideView {
 impl StateView {
     /// Where the talk stands now, without `you`.
     pub async fn load(talk: &Talk) -> Result<StateView, StoreError> {
-        let record = current_record(talk).await?;
-        let story = &talk.story();
-        let decision = story
-            .decision(&record.state.slide)
-            .or_else(|| record.state.open.as_deref().and_then(|d| story.decision(d)));
-        let decision = match decision {
-            Some(d) => Some(decision_in_run(talk, &record, d).await?),
-            None => None,
+        Self::read(talk, None, None).await
+    }
+
+    /// Where the talk stands now as `voter`'s page shows it (`you` is its
+    /// choice), showing `pinned` if given, else the slide's decision or the
+    /// open one: one store call ([`VoteStore::now`]), read in one step.
+    ///
+    /// [`VoteStore::now`]: crate::store::VoteStore::now
+    pub async fn read(talk: &Talk, voter: Option<&Voter>, pinned: Option<&Decision>) -> Result<StateView, StoreError> {
+        let story = talk.story();
+        let now = talk
+            .store
+            .now(&story.start, voter, pinned.map(|d| d.id.as_str()))
+            .await?;
+        let state = &now.record.state;
+        let decision = pinned
+            .or_else(|| story.decision(&state.slide))
+            .or_else(|| state.open.as_deref().and_then(|d| story.decision(d)));
+        let mut view = StateView::of(
+            talk,
+            &now.record,
+            decision.map(|d| decision_in_run(talk, &now.record, d, &now.tally)),
+        );
+        view.you = match (voter, decision) {
+            (Some(v), Some(d)) => match now.choice_on(&d.id) {
+                Some(choice) => choice,
+                // Not a decision the store was asked about: read on its own.
+                None => talk.store.choice_of(view.run, &d.id, v).await?,
+            },
+            _ => None,
         };
-        Ok(StateView::of(talk, &record, decision))
+        Ok(view)
     }
 
     /// The view of `record`, the current run, showing `decision`.
@@ -350,22 +373,6 @@ impl StateView {
             t.remaining_ms = t.deadline.saturating_sub(now_ms());
         }
         self
-    }
-
-    /// Where the talk stands, with `decision` pinned to the given one.
-    pub async fn load_pinned(talk: &Talk, decision: &Decision) -> Result<StateView, StoreError> {
-        let record = current_record(talk).await?;
-        let pinned = decision_in_run(talk, &record, decision).await?;
-        Ok(StateView::of(talk, &record, Some(pinned)))
-    }
-
-    /// Fills `you` with `voter`'s choice on the decision.
-    pub async fn with_you(mut self, talk: &Talk, voter: Option<&Voter>) -> Result<StateView, StoreError> {
-        self.you = match (voter, &self.decision) {
-            (Some(v), Some(d)) => talk.store.choice_of(self.run, &d.id, v).await?,
-            _ => None,
-        };
-        Ok(self)
     }
 }
 

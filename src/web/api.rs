@@ -20,10 +20,7 @@ use crate::talk::view::{DecisionView, StateView, Status};
 
 /// `GET /api/state`: where the talk stands; `you` from the voter cookie.
 pub async fn state(State(app): State<AppState>, cookie: VoterCookie) -> Result<Json<StateView>, ApiError> {
-    let view = StateView::load(&app.talk)
-        .await?
-        .with_you(&app.talk, cookie.card().map(|c| c.voter()).as_ref())
-        .await?;
+    let view = StateView::read(&app.talk, cookie.card().map(|c| c.voter()).as_ref(), None).await?;
     Ok(Json(view))
 }
 

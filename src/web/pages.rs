@@ -454,11 +454,7 @@ async fn audience_load(
     if let (Some(voter), Ok(Query(PageQuery { here: Some(_) }))) = (&voter, query) {
         presence::page_loaded(&app.talk, voter).await;
     }
-    let view = match decision {
-        Some(d) => StateView::load_pinned(&app.talk, d).await?,
-        None => StateView::load(&app.talk).await?,
-    };
-    let view = view.with_you(&app.talk, voter.as_ref()).await?;
+    let view = StateView::read(&app.talk, voter.as_ref(), decision).await?;
     let reader = Reader {
         card: card.as_ref(),
         notice: None,
@@ -561,10 +557,7 @@ async fn tap_again(
     card: Option<&VoterCard>,
     jar: SignedCookieJar,
 ) -> Result<Response, Error> {
-    let view = StateView::load_pinned(&app.talk, d)
-        .await?
-        .with_you(&app.talk, card.map(VoterCard::voter).as_ref())
-        .await?;
+    let view = StateView::read(&app.talk, card.map(VoterCard::voter).as_ref(), Some(d)).await?;
     let reader = Reader {
         card,
         notice: Some("page.tap_again"),

@@ -246,10 +246,7 @@ async fn state_text(app: &AppState, role: &Role, pushed: Option<&StatePush>) -> 
     let view = match pushed {
         // The countdown's time left as the socket sends it.
         Some(push) => push.view_for(&app.talk, voter).await.map(StateView::fresh),
-        None => match StateView::load(&app.talk).await {
-            Ok(v) => v.with_you(&app.talk, voter).await,
-            Err(e) => Err(e),
-        },
+        None => StateView::read(&app.talk, voter, None).await,
     };
     let view = match role {
         Role::Presenter => view.map(|v| app.for_presenter(v)),

@@ -2,7 +2,9 @@
 //! its number of sockets: a state push reads the audience voters' own
 //! choices (each socket's `you`) in one batched call (`choices_of`) per
 //! instance, never one call a socket. Two instances on one Redis, with 2
-//! sockets and then 200, real WebSocket clients all.
+//! sockets and then 200, real WebSocket clients all. And an arriving
+//! voter's page and socket read where the talk stands in one store call
+//! each.
 
 use futures_util::future::join_all;
 
@@ -111,5 +113,44 @@ async fn a_key_press_costs_the_same_store_calls_at_200_sockets_as_at_2() {
     assert_eq!(
         crowd, few,
         "a key press at {CROWD} sockets, [choice_of, choices_of] per instance"
+    );
+}
+
+/// The store calls that read where the talk stands for a page or a socket:
+/// the one reading (`now`) and the four it replaced. (`current` is left
+/// out: the presence sweep calls it on its own.)
+async fn reading_calls(instance: &Instance) -> Vec<u64> {
+    let mut calls = Vec::new();
+    for operation in ["now", "run", "tally", "choice_of"] {
+        calls.push(instance.store_calls(operation).await);
+    }
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arriving_voter_costs_one_store_reading_for_its_page_and_one_for_its_socket() {
+    let redis = RedisServer::start();
+    let talk = Talk::new(redis.url());
+    let instance = talk.instance().await;
+    instance.open_build().await;
+    let cookie = instance.voter().await;
+    let mut socket = instance.audience(&cookie).await;
+    assert_eq!(socket.vote("build", "pets").await["type"], "voted");
+
+    // The voter opens a second tab: its page, then its socket.
+    let before = reading_calls(&instance).await;
+    let (status, page) = instance.get_text("/", Some(&cookie)).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(page.contains("build"), "{page}");
+    let mut second = instance.audience(&cookie).await;
+    let state = second.wait_for("state", |_| true).await;
+    assert_eq!(state["state"]["you"], "pets", "{state}");
+    assert_eq!(state["state"]["decision"]["status"], "open", "{state}");
+    let after = reading_calls(&instance).await;
+    let made: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(
+        made,
+        [2, 0, 0, 0],
+        "[now, run, tally, choice_of] for a page and a socket"
     );
 }

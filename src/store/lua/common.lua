@@ -50,6 +50,20 @@ local function run_state(run)
     'label', 'chosen', 'deadline')
 end
 
+-- A run's record, as history.lua and now.lua reply it: {run, slide, path,
+-- open, results, explore, started, label, chosen, deadline, {decision,
+-- {choice, votes, ...}, ...}}, its closed decisions in the order they
+-- closed, each with its frozen tally.
+local function run_record(run)
+  local s = run_state(run)
+  local closed = {}
+  for _, decision in ipairs(redis.call('LRANGE', run_key(run, 'closed'), 0, -1)) do
+    table.insert(closed, decision)
+    table.insert(closed, redis.call('HGETALL', run_key(run, 'frozen:' .. decision)))
+  end
+  return {tonumber(run), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], closed}
+end
+
 -- The reply of the scripts that return a run's state.
 local function state_reply(run)
   local s = run_state(run)
@@ -203,6 +217,22 @@ end
 local function begin_run(start, path)
   local run = tostring(redis.call('INCR', prefix .. 'current'))
   redis.call('HSET', run_key(run, 'state'), 'slide', start, 'path', path, 'started', now_ms())
+  return run
+end
+
+-- The current run (a decimal string), beginning run 1 at `start` (`path`
+-- its JSON path) if there is no run yet; or nil and the reply {'lost',
+-- found} when the store is not the one `identity` names (see lost): a
+-- store that lost its data begins nothing.
+local function current_run(start, path, identity)
+  local gone = lost(identity)
+  if gone then
+    return nil, gone
+  end
+  local run = redis.call('GET', prefix .. 'current')
+  if not run then
+    run = begin_run(start, path)
+  end
   return run
 end
 

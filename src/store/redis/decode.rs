@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use redis::{FromRedisValue, Value};
 
 use crate::store::{
-    Closed, Delivery, Drift, Published, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, VoteOutcome,
+    Closed, Delivery, Drift, Now, Published, Result, RunId, RunRecord, RunState, StoreError, Tally, VoteKind,
+    VoteOutcome,
 };
 
 /// A reply Redis should not have given.
@@ -146,6 +147,29 @@ fn run_state(items: &mut impl Iterator<Item = Value>) -> Result<RunState> {
 /// tally, ...}}`.
 pub(super) fn history_reply(reply: Value) -> Result<Vec<RunRecord>> {
     array(reply)?.into_iter().map(run_record).collect()
+}
+
+/// The reply of now.lua.
+pub(super) fn now_reply(reply: Value) -> Result<Now> {
+    let mut items = array(reply)?.into_iter();
+    match status(items.next())?.as_str() {
+        "ok" => {
+            let record = run_record(items.next().unwrap_or(Value::Nil))?;
+            let tally = tally(items.next().unwrap_or(Value::Nil))?;
+            let mut choices = Vec::new();
+            let mut pairs = array(items.next().unwrap_or(Value::Nil))?.into_iter();
+            while let Some(decision) = pairs.next() {
+                let record: Option<String> = parse(pairs.next().unwrap_or(Value::Nil))?;
+                let choice = record.as_deref().and_then(voter_record).map(|(_, c)| c.to_string());
+                choices.push((parse(decision)?, choice));
+            }
+            Ok(Now { record, tally, choices })
+        }
+        "lost" => Err(StoreError::Lost(lost_reason(
+            parse::<Option<String>>(items.next().unwrap_or(Value::Nil))?.as_deref(),
+        ))),
+        other => Err(unexpected(other)),
+    }
 }
 
 fn run_record(v: Value) -> Result<RunRecord> {

@@ -71,7 +71,7 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use super::{
-    Audit, Cast, Countdown, Delivery, Publication, Result, RunId, RunRecord, RunState, Step, StoreError, Tally,
+    Audit, Cast, Countdown, Delivery, Now, Publication, Result, RunId, RunRecord, RunState, Step, StoreError, Tally,
     TextVote, VoteOutcome, Voter,
 };
 
@@ -81,8 +81,8 @@ mod scripts;
 
 use connection::Link;
 use decode::{
-    audit_reply, close_reply, history_reply, kind_letter, lost_reason, move_reply, parse, state_reply, unexpected,
-    vote_reply, voter_record,
+    audit_reply, close_reply, history_reply, kind_letter, lost_reason, move_reply, now_reply, parse, state_reply,
+    unexpected, vote_reply, voter_record,
 };
 use scripts::SCRIPTS;
 
@@ -563,6 +563,14 @@ impl RedisStore {
             return Ok(None);
         }
         Ok(self.history(run, run).await?.into_iter().next())
+    }
+
+    pub(super) async fn now(&self, start: &str, voter: Option<&Voter>, pinned: Option<&str>) -> Result<Now> {
+        let path = path_json(&[start.to_string()])?;
+        let mut args = vec![start, path.as_str(), self.expected(), voter.map_or("", Voter::as_str)];
+        args.extend(pinned);
+        let reply = self.eval(&SCRIPTS.now, &args).await?;
+        self.noted(now_reply(reply))
     }
 
     /// Runs `first..=last` (`last` 0: up to the current one).

@@ -60,6 +60,7 @@ scripts!(
     beat,
     rejoin,
     history,
+    now,
     move_to,
     audit,
     set_published,
