@@ -10,10 +10,10 @@ use std::time::Duration;
 use super::Talk;
 use super::error::Error;
 use super::rules::{self, Way};
-use super::view::{StateView, Status, current_record, decision_in_run, now};
+use super::view::{StateView, Status, current_record, decision_in_run, frozen_tally, now};
 use crate::sms::{Ballots, TextVote};
 use crate::store::{
-    Chosen, Delivery, Now, Publication, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, Voter, with_chosen,
+    Chosen, Delivery, Publication, RunId, RunRecord, RunState, StoreError, Tally, VoteKind, Voter, with_chosen,
 };
 use crate::story::{Decision, Then};
 
@@ -172,13 +172,13 @@ async fn next(talk: &Talk, state: &RunState) -> Result<(), Error> {
             "This is an ending: go back, or start a new run.",
         )),
         Then::Decision(decision) => {
-            let Now { record, tally, .. } = now(talk).await?;
-            let view = decision_in_run(talk, &record, decision, &tally);
+            let now = now(talk).await?;
+            let view = decision_in_run(talk, &now, decision);
             match view.status {
                 Status::Pending => Err(no_winner("The vote has not been opened: open it (O) first.")),
                 Status::Open => Err(no_winner("The vote is still open: close it (C) first.")),
                 Status::Closed => {
-                    let tally = closed_tally(&record, &decision.id);
+                    let tally = closed_tally(&now.record, &decision.id);
                     let seed = rules::seed(state.run, state.started, &decision.id);
                     match rules::way_on(decision, story.rules_of(decision), &tally, seed) {
                         Way::Follow { choice, by } => go_on(talk, state, decision, &choice, by).await,
@@ -196,12 +196,7 @@ async fn next(talk: &Talk, state: &RunState) -> Result<(), Error> {
 
 /// The frozen tally of `decision` in `record` (empty if it never closed).
 fn closed_tally(record: &RunRecord, decision: &str) -> Tally {
-    record
-        .closed
-        .iter()
-        .find(|c| c.decision == decision)
-        .map(|c| c.tally.clone())
-        .unwrap_or_default()
+    frozen_tally(record, decision).cloned().unwrap_or_default()
 }
 
 /// Goes on from `decision` along `choice`, recording who chose it.

@@ -270,12 +270,17 @@ impl DecisionView {
     }
 }
 
-/// The decision's view in a run record: open (`open_tally` is the open
-/// vote's live tally, as [`Now::tally`]), closed (frozen tally), or pending.
-pub fn decision_in_run(talk: &Talk, record: &RunRecord, decision: &Decision, open_tally: &Tally) -> DecisionView {
+/// The frozen tally of `decision` in `record`, if its vote closed.
+pub fn frozen_tally<'a>(record: &'a RunRecord, decision: &str) -> Option<&'a Tally> {
+    record.closed.iter().find(|c| c.decision == decision).map(|c| &c.tally)
+}
+
+/// The decision's view in the current run as read `now`: open (with the
+/// open vote's live tally), closed (frozen tally), or pending.
+pub fn decision_in_run(talk: &Talk, now: &Now, decision: &Decision) -> DecisionView {
     let min_votes = talk.story().rules_of(decision).min_votes;
-    if record.state.open.as_deref() == Some(decision.id.as_str()) {
-        let mut view = DecisionView::new(decision, Status::Open, open_tally);
+    if now.record.state.open.as_deref() == Some(decision.id.as_str()) {
+        let mut view = DecisionView::new(decision, Status::Open, &now.tally);
         view.min_votes = min_votes;
         // Hidden results never leave the server while the vote is open.
         return match talk.story().results_of(decision) {
@@ -283,8 +288,8 @@ pub fn decision_in_run(talk: &Talk, record: &RunRecord, decision: &Decision, ope
             Results::Live => view,
         };
     }
-    let mut view = match record.closed.iter().find(|c| c.decision == decision.id) {
-        Some(closed) => DecisionView::new(decision, Status::Closed, &closed.tally),
+    let mut view = match frozen_tally(&now.record, &decision.id) {
+        Some(tally) => DecisionView::new(decision, Status::Closed, tally),
         None => DecisionView::new(decision, Status::Pending, &Tally::default()),
     };
     view.min_votes = min_votes;
@@ -333,11 +338,7 @@ impl StateView {
         let decision = pinned
             .or_else(|| story.decision(&state.slide))
             .or_else(|| state.open.as_deref().and_then(|d| story.decision(d)));
-        let mut view = StateView::of(
-            talk,
-            &now.record,
-            decision.map(|d| decision_in_run(talk, &now.record, d, &now.tally)),
-        );
+        let mut view = StateView::of(talk, &now.record, decision.map(|d| decision_in_run(talk, &now, d)));
         view.you = match (voter, decision) {
             (Some(v), Some(d)) => match now.choice_on(&d.id) {
                 Some(choice) => choice,
