@@ -9,7 +9,7 @@ async fn a_burst_of_1000_votes_makes_few_pushes_with_the_exact_final_tally() {
     const VOTES_EACH: usize = 5;
     let app = spawn_app().await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
 
     let mut sockets: Vec<Socket> = Vec::new();
     for _ in 0..VOTERS {

@@ -312,6 +312,17 @@ impl TestApp {
             .await
             .expect("the presenter socket opens")
     }
+
+    /// A presenter screen that is up: its socket, once its first state has
+    /// come. The socket hears of changes only from when the server
+    /// subscribed it, just before reading that state; a vote sent before
+    /// would show in the state but never in a `tally` push, so a test
+    /// that votes and waits for the tally waits for this first.
+    pub async fn presenter_screen(&self) -> Socket {
+        let mut socket = self.presenter_socket().await;
+        socket.wait_for("state", |_| true).await;
+        socket
+    }
 }
 
 /// A browser: a cookie jar and a client.

@@ -359,7 +359,7 @@ async fn the_presenter_sees_voters_join_and_mints_refused_live() {
         ..Options::default()
     })
     .await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     for _ in 0..4 {
         app.browser().get("/").await;
     }

@@ -20,7 +20,7 @@ async fn two_tabs_of_one_voter_count_once(options: Options) {
     let app = spawn_app_with(options).await;
     app.open_build().await;
     let voter = app.voter().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let (mut tab1, mut tab2) = (voter.socket().await, voter.socket().await);
     assert_eq!(tab1.vote("build", "pets").await["type"], "voted");
     assert_eq!(tab2.vote("build", "pets").await["type"], "voted");
@@ -36,7 +36,7 @@ async fn closing_the_last_page_withdraws_the_vote_after_the_grace(options: Optio
     let app = spawn_app_with(options).await;
     app.open_build().await;
     let voter = app.voter().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let (mut tab1, tab2) = (voter.socket().await, voter.socket().await);
     tab1.vote("build", "pets").await;
     presenter.wait_for_tally("build", "pets", 1).await;
@@ -62,7 +62,7 @@ async fn closing_the_last_page_withdraws_the_vote_after_the_grace(options: Optio
 async fn coming_back_within_the_grace_keeps_the_vote(options: Options) {
     let app = spawn_app_with(options).await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let stays = app.voter().await;
     let leaves = app.voter().await;
     let mut s = stays.socket().await;
@@ -85,7 +85,7 @@ async fn coming_back_within_the_grace_keeps_the_vote(options: Options) {
 async fn a_form_vote_goes_a_grace_after_its_page_stops_reloading(options: Options) {
     let app = spawn_app_with(options).await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let form_voter = app.voter().await;
     let r = form_voter.post_vote("build", "pets").await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
@@ -106,7 +106,7 @@ async fn a_form_vote_goes_a_grace_after_its_page_stops_reloading(options: Option
 async fn a_form_vote_stays_while_its_page_reloads(options: Options) {
     let app = spawn_app_with(options).await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let stays = app.voter().await;
     let clock = app.voter().await;
     stays.post_vote("build", "pets").await;
@@ -147,7 +147,7 @@ async fn in_a_sticky_story_socket_votes_outlive_the_page(options: Options) {
     })
     .await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let mut s = app.voter().await.socket().await;
     s.vote("build", "pets").await;
     presenter.wait_for_tally("build", "pets", 1).await;

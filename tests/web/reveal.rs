@@ -49,7 +49,7 @@ async fn votes_cast_in_the_last_moments_before_a_close_never_hide_the_revealed_w
     })
     .await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let mut listeners: Vec<Socket> = Vec::new();
     for _ in 0..LISTENERS {
         let mut s = app.voter().await.socket().await;

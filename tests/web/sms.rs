@@ -95,7 +95,7 @@ async fn twiml(r: Response) -> String {
 async fn a_signed_text_counts_replies_in_twiml_and_reaches_the_presenter() {
     let app = spawn_sms_app().await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
 
     let reply = twiml(text(&app, "+14155550101", " b. ", "SM0001").await).await;
     assert!(reply.contains("<Response>") && reply.contains("Doc Send"), "{reply}");
@@ -147,7 +147,7 @@ fn sms_refused(reason: &str) -> String {
 async fn a_text_moves_the_metrics_a_web_vote_moves() {
     let app = spawn_sms_app().await;
     app.open_build().await;
-    let mut presenter = app.presenter_socket().await;
+    let mut presenter = app.presenter_screen().await;
     let before = scrape(&app).await;
 
     twiml(text(&app, "+14155550121", "2", "metrics1").await).await;

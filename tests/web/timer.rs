@@ -47,7 +47,7 @@ async fn a_countdown_closes_the_vote_by_itself_and_every_socket_hears(options: O
     let before = closed_by_timer(&app).await;
     let voter = app.voter().await;
     let mut phone = voter.socket().await;
-    let mut screen = app.presenter_socket().await;
+    let mut screen = app.presenter_screen().await;
     app.open_build().await;
     assert_eq!(phone.vote("build", "pets").await["type"], "voted");
     // T with a second's countdown, counted by the server.
